@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// Type-checks the project. The Electron-only files (main/electron, preload) are checked when the
+// optional `electron` package (and so its types) is installed, and skipped with a note otherwise.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
+const projects = ['tsconfig.json'];
+if (existsSync(new URL('../node_modules/electron/electron.d.ts', import.meta.url))) projects.push('tsconfig.electron.json');
+else console.log('typecheck: electron is not installed; skipping main/electron and preload');
+
+for (const project of projects) {
+  const result = spawnSync(process.execPath, [tsc, '--noEmit', '-p', project], { stdio: 'inherit', cwd: root });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}

@@ -1,0 +1,169 @@
+// The one API contract between the renderer and the main process. Every call the renderer can
+// make and every event it can receive is declared here once: the zod schema validates the input
+// at the boundary (both transports), and the TypeScript types type the preload, the WebSocket
+// client and the handlers. No Node or Electron imports: main, preload and renderer import it.
+import { z } from 'zod';
+import {
+  type Edit,
+  type GroupDetail,
+  type LogEvent,
+  type MetricSeries,
+  type Page,
+  type ReflectionCycle,
+  type RolloutGroup,
+  type Ranking,
+  type Run,
+  type Scenario,
+} from './domain.ts';
+
+const id = z.number().int().positive();
+const paging = { offset: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(500).optional() };
+const annotator = z.string().trim().min(1).max(64);
+
+export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+export interface Settings {
+  annotator: string;
+  theme: 'system' | 'light' | 'dark';
+  provider: ExecutionProvider;
+  /** Threads per inference/training session (0 = let onnxruntime decide). */
+  threads: number;
+}
+
+export interface AppInfo {
+  version: string;
+  mode: 'electron' | 'headless';
+  dataDir: string;
+  /** Execution providers this build of onnxruntime-node can load on this machine. */
+  providers: ExecutionProvider[];
+  schemaVersion: number;
+}
+
+export interface SuiteInfo {
+  name: string;
+  description: string;
+  prompts: number;
+}
+
+export interface JobInfo {
+  jobId: string;
+  kind: string;
+}
+
+/** Declares one call: `call<Output>()(inputSchema)`; the output type rides along as a phantom. */
+function call<O>() {
+  return <I extends z.ZodType>(input: I): { input: I; output?: O } => ({ input });
+}
+
+const scenario = z.enum(['t2i', 'cot', 'text', 'vqa', 'edit', 'reflect']);
+// Compile-time check that the schema and the domain list name the same scenarios.
+const _scenariosMatch: [z.infer<typeof scenario>] extends [Scenario] ? ([Scenario] extends [z.infer<typeof scenario>] ? true : never) : never = true;
+void _scenariosMatch;
+
+export const calls = {
+  'app.info': call<AppInfo>()(z.object({}).strict()),
+  'settings.get': call<Settings>()(z.object({}).strict()),
+  'settings.set': call<Settings>()(
+    z.object({
+      annotator: annotator.optional(),
+      theme: z.enum(['system', 'light', 'dark']).optional(),
+      provider: z.enum(EXECUTION_PROVIDERS).optional(),
+      threads: z.number().int().min(0).max(256).optional(),
+    }).strict(),
+  ),
+
+  'runs.list': call<Run[]>()(z.object({}).strict()),
+  'runs.get': call<Run>()(z.object({ runId: id }).strict()),
+  'runs.create': call<Run>()(
+    z.object({
+      name: z.string().trim().min(1).max(120),
+      scenario,
+      config: z.record(z.string(), z.unknown()).optional(),
+    }).strict(),
+  ),
+
+  'groups.list': call<Page<RolloutGroup>>()(
+    z.object({ runId: id, step: z.number().int().min(0).optional(), order: z.enum(['asc', 'desc']).optional(), ...paging }).strict(),
+  ),
+  'groups.get': call<GroupDetail>()(z.object({ groupId: id }).strict()),
+
+  'ranking.queue': call<RolloutGroup[]>()(
+    z.object({ annotator, runId: id.optional(), limit: z.number().int().min(1).max(100).optional() }).strict(),
+  ),
+  'ranking.submit': call<Ranking>()(
+    z.object({
+      groupId: id,
+      annotator,
+      ranks: z.array(z.object({ sampleId: id, rank: z.number().int().min(1) }).strict()).max(256).optional(),
+      skipped: z.boolean().optional(),
+      durationMs: z.number().min(0),
+    }).strict().refine((v) => v.skipped === true || (v.ranks !== undefined && v.ranks.length > 0), {
+      message: 'either skipped: true or a non-empty ranks list is required',
+      path: ['ranks'],
+    }),
+  ),
+  'ranking.undo': call<{ undone: Ranking | null }>()(z.object({ annotator }).strict()),
+
+  'reflections.list': call<Page<ReflectionCycle>>()(
+    z.object({ runId: id, ...paging }).strict(),
+  ),
+  'edits.list': call<Page<Edit>>()(
+    z.object({ runId: id, ...paging }).strict(),
+  ),
+
+  'metrics.series': call<MetricSeries[]>()(
+    z.object({ runId: id, names: z.array(z.string().min(1)).max(64), afterStep: z.number().int().optional() }).strict(),
+  ),
+  'logs.tail': call<LogEvent[]>()(
+    z.object({ runId: id.nullable(), limit: z.number().int().min(1).max(2000).optional(), afterId: z.number().int().min(0).optional() }).strict(),
+  ),
+
+  'eval.suites': call<SuiteInfo[]>()(z.object({}).strict()),
+  'eval.start': call<JobInfo>()(
+    z.object({ suite: z.string().min(1), generator: z.string().min(1), limit: z.number().int().min(1).optional() }).strict(),
+  ),
+  'jobs.cancel': call<{ cancelled: boolean }>()(z.object({ jobId: z.string().min(1) }).strict()),
+} as const;
+
+export type Calls = typeof calls;
+export type CallName = keyof Calls;
+export type CallInput<K extends CallName> = z.input<Calls[K]['input']>;
+/** The input after validation (defaults and transforms applied): what handlers receive. */
+export type CallArgs<K extends CallName> = z.output<Calls[K]['input']>;
+export type CallOutput<K extends CallName> = NonNullable<Calls[K]['output']>;
+
+/** Events pushed from main to every renderer. */
+export interface Events {
+  'job.progress': { jobId: string; kind: string; done: number; total: number; message?: string };
+  'job.finished': { jobId: string; kind: string; ok: boolean; result?: unknown; error?: string; cancelled?: boolean };
+  'run.updated': Run;
+  'metrics.appended': { runId: number; step: number; values: Record<string, number> };
+  'group.created': RolloutGroup;
+  'ranking.saved': Ranking;
+  'log.appended': LogEvent;
+  'settings.changed': Settings;
+}
+export type EventName = keyof Events;
+
+/** Where the renderer gets an image: a stored sample or an edit's source picture. */
+export type MediaRef = { kind: 'sample'; id: number } | { kind: 'edit-source'; id: number };
+
+/** What both transports give the renderer (window.unirl in Electron; a WebSocket client in a browser). */
+export interface UnirlApi {
+  call<K extends CallName>(name: K, input: CallInput<K>): Promise<CallOutput<K>>;
+  /** Subscribe to an event; returns the unsubscribe function. */
+  on<E extends EventName>(event: E, handler: (payload: Events[E]) => void): () => void;
+  mediaUrl(ref: MediaRef): string;
+}
+
+export const CALL_NAMES = Object.keys(calls) as CallName[];
+export const EVENT_NAMES: EventName[] = [
+  'job.progress', 'job.finished', 'run.updated', 'metrics.appended', 'group.created', 'ranking.saved', 'log.appended', 'settings.changed',
+];
+
+/** Media URL paths shared by the HTTP server and the Electron protocol handler. */
+export function mediaPath(ref: MediaRef): string {
+  return `/media/${ref.kind}/${ref.id}.png`;
+}
+export const MEDIA_PATH_PATTERN = /^\/media\/(sample|edit-source)\/(\d+)\.png$/;

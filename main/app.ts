@@ -1,0 +1,77 @@
+// The app core that both faces share (Electron window, headless server): the store, the event
+// bus, the compute worker, settings, and the validated dispatch of API calls.
+import { readFileSync } from 'node:fs';
+import ort from 'onnxruntime-node';
+import { EXECUTION_PROVIDERS, type ExecutionProvider, type MediaRef } from '../contract/api.ts';
+import { openStore, resolveDataDir, schemaVersion, type Store } from '../db/index.ts';
+import { createDispatch, type Dispatch } from './api/dispatch.ts';
+import { EventBus } from './api/events.ts';
+import { createHandlers } from './api/handlers.ts';
+import { ComputeClient } from './compute/client.ts';
+import { SettingsFile } from './settings.ts';
+
+export interface AppCore {
+  dataDir: string;
+  store: Store;
+  events: EventBus;
+  compute: ComputeClient;
+  dispatch: Dispatch;
+  media(ref: MediaRef): Buffer | null;
+  close(): Promise<void>;
+}
+
+export interface OpenAppOptions {
+  mode: 'electron' | 'headless';
+  /** --data-dir; falls back to UNIRL_DATA_DIR, Electron's userData, then the per-user default. */
+  dataDir?: string;
+  electronUserData?: string;
+}
+
+const APP_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+
+/** Providers this onnxruntime-node build can load here (CUDA only when its binaries were installed). */
+function availableProviders(): ExecutionProvider[] {
+  const names = new Set(ort.listSupportedBackends().filter((b) => b.bundled || b.name === 'cpu').map((b) => b.name));
+  return EXECUTION_PROVIDERS.filter((p) => names.has(p));
+}
+
+export async function openApp(options: OpenAppOptions): Promise<AppCore> {
+  const dataDir = resolveDataDir({ cliDir: options.dataDir, electronUserData: options.electronUserData });
+  const store = openStore(dataDir.dbPath);
+  const events = new EventBus();
+  const settings = new SettingsFile(dataDir.dir, (message) => store.log.append(null, 'warn', message));
+  const compute = new ComputeClient({
+    onProgress: (jobId, kind, progress) => events.publish('job.progress', { jobId, kind, ...progress }),
+  });
+  // Runs left 'running' by a process that died are marked interrupted, so the UI can offer to resume them.
+  for (const runId of store.runs.markInterrupted()) events.publish('run.updated', store.runs.get(runId));
+
+  const handlers = createHandlers({
+    store,
+    events,
+    compute,
+    settings,
+    info: () => ({
+      version: APP_VERSION,
+      mode: options.mode,
+      dataDir: dataDir.dir,
+      providers: availableProviders(),
+      schemaVersion: schemaVersion(store.db),
+    }),
+  });
+
+  return {
+    dataDir: dataDir.dir,
+    store,
+    events,
+    compute,
+    dispatch: createDispatch(handlers),
+    media(ref) {
+      return ref.kind === 'sample' ? store.samples.imagePng(ref.id) : store.edits.sourcePng(ref.id);
+    },
+    async close() {
+      await compute.close();
+      store.close();
+    },
+  };
+}
