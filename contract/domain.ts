@@ -1,0 +1,353 @@
+// Domain types: what the store returns, what the API carries and what the screens show.
+// Pure TypeScript with no Node or Electron imports: main, preload and the renderer all import it.
+// Times are milliseconds since the Unix epoch; ids are SQLite integer row ids.
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+// ---------- runs ----------
+
+export type Scenario = 't2i' | 'cot' | 'text' | 'vqa' | 'edit' | 'reflect';
+export const SCENARIOS: readonly Scenario[] = ['t2i', 'cot', 'text', 'vqa', 'edit', 'reflect'];
+
+/**
+ * created -> running <-> paused; running|paused -> stopped|completed|failed;
+ * running -> interrupted (the process died: found 'running' at startup) -> running (resumed) | stopped.
+ */
+export type RunStatus = 'created' | 'running' | 'paused' | 'stopped' | 'completed' | 'failed' | 'interrupted';
+export const RUN_STATUSES: readonly RunStatus[] =
+  ['created', 'running', 'paused', 'stopped', 'completed', 'failed', 'interrupted'];
+
+/** The trainer's typed config lives with the trainer; the store keeps it as an opaque JSON object. */
+export type RunConfig = JsonObject;
+
+export interface Run {
+  id: number;
+  name: string;
+  scenario: Scenario;
+  config: RunConfig;
+  status: RunStatus;
+  /** Last optimisation step the trainer reported (0 before the first). */
+  step: number;
+  createdAt: number;
+  updatedAt: number;
+  /** Why the run failed; null otherwise. */
+  error: string | null;
+}
+
+export interface Checkpoint {
+  id: number;
+  runId: number;
+  step: number;
+  /** Absolute path of the checkpoint file (safetensors) on disk. */
+  path: string;
+  metadata: JsonObject;
+  createdAt: number;
+}
+
+// ---------- rollouts ----------
+
+export interface Prompt {
+  id: number;
+  runId: number;
+  text: string;
+  /** ShapeWorld task name (e.g. 'counting', 'vague', 'edit', 'question'). */
+  task: string;
+  /** What the scorer checks (scene constraints, target scene, answer...), opaque to the store. */
+  spec: JsonValue;
+}
+
+/**
+ * none: not sent to people; pending: in the ranking queue; ranked: enough rankings arrived.
+ * A group leaves the queue of an annotator who ranked or skipped it; it stays pending for the others.
+ */
+export type RankingStatus = 'none' | 'pending' | 'ranked';
+
+export interface RolloutGroup {
+  id: number;
+  runId: number;
+  step: number;
+  promptId: number;
+  prompt: string;
+  task: string;
+  /** G: number of member samples. */
+  groupSize: number;
+  /** All G rewards equal: no GRPO gradient from this group. */
+  zeroStd: boolean;
+  rankingStatus: RankingStatus;
+  /** Rankings (not skips) needed before the group counts as ranked. */
+  rankingsNeeded: number;
+  /** Mean and population std of the member samples' total rewards (null when no rewards yet). */
+  rewardMean: number | null;
+  rewardStd: number | null;
+  createdAt: number;
+}
+
+export interface RewardComponent {
+  name: string;
+  value: number;
+  weight: number;
+}
+
+/** member: one of the G policy samples; derived: an image made from a member (edit reconstruction, reflection refinement). */
+export type SampleRole = 'member' | 'derived';
+
+export interface Sample {
+  id: number;
+  groupId: number;
+  role: SampleRole;
+  /** Position in the group for members (0..G-1); for derived samples, its order under the parent. */
+  index: number;
+  parentSampleId: number | null;
+  seed: number;
+  /** Text the LM wrote for this sample (reasoning, answer, critique), if any. */
+  text: string | null;
+  /** Image size when the sample has an image (fetch the PNG through the media route). */
+  image: { width: number; height: number } | null;
+  rewards: RewardComponent[];
+  /** Sum of value x weight over the components. */
+  reward: number;
+  advantage: number | null;
+}
+
+export type TensorDType = 'float32' | 'float64' | 'int32' | 'uint32' | 'int16' | 'uint16' | 'int8' | 'uint8' | 'int64';
+
+export type TypedArrayFor<D extends TensorDType> =
+  D extends 'float32' ? Float32Array : D extends 'float64' ? Float64Array :
+  D extends 'int32' ? Int32Array : D extends 'uint32' ? Uint32Array :
+  D extends 'int16' ? Int16Array : D extends 'uint16' ? Uint16Array :
+  D extends 'int8' ? Int8Array : D extends 'uint8' ? Uint8Array : BigInt64Array;
+
+export type AnyTypedArray = TypedArrayFor<TensorDType>;
+
+/** A tensor with its dtype and shape; data.length = product(shape). */
+export interface Tensor<D extends TensorDType = TensorDType> {
+  dtype: D;
+  shape: number[];
+  data: TypedArrayFor<D>;
+}
+
+/**
+ * What one policy produced for one sample, as named tensors. Conventions the trainer uses:
+ * lm: tokenIds int32 [T], logProbs float32 [T];
+ * dm: latents float32 [S+1, C, H, W], means float32 [S, C, H, W], logProbs float32 [S], steps int32 [S]
+ * (S = the steps that are trained). `label` tells several trajectories of one sample apart
+ * (e.g. 'forward' / 'reverse' in cycle editing, 'round1' in reflection).
+ */
+export type TrajectoryKind = 'lm' | 'dm';
+
+export interface Trajectory {
+  id: number;
+  sampleId: number;
+  kind: TrajectoryKind;
+  label: string;
+  tensors: Record<string, Tensor>;
+}
+
+// ---------- human rankings ----------
+
+export interface RankEntry {
+  sampleId: number;
+  /** 1 = best; equal ranks are ties. */
+  rank: number;
+}
+
+export interface Ranking {
+  id: number;
+  groupId: number;
+  annotator: string;
+  skipped: boolean;
+  /** One entry per member sample; empty when skipped. */
+  ranks: RankEntry[];
+  createdAt: number;
+  /** How long the annotator looked at the group before submitting. */
+  durationMs: number;
+}
+
+export type RankingInput =
+  | { groupId: number; annotator: string; skipped?: false; ranks: RankEntry[]; durationMs: number }
+  | { groupId: number; annotator: string; skipped: true; durationMs: number };
+
+/** A learned preference reward model version (Bradley-Terry on pairs from the rankings). */
+export interface PreferenceModel {
+  id: number;
+  runId: number;
+  version: number;
+  path: string;
+  trainPairs: number;
+  heldoutPairs: number;
+  /** Fraction of held-out pairs ordered correctly; null when there were none. */
+  heldoutAccuracy: number | null;
+  createdAt: number;
+}
+
+// ---------- reflection and editing ----------
+
+export type Verdict = 'correct' | 'wrong';
+
+export interface ReflectionRound {
+  id: number;
+  cycleId: number;
+  /** 1-based. */
+  round: number;
+  /** The image the LM judged in this round. */
+  judgedSampleId: number;
+  /** The refined image the DM made from the critique; null when the LM said the image is right. */
+  refinedSampleId: number | null;
+  critique: string;
+  verdict: Verdict;
+  /** The scorer's verdict on the judged image: the critique is right when they agree. */
+  scorerVerdict: Verdict;
+  reward: number | null;
+  /** People marking the critique right or wrong. */
+  marks: CritiqueMark[];
+}
+
+export interface CritiqueMark {
+  annotator: string;
+  correct: boolean;
+  createdAt: number;
+}
+
+export interface ReflectionCycle {
+  id: number;
+  /** The group member whose advantage the whole cycle shares. */
+  sampleId: number;
+  rounds: ReflectionRound[];
+}
+
+export interface Edit {
+  id: number;
+  /** The group member holding the edited image. */
+  editedSampleId: number;
+  /** Source image: a sample, or a rendered scene stored with the edit (then fetch it through the media route). */
+  sourceSampleId: number | null;
+  hasSourceImage: boolean;
+  instruction: string;
+  inverseInstruction: string;
+  reconstructionSampleId: number | null;
+  compliance: number | null;
+  preservation: number | null;
+  cycleScore: number | null;
+}
+
+// ---------- evaluation (ShapeEval suites on a checkpoint) ----------
+
+export type EvaluationStatus = 'running' | 'completed' | 'failed';
+
+export interface Evaluation {
+  id: number;
+  /** The run whose checkpoint was scored; null for the shipped base model or an outside checkpoint. */
+  runId: number | null;
+  /** null = the shipped base weights. */
+  checkpointPath: string | null;
+  suite: string;
+  status: EvaluationStatus;
+  /** Per-task accuracy, overall score and whatever else the evaluator reports (set when completed). */
+  summary: JsonObject | null;
+  error: string | null;
+  createdAt: number;
+  finishedAt: number | null;
+}
+
+/** One scored image of an evaluation. */
+export interface EvalResult {
+  id: number;
+  evaluationId: number;
+  task: string;
+  prompt: string;
+  /** Which of the prompt's images (0..3 for GenEval-like suites). */
+  imageIndex: number;
+  correct: boolean;
+  reward: number;
+  /** The scorer's human-readable reason. */
+  reason: string;
+  hasImage: boolean;
+}
+
+export interface EvalResultQuery extends PageQuery {
+  evaluationId: number;
+  task?: string;
+  /** Failures first (then by id), as the evaluation screen shows them. Default true. */
+  failuresFirst?: boolean;
+}
+
+// ---------- metrics and log ----------
+
+export interface Metric {
+  runId: number;
+  step: number;
+  name: string;
+  value: number;
+}
+
+/** Columnar series, ready for uPlot: steps[i] pairs with values[i], ascending by step. */
+export interface MetricSeries {
+  name: string;
+  steps: number[];
+  values: number[];
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+export interface LogEvent {
+  id: number;
+  /** null for application-wide messages. */
+  runId: number | null;
+  time: number;
+  level: LogLevel;
+  message: string;
+  data: JsonValue | null;
+}
+
+// ---------- lists ----------
+
+export interface PageQuery {
+  offset?: number;
+  /** Default 50, at most 500. */
+  limit?: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  offset: number;
+  limit: number;
+}
+
+export interface GroupListQuery extends PageQuery {
+  runId: number;
+  /** Only this step. */
+  step?: number;
+  /** Steps ascending (default) or newest first. */
+  order?: 'asc' | 'desc';
+}
+
+export interface MetricSeriesQuery {
+  runId: number;
+  names: string[];
+  /** Only steps strictly greater than this (for live updates). */
+  afterStep?: number;
+}
+
+export interface RankingQueueQuery {
+  annotator: string;
+  runId?: number;
+  /** Default 10. */
+  limit?: number;
+}
+
+export interface LogTailQuery {
+  runId: number | null;
+  /** Default 200. */
+  limit?: number;
+  /** Only events with a larger id (for live updates). */
+  afterId?: number;
+}
+
+/** A group with everything the rollout viewer and the ranking screen show. */
+export interface GroupDetail extends RolloutGroup {
+  samples: Sample[];
+  rankings: Ranking[];
+}

@@ -1,0 +1,21 @@
+// The store's public surface.
+export { Store, openStore } from './store.ts';
+export type { StoreOptions } from './store.ts';
+export { openDatabase } from './open.ts';
+export { migrate, schemaVersion, SchemaTooNewError } from './migrate.ts';
+export type { Migration } from './migrate.ts';
+export { MIGRATIONS } from './migrations/index.ts';
+export { StoreError } from './errors.ts';
+export { resolveDataDir, DB_FILE } from './datadir.ts';
+export type { DataDir, DataDirOptions } from './datadir.ts';
+export { encodePng, decodePng } from './png.ts';
+export type { RgbImage } from './png.ts';
+export { encodeTensor, decodeTensor } from './tensor.ts';
+export type { RunInput } from './repos/runs.ts';
+export type { PromptInput } from './repos/prompts.ts';
+export type { GroupInput, InsertedGroup, RewardUpdate } from './repos/groups.ts';
+export type { SampleInput, TrajectoryInput } from './repos/samples.ts';
+export type { ReflectionRoundInput } from './repos/reflections.ts';
+export type { EditInput } from './repos/edits.ts';
+export type { PreferenceModelInput } from './repos/preferences.ts';
+export type { EvaluationInput, EvalResultInput } from './repos/evaluations.ts';

@@ -1,0 +1,7 @@
+// The ordered registry of schema migrations. Append new ones; never edit or reorder a shipped one.
+import type { Migration } from '../migrate.ts';
+import { migration0001 } from './0001_initial.ts';
+import { migration0002 } from './0002_human_feedback.ts';
+import { migration0003 } from './0003_evaluations.ts';
+
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003];

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import type { Database as DB } from 'better-sqlite3';
+import { migrate, schemaVersion, SchemaTooNewError } from '../migrate.ts';
+import type { Migration } from '../migrate.ts';
+import { openDatabase } from '../open.ts';
+import { MIGRATIONS } from './index.ts';
+
+function rawDb(): DB {
+  const db = new Database(':memory:');
+  db.pragma('foreign_keys = ON');
+  return db;
+}
+
+function tables(db: DB): Map<string, boolean> {
+  const rows = db.prepare(`SELECT name, strict FROM pragma_table_list WHERE schema = 'main' AND name NOT LIKE 'sqlite_%'`).all() as { name: string; strict: number }[];
+  return new Map(rows.map((r) => [r.name, r.strict === 1]));
+}
+
+/** Every row of every table, to compare before and after a migration. */
+function snapshot(db: DB): Record<string, unknown[]> {
+  return Object.fromEntries([...tables(db).keys()].sort().map((t) => [t, db.prepare(`SELECT * FROM "${t}" ORDER BY 1, 2`).all()]));
+}
+
+/** Rows written by an app at schema version 1: a run with a group, samples, a ranking, a reflection round. */
+function seedVersion1(db: DB): void {
+  db.exec(`
+    INSERT INTO runs VALUES (1, 'r', 'reflect', '{"g":2}', 'running', 3, 10, 11, NULL);
+    INSERT INTO prompts VALUES (1, 1, 'a red circle', 'single_object', '{}');
+    INSERT INTO rollout_groups VALUES (1, 1, 3, 1, 2, 0, 'pending', 1, 12);
+    INSERT INTO samples VALUES (1, 1, 'member', 0, NULL, 7, 'critique', x'89504e47', 8, 8, 0.5);
+    INSERT INTO samples VALUES (2, 1, 'member', 1, NULL, 8, NULL, NULL, NULL, NULL, -0.5);
+    INSERT INTO reward_components VALUES (1, 'shapeeval', 1.0, 1.0);
+    INSERT INTO rankings VALUES (1, 1, 'ann', 0, 13, 1500);
+    INSERT INTO ranking_entries VALUES (1, 1, 1), (1, 2, 2);
+    INSERT INTO reflection_cycles VALUES (1, 1);
+    INSERT INTO reflection_rounds VALUES (1, 1, 1, 1, NULL, 'looks right', 'correct', 'correct', 1.0);
+    INSERT INTO metrics VALUES (1, 'kl', 3, 0.01);
+    INSERT INTO events VALUES (1, 1, 14, 'info', 'started', NULL);
+  `);
+}
+
+/** Version 2 adds a preference model and a critique mark on top of the version-1 rows. */
+function seedVersion2(db: DB): void {
+  seedVersion1(db);
+  db.exec(`
+    INSERT INTO preference_models VALUES (1, 1, 1, '/p.safetensors', 10, 4, 0.75, 20);
+    INSERT INTO critique_marks VALUES (1, 'ann', 1, 21);
+  `);
+}
+
+const seeds: Record<number, (db: DB) => void> = { 0: () => {}, 1: seedVersion1, 2: seedVersion2 };
+
+test('the registry is numbered 1..n without gaps and every version has a seed for its successor test', () => {
+  assert.deepEqual(MIGRATIONS.map((m) => m.version), MIGRATIONS.map((_, i) => i + 1));
+  for (let v = 0; v < MIGRATIONS.length; v++) assert.ok(seeds[v], `no seed rows for schema version ${v}`);
+});
+
+for (const m of MIGRATIONS) {
+  test(`migration ${m.version} (${m.name}) applies on version ${m.version - 1} and keeps its rows`, () => {
+    const db = rawDb();
+    migrate(db, MIGRATIONS, m.version - 1);
+    seeds[m.version - 1](db);
+    const before = snapshot(db);
+    assert.deepEqual(migrate(db, MIGRATIONS, m.version), [m.version]);
+    assert.equal(schemaVersion(db), m.version);
+    const after = snapshot(db);
+    for (const [table, rows] of Object.entries(before)) assert.deepEqual(after[table], rows, `rows of ${table} changed`);
+    for (const [table, strict] of tables(db)) assert.ok(strict, `table ${table} is not STRICT`);
+    assert.deepEqual(db.pragma('foreign_key_check'), []);
+    assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+  });
+}
+
+test('migration 1 creates the whole schema', () => {
+  const db = rawDb();
+  migrate(db, MIGRATIONS, 1);
+  for (const t of ['runs', 'checkpoints', 'prompts', 'rollout_groups', 'samples', 'trajectories', 'trajectory_tensors', 'reward_components',
+    'rankings', 'ranking_entries', 'reflection_cycles', 'reflection_rounds', 'edits', 'metrics', 'events']) {
+    assert.ok(tables(db).has(t), `missing table ${t}`);
+  }
+});
+
+test('migration 2 adds the preference-model and critique-mark tables, usable with version-1 rows', () => {
+  const db = rawDb();
+  migrate(db, MIGRATIONS, 1);
+  seedVersion1(db);
+  migrate(db, MIGRATIONS, 2);
+  db.exec(`
+    INSERT INTO preference_models VALUES (1, 1, 1, '/p.safetensors', 10, 4, 0.75, 20);
+    INSERT INTO critique_marks VALUES (1, 'ann', 1, 21);
+  `);
+  assert.throws(() => db.prepare(`INSERT INTO critique_marks VALUES (99, 'ann', 1, 21)`).run(), /FOREIGN KEY/);
+});
+
+test('migration 3 adds evaluations, usable with a version-2 database', () => {
+  const db = rawDb();
+  migrate(db, MIGRATIONS, 2);
+  seedVersion2(db);
+  migrate(db, MIGRATIONS, 3);
+  db.exec(`
+    INSERT INTO evaluations VALUES (1, 1, '/c.safetensors', 'geneval', 'completed', '{"overall":0.5}', NULL, 30, 31);
+    INSERT INTO evaluations VALUES (2, NULL, NULL, 'geneval', 'running', NULL, NULL, 32, NULL);
+    INSERT INTO eval_results VALUES (1, 1, 'counting', 'two red circles', 0, 0, 0.5, 'found 1 red circle', NULL);
+  `);
+  assert.throws(() => db.exec(`INSERT INTO eval_results VALUES (2, 1, 'counting', 'x', 0, 2, 0.5, 'r', NULL)`), /CHECK constraint failed/);
+});
+
+test('all pending migrations run in one transaction: a failure leaves the database unchanged', () => {
+  const db = rawDb();
+  migrate(db, MIGRATIONS, 1);
+  seedVersion1(db);
+  const before = snapshot(db);
+  const failing: Migration = { version: MIGRATIONS.length + 1, name: 'broken', up: (d) => d.exec('CREATE TABLE half_done (x INTEGER) STRICT; SELECT * FROM no_such_table') };
+  assert.throws(() => migrate(db, [...MIGRATIONS, failing]), new RegExp(`migration ${failing.version} \\(broken\\) failed: no such table: no_such_table`));
+  assert.equal(schemaVersion(db), 1);
+  assert.deepEqual(snapshot(db), before);
+  assert.ok(!tables(db).has('preference_models'), 'migration 2 was applied although a later one failed');
+  assert.ok(!tables(db).has('evaluations'), 'migration 3 was applied although a later one failed');
+  assert.ok(!tables(db).has('half_done'));
+});
+
+test('a database newer than the app is refused naming both versions', () => {
+  const db = rawDb();
+  db.pragma('user_version = 99');
+  assert.throws(() => migrate(db, MIGRATIONS), (err: unknown) => {
+    assert.ok(err instanceof SchemaTooNewError);
+    assert.match(err.message, new RegExp(`database schema version 99 is newer than this app supports \\(schema version ${MIGRATIONS.length}\\)`));
+    return true;
+  });
+});
+
+test('openDatabase migrates once, then applies nothing on reopen; settings are on', () => {
+  const db = openDatabase(':memory:');
+  assert.equal(schemaVersion(db), MIGRATIONS.length);
+  assert.deepEqual(migrate(db, MIGRATIONS), []);
+  assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
+  assert.equal(db.pragma('synchronous', { simple: true }), 1); // NORMAL
+  assert.equal(db.pragma('busy_timeout', { simple: true }), 5000);
+});
+
+test('a registry out of order is refused', () => {
+  assert.throws(() => migrate(rawDb(), [MIGRATIONS[1], MIGRATIONS[0]]), /out of order: entry 0 \('human_feedback'\) has version 2, expected 1/);
+});

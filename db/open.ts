@@ -1,0 +1,29 @@
+// Opening the SQLite database with the settings every process of the app uses.
+import Database from 'better-sqlite3';
+import type { Database as DB } from 'better-sqlite3';
+import { MIGRATIONS } from './migrations/index.ts';
+import { migrate } from './migrate.ts';
+
+/**
+ * Opens (creating if needed) and migrates the database at `path` (or ':memory:').
+ *
+ * Durability: WAL with synchronous=NORMAL. A committed transaction is in the WAL file before COMMIT returns,
+ * so a killed process (SIGKILL, crash) loses nothing; only a power cut or OS crash can drop the last few
+ * transactions (never corrupting the file). FULL would fsync on every commit, which costs far more than
+ * the trainer's writes are worth; a lost step after a power cut is recovered from the last checkpoint.
+ */
+export function openDatabase(path: string, options: { migrate?: boolean } = {}): DB {
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    // The app, the trainer worker and the CLI may share the file: wait for a writer instead of failing.
+    db.pragma('busy_timeout = 5000');
+    if (options.migrate !== false) migrate(db, MIGRATIONS);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}

@@ -1,0 +1,34 @@
+// What every repository is built from: the connection and a clock (injectable so tests are deterministic).
+import type { Database } from 'better-sqlite3';
+import { requireInteger } from '../errors.ts';
+
+export interface RepoContext {
+  db: Database;
+  /** Milliseconds since the Unix epoch. */
+  now: () => number;
+}
+
+export const DEFAULT_PAGE_LIMIT = 50;
+export const MAX_PAGE_LIMIT = 500;
+
+export function pageBounds(query: { offset?: number; limit?: number }): { offset: number; limit: number } {
+  const offset = requireInteger('offset', query.offset ?? 0, 0);
+  const limit = Math.min(requireInteger('limit', query.limit ?? DEFAULT_PAGE_LIMIT, 1), MAX_PAGE_LIMIT);
+  return { offset, limit };
+}
+
+/** `?, ?, ?` for an IN list of n values. */
+export function placeholders(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}
+
+/** Groups items by key, keeping their order, mapping each to a value. */
+export function groupBy<T, K, V>(items: readonly T[], key: (item: T) => K, value: (item: T) => V): Map<K, V[]> {
+  const groups = new Map<K, V[]>();
+  for (const item of items) {
+    const list = groups.get(key(item));
+    if (list) list.push(value(item));
+    else groups.set(key(item), [value(item)]);
+  }
+  return groups;
+}

@@ -1,0 +1,164 @@
+// Rollout groups: one prompt's G samples at one step, written whole, read page by page.
+import type { GroupDetail, GroupListQuery, Page, RankingStatus, RewardComponent, RolloutGroup } from '../../contract/domain.ts';
+import { invalid, notFound, requireInteger } from '../errors.ts';
+import type { RolloutGroupListRow } from '../rows.ts';
+import type { RepoContext } from './context.ts';
+import { groupBy, pageBounds, placeholders } from './context.ts';
+import type { RankingsRepo } from './rankings.ts';
+import { totalReward } from './samples.ts';
+import type { SampleInput, SamplesRepo } from './samples.ts';
+
+export interface GroupInput {
+  runId: number;
+  step: number;
+  promptId: number;
+  /** The G members, in index order. */
+  samples: SampleInput[];
+  /** 'pending' puts the group in the ranking queue. Default 'none'. */
+  ranking?: 'none' | 'pending';
+  /** Rankings (not skips) needed before the group counts as ranked. Default 1. */
+  rankingsNeeded?: number;
+  /** All G rewards equal. Default: computed from the samples' total rewards when every sample has some, else false. */
+  zeroStd?: boolean;
+}
+
+export interface InsertedGroup {
+  groupId: number;
+  /** Member sample ids, in index order. */
+  sampleIds: number[];
+}
+
+export interface RewardUpdate {
+  sampleId: number;
+  /** Upserted by name; components not named stay. */
+  rewards?: RewardComponent[];
+  advantage?: number | null;
+}
+
+export const LIST_SELECT = `SELECT g.*, p.text AS prompt_text, p.task AS prompt_task
+  FROM rollout_groups g JOIN prompts p ON p.id = g.prompt_id`;
+
+function allEqual(values: readonly number[]): boolean {
+  return values.every((v) => v === values[0]);
+}
+
+export class GroupsRepo {
+  constructor(private readonly ctx: RepoContext, private readonly samples: SamplesRepo, private readonly rankings: RankingsRepo) {}
+
+  /** Inserts the group, its samples, their images, rewards and trajectories in one transaction. */
+  insert(input: GroupInput): InsertedGroup {
+    requireInteger('step', input.step, 0);
+    if (!Array.isArray(input.samples) || input.samples.length === 0) throw invalid('samples', 'a group needs at least one sample');
+    const ranking = input.ranking ?? 'none';
+    if (ranking !== 'none' && ranking !== 'pending') throw invalid('ranking', `must be 'none' or 'pending', got '${ranking}'`);
+    const rankingsNeeded = requireInteger('rankingsNeeded', input.rankingsNeeded ?? 1, 1);
+    const rewarded = input.samples.every((s) => (s.rewards ?? []).length > 0);
+    const zeroStd = input.zeroStd ?? (rewarded && allEqual(input.samples.map((s) => totalReward(s.rewards!))));
+    return this.ctx.db.transaction(() => {
+      const prompt = this.ctx.db.prepare('SELECT run_id FROM prompts WHERE id = ?').get(input.promptId) as { run_id: number } | undefined;
+      if (!prompt) throw notFound('prompt', input.promptId);
+      if (prompt.run_id !== input.runId) throw invalid('promptId', `prompt ${input.promptId} belongs to run ${prompt.run_id}, not run ${input.runId}`);
+      const { lastInsertRowid } = this.ctx.db.prepare(
+        `INSERT INTO rollout_groups (run_id, step, prompt_id, group_size, zero_std, ranking_status, rankings_needed, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(input.runId, input.step, input.promptId, input.samples.length, zeroStd ? 1 : 0, ranking, rankingsNeeded, this.ctx.now());
+      const groupId = Number(lastInsertRowid);
+      const sampleIds = input.samples.map((s, i) => this.samples.insertRow(`samples[${i}]`, groupId, 'member', i, null, s));
+      return { groupId, sampleIds };
+    })();
+  }
+
+  /** Groups of a run (optionally of one step), by step then id, a page at a time. */
+  list(query: GroupListQuery): Page<RolloutGroup> {
+    const { offset, limit } = pageBounds(query);
+    const order = query.order === 'desc' ? 'DESC' : 'ASC';
+    const where = query.step === undefined ? 'g.run_id = ?' : 'g.run_id = ? AND g.step = ?';
+    const params = query.step === undefined ? [query.runId] : [query.runId, query.step];
+    const rows = this.ctx.db.prepare(`${LIST_SELECT} WHERE ${where} ORDER BY g.step ${order}, g.id ${order} LIMIT ? OFFSET ?`)
+      .all(...params, limit, offset) as RolloutGroupListRow[];
+    const { total } = this.ctx.db.prepare(`SELECT count(*) AS total FROM rollout_groups g WHERE ${where}`).get(...params) as { total: number };
+    return { items: toGroups(this.ctx, rows), total, offset, limit };
+  }
+
+  /** The steps of a run that have groups, ascending (for step navigation). */
+  steps(runId: number): number[] {
+    return (this.ctx.db.prepare('SELECT DISTINCT step FROM rollout_groups WHERE run_id = ? ORDER BY step').all(runId) as { step: number }[])
+      .map((r) => r.step);
+  }
+
+  find(id: number): RolloutGroup | null {
+    const row = this.ctx.db.prepare(`${LIST_SELECT} WHERE g.id = ?`).get(id) as RolloutGroupListRow | undefined;
+    return row ? toGroups(this.ctx, [row])[0] : null;
+  }
+
+  get(id: number): RolloutGroup {
+    const group = this.find(id);
+    if (!group) throw notFound('group', id);
+    return group;
+  }
+
+  /** A group with its members and rankings. */
+  detail(id: number): GroupDetail {
+    return { ...this.get(id), samples: this.samples.members(id), rankings: this.rankings.forGroup(id) };
+  }
+
+  /** Rewards and advantages computed after the rollout (human rank reward, preference model), in one transaction. */
+  updateRewards(groupId: number, updates: RewardUpdate[], zeroStd?: boolean): void {
+    this.ctx.db.transaction(() => {
+      const members = new Set(this.memberIds(groupId));
+      updates.forEach((u, i) => {
+        if (!members.has(u.sampleId)) throw invalid(`updates[${i}].sampleId`, `sample ${u.sampleId} is not a member of group ${groupId}`);
+        if (u.rewards) this.samples.upsertRewards(u.sampleId, u.rewards);
+        if (u.advantage !== undefined) this.samples.setAdvantage(u.sampleId, u.advantage);
+      });
+      if (zeroStd !== undefined) this.ctx.db.prepare('UPDATE rollout_groups SET zero_std = ? WHERE id = ?').run(zeroStd ? 1 : 0, groupId);
+    })();
+  }
+
+  /** Puts a group in (or takes it out of) the ranking queue. */
+  setRanking(groupId: number, status: Exclude<RankingStatus, 'ranked'>): void {
+    const { changes } = this.ctx.db.prepare('UPDATE rollout_groups SET ranking_status = ? WHERE id = ?').run(status, groupId);
+    if (changes === 0) throw notFound('group', groupId);
+  }
+
+  memberIds(groupId: number): number[] {
+    return memberIdsOf(this.ctx, groupId);
+  }
+
+  /** Of these groups, the ones still waiting for rankings (sync human mode waits until none are). */
+  pendingRanking(groupIds: readonly number[]): number[] {
+    if (groupIds.length === 0) return [];
+    return (this.ctx.db.prepare(
+      `SELECT id FROM rollout_groups WHERE id IN (${placeholders(groupIds.length)}) AND ranking_status = 'pending' ORDER BY id`,
+    ).all(...groupIds) as { id: number }[]).map((r) => r.id);
+  }
+}
+
+/** Member sample ids of a group by index; not_found when the group does not exist. */
+export function memberIdsOf(ctx: RepoContext, groupId: number): number[] {
+  const ids = (ctx.db.prepare(`SELECT id FROM samples WHERE group_id = ? AND role = 'member' ORDER BY idx`).all(groupId) as { id: number }[])
+    .map((r) => r.id);
+  if (ids.length === 0 && !ctx.db.prepare('SELECT 1 FROM rollout_groups WHERE id = ?').get(groupId)) throw notFound('group', groupId);
+  return ids;
+}
+
+/** Maps rows to groups, with reward statistics of their members from one query. */
+export function toGroups(ctx: RepoContext, rows: RolloutGroupListRow[]): RolloutGroup[] {
+  if (rows.length === 0) return [];
+  const totals = ctx.db.prepare(
+    `SELECT s.group_id AS group_id, sum(rc.value * rc.weight) AS total
+     FROM samples s JOIN reward_components rc ON rc.sample_id = s.id
+     WHERE s.group_id IN (${placeholders(rows.length)}) AND s.role = 'member' GROUP BY s.id`,
+  ).all(...rows.map((r) => r.id)) as { group_id: number; total: number }[];
+  const byGroup = groupBy(totals, (t) => t.group_id, (t) => t.total);
+  return rows.map((row) => {
+    const rewards = byGroup.get(row.id) ?? [];
+    const mean = rewards.length ? rewards.reduce((a, b) => a + b, 0) / rewards.length : null;
+    const std = mean === null ? null : Math.sqrt(rewards.reduce((a, r) => a + (r - mean) ** 2, 0) / rewards.length);
+    return {
+      id: row.id, runId: row.run_id, step: row.step, promptId: row.prompt_id, prompt: row.prompt_text, task: row.prompt_task,
+      groupSize: row.group_size, zeroStd: row.zero_std === 1, rankingStatus: row.ranking_status, rankingsNeeded: row.rankings_needed,
+      rewardMean: mean, rewardStd: std, createdAt: row.created_at,
+    };
+  });
+}

@@ -1,0 +1,102 @@
+// Reflection cycles: image -> critique -> refined image, round by round, owned by one group member.
+import type { CritiqueMark, ReflectionCycle, ReflectionRound, Verdict } from '../../contract/domain.ts';
+import { invalid, notFound, requireFiniteNumber, requireText } from '../errors.ts';
+import type { CritiqueMarkRow, ReflectionCycleRow, ReflectionRoundRow } from '../rows.ts';
+import type { RepoContext } from './context.ts';
+import { groupBy, placeholders } from './context.ts';
+
+export interface ReflectionRoundInput {
+  judgedSampleId: number;
+  refinedSampleId?: number | null;
+  critique: string;
+  verdict: Verdict;
+  scorerVerdict: Verdict;
+  reward?: number | null;
+}
+
+function checkVerdict(field: string, v: unknown): void {
+  if (v !== 'correct' && v !== 'wrong') throw invalid(field, `must be 'correct' or 'wrong', got '${String(v)}'`);
+}
+
+export class ReflectionsRepo {
+  constructor(private readonly ctx: RepoContext) {}
+
+  /**
+   * Records a whole cycle for group member `sampleId`; rounds are numbered 1.. in the given order. Every
+   * judged/refined image must belong to the same group (the member or images derived from it).
+   */
+  insert(sampleId: number, rounds: ReflectionRoundInput[]): ReflectionCycle {
+    if (!Array.isArray(rounds) || rounds.length === 0) throw invalid('rounds', 'a cycle needs at least one round');
+    return this.ctx.db.transaction(() => {
+      const owner = this.ctx.db.prepare(`SELECT group_id FROM samples WHERE id = ? AND role = 'member'`).get(sampleId) as { group_id: number } | undefined;
+      if (!owner) throw invalid('sampleId', `sample ${sampleId} is not a group member`);
+      const groupOf = this.ctx.db.prepare('SELECT group_id FROM samples WHERE id = ?');
+      const checkSample = (field: string, id: number) => {
+        const row = groupOf.get(id) as { group_id: number } | undefined;
+        if (!row) throw invalid(field, `sample ${id} does not exist`);
+        if (row.group_id !== owner.group_id) throw invalid(field, `sample ${id} is not in group ${owner.group_id} of sample ${sampleId}`);
+      };
+      const { lastInsertRowid: cycleId } = this.ctx.db.prepare('INSERT INTO reflection_cycles (sample_id) VALUES (?)').run(sampleId);
+      const insertRound = this.ctx.db.prepare(
+        `INSERT INTO reflection_rounds (cycle_id, round, judged_sample_id, refined_sample_id, critique, verdict, scorer_verdict, reward)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      );
+      rounds.forEach((r, i) => {
+        const field = `rounds[${i}]`;
+        checkSample(`${field}.judgedSampleId`, r.judgedSampleId);
+        if (r.refinedSampleId != null) checkSample(`${field}.refinedSampleId`, r.refinedSampleId);
+        if (typeof r.critique !== 'string') throw invalid(`${field}.critique`, 'must be a string');
+        checkVerdict(`${field}.verdict`, r.verdict);
+        checkVerdict(`${field}.scorerVerdict`, r.scorerVerdict);
+        if (r.reward != null) requireFiniteNumber(`${field}.reward`, r.reward);
+        insertRound.run(cycleId, i + 1, r.judgedSampleId, r.refinedSampleId ?? null, r.critique, r.verdict, r.scorerVerdict, r.reward ?? null);
+      });
+      return this.get(Number(cycleId));
+    })();
+  }
+
+  get(id: number): ReflectionCycle {
+    const row = this.ctx.db.prepare('SELECT * FROM reflection_cycles WHERE id = ?').get(id) as ReflectionCycleRow | undefined;
+    if (!row) throw notFound('reflection cycle', id);
+    return this.withRounds(row);
+  }
+
+  /** The cycle owned by a group member, or null. */
+  forSample(sampleId: number): ReflectionCycle | null {
+    const row = this.ctx.db.prepare('SELECT * FROM reflection_cycles WHERE sample_id = ?').get(sampleId) as ReflectionCycleRow | undefined;
+    return row ? this.withRounds(row) : null;
+  }
+
+  /** The cycles of a group's members, by member index. */
+  forGroup(groupId: number): ReflectionCycle[] {
+    const rows = this.ctx.db.prepare(
+      `SELECT c.* FROM reflection_cycles c JOIN samples s ON s.id = c.sample_id WHERE s.group_id = ? AND s.role = 'member' ORDER BY s.idx`,
+    ).all(groupId) as ReflectionCycleRow[];
+    return rows.map((r) => this.withRounds(r));
+  }
+
+  /** A person marks a critique right or wrong (again: replaces their earlier mark). */
+  mark(roundId: number, annotator: string, correct: boolean): void {
+    requireText('annotator', annotator);
+    if (typeof correct !== 'boolean') throw invalid('correct', 'must be a boolean');
+    if (!this.ctx.db.prepare('SELECT 1 FROM reflection_rounds WHERE id = ?').get(roundId)) throw notFound('reflection round', roundId);
+    this.ctx.db.prepare(
+      `INSERT INTO critique_marks (round_id, annotator, correct, created_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (round_id, annotator) DO UPDATE SET correct = excluded.correct, created_at = excluded.created_at`,
+    ).run(roundId, annotator, correct ? 1 : 0, this.ctx.now());
+  }
+
+  private withRounds(cycle: ReflectionCycleRow): ReflectionCycle {
+    const rows = this.ctx.db.prepare('SELECT * FROM reflection_rounds WHERE cycle_id = ? ORDER BY round').all(cycle.id) as ReflectionRoundRow[];
+    const marks = rows.length === 0 ? [] : this.ctx.db.prepare(
+      `SELECT * FROM critique_marks WHERE round_id IN (${placeholders(rows.length)}) ORDER BY created_at`,
+    ).all(...rows.map((r) => r.id)) as CritiqueMarkRow[];
+    const marksByRound = groupBy(marks, (m) => m.round_id, (m): CritiqueMark => ({ annotator: m.annotator, correct: m.correct === 1, createdAt: m.created_at }));
+    const rounds: ReflectionRound[] = rows.map((r) => ({
+      id: r.id, cycleId: r.cycle_id, round: r.round, judgedSampleId: r.judged_sample_id, refinedSampleId: r.refined_sample_id,
+      critique: r.critique, verdict: r.verdict, scorerVerdict: r.scorer_verdict, reward: r.reward,
+      marks: marksByRound.get(r.id) ?? [],
+    }));
+    return { id: cycle.id, sampleId: cycle.sample_id, rounds };
+  }
+}
