@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const [suite = 'unit', filter = ''] = process.argv.slice(2);
-const roots = suite === 'browser' ? ['tests/browser'] : ['main', 'db', 'contract', 'tests/unit'];
+const roots = suite === 'browser' ? ['tests/browser'] : ['main', 'db', 'contract', 'renderer/src', 'tests/unit'];
 
 function findTests(dir) {
   const out = [];

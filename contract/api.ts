@@ -20,8 +20,10 @@ const id = z.number().int().positive();
 const paging = { offset: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(500).optional() };
 const annotator = z.string().trim().min(1).max(64);
 
-export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
-export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+import { EXECUTION_PROVIDERS, type ExecutionProvider, type MediaRef } from './media.ts';
+
+export { EXECUTION_PROVIDERS, MEDIA_PATH_PATTERN, mediaPath } from './media.ts';
+export type { ExecutionProvider, MediaRef } from './media.ts';
 
 export interface Settings {
   annotator: string;
@@ -146,9 +148,6 @@ export interface Events {
 }
 export type EventName = keyof Events;
 
-/** Where the renderer gets an image: a stored sample or an edit's source picture. */
-export type MediaRef = { kind: 'sample'; id: number } | { kind: 'edit-source'; id: number };
-
 /** What both transports give the renderer (window.unirl in Electron; a WebSocket client in a browser). */
 export interface UnirlApi {
   call<K extends CallName>(name: K, input: CallInput<K>): Promise<CallOutput<K>>;
@@ -161,9 +160,3 @@ export const CALL_NAMES = Object.keys(calls) as CallName[];
 export const EVENT_NAMES: EventName[] = [
   'job.progress', 'job.finished', 'run.updated', 'metrics.appended', 'group.created', 'ranking.saved', 'log.appended', 'settings.changed',
 ];
-
-/** Media URL paths shared by the HTTP server and the Electron protocol handler. */
-export function mediaPath(ref: MediaRef): string {
-  return `/media/${ref.kind}/${ref.id}.png`;
-}
-export const MEDIA_PATH_PATTERN = /^\/media\/(sample|edit-source)\/(\d+)\.png$/;

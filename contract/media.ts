@@ -1,0 +1,14 @@
+// Small, dependency-free pieces of the contract that the renderer needs at run time (the zod
+// schemas in api.ts stay out of the renderer's bundle unless it validates something).
+
+export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+/** Where the renderer gets an image: a stored sample or an edit's source picture. */
+export type MediaRef = { kind: 'sample'; id: number } | { kind: 'edit-source'; id: number };
+
+/** Media URL paths shared by the HTTP server and the Electron protocol handler. */
+export function mediaPath(ref: MediaRef): string {
+  return `/media/${ref.kind}/${ref.id}.png`;
+}
+export const MEDIA_PATH_PATTERN = /^\/media\/(sample|edit-source)\/(\d+)\.png$/;

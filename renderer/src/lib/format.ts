@@ -1,0 +1,27 @@
+// Number and time formatting shared by the pages.
+import type { Scenario } from '../../../contract/domain.ts';
+
+export function fixed(value: number | null | undefined, digits = 3): string {
+  return value === null || value === undefined || !Number.isFinite(value) ? '—' : value.toFixed(digits);
+}
+
+export function percent(value: number | null | undefined, digits = 1): string {
+  return value === null || value === undefined || !Number.isFinite(value) ? '—' : `${(value * 100).toFixed(digits)}%`;
+}
+
+export function dateTime(ms: number): string {
+  return new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+export function clock(ms: number): string {
+  return new Date(ms).toLocaleTimeString(undefined, { hour12: false });
+}
+
+export const SCENARIO_LABELS: Record<Scenario, string> = {
+  t2i: 'Text-to-image',
+  cot: 'CoT text-to-image',
+  text: 'Text reasoning',
+  vqa: 'Multimodal reasoning',
+  edit: 'Cycle Edit RL',
+  reflect: 'Reflection RL',
+};

@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RankDraft, hashString, shuffled } from './rank-draft.ts';
+
+test('picks in order give ranks 1..n and the last unpicked sample comes last', () => {
+  const draft = new RankDraft([10, 11, 12]).pick(12).pick(10);
+  assert.equal(draft.complete, true);
+  assert.deepEqual(draft.finalRanks(), [
+    { sampleId: 12, rank: 1 },
+    { sampleId: 10, rank: 2 },
+    { sampleId: 11, rank: 3 },
+  ]);
+});
+
+test('tie shares the previous rank and the next pick skips (competition ranking)', () => {
+  const draft = new RankDraft([1, 2, 3, 4]).pick(2).tie().pick(4).pick(1).pick(3);
+  assert.deepEqual(draft.finalRanks(), [
+    { sampleId: 2, rank: 1 },
+    { sampleId: 4, rank: 1 },
+    { sampleId: 1, rank: 3 },
+    { sampleId: 3, rank: 4 },
+  ]);
+});
+
+test('undo takes back an armed tie first, then the last pick', () => {
+  const armed = new RankDraft([1, 2, 3]).pick(1).tie();
+  assert.equal(armed.tieArmed, true);
+  const disarmed = armed.undo();
+  assert.equal(disarmed.tieArmed, false);
+  assert.deepEqual(disarmed.ranks(), [{ sampleId: 1, rank: 1 }]);
+  assert.deepEqual(disarmed.undo().ranks(), []);
+  assert.equal(disarmed.undo().canUndo, false);
+});
+
+test('picking a non-member or a sample twice changes nothing; tie before any pick is ignored', () => {
+  const draft = new RankDraft([1, 2, 3]).tie().pick(1);
+  assert.equal(draft.picks[0]!.tiedWithPrevious, false);
+  assert.equal(draft.pick(1), draft);
+  assert.equal(draft.pick(99), draft);
+});
+
+test('an incomplete draft refuses to produce final ranks, naming how many are missing', () => {
+  assert.throws(() => new RankDraft([1, 2, 3]).pick(1).finalRanks(), /2 samples are not ranked yet/);
+  assert.throws(() => new RankDraft([1, 1]), /duplicate sample ids/);
+});
+
+test('shuffled is a deterministic permutation that depends on the seed', () => {
+  const items = Array.from({ length: 8 }, (_, i) => i);
+  const a = shuffled(items, 42);
+  assert.deepEqual(shuffled(items, 42), a);
+  assert.deepEqual([...a].sort((x, y) => x - y), items);
+  assert.notDeepEqual(shuffled(items, 43), a);
+  assert.notEqual(hashString('alice'), hashString('bob'));
+});

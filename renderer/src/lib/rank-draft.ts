@@ -1,0 +1,103 @@
+// A ranking being built one pick at a time, the way the keyboard builds it: each pick is the next
+// best sample, or (after "tie") equal to the previous pick. Immutable: every change returns a new
+// draft, so undo is just going back and Svelte sees each change.
+import type { RankEntry } from '../../../contract/domain.ts';
+
+export interface Pick {
+  sampleId: number;
+  tiedWithPrevious: boolean;
+}
+
+export class RankDraft {
+  constructor(
+    /** The group's member samples, in any order. */
+    readonly sampleIds: readonly number[],
+    readonly picks: readonly Pick[] = [],
+    /** Set by tie(): the next pick shares the previous pick's rank. */
+    readonly tieArmed = false,
+  ) {
+    if (new Set(sampleIds).size !== sampleIds.length) throw new Error(`RankDraft: duplicate sample ids in ${sampleIds.join(',')}`);
+  }
+
+  /** The next best sample; unchanged when it is not a member or already picked. */
+  pick(sampleId: number): RankDraft {
+    if (!this.sampleIds.includes(sampleId) || this.isPicked(sampleId)) return this;
+    const tied = this.tieArmed && this.picks.length > 0;
+    return new RankDraft(this.sampleIds, [...this.picks, { sampleId, tiedWithPrevious: tied }]);
+  }
+
+  /** The next pick ties with the previous one (pressing it again disarms it). */
+  tie(): RankDraft {
+    if (this.picks.length === 0) return this;
+    return new RankDraft(this.sampleIds, this.picks, !this.tieArmed);
+  }
+
+  /** Takes back the armed tie, else the last pick. */
+  undo(): RankDraft {
+    if (this.tieArmed) return new RankDraft(this.sampleIds, this.picks);
+    return new RankDraft(this.sampleIds, this.picks.slice(0, -1));
+  }
+
+  get canUndo(): boolean {
+    return this.picks.length > 0;
+  }
+
+  isPicked(sampleId: number): boolean {
+    return this.picks.some((p) => p.sampleId === sampleId);
+  }
+
+  /** Ready to submit: every sample picked, or all but one (which is then last). */
+  get complete(): boolean {
+    return this.sampleIds.length > 0 && this.picks.length >= this.sampleIds.length - 1;
+  }
+
+  /** Competition ranks (1 = best; ties share the rank of their first member: 1, 1, 3). */
+  rankOf(sampleId: number): number | undefined {
+    return this.ranks().find((entry) => entry.sampleId === sampleId)?.rank;
+  }
+
+  ranks(): RankEntry[] {
+    const entries: RankEntry[] = [];
+    this.picks.forEach((pick, position) => {
+      const previous = entries[entries.length - 1];
+      entries.push({ sampleId: pick.sampleId, rank: pick.tiedWithPrevious && previous ? previous.rank : position + 1 });
+    });
+    return entries;
+  }
+
+  /** The full ranking to submit; the one unpicked sample (if any) comes last. */
+  finalRanks(): RankEntry[] {
+    if (!this.complete) {
+      throw new Error(`RankDraft: ${this.sampleIds.length - this.picks.length} samples are not ranked yet`);
+    }
+    const entries = this.ranks();
+    const left = this.sampleIds.find((id) => !this.isPicked(id));
+    if (left !== undefined) entries.push({ sampleId: left, rank: this.picks.length + 1 });
+    return entries;
+  }
+}
+
+/** A deterministic shuffle (mulberry32 on the seed): the display order against position bias. */
+export function shuffled<T>(items: readonly T[], seed: number): T[] {
+  let state = seed >>> 0;
+  const random = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** A small stable hash of a string (FNV-1a), to vary the display order per annotator. */
+export function hashString(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}

@@ -1,0 +1,136 @@
+// The ranking screen's state: the annotator's queue, the open group in a randomised display order,
+// the draft ranking, and the keyboard that drives it (REFERENCE §4).
+import type { GroupDetail, RolloutGroup, Sample } from '../../../contract/domain.ts';
+import { errorMessage, type RendererApi } from './api.ts';
+import { RankDraft, hashString, shuffled } from './rank-draft.ts';
+
+const QUEUE_LIMIT = 50;
+
+export class RankingSession {
+  queue = $state.raw<RolloutGroup[]>([]);
+  loaded = $state(false);
+  group = $state.raw<GroupDetail | null>(null);
+  /** Member samples in the order shown; key 1 is display[0]. */
+  display = $state.raw<Sample[]>([]);
+  draft = $state.raw(new RankDraft([]));
+  submittedCount = $state(0);
+  busy = $state(false);
+  error = $state<string | null>(null);
+  private openedAt = 0;
+
+  constructor(private readonly api: RendererApi, private readonly annotator: () => string) {}
+
+  async loadQueue(runId?: number): Promise<void> {
+    try {
+      const annotator = this.annotator();
+      this.queue = await this.api.call('ranking.queue', runId === undefined ? { annotator, limit: QUEUE_LIMIT } : { annotator, runId, limit: QUEUE_LIMIT });
+      this.error = null;
+      const first = this.queue[0];
+      if (first && first.id !== this.group?.id) await this.open(first.id);
+      if (!first) this.close();
+    } catch (err) {
+      this.error = errorMessage(err);
+    } finally {
+      this.loaded = true;
+    }
+  }
+
+  async open(groupId: number): Promise<void> {
+    const group = await this.api.call('groups.get', { groupId });
+    const members = group.samples.filter((s) => s.role === 'member');
+    this.group = group;
+    this.display = shuffled(members, hashString(this.annotator()) ^ group.id);
+    this.draft = new RankDraft(members.map((s) => s.id));
+    this.openedAt = performance.now();
+  }
+
+  pickPosition(position: number): void {
+    const sample = this.display[position];
+    if (sample) this.draft = this.draft.pick(sample.id);
+  }
+
+  pick(sampleId: number): void {
+    this.draft = this.draft.pick(sampleId);
+  }
+
+  tie(): void {
+    this.draft = this.draft.tie();
+  }
+
+  async submit(): Promise<void> {
+    if (!this.group || !this.draft.complete) return;
+    await this.save({ ranks: this.draft.finalRanks() });
+  }
+
+  async skip(): Promise<void> {
+    if (this.group) await this.save({ skipped: true });
+  }
+
+  /** Undo within the open group first; with nothing to undo there, take back the last saved ranking. */
+  async undo(): Promise<void> {
+    if (this.draft.canUndo || this.draft.tieArmed) {
+      this.draft = this.draft.undo();
+      return;
+    }
+    await this.guard(async () => {
+      const { undone } = await this.api.call('ranking.undo', { annotator: this.annotator() });
+      if (!undone) return;
+      await this.loadQueue();
+      await this.open(undone.groupId);
+      this.submittedCount = Math.max(0, this.submittedCount - 1);
+    });
+  }
+
+  /** Keyboard: 1-9 pick by display position, t tie, s skip, u or Ctrl+Z undo, Enter submit. Returns whether it handled the key. */
+  handleKey(event: KeyboardEvent): boolean {
+    if (event.altKey || event.metaKey) return false;
+    if ((event.ctrlKey && event.key.toLowerCase() === 'z') || (!event.ctrlKey && event.key === 'u')) {
+      void this.undo();
+      return true;
+    }
+    if (event.ctrlKey) return false;
+    if (/^[1-9]$/.test(event.key)) {
+      this.pickPosition(Number(event.key) - 1);
+      return true;
+    }
+    switch (event.key) {
+      case 't': this.tie(); return true;
+      case 's': void this.skip(); return true;
+      case 'Enter': void this.submit(); return true;
+      default: return false;
+    }
+  }
+
+  private async save(decision: { ranks: { sampleId: number; rank: number }[] } | { skipped: true }): Promise<void> {
+    const group = this.group;
+    if (!group || this.busy) return;
+    await this.guard(async () => {
+      const durationMs = Math.round(performance.now() - this.openedAt);
+      await this.api.call('ranking.submit', { groupId: group.id, annotator: this.annotator(), durationMs, ...decision });
+      this.queue = this.queue.filter((g) => g.id !== group.id);
+      const next = this.queue[0];
+      if (next) await this.open(next.id);
+      else await this.loadQueue();
+      // Counted once the next group is on screen, so the count and the group change together.
+      this.submittedCount++;
+    });
+  }
+
+  private async guard(action: () => Promise<void>): Promise<void> {
+    this.busy = true;
+    try {
+      await action();
+      this.error = null;
+    } catch (err) {
+      this.error = errorMessage(err);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private close(): void {
+    this.group = null;
+    this.display = [];
+    this.draft = new RankDraft([]);
+  }
+}
