@@ -1,0 +1,59 @@
+// `unirl eval`: scores a generator on a ShapeEval suite, prints the per-task table, and optionally writes
+// the summary (JSON) and the per-image results with reasons (JSONL).
+import { writeFileSync } from 'node:fs';
+import { buildSuite, createGenerator, formatReport, listGenerators, runSuite, SUITE_NAMES, type SampleRecord } from '../world/index.ts';
+import { parseFlags, UsageError } from './args.ts';
+
+const USAGE = 'unirl eval --suite NAME --generator NAME [--json out.json] [--jsonl per-image.jsonl] [--size 32] [--limit N] [--samples 4] [--seed N] | --list';
+
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+export async function evalCommand(args: string[]): Promise<number> {
+  const { flags, positional } = parseFlags(args, {
+    list: 'boolean', suite: 'string', generator: 'string', json: 'string', jsonl: 'string',
+    size: 'string', limit: 'string', samples: 'string', seed: 'string',
+  });
+  if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"; usage: ${USAGE}`);
+  if (flags.list) {
+    const lines = ['Suites:'];
+    for (const name of SUITE_NAMES) {
+      const suite = buildSuite(name);
+      const items = suite.tasks.reduce((s, t) => s + t.items.length, 0);
+      lines.push(`  ${name.padEnd(14)} ${String(suite.tasks.length).padStart(2)} tasks ${String(items).padStart(4)} items  ${suite.description}`);
+    }
+    lines.push('Generators:');
+    for (const g of listGenerators()) lines.push(`  ${g.name.padEnd(14)} ${g.description}`);
+    process.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  }
+  if (!flags.suite) throw new UsageError(`--suite is required; usage: ${USAGE}`);
+  if (!flags.generator) throw new UsageError(`--generator is required; usage: ${USAGE}`);
+  if (!SUITE_NAMES.includes(flags.suite)) throw new UsageError(`unknown suite "${flags.suite}"; suites: ${SUITE_NAMES.join(', ')}`);
+  if (!listGenerators().some((g) => g.name === flags.generator)) {
+    throw new UsageError(`unknown generator "${flags.generator}"; generators: ${listGenerators().map((g) => g.name).join(', ')}`);
+  }
+  const size = positiveInt(flags.size, 'size');
+  if (size !== undefined && size < 16) throw new UsageError(`--size must be at least 16, got ${size}`);
+  const seed = flags.seed === undefined ? undefined : Number(flags.seed);
+  if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${flags.seed}"`);
+  const suite = buildSuite(flags.suite, { seed, limit: positiveInt(flags.limit, 'limit'), samplesPerItem: positiveInt(flags.samples, 'samples') });
+  const generator = await createGenerator(flags.generator);
+  const records: SampleRecord[] = [];
+  try {
+    const report = await runSuite(suite, generator, {
+      ...(size ? { width: size, height: size } : {}),
+      onRecord: flags.jsonl ? (r) => records.push(r) : undefined,
+    });
+    process.stdout.write(formatReport(report) + '\n');
+    if (flags.json) writeFileSync(flags.json, JSON.stringify(report, null, 2) + '\n');
+    if (flags.jsonl) writeFileSync(flags.jsonl, records.map((r) => JSON.stringify(r)).join('\n') + (records.length ? '\n' : ''));
+  } finally {
+    await generator.dispose?.();
+  }
+  return 0;
+}

@@ -1,0 +1,121 @@
+// The Generator interface every evaluated system implements (text-to-image, editing, question answering,
+// critique), a registry by name, and the two reference generators: `oracle` (renders the ground truth:
+// must score ~1) and `noise` (random images and words: must score ~0 on images).
+import { noiseImage, type ImageRGB } from './image.ts';
+import { NUMBER_WORDS, parsePrompt, sampleSceneForSpec } from './prompts.ts';
+import { renderScene } from './render.ts';
+import { Rng, seedFromText } from './rng.ts';
+import { COLORS, SHAPES, type Scene } from './scene.ts';
+import type { PromptSpec } from './spec.ts';
+
+export interface TextToImageRequest {
+  prompt: string;
+  seed: number;
+  width: number;
+  height: number;
+  /** Ground truth, for reference generators only: a model must not read it. */
+  truth?: PromptSpec;
+}
+
+export interface EditRequest {
+  source: ImageRGB;
+  instruction: string;
+  seed: number;
+  /** Ground truth, for reference generators only. */
+  truth?: Scene;
+}
+
+export interface QuestionRequest {
+  image: ImageRGB;
+  question: string;
+  /** Ground truth, for reference generators only. */
+  truth?: string;
+}
+
+export interface CritiqueRequest {
+  image: ImageRGB;
+  /** The prompt the image was meant to show. */
+  prompt: string;
+  /** Ground truth, for reference generators only. */
+  truth?: string;
+}
+
+/** Any system ShapeEval can judge. Each capability is optional; suites skip tasks a generator lacks.
+ *  Calls are batched: the i-th output answers the i-th request. */
+export interface Generator {
+  readonly name: string;
+  /** Largest batch the generator wants per call (default 64). */
+  readonly maxBatch?: number;
+  textToImage?(requests: TextToImageRequest[]): Promise<ImageRGB[]>;
+  edit?(requests: EditRequest[]): Promise<ImageRGB[]>;
+  answer?(requests: QuestionRequest[]): Promise<string[]>;
+  critique?(requests: CritiqueRequest[]): Promise<string[]>;
+  dispose?(): Promise<void>;
+}
+
+export type GeneratorFactory = (options: Record<string, unknown>) => Generator | Promise<Generator>;
+
+const registry = new Map<string, { description: string; factory: GeneratorFactory }>();
+
+/** Makes a generator available by name (the model issue registers its model here). */
+export function registerGenerator(name: string, description: string, factory: GeneratorFactory): void {
+  if (!/^[a-z][a-z0-9_-]*$/.test(name)) throw new Error(`registerGenerator: bad name "${name}" (lower case, digits, - and _)`);
+  registry.set(name, { description, factory });
+}
+
+export function listGenerators(): { name: string; description: string }[] {
+  return [...registry].map(([name, { description }]) => ({ name, description }));
+}
+
+export async function createGenerator(name: string, options: Record<string, unknown> = {}): Promise<Generator> {
+  const entry = registry.get(name);
+  if (!entry) throw new Error(`unknown generator "${name}"; generators: ${[...registry.keys()].join(', ')}`);
+  return entry.factory(options);
+}
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`oracle: the request carries no ground truth (${what})`);
+  return value;
+}
+
+export const oracleGenerator: Generator = {
+  name: 'oracle',
+  async textToImage(requests) {
+    // Concrete prompts parse; vague ones need the ground-truth spec.
+    return requests.map((r) => renderScene(sampleSceneForSpec(r.truth ?? parsePrompt(r.prompt), new Rng(r.seed)), r));
+  },
+  async edit(requests) {
+    return requests.map((r) => renderScene(need(r.truth, 'target scene'), { width: r.source.width, height: r.source.height }));
+  },
+  async answer(requests) {
+    return requests.map((r) => need(r.truth, 'answer'));
+  },
+  async critique(requests) {
+    return requests.map((r) => need(r.truth, 'critique'));
+  },
+};
+
+const NOISE_WORDS = ['yes', 'no', ...NUMBER_WORDS, ...COLORS, ...SHAPES, 'the', 'is', 'image', 'left', 'right', 'above', 'below'];
+
+export const noiseGenerator: Generator = {
+  name: 'noise',
+  async textToImage(requests) {
+    return requests.map((r) => noiseImage(r.width, r.height, new Rng(r.seed)));
+  },
+  async edit(requests) {
+    return requests.map((r) => noiseImage(r.source.width, r.source.height, new Rng(r.seed)));
+  },
+  async answer(requests) {
+    // Chance level: a random word of the answer vocabulary (about 1 in 2 on a yes/no question it happens to answer).
+    return requests.map((r) => new Rng(seedFromText(r.question)).pick(NOISE_WORDS));
+  },
+  async critique(requests) {
+    return requests.map((r) => {
+      const rng = new Rng(seedFromText(r.prompt));
+      return Array.from({ length: 8 }, () => rng.pick(NOISE_WORDS)).join(' ');
+    });
+  },
+};
+
+registerGenerator('oracle', 'renders the ground truth (upper bound: must score ~1.0)', () => oracleGenerator);
+registerGenerator('noise', 'uniform random images and random answer words (lower bound)', () => noiseGenerator);
