@@ -1,6 +1,6 @@
-// PNG encoding of sample images through pngjs. (main/world/ had no PNG helper when the store was written;
-// if ShapeWorld grows one, one of the two should go.)
-import { PNG } from 'pngjs';
+// Sample images are stored as PNG. The codec is ShapeWorld's (main/world/png.ts); this wrapper adds
+// the store's validation (errors name the field) and its flat {width, height, rgb} shape.
+import { decodePng as decodeImage, encodePng as encodeImage } from '../main/world/png.ts';
 import { invalid } from './errors.ts';
 
 export interface RgbImage {
@@ -17,18 +17,10 @@ export function encodePng(rgb: Uint8Array, width: number, height: number): Buffe
   if (!(rgb instanceof Uint8Array) || rgb.length !== width * height * 3) {
     throw invalid('image.rgb', `must be a Uint8Array of ${width}x${height}x3 = ${width * height * 3} bytes, got ${rgb?.length}`);
   }
-  const png = new PNG({ width, height, colorType: 2, inputColorType: 2, inputHasAlpha: false });
-  png.data = Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength);
-  return PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
+  return encodeImage({ width, height, data: rgb });
 }
 
 export function decodePng(png: Buffer): RgbImage {
-  const { width, height, data } = PNG.sync.read(png); // data: RGBA [height, width, 4]
-  const rgb = new Uint8Array(width * height * 3);
-  for (let p = 0; p < width * height; p++) {
-    rgb[3 * p] = data[4 * p];
-    rgb[3 * p + 1] = data[4 * p + 1];
-    rgb[3 * p + 2] = data[4 * p + 2];
-  }
-  return { width, height, rgb };
+  const { width, height, data } = decodeImage(png);
+  return { width, height, rgb: data };
 }

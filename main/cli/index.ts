@@ -14,6 +14,7 @@ Commands:
   eval      Score a generator on a ShapeEval suite
               --list            list the suites
               --suite NAME --generator oracle|noise [--json out.json] [--jsonl per-image.jsonl]
+              [--limit N] [--samples N] [--size PX] [--seed N]
   help      Show this help (also --help, -h)
 `;
 
