@@ -15,12 +15,19 @@ Commands:
               --list            list the suites
               --suite NAME --generator oracle|noise [--json out.json] [--jsonl per-image.jsonl]
               [--limit N] [--samples N] [--size PX] [--seed N]
+  export    Export a run: rollouts (JSONL), preference pairs (TRL, Pick-a-Pic), rankings, reflections, edits, PNGs
+              --run ID --format rollouts|pairs|pickapic|rankings|reflections|edits|all --out DIR [--data-dir DIR]
+  train     GRPO on the unified model (run "unirl train --help" for all options)
+              --scenario t2i|cot|text|vqa [--steps N | --minutes M] [--config file.json]
+              [--human sync|async|off] [--data-dir DIR]
   help      Show this help (also --help, -h)
 `;
 
 const commands: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
   serve: async () => (await import('./serve.ts')).serveCommand,
   eval: async () => (await import('./eval.ts')).evalCommand,
+  train: async () => (await import('./train.ts')).trainCommand,
+  export: async () => (await import('./export.ts')).exportCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

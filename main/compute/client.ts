@@ -1,17 +1,20 @@
 // The main-process side of the compute worker: start jobs, follow their progress, cancel them.
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import type { FromWorker, JobKind, JobParams, JobProgress, JobResult } from './protocol.ts';
+import type { EventName } from '../../contract/api.ts';
+import { CANCEL, type CancelMode, type FromWorker, type JobKind, type JobParams, type JobProgress, type JobResult } from './protocol.ts';
 
 export interface JobHandle<K extends JobKind> {
   id: string;
   kind: K;
   result: Promise<JobResult<K>>;
-  cancel(): void;
+  cancel(mode?: CancelMode): void;
 }
 
 export interface ComputeEvents {
   onProgress?(jobId: string, kind: JobKind, progress: JobProgress): void;
+  /** An app event a job emitted (e.g. metrics of a training step). */
+  onEvent?(name: EventName, payload: unknown): void;
 }
 
 interface PendingJob {
@@ -53,13 +56,13 @@ export class ComputeClient {
       this.jobs.set(id, { kind, cancelFlag, resolve: resolve as (v: unknown) => void, reject });
     });
     worker.postMessage({ type: 'start', jobId: id, kind, params, cancelFlag: shared });
-    return { id, kind, result, cancel: () => this.cancel(id) };
+    return { id, kind, result, cancel: (mode) => this.cancel(id, mode) };
   }
 
-  cancel(jobId: string): boolean {
+  cancel(jobId: string, mode: CancelMode = 'stop'): boolean {
     const job = this.jobs.get(jobId);
     if (!job) return false;
-    Atomics.store(job.cancelFlag, 0, 1);
+    Atomics.store(job.cancelFlag, 0, CANCEL[mode]);
     return true;
   }
 
@@ -93,6 +96,10 @@ export class ComputeClient {
     if (!job) return;
     if (msg.type === 'progress') {
       this.events.onProgress?.(msg.jobId, job.kind, msg.progress);
+      return;
+    }
+    if (msg.type === 'event') {
+      this.events.onEvent?.(msg.name, msg.payload);
       return;
     }
     this.jobs.delete(msg.jobId);

@@ -10,6 +10,24 @@ export const jobBodies: { [K in JobKind]: JobBody<K> } = {
     return runSuiteJob(params, ctx);
   },
 
+  async train(params, ctx) {
+    const [{ trainJob }, { openStore, resolveDataDir }] = await Promise.all([import('../rl/job.ts'), import('../../db/index.ts')]);
+    // A read connection to turn step summaries into the events the UI listens to.
+    const store = openStore(resolveDataDir({ cliDir: params.dataDir }).dbPath);
+    try {
+      return await trainJob(params, ctx, {
+        cancelledStatus: () => (ctx.cancelMode?.() === 'pause' ? 'paused' : 'stopped'),
+        onStep: (summary) => {
+          ctx.emit?.('metrics.appended', { runId: summary.runId, step: summary.step, values: summary.metrics });
+          ctx.emit?.('run.updated', store.runs.get(summary.runId));
+        },
+        log: (line) => ctx.progress({ done: 0, total: 1, message: line }),
+      });
+    } finally {
+      store.close();
+    }
+  },
+
   async spin({ ms }, ctx) {
     // Deliberately synchronous work in slices, like a session.run that blocks its thread.
     const end = performance.now() + ms;

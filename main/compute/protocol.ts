@@ -1,4 +1,8 @@
 // The typed message protocol between the main process and the compute worker.
+import type { EventName, Events } from '../../contract/api.ts';
+import type { TrainJobParams } from '../rl/job.ts';
+import type { TrainResult } from '../rl/trainer.ts';
+
 // Heavy work (inference, training, evaluation) runs in the worker because onnxruntime-node's
 // session.run blocks the event loop of whichever thread calls it.
 
@@ -6,6 +10,8 @@
 export interface JobKinds {
   /** ShapeEval on a suite with a named generator. */
   eval: { params: { suite: string; generator: string; limit?: number }; result: unknown };
+  /** GRPO training of one run (new, or resumed by runId); ends at its limit or when cancelled. */
+  train: { params: TrainJobParams; result: TrainResult };
   /** Busy CPU work for `ms` milliseconds (used to prove the main thread stays responsive). */
   spin: { params: { ms: number }; result: { iterations: number } };
 }
@@ -23,9 +29,14 @@ export interface JobProgress {
 export type ToWorker =
   | { type: 'start'; jobId: string; kind: JobKind; params: unknown; cancelFlag: SharedArrayBuffer };
 
+/** The shared cancel flag's values: a job stops the same way for both; `pause` tells it to resume-ably park. */
+export const CANCEL = { none: 0, stop: 1, pause: 2 } as const;
+export type CancelMode = 'stop' | 'pause';
+
 /** worker -> main */
 export type FromWorker =
   | { type: 'progress'; jobId: string; progress: JobProgress }
+  | { type: 'event'; jobId: string; name: EventName; payload: unknown }
   | { type: 'done'; jobId: string; result: unknown }
   | { type: 'failed'; jobId: string; error: string; cancelled: boolean };
 
@@ -34,6 +45,10 @@ export interface JobContext {
   progress(p: JobProgress): void;
   /** Throws JobCancelled once the main side asked to cancel. */
   checkCancelled(): void;
+  /** Whether the cancellation (if any) asked to pause rather than stop. */
+  cancelMode?(): CancelMode | null;
+  /** Forwards an app event (new metrics, a run's status) for the main process to publish. */
+  emit?<E extends EventName>(name: E, payload: Events[E]): void;
 }
 
 export class JobCancelled extends Error {

@@ -2,7 +2,7 @@
 // progress, and honours cancellation through a shared flag (works even while a job never yields).
 import { parentPort } from 'node:worker_threads';
 import { jobBodies } from './jobs.ts';
-import { JobCancelled, type FromWorker, type JobKind, type ToWorker } from './protocol.ts';
+import { CANCEL, JobCancelled, type FromWorker, type JobContext, type JobKind, type ToWorker } from './protocol.ts';
 
 const port = parentPort;
 if (!port) throw new Error('main/compute/worker.ts must run in a worker thread');
@@ -21,8 +21,8 @@ port.on('message', async (message: ToWorker) => {
     return;
   }
   let lastProgressAt = 0;
-  const ctx = {
-    progress(progress: { done: number; total: number; message?: string }) {
+  const ctx: JobContext = {
+    progress(progress) {
       // Throttle to ~20 messages/s so a fast loop cannot flood the main thread.
       const now = performance.now();
       if (now - lastProgressAt < 50 && progress.done < progress.total) return;
@@ -30,7 +30,14 @@ port.on('message', async (message: ToWorker) => {
       send({ type: 'progress', jobId, progress });
     },
     checkCancelled() {
-      if (Atomics.load(cancelFlag, 0) !== 0) throw new JobCancelled();
+      if (Atomics.load(cancelFlag, 0) !== CANCEL.none) throw new JobCancelled();
+    },
+    cancelMode() {
+      const flag = Atomics.load(cancelFlag, 0);
+      return flag === CANCEL.pause ? 'pause' : flag === CANCEL.stop ? 'stop' : null;
+    },
+    emit(name, payload) {
+      send({ type: 'event', jobId, name, payload });
     },
   };
   try {

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SCENARIOS } from '../../contract/domain.ts';
+import { activeRewards, ConfigError, NANO_OVERRIDES, parseTrainConfig, resolveTrainConfig } from './config.ts';
+
+test('the t2i preset has the paper defaults', () => {
+  const c = resolveTrainConfig('t2i');
+  assert.equal(c.rollout.groupSize, 8);
+  assert.equal(c.rollout.sdeSteps, 10);
+  assert.equal(c.eval.odeSteps, 40);
+  assert.equal(c.rollout.noiseLevel, 0.7);
+  assert.equal(c.rollout.timestepFraction, 0.6);
+  assert.deepEqual(c.loss.lm, { clipRange: 0.2, klBeta: 0.01 });
+  assert.deepEqual(c.loss.dm, { clipRange: 1e-4, klBeta: 4e-3 });
+  assert.equal(c.loss.advantageClip, 5);
+  assert.deepEqual(c.train, ['genQueries', 'connector', 'dm']);
+  assert.equal(c.optim.lr.dm, 1e-5);
+  assert.deepEqual(activeRewards(c), ['shapeEval']);
+  assert.equal(c.human.mode, 'off');
+});
+
+test('each scenario preset trains the parts the paper trains', () => {
+  assert.deepEqual(resolveTrainConfig('cot').train, ['lm', 'genQueries', 'connector', 'dm']);
+  assert.deepEqual(resolveTrainConfig('cot').optim.lr, { lm: 5e-7, dm: 3e-6 });
+  assert.deepEqual(resolveTrainConfig('text').train, ['lm']);
+  assert.deepEqual(resolveTrainConfig('vqa').train, ['lm']);
+  assert.deepEqual(resolveTrainConfig('edit').train, ['editQueries', 'connector', 'dm']);
+  assert.equal(resolveTrainConfig('edit').loss.dm.klBeta, 3e-4);
+  assert.deepEqual(activeRewards(resolveTrainConfig('edit')), ['editCompliance', 'cycle']);
+  assert.equal(resolveTrainConfig('edit').rewards.editCompliance, 4);
+  assert.ok(resolveTrainConfig('reflect').train.includes('lm'));
+  for (const s of SCENARIOS) assert.equal(resolveTrainConfig(s, NANO_OVERRIDES).model.preset, 'nano');
+});
+
+test('overrides merge deeply and later ones win; arrays replace', () => {
+  const c = resolveTrainConfig('t2i', { loss: { dm: { klBeta: 0.1 } }, train: ['dm'] }, { loss: { dm: { clipRange: 2e-4 } } });
+  assert.deepEqual(c.loss.dm, { clipRange: 2e-4, klBeta: 0.1 });
+  assert.equal(c.loss.lm.clipRange, 0.2);
+  assert.deepEqual(c.train, ['dm']);
+});
+
+test('a malformed config names the field', () => {
+  const bad = (override: unknown, field: string, message: RegExp) => {
+    assert.throws(() => resolveTrainConfig('t2i', override), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.field, field);
+      assert.match(err.message, message);
+      return true;
+    });
+  };
+  bad({ loss: { dm: { clipRange: -1 } } }, 'loss.dm.clipRange', /config\.loss\.dm\.clipRange/);
+  bad({ rollout: { groupSize: 1 } }, 'rollout.groupSize', /config\.rollout\.groupSize/);
+  bad({ rollout: { gruopSize: 4 } }, 'rollout', /gruopSize/);
+  bad({ human: { mode: 'sometimes' } }, 'human.mode', /config\.human\.mode/);
+  bad({ train: ['dm', 'dm'] }, 'train', /must not repeat/);
+  bad({ rewards: { shapeEval: 0 } }, 'rewards', /at least one reward weight/);
+  bad({ scenario: 'cot' }, 'scenario', /'cot' but the run is 't2i'/);
+  assert.throws(() => parseTrainConfig({ scenario: 'paint', train: ['dm'] }), /config\.scenario/);
+});

@@ -1,0 +1,269 @@
+// The GRPO trainer's one typed config: every knob with its default and why, validated with zod, and a
+// preset per scenario. No Node imports: the renderer's run form validates with the same schema.
+import { z } from 'zod';
+import { EXECUTION_PROVIDERS } from '../../contract/api.ts';
+import { SCENARIOS, type Scenario } from '../../contract/domain.ts';
+
+/** Trainable parts of the unified model (REFERENCE §1). The vision encoder stays frozen unless asked. */
+export const MODEL_PARTS = ['lm', 'vision', 'genQueries', 'editQueries', 'connector', 'dm'] as const;
+export type ModelPart = (typeof MODEL_PARTS)[number];
+
+/** Optimizer parameter group of each part: the paper gives the LM its own (smaller) learning rate. */
+export const PARAM_GROUP_OF_PART: Readonly<Record<ModelPart, 'lm' | 'dm'>> = {
+  lm: 'lm', vision: 'lm', genQueries: 'dm', editQueries: 'dm', connector: 'dm', dm: 'dm',
+};
+
+/** Reward components a run can weigh (rewards.ts computes them; weight 0 = not computed). */
+export const REWARD_COMPONENTS = [
+  'shapeEval', 'format', 'answer', 'humanRank', 'preference',
+  'editCompliance', 'editPreservation', 'cycle', 'improvement', 'critique',
+] as const;
+export type RewardComponentName = (typeof REWARD_COMPONENTS)[number];
+
+const positive = () => z.number().positive();
+const nonNegative = () => z.number().nonnegative();
+const count = (min = 1) => z.number().int().min(min);
+
+const rolloutSchema = z.strictObject({
+  /** Prompts per optimisation step (each gives one group). */
+  promptsPerStep: count().default(4),
+  /** G: samples per prompt; advantages are normalised within a group. */
+  groupSize: count(2).default(8),
+  /** Denoising steps of the Flow-GRPO SDE sampler in rollouts ("denoising reduction"). */
+  sdeSteps: count().default(10),
+  /** a in sigma_t = a * sqrt(t / (1 - t)). */
+  noiseLevel: positive().default(0.7),
+  /** Same initial noise for every member of a group (DanceGRPO): reward differences come from the policy's noise only. */
+  sameNoisePerGroup: z.boolean().default(true),
+  /** Fraction of the trained denoising steps used per update, drawn at random per sample (DanceGRPO 0.6; 1 = all). */
+  timestepFraction: z.number().gt(0).max(1).default(0.6),
+  /** Leave the last SDE step out of training: its likelihood blows up as t -> 0. */
+  dropLastStep: z.boolean().default(true),
+  /** LM sampling. */
+  temperature: positive().default(1),
+  topP: z.number().gt(0).max(1).default(1),
+  maxNewTokens: count().default(48),
+  /** Store every DM latent of each trajectory (for the denoising filmstrip); off stores log-probs and the final image only. */
+  storeLatents: z.boolean().default(true),
+});
+
+const lmLossSchema = z.strictObject({
+  /** PPO clip epsilon on the token ratio. */
+  clipRange: positive().default(0.2),
+  /** Weight of the k3 KL to the frozen reference LM. */
+  klBeta: nonNegative().default(0.01),
+});
+
+const dmLossSchema = z.strictObject({
+  /** PPO clip epsilon on the per-step ratio; tiny, as in Flow-GRPO's code (per-step Gaussian ratios are sharp). */
+  clipRange: positive().default(1e-4),
+  /** Weight of ||mu - mu_ref||^2 / (2 sigma_t^2 |dt|): 4e-3 for T2I/CoT, 3e-4 for editing. */
+  klBeta: nonNegative().default(4e-3),
+});
+
+const lossSchema = z.strictObject({
+  /** Advantages are clamped to [-advantageClip, advantageClip]. */
+  advantageClip: positive().default(5),
+  /** Added to the group std before dividing. */
+  stdEps: positive().default(1e-4),
+  lm: lmLossSchema.prefault({}),
+  dm: dmLossSchema.prefault({}),
+});
+
+const optimSchema = z.strictObject({
+  /** Base learning rate per parameter group (see PARAM_GROUP_OF_PART). */
+  lr: z.strictObject({ lm: nonNegative().default(1e-5), dm: nonNegative().default(1e-5) }).prefault({}),
+  weightDecay: nonNegative().default(0),
+  betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.999]),
+  /** Global gradient-norm clip (over every trained parameter). */
+  gradClip: positive().default(1),
+  /** Optimisation passes over one batch of rollouts (the ratio departs from 1 after the first). */
+  epochsPerBatch: count().default(1),
+  /** Linear warmup steps of the learning rate (0 = constant from the start). */
+  warmupSteps: count(0).default(0),
+});
+
+const humanSchema = z.strictObject({
+  /** off: automatic rewards only; sync: wait until each batch's groups are ranked; async: rankings join later updates. */
+  mode: z.enum(['off', 'sync', 'async']).default('off'),
+  /** async: a ranking of a group older than this many steps is not used for a policy update any more. */
+  stalenessLimit: count(0).default(4),
+  /** Rankings (not skips) a group needs before it counts as ranked. */
+  rankingsPerGroup: count().default(1),
+  /** Fraction of each step's groups sent to the ranking queue. */
+  groupFraction: z.number().min(0).max(1).default(1),
+  /** sync: give up waiting after this many minutes (the step then uses the automatic rewards alone). */
+  syncTimeoutMinutes: positive().default(60),
+});
+
+const preferenceSchema = z.strictObject({
+  /** Hidden width of the Bradley-Terry head (0 = linear). */
+  hidden: count(0).default(32),
+  lr: positive().default(1e-2),
+  epochs: count().default(200),
+  l2: nonNegative().default(1e-4),
+  /** Fraction of pairs (by group) held out to measure pair accuracy. */
+  heldoutFraction: z.number().min(0).lt(1).default(0.2),
+  /** Retrain once this many new pairs arrived. */
+  retrainEvery: count().default(16),
+  /** Do not score with a model trained on fewer pairs. */
+  minPairs: count().default(8),
+});
+
+const weightsShape = Object.fromEntries(REWARD_COMPONENTS.map((name) => [name, z.number().finite().default(0)])) as Record<
+  RewardComponentName,
+  z.ZodDefault<z.ZodNumber>
+>;
+
+export const trainConfigSchema = z.strictObject({
+  scenario: z.enum(SCENARIOS as unknown as [Scenario, ...Scenario[]]),
+  seed: z.number().int().default(0),
+  model: z.strictObject({
+    /** Model preset (main/models/config.ts): 'nano' for tests, 'base' for the shipped default. */
+    preset: z.enum(['nano', 'base']).default('base'),
+    /** Start from this checkpoint instead of the shipped weights. */
+    checkpoint: z.string().min(1).nullable().default(null),
+  }).prefault({}),
+  runtime: z.strictObject({
+    provider: z.enum(EXECUTION_PROVIDERS).default('cpu'),
+    /** ORT intra-op threads; 0 = one per core. */
+    threads: count(0).default(0),
+  }).prefault({}),
+  /** Stop after this many optimisation steps... */
+  steps: count().default(100),
+  /** ...or after this many minutes, whichever comes first (null = no time limit). */
+  minutes: positive().nullable().default(null),
+  rollout: rolloutSchema.prefault({}),
+  loss: lossSchema.prefault({}),
+  optim: optimSchema.prefault({}),
+  /** Parts whose parameters train; the rest stay frozen. */
+  train: z.array(z.enum(MODEL_PARTS)).min(1).refine((parts) => new Set(parts).size === parts.length, 'parts must not repeat'),
+  /** Weight of each reward component in the total reward (0 = off). */
+  rewards: z.strictObject(weightsShape).prefault({}).refine((w) => Object.values(w).some((v) => v !== 0), 'at least one reward weight must be non-zero'),
+  human: humanSchema.prefault({}),
+  preference: preferenceSchema.prefault({}),
+  eval: z.strictObject({
+    /** Evaluate on a held-out ShapeEval subset every K steps (0 = never). */
+    every: count(0).default(10),
+    /** Euler ODE steps for evaluation images. */
+    odeSteps: count().default(40),
+    /** Prompts per task in the held-out subset. */
+    promptsPerTask: count().default(8),
+  }).prefault({}),
+  /** Save a checkpoint every N steps (and always at stop). */
+  checkpointEvery: count().default(25),
+});
+
+export type TrainConfig = z.output<typeof trainConfigSchema>;
+/** What a user or a preset writes: any field may be left out (deeply). */
+export type TrainConfigInput = DeepPartial<z.input<typeof trainConfigSchema>>;
+type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+
+/**
+ * Per-scenario presets. Learning rates: the paper's scripts use 1e-5 (T2I, edit) and, for CoT, 3e-6
+ * (DM + connector + queries) with 5e-7 (LM) on billion-parameter experts; text/VQA rates are not in its
+ * scripts, so we use the T2I rate. Small models tolerate larger rates: raise them with --config.
+ */
+export const PRESETS: Readonly<Record<Scenario, TrainConfigInput>> = {
+  t2i: {
+    train: ['genQueries', 'connector', 'dm'],
+    optim: { lr: { dm: 1e-5 } },
+    rewards: { shapeEval: 1 },
+  },
+  cot: {
+    train: ['lm', 'genQueries', 'connector', 'dm'],
+    optim: { lr: { lm: 5e-7, dm: 3e-6 } },
+    // The GenEval reward plus a format reward for the reasoning tags, as in their CoT code.
+    rewards: { shapeEval: 1, format: 0.5 },
+  },
+  text: {
+    train: ['lm'],
+    optim: { lr: { lm: 1e-5 } },
+    rewards: { answer: 1, format: 0.5 },
+  },
+  vqa: {
+    train: ['lm'],
+    optim: { lr: { lm: 1e-5 } },
+    rewards: { answer: 1, format: 0.5 },
+  },
+  edit: {
+    train: ['editQueries', 'connector', 'dm'],
+    optim: { lr: { dm: 1e-5 } },
+    loss: { dm: { klBeta: 3e-4 } },
+    // Cycle Edit RL: 4 x direction (compliance) + 1 x reconstruction similarity.
+    rewards: { editCompliance: 4, cycle: 1 },
+  },
+  reflect: {
+    train: ['lm', 'genQueries', 'connector', 'dm'],
+    optim: { lr: { lm: 5e-7, dm: 3e-6 } },
+    rewards: { shapeEval: 1, improvement: 1, critique: 1 },
+  },
+};
+
+/** Small sizes for tests and smoke runs on the nano model (seconds per step). */
+export const NANO_OVERRIDES: TrainConfigInput = {
+  model: { preset: 'nano' },
+  runtime: { threads: 1 },
+  steps: 2,
+  rollout: { promptsPerStep: 2, groupSize: 4, sdeSteps: 4, maxNewTokens: 8 },
+  eval: { every: 0, odeSteps: 4, promptsPerTask: 1 },
+  checkpointEvery: 1,
+};
+
+export class ConfigError extends Error {
+  constructor(
+    /** Dotted path of the first bad field, e.g. 'loss.dm.clipRange'. */
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates a complete config object (e.g. one read back from the store); throws ConfigError naming the field. */
+export function parseTrainConfig(value: unknown): TrainConfig {
+  const result = trainConfigSchema.safeParse(value);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const field = issue.path.map(String).join('.') || '(config)';
+    return { field, text: `config.${field}: ${issue.message}` };
+  });
+  throw new ConfigError(lines[0]!.field, lines.map((l) => l.text).join('; '));
+}
+
+/**
+ * The config of a run: the scenario preset, then each override in order (later wins; objects merge
+ * deeply, arrays and scalars replace), validated. Throws ConfigError naming the first bad field.
+ */
+export function resolveTrainConfig(scenario: Scenario, ...overrides: readonly unknown[]): TrainConfig {
+  if (!SCENARIOS.includes(scenario)) throw new ConfigError('scenario', `config.scenario: must be one of ${SCENARIOS.join(', ')}, got '${String(scenario)}'`);
+  let merged: unknown = { ...PRESETS[scenario], scenario };
+  for (const [i, override] of overrides.entries()) {
+    if (override === undefined) continue;
+    if (!isPlainObject(override)) throw new ConfigError('(config)', `config override ${i}: must be a JSON object`);
+    if (override.scenario !== undefined && override.scenario !== scenario) {
+      throw new ConfigError('scenario', `config.scenario: the override says '${String(override.scenario)}' but the run is '${scenario}'`);
+    }
+    merged = deepMerge(merged, override);
+  }
+  return parseTrainConfig(merged);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function deepMerge(base: unknown, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = isPlainObject(base) ? { ...base } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    out[key] = isPlainObject(value) && isPlainObject(out[key]) ? deepMerge(out[key], value) : value;
+  }
+  return out;
+}
+
+/** Names of the reward components with a non-zero weight. */
+export function activeRewards(config: TrainConfig): RewardComponentName[] {
+  return REWARD_COMPONENTS.filter((name) => config.rewards[name] !== 0);
+}
+

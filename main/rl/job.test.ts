@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { openStore } from '../../db/store.ts';
+import { JobCancelled } from '../compute/protocol.ts';
+import { trainJob } from './job.ts';
+
+test('a job paused after its first step resumes by run id and completes', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'unirl-job-'));
+  try {
+    let pause = false;
+    const ctx = { progress: () => {}, checkCancelled: () => { if (pause) throw new JobCancelled(); } };
+    const lines: string[] = [];
+    const first = await trainJob({ dataDir, scenario: 'text', nano: true, config: { steps: 3 }, runName: 'paused run' }, ctx, {
+      onStep: () => (pause = true), log: (l) => lines.push(l), cancelledStatus: () => 'paused',
+    });
+    assert.equal(first.stoppedBy, 'cancelled');
+    assert.equal(first.step, 1);
+    assert.match(lines.join('\n'), /text: starting from random nano weights/);
+    const store = openStore(join(dataDir, 'unirl.sqlite'));
+    try {
+      assert.equal(store.runs.get(first.runId).status, 'paused');
+    } finally {
+      store.close();
+    }
+    pause = false;
+    await assert.rejects(trainJob({ dataDir, scenario: 'vqa', runId: first.runId }, ctx), /run \d+ is a text run, not vqa/);
+    const second = await trainJob({ dataDir, scenario: 'text', runId: first.runId }, ctx);
+    assert.equal(second.step, 3);
+    assert.equal(second.stoppedBy, 'steps');
+    const reopened = openStore(join(dataDir, 'unirl.sqlite'));
+    try {
+      assert.equal(reopened.runs.get(first.runId).status, 'completed');
+      assert.deepEqual(reopened.groups.steps(first.runId), [1, 2, 3]);
+      assert.equal(reopened.runs.get(first.runId).name, 'paused run');
+    } finally {
+      reopened.close();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,88 @@
+// A GRPO run put together from plain, serialisable parameters: the store in the data dir, the config
+// (scenario preset, stored run, overrides), the starting weights, the unified-model policy and the
+// ShapeWorld prompts. The CLI (`unirl train`) and the compute worker's job both call `trainJob`.
+import { existsSync } from 'node:fs';
+import type { Scenario } from '../../contract/domain.ts';
+import { resolveDataDir } from '../../db/datadir.ts';
+import { openStore } from '../../db/store.ts';
+import type { JobContext } from '../compute/protocol.ts';
+import { getPreset } from '../models/config.ts';
+import { shapeWorldTokenizer } from '../models/data.ts';
+import { DEFAULT_CHECKPOINT } from '../models/generator.ts';
+import { defaultCheckpointPath } from '../models/pretrain.ts';
+import { UnifiedModel } from '../models/unified.ts';
+import { startScriptedAnnotator, type Criterion } from './annotator.ts';
+import { NANO_OVERRIDES, parseTrainConfig, resolveTrainConfig, type TrainConfig } from './config.ts';
+import { shapeWorldTasks } from './tasks.ts';
+import { train, type StepSummary, type TrainResult } from './trainer.ts';
+import { UnifiedPolicy } from './unified.ts';
+
+export interface TrainJobParams {
+  /** The data dir (database, checkpoints); resolved like --data-dir. */
+  dataDir?: string;
+  scenario: Scenario;
+  /** Overrides over the scenario preset, or over the stored config when resuming (JSON, validated). */
+  config?: unknown;
+  /** Apply the nano sizes (NANO_OVERRIDES) before `config`. */
+  nano?: boolean;
+  /** Continue this run (from its latest checkpoint). */
+  runId?: number;
+  runName?: string;
+  /** Start from these weights (else the data dir's pretrained weights, else the shipped base). */
+  checkpoint?: string;
+  /** Rank the queued groups with a scripted annotator by this hidden criterion (needs human mode sync or async). */
+  scriptedAnnotator?: Criterion;
+}
+
+export interface TrainJobHooks {
+  onStep?: (summary: StepSummary) => void;
+  /** A line for the user (where the weights came from, the data dir). */
+  log?: (line: string) => void;
+  cancelledStatus?: () => 'stopped' | 'paused';
+}
+
+/** The weights GRPO starts from (also the frozen reference). */
+export function startingModel(config: TrainConfig, dataDir: string, explicit?: string): { model: UnifiedModel; source: string } {
+  const runtime = { threads: config.runtime.threads, provider: config.runtime.provider };
+  const candidates = [explicit, config.model.checkpoint ?? undefined, defaultCheckpointPath(dataDir, config.model.preset), config.model.preset === 'base' ? DEFAULT_CHECKPOINT : undefined]
+    .filter((p): p is string => !!p);
+  const found = candidates.find((p) => existsSync(p));
+  if (explicit && found !== explicit) throw new Error(`checkpoint ${explicit}: no such file`);
+  if (found) return { model: UnifiedModel.load(found, runtime).model, source: found };
+  if (config.model.preset === 'nano') {
+    return { model: UnifiedModel.create(getPreset('nano'), shapeWorldTokenizer(), { ...runtime, seed: config.seed }), source: 'random nano weights (nothing pretrained)' };
+  }
+  throw new Error(`no weights for preset '${config.model.preset}': looked at ${candidates.join(', ')} (run "unirl pretrain --preset ${config.model.preset}" or pass a checkpoint)`);
+}
+
+export async function trainJob(params: TrainJobParams, ctx: JobContext, hooks: TrainJobHooks = {}): Promise<TrainResult> {
+  const { dir: dataDir, dbPath } = resolveDataDir({ cliDir: params.dataDir });
+  const store = openStore(dbPath);
+  try {
+    const stored = params.runId !== undefined ? store.runs.get(params.runId) : undefined;
+    if (stored && stored.scenario !== params.scenario) throw new Error(`run ${stored.id} is a ${stored.scenario} run, not ${params.scenario}`);
+    const config = stored
+      ? resolveTrainConfig(params.scenario, parseTrainConfig(stored.config), params.config)
+      : resolveTrainConfig(params.scenario, params.nano ? NANO_OVERRIDES : undefined, params.config);
+    if (params.scriptedAnnotator && config.human.mode === 'off') throw new Error('a scripted annotator needs human mode sync or async');
+    const { model, source } = startingModel(config, dataDir, params.checkpoint);
+    hooks.log?.(`data dir ${dataDir}`);
+    hooks.log?.(`${params.scenario}: starting from ${source}; ${config.minutes !== null ? `${config.minutes} min or ` : ''}${config.steps} steps, G=${config.rollout.groupSize}, ${config.rollout.promptsPerStep} prompts/step, human ${config.human.mode}`);
+    const stopAnnotator = params.scriptedAnnotator ? startScriptedAnnotator(store, params.scriptedAnnotator) : undefined;
+    try {
+      return await train({
+        config, store, dataDir,
+        policy: new UnifiedPolicy(model, params.scenario),
+        tasks: shapeWorldTasks(params.scenario, { seed: config.seed, heldoutPerTask: config.eval.promptsPerTask }),
+        ...(stored ? { runId: stored.id } : params.runName ? { runName: params.runName } : {}),
+        ...(hooks.onStep ? { onStep: hooks.onStep } : {}),
+        ...(hooks.cancelledStatus ? { cancelledStatus: hooks.cancelledStatus } : {}),
+      }, ctx);
+    } finally {
+      stopAnnotator?.();
+      await model.dispose();
+    }
+  } finally {
+    store.close();
+  }
+}

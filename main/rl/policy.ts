@@ -1,0 +1,112 @@
+// What the GRPO trainer needs of a model, and of a task source. The trainer (trainer.ts) is written
+// against these interfaces only; unified.ts adapts the unified model (main/models) to them, and tests plug in
+// small policies of their own.
+import type { JsonValue } from '../../contract/domain.ts';
+import type { ParamStore } from '../engine/runtime/params.ts';
+import type { ImageRGB } from '../world/image.ts';
+import type { ModelPart } from './config.ts';
+import type { ClipKl } from './losses.ts';
+import type { RewardTarget } from './rewards.ts';
+
+/** One prompt of a step: what the model is given, what is stored, and what the rewards check. */
+export interface TaskItem {
+  /** ShapeWorld task name ('counting', 'vague', 'question', ...). */
+  task: string;
+  /** The prompt text the model reads. */
+  text: string;
+  /** Stored with the prompt for the screens (what the scorer checks). */
+  spec: JsonValue;
+  target: RewardTarget;
+  /** An input image (questions about a scene, editing). */
+  image?: ImageRGB;
+}
+
+export interface TaskSource {
+  /** `count` prompts for optimisation step `step` (deterministic in the step). */
+  next(count: number, step: number): TaskItem[];
+  /** The held-out evaluation prompts (fixed). */
+  heldout(): TaskItem[];
+}
+
+export interface RolloutOptions {
+  groupSize: number;
+  sdeSteps: number;
+  noiseLevel: number;
+  /** Every member of a group starts from the same initial noise. */
+  sameNoisePerGroup: boolean;
+  temperature: number;
+  topP: number;
+  maxNewTokens: number;
+  /** Seeds each group's sampling (with the group's index). */
+  seed: number;
+}
+
+/** The DM's SDE trajectory of one sample (shapes as in the store's convention, contract/domain.ts). */
+export interface DmTrajectory {
+  /** S+1 latents, each [N·patchDim] (one image). */
+  latents: Float32Array[];
+  /** S means. */
+  means: Float32Array[];
+  /** [S] log-probs of latents[k+1] (averaged over elements). */
+  logProbs: Float32Array;
+  /** S+1 times from 1 to 0. */
+  times: Float64Array;
+  /** [S] std of each step's Gaussian. */
+  stds: Float64Array;
+  /** The noise level a the trajectory was sampled with (sigma_t = a·sqrt(t / (1 - t))). */
+  noiseLevel: number;
+}
+
+export interface SampleResult {
+  /** Seed of this sample's randomness (stored). */
+  seed: number;
+  /** What the LM wrote (decoded, special tokens kept). */
+  text?: string;
+  /** The generated image, [0, 1] floats or bytes. */
+  image?: ImageRGB;
+  /** Generated LM tokens and their log-probs at rollout time, under softmax(logits / temperature). */
+  lm?: { tokenIds: Int32Array; logProbs: Float32Array; temperature: number };
+  dm?: DmTrajectory;
+}
+
+/** One sample in an update, with its advantage and the DM steps to train this epoch. */
+export interface UpdateSample {
+  item: TaskItem;
+  sample: SampleResult;
+  advantage: number;
+  /** Indices into the DM trajectory's steps. */
+  dmSteps: number[];
+}
+
+export interface ObjectiveTerms {
+  lm?: ClipKl;
+  dm?: ClipKl;
+}
+
+export interface ObjectiveResult {
+  loss: number;
+  /** 'policy_loss/lm', 'kl/dm', 'clip_fraction/dm', 'approx_kl/lm', 'entropy/lm', ... */
+  metrics: Record<string, number>;
+  /** Gradient of every trainable (not frozen) parameter, by name. */
+  grads: Record<string, Float32Array>;
+}
+
+export interface Policy {
+  /** All parameters; the trainer freezes the parts that do not train. */
+  readonly params: ParamStore;
+  /** Parameter names of a part (empty when the model has no such part). */
+  paramsOf(part: ModelPart): string[];
+  /** G samples for each item. */
+  rollout(items: readonly TaskItem[], options: RolloutOptions): Promise<SampleResult[][]>;
+  /**
+   * The joint GRPO objective over `batch` (mean over its samples) and the gradients of the trainable
+   * parameters; the frozen reference is the policy's weights when the run started.
+   */
+  objective(batch: readonly UpdateSample[], terms: ObjectiveTerms): Promise<ObjectiveResult>;
+  /** Images by the Euler ODE, one per item (evaluation). */
+  generate(items: readonly TaskItem[], odeSteps: number, seed: number): Promise<ImageRGB[]>;
+  /** Feature vectors of images for the preference model. */
+  features(images: readonly ImageRGB[]): Promise<Float32Array[]>;
+  /** String metadata a checkpoint must carry to be loaded again (config, tokenizer). */
+  checkpointMetadata(): Record<string, string>;
+}

@@ -1,0 +1,161 @@
+// Reward components: each turns one sample (its image, its text, its features) into a number; a run
+// weighs them (config.rewards) and every component's value is stored per sample with its weight.
+// Components are plain objects, so a caller can pass its own list (a custom scorer plugs in the same way).
+import type { RewardComponent } from '../../contract/domain.ts';
+import { totalReward } from '../../db/repos/samples.ts';
+import { scoreEdit, type Edit } from '../world/edits.ts';
+import { score } from '../world/evaluate.ts';
+import { meanAbsDiff, type ImageRGB } from '../world/image.ts';
+import { answerMatches } from '../world/questions.ts';
+import type { PromptSpec } from '../world/spec.ts';
+import type { PreferenceModel } from './preference.ts';
+
+/** What the components may look at of one sample. */
+export interface RewardSample {
+  /** Store id (the human rank reward is keyed by it). */
+  sampleId?: number;
+  image?: ImageRGB;
+  /** What the LM wrote (reasoning and answer, with its tags). */
+  text?: string;
+  /** Image features for the learned preference model (e.g. the vision encoder's pooled output). */
+  features?: ArrayLike<number>;
+  /** Cycle editing: the edited image edited back with the inverse instruction. */
+  reconstruction?: ImageRGB;
+}
+
+/** What the group's prompt asks for. */
+export interface RewardTarget {
+  /** ShapeEval constraints for the image. */
+  spec?: PromptSpec;
+  /** Expected answer to a question... */
+  answer?: string;
+  /** ...or a check of the answer (e.g. a concrete rewrite must satisfy a vague prompt's constraints). */
+  answerCheck?: (answer: string) => boolean;
+  /** Tags the LM's text must carry for the format reward. */
+  format?: TextFormat;
+  /** Editing: the edit (source and target scenes) and the rendered source image. */
+  edit?: { edit: Edit; source: ImageRGB };
+}
+
+/** Rewards that arrive after the rollout. */
+export interface RewardContext {
+  /** sampleId -> human rank reward in [-1, 1] (ranking.ts humanRankRewards). */
+  humanRanks?: ReadonlyMap<number, number>;
+  preference?: PreferenceModel | null;
+}
+
+export interface RewardComponentDef {
+  name: string;
+  /** The component's value, or null when it has nothing to say about this sample (yet): then it is not stored. */
+  score(sample: RewardSample, target: RewardTarget, ctx: RewardContext): number | null;
+}
+
+/**
+ * 'reasoned': reasoning, </think>, then <answer>…</answer>; 'answer': an answer closed by </answer>.
+ * The opening tag may be the prompt's last token (models/formats.ts), so it is optional here.
+ */
+export type TextFormat = 'reasoned' | 'answer';
+
+/** Non-empty text without tags. */
+const PLAIN = '[^<]*[^<\\s][^<]*';
+const FORMATS: Readonly<Record<TextFormat, RegExp>> = {
+  reasoned: new RegExp(`^\\s*(<think>)?${PLAIN}</think>\\s*<answer>${PLAIN}</answer>\\s*(<eos>\\s*)?$`),
+  answer: new RegExp(`^\\s*(<answer>)?${PLAIN}</answer>\\s*(<eos>\\s*)?$`),
+};
+
+/** The answer of a completion: after the last <answer> (or </think>) and before </answer>; the whole text without tags. */
+export function extractAnswer(text: string): string {
+  const close = text.lastIndexOf('</answer>');
+  const end = close >= 0 ? close : text.length;
+  const open = Math.max(text.lastIndexOf('<answer>', end), text.lastIndexOf('</think>', end));
+  const start = open < 0 ? 0 : text.indexOf('>', open) + 1;
+  return text.slice(start, end).replace(/<[^>]+>/g, ' ').trim();
+}
+
+function need<T>(value: T | undefined, what: string, component: string): T {
+  if (value === undefined) throw new Error(`reward '${component}' needs ${what}`);
+  return value;
+}
+
+/** 1 - mean |a - b| / 0.25, clamped to [0, 1] (the scale ShapeEval's edit similarity uses). */
+export function imageSimilarity(a: ImageRGB, b: ImageRGB): number {
+  return Math.max(0, 1 - meanAbsDiff(a, b) / 0.25);
+}
+
+export const REWARD_COMPONENT_DEFS: readonly RewardComponentDef[] = [
+  {
+    // ShapeEval's fractional reward: the mean of its count/colour/position/exclusion sub-rewards.
+    name: 'shapeEval',
+    score: (s, t) => score(need(s.image, 'an image', 'shapeEval'), need(t.spec, 'a prompt spec', 'shapeEval')).reward,
+  },
+  {
+    name: 'format',
+    score: (s, t) => (FORMATS[t.format ?? 'reasoned'].test(need(s.text, 'the LM text', 'format')) ? 1 : 0),
+  },
+  {
+    name: 'answer',
+    score: (s, t) => {
+      const given = extractAnswer(need(s.text, 'the LM text', 'answer'));
+      if (t.answerCheck) return t.answerCheck(given) ? 1 : 0;
+      return answerMatches(given, need(t.answer, 'an expected answer (or an answer check)', 'answer')) ? 1 : 0;
+    },
+  },
+  {
+    name: 'humanRank',
+    score: (s, _t, ctx) => (s.sampleId === undefined ? null : ctx.humanRanks?.get(s.sampleId) ?? null),
+  },
+  {
+    name: 'preference',
+    score: (s, _t, ctx) => (ctx.preference ? ctx.preference.score(need(s.features, 'image features', 'preference')) : null),
+  },
+  {
+    // Instruction compliance: target objects found where they belong (ShapeEval's edit object term).
+    name: 'editCompliance',
+    score: (s, t) => {
+      const { edit, source } = need(t.edit, 'an edit', 'editCompliance');
+      return scoreEdit(need(s.image, 'an image', 'editCompliance'), source, edit).objectTerm;
+    },
+  },
+  {
+    // Preservation: the pixels the edit must not change, against the source.
+    name: 'editPreservation',
+    score: (s, t) => {
+      const { edit, source } = need(t.edit, 'an edit', 'editPreservation');
+      return scoreEdit(need(s.image, 'an image', 'editPreservation'), source, edit).similarity;
+    },
+  },
+  {
+    // Cycle consistency: the reconstruction against the source image.
+    name: 'cycle',
+    score: (s, t) => imageSimilarity(need(s.reconstruction, 'a reconstruction', 'cycle'), need(t.edit, 'an edit', 'cycle').source),
+  },
+];
+
+/**
+ * The weighted reward components of each sample: every component with a non-zero weight is scored;
+ * values it declines (null) are left out. A weighted name with no definition is an error.
+ */
+export function computeRewards(
+  samples: readonly RewardSample[],
+  target: RewardTarget,
+  weights: Readonly<Record<string, number>>,
+  ctx: RewardContext = {},
+  components: readonly RewardComponentDef[] = REWARD_COMPONENT_DEFS,
+): RewardComponent[][] {
+  const active = Object.entries(weights).filter(([, w]) => w !== 0).map(([name, weight]) => {
+    const def = components.find((c) => c.name === name);
+    if (!def) throw new Error(`reward '${name}' has a weight but no component computes it (known: ${components.map((c) => c.name).join(', ')})`);
+    return { def, weight };
+  });
+  return samples.map((sample, i) =>
+    active.flatMap(({ def, weight }) => {
+      const value = def.score(sample, target, ctx);
+      if (value === null) return [];
+      if (!Number.isFinite(value)) throw new Error(`reward '${def.name}' of sample ${i} is not finite (${value})`);
+      return [{ name: def.name, value, weight }];
+    }),
+  );
+}
+
+/** Σ value·weight, the reward GRPO normalises. */
+export { totalReward };

@@ -1,0 +1,136 @@
+// A toy GRPO policy for the trainer's tests: a 12-value "image" (2x2 RGB) drawn by the Flow-GRPO SDE from a
+// velocity field v = bias + scale ⊙ x with learnable bias and scale, trained through the real objective graph
+// (sdeStepGraph + losses.ts + autodiff). Rewards in the tests favour red; a scripted annotator favours green.
+import { grad, gradName } from '../../engine/autodiff/grad.ts';
+import { GraphBuilder } from '../../engine/graph/builder.ts';
+import { encodeModel } from '../../engine/onnx/proto.ts';
+import { ParamStore } from '../../engine/runtime/params.ts';
+import { Rng as EngineRng } from '../../engine/runtime/rng.ts';
+import { createSession, type EngineSession } from '../../engine/runtime/session.ts';
+import { sampleOde, sampleSde, sdeMean, sdeSigma, sdeStepGraph } from '../../models/flow.ts';
+import type { ImageRGB } from '../../world/image.ts';
+import { resolveTrainConfig, type ModelPart, type TrainConfig } from '../config.ts';
+import { grpoObjective, metricOutput, outputObjective } from '../losses.ts';
+import type { ObjectiveResult, ObjectiveTerms, Policy, RolloutOptions, SampleResult, TaskItem, TaskSource, UpdateSample } from '../policy.ts';
+import type { RewardComponentDef } from '../rewards.ts';
+
+export const SHAPE = [4, 3] as const; // a 2x2 RGB image: 4 pixels x 3 channels, the [N, C] the SDE step graph takes
+export const SIZE = SHAPE[0] * SHAPE[1];
+
+/** Latent in [-1, 1] -> a 2x2 RGB image in [0, 1]. */
+export function toImage(latent: Float32Array): ImageRGB {
+  return { width: 2, height: 2, data: Float32Array.from(latent, (v) => Math.min(1, Math.max(0, (v + 1) / 2))) };
+}
+export const channelMean = (image: ImageRGB, c: number): number => {
+  let s = 0;
+  for (let p = 0; p < 4; p++) s += Number(image.data[p * 3 + c]);
+  return s / 4;
+};
+
+export class ToyPolicy implements Policy {
+  readonly params = new ParamStore([
+    { name: 'dm/bias', shape: [...SHAPE], group: 'dm' },
+    { name: 'dm/scale', shape: [...SHAPE], group: 'dm', init: { kind: 'constant', value: -1 } },
+  ]);
+  private readonly reference = Float32Array.from(this.params.flat);
+  private session: Promise<EngineSession> | undefined;
+
+  paramsOf(part: ModelPart): string[] {
+    return part === 'dm' ? ['dm/bias', 'dm/scale'] : [];
+  }
+
+  private velocity(x: Float32Array, params: Float32Array): Float32Array {
+    return Float32Array.from(x, (xi, i) => params[i % SIZE]! + params[SIZE + (i % SIZE)]! * xi);
+  }
+
+  async rollout(items: readonly TaskItem[], o: RolloutOptions): Promise<SampleResult[][]> {
+    return Promise.all(items.map(async (_item, i) => {
+      const noiseRng = new EngineRng(o.seed + i);
+      const groupNoise = noiseRng.fillNormal(new Float32Array(SIZE));
+      return Promise.all(Array.from({ length: o.groupSize }, async (_, k) => {
+        const seed = o.seed * 100 + i * 10 + k;
+        const rng = new EngineRng(seed);
+        const noise = o.sameNoisePerGroup ? groupNoise : rng.fillNormal(new Float32Array(SIZE));
+        const traj = await sampleSde(async (x) => this.velocity(x, this.params.flat), noise, 1, { steps: o.sdeSteps, noiseLevel: o.noiseLevel, rng });
+        return {
+          seed, image: toImage(traj.latents[o.sdeSteps]!),
+          dm: { latents: traj.latents, means: traj.means, logProbs: Float32Array.from(traj.logProbs.map((l) => l[0]!)), times: traj.times, stds: traj.stds, noiseLevel: o.noiseLevel },
+        };
+      }));
+    }));
+  }
+
+  async objective(batch: readonly UpdateSample[], terms: ObjectiveTerms): Promise<ObjectiveResult> {
+    if (!terms.dm || terms.lm) throw new Error('the toy policy trains the DM term only');
+    this.session ??= this.buildSession(terms);
+    const rows = batch.flatMap((u) => u.dmSteps.map((k) => ({ u, k })));
+    const R = rows.length;
+    const feeds = {
+      x: new Float32Array(R * SIZE), x_next: new Float32Array(R * SIZE), ref_mean: new Float32Array(R * SIZE),
+      t: new Float32Array(R), dt: new Float32Array(R), sigma: new Float32Array(R), old_logp: new Float32Array(R), std: new Float32Array(R), adv: new Float32Array(R),
+    };
+    rows.forEach(({ u, k }, r) => {
+      const dm = u.sample.dm!;
+      const [t, tNext] = [dm.times[k]!, dm.times[k + 1]!];
+      const { noiseLevel } = dm;
+      feeds.x.set(dm.latents[k]!, r * SIZE);
+      feeds.x_next.set(dm.latents[k + 1]!, r * SIZE);
+      feeds.ref_mean.set(sdeMean(dm.latents[k]!, this.velocity(dm.latents[k]!, this.reference), t, tNext, noiseLevel), r * SIZE);
+      feeds.t[r] = t;
+      feeds.dt[r] = tNext - t;
+      feeds.sigma[r] = sdeSigma(t, tNext, noiseLevel);
+      feeds.old_logp[r] = dm.logProbs[k]!;
+      feeds.std[r] = dm.stds[k]!;
+      feeds.adv[r] = u.advantage;
+    });
+    const shaped = (data: Float32Array, scalar: boolean) => ({ data, shape: scalar ? [R] : [R, ...SHAPE] });
+    const out = await (await this.session).run({
+      x: shaped(feeds.x, false), x_next: shaped(feeds.x_next, false), ref_mean: shaped(feeds.ref_mean, false),
+      t: shaped(feeds.t, true), dt: shaped(feeds.dt, true), sigma: shaped(feeds.sigma, true), old_logp: shaped(feeds.old_logp, true),
+      std: shaped(feeds.std, true), adv: shaped(feeds.adv, true), ...this.params.feeds(),
+    });
+    const metrics = Object.fromEntries(['policy_loss/dm', 'kl/dm', 'clip_fraction/dm', 'approx_kl/dm'].map((n) => [n, Number(out[metricOutput(n)]!.data[0])]));
+    return {
+      loss: Number(out.loss!.data[0]), metrics,
+      grads: { 'dm/bias': out[gradName('dm/bias')]!.data as Float32Array, 'dm/scale': out[gradName('dm/scale')]!.data as Float32Array },
+    };
+  }
+
+  private async buildSession(terms: ObjectiveTerms): Promise<EngineSession> {
+    const g = new GraphBuilder('toy_grpo');
+    const rows = (name: string) => g.input(name, 'float32', ['rows', ...SHAPE]);
+    const scalars = (name: string) => g.input(name, 'float32', ['rows']);
+    const [x, xNext, refMean] = [rows('x'), rows('x_next'), rows('ref_mean')];
+    const [t, dt, sigma, old, std, adv] = ['t', 'dt', 'sigma', 'old_logp', 'std', 'adv'].map(scalars) as [ReturnType<typeof scalars>, ...ReturnType<typeof scalars>[]];
+    const v = g.add(g.param('dm/bias', [...SHAPE]), g.mul(g.param('dm/scale', [...SHAPE]), x));
+    const step = sdeStepGraph(g, { x, v, xNext, t, dt: dt!, sigma: sigma! });
+    outputObjective(g, grpoObjective(g, { dm: { ...terms.dm!, inputs: { logProbs: step.logProb, oldLogProbs: old!, means: step.mean, refMeans: refMean, stds: std!, advantages: adv! } } }));
+    return createSession(encodeModel(grad(g.build(), { loss: 'loss', wrt: ['dm/bias', 'dm/scale'] })), { threads: 1, cache: false });
+  }
+
+  async generate(items: readonly TaskItem[], odeSteps: number, seed: number): Promise<ImageRGB[]> {
+    return Promise.all(items.map(async (_, i) => toImage(await sampleOde(async (x) => this.velocity(x, this.params.flat), new EngineRng(seed + i).fillNormal(new Float32Array(SIZE)), odeSteps))));
+  }
+
+  async features(images: readonly ImageRGB[]): Promise<Float32Array[]> {
+    return images.map((im) => Float32Array.from(im.data as Float32Array));
+  }
+
+  checkpointMetadata(): Record<string, string> {
+    return { preset: 'toy' };
+  }
+}
+
+export const toyTasks: TaskSource = {
+  next: (count, step) => Array.from({ length: count }, (_, i) => ({ task: 'toy', text: `toy prompt ${(step * count + i) % 3}`, spec: null, target: {} })),
+  heldout: () => [],
+};
+export const redness: RewardComponentDef = { name: 'shapeEval', score: (s) => channelMean(s.image!, 0) };
+
+/** The toy run the SIGKILL test uses in the child and in the resuming parent. */
+export function killTestConfig(steps: number): TrainConfig {
+  return resolveTrainConfig('t2i', {
+    train: ['dm'], steps, checkpointEvery: 2, eval: { every: 0 },
+    rollout: { promptsPerStep: 3, groupSize: 6, sdeSteps: 4 }, optim: { lr: { dm: 0.1 } },
+  });
+}

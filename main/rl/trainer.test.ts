@@ -1,0 +1,174 @@
+// The GRPO loop on the toy policy (test-fixtures/toy.ts). Rewards favour red; a scripted annotator favours
+// green. The loop must raise the reward, store everything, follow human rankings, resume and stop.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { openStore, type Store } from '../../db/index.ts';
+import { JobCancelled, type JobContext } from '../compute/protocol.ts';
+import { rankQueue } from './annotator.ts';
+import { resolveTrainConfig, type TrainConfigInput } from './config.ts';
+import type { Policy } from './policy.ts';
+import { rankRewards } from './ranking.ts';
+import { REWARD_COMPONENT_DEFS } from './rewards.ts';
+import { channelMean, redness, SIZE, ToyPolicy, toyTasks } from './test-fixtures/toy.ts';
+import { train } from './trainer.ts';
+
+/** Mean redness of 16 ODE images from fixed noise (a deterministic measure of the policy). */
+async function redOf(policy: Policy): Promise<number> {
+  const images = await policy.generate(Array.from({ length: 16 }, () => toyTasks.next(1, 0)[0]!), 10, 99);
+  return images.reduce((s, im) => s + channelMean(im, 0), 0) / images.length;
+}
+
+const ctx = (cancelAfter = Infinity): JobContext & { lines: string[] } => {
+  let checks = 0;
+  const lines: string[] = [];
+  return {
+    lines,
+    progress: (p) => lines.push(p.message ?? ''),
+    checkCancelled: () => {
+      if (++checks > cancelAfter) throw new JobCancelled();
+    },
+  };
+};
+
+function setup(overrides: TrainConfigInput = {}): { store: Store; dataDir: string; policy: ToyPolicy; config: ReturnType<typeof resolveTrainConfig>; done: () => void } {
+  const dataDir = mkdtempSync(join(tmpdir(), 'unirl-rl-'));
+  const config = resolveTrainConfig('t2i', {
+    train: ['dm'], steps: 12, checkpointEvery: 5, eval: { every: 0 },
+    rollout: { promptsPerStep: 3, groupSize: 6, sdeSteps: 4 }, optim: { lr: { dm: 0.1 } },
+  }, overrides);
+  const store = openStore(':memory:');
+  return { store, dataDir, policy: new ToyPolicy(), config, done: () => { store.close(); rmSync(dataDir, { recursive: true, force: true }); } };
+}
+
+test('GRPO raises the reward and stores groups, samples, trajectories, rewards, advantages, metrics, checkpoints', async () => {
+  const { store, dataDir, policy, config, done } = setup();
+  try {
+    const c = ctx();
+    const before = await redOf(policy);
+    const result = await train({ config, store, dataDir, policy, tasks: toyTasks, components: [redness] }, c);
+    assert.equal(result.step, 12);
+    assert.equal(result.stoppedBy, 'steps');
+    const run = store.runs.get(result.runId);
+    assert.equal(run.status, 'completed');
+    assert.equal(run.step, 12);
+    const [reward] = store.metrics.series({ runId: run.id, names: ['reward/mean'] });
+    assert.equal(reward!.values.length, 12);
+    const after = await redOf(policy);
+    assert.ok(after > before + 0.15, `ODE images' redness went ${before.toFixed(3)} -> ${after.toFixed(3)}`);
+    for (const name of ['policy_loss/dm', 'kl/dm', 'clip_fraction/dm', 'approx_kl/dm', 'grad_norm', 'lr/dm', 'frac_reward_zero_std', 'time/rollout', 'samples_per_s', 'reward/shapeEval/mean']) {
+      assert.ok(store.metrics.names(run.id).includes(name), `metric ${name} logged`);
+    }
+    const groups = store.groups.list({ runId: run.id, limit: 500 });
+    assert.equal(groups.total, 36);
+    const detail = store.groups.detail(groups.items[0]!.id);
+    assert.equal(detail.samples.length, 6);
+    const advantages = detail.samples.map((s) => s.advantage!);
+    assert.ok(Math.abs(advantages.reduce((a, b) => a + b, 0)) < 1e-6, 'advantages of a group sum to 0');
+    assert.deepEqual(detail.samples[0]!.rewards.map((r) => r.name), ['shapeEval']);
+    const [traj] = store.samples.trajectories(detail.samples[0]!.id);
+    assert.equal(traj!.kind, 'dm');
+    assert.deepEqual(traj!.tensors.latents!.shape, [5, SIZE]);
+    assert.deepEqual(traj!.tensors.logProbs!.shape, [4]);
+    assert.deepEqual(store.checkpoints.list(run.id).map((k) => k.step), [5, 10, 12]);
+    assert.equal(c.lines.length, 12);
+  } finally {
+    done();
+  }
+});
+
+test('sync human mode waits for rankings, adds the human rank reward, and fits the preference model', async () => {
+  const { store, dataDir, policy, config, done } = setup({
+    steps: 3, human: { mode: 'sync' }, rewards: { humanRank: 1, preference: 0.5 }, preference: { retrainEvery: 10, minPairs: 10 },
+  });
+  let annotating = true;
+  const annotator = (async () => {
+    while (annotating) {
+      rankQueue(store, 'greener');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  try {
+    const components = [redness, ...REWARD_COMPONENT_DEFS.filter((d) => d.name !== 'shapeEval')];
+    const result = await train({ config, store, dataDir, policy, tasks: toyTasks, components, pollMs: 5 }, ctx());
+    annotating = false;
+    await annotator;
+    const groups = store.groups.list({ runId: result.runId, limit: 100 }).items;
+    assert.ok(groups.every((g) => g.rankingStatus === 'ranked'));
+    const detail = store.groups.detail(groups[0]!.id);
+    const human = new Map(detail.samples.map((s) => [s.id, s.rewards.find((r) => r.name === 'humanRank')?.value]));
+    assert.deepEqual(human, rankRewards(detail.rankings[0]!.ranks), 'each sample carries its normalised rank');
+    const models = store.preferences.list(result.runId);
+    assert.ok(models.length >= 1, 'the preference model was fitted');
+    assert.ok(models[0]!.trainPairs >= 10);
+    const latest = models[models.length - 1]!;
+    assert.ok(latest.heldoutAccuracy! >= 0.7, `held-out pair accuracy ${latest.heldoutAccuracy} (${latest.trainPairs} training pairs)`);
+    const later = store.groups.detail(groups[groups.length - 1]!.id);
+    assert.ok(later.samples.every((s) => s.rewards.some((r) => r.name === 'preference')), 'later groups get the preference reward');
+  } finally {
+    annotating = false;
+    done();
+  }
+});
+
+test('async human mode trains on with automatic rewards and replays groups when their rankings arrive', async () => {
+  const { store, dataDir, policy, config, done } = setup({ steps: 4, human: { mode: 'async', stalenessLimit: 1, groupFraction: 0.5 }, rewards: { humanRank: 1 } });
+  try {
+    // Rankings arrive between steps, so each step's groups are ranked only after they were first trained.
+    const result = await train({ config, store, dataDir, policy, tasks: toyTasks, components: [redness, ...REWARD_COMPONENT_DEFS.filter((d) => d.name === 'humanRank')], onStep: () => rankQueue(store, 'greener') }, ctx());
+    const [replayed] = store.metrics.series({ runId: result.runId, names: ['human/replayed_groups'] });
+    // 2 of 3 groups per step go to people (round(0.5 x 3)); those of step s are replayed at step s + 1.
+    assert.deepEqual(replayed!.values, [0, 2, 2, 2]);
+    const groups = store.groups.list({ runId: result.runId, limit: 100 }).items;
+    const queued = groups.filter((g) => g.rankingStatus !== 'none');
+    assert.equal(queued.length, 8);
+    const lastStepGroup = store.groups.detail(queued[queued.length - 1]!.id);
+    assert.ok(lastStepGroup.samples.every((s) => s.rewards.some((r) => r.name === 'humanRank')), 'rankings after the last step still reach the store');
+    const firstGroup = store.groups.detail(queued[0]!.id);
+    const totals = firstGroup.samples.map((s) => s.reward);
+    const mean = totals.reduce((a, b) => a + b, 0) / totals.length;
+    const std = Math.sqrt(totals.reduce((a, r) => a + (r - mean) ** 2, 0) / totals.length);
+    firstGroup.samples.forEach((s, i) => assert.ok(Math.abs(s.advantage! - (totals[i]! - mean) / (std + 1e-4)) < 1e-9, 'advantages were recomputed with the human reward'));
+  } finally {
+    done();
+  }
+});
+
+test('a stopped run resumes from its checkpoint; cancelling stops with a checkpoint', async () => {
+  const { store, dataDir, policy, config, done } = setup({ steps: 2, checkpointEvery: 1 });
+  try {
+    const first = await train({ config, store, dataDir, policy, tasks: toyTasks, components: [redness] }, ctx(3));
+    assert.equal(first.stoppedBy, 'cancelled');
+    assert.equal(store.runs.get(first.runId).status, 'stopped');
+    assert.equal(store.checkpoints.latest(first.runId)!.step, first.step);
+
+    // A run that was interrupted (process killed) continues from its latest checkpoint with fresh weights loaded.
+    const second = setup({ steps: 4, checkpointEvery: 2 });
+    try {
+      const a = await train({ config: { ...second.config, steps: 2 }, store: second.store, dataDir: second.dataDir, policy: second.policy, tasks: toyTasks, components: [redness] }, ctx());
+      const saved = Float32Array.from(second.policy.params.flat);
+      second.store.db.prepare(`UPDATE runs SET status = 'interrupted' WHERE id = ?`).run(a.runId);
+      const fresh = new ToyPolicy();
+      const b = await train({ config: second.config, store: second.store, dataDir: second.dataDir, policy: fresh, tasks: toyTasks, components: [redness], runId: a.runId }, ctx());
+      assert.equal(b.step, 4);
+      assert.deepEqual(second.store.groups.steps(a.runId), [1, 2, 3, 4]);
+      assert.notDeepEqual(Array.from(fresh.params.flat), Array.from(saved), 'the resumed run trained on');
+    } finally {
+      second.done();
+    }
+  } finally {
+    done();
+  }
+});
+
+test('a config that trains a part the model lacks is refused before any run is created', async () => {
+  const { store, dataDir, policy, config, done } = setup({ train: ['lm'] });
+  try {
+    await assert.rejects(train({ config, store, dataDir, policy, tasks: toyTasks, components: [redness] }, ctx()), /config\.train: the model has no 'lm' parameters/);
+    assert.equal(store.runs.list().length, 0);
+  } finally {
+    done();
+  }
+});

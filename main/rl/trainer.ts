@@ -1,0 +1,472 @@
+// The GRPO loop (issue 6): rollout -> rewards -> advantages -> update -> store, step after step, with
+// human rankings (sync or async) and a learned preference reward on top. Model-agnostic: it drives a
+// `Policy` and a `TaskSource` (policy.ts). Runs in the compute worker; everything goes to SQLite.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { JsonObject, RewardComponent, Tensor } from '../../contract/domain.ts';
+import type { Store } from '../../db/store.ts';
+import type { SampleInput, TrajectoryInput } from '../../db/repos/samples.ts';
+import { JobCancelled, type JobContext } from '../compute/protocol.ts';
+import { loadCheckpoint, saveCheckpoint } from '../engine/checkpoint/checkpoint.ts';
+import { AdamW } from '../engine/optim/adamw.ts';
+import { clipGradNorm } from '../engine/optim/clip.ts';
+import { constantLr, warmupCosineLr } from '../engine/optim/schedule.ts';
+import { score } from '../world/evaluate.ts';
+import { toUint8 } from '../world/image.ts';
+import { decodePng } from '../world/png.ts';
+import { mixSeeds, Rng } from '../world/rng.ts';
+import { batchAdvantages } from './advantages.ts';
+import { MODEL_PARTS, PARAM_GROUP_OF_PART, type ModelPart, type TrainConfig } from './config.ts';
+import type { Policy, SampleResult, TaskItem, TaskSource, UpdateSample } from './policy.ts';
+import { PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
+import { humanRankRewards, pairsFromRanks } from './ranking.ts';
+import { computeRewards, totalReward, type RewardComponentDef, type RewardContext, type RewardSample } from './rewards.ts';
+
+export interface TrainOptions {
+  config: TrainConfig;
+  store: Store;
+  /** Where checkpoints and preference models are written (`runs/<id>/...`). */
+  dataDir: string;
+  policy: Policy;
+  tasks: TaskSource;
+  /** Continue this run (from its latest checkpoint, if any); otherwise a new run is created. */
+  runId?: number;
+  runName?: string;
+  /** Reward components (default: rewards.ts REWARD_COMPONENT_DEFS). */
+  components?: readonly RewardComponentDef[];
+  /** Called after every step (the CLI prints a line). */
+  onStep?: (summary: StepSummary) => void;
+  /** How often sync mode looks for new rankings. Default 500 ms. */
+  pollMs?: number;
+  /** The run's status after a cancellation: 'paused' when the cancel meant pause (resume with runId). Default 'stopped'. */
+  cancelledStatus?: () => 'stopped' | 'paused';
+}
+
+export interface StepSummary {
+  runId: number;
+  step: number;
+  totalSteps: number;
+  /** Since this call to train() started. */
+  elapsedSeconds: number;
+  /** The time limit (config.minutes) in seconds, or null. */
+  limitSeconds: number | null;
+  metrics: Record<string, number>;
+}
+
+export interface TrainResult {
+  runId: number;
+  /** Last completed step. */
+  step: number;
+  stoppedBy: 'steps' | 'minutes' | 'cancelled';
+  checkpoint: string | null;
+}
+
+/** A stored group kept in memory while its ranking may still arrive (async mode). */
+interface LiveGroup {
+  groupId: number;
+  step: number;
+  item: TaskItem;
+  samples: SampleResult[];
+  sampleIds: number[];
+  rewards: RewardComponent[][];
+  advantages: number[];
+  zeroStd: boolean;
+}
+
+/** Trains until the step or time limit, or until cancelled; checkpoints every N steps and at the end. */
+export async function train(opts: TrainOptions, ctx: JobContext): Promise<TrainResult> {
+  return new Trainer(opts, ctx).run();
+}
+
+class Trainer {
+  private readonly cfg: TrainConfig;
+  private readonly store: Store;
+  private readonly policy: Policy;
+  private readonly optimizer: AdamW;
+  private readonly runId: number;
+  private readonly runDir: string;
+  private readonly live = new Map<number, LiveGroup>();
+  private readonly featureCache = new Map<number, Float32Array>();
+  private preference: PreferenceModel | null = null;
+  private pairsAtLastFit = 0;
+  private lastRankingId = 0;
+  private step = 0;
+  private readonly started = Date.now();
+
+  constructor(private readonly opts: TrainOptions, private readonly ctx: JobContext) {
+    this.cfg = opts.config;
+    this.store = opts.store;
+    this.policy = opts.policy;
+    // Validate the parts against the model before a run is created for them.
+    this.optimizer = this.makeOptimizer();
+    const run = opts.runId !== undefined
+      ? opts.store.runs.get(opts.runId)
+      : opts.store.runs.create({ name: opts.runName ?? `${this.cfg.scenario} ${new Date().toISOString()}`, scenario: this.cfg.scenario, config: this.cfg as unknown as JsonObject });
+    this.runId = run.id;
+    this.runDir = join(opts.dataDir, 'runs', String(run.id));
+  }
+
+  /** Freezes the parts that do not train; one AdamW group per store group, with the lm or dm rate. */
+  private makeOptimizer(): AdamW {
+    const partOf = new Map<string, ModelPart>();
+    for (const part of MODEL_PARTS) for (const name of this.policy.paramsOf(part)) partOf.set(name, part);
+    const training = new Set(this.cfg.train);
+    const groups: Record<string, { lr: number }> = {};
+    for (const p of this.policy.params.list()) {
+      const part = partOf.get(p.name);
+      if (!part) throw new Error(`trainer: parameter '${p.name}' belongs to no model part`);
+      p.frozen = !training.has(part);
+      const lr = this.cfg.optim.lr[PARAM_GROUP_OF_PART[part]];
+      const previous = groups[p.group];
+      if (previous && previous.lr !== lr) throw new Error(`trainer: store group '${p.group}' mixes parts with different learning rates`);
+      groups[p.group] = { lr };
+    }
+    for (const part of training) {
+      if (this.policy.paramsOf(part).length === 0) throw new Error(`config.train: the model has no '${part}' parameters`);
+    }
+    const { optim, steps } = this.cfg;
+    return new AdamW(this.policy.params, {
+      lr: optim.lr.dm,
+      betas: optim.betas,
+      weightDecay: optim.weightDecay,
+      groups,
+      schedule: optim.warmupSteps > 0 && steps > optim.warmupSteps ? warmupCosineLr({ warmupSteps: optim.warmupSteps, totalSteps: steps, minFactor: 1 }) : constantLr(),
+    });
+  }
+
+  async run(): Promise<TrainResult> {
+    this.resume();
+    this.store.runs.setStatus(this.runId, 'running');
+    this.store.log.append(this.runId, 'info', `training ${this.cfg.scenario} from step ${this.step}`, { steps: this.cfg.steps, minutes: this.cfg.minutes });
+    let stoppedBy: TrainResult['stoppedBy'] = 'steps';
+    try {
+      while (this.step < this.cfg.steps) {
+        if (this.cfg.minutes !== null && Date.now() - this.started >= this.cfg.minutes * 60_000) {
+          stoppedBy = 'minutes';
+          break;
+        }
+        this.ctx.checkCancelled();
+        await this.trainStep(this.step + 1);
+        this.step++;
+        this.store.runs.setStep(this.runId, this.step);
+        if (this.step % this.cfg.checkpointEvery === 0) this.checkpoint();
+      }
+    } catch (err) {
+      if (!(err instanceof JobCancelled)) {
+        this.store.runs.setStatus(this.runId, 'failed', err instanceof Error ? err.message : String(err));
+        throw err;
+      }
+      stoppedBy = 'cancelled';
+    }
+    // Rankings that came in after the last update still reach the stored rewards (and the preference model).
+    await this.applyNewRankings({});
+    const checkpoint = this.step > 0 ? this.checkpoint() : null;
+    this.store.runs.setStatus(this.runId, stoppedBy === 'cancelled' ? this.opts.cancelledStatus?.() ?? 'stopped' : 'completed');
+    this.store.log.append(this.runId, 'info', `stopped after step ${this.step} (${stoppedBy})`);
+    return { runId: this.runId, step: this.step, stoppedBy, checkpoint };
+  }
+
+  /**
+   * Continues from the run's latest checkpoint (weights and optimizer state). Groups stored after it (by a
+   * process that died mid-way) stay: the step count goes on after the last stored step, so no step number
+   * is used twice; only those steps' updates are lost.
+   */
+  private resume(): void {
+    const latest = this.store.checkpoints.latest(this.runId);
+    if (latest) loadCheckpoint(latest.path, this.policy.params, { optimizer: this.optimizer });
+    const stored = this.store.groups.steps(this.runId);
+    this.step = Math.max(latest?.step ?? 0, stored[stored.length - 1] ?? 0, this.store.runs.get(this.runId).step);
+    if (latest || this.step > 0) {
+      this.store.log.append(this.runId, 'info', `resumed at step ${this.step}${latest ? ` from ${latest.path} (step ${latest.step})` : ' from the starting weights (no checkpoint yet)'}`);
+    }
+  }
+
+  private checkpoint(): string {
+    const path = join(this.runDir, 'checkpoints', `step-${String(this.step).padStart(6, '0')}.safetensors`);
+    mkdirSync(join(this.runDir, 'checkpoints'), { recursive: true });
+    const metadata = { ...this.policy.checkpointMetadata(), step: String(this.step), run: String(this.runId), scenario: this.cfg.scenario };
+    saveCheckpoint(path, this.policy.params, { optimizer: this.optimizer, metadata });
+    this.store.checkpoints.add({ runId: this.runId, step: this.step, path, metadata });
+    return path;
+  }
+
+  private async trainStep(step: number): Promise<void> {
+    const t0 = performance.now();
+    const metrics: Record<string, number> = {};
+    const replay = await this.applyNewRankings(metrics);
+
+    const items = this.opts.tasks.next(this.cfg.rollout.promptsPerStep, step);
+    const r = this.cfg.rollout;
+    const rolled = await this.policy.rollout(items, {
+      groupSize: r.groupSize, sdeSteps: r.sdeSteps, noiseLevel: r.noiseLevel, sameNoisePerGroup: r.sameNoisePerGroup,
+      temperature: r.temperature, topP: r.topP, maxNewTokens: r.maxNewTokens, seed: mixSeeds(this.cfg.seed, step),
+    });
+    const rolloutSeconds = (performance.now() - t0) / 1000;
+    this.ctx.checkCancelled();
+
+    const groups = await this.scoreAndStore(step, items, rolled);
+    if (this.cfg.human.mode === 'sync') await this.waitForRankings(groups, metrics);
+    this.logRewards(groups, metrics);
+
+    const t1 = performance.now();
+    const trained = [...groups.filter((g) => !g.zeroStd), ...replay];
+    metrics['human/replayed_groups'] = replay.length;
+    if (trained.length > 0) await this.update(trained, step, metrics);
+    const updateSeconds = (performance.now() - t1) / 1000;
+
+    if (this.cfg.eval.every > 0 && step % this.cfg.eval.every === 0) await this.evaluate(step, metrics);
+    const stepSeconds = (performance.now() - t0) / 1000;
+    const sampleCount = items.length * r.groupSize;
+    Object.assign(metrics, {
+      'time/step': stepSeconds, 'time/rollout': rolloutSeconds, 'time/update': updateSeconds, samples_per_s: sampleCount / stepSeconds,
+    });
+    this.store.metrics.log(this.runId, step, metrics);
+    this.opts.onStep?.({
+      runId: this.runId, step, totalSteps: this.cfg.steps, metrics,
+      elapsedSeconds: (Date.now() - this.started) / 1000, limitSeconds: this.cfg.minutes === null ? null : this.cfg.minutes * 60,
+    });
+    this.ctx.progress({ done: step, total: this.cfg.steps, message: `step ${step}: reward ${metrics['reward/mean']!.toFixed(3)}` });
+    for (const [id, g] of this.live) if (step - g.step > this.cfg.human.stalenessLimit) this.live.delete(id);
+  }
+
+  /** Rewards and advantages of each group, written to the store with the samples and trajectories. */
+  private async scoreAndStore(step: number, items: readonly TaskItem[], rolled: SampleResult[][]): Promise<LiveGroup[]> {
+    const wantFeatures = this.cfg.rewards.preference !== 0;
+    const groups: LiveGroup[] = [];
+    const ranked = Math.round(this.cfg.human.groupFraction * items.length);
+    for (const [i, item] of items.entries()) {
+      const samples = rolled[i]!;
+      if (samples.length !== this.cfg.rollout.groupSize) throw new Error(`policy.rollout gave ${samples.length} samples for item ${i}, expected ${this.cfg.rollout.groupSize}`);
+      const features = wantFeatures && samples[0]!.image ? await this.policy.features(samples.map((s) => s.image!)) : undefined;
+      const rewardSamples: RewardSample[] = samples.map((s, k) => ({
+        ...(s.image ? { image: s.image } : {}), ...(s.text !== undefined ? { text: s.text } : {}), ...(features ? { features: features[k]! } : {}),
+      }));
+      const rewards = computeRewards(rewardSamples, item.target, this.cfg.rewards, this.rewardContext(), this.opts.components);
+      const [adv] = batchAdvantages([rewards.map(totalReward)], this.advantageOptions()).groups;
+      const prompt = this.store.prompts.ensure(this.runId, { text: item.text, task: item.task, spec: item.spec });
+      const inserted = this.store.groups.insert({
+        runId: this.runId, step, promptId: prompt.id,
+        samples: samples.map((s, k) => this.sampleInput(s, rewards[k]!, adv!.advantages[k]!)),
+        ranking: this.cfg.human.mode !== 'off' && i < ranked ? 'pending' : 'none',
+        rankingsNeeded: this.cfg.human.rankingsPerGroup,
+        zeroStd: adv!.zeroStd,
+      });
+      if (features) inserted.sampleIds.forEach((id, k) => this.featureCache.set(id, features[k]!));
+      const group: LiveGroup = { groupId: inserted.groupId, step, item, samples, sampleIds: inserted.sampleIds, rewards, advantages: adv!.advantages, zeroStd: adv!.zeroStd };
+      this.live.set(group.groupId, group);
+      groups.push(group);
+    }
+    return groups;
+  }
+
+  private advantageOptions() {
+    return { stdEps: this.cfg.loss.stdEps, clip: this.cfg.loss.advantageClip };
+  }
+
+  private rewardContext(humanRanks?: ReadonlyMap<number, number>): RewardContext {
+    return { ...(humanRanks ? { humanRanks } : {}), preference: this.preference };
+  }
+
+  private sampleInput(s: SampleResult, rewards: RewardComponent[], advantage: number): SampleInput {
+    const trajectories: TrajectoryInput[] = [];
+    if (s.lm) {
+      trajectories.push({ kind: 'lm', tensors: { tokenIds: tensor('int32', [s.lm.tokenIds.length], s.lm.tokenIds), logProbs: tensor('float32', [s.lm.logProbs.length], s.lm.logProbs) } });
+    }
+    if (s.dm) {
+      const S = s.dm.logProbs.length;
+      const size = s.dm.latents[0]!.length;
+      const tensors: Record<string, Tensor> = {
+        logProbs: tensor('float32', [S], s.dm.logProbs),
+        times: tensor('float32', [S + 1], Float32Array.from(s.dm.times)),
+        steps: tensor('int32', [S], Int32Array.from({ length: S }, (_, k) => k)),
+      };
+      if (this.cfg.rollout.storeLatents) {
+        tensors.latents = tensor('float32', [S + 1, size], concat(s.dm.latents));
+        tensors.means = tensor('float32', [S, size], concat(s.dm.means));
+      }
+      trajectories.push({ kind: 'dm', tensors });
+    }
+    const image = s.image ? toUint8(s.image) : null;
+    return {
+      seed: s.seed, text: s.text ?? null, rewards, advantage, trajectories,
+      image: image ? { width: image.width, height: image.height, rgb: image.data } : null,
+    };
+  }
+
+  /** Sync mode: waits until this step's queued groups are ranked (or the timeout), then applies the ranks. */
+  private async waitForRankings(groups: LiveGroup[], metrics: Record<string, number>): Promise<void> {
+    const queued = groups.filter((g) => this.store.groups.get(g.groupId).rankingStatus === 'pending');
+    const deadline = Date.now() + this.cfg.human.syncTimeoutMinutes * 60_000;
+    const pending = () => queued.filter((g) => this.store.groups.get(g.groupId).rankingStatus !== 'ranked');
+    while (pending().length > 0 && Date.now() < deadline) {
+      this.ctx.checkCancelled();
+      await new Promise((resolve) => setTimeout(resolve, this.opts.pollMs ?? 500));
+    }
+    if (pending().length > 0) this.store.log.append(this.runId, 'warn', `ranking timed out: ${pending().length} groups go on with automatic rewards`);
+    await this.applyNewRankings(metrics);
+  }
+
+  /**
+   * Applies rankings that arrived since the last look: human rank rewards and new advantages for their
+   * groups (stored), a refit of the preference model when enough new pairs came. Returns the groups
+   * still fresh enough (staleness limit) to be trained again with their new advantages.
+   */
+  private async applyNewRankings(metrics: Record<string, number>): Promise<LiveGroup[]> {
+    if (this.cfg.human.mode === 'off') return [];
+    const fresh = this.store.rankings.since(this.runId, this.lastRankingId);
+    if (fresh.length === 0) return [];
+    this.lastRankingId = fresh[fresh.length - 1]!.id;
+    metrics['human/rankings'] = fresh.length;
+    await this.maybeFitPreference(metrics);
+    const replay: LiveGroup[] = [];
+    for (const groupId of new Set(fresh.map((r) => r.groupId))) {
+      const ranks = humanRankRewards(this.store.rankings.forGroup(groupId));
+      const live = this.live.get(groupId);
+      if (!live) {
+        // Too old to train on: the store still gets the human reward for the screens and exports.
+        const members = this.store.samples.members(groupId);
+        this.store.groups.updateRewards(groupId, members.filter((s) => ranks.has(s.id)).map((s) => ({
+          sampleId: s.id, rewards: [{ name: 'humanRank', value: ranks.get(s.id)!, weight: this.cfg.rewards.humanRank }],
+        })));
+        continue;
+      }
+      live.rewards = live.rewards.map((components, k) => {
+        const value = ranks.get(live.sampleIds[k]!);
+        const others = components.filter((c) => c.name !== 'humanRank');
+        return value === undefined ? others : [...others, { name: 'humanRank', value, weight: this.cfg.rewards.humanRank }];
+      });
+      const [adv] = batchAdvantages([live.rewards.map(totalReward)], this.advantageOptions()).groups;
+      live.advantages = adv!.advantages;
+      live.zeroStd = adv!.zeroStd;
+      this.store.groups.updateRewards(groupId, live.sampleIds.map((sampleId, k) => ({ sampleId, rewards: live.rewards[k]!, advantage: live.advantages[k]! })), live.zeroStd);
+      if (live.step < this.step + 1 && !live.zeroStd) replay.push(live);
+    }
+    return replay;
+  }
+
+  /** Refits the Bradley-Terry reward on every pair of the run's rankings once enough new pairs arrived. */
+  private async maybeFitPreference(metrics: Record<string, number>): Promise<void> {
+    if (this.cfg.rewards.preference === 0) return;
+    const p = this.cfg.preference;
+    const pairs: GroupedPair[] = this.store.rankings.since(this.runId, 0).flatMap((r) => pairsFromRanks(r.ranks).map((pair) => ({ ...pair, group: r.groupId })));
+    if (pairs.length < p.minPairs || pairs.length - this.pairsAtLastFit < p.retrainEvery) return;
+    const missing = [...new Set(pairs.flatMap((x) => [x.winner, x.loser]))].filter((id) => !this.featureCache.has(id));
+    if (missing.length) {
+      const images = missing.map((id) => decodePng(this.store.samples.imagePng(id) ?? failNoImage(id)));
+      (await this.policy.features(images)).forEach((f, i) => this.featureCache.set(missing[i]!, f));
+    }
+    const fit = trainPreferenceModel(pairs, (id) => this.featureCache.get(id)!, {
+      hidden: p.hidden, lr: p.lr, epochs: p.epochs, l2: p.l2, heldoutFraction: p.heldoutFraction, seed: this.cfg.seed,
+    });
+    this.preference = fit.model;
+    this.pairsAtLastFit = pairs.length;
+    mkdirSync(this.runDir, { recursive: true });
+    const path = join(this.runDir, `preference-${pairs.length}.json`);
+    writeFileSync(path, JSON.stringify(fit.model));
+    this.store.preferences.add({ runId: this.runId, path, trainPairs: fit.trainPairs, heldoutPairs: fit.heldoutPairs, heldoutAccuracy: fit.heldoutAccuracy });
+    metrics['preference/train_pairs'] = fit.trainPairs;
+    if (fit.heldoutAccuracy !== null) metrics['preference/heldout_accuracy'] = fit.heldoutAccuracy;
+  }
+
+  private logRewards(groups: readonly LiveGroup[], metrics: Record<string, number>): void {
+    const all = groups.flatMap((g) => g.rewards);
+    const stats = (values: number[]) => {
+      const mean = values.reduce((a, b) => a + b, 0) / values.length;
+      return { mean, std: Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / values.length) };
+    };
+    const total = stats(all.map(totalReward));
+    metrics['reward/mean'] = total.mean;
+    metrics['reward/std'] = total.std;
+    for (const name of new Set(all.flat().map((c) => c.name))) {
+      const s = stats(all.flatMap((cs) => cs.filter((c) => c.name === name).map((c) => c.value)));
+      metrics[`reward/${name}/mean`] = s.mean;
+      metrics[`reward/${name}/std`] = s.std;
+    }
+    metrics.frac_reward_zero_std = groups.filter((g) => g.zeroStd).length / groups.length;
+    const lengths = groups.flatMap((g) => g.samples.filter((s) => s.lm).map((s) => s.lm!.tokenIds.length));
+    if (lengths.length) metrics['lm/length_mean'] = lengths.reduce((a, b) => a + b, 0) / lengths.length;
+  }
+
+  /** Epochs of: objective and gradients over the batch, global-norm clip, one AdamW step. */
+  private async update(groups: readonly LiveGroup[], step: number, metrics: Record<string, number>): Promise<void> {
+    const rng = new Rng(mixSeeds(this.cfg.seed, step, 0x5eed));
+    const trainsLm = this.cfg.train.includes('lm') || this.cfg.train.includes('vision');
+    const trainsDm = this.cfg.train.some((p) => p !== 'lm' && p !== 'vision');
+    const terms = { ...(trainsLm ? { lm: this.cfg.loss.lm } : {}), ...(trainsDm ? { dm: this.cfg.loss.dm } : {}) };
+    const sums: Record<string, number> = {};
+    const trainedGroups = new Set(this.policy.params.trainable().map((p) => p.group));
+    for (let epoch = 0; epoch < this.cfg.optim.epochsPerBatch; epoch++) {
+      const batch: UpdateSample[] = groups.flatMap((g) => g.samples.map((sample, k) => ({ item: g.item, sample, advantage: g.advantages[k]!, dmSteps: this.pickSteps(sample, rng) })));
+      const result = await this.policy.objective(batch, terms);
+      const gradNorm = clipGradNorm(result.grads, this.cfg.optim.gradClip);
+      if (!Number.isFinite(gradNorm)) {
+        this.store.log.append(this.runId, 'warn', `step ${step}: non-finite gradient norm, update skipped`);
+        continue;
+      }
+      const report = this.optimizer.step(result.grads);
+      for (const group of trainedGroups) metrics[`lr/${group}`] = report.lr[group]!;
+      for (const [name, value] of Object.entries({ ...result.metrics, loss: result.loss, grad_norm: gradNorm })) sums[name] = (sums[name] ?? 0) + value;
+      this.ctx.checkCancelled();
+    }
+    for (const [name, value] of Object.entries(sums)) metrics[name] = value / this.cfg.optim.epochsPerBatch;
+  }
+
+  /** A random `timestepFraction` of the trainable SDE steps (the last one left out when configured). */
+  private pickSteps(sample: SampleResult, rng: Rng): number[] {
+    if (!sample.dm) return [];
+    const S = sample.dm.logProbs.length;
+    const trainable = Array.from({ length: this.cfg.rollout.dropLastStep && S > 1 ? S - 1 : S }, (_, k) => k);
+    const keep = Math.max(1, Math.round(this.cfg.rollout.timestepFraction * trainable.length));
+    for (let i = trainable.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [trainable[i], trainable[j]] = [trainable[j]!, trainable[i]!];
+    }
+    return trainable.slice(0, keep).sort((a, b) => a - b);
+  }
+
+  /**
+   * Held-out evaluation. Image scenarios: Euler ODE images scored by ShapeEval (accuracy and fractional
+   * reward). Text scenarios: greedy answers scored by the run's answer and format rewards.
+   */
+  private async evaluate(step: number, metrics: Record<string, number>): Promise<void> {
+    const items = this.opts.tasks.heldout();
+    if (items.length === 0) return;
+    if (items.every((it) => it.target.spec)) {
+      const images = await this.policy.generate(items, this.cfg.eval.odeSteps, mixSeeds(this.cfg.seed, 0xe7a1));
+      const scores = items.map((it, i) => score(images[i]!, it.target.spec!));
+      metrics['eval/accuracy'] = scores.filter((s) => s.correct).length / scores.length;
+      metrics['eval/reward'] = scores.reduce((a, s) => a + s.reward, 0) / scores.length;
+    } else {
+      const r = this.cfg.rollout;
+      const answers = await this.policy.rollout(items, {
+        groupSize: 1, sdeSteps: r.sdeSteps, noiseLevel: r.noiseLevel, sameNoisePerGroup: false, temperature: 0, topP: 1, maxNewTokens: r.maxNewTokens, seed: mixSeeds(this.cfg.seed, 0xe7a1),
+      });
+      const weights = { answer: 1, format: this.cfg.rewards.format === 0 ? 0 : 1 };
+      const rewards = items.map((it, i) => computeRewards(answers[i]!.map((s) => ({ text: s.text ?? '' })), it.target, weights, {}, this.opts.components)[0]!);
+      for (const name of ['answer', 'format'] as const) {
+        const values = rewards.flatMap((cs) => cs.filter((c) => c.name === name).map((c) => c.value));
+        if (values.length) metrics[name === 'answer' ? 'eval/accuracy' : 'eval/format'] = values.reduce((a, b) => a + b, 0) / values.length;
+      }
+    }
+    this.store.log.append(this.runId, 'info', `step ${step}: eval accuracy ${metrics['eval/accuracy']?.toFixed(3)} on ${items.length} held-out prompts`);
+  }
+}
+
+function tensor<D extends Tensor['dtype']>(dtype: D, shape: number[], data: Tensor['data']): Tensor {
+  return { dtype, shape, data } as Tensor;
+}
+
+function concat(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+function failNoImage(sampleId: number): never {
+  throw new Error(`preference model: sample ${sampleId} has no stored image`);
+}
+
