@@ -5,6 +5,8 @@
 import { z } from 'zod';
 import {
   type Edit,
+  type EvalResult,
+  type Evaluation,
   type GroupDetail,
   type LogEvent,
   type MetricSeries,
@@ -14,16 +16,18 @@ import {
   type Ranking,
   type Run,
   type Scenario,
+  type TensorDType,
+  type TrajectoryKind,
 } from './domain.ts';
 
 const id = z.number().int().positive();
 const paging = { offset: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(500).optional() };
 const annotator = z.string().trim().min(1).max(64);
 
-import { EXECUTION_PROVIDERS, type ExecutionProvider, type MediaRef } from './media.ts';
+import { EXECUTION_PROVIDERS, EXPORT_FORMATS, type ExecutionProvider, type ExportFormat, type MediaRef } from './media.ts';
 
-export { EXECUTION_PROVIDERS, MEDIA_PATH_PATTERN, mediaPath } from './media.ts';
-export type { ExecutionProvider, MediaRef } from './media.ts';
+export { EXECUTION_PROVIDERS, EXPORT_FORMATS, MEDIA_PATH_PATTERN, mediaPath } from './media.ts';
+export type { ExecutionProvider, ExportFormat, MediaRef } from './media.ts';
 
 export interface Settings {
   annotator: string;
@@ -51,6 +55,68 @@ export interface SuiteInfo {
 export interface JobInfo {
   jobId: string;
   kind: string;
+  /** For eval jobs: the evaluation row its per-image results are recorded under. */
+  evaluationId?: number;
+}
+
+/** A trajectory tensor as JSON can carry it: data as plain numbers (int64 converted with Number). */
+export interface TensorView {
+  dtype: TensorDType;
+  shape: number[];
+  data: number[];
+}
+
+export interface TrajectoryView {
+  id: number;
+  kind: TrajectoryKind;
+  label: string;
+  tensors: Record<string, TensorView>;
+}
+
+/** Agreement between annotators who ranked the same groups (pure maths in main/export/agreement.ts). */
+export interface Agreement {
+  /** Rankings (not skips) that took part. */
+  rankings: number;
+  annotators: string[];
+  /** Share of sample pairs two annotators order alike (a tie is its own answer); null with < 2 annotators. */
+  pairwise: number | null;
+  /** Krippendorff's alpha, ordinal metric, samples as units; null when undefined. */
+  alpha: number | null;
+}
+
+export interface GroupAgreement extends Agreement {
+  groupId: number;
+  step: number;
+  prompt: string;
+}
+
+export interface AgreementReport {
+  /** Pooled over the groups ranked by two or more annotators. */
+  overall: Agreement;
+  /** Groups with two or more rankings, newest step first. */
+  groups: GroupAgreement[];
+}
+
+export type ExportFileFormat = Exclude<ExportFormat, 'all'>;
+
+export interface ExportedFile {
+  /** Relative to the export folder. */
+  path: string;
+  format: ExportFileFormat;
+  rows: number;
+  description: string;
+}
+
+export interface ExportManifest {
+  /** Absolute path of the export folder. */
+  dir: string;
+  run: { id: number; name: string; scenario: string; step: number; status: string };
+  formats: ExportFileFormat[];
+  files: ExportedFile[];
+  /** PNG files written under images/ (Pick-a-Pic's columns are named jpg_0/jpg_1 as in the dataset, but hold PNG paths). */
+  images: number;
+  imageFormat: 'png';
+  createdAt: string;
 }
 
 /** Declares one call: `call<Output>()(inputSchema)`; the output type rides along as a phantom. */
@@ -89,6 +155,7 @@ export const calls = {
     z.object({ runId: id, step: z.number().int().min(0).optional(), order: z.enum(['asc', 'desc']).optional(), ...paging }).strict(),
   ),
   'groups.get': call<GroupDetail>()(z.object({ groupId: id }).strict()),
+  'groups.steps': call<{ step: number; groups: number }[]>()(z.object({ runId: id }).strict()),
 
   'ranking.queue': call<RolloutGroup[]>()(
     z.object({ annotator, runId: id.optional(), limit: z.number().int().min(1).max(100).optional() }).strict(),
@@ -105,6 +172,7 @@ export const calls = {
       path: ['ranks'],
     }),
   ),
+  'ranking.waiting': call<{ waiting: number }>()(z.object({ annotator, runId: id.optional() }).strict()),
   'ranking.undo': call<{ undone: Ranking | null }>()(z.object({ annotator }).strict()),
 
   'reflections.list': call<Page<ReflectionCycle>>()(
@@ -114,6 +182,13 @@ export const calls = {
     z.object({ runId: id, ...paging }).strict(),
   ),
 
+  'samples.trajectory': call<TrajectoryView[]>()(z.object({ sampleId: id }).strict()),
+  'ranking.agreement': call<AgreementReport>()(z.object({ runId: id }).strict()),
+  'reflections.mark': call<{ roundId: number; annotator: string; correct: boolean }>()(
+    z.object({ roundId: id, annotator, correct: z.boolean() }).strict(),
+  ),
+
+  'metrics.names': call<string[]>()(z.object({ runId: id }).strict()),
   'metrics.series': call<MetricSeries[]>()(
     z.object({ runId: id, names: z.array(z.string().min(1)).max(64), afterStep: z.number().int().optional() }).strict(),
   ),
@@ -125,6 +200,11 @@ export const calls = {
   'eval.start': call<JobInfo>()(
     z.object({ suite: z.string().min(1), generator: z.string().min(1), limit: z.number().int().min(1).optional() }).strict(),
   ),
+  'evaluations.list': call<Evaluation[]>()(z.object({ runId: id.nullable().optional() }).strict()),
+  'evaluations.results': call<Page<EvalResult>>()(
+    z.object({ evaluationId: id, task: z.string().min(1).optional(), failuresFirst: z.boolean().optional(), ...paging }).strict(),
+  ),
+  'export.run': call<ExportManifest>()(z.object({ runId: id, format: z.enum(EXPORT_FORMATS) }).strict()),
   'jobs.cancel': call<{ cancelled: boolean }>()(z.object({ jobId: z.string().min(1) }).strict()),
 } as const;
 

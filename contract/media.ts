@@ -4,11 +4,15 @@
 export const EXECUTION_PROVIDERS = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
-/** Where the renderer gets an image: a stored sample or an edit's source picture. */
-export type MediaRef = { kind: 'sample'; id: number } | { kind: 'edit-source'; id: number };
+/** What `export.run` and `unirl export --format` can write ('all' = every file). */
+export const EXPORT_FORMATS = ['rollouts', 'pairs', 'pickapic', 'rankings', 'reflections', 'edits', 'all'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** Where the renderer gets an image: a stored sample, an edit's source picture, or an evaluation result's image. */
+export type MediaRef = { kind: 'sample'; id: number } | { kind: 'edit-source'; id: number } | { kind: 'eval-result'; id: number };
 
 /** Media URL paths shared by the HTTP server and the Electron protocol handler. */
 export function mediaPath(ref: MediaRef): string {
   return `/media/${ref.kind}/${ref.id}.png`;
 }
-export const MEDIA_PATH_PATTERN = /^\/media\/(sample|edit-source)\/(\d+)\.png$/;
+export const MEDIA_PATH_PATTERN = /^\/media\/(sample|edit-source|eval-result)\/(\d+)\.png$/;

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import ort from 'onnxruntime-node';
 import { EXECUTION_PROVIDERS, type ExecutionProvider, type MediaRef } from '../contract/api.ts';
-import { openStore, resolveDataDir, schemaVersion, type Store } from '../db/index.ts';
+import { openStore, resolveDataDir, schemaVersion, StoreError, type Store } from '../db/index.ts';
 import { createDispatch, type Dispatch } from './api/dispatch.ts';
 import { EventBus } from './api/events.ts';
 import { createHandlers } from './api/handlers.ts';
@@ -42,6 +42,7 @@ export async function openApp(options: OpenAppOptions): Promise<AppCore> {
   const settings = new SettingsFile(dataDir.dir, (message) => store.log.append(null, 'warn', message));
   const compute = new ComputeClient({
     onProgress: (jobId, kind, progress) => events.publish('job.progress', { jobId, kind, ...progress }),
+    onEvent: (name, payload) => events.publish(name, payload as never),
   });
   // Runs left 'running' by a process that died are marked interrupted, so the UI can offer to resume them.
   for (const runId of store.runs.markInterrupted()) events.publish('run.updated', store.runs.get(runId));
@@ -67,7 +68,17 @@ export async function openApp(options: OpenAppOptions): Promise<AppCore> {
     compute,
     dispatch: createDispatch(handlers),
     media(ref) {
-      return ref.kind === 'sample' ? store.samples.imagePng(ref.id) : store.edits.sourcePng(ref.id);
+      try {
+        switch (ref.kind) {
+          case 'sample': return store.samples.imagePng(ref.id);
+          case 'edit-source': return store.edits.sourcePng(ref.id);
+          case 'eval-result': return store.evaluations.resultPng(ref.id);
+        }
+      } catch (err) {
+        // A missing row is a 404 like a row without an image, not a server error.
+        if (err instanceof StoreError && err.code === 'not_found') return null;
+        throw err;
+      }
     },
     async close() {
       await compute.close();

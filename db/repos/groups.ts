@@ -86,6 +86,12 @@ export class GroupsRepo {
       .map((r) => r.step);
   }
 
+  /** How many groups each step of a run has, ascending by step (offsets for jumping to a step in a paged list). */
+  stepCounts(runId: number): { step: number; groups: number }[] {
+    return this.ctx.db.prepare('SELECT step, count(*) AS groups FROM rollout_groups WHERE run_id = ? GROUP BY step ORDER BY step')
+      .all(runId) as { step: number; groups: number }[];
+  }
+
   find(id: number): RolloutGroup | null {
     const row = this.ctx.db.prepare(`${LIST_SELECT} WHERE g.id = ?`).get(id) as RolloutGroupListRow | undefined;
     return row ? toGroups(this.ctx, [row])[0] : null;

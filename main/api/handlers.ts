@@ -1,7 +1,8 @@
 // What each API call does. Inputs arrive validated (see dispatch.ts); handlers read and write the
 // store, start jobs on the compute worker, and publish events.
-import type { AppInfo } from '../../contract/api.ts';
-import type { Page } from '../../contract/domain.ts';
+import { join } from 'node:path';
+import type { AgreementReport, AppInfo, GroupAgreement, TensorView, TrajectoryView } from '../../contract/api.ts';
+import type { Page, Ranking, Tensor, Trajectory } from '../../contract/domain.ts';
 import type { Store } from '../../db/index.ts';
 import type { ComputeClient } from '../compute/client.ts';
 import { JobFailed } from '../compute/client.ts';
@@ -9,6 +10,9 @@ import type { SettingsFile } from '../settings.ts';
 import type { Handlers } from './dispatch.ts';
 import type { EventBus } from './events.ts';
 import { listSuites } from '../world/suites.ts';
+import { groupAgreement, poolAgreement } from '../export/agreement.ts';
+import { exportRun } from '../export/export.ts';
+import { recordEvalReport } from './eval-records.ts';
 
 export interface HandlerDeps {
   store: Store;
@@ -18,16 +22,43 @@ export interface HandlerDeps {
   info(): AppInfo;
 }
 
+/** Every group of a run, newest step first, a page at a time. */
+function* runGroups(store: Store, runId: number) {
+  store.runs.get(runId);
+  for (let offset = 0; ; offset += 500) {
+    const page = store.groups.list({ runId, offset, limit: 500, order: 'desc' });
+    yield* page.items;
+    if (offset + 500 >= page.total) return;
+  }
+}
+
 /** Pages over a run's groups and flattens what each group holds (reflection cycles, edits). */
 function pageAcrossGroups<T>(store: Store, runId: number, offset: number, limit: number, perGroup: (groupId: number) => T[]): Page<T> {
-  store.runs.get(runId);
   const all: T[] = [];
-  for (let groupOffset = 0; ; groupOffset += 500) {
-    const groups = store.groups.list({ runId, offset: groupOffset, limit: 500, order: 'desc' });
-    for (const group of groups.items) all.push(...perGroup(group.id));
-    if (groupOffset + 500 >= groups.total) break;
-  }
+  for (const group of runGroups(store, runId)) all.push(...perGroup(group.id));
   return { items: all.slice(offset, offset + limit), total: all.length, offset, limit };
+}
+
+/** TypedArrays do not survive JSON: tensors go out as plain number arrays. */
+function tensorView(tensor: Tensor): TensorView {
+  return { dtype: tensor.dtype, shape: tensor.shape, data: Array.from(tensor.data as ArrayLike<number | bigint>, Number) };
+}
+
+function trajectoryView(trajectory: Trajectory): TrajectoryView {
+  const tensors = Object.fromEntries(Object.entries(trajectory.tensors).map(([name, t]) => [name, tensorView(t)]));
+  return { id: trajectory.id, kind: trajectory.kind, label: trajectory.label, tensors };
+}
+
+function agreementOf(store: Store, runId: number): AgreementReport {
+  const ranked: Ranking[][] = [];
+  const groups: GroupAgreement[] = [];
+  for (const group of runGroups(store, runId)) {
+    const rankings = store.rankings.forGroup(group.id).filter((r) => !r.skipped);
+    if (rankings.length < 2) continue;
+    ranked.push(rankings);
+    groups.push({ groupId: group.id, step: group.step, prompt: group.prompt, ...groupAgreement(rankings) });
+  }
+  return { overall: poolAgreement(ranked), groups };
 }
 
 export function createHandlers({ store, events, compute, settings, info }: HandlerDeps): Handlers {
@@ -52,6 +83,10 @@ export function createHandlers({ store, events, compute, settings, info }: Handl
 
     'groups.list': (query) => store.groups.list(query),
     'groups.get': ({ groupId }) => store.groups.detail(groupId),
+    'groups.steps': ({ runId }) => {
+      store.runs.get(runId);
+      return store.groups.stepCounts(runId);
+    },
 
     'ranking.queue': (query) => store.rankings.queue(query),
     'ranking.submit': ({ groupId, annotator, ranks, skipped, durationMs }) => {
@@ -61,6 +96,7 @@ export function createHandlers({ store, events, compute, settings, info }: Handl
       events.publish('ranking.saved', ranking);
       return ranking;
     },
+    'ranking.waiting': (query) => ({ waiting: store.rankings.queueSize(query) }),
     'ranking.undo': ({ annotator }) => ({ undone: store.rankings.undoLast(annotator) }),
 
     'reflections.list': ({ runId, offset = 0, limit = 50 }) =>
@@ -68,23 +104,49 @@ export function createHandlers({ store, events, compute, settings, info }: Handl
     'edits.list': ({ runId, offset = 0, limit = 50 }) =>
       pageAcrossGroups(store, runId, offset, limit, (groupId) => store.edits.forGroup(groupId)),
 
+    'samples.trajectory': ({ sampleId }) => {
+      store.samples.get(sampleId);
+      return store.samples.trajectories(sampleId).map(trajectoryView);
+    },
+    'ranking.agreement': ({ runId }) => agreementOf(store, runId),
+    'reflections.mark': ({ roundId, annotator, correct }) => {
+      store.reflections.mark(roundId, annotator, correct);
+      return { roundId, annotator, correct };
+    },
+
+    'metrics.names': ({ runId }) => {
+      store.runs.get(runId);
+      return store.metrics.names(runId);
+    },
     'metrics.series': (query) => store.metrics.series(query),
     'logs.tail': (query) => store.log.tail(query),
 
     'eval.suites': () => listSuites(),
     'eval.start': ({ suite, generator, limit }) => {
+      // The evaluation row is written first, so the screen lists it while it runs; the job's report lands in it.
+      const evaluation = store.evaluations.start({ suite });
       const job = compute.start('eval', { suite, generator, limit });
       job.result.then(
-        (result) => events.publish('job.finished', { jobId: job.id, kind: job.kind, ok: true, result }),
-        (err: unknown) => events.publish('job.finished', {
-          jobId: job.id,
-          kind: job.kind,
-          ok: false,
-          error: err instanceof Error ? err.message : String(err),
-          cancelled: err instanceof JobFailed && err.cancelled,
-        }),
+        (result) => {
+          recordEvalReport(store, evaluation.id, generator, result);
+          events.publish('job.finished', { jobId: job.id, kind: job.kind, ok: true, result });
+        },
+        (err: unknown) => {
+          const error = err instanceof Error ? err.message : String(err);
+          store.evaluations.fail(evaluation.id, error);
+          events.publish('job.finished', { jobId: job.id, kind: job.kind, ok: false, error, cancelled: err instanceof JobFailed && err.cancelled });
+        },
       );
-      return { jobId: job.id, kind: job.kind };
+      return { jobId: job.id, kind: job.kind, evaluationId: evaluation.id };
+    },
+    'evaluations.list': ({ runId }) => store.evaluations.list(runId),
+    'evaluations.results': (query) => {
+      store.evaluations.get(query.evaluationId);
+      return store.evaluations.results(query);
+    },
+    'export.run': ({ runId, format }) => {
+      const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+      return exportRun(store, { runId, format, outDir: join(info().dataDir, 'exports', `run-${runId}-${format}-${stamp}`) });
     },
     'jobs.cancel': ({ jobId }) => ({ cancelled: compute.cancel(jobId) }),
   };

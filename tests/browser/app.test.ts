@@ -16,6 +16,7 @@ after(async () => {
 /** Route, heading, and the empty-state text a fresh data dir shows. */
 const PAGES: [route: string, heading: string, empty: RegExp][] = [
   ['runs', 'Runs', /No runs yet — create one/],
+  ['dashboard', 'Dashboard', /No runs yet/],
   ['rollouts', 'Rollouts', /No runs yet/],
   ['ranking', 'Ranking', /Nothing to rank/],
   ['reflections', 'Reflections', /No runs yet/],

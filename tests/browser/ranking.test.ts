@@ -54,7 +54,7 @@ async function waitForGroup(groupId: number): Promise<void> {
 test('the rollout viewer shows the seeded group with its images and rewards', async () => {
   const { page } = h;
   await h.open(`rollouts/${seeded.runId}`, 'Rollouts');
-  await page.getByRole('button', { name: 'Step 2' }).waitFor();
+  await page.getByRole('button', { name: /^Step 2 ·/ }).waitFor();
   const grid = page.getByRole('region', { name: 'Group', exact: true });
   await grid.getByRole('img').first().waitFor();
   assert.equal(await grid.getByRole('img').count(), 4);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { toResultTable } from './eval-result.ts';
+import { compareTasks, toResultTable } from './eval-result.ts';
 
 test('a map of tasks becomes rows with the union of their scalar fields as columns', () => {
   const table = toResultTable({
@@ -28,4 +28,17 @@ test('results without tasks are not tabulated', () => {
   assert.equal(toResultTable(null), null);
   assert.equal(toResultTable({ overall: 0.3 }), null);
   assert.equal(toResultTable([1, 2]), null);
+});
+
+test('an evaluation is compared with a baseline task by task; skipped tasks and missing ones stay empty', () => {
+  const rows = compareTasks(
+    { tasks: [{ task: 'counting', accuracy: 0.5 }, { task: 'colors', accuracy: 1 }, { task: 'edit', accuracy: 0, skipped: 'no edit' }] },
+    { tasks: { counting: { accuracy: 0.25 }, position: { accuracy: 0.75 } } },
+  );
+  assert.deepEqual(rows, [
+    { task: 'counting', accuracy: 0.5, baseline: 0.25, delta: 0.25 },
+    { task: 'colors', accuracy: 1, baseline: null, delta: null },
+    { task: 'position', accuracy: null, baseline: 0.75, delta: null },
+  ]);
+  assert.deepEqual(compareTasks(null, null), []);
 });

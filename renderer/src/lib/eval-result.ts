@@ -42,3 +42,34 @@ export function toResultTable(result: unknown): ResultTable | null {
   const numeric = columns.filter((column) => rows.every((row) => row.cells[column] === undefined || /^-?\d+(\.\d+)?$/.test(row.cells[column]!)));
   return { overall, columns, numeric, rows };
 }
+
+export interface ComparisonRow {
+  task: string;
+  accuracy: number | null;
+  baseline: number | null;
+  /** accuracy - baseline, when both are known. */
+  delta: number | null;
+}
+
+/** Per-task accuracy from a stored summary (tasks as a list or a map; a bare number counts as the accuracy). */
+export function taskAccuracies(summary: unknown): Map<string, number> {
+  const table = toResultTable(summary);
+  const out = new Map<string, number>();
+  for (const row of table?.rows ?? []) {
+    const value = Number(row.cells.accuracy ?? row.cells.score);
+    if (Number.isFinite(value) && (row.cells.skipped === undefined)) out.set(row.task, value);
+  }
+  return out;
+}
+
+/** The per-task table of an evaluation beside a baseline's: every task either has, in the evaluation's order. */
+export function compareTasks(summary: unknown, baseline: unknown): ComparisonRow[] {
+  const own = taskAccuracies(summary);
+  const base = taskAccuracies(baseline);
+  const tasks = [...own.keys(), ...[...base.keys()].filter((t) => !own.has(t))];
+  return tasks.map((task) => {
+    const accuracy = own.get(task) ?? null;
+    const reference = base.get(task) ?? null;
+    return { task, accuracy, baseline: reference, delta: accuracy !== null && reference !== null ? accuracy - reference : null };
+  });
+}

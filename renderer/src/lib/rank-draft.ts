@@ -26,6 +26,35 @@ export class RankDraft {
     return new RankDraft(this.sampleIds, [...this.picks, { sampleId, tiedWithPrevious: tied }]);
   }
 
+  /**
+   * Drag: puts the sample at `position` in the order (0 = best), not tied; moves it when already
+   * picked. Positions past the end append.
+   */
+  placeAt(sampleId: number, position: number): RankDraft {
+    if (!this.sampleIds.includes(sampleId)) return this;
+    const picks = withoutPick(this.picks, sampleId);
+    const at = Math.max(0, Math.min(position, picks.length));
+    picks.splice(at, 0, { sampleId, tiedWithPrevious: false });
+    // What followed at `at` keeps its own rank: a tie with the pick before it now ties across the new one, so break it.
+    if (picks[at + 1]?.tiedWithPrevious) picks[at + 1] = { ...picks[at + 1]!, tiedWithPrevious: false };
+    return new RankDraft(this.sampleIds, picks);
+  }
+
+  /** Drag onto a ranked sample: the dragged one shares its rank (placed right after it). */
+  tieWith(sampleId: number, targetId: number): RankDraft {
+    if (sampleId === targetId || !this.sampleIds.includes(sampleId) || !this.isPicked(targetId)) return this;
+    const picks = withoutPick(this.picks, sampleId);
+    const at = picks.findIndex((p) => p.sampleId === targetId) + 1;
+    picks.splice(at, 0, { sampleId, tiedWithPrevious: true });
+    return new RankDraft(this.sampleIds, picks);
+  }
+
+  /** Takes a sample out of the order (drag back to the pool). */
+  unpick(sampleId: number): RankDraft {
+    if (!this.isPicked(sampleId)) return this;
+    return new RankDraft(this.sampleIds, withoutPick(this.picks, sampleId));
+  }
+
   /** The next pick ties with the previous one (pressing it again disarms it). */
   tie(): RankDraft {
     if (this.picks.length === 0) return this;
@@ -75,6 +104,16 @@ export class RankDraft {
     if (left !== undefined) entries.push({ sampleId: left, rank: this.picks.length + 1 });
     return entries;
   }
+}
+
+/** The picks without `sampleId`; a pick that was tied with it (as the head of its tie) gets a rank of its own. */
+function withoutPick(picks: readonly Pick[], sampleId: number): Pick[] {
+  const at = picks.findIndex((p) => p.sampleId === sampleId);
+  if (at < 0) return [...picks];
+  const out = [...picks];
+  const [removed] = out.splice(at, 1);
+  if (!removed!.tiedWithPrevious && out[at]?.tiedWithPrevious) out[at] = { ...out[at]!, tiedWithPrevious: false };
+  return out;
 }
 
 /** A deterministic shuffle (mulberry32 on the seed): the display order against position bias. */

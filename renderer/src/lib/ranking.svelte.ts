@@ -13,7 +13,11 @@ export class RankingSession {
   /** Member samples in the order shown; key 1 is display[0]. */
   display = $state.raw<Sample[]>([]);
   draft = $state.raw(new RankDraft([]));
+  /** Drafts before each change to the open group's ranking, for undo (keys and drags alike). */
+  private past = $state.raw<RankDraft[]>([]);
   submittedCount = $state(0);
+  /** Groups still waiting for this annotator (all of the queue, not just the loaded page). */
+  waiting = $state(0);
   busy = $state(false);
   error = $state<string | null>(null);
   private openedAt = 0;
@@ -23,7 +27,13 @@ export class RankingSession {
   async loadQueue(runId?: number): Promise<void> {
     try {
       const annotator = this.annotator();
-      this.queue = await this.api.call('ranking.queue', runId === undefined ? { annotator, limit: QUEUE_LIMIT } : { annotator, runId, limit: QUEUE_LIMIT });
+      const filter = runId === undefined ? { annotator } : { annotator, runId };
+      const [queue, { waiting }] = await Promise.all([
+        this.api.call('ranking.queue', { ...filter, limit: QUEUE_LIMIT }),
+        this.api.call('ranking.waiting', filter),
+      ]);
+      this.queue = queue;
+      this.waiting = waiting;
       this.error = null;
       const first = this.queue[0];
       if (first && first.id !== this.group?.id) await this.open(first.id);
@@ -41,20 +51,51 @@ export class RankingSession {
     this.group = group;
     this.display = shuffled(members, hashString(this.annotator()) ^ group.id);
     this.draft = new RankDraft(members.map((s) => s.id));
+    this.past = [];
     this.openedAt = performance.now();
+  }
+
+  /** "Group 3 of 12": the open group's place among those ranked this session and those waiting. */
+  get progress(): { position: number; total: number } {
+    return { position: this.submittedCount + 1, total: this.submittedCount + Math.max(this.waiting, this.queue.length) };
+  }
+
+  get canUndoDraft(): boolean {
+    return this.past.length > 0;
   }
 
   pickPosition(position: number): void {
     const sample = this.display[position];
-    if (sample) this.draft = this.draft.pick(sample.id);
+    if (sample) this.pick(sample.id);
   }
 
   pick(sampleId: number): void {
-    this.draft = this.draft.pick(sampleId);
+    this.change(this.draft.pick(sampleId));
   }
 
   tie(): void {
-    this.draft = this.draft.tie();
+    this.change(this.draft.tie());
+  }
+
+  /** Drag into the order at `position` (0 = best). */
+  placeAt(sampleId: number, position: number): void {
+    this.change(this.draft.placeAt(sampleId, position));
+  }
+
+  /** Drag onto a ranked sample: share its rank. */
+  tieWith(sampleId: number, targetId: number): void {
+    this.change(this.draft.tieWith(sampleId, targetId));
+  }
+
+  /** Drag back to the pool. */
+  unpick(sampleId: number): void {
+    this.change(this.draft.unpick(sampleId));
+  }
+
+  private change(next: RankDraft): void {
+    if (next === this.draft) return;
+    this.past = [...this.past, this.draft];
+    this.draft = next;
   }
 
   async submit(): Promise<void> {
@@ -68,8 +109,10 @@ export class RankingSession {
 
   /** Undo within the open group first; with nothing to undo there, take back the last saved ranking. */
   async undo(): Promise<void> {
-    if (this.draft.canUndo || this.draft.tieArmed) {
-      this.draft = this.draft.undo();
+    const previous = this.past[this.past.length - 1];
+    if (previous) {
+      this.draft = previous;
+      this.past = this.past.slice(0, -1);
       return;
     }
     await this.guard(async () => {
@@ -108,6 +151,7 @@ export class RankingSession {
       const durationMs = Math.round(performance.now() - this.openedAt);
       await this.api.call('ranking.submit', { groupId: group.id, annotator: this.annotator(), durationMs, ...decision });
       this.queue = this.queue.filter((g) => g.id !== group.id);
+      this.waiting = Math.max(0, this.waiting - 1);
       const next = this.queue[0];
       if (next) await this.open(next.id);
       else await this.loadQueue();

@@ -1,6 +1,7 @@
 // Hash routing: `#/runs`, `#/rollouts/3`. The first segment names the page, the rest are its ids.
 export const PAGES = [
   { id: 'runs', label: 'Runs' },
+  { id: 'dashboard', label: 'Dashboard' },
   { id: 'rollouts', label: 'Rollouts' },
   { id: 'ranking', label: 'Ranking' },
   { id: 'reflections', label: 'Reflections' },

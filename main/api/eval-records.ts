@@ -1,0 +1,42 @@
+// Records what an `eval` job reported under its evaluation row: the summary (per-task accuracy,
+// overall, the generator) and, when the job hands them over, the per-image results with their
+// reasons and images (the Evaluation screen lists failures first).
+import type { JsonObject } from '../../contract/domain.ts';
+import type { EvalResultInput, Store } from '../../db/index.ts';
+
+/** One scored image as the eval job reports it (main/world/benchmark.ts SampleRecord, plus its image when kept). */
+interface ReportedRecord {
+  task: string;
+  input: string;
+  sample: number;
+  correct: boolean;
+  reward: number;
+  reason: string;
+  image?: { width: number; height: number; rgb: Uint8Array } | null;
+}
+
+interface ReportedSuite {
+  tasks: { task: string }[];
+  overall: number;
+  records?: ReportedRecord[];
+}
+
+function isSuiteReport(value: unknown): value is ReportedSuite {
+  const report = value as ReportedSuite | null;
+  return typeof report === 'object' && report !== null && Array.isArray(report.tasks) && typeof report.overall === 'number';
+}
+
+/** Completes the evaluation from the job's report, or fails it naming what the report lacked. */
+export function recordEvalReport(store: Store, evaluationId: number, generator: string, report: unknown): void {
+  if (!isSuiteReport(report)) {
+    store.evaluations.fail(evaluationId, 'the eval job returned no suite report (expected {tasks, overall})');
+    return;
+  }
+  const { records, ...summary } = report;
+  if (records?.length) {
+    store.evaluations.addResults(evaluationId, records.map((r): EvalResultInput => ({
+      task: r.task, prompt: r.input, imageIndex: r.sample, correct: r.correct, reward: r.reward, reason: r.reason, image: r.image ?? null,
+    })));
+  }
+  store.evaluations.complete(evaluationId, { ...(summary as JsonObject), generator });
+}

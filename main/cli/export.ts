@@ -1,0 +1,26 @@
+// `unirl export`: writes a run's rollouts, preference pairs, rankings, reflections and edits as files
+// other tools read (JSONL + PNG images + manifest.json). See main/export/export.ts for the formats.
+import { resolve } from 'node:path';
+import { openStore, resolveDataDir } from '../../db/index.ts';
+import { EXPORT_FORMATS, exportRun, isExportFormat } from '../export/export.ts';
+import { parseFlags, UsageError } from './args.ts';
+
+const USAGE = `unirl export --run ID --format ${EXPORT_FORMATS.join('|')} --out DIR [--data-dir DIR]`;
+
+export async function exportCommand(args: string[]): Promise<number> {
+  const { flags, positional } = parseFlags(args, { run: 'string', format: 'string', out: 'string', 'data-dir': 'string' });
+  if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"; usage: ${USAGE}`);
+  if (!flags.run || !/^\d+$/.test(flags.run) || Number(flags.run) < 1) throw new UsageError(`--run must be a run id (a positive integer), got "${flags.run ?? ''}"; usage: ${USAGE}`);
+  const format = flags.format ?? 'all';
+  if (!isExportFormat(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got "${format}"`);
+  if (!flags.out) throw new UsageError(`--out is required; usage: ${USAGE}`);
+  const store = openStore(resolveDataDir({ cliDir: flags['data-dir'] }).dbPath);
+  try {
+    const manifest = exportRun(store, { runId: Number(flags.run), format, outDir: resolve(flags.out) });
+    for (const file of manifest.files) process.stdout.write(`${file.path.padEnd(20)} ${String(file.rows).padStart(7)} rows\n`);
+    process.stdout.write(`${manifest.images} PNG images; manifest: ${resolve(flags.out, 'manifest.json')}\n`);
+  } finally {
+    store.close();
+  }
+  return 0;
+}

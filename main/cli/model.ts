@@ -1,0 +1,71 @@
+// `unirl model info`: what a model preset (or checkpoint) is made of and what it costs per sample.
+import { getPreset, presetNames } from '../models/config.ts';
+import { shapeWorldTokenizer } from '../models/data.ts';
+import { DEFAULT_CHECKPOINT } from '../models/generator.ts';
+import { measureSpeed, modelInfo } from '../models/info.ts';
+import { PARTS, UnifiedModel } from '../models/unified.ts';
+import { UsageError, parseFlags } from './args.ts';
+
+export const MODEL_HELP = `unirl model info [--preset ${presetNames().join('|')}] [--checkpoint PATH] [--json]
+  Parameter counts per part and FLOPs per sample (MatMul/Gemm of the model's own ONNX graphs).
+unirl model speed [--checkpoint PATH] [--threads N] [--repeats N]
+  Sampling speed on this machine: a group of 8 images at 10 SDE steps (RL rollout), 40-step ODE images,
+  and KV-cached LM tokens/s (shipped base weights by default).`;
+
+const giga = (flops: number) => `${(flops / 1e9).toFixed(3)} GFLOP`;
+
+export async function modelCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'speed') return speedCommand(rest);
+  if (sub !== 'info') throw new UsageError(`unknown subcommand "${sub ?? ''}"\n${MODEL_HELP}`);
+  const { flags, positional } = parseFlags(rest, { preset: 'string', checkpoint: 'string', json: 'boolean' });
+  if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  const model = flags.checkpoint
+    ? UnifiedModel.load(flags.checkpoint).model
+    : UnifiedModel.create(getPreset(flags.preset ?? 'base'), shapeWorldTokenizer());
+  const info = modelInfo(model);
+  if (flags.json) {
+    console.log(JSON.stringify(info, null, 2));
+    return 0;
+  }
+  console.log(`preset ${info.preset}: ${(info.parameters.total / 1e6).toFixed(2)} M parameters, ${(info.bytes / 2 ** 20).toFixed(1)} MiB float32, vocabulary ${info.vocabSize}`);
+  console.log(`layout: ${info.layout.imageTokens} image tokens + up to ${model.config.textLength} text + ${model.config.queries} queries; DiT ${info.layout.ditTokens} patch tokens of ${info.layout.ditPatchDim} values`);
+  console.log('\nparameters per part');
+  for (const part of PARTS) console.log(`  ${part.padEnd(10)} ${String(info.parameters[part]).padStart(10)}  ${((100 * info.parameters[part]) / info.parameters.total).toFixed(1)}%`);
+  console.log(`\nFLOPs per sample (prompt of ${info.promptTokens} tokens)`);
+  const f = info.flops;
+  const rows: [string, number][] = [
+    ['condition (vision + LM + connector)', f.condition],
+    ['DiT velocity, one step', f.ditStep],
+    ['image, 10 SDE steps (RL rollout)', f.image10Steps],
+    ['image, 40 ODE steps (evaluation)', f.image40Steps],
+    ['LM token (KV cache)', f.lmToken],
+    ['train step, DM example (fwd+bwd)', f.trainDm],
+    ['train step, LM example (fwd+bwd)', f.trainLm],
+  ];
+  for (const [name, value] of rows) console.log(`  ${name.padEnd(38)} ${giga(value)}`);
+  return 0;
+}
+
+async function speedCommand(args: string[]): Promise<number> {
+  const { flags, positional } = parseFlags(args, { checkpoint: 'string', threads: 'string', repeats: 'string', json: 'boolean' });
+  if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  const threads = flags.threads === undefined ? 2 : Number(flags.threads);
+  const repeats = flags.repeats === undefined ? 5 : Number(flags.repeats);
+  if (!Number.isInteger(threads) || threads < 0) throw new UsageError(`--threads must be an integer >= 0, got "${flags.threads}"`);
+  if (!Number.isInteger(repeats) || repeats < 1) throw new UsageError(`--repeats must be a positive integer, got "${flags.repeats}"`);
+  const { model } = UnifiedModel.load(flags.checkpoint ?? DEFAULT_CHECKPOINT, { threads });
+  try {
+    const result = await measureSpeed(model, repeats);
+    if (flags.json) console.log(JSON.stringify({ threads, repeats, ...result }, null, 2));
+    else {
+      console.log(`threads ${threads}, median of ${repeats} runs`);
+      console.log(`  group of 8 images, 10 SDE steps:  ${result.sdeGroupSeconds.toFixed(3)} s  = ${result.sdeImagesPerSecond.toFixed(1)} images/s`);
+      console.log(`  group of 8 images, 40 ODE steps:  ${result.odeGroupSeconds.toFixed(3)} s  = ${result.odeImagesPerSecond.toFixed(1)} images/s`);
+      console.log(`  LM, 8 rows x ${result.lmTokensPerRow} tokens (KV cache): ${result.lmTokensPerSecond.toFixed(0)} tokens/s`);
+    }
+  } finally {
+    await model.dispose();
+  }
+  return 0;
+}

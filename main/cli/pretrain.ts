@@ -1,0 +1,72 @@
+// `unirl pretrain`: supervised pretraining of the unified model on ShapeWorld, in-process with a console
+// progress bar. The compute worker runs the same `pretrain` function as a job.
+import { resolveDataDir } from '../../db/datadir.ts';
+import { pretrain } from '../models/pretrain.ts';
+import { UsageError, parseFlags } from './args.ts';
+
+export const PRETRAIN_HELP = `unirl pretrain --preset nano|base [--minutes N] [--steps N] [--resume] [--data-dir DIR] [--out PATH]
+                [--threads N] [--seed N] [--dm-batch N] [--lm-batch N] [--lr X]
+  Checkpoint: --out, or <data dir>/models/<preset>/pretrain.safetensors; the loss curve is written beside it.`;
+
+function positiveNumber(value: string | undefined, flag: string, integer: boolean): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new UsageError(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got "${value}"`);
+  return n;
+}
+
+export async function pretrainCommand(args: string[]): Promise<number> {
+  const { flags, positional } = parseFlags(args, {
+    preset: 'string', minutes: 'string', steps: 'string', resume: 'boolean', 'data-dir': 'string', out: 'string',
+    threads: 'string', seed: 'string', 'dm-batch': 'string', 'lm-batch': 'string', lr: 'string', help: 'boolean',
+  });
+  if (flags.help) {
+    console.log(PRETRAIN_HELP);
+    return 0;
+  }
+  if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  const steps = positiveNumber(flags.steps, 'steps', true);
+  const minutes = positiveNumber(flags.minutes, 'minutes', false);
+  if (steps === undefined && minutes === undefined) throw new UsageError('give --minutes N or --steps N');
+  const options = {
+    preset: flags.preset ?? 'base',
+    dataDir: resolveDataDir({ cliDir: flags['data-dir'] }).dir,
+    resume: flags.resume ?? false,
+    ...(flags.out ? { out: flags.out } : {}),
+    ...(steps !== undefined ? { steps } : {}),
+    ...(minutes !== undefined ? { minutes } : {}),
+    threads: positiveNumber(flags.threads, 'threads', true) ?? 2,
+    ...(flags.seed !== undefined ? { seed: Number(flags.seed) } : {}),
+    ...(flags['dm-batch'] !== undefined ? { dmBatch: positiveNumber(flags['dm-batch'], 'dm-batch', true)! } : {}),
+    ...(flags['lm-batch'] !== undefined ? { lmBatch: positiveNumber(flags['lm-batch'], 'lm-batch', true)! } : {}),
+    ...(flags.lr !== undefined ? { lr: positiveNumber(flags.lr, 'lr', false)! } : {}),
+  };
+  let cancelled = false;
+  const onSignal = () => {
+    cancelled = true;
+  };
+  process.once('SIGINT', onSignal);
+  const tty = process.stdout.isTTY;
+  let lastLine = 0;
+  const result = await pretrain(options, {
+    progress({ done, total, message }) {
+      const width = 24;
+      const filled = Math.round((done / total) * width);
+      const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${((done / total) * 100).toFixed(1)}% ${message ?? ''}`;
+      if (tty) process.stdout.write(`\r${line}`);
+      else if (performance.now() - lastLine > 10_000) {
+        lastLine = performance.now();
+        console.log(line);
+      }
+    },
+    checkCancelled() {
+      if (cancelled) throw new Error('cancelled (the last checkpoint is kept; continue with --resume)');
+    },
+  });
+  process.off('SIGINT', onSignal);
+  if (tty) process.stdout.write('\n');
+  console.log(`done: ${result.steps} steps in ${(result.seconds / 60).toFixed(1)} min, dm loss ${result.dmLoss.toFixed(4)}, lm loss ${result.lmLoss.toFixed(3)}`);
+  console.log(`checkpoint ${result.checkpoint}`);
+  console.log(`loss curve ${result.lossCurve}`);
+  return 0;
+}

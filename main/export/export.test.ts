@@ -1,0 +1,89 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { openStore } from '../../db/index.ts';
+import { seedEdits, seedGroups, seedReflections } from '../../tests/browser/fixtures.ts';
+import { exportRun } from './export.ts';
+
+function readJsonl(path: string): Record<string, unknown>[] {
+  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+}
+
+function withExport(fn: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), 'unirl-export-'));
+  try {
+    fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('rollouts, pairs, Pick-a-Pic and raw rankings read back with their images', () => withExport((dir) => {
+  const store = openStore(':memory:');
+  const seeded = seedGroups(store, { groups: 2, groupSize: 3, seed: 4 });
+  const [a, b, c] = seeded.sampleIds[0]!;
+  // ann: a > b = c (a tie); bob skips the group.
+  store.rankings.submit({ groupId: seeded.groupIds[0]!, annotator: 'ann', durationMs: 10, ranks: [{ sampleId: a!, rank: 1 }, { sampleId: b!, rank: 2 }, { sampleId: c!, rank: 2 }] });
+  store.rankings.submit({ groupId: seeded.groupIds[0]!, annotator: 'bob', durationMs: 5, skipped: true });
+
+  const manifest = exportRun(store, { runId: seeded.runId, format: 'all', outDir: dir });
+  const onDisk = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  assert.deepEqual(onDisk.files.map((f: { path: string; rows: number }) => [f.path, f.rows]), [
+    ['rollouts.jsonl', 6], ['pairs.trl.jsonl', 2], ['pickapic.jsonl', 3], ['rankings.jsonl', 2], ['reflections.jsonl', 0], ['edits.jsonl', 0],
+  ]);
+  assert.equal(manifest.images, 6);
+  assert.equal(onDisk.imageFormat, 'png');
+
+  const rollouts = readJsonl(join(dir, 'rollouts.jsonl'));
+  const first = rollouts.find((r) => r.sample_id === a)!;
+  assert.equal(first.step, 1);
+  assert.deepEqual(first.human_ranks, [{ annotator: 'ann', rank: 1 }]);
+  assert.equal((first.rewards as Record<string, number>).shapeeval, 1);
+  const png = PNG.sync.read(readFileSync(join(dir, first.image as string)));
+  assert.equal(png.width, 32);
+
+  // TRL: a beats b and a beats c; the tie b = c gives no row.
+  const pairs = readJsonl(join(dir, 'pairs.trl.jsonl'));
+  assert.deepEqual(pairs.map((p) => [p.chosen, p.rejected]), [[`images/sample-${a}.png`, `images/sample-${b}.png`], [`images/sample-${a}.png`, `images/sample-${c}.png`]]);
+  assert.deepEqual(pairs[0]!.images, [pairs[0]!.chosen, pairs[0]!.rejected]);
+  // Pick-a-Pic keeps the tie as 0.5 / 0.5.
+  const pick = readJsonl(join(dir, 'pickapic.jsonl'));
+  assert.deepEqual(pick.map((p) => [p.label_0, p.label_1]), [[1, 0], [1, 0], [0.5, 0.5]]);
+  assert.equal(pick[0]!.caption, rollouts[0]!.prompt);
+
+  const rankings = readJsonl(join(dir, 'rankings.jsonl'));
+  assert.deepEqual(rankings.map((r) => [r.annotator, r.skipped]), [['ann', false], ['bob', true]]);
+  assert.deepEqual((rankings[0]!.ranks as { rank: number }[]).map((r) => r.rank), [1, 2, 2]);
+  store.close();
+}));
+
+test('reflection cycles and edits export with every image of the cycle', () => withExport((dir) => {
+  const store = openStore(':memory:');
+  const cycles = seedReflections(store);
+  const edits = seedEdits(store);
+  exportRun(store, { runId: cycles.runId, format: 'reflections', outDir: join(dir, 'r') });
+  const [cycle] = readJsonl(join(dir, 'r', 'reflections.jsonl'));
+  const rounds = cycle!.rounds as { judged_image: string; refined_image: string | null; critique_correct: boolean }[];
+  assert.equal(rounds.length, 3);
+  assert.deepEqual(rounds.map((r) => r.critique_correct), [true, false, true]);
+  assert.equal(rounds[2]!.refined_image, null);
+  for (const r of rounds) assert.ok(existsSync(join(dir, 'r', r.judged_image)), r.judged_image);
+  assert.ok(!existsSync(join(dir, 'r', 'rollouts.jsonl')), 'only the asked format is written');
+
+  exportRun(store, { runId: edits.runId, format: 'edits', outDir: join(dir, 'e') });
+  const rows = readJsonl(join(dir, 'e', 'edits.jsonl'));
+  assert.equal(rows.length, 3);
+  assert.match(rows[0]!.source_image as string, /^images\/edit-source-\d+\.png$/);
+  for (const key of ['source_image', 'edited_image', 'reconstruction_image']) assert.ok(existsSync(join(dir, 'e', rows[0]![key] as string)), key);
+  assert.equal(rows[0]!.instruction, store.edits.get(edits.editIds[0]!).instruction);
+  store.close();
+}));
+
+test('an unknown run is an error naming it', () => withExport((dir) => {
+  const store = openStore(':memory:');
+  assert.throws(() => exportRun(store, { runId: 42, format: 'all', outDir: dir }), /run 42 not found/);
+  store.close();
+}));
