@@ -147,9 +147,17 @@ export const calls = {
     z.object({
       name: z.string().trim().min(1).max(120),
       scenario,
+      /** Overrides over the scenario's preset (see main/rl/config.ts); validated field by field. */
       config: z.record(z.string(), z.unknown()).optional(),
+      /** base: the shipped model; nano: a tiny one that trains in seconds (demos, tests). */
+      model: z.enum(['base', 'nano']).optional(),
     }).strict(),
   ),
+  /** Starts a created run, or resumes a paused or interrupted one from its last checkpoint. */
+  'runs.start': call<Run>()(z.object({ runId: id }).strict()),
+  /** Pauses after the current step (resumable with runs.start). */
+  'runs.pause': call<Run>()(z.object({ runId: id }).strict()),
+  'runs.stop': call<Run>()(z.object({ runId: id }).strict()),
 
   'groups.list': call<Page<RolloutGroup>>()(
     z.object({ runId: id, step: z.number().int().min(0).optional(), order: z.enum(['asc', 'desc']).optional(), ...paging }).strict(),

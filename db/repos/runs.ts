@@ -13,7 +13,7 @@ export interface RunInput {
 
 /** Which status may follow which. 'interrupted' is set by markInterrupted() when the app finds a dead run. */
 const TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
-  created: ['running', 'stopped'],
+  created: ['running', 'stopped', 'failed'],
   running: ['paused', 'stopped', 'completed', 'failed', 'interrupted'],
   paused: ['running', 'stopped', 'failed'],
   interrupted: ['running', 'stopped', 'failed'],

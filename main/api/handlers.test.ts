@@ -12,6 +12,7 @@ import type { SettingsFile } from '../settings.ts';
 import { createDispatch } from './dispatch.ts';
 import { EventBus } from './events.ts';
 import { createHandlers } from './handlers.ts';
+import { RunController } from './runs.ts';
 
 function setup(compute: Partial<ComputeClient> = {}) {
   const store = openStore(':memory:');
@@ -19,6 +20,7 @@ function setup(compute: Partial<ComputeClient> = {}) {
   const events = new EventBus();
   const dispatch = createDispatch(createHandlers({
     store, events, compute: compute as ComputeClient, settings: {} as SettingsFile,
+    runs: new RunController(store, events, compute as ComputeClient, dataDir),
     info: () => ({ version: 'test', mode: 'headless', dataDir, providers: ['cpu'], schemaVersion: 0 }),
   }));
   const call = <K extends CallName>(name: K, input: unknown) => dispatch(name, input) as Promise<CallOutput<K>>;

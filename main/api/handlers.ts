@@ -9,6 +9,7 @@ import { JobFailed } from '../compute/client.ts';
 import type { SettingsFile } from '../settings.ts';
 import type { Handlers } from './dispatch.ts';
 import type { EventBus } from './events.ts';
+import type { RunController } from './runs.ts';
 import { listSuites } from '../world/suites.ts';
 import { groupAgreement, poolAgreement } from '../export/agreement.ts';
 import { exportRun } from '../export/export.ts';
@@ -19,6 +20,7 @@ export interface HandlerDeps {
   events: EventBus;
   compute: ComputeClient;
   settings: SettingsFile;
+  runs: RunController;
   info(): AppInfo;
 }
 
@@ -61,7 +63,7 @@ function agreementOf(store: Store, runId: number): AgreementReport {
   return { overall: poolAgreement(ranked), groups };
 }
 
-export function createHandlers({ store, events, compute, settings, info }: HandlerDeps): Handlers {
+export function createHandlers({ store, events, compute, settings, runs, info }: HandlerDeps): Handlers {
   return {
     'app.info': () => info(),
     'settings.get': () => settings.get(),
@@ -73,13 +75,10 @@ export function createHandlers({ store, events, compute, settings, info }: Handl
 
     'runs.list': () => store.runs.list(),
     'runs.get': ({ runId }) => store.runs.get(runId),
-    'runs.create': ({ name, scenario, config }) => {
-      const run = store.runs.create({ name, scenario, config: (config ?? {}) as never });
-      const event = store.log.append(run.id, 'info', `run "${name}" created (${scenario})`);
-      events.publish('run.updated', run);
-      events.publish('log.appended', event);
-      return run;
-    },
+    'runs.create': ({ name, scenario, config, model }) => runs.create(name, scenario, config, model ?? 'base'),
+    'runs.start': ({ runId }) => runs.start(runId),
+    'runs.pause': ({ runId }) => runs.pause(runId),
+    'runs.stop': ({ runId }) => runs.stop(runId),
 
     'groups.list': (query) => store.groups.list(query),
     'groups.get': ({ groupId }) => store.groups.detail(groupId),

@@ -23,8 +23,8 @@ export class RunsState {
     }
   }
 
-  async create(name: string, scenario: Scenario): Promise<Run> {
-    const run = await this.api.call('runs.create', { name, scenario });
+  async create(name: string, scenario: Scenario, model: 'base' | 'nano' = 'base'): Promise<Run> {
+    const run = await this.api.call('runs.create', { name, scenario, model });
     this.upsert(run);
     return run;
   }

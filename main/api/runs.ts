@@ -1,0 +1,112 @@
+// Run lifecycle over the compute worker: create (validated config), start/resume, pause, stop.
+// The trainer itself records the run's status transitions; this keeps one training job per run
+// and turns job endings into events and log lines.
+import type { Run, Scenario } from '../../contract/domain.ts';
+import { ApiError } from '../../contract/rpc.ts';
+import type { Store } from '../../db/index.ts';
+import { JobFailed, type ComputeClient, type JobHandle } from '../compute/client.ts';
+import { ConfigError, NANO_OVERRIDES, resolveTrainConfig } from '../rl/config.ts';
+import type { EventBus } from './events.ts';
+
+/** Statuses from which `start` (re)launches training (a failed run may be retried). */
+const STARTABLE = new Set<Run['status']>(['created', 'paused', 'interrupted', 'failed']);
+
+export class RunController {
+  private readonly jobs = new Map<number, JobHandle<'train'>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly events: EventBus,
+    private readonly compute: ComputeClient,
+    private readonly dataDir: string,
+  ) {}
+
+  /** Validates the config against the scenario's preset and stores the resolved config. */
+  create(name: string, scenario: Scenario, config: Record<string, unknown> | undefined, model: 'base' | 'nano'): Run {
+    let resolved;
+    try {
+      resolved = resolveTrainConfig(scenario, model === 'nano' ? NANO_OVERRIDES : undefined, config);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      throw new ApiError({ call: 'runs.create', code: 'invalid_argument', field: `config.${err.field}`, message: `"runs.create": ${err.message}` });
+    }
+    const run = this.store.runs.create({ name, scenario, config: JSON.parse(JSON.stringify(resolved)) });
+    this.log(run.id, 'info', `run "${name}" created (${scenario}, ${model} model)`);
+    this.events.publish('run.updated', run);
+    return run;
+  }
+
+  start(runId: number): Run {
+    const run = this.store.runs.get(runId);
+    if (this.jobs.has(runId)) throw this.precondition('runs.start', `run ${runId} is already training`);
+    if (!STARTABLE.has(run.status)) {
+      throw this.precondition('runs.start', `run ${runId} is '${run.status}': only created, paused, interrupted or failed runs can start`);
+    }
+    const job = this.compute.start('train', { dataDir: this.dataDir, scenario: run.scenario, runId });
+    this.jobs.set(runId, job);
+    this.log(runId, 'info', run.status === 'created' ? 'training started' : `training resumed (was ${run.status})`);
+    job.result.then(
+      (result) => this.finished(runId, `training ended at step ${result.step} (${result.stoppedBy})`, 'info'),
+      (err: unknown) => {
+        const cancelled = err instanceof JobFailed && err.cancelled;
+        const message = err instanceof Error ? err.message : String(err);
+        if (!cancelled) this.markFailed(runId, message);
+        this.finished(runId, cancelled ? 'training cancelled' : `training failed: ${message}`, cancelled ? 'info' : 'error');
+      },
+    );
+    return run;
+  }
+
+  pause(runId: number): Run {
+    const job = this.jobs.get(runId);
+    if (!job) throw this.precondition('runs.pause', `run ${runId} is not training`);
+    job.cancel('pause');
+    this.log(runId, 'info', 'pausing after the current step');
+    return this.store.runs.get(runId);
+  }
+
+  stop(runId: number): Run {
+    const job = this.jobs.get(runId);
+    if (job) {
+      job.cancel('stop');
+      this.log(runId, 'info', 'stopping after the current step');
+      return this.store.runs.get(runId);
+    }
+    const run = this.store.runs.get(runId);
+    if (run.status === 'paused' || run.status === 'interrupted' || run.status === 'created') {
+      const stopped = this.store.runs.setStatus(runId, 'stopped');
+      this.events.publish('run.updated', stopped);
+      return stopped;
+    }
+    throw this.precondition('runs.stop', `run ${runId} is '${run.status}' and not training`);
+  }
+
+  isTraining(runId: number): boolean {
+    return this.jobs.has(runId);
+  }
+
+  /** Jobs that died before the trainer could record the failure (bad weights, config) still fail the run. */
+  private markFailed(runId: number, message: string): void {
+    const run = this.store.runs.get(runId);
+    if (run.status === 'failed' || run.status === 'completed' || run.status === 'stopped') return;
+    try {
+      this.store.runs.setStatus(runId, 'failed', message);
+    } catch {
+      // A transition the store refuses means the trainer already settled the status.
+    }
+  }
+
+  private finished(runId: number, message: string, level: 'info' | 'error'): void {
+    this.jobs.delete(runId);
+    this.log(runId, level, message);
+    this.events.publish('run.updated', this.store.runs.get(runId));
+  }
+
+  private log(runId: number, level: 'info' | 'error', message: string): void {
+    this.events.publish('log.appended', this.store.log.append(runId, level, message));
+  }
+
+  private precondition(call: string, message: string): ApiError {
+    return new ApiError({ call, code: 'failed_precondition', message: `"${call}": ${message}` });
+  }
+}
