@@ -26,11 +26,12 @@ function isSuiteReport(value: unknown): value is ReportedSuite {
   return typeof report === 'object' && report !== null && Array.isArray(report.tasks) && typeof report.overall === 'number';
 }
 
-/** Completes the evaluation from the job's report, or fails it naming what the report lacked. */
-export function recordEvalReport(store: Store, evaluationId: number, generator: string, report: unknown): void {
+/** Completes the evaluation from the job's report (or fails it naming what the report lacked), and
+ *  returns the summary without the per-image records, which are too big for an event. */
+export function recordEvalReport(store: Store, evaluationId: number, generator: string, report: unknown): JsonObject | null {
   if (!isSuiteReport(report)) {
     store.evaluations.fail(evaluationId, 'the eval job returned no suite report (expected {tasks, overall})');
-    return;
+    return null;
   }
   const { records, ...summary } = report;
   if (records?.length) {
@@ -38,5 +39,7 @@ export function recordEvalReport(store: Store, evaluationId: number, generator: 
       task: r.task, prompt: r.input, imageIndex: r.sample, correct: r.correct, reward: r.reward, reason: r.reason, image: r.image ?? null,
     })));
   }
-  store.evaluations.complete(evaluationId, { ...(summary as JsonObject), generator });
+  const completed = { ...(summary as JsonObject), generator };
+  store.evaluations.complete(evaluationId, completed);
+  return completed;
 }

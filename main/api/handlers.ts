@@ -127,8 +127,8 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       const job = compute.start('eval', { suite, generator, limit });
       job.result.then(
         (result) => {
-          recordEvalReport(store, evaluation.id, generator, result);
-          events.publish('job.finished', { jobId: job.id, kind: job.kind, ok: true, result });
+          const summary = recordEvalReport(store, evaluation.id, generator, result);
+          events.publish('job.finished', { jobId: job.id, kind: job.kind, ok: summary !== null, result: summary });
         },
         (err: unknown) => {
           const error = err instanceof Error ? err.message : String(err);

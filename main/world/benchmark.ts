@@ -55,7 +55,8 @@ export interface RunOptions {
   height?: number;
   /** Requests per generator call (the generator's maxBatch caps it). */
   batchSize?: number;
-  onRecord?: (record: SampleRecord) => void;
+  /** Every scored sample, with the image it judged (generated, edited, or the one asked about). */
+  onRecord?: (record: SampleRecord, image: ImageRGB) => void;
   /** After every generator call: requests answered so far, of all the suite's requests. Throwing stops the run
    *  (the compute worker's cancellation check goes here). */
   onProgress?: (done: number, total: number, task: string) => void;
@@ -88,6 +89,7 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
   };
   for (const task of suite.tasks) {
     const records: SampleRecord[] = [];
+    const recordImages: ImageRGB[] = [];
     const base = { suite: suite.name, task: task.name };
     // Seeded by task name: a task's samples are the same whether it runs alone or inside `geneval`.
     const seedOf = (item: number, sample: number) => mixSeeds(suite.seed, seedFromText(task.name), item, sample);
@@ -102,6 +104,7 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
         jobs.forEach((j, k) => {
           const result = score(images[k]!, j.item.spec);
           records.push({ ...base, item: j.item.id, sample: j.s, seed: j.seed, input: j.item.prompt, correct: result.correct, reward: result.reward, reason: result.reason });
+          recordImages.push(images[k]!);
         });
       }
     } else if (task.kind === 'edit') {
@@ -114,6 +117,7 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
         jobs.forEach((j, k) => {
           const result = scoreEdit(images[k]!, sources.get(j.item.id)!, j.item.edit);
           records.push({ ...base, item: j.item.id, sample: j.s, seed: j.seed, input: j.item.edit.instruction, correct: result.correct, reward: result.reward, reason: result.reason });
+          recordImages.push(images[k]!);
         });
       }
     } else if (task.kind === 'question') {
@@ -126,6 +130,7 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
         jobs.forEach((j, k) => {
           const correct = answerMatches(answers[k]!, j.q.answer);
           records.push({ ...base, item: j.item.id, sample: j.s, seed: 0, input: j.q.text, correct, reward: correct ? 1 : 0, reason: correct ? 'ok' : `expected "${j.q.answer}"`, output: answers[k]! });
+          recordImages.push(images[j.i]!);
           if (j.s === 1 && correct && records[records.length - 2]!.correct) bothRight++;
         });
         accuracyPlus = task.items.length ? bothRight / task.items.length : 0;
@@ -142,10 +147,11 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
             ...base, item: item.id, sample: 0, seed: 0, input: item.example.prompt, correct, reward: correct ? 1 : 0,
             reason: correct ? 'ok' : `critique should mention: ${item.example.mentions.join(', ')}`, output: critiques[i]!,
           });
+          recordImages.push(images[i]!);
         });
       }
     }
-    records.forEach((r) => options.onRecord?.(r));
+    records.forEach((r, i) => options.onRecord?.(r, recordImages[i]!));
     const n = records.length;
     reports.push({
       task: task.name, kind: task.kind, items: task.items.length, samples: n,

@@ -1,6 +1,7 @@
 // The compute worker's `eval` job: a ShapeEval suite run with progress and cancellation.
-import { runSuite, type SuiteReport } from './benchmark.ts';
+import { runSuite, type SampleRecord, type SuiteReport } from './benchmark.ts';
 import { createGenerator } from './generators.ts';
+import { toUint8 } from './image.ts';
 import { buildSuite } from './suites.ts';
 
 /** Structural copy of main/compute/protocol.ts's JobContext (kept structural so world/ stays free of it). */
@@ -9,19 +10,28 @@ export interface SuiteJobContext {
   checkCancelled(): void;
 }
 
+/** A scored sample with its image as 8-bit RGB, so the app can store and show it. */
+export type RecordWithImage = SampleRecord & { image: { width: number; height: number; rgb: Uint8Array } };
+
 export async function runSuiteJob(
   params: { suite: string; generator: string; limit?: number },
   ctx: SuiteJobContext,
-): Promise<SuiteReport> {
+): Promise<SuiteReport & { records: RecordWithImage[] }> {
+  const records: RecordWithImage[] = [];
   const suite = buildSuite(params.suite, params.limit !== undefined ? { limit: params.limit } : {});
   const generator = await createGenerator(params.generator);
   try {
-    return await runSuite(suite, generator, {
+    const report = await runSuite(suite, generator, {
+      onRecord(record, image) {
+        const { width, height, data } = toUint8(image);
+        records.push({ ...record, image: { width, height, rgb: data } });
+      },
       onProgress(done, total, task) {
         ctx.checkCancelled();
         ctx.progress({ done, total, message: task });
       },
     });
+    return { ...report, records };
   } finally {
     await generator.dispose?.();
   }
