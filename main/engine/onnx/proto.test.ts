@@ -75,3 +75,15 @@ test('corrupt input gives a clear error', () => {
   assert.throws(() => decodeModel(new TextEncoder().encode('definitely not onnx, just text')), /ONNX decode error/);
   assert.throws(() => decodeModel(new Uint8Array(0)), /no graph/);
 });
+
+test('initializer values survive decoding from a Node Buffer (as read from disk)', () => {
+  const values = new Float32Array([1.5, -2, 3.25]);
+  const model: ModelProto = {
+    irVersion: 10,
+    opsetImport: [{ domain: '', version: 21 }],
+    graph: { name: 'g', node: [], initializer: [tensorProto('w', 'float32', [3], values)], input: [], output: [], valueInfo: [] },
+  } as unknown as ModelProto;
+  const fromDisk = Buffer.from(encodeModel(model)); // readFileSync returns a pooled Buffer like this
+  const decoded = decodeModel(fromDisk);
+  assert.deepEqual(Array.from(tensorValues(decoded.graph!.initializer![0]!) as Float32Array), [1.5, -2, 3.25]);
+});

@@ -91,7 +91,8 @@ export function tensorValues(t: TensorProto): AnyTypedArray {
     if (t.rawData.byteLength !== bytes) {
       throw new Error(`tensor '${t.name}': raw_data has ${t.rawData.byteLength} bytes, shape [${t.dims.join(', ')}] of ${dtype} needs ${bytes}`);
     }
-    const copy = t.rawData.slice(); // aligned copy
+    // An aligned copy. (Buffer.prototype.slice shares memory, so never .slice() bytes that may be a Buffer.)
+    const copy = new Uint8Array(t.rawData);
     return new Ctor(copy.buffer, 0, n);
   }
   const source: ArrayLike<number | bigint> =
