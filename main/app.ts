@@ -7,6 +7,7 @@ import { openStore, resolveDataDir, schemaVersion, StoreError, type Store } from
 import { createDispatch, type Dispatch } from './api/dispatch.ts';
 import { EventBus } from './api/events.ts';
 import { createHandlers } from './api/handlers.ts';
+import { RunController } from './api/runs.ts';
 import { ComputeClient } from './compute/client.ts';
 import { SettingsFile } from './settings.ts';
 
@@ -52,6 +53,7 @@ export async function openApp(options: OpenAppOptions): Promise<AppCore> {
     events,
     compute,
     settings,
+    runs: new RunController(store, events, compute, dataDir.dir),
     info: () => ({
       version: APP_VERSION,
       mode: options.mode,
