@@ -206,7 +206,13 @@ export const calls = {
 
   'eval.suites': call<SuiteInfo[]>()(z.object({}).strict()),
   'eval.start': call<JobInfo>()(
-    z.object({ suite: z.string().min(1), generator: z.string().min(1), limit: z.number().int().min(1).optional() }).strict(),
+    z.object({
+      suite: z.string().min(1),
+      generator: z.string().min(1),
+      limit: z.number().int().min(1).optional(),
+      /** Weights for the model generator (a safetensors path); the shipped base when absent. */
+      checkpoint: z.string().min(1).max(4096).optional(),
+    }).strict(),
   ),
   'evaluations.list': call<Evaluation[]>()(z.object({ runId: id.nullable().optional() }).strict()),
   'evaluations.results': call<Page<EvalResult>>()(

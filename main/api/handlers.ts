@@ -121,10 +121,10 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     'logs.tail': (query) => store.log.tail(query),
 
     'eval.suites': () => listSuites(),
-    'eval.start': ({ suite, generator, limit }) => {
+    'eval.start': ({ suite, generator, limit, checkpoint }) => {
       // The evaluation row is written first, so the screen lists it while it runs; the job's report lands in it.
-      const evaluation = store.evaluations.start({ suite });
-      const job = compute.start('eval', { suite, generator, limit });
+      const evaluation = store.evaluations.start({ suite, ...(checkpoint ? { checkpointPath: checkpoint } : {}) });
+      const job = compute.start('eval', { suite, generator, limit, checkpoint });
       job.result.then(
         (result) => {
           const summary = recordEvalReport(store, evaluation.id, generator, result);

@@ -3,8 +3,10 @@
 import { writeFileSync } from 'node:fs';
 import { buildSuite, createGenerator, formatReport, listGenerators, runSuite, SUITE_NAMES, type SampleRecord } from '../world/index.ts';
 import { parseFlags, UsageError } from './args.ts';
+// Registers the `model` generator (the unified model) beside ShapeWorld's oracle and noise.
+import '../models/generator.ts';
 
-const USAGE = 'unirl eval --suite NAME --generator NAME [--json out.json] [--jsonl per-image.jsonl] [--size 32] [--limit N] [--samples 4] [--seed N] | --list';
+const USAGE = 'unirl eval --suite NAME --generator NAME [--checkpoint PATH] [--steps N] [--cfg S] [--reasoning] [--json out.json] [--jsonl per-image.jsonl] [--size 32] [--limit N] [--samples 4] [--seed N] | --list';
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -17,6 +19,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   const { flags, positional } = parseFlags(args, {
     list: 'boolean', suite: 'string', generator: 'string', json: 'string', jsonl: 'string',
     size: 'string', limit: 'string', samples: 'string', seed: 'string',
+    checkpoint: 'string', steps: 'string', cfg: 'string', reasoning: 'boolean', threads: 'string',
   });
   if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"; usage: ${USAGE}`);
   if (flags.list) {
@@ -42,7 +45,16 @@ export async function evalCommand(args: string[]): Promise<number> {
   const seed = flags.seed === undefined ? undefined : Number(flags.seed);
   if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${flags.seed}"`);
   const suite = buildSuite(flags.suite, { seed, limit: positiveInt(flags.limit, 'limit'), samplesPerItem: positiveInt(flags.samples, 'samples') });
-  const generator = await createGenerator(flags.generator);
+  const cfg = flags.cfg === undefined ? undefined : Number(flags.cfg);
+  if (cfg !== undefined && !(cfg >= 0)) throw new UsageError(`--cfg must be a number >= 0, got "${flags.cfg}"`);
+  // Options only the model generator reads: which weights, how many ODE steps, guidance, reasoning first.
+  const generator = await createGenerator(flags.generator, {
+    ...(flags.checkpoint ? { checkpoint: flags.checkpoint } : {}),
+    ...(flags.steps ? { steps: positiveInt(flags.steps, 'steps') } : {}),
+    ...(cfg !== undefined ? { cfgScale: cfg } : {}),
+    ...(flags.reasoning ? { reasoning: true } : {}),
+    ...(flags.threads ? { threads: positiveInt(flags.threads, 'threads') } : {}),
+  });
   const records: SampleRecord[] = [];
   try {
     const report = await runSuite(suite, generator, {

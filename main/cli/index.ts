@@ -13,13 +13,18 @@ Commands:
               --token T         require this access token (one is generated anyway off loopback)
   eval      Score a generator on a ShapeEval suite
               --list            list the suites
-              --suite NAME --generator oracle|noise [--json out.json] [--jsonl per-image.jsonl]
-              [--limit N] [--samples N] [--size PX] [--seed N]
+              --suite NAME --generator oracle|noise|model [--checkpoint PATH] [--json out.json]
+              [--jsonl per-image.jsonl] [--limit N] [--samples N] [--size PX] [--seed N]
+  pretrain  Supervised pretraining of the unified model on ShapeWorld
+              --preset nano|base [--minutes N | --steps N] [--resume] [--data-dir DIR]
+  model     Model facts: "model info --preset base" (parameters, FLOPs), "model speed" (sampling speed)
   export    Export a run: rollouts (JSONL), preference pairs (TRL, Pick-a-Pic), rankings, reflections, edits, PNGs
               --run ID --format rollouts|pairs|pickapic|rankings|reflections|edits|all --out DIR [--data-dir DIR]
   train     GRPO on the unified model (run "unirl train --help" for all options)
-              --scenario t2i|cot|text|vqa [--steps N | --minutes M] [--config file.json]
+              --scenario t2i|cot|text|vqa|edit|reflect [--steps N | --minutes M] [--config file.json]
               [--human sync|async|off] [--data-dir DIR]
+  export    Write a run's records to files
+              --run ID --format rollouts|pairs|pickapic|rankings|reflections|edits|all --out DIR
   help      Show this help (also --help, -h)
 `;
 
@@ -27,6 +32,8 @@ const commands: Record<string, () => Promise<(args: string[]) => Promise<number>
   serve: async () => (await import('./serve.ts')).serveCommand,
   eval: async () => (await import('./eval.ts')).evalCommand,
   train: async () => (await import('./train.ts')).trainCommand,
+  pretrain: async () => (await import('./pretrain.ts')).pretrainCommand,
+  model: async () => (await import('./model.ts')).modelCommand,
   export: async () => (await import('./export.ts')).exportCommand,
 };
 

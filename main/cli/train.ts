@@ -8,7 +8,7 @@ import { trainJob } from '../rl/job.ts';
 import type { StepSummary } from '../rl/trainer.ts';
 import { UsageError, parseFlags } from './args.ts';
 
-export const TRAIN_HELP = `unirl train --scenario t2i|cot|text|vqa [--steps N | --minutes M] [--config file.json]
+export const TRAIN_HELP = `unirl train --scenario t2i|cot|text|vqa|edit|reflect [--steps N | --minutes M] [--config file.json]
             [--human sync|async|off] [--data-dir DIR] [--preset nano|base] [--checkpoint PATH]
             [--resume RUN_ID] [--name NAME] [--threads N] [--seed N] [--annotator larger|greener]
   GRPO on the unified model. Starts from --checkpoint, else the pretrained weights in the data dir
@@ -16,7 +16,9 @@ export const TRAIN_HELP = `unirl train --scenario t2i|cot|text|vqa [--steps N | 
   rollout sizes for a quick smoke run (and starts from random weights when nothing is pretrained).
   --steps N trains until step N (also when resuming); --minutes M until M minutes have passed.
   --config is a JSON object of TrainConfig fields (main/rl/config.ts); flags override it.
-  --annotator ranks the ranking queue with a scripted annotator by a hidden criterion (with --human).`;
+  --annotator ranks the ranking queue with a scripted annotator by a hidden criterion (with --human).
+  edit trains Cycle Edit RL (forward edit, then the inverse edit; {"edit": {"cycle": false}} in --config
+  turns the cycle term off); reflect trains critique -> refinement cycles ({"reflect": {"rounds": K}}).`;
 
 function positive(value: string | undefined, flag: string, integer: boolean): number | undefined {
   if (value === undefined) return undefined;

@@ -6,8 +6,13 @@ type JobBody<K extends JobKind> = (params: JobParams<K>, ctx: JobContext) => Pro
 
 export const jobBodies: { [K in JobKind]: JobBody<K> } = {
   async eval(params, ctx) {
-    const { runSuiteJob } = await import('../world/jobs.ts');
+    const [{ runSuiteJob }] = await Promise.all([import('../world/jobs.ts'), import('../models/generator.ts')]);
     return runSuiteJob(params, ctx);
+  },
+
+  async pretrain(params, ctx) {
+    const { pretrain } = await import('../models/pretrain.ts');
+    return pretrain(params, ctx);
   },
 
   async train(params, ctx) {

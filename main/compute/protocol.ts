@@ -1,5 +1,6 @@
 // The typed message protocol between the main process and the compute worker.
 import type { EventName, Events } from '../../contract/api.ts';
+import type { PretrainOptions, PretrainResult } from '../models/pretrain.ts';
 import type { TrainJobParams } from '../rl/job.ts';
 import type { TrainResult } from '../rl/trainer.ts';
 
@@ -9,7 +10,9 @@ import type { TrainResult } from '../rl/trainer.ts';
 /** Every kind of job the worker can run, with its parameters and its result. */
 export interface JobKinds {
   /** ShapeEval on a suite with a named generator. */
-  eval: { params: { suite: string; generator: string; limit?: number }; result: unknown };
+  eval: { params: { suite: string; generator: string; limit?: number; checkpoint?: string }; result: unknown };
+  /** Supervised pretraining of the unified model (the same code path as `unirl pretrain`). */
+  pretrain: { params: PretrainOptions; result: PretrainResult };
   /** GRPO training of one run (new, or resumed by runId); ends at its limit or when cancelled. */
   train: { params: TrainJobParams; result: TrainResult };
   /** Busy CPU work for `ms` milliseconds (used to prove the main thread stays responsive). */

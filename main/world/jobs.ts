@@ -14,12 +14,12 @@ export interface SuiteJobContext {
 export type RecordWithImage = SampleRecord & { image: { width: number; height: number; rgb: Uint8Array } };
 
 export async function runSuiteJob(
-  params: { suite: string; generator: string; limit?: number },
+  params: { suite: string; generator: string; limit?: number; checkpoint?: string },
   ctx: SuiteJobContext,
 ): Promise<SuiteReport & { records: RecordWithImage[] }> {
   const records: RecordWithImage[] = [];
   const suite = buildSuite(params.suite, params.limit !== undefined ? { limit: params.limit } : {});
-  const generator = await createGenerator(params.generator);
+  const generator = await createGenerator(params.generator, params.checkpoint ? { checkpoint: params.checkpoint } : {});
   try {
     const report = await runSuite(suite, generator, {
       onRecord(record, image) {

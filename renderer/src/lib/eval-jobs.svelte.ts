@@ -28,8 +28,8 @@ export class EvalJobsState {
     api.on('job.finished', (event) => this.finished(event));
   }
 
-  async start(suite: string, generator: string, limit?: number): Promise<EvalJob> {
-    const info = await this.api.call('eval.start', limit === undefined ? { suite, generator } : { suite, generator, limit });
+  async start(suite: string, generator: string, limit?: number, checkpoint?: string): Promise<EvalJob> {
+    const info = await this.api.call('eval.start', { suite, generator, ...(limit === undefined ? {} : { limit }), ...(checkpoint ? { checkpoint } : {}) });
     // A fast job may have reported (even finished) before this answer arrived.
     const job = this.ensure(info.jobId);
     job.suite = suite;

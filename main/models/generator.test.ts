@@ -1,0 +1,43 @@
+// The `model` generator behind ShapeEval's interface: registered by name, loads a checkpoint, answers
+// every kind of suite task with well-formed outputs, and gives the same image for the same seed.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { runSuite } from '../world/benchmark.ts';
+import { createGenerator, listGenerators } from '../world/generators.ts';
+import { buildSuite } from '../world/suites.ts';
+import { getPreset } from './config.ts';
+import { shapeWorldTokenizer } from './data.ts';
+import './generator.ts';
+import { UnifiedModel } from './unified.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'unirl-generator-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('the model generator is registered and runs every kind of ShapeEval task', async () => {
+  assert.ok(listGenerators().some((g) => g.name === 'model'));
+  const checkpoint = join(dir, 'nano.safetensors');
+  const model = UnifiedModel.create(getPreset('nano'), shapeWorldTokenizer(), { threads: 1 });
+  model.save(checkpoint);
+  await model.dispose();
+  const generator = await createGenerator('model', { checkpoint, steps: 2, threads: 1 });
+  try {
+    for (const name of ['single_object', 'edit', 'question', 'reflection']) {
+      const report = await runSuite(buildSuite(name, { limit: 1, samplesPerItem: 1 }), generator);
+      for (const task of report.tasks) {
+        assert.equal(task.skipped, undefined, `${task.task} skipped`);
+        assert.ok(task.accuracy >= 0 && task.accuracy <= 1);
+      }
+    }
+    const request = { prompt: 'a red circle', seed: 5, width: 32, height: 32 };
+    const [a] = await generator.textToImage!([request]);
+    const [b, other] = await generator.textToImage!([request, { ...request, seed: 6 }]);
+    assert.deepEqual(a!.data, b!.data, 'same seed, same image, whatever the batch');
+    assert.notDeepEqual(a!.data, other!.data);
+    await assert.rejects(generator.textToImage!([{ ...request, width: 64, height: 64 }]), /draws 32x32 images/);
+  } finally {
+    await generator.dispose!();
+  }
+});

@@ -1,0 +1,108 @@
+// The `model` generator: the unified model behind ShapeEval's Generator interface, so
+// `unirl eval --generator model [--checkpoint PATH]` scores the shipped weights or any checkpoint.
+// Images: Euler ODE (40 steps by default); text: greedy decoding.
+import { fileURLToPath } from 'node:url';
+import { registerGenerator, type Generator } from '../world/generators.ts';
+import { toFloat, type ImageRGB } from '../world/image.ts';
+import { Rng } from '../engine/runtime/rng.ts';
+import { layoutOf } from './config.ts';
+import { formats, parseCompletion } from './formats.ts';
+import { sampleImages, sampleText, type ImagePrompt } from './sample.ts';
+import { UnifiedModel } from './unified.ts';
+
+/** The shipped base weights. */
+export const DEFAULT_CHECKPOINT = fileURLToPath(new URL('../../assets/models/base/model.safetensors', import.meta.url));
+
+export interface ModelGeneratorOptions {
+  checkpoint?: string;
+  /** ODE steps per image (default 40). */
+  steps?: number;
+  /** Classifier-free guidance scale (default: the checkpoint's `cfg_scale` metadata, else 1 = off). */
+  cfgScale?: number;
+  /** Let the LM reason (<think> ... <answer> rewrite) before drawing (the vague-prompt suite "with reasoning"). */
+  reasoning?: boolean;
+  threads?: number;
+}
+
+export async function createModelGenerator(options: ModelGeneratorOptions = {}): Promise<Generator & { model: UnifiedModel }> {
+  const { model, metadata } = UnifiedModel.load(options.checkpoint ?? DEFAULT_CHECKPOINT, { threads: options.threads ?? 2 });
+  const steps = options.steps ?? 40;
+  // A checkpoint may recommend its guidance scale (the shipped base does); an explicit option wins.
+  const cfgScale = options.cfgScale ?? (metadata.cfg_scale !== undefined ? Number(metadata.cfg_scale) : 1);
+  if (!(cfgScale > 0)) throw new Error(`model generator: cfg scale must be > 0, got ${cfgScale}`);
+  const size = model.config.imageSize;
+  const { ditTokens, ditPatchDim } = layoutOf(model.config);
+
+  const draw = async (prompts: ImagePrompt[], seeds: number[]): Promise<ImageRGB[]> => {
+    // Each request's own seed fixes its noise, so results do not depend on batching.
+    const per = ditTokens * ditPatchDim;
+    const noise = new Float32Array(prompts.length * per);
+    seeds.forEach((seed, b) => {
+      const rng = new Rng(seed);
+      for (let i = 0; i < per; i++) noise[b * per + i] = rng.normal();
+    });
+    const { images } = await sampleImages(model, prompts, { sampler: 'ode', steps, seed: seeds[0] ?? 0, noise, cfgScale });
+    const pixels = size * size * 3;
+    return prompts.map((_, b) => ({ width: size, height: size, data: images.slice(b * pixels, (b + 1) * pixels) }));
+  };
+  const checkSize = (w: number, h: number) => {
+    if (w !== size || h !== size) throw new Error(`model generator: the model draws ${size}x${size} images, the suite asks for ${w}x${h}`);
+  };
+  const asFloat = (image: ImageRGB) => {
+    checkSize(image.width, image.height);
+    return toFloat(image).data;
+  };
+  const greedy = async (prompts: { text: string; image?: Float32Array }[], maxTokens: number) =>
+    (await sampleText(model, prompts, { maxTokens, temperature: 0, seed: 0 })).texts;
+
+  return {
+    name: 'model',
+    maxBatch: 64,
+    model,
+    async textToImage(requests) {
+      requests.forEach((r) => checkSize(r.width, r.height));
+      let texts = requests.map((r) => formats.generate(r.prompt));
+      if (options.reasoning) {
+        const completions = await greedy(requests.map((r) => ({ text: formats.think(r.prompt) })), model.config.textLength);
+        texts = requests.map((r, i) => `${formats.think(r.prompt)} ${completions[i]!.replace(/<eos>.*$/, '')}`);
+      }
+      return draw(texts.map((text) => ({ text, querySet: 'generate' })), requests.map((r) => r.seed));
+    },
+    async edit(requests) {
+      return draw(requests.map((r) => ({ text: formats.edit(r.instruction), querySet: 'edit', source: asFloat(r.source) })), requests.map((r) => r.seed));
+    },
+    async answer(requests) {
+      const texts = await greedy(requests.map((r) => ({ text: formats.question(r.question), image: asFloat(r.image) })), 8);
+      return texts.map((t) => t.split('</answer>')[0]!.replace(/<[^>]+>/g, ' ').trim());
+    },
+    async critique(requests) {
+      const texts = await greedy(requests.map((r) => ({ text: formats.critique(r.prompt), image: asFloat(r.image) })), 64);
+      return texts.map((t) => parseCompletion(t).thinking ?? t.replace(/<[^>]+>/g, ' ').trim());
+    },
+    async dispose() {
+      await model.dispose();
+    },
+  };
+}
+
+function optionNumber(options: Record<string, unknown>, key: string): number | undefined {
+  const v = options[key];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`model generator: option ${key} must be a number, got ${String(v)}`);
+  return n;
+}
+
+registerGenerator('model', 'the unified model (shipped base weights, or --checkpoint PATH); 40-step ODE', (options) => {
+  const o: ModelGeneratorOptions = {};
+  if (typeof options.checkpoint === 'string') o.checkpoint = options.checkpoint;
+  const steps = optionNumber(options, 'steps');
+  if (steps !== undefined) o.steps = steps;
+  const cfgScale = optionNumber(options, 'cfgScale') ?? optionNumber(options, 'cfg');
+  if (cfgScale !== undefined) o.cfgScale = cfgScale;
+  if (options.reasoning === true || options.reasoning === 'true') o.reasoning = true;
+  const threads = optionNumber(options, 'threads');
+  if (threads !== undefined) o.threads = threads;
+  return createModelGenerator(o);
+});
+
