@@ -27,6 +27,9 @@ test('each scenario preset trains the parts the paper trains', () => {
   assert.deepEqual(resolveTrainConfig('edit').train, ['editQueries', 'connector', 'dm']);
   assert.equal(resolveTrainConfig('edit').loss.dm.klBeta, 3e-4);
   assert.deepEqual(activeRewards(resolveTrainConfig('edit')), ['editCompliance', 'cycle']);
+  assert.deepEqual(activeRewards(resolveTrainConfig('edit', { edit: { cycle: false } })), ['editCompliance'], 'the cycle flag drops the cycle term');
+  assert.equal(resolveTrainConfig('reflect').reflect.rounds, 2);
+  assert.throws(() => resolveTrainConfig('reflect', { reflect: { rounds: 0 } }), /config\.reflect\.rounds/);
   assert.equal(resolveTrainConfig('edit').rewards.editCompliance, 4);
   assert.ok(resolveTrainConfig('reflect').train.includes('lm'));
   for (const s of SCENARIOS) assert.equal(resolveTrainConfig(s, NANO_OVERRIDES).model.preset, 'nano');

@@ -110,6 +110,20 @@ const preferenceSchema = z.strictObject({
   minPairs: count().default(8),
 });
 
+const editSchema = z.strictObject({
+  /**
+   * Cycle Edit RL: edit every result back with the inverse instruction, reward the reconstruction
+   * (rewards.cycle) and train the reverse trajectory with the sample's advantage. Off: no inverse edit,
+   * and the cycle weight is ignored (compliance, and preservation if weighted, alone).
+   */
+  cycle: z.boolean().default(true),
+});
+
+const reflectSchema = z.strictObject({
+  /** K: most critique -> refine rounds after the first image (a round ends the cycle when the LM says the image is right). */
+  rounds: count().default(2),
+});
+
 const weightsShape = Object.fromEntries(REWARD_COMPONENTS.map((name) => [name, z.number().finite().default(0)])) as Record<
   RewardComponentName,
   z.ZodDefault<z.ZodNumber>
@@ -142,6 +156,10 @@ export const trainConfigSchema = z.strictObject({
   rewards: z.strictObject(weightsShape).prefault({}).refine((w) => Object.values(w).some((v) => v !== 0), 'at least one reward weight must be non-zero'),
   human: humanSchema.prefault({}),
   preference: preferenceSchema.prefault({}),
+  /** Editing scenario. */
+  edit: editSchema.prefault({}),
+  /** Reflection scenario. */
+  reflect: reflectSchema.prefault({}),
   eval: z.strictObject({
     /** Evaluate on a held-out ShapeEval subset every K steps (0 = never). */
     every: count(0).default(10),
@@ -194,8 +212,12 @@ export const PRESETS: Readonly<Record<Scenario, TrainConfigInput>> = {
     rewards: { editCompliance: 4, cycle: 1 },
   },
   reflect: {
-    train: ['lm', 'genQueries', 'connector', 'dm'],
+    // The refinement is an edit of the judged image with the critique's corrected instruction (edit queries).
+    train: ['lm', 'genQueries', 'editQueries', 'connector', 'dm'],
     optim: { lr: { lm: 5e-7, dm: 3e-6 } },
+    // A critique and its corrected instruction run to ~40 words: room to finish both.
+    rollout: { maxNewTokens: 64 },
+    // The final image's ShapeEval reward, its gain over the first image, and the critiques' correctness.
     rewards: { shapeEval: 1, improvement: 1, critique: 1 },
   },
 };
@@ -262,8 +284,14 @@ function deepMerge(base: unknown, patch: Record<string, unknown>): Record<string
   return out;
 }
 
+/** The reward weights a run uses: config.rewards, with the cycle term off when editing without the inverse edit. */
+export function rewardWeights(config: TrainConfig): Record<RewardComponentName, number> {
+  return config.edit.cycle ? config.rewards : { ...config.rewards, cycle: 0 };
+}
+
 /** Names of the reward components with a non-zero weight. */
 export function activeRewards(config: TrainConfig): RewardComponentName[] {
-  return REWARD_COMPONENTS.filter((name) => config.rewards[name] !== 0);
+  const weights = rewardWeights(config);
+  return REWARD_COMPONENTS.filter((name) => weights[name] !== 0);
 }
 

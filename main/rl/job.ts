@@ -42,15 +42,15 @@ export interface TrainJobHooks {
 }
 
 /** The weights GRPO starts from (also the frozen reference). */
-export function startingModel(config: TrainConfig, dataDir: string, explicit?: string): { model: UnifiedModel; source: string } {
+export function startingModel(config: TrainConfig, dataDir: string, explicit?: string): { model: UnifiedModel; source: string; metadata: Record<string, string> } {
   const runtime = { threads: config.runtime.threads, provider: config.runtime.provider };
   const candidates = [explicit, config.model.checkpoint ?? undefined, defaultCheckpointPath(dataDir, config.model.preset), config.model.preset === 'base' ? DEFAULT_CHECKPOINT : undefined]
     .filter((p): p is string => !!p);
   const found = candidates.find((p) => existsSync(p));
   if (explicit && found !== explicit) throw new Error(`checkpoint ${explicit}: no such file`);
-  if (found) return { model: UnifiedModel.load(found, runtime).model, source: found };
+  if (found) return { ...UnifiedModel.load(found, runtime), source: found };
   if (config.model.preset === 'nano') {
-    return { model: UnifiedModel.create(getPreset('nano'), shapeWorldTokenizer(), { ...runtime, seed: config.seed }), source: 'random nano weights (nothing pretrained)' };
+    return { model: UnifiedModel.create(getPreset('nano'), shapeWorldTokenizer(), { ...runtime, seed: config.seed }), source: 'random nano weights (nothing pretrained)', metadata: {} };
   }
   throw new Error(`no weights for preset '${config.model.preset}': looked at ${candidates.join(', ')} (run "unirl pretrain --preset ${config.model.preset}" or pass a checkpoint)`);
 }
@@ -65,14 +65,14 @@ export async function trainJob(params: TrainJobParams, ctx: JobContext, hooks: T
       ? resolveTrainConfig(params.scenario, parseTrainConfig(stored.config), params.config)
       : resolveTrainConfig(params.scenario, params.nano ? NANO_OVERRIDES : undefined, params.config);
     if (params.scriptedAnnotator && config.human.mode === 'off') throw new Error('a scripted annotator needs human mode sync or async');
-    const { model, source } = startingModel(config, dataDir, params.checkpoint);
+    const { model, source, metadata } = startingModel(config, dataDir, params.checkpoint);
     hooks.log?.(`data dir ${dataDir}`);
     hooks.log?.(`${params.scenario}: starting from ${source}; ${config.minutes !== null ? `${config.minutes} min or ` : ''}${config.steps} steps, G=${config.rollout.groupSize}, ${config.rollout.promptsPerStep} prompts/step, human ${config.human.mode}`);
     const stopAnnotator = params.scriptedAnnotator ? startScriptedAnnotator(store, params.scriptedAnnotator) : undefined;
     try {
       return await train({
         config, store, dataDir,
-        policy: new UnifiedPolicy(model, params.scenario),
+        policy: new UnifiedPolicy(model, params.scenario, metadata),
         tasks: shapeWorldTasks(params.scenario, { seed: config.seed, heldoutPerTask: config.eval.promptsPerTask }),
         ...(stored ? { runId: stored.id } : params.runName ? { runName: params.runName } : {}),
         ...(hooks.onStep ? { onStep: hooks.onStep } : {}),

@@ -1,7 +1,7 @@
 // What the GRPO trainer needs of a model, and of a task source. The trainer (trainer.ts) is written
 // against these interfaces only; unified.ts adapts the unified model (main/models) to them, and tests plug in
 // small policies of their own.
-import type { JsonValue } from '../../contract/domain.ts';
+import type { JsonValue, Verdict } from '../../contract/domain.ts';
 import type { ParamStore } from '../engine/runtime/params.ts';
 import type { ImageRGB } from '../world/image.ts';
 import type { ModelPart } from './config.ts';
@@ -39,6 +39,10 @@ export interface RolloutOptions {
   maxNewTokens: number;
   /** Seeds each group's sampling (with the group's index). */
   seed: number;
+  /** Editing: edit each result back with the inverse instruction (Cycle Edit RL). */
+  editCycle: boolean;
+  /** Reflection: most critique-and-refine rounds after the first image. */
+  reflectionRounds: number;
 }
 
 /** The DM's SDE trajectory of one sample (shapes as in the store's convention, contract/domain.ts). */
@@ -57,16 +61,44 @@ export interface DmTrajectory {
   noiseLevel: number;
 }
 
+/** Generated LM tokens and their log-probs at rollout time, under softmax(logits / temperature). */
+export interface LmRecord {
+  tokenIds: Int32Array;
+  logProbs: Float32Array;
+  temperature: number;
+}
+
+/** An image the DM drew and how. */
+export interface DrawnImage {
+  image: ImageRGB;
+  dm: DmTrajectory;
+}
+
+/** One reflection round: the LM's critique of the current image and, unless it said right, the refined image. */
+export interface ReflectionRoundResult {
+  /** The critique as written (decoded, special tokens kept). */
+  text: string;
+  lm: LmRecord;
+  verdict: Verdict;
+  /** The corrected instruction the refinement is drawn from (empty when the verdict is 'correct'). */
+  fix: string;
+  /** Absent when the LM said the image is right: the cycle ends there. */
+  refined?: DrawnImage;
+}
+
 export interface SampleResult {
   /** Seed of this sample's randomness (stored). */
   seed: number;
   /** What the LM wrote (decoded, special tokens kept). */
   text?: string;
-  /** The generated image, [0, 1] floats or bytes. */
+  /** The generated image, [0, 1] floats or bytes (editing: the edited image; reflection: the first image). */
   image?: ImageRGB;
-  /** Generated LM tokens and their log-probs at rollout time, under softmax(logits / temperature). */
-  lm?: { tokenIds: Int32Array; logProbs: Float32Array; temperature: number };
+  lm?: LmRecord;
   dm?: DmTrajectory;
+  /** Cycle editing: the edited image edited back with the inverse instruction. */
+  reverse?: DrawnImage;
+  /** Reflection: the rounds after the first image, in order. */
+  rounds?: ReflectionRoundResult[];
 }
 
 /** One sample in an update, with its advantage and the DM steps to train this epoch. */
@@ -74,7 +106,7 @@ export interface UpdateSample {
   item: TaskItem;
   sample: SampleResult;
   advantage: number;
-  /** Indices into the DM trajectory's steps. */
+  /** Indices of the SDE steps to train; the same indices in every DM trajectory of the sample (all have the same steps). */
   dmSteps: number[];
 }
 
@@ -105,6 +137,11 @@ export interface Policy {
   objective(batch: readonly UpdateSample[], terms: ObjectiveTerms): Promise<ObjectiveResult>;
   /** Images by the Euler ODE, one per item (evaluation). */
   generate(items: readonly TaskItem[], odeSteps: number, seed: number): Promise<ImageRGB[]>;
+  /**
+   * Reflection evaluation: per item the first Euler ODE image, then up to `rounds` greedy critiques, each
+   * 'wrong' one followed by an ODE refinement. Images first to final; one verdict per critique.
+   */
+  reflectGreedy?(items: readonly TaskItem[], odeSteps: number, rounds: number, seed: number): Promise<{ images: ImageRGB[]; verdicts: Verdict[] }[]>;
   /** Feature vectors of images for the preference model. */
   features(images: readonly ImageRGB[]): Promise<Float32Array[]>;
   /** String metadata a checkpoint must carry to be loaded again (config, tokenizer). */

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sampleEdit } from '../world/edits.ts';
+import { score } from '../world/evaluate.ts';
+import { sampleReflection } from '../world/reflection.ts';
 import { samplePrompt, sampleSceneForSpec } from '../world/prompts.ts';
 import { renderScene } from '../world/render.ts';
 import { Rng } from '../world/rng.ts';
+import { resolveTrainConfig, rewardWeights } from './config.ts';
 import { PreferenceModel } from './preference.ts';
 import { computeRewards, extractAnswer, totalReward, type RewardComponentDef } from './rewards.ts';
 
@@ -72,10 +75,57 @@ test('edit rewards: the target render complies and preserves; the source image d
   assert.ok(value(unchanged, 'cycle') < 1);
 });
 
+test('cycle edit reward with the preset weights: a perfect edit earns 4 + 1, wrong edits less; the cycle flag drops its term', () => {
+  const weights = rewardWeights(resolveTrainConfig('edit'));
+  const edit = sampleEdit(new Rng(21), 'recolor');
+  const source = renderScene(edit.source);
+  const target = renderScene(edit.target);
+  const otherColour = renderScene({ ...edit.target, objects: edit.target.objects.map((o, i) => (i === edit.targetIndex ? { ...o, color: o.color === 'red' ? 'green' : 'red' } : o)) });
+  const totals = computeRewards(
+    [
+      { image: target, reconstruction: source }, // perfect edit, perfect way back
+      { image: target, reconstruction: target }, // perfect edit, but the inverse did nothing
+      { image: source, reconstruction: source }, // no edit at all
+      { image: otherColour, reconstruction: source }, // recoloured, but to the wrong colour
+    ],
+    { edit: { edit, source } }, weights,
+  ).map(totalReward);
+  assert.equal(totals[0], 5);
+  assert.ok(totals[1]! < 5 && totals[1]! >= 4, `no way back: ${totals[1]}`);
+  // A wrong colour leaves the target object missing and an unexpected one: compliance (n-1)/(n+1) <= 1/2 for n <= 3 objects.
+  for (const wrong of [totals[2]!, totals[3]!]) assert.ok(wrong <= 4 * 0.5 + 1 + 1e-9, `wrong edit total ${wrong}`);
+  const off = rewardWeights(resolveTrainConfig('edit', { edit: { cycle: false } }));
+  assert.deepEqual(computeRewards([{ image: target }], { edit: { edit, source } }, off)[0]!.map((r) => r.name), ['editCompliance']);
+});
+
+test('reflection rewards: final ShapeEval, improvement over the first image, critique verdicts against the scorer', () => {
+  const example = sampleReflection(new Rng(8), 'color');
+  const wrong = renderScene(example.wrongScene);
+  const right = renderScene(example.rightScene);
+  const weights = rewardWeights(resolveTrainConfig('reflect'));
+  const target = { spec: example.spec };
+  const value = (r: ReturnType<typeof computeRewards>[number], name: string) => r.find((c) => c.name === name)!.value;
+  const [corrected, missed, falseAlarm] = computeRewards([
+    // Right critique ("wrong") of the wrong first image, refined into a right one, then judged right.
+    { image: right, reflection: { firstImage: wrong, judged: [{ image: wrong, verdict: 'wrong' }, { image: right, verdict: 'correct' }] } },
+    // Wrong critique: calls the wrong image right, so the cycle ends on it.
+    { image: wrong, reflection: { firstImage: wrong, judged: [{ image: wrong, verdict: 'correct' }] } },
+    // Wrong critique of a right image, whose refinement broke it.
+    { image: wrong, reflection: { firstImage: right, judged: [{ image: right, verdict: 'wrong' }] } },
+  ], target, weights);
+  const wrongReward = score(wrong, example.spec).reward;
+  assert.ok(wrongReward < 1);
+  assert.deepEqual([value(corrected!, 'shapeEval'), value(corrected!, 'improvement'), value(corrected!, 'critique')], [1, 1 - wrongReward, 1]);
+  assert.deepEqual([value(missed!, 'shapeEval'), value(missed!, 'improvement'), value(missed!, 'critique')], [wrongReward, 0, 0]);
+  assert.deepEqual([value(falseAlarm!, 'improvement'), value(falseAlarm!, 'critique')], [wrongReward - 1, 0]);
+  assert.ok(totalReward(corrected!) > totalReward(missed!) && totalReward(missed!) > totalReward(falseAlarm!));
+});
+
 test('custom components plug in; bad inputs are named', () => {
   const length: RewardComponentDef = { name: 'length', score: (s) => (s.text ?? '').length / 10 };
   assert.deepEqual(computeRewards([{ text: 'abcde' }], {}, { length: 1 }, {}, [length]), [[{ name: 'length', value: 0.5, weight: 1 }]]);
-  assert.throws(() => computeRewards([{}], {}, { critique: 1 }), /reward 'critique' has a weight but no component computes it/);
+  assert.throws(() => computeRewards([{}], {}, { nonsense: 1 }), /reward 'nonsense' has a weight but no component computes it/);
+  assert.throws(() => computeRewards([{ image: blank() }], { spec: samplePrompt('colors', new Rng(1)).spec }, { critique: 1 }), /reward 'critique' needs a reflection cycle/);
   assert.throws(() => computeRewards([{ text: 'x' }], {}, { shapeEval: 1 }), /reward 'shapeEval' needs an image/);
   assert.throws(() => computeRewards([{ text: 'x' }], {}, { answer: 1 }), /reward 'answer' needs an expected answer/);
 });

@@ -1,7 +1,7 @@
 // Reward components: each turns one sample (its image, its text, its features) into a number; a run
 // weighs them (config.rewards) and every component's value is stored per sample with its weight.
 // Components are plain objects, so a caller can pass its own list (a custom scorer plugs in the same way).
-import type { RewardComponent } from '../../contract/domain.ts';
+import type { RewardComponent, Verdict } from '../../contract/domain.ts';
 import { totalReward } from '../../db/repos/samples.ts';
 import { scoreEdit, type Edit } from '../world/edits.ts';
 import { score } from '../world/evaluate.ts';
@@ -21,6 +21,8 @@ export interface RewardSample {
   features?: ArrayLike<number>;
   /** Cycle editing: the edited image edited back with the inverse instruction. */
   reconstruction?: ImageRGB;
+  /** Reflection: the first image and every image the LM judged with its verdict; `image` is the cycle's final image. */
+  reflection?: { firstImage: ImageRGB; judged: readonly { image: ImageRGB; verdict: Verdict }[] };
 }
 
 /** What the group's prompt asks for. */
@@ -82,6 +84,11 @@ export function imageSimilarity(a: ImageRGB, b: ImageRGB): number {
   return Math.max(0, 1 - meanAbsDiff(a, b) / 0.25);
 }
 
+/** ShapeEval's binary verdict on an image: what a critique's verdict is checked against. */
+export function scorerVerdict(image: ImageRGB, spec: PromptSpec): Verdict {
+  return score(image, spec).correct ? 'correct' : 'wrong';
+}
+
 export const REWARD_COMPONENT_DEFS: readonly RewardComponentDef[] = [
   {
     // ShapeEval's fractional reward: the mean of its count/colour/position/exclusion sub-rewards.
@@ -128,6 +135,25 @@ export const REWARD_COMPONENT_DEFS: readonly RewardComponentDef[] = [
     // Cycle consistency: the reconstruction against the source image.
     name: 'cycle',
     score: (s, t) => imageSimilarity(need(s.reconstruction, 'a reconstruction', 'cycle'), need(t.edit, 'an edit', 'cycle').source),
+  },
+  {
+    // Reflection: ShapeEval reward of the final image minus that of the first, in [-1, 1] (refining must help).
+    name: 'improvement',
+    score: (s, t) => {
+      const spec = need(t.spec, 'a prompt spec', 'improvement');
+      const { firstImage } = need(s.reflection, 'a reflection cycle', 'improvement');
+      return score(need(s.image, 'the final image', 'improvement'), spec).reward - score(firstImage, spec).reward;
+    },
+  },
+  {
+    // Reflection: the fraction of critiques whose verdict agrees with the scorer's verdict on the judged image.
+    name: 'critique',
+    score: (s, t) => {
+      const spec = need(t.spec, 'a prompt spec', 'critique');
+      const { judged } = need(s.reflection, 'a reflection cycle', 'critique');
+      if (judged.length === 0) return null;
+      return judged.filter((j) => j.verdict === scorerVerdict(j.image, spec)).length / judged.length;
+    },
   },
 ];
 

@@ -15,7 +15,17 @@ test('each scenario draws deterministic prompts with what its rewards need', () 
   assert.deepEqual(vqa.map((i) => i.target.answer), ['yes', 'no']);
   assert.equal(vqa[0]!.image!.width, 32);
   assert.ok(shapeWorldTasks('text').next(1, 0)[0]!.target.answerCheck);
-  assert.throws(() => shapeWorldTasks('edit'), /scenario 'edit' has no task source yet/);
+  const edits = shapeWorldTasks('edit').next(5, 0);
+  assert.deepEqual(edits.map((i) => i.task), ['edit_recolor', 'edit_remove', 'edit_add', 'edit_move', 'edit_reshape']);
+  for (const e of edits) {
+    assert.equal(e.text, e.target.edit!.edit.instruction);
+    assert.ok(e.target.edit!.edit.inverse.length > 0);
+    assert.equal(e.image, e.target.edit!.source, 'the model is shown the source it is scored against');
+  }
+  assert.equal(shapeWorldTasks('edit', { heldoutPerTask: 2 }).heldout().length, 10);
+  const reflect = shapeWorldTasks('reflect').next(6, 0);
+  assert.deepEqual(reflect.map((i) => i.task), ['single_object', 'two_object', 'counting', 'colors', 'position', 'color_attr']);
+  assert.ok(reflect.every((i) => i.target.spec && !i.image));
 });
 
 test("a concrete rewrite is checked against the vague prompt's constraints", () => {

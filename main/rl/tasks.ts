@@ -3,7 +3,11 @@
 //   cot   vague prompts (reasoning, then an image)           -> ShapeEval against the constraint set + format
 //   text  vague prompts answered in text (a concrete rewrite) -> the rewrite satisfies the constraints + format
 //   vqa   a rendered scene and a yes/no question              -> answer correctness + format
+//   edit  a rendered source scene and an edit instruction (the five kinds in turn), with its exact
+//         target scene and inverse instruction                -> compliance, preservation, cycle consistency
+//   reflect GenEval-task prompts (the six tasks in turn)      -> final ShapeEval, improvement, critique correctness
 import type { JsonValue, Scenario } from '../../contract/domain.ts';
+import { EDIT_KINDS, sampleEdit } from '../world/edits.ts';
 import { groundTruth } from '../world/evaluate.ts';
 import { parsePrompt, samplePrompt, sampleSceneForSpec } from '../world/prompts.ts';
 import { sampleQuestionPair } from '../world/questions.ts';
@@ -29,7 +33,8 @@ const json = (value: unknown) => JSON.parse(JSON.stringify(value)) as JsonValue;
 
 function item(scenario: Scenario, rng: Rng, index: number): TaskItem {
   switch (scenario) {
-    case 't2i': {
+    case 't2i':
+    case 'reflect': {
       const prompt = samplePrompt(GENEVAL_TASKS[index % GENEVAL_TASKS.length]!, rng);
       return { task: prompt.task, text: prompt.text, spec: json(prompt.spec), target: { spec: prompt.spec } };
     }
@@ -52,16 +57,23 @@ function item(scenario: Scenario, rng: Rng, index: number): TaskItem {
         target: { answer: question.answer, format: 'answer' }, image: renderScene(pair.scene),
       };
     }
-    case 'edit':
-    case 'reflect':
-      throw new Error(`scenario '${scenario}' has no task source yet (issue 7)`);
+    case 'edit': {
+      const edit = sampleEdit(rng, EDIT_KINDS[index % EDIT_KINDS.length]!);
+      const source = renderScene(edit.source);
+      return {
+        task: `edit_${edit.kind}`, text: edit.instruction,
+        spec: json({ kind: edit.kind, instruction: edit.instruction, inverse: edit.inverse, source: edit.source, target: edit.target }),
+        target: { edit: { edit, source } }, image: source,
+      };
+    }
   }
 }
 
 /** Prompts for a scenario: step s draws from its own seeded stream; the held-out set from another. */
 export function shapeWorldTasks(scenario: Scenario, options: { seed?: number; heldoutPerTask?: number } = {}): TaskSource {
   const seed = options.seed ?? 0;
-  const heldoutCount = (options.heldoutPerTask ?? 8) * (scenario === 't2i' ? GENEVAL_TASKS.length : 1);
+  const tasksPerScenario = scenario === 't2i' || scenario === 'reflect' ? GENEVAL_TASKS.length : scenario === 'edit' ? EDIT_KINDS.length : 1;
+  const heldoutCount = (options.heldoutPerTask ?? 8) * tasksPerScenario;
   item(scenario, new Rng(seed), 0); // fail now, not at the first step, for a scenario without prompts
   const heldout = Array.from({ length: heldoutCount }, (_, i) => item(scenario, new Rng(mixSeeds(seed, 0x4e1d, i)), i));
   return {

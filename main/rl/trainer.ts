@@ -3,24 +3,25 @@
 // `Policy` and a `TaskSource` (policy.ts). Runs in the compute worker; everything goes to SQLite.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JsonObject, RewardComponent, Tensor } from '../../contract/domain.ts';
+import type { JsonObject, RewardComponent, Verdict } from '../../contract/domain.ts';
 import type { Store } from '../../db/store.ts';
-import type { SampleInput, TrajectoryInput } from '../../db/repos/samples.ts';
 import { JobCancelled, type JobContext } from '../compute/protocol.ts';
 import { loadCheckpoint, saveCheckpoint } from '../engine/checkpoint/checkpoint.ts';
 import { AdamW } from '../engine/optim/adamw.ts';
 import { clipGradNorm } from '../engine/optim/clip.ts';
 import { constantLr, warmupCosineLr } from '../engine/optim/schedule.ts';
+import { scoreEdit } from '../world/edits.ts';
 import { score } from '../world/evaluate.ts';
-import { toUint8 } from '../world/image.ts';
+import type { ImageRGB } from '../world/image.ts';
 import { decodePng } from '../world/png.ts';
 import { mixSeeds, Rng } from '../world/rng.ts';
 import { batchAdvantages } from './advantages.ts';
-import { MODEL_PARTS, PARAM_GROUP_OF_PART, type ModelPart, type TrainConfig } from './config.ts';
-import type { Policy, SampleResult, TaskItem, TaskSource, UpdateSample } from './policy.ts';
+import { MODEL_PARTS, PARAM_GROUP_OF_PART, rewardWeights, type ModelPart, type TrainConfig } from './config.ts';
+import type { Policy, RolloutOptions, SampleResult, TaskItem, TaskSource, UpdateSample } from './policy.ts';
 import { PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
 import { humanRankRewards, pairsFromRanks } from './ranking.ts';
-import { computeRewards, totalReward, type RewardComponentDef, type RewardContext, type RewardSample } from './rewards.ts';
+import { memberInput, recordCycle, rewardSampleOf } from './records.ts';
+import { computeRewards, totalReward, type RewardComponentDef, type RewardContext } from './rewards.ts';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -197,10 +198,7 @@ class Trainer {
 
     const items = this.opts.tasks.next(this.cfg.rollout.promptsPerStep, step);
     const r = this.cfg.rollout;
-    const rolled = await this.policy.rollout(items, {
-      groupSize: r.groupSize, sdeSteps: r.sdeSteps, noiseLevel: r.noiseLevel, sameNoisePerGroup: r.sameNoisePerGroup,
-      temperature: r.temperature, topP: r.topP, maxNewTokens: r.maxNewTokens, seed: mixSeeds(this.cfg.seed, step),
-    });
+    const rolled = await this.policy.rollout(items, this.rolloutOptions({ seed: mixSeeds(this.cfg.seed, step) }));
     const rolloutSeconds = (performance.now() - t0) / 1000;
     this.ctx.checkCancelled();
 
@@ -229,7 +227,19 @@ class Trainer {
     for (const [id, g] of this.live) if (step - g.step > this.cfg.human.stalenessLimit) this.live.delete(id);
   }
 
-  /** Rewards and advantages of each group, written to the store with the samples and trajectories. */
+  private rolloutOptions(overrides: Partial<RolloutOptions> & { seed: number }): RolloutOptions {
+    const r = this.cfg.rollout;
+    return {
+      groupSize: r.groupSize, sdeSteps: r.sdeSteps, noiseLevel: r.noiseLevel, sameNoisePerGroup: r.sameNoisePerGroup,
+      temperature: r.temperature, topP: r.topP, maxNewTokens: r.maxNewTokens,
+      editCycle: this.cfg.edit.cycle, reflectionRounds: this.cfg.reflect.rounds, ...overrides,
+    };
+  }
+
+  /**
+   * Rewards and advantages of each group, written to the store in one transaction with the samples,
+   * trajectories, and (editing, reflection) the derived images and their edit or reflection records.
+   */
   private async scoreAndStore(step: number, items: readonly TaskItem[], rolled: SampleResult[][]): Promise<LiveGroup[]> {
     const wantFeatures = this.cfg.rewards.preference !== 0;
     const groups: LiveGroup[] = [];
@@ -238,19 +248,22 @@ class Trainer {
       const samples = rolled[i]!;
       if (samples.length !== this.cfg.rollout.groupSize) throw new Error(`policy.rollout gave ${samples.length} samples for item ${i}, expected ${this.cfg.rollout.groupSize}`);
       const features = wantFeatures && samples[0]!.image ? await this.policy.features(samples.map((s) => s.image!)) : undefined;
-      const rewardSamples: RewardSample[] = samples.map((s, k) => ({
-        ...(s.image ? { image: s.image } : {}), ...(s.text !== undefined ? { text: s.text } : {}), ...(features ? { features: features[k]! } : {}),
-      }));
-      const rewards = computeRewards(rewardSamples, item.target, this.cfg.rewards, this.rewardContext(), this.opts.components);
+      const rewardSamples = samples.map((s, k) => rewardSampleOf(s, features?.[k]));
+      const rewards = computeRewards(rewardSamples, item.target, rewardWeights(this.cfg), this.rewardContext(), this.opts.components);
       const [adv] = batchAdvantages([rewards.map(totalReward)], this.advantageOptions()).groups;
-      const prompt = this.store.prompts.ensure(this.runId, { text: item.text, task: item.task, spec: item.spec });
-      const inserted = this.store.groups.insert({
-        runId: this.runId, step, promptId: prompt.id,
-        samples: samples.map((s, k) => this.sampleInput(s, rewards[k]!, adv!.advantages[k]!)),
-        ranking: this.cfg.human.mode !== 'off' && i < ranked ? 'pending' : 'none',
-        rankingsNeeded: this.cfg.human.rankingsPerGroup,
-        zeroStd: adv!.zeroStd,
-      });
+      const storeLatents = this.cfg.rollout.storeLatents;
+      const inserted = this.store.db.transaction(() => {
+        const prompt = this.store.prompts.ensure(this.runId, { text: item.text, task: item.task, spec: item.spec });
+        const group = this.store.groups.insert({
+          runId: this.runId, step, promptId: prompt.id,
+          samples: samples.map((s, k) => memberInput(s, rewards[k]!, adv!.advantages[k]!, storeLatents)),
+          ranking: this.cfg.human.mode !== 'off' && i < ranked ? 'pending' : 'none',
+          rankingsNeeded: this.cfg.human.rankingsPerGroup,
+          zeroStd: adv!.zeroStd,
+        });
+        samples.forEach((s, k) => recordCycle(this.store, group.sampleIds[k]!, item, s, storeLatents));
+        return group;
+      })();
       if (features) inserted.sampleIds.forEach((id, k) => this.featureCache.set(id, features[k]!));
       const group: LiveGroup = { groupId: inserted.groupId, step, item, samples, sampleIds: inserted.sampleIds, rewards, advantages: adv!.advantages, zeroStd: adv!.zeroStd };
       this.live.set(group.groupId, group);
@@ -265,32 +278,6 @@ class Trainer {
 
   private rewardContext(humanRanks?: ReadonlyMap<number, number>): RewardContext {
     return { ...(humanRanks ? { humanRanks } : {}), preference: this.preference };
-  }
-
-  private sampleInput(s: SampleResult, rewards: RewardComponent[], advantage: number): SampleInput {
-    const trajectories: TrajectoryInput[] = [];
-    if (s.lm) {
-      trajectories.push({ kind: 'lm', tensors: { tokenIds: tensor('int32', [s.lm.tokenIds.length], s.lm.tokenIds), logProbs: tensor('float32', [s.lm.logProbs.length], s.lm.logProbs) } });
-    }
-    if (s.dm) {
-      const S = s.dm.logProbs.length;
-      const size = s.dm.latents[0]!.length;
-      const tensors: Record<string, Tensor> = {
-        logProbs: tensor('float32', [S], s.dm.logProbs),
-        times: tensor('float32', [S + 1], Float32Array.from(s.dm.times)),
-        steps: tensor('int32', [S], Int32Array.from({ length: S }, (_, k) => k)),
-      };
-      if (this.cfg.rollout.storeLatents) {
-        tensors.latents = tensor('float32', [S + 1, size], concat(s.dm.latents));
-        tensors.means = tensor('float32', [S, size], concat(s.dm.means));
-      }
-      trajectories.push({ kind: 'dm', tensors });
-    }
-    const image = s.image ? toUint8(s.image) : null;
-    return {
-      seed: s.seed, text: s.text ?? null, rewards, advantage, trajectories,
-      image: image ? { width: image.width, height: image.height, rgb: image.data } : null,
-    };
   }
 
   /** Sync mode: waits until this step's queued groups are ranked (or the timeout), then applies the ranks. */
@@ -383,7 +370,7 @@ class Trainer {
       metrics[`reward/${name}/std`] = s.std;
     }
     metrics.frac_reward_zero_std = groups.filter((g) => g.zeroStd).length / groups.length;
-    const lengths = groups.flatMap((g) => g.samples.filter((s) => s.lm).map((s) => s.lm!.tokenIds.length));
+    const lengths = groups.flatMap((g) => g.samples.flatMap((s) => [s.lm, ...(s.rounds ?? []).map((r) => r.lm)]).flatMap((lm) => (lm ? [lm.tokenIds.length] : [])));
     if (lengths.length) metrics['lm/length_mean'] = lengths.reduce((a, b) => a + b, 0) / lengths.length;
   }
 
@@ -425,22 +412,30 @@ class Trainer {
   }
 
   /**
-   * Held-out evaluation. Image scenarios: Euler ODE images scored by ShapeEval (accuracy and fractional
-   * reward). Text scenarios: greedy answers scored by the run's answer and format rewards.
+   * Held-out evaluation. Editing: Euler ODE edits scored against their target scenes (accuracy,
+   * compliance, preservation). Image scenarios: Euler ODE images scored by ShapeEval (accuracy and
+   * fractional reward; reflection: the single-shot first image). Text scenarios: greedy answers scored by
+   * the run's answer and format rewards.
    */
   private async evaluate(step: number, metrics: Record<string, number>): Promise<void> {
     const items = this.opts.tasks.heldout();
     if (items.length === 0) return;
-    if (items.every((it) => it.target.spec)) {
+    if (items.every((it) => it.target.edit)) {
+      const images = await this.policy.generate(items, this.cfg.eval.odeSteps, mixSeeds(this.cfg.seed, 0xe7a1));
+      const scores = items.map((it, i) => scoreEdit(images[i]!, it.target.edit!.source, it.target.edit!.edit));
+      const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+      metrics['eval/accuracy'] = scores.filter((s) => s.correct).length / scores.length;
+      metrics['eval/compliance'] = mean(scores.map((s) => s.objectTerm));
+      metrics['eval/preservation'] = mean(scores.map((s) => s.similarity));
+    } else if (this.cfg.scenario === 'reflect' && this.policy.reflectGreedy) {
+      await this.evaluateReflection(items, metrics);
+    } else if (items.every((it) => it.target.spec)) {
       const images = await this.policy.generate(items, this.cfg.eval.odeSteps, mixSeeds(this.cfg.seed, 0xe7a1));
       const scores = items.map((it, i) => score(images[i]!, it.target.spec!));
       metrics['eval/accuracy'] = scores.filter((s) => s.correct).length / scores.length;
       metrics['eval/reward'] = scores.reduce((a, s) => a + s.reward, 0) / scores.length;
     } else {
-      const r = this.cfg.rollout;
-      const answers = await this.policy.rollout(items, {
-        groupSize: 1, sdeSteps: r.sdeSteps, noiseLevel: r.noiseLevel, sameNoisePerGroup: false, temperature: 0, topP: 1, maxNewTokens: r.maxNewTokens, seed: mixSeeds(this.cfg.seed, 0xe7a1),
-      });
+      const answers = await this.policy.rollout(items, this.rolloutOptions({ groupSize: 1, sameNoisePerGroup: false, temperature: 0, topP: 1, seed: mixSeeds(this.cfg.seed, 0xe7a1) }));
       const weights = { answer: 1, format: this.cfg.rewards.format === 0 ? 0 : 1 };
       const rewards = items.map((it, i) => computeRewards(answers[i]!.map((s) => ({ text: s.text ?? '' })), it.target, weights, {}, this.opts.components)[0]!);
       for (const name of ['answer', 'format'] as const) {
@@ -450,20 +445,48 @@ class Trainer {
     }
     this.store.log.append(this.runId, 'info', `step ${step}: eval accuracy ${metrics['eval/accuracy']?.toFixed(3)} on ${items.length} held-out prompts`);
   }
-}
 
-function tensor<D extends Tensor['dtype']>(dtype: D, shape: number[], data: Tensor['data']): Tensor {
-  return { dtype, shape, data } as Tensor;
-}
-
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
+  /**
+   * Reflection: greedy critique -> refinement cycles on ODE images. eval/accuracy: the final image is right;
+   * eval/first_accuracy: the single-shot first image is; eval/critique_accuracy: verdicts that agree with
+   * the scorer; eval/corrected: wrong first images that end right; eval/broken: right ones that end wrong.
+   */
+  private async evaluateReflection(items: readonly TaskItem[], metrics: Record<string, number>): Promise<void> {
+    const cycles = await this.policy.reflectGreedy!(items, this.cfg.eval.odeSteps, this.cfg.reflect.rounds, mixSeeds(this.cfg.seed, 0xe7a1));
+    Object.assign(metrics, reflectionMetrics(items, cycles));
   }
-  return out;
+}
+
+/** The reflection evaluation's numbers (see Trainer.evaluateReflection) over greedy cycles of `items`. */
+export function reflectionMetrics(items: readonly TaskItem[], cycles: readonly { images: ImageRGB[]; verdicts: Verdict[] }[]): Record<string, number> {
+  let agreed = 0;
+  let judged = 0;
+  const first: boolean[] = [];
+  const final: boolean[] = [];
+  items.forEach((item, i) => {
+    const spec = item.target.spec ?? failNoSpec(item);
+    const { images, verdicts } = cycles[i]!;
+    const correct = images.map((image) => score(image, spec).correct);
+    verdicts.forEach((verdict, k) => {
+      judged++;
+      if ((verdict === 'correct') === correct[k]) agreed++;
+    });
+    first.push(correct[0]!);
+    final.push(correct[correct.length - 1]!);
+  });
+  const fraction = (n: number, d: number) => (d === 0 ? 0 : n / d);
+  const wrongFirst = first.filter((c) => !c).length;
+  return {
+    'eval/accuracy': fraction(final.filter(Boolean).length, items.length),
+    'eval/first_accuracy': fraction(first.filter(Boolean).length, items.length),
+    'eval/critique_accuracy': fraction(agreed, judged),
+    'eval/corrected': fraction(first.filter((c, i) => !c && final[i]).length, wrongFirst),
+    'eval/broken': fraction(first.filter((c, i) => c && !final[i]).length, items.length - wrongFirst),
+  };
+}
+
+function failNoSpec(item: TaskItem): never {
+  throw new Error(`reflection evaluation: item '${item.text}' has no prompt spec`);
 }
 
 function failNoImage(sampleId: number): never {

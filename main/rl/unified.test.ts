@@ -1,4 +1,4 @@
-// GRPO on the real unified model (nano preset, random weights): a few steps of each scenario through the
+// GRPO on the real unified model (nano preset, random weights nudged off their initialisation): a few steps of each scenario through the
 // trainer, with the checks that tie the rollout to the update: at the first epoch the recomputed
 // log-probs equal the recorded ones (ratio 1, approx KL 0) and the policy equals its reference (KL 0).
 import assert from 'node:assert/strict';
@@ -14,6 +14,7 @@ import { NANO_OVERRIDES, resolveTrainConfig } from './config.ts';
 import { REWARD_COMPONENT_DEFS, type RewardSample } from './rewards.ts';
 import { shapeWorldTasks } from './tasks.ts';
 import { train } from './trainer.ts';
+import { nanoModel } from './test-fixtures/nano.ts';
 import { UnifiedPolicy } from './unified.ts';
 
 const tokenizer = shapeWorldTokenizer();
@@ -25,7 +26,7 @@ for (const scenario of ['t2i', 'cot', 'text', 'vqa'] as const) {
   test(`${scenario}: nano GRPO steps run, store their trajectories, and start on-policy`, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), `unirl-${scenario}-`));
     const store = openStore(':memory:');
-    const model = UnifiedModel.create(getPreset('nano'), tokenizer, { seed: 3, threads: 1 });
+    const model = nanoModel(3);
     try {
       const config = resolveTrainConfig(scenario, NANO_OVERRIDES, { optim: { lr: { lm: 1e-3, dm: 1e-3 } }, eval: { every: 2, odeSteps: 2 } });
       const lines: string[] = [];
@@ -78,5 +79,19 @@ test('a trained nano t2i policy moves away from its reference (KL > 0 at the sec
     await model.dispose();
     store.close();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("checkpoints keep the starting weights' sampling settings (CFG scale) and nothing else of their metadata", async () => {
+  const model = UnifiedModel.create(getPreset('nano'), tokenizer, { seed: 1, threads: 1 });
+  try {
+    const metadata = new UnifiedPolicy(model, 't2i', { cfg_scale: '2.5', step: '9000', loss: '0.1' }).checkpointMetadata();
+    assert.equal(metadata.cfg_scale, '2.5');
+    assert.equal(metadata.step, undefined);
+    assert.equal(metadata.loss, undefined);
+    assert.equal(metadata.preset, 'nano');
+    assert.equal(new UnifiedPolicy(model, 't2i').checkpointMetadata().cfg_scale, undefined);
+  } finally {
+    await model.dispose();
   }
 });

@@ -1,0 +1,82 @@
+// The stored form of hand-made edit and reflection samples (no model): which images are derived from the
+// member, the edit and reflection rows the screens read, and the scores they carry.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { openStore, type Store } from '../../db/index.ts';
+import { sampleEdit } from '../world/edits.ts';
+import type { ImageRGB } from '../world/image.ts';
+import { sampleReflection } from '../world/reflection.ts';
+import { renderScene } from '../world/render.ts';
+import { Rng } from '../world/rng.ts';
+import type { DmTrajectory, SampleResult, TaskItem } from './policy.ts';
+import { memberInput, recordCycle, rewardSampleOf } from './records.ts';
+
+/** A 2-step trajectory of 4 latent values (what it holds does not matter here). */
+const trajectory = (): DmTrajectory => ({
+  latents: [new Float32Array(4), new Float32Array(4), new Float32Array(4)], means: [new Float32Array(4), new Float32Array(4)],
+  logProbs: new Float32Array([-1, -2]), times: new Float64Array([1, 0.5, 0]), stds: new Float64Array([0.5, 0.5]), noiseLevel: 0.7,
+});
+const lm = () => ({ tokenIds: new Int32Array([5, 6]), logProbs: new Float32Array([-0.5, -0.25]), temperature: 1 });
+
+/** Stores `sample` as the only member of a group, then its cycle; returns the member id. */
+function store(item: TaskItem, sample: SampleResult): { store: Store; memberId: number } {
+  const s = openStore(':memory:');
+  const run = s.runs.create({ name: 'records', scenario: 'edit', config: {} });
+  const prompt = s.prompts.ensure(run.id, { text: item.text, task: item.task, spec: item.spec });
+  const group = s.groups.insert({ runId: run.id, step: 1, promptId: prompt.id, samples: [memberInput(sample, [], 0, true)] });
+  recordCycle(s, group.sampleIds[0]!, item, sample, true);
+  return { store: s, memberId: group.sampleIds[0]! };
+}
+
+test('a perfect cycle edit is stored as source | instruction | edited | inverse | reconstruction with full scores', () => {
+  const edit = sampleEdit(new Rng(4), 'move');
+  const source = renderScene(edit.source);
+  const item: TaskItem = { task: 'edit_move', text: edit.instruction, spec: null, target: { edit: { edit, source } }, image: source };
+  const sample: SampleResult = { seed: 9, image: renderScene(edit.target), dm: trajectory(), reverse: { image: source, dm: trajectory() } };
+  const { store: s, memberId } = store(item, sample);
+  try {
+    const [record] = s.edits.forGroup(s.samples.get(memberId).groupId);
+    assert.deepEqual({ ...record!, id: 0 }, {
+      id: 0, editedSampleId: memberId, sourceSampleId: null, hasSourceImage: true, instruction: edit.instruction, inverseInstruction: edit.inverse,
+      reconstructionSampleId: s.samples.derived(memberId)[0]!.id, compliance: 1, preservation: record!.preservation, cycleScore: 1,
+    });
+    assert.ok(record!.preservation! > 0.95, `preservation ${record!.preservation}`);
+    assert.deepEqual(s.samples.trajectories(memberId).map((t) => [t.label, t.tensors.latents!.shape]), [['forward', [3, 4]]]);
+    assert.equal(s.samples.derived(memberId)[0]!.text, edit.inverse);
+    assert.equal(rewardSampleOf(sample).reconstruction, source, 'the cycle reward sees the reconstruction');
+  } finally {
+    s.close();
+  }
+});
+
+test('a reflection cycle: wrong image, right critique, refinement, then a "correct" verdict ends it', () => {
+  const example = sampleReflection(new Rng(2), 'shape');
+  const wrong = renderScene(example.wrongScene);
+  const right = renderScene(example.rightScene);
+  const item: TaskItem = { task: 'single_object', text: example.prompt, spec: null, target: { spec: example.spec } };
+  const sample: SampleResult = {
+    seed: 3, image: wrong, dm: trajectory(),
+    rounds: [
+      { text: `${example.critique} </think> <answer> ${example.fix} </answer>`, lm: lm(), verdict: 'wrong', fix: example.fix, refined: { image: right, dm: trajectory() } },
+      { text: 'The image matches the prompt. </think> <answer> none </answer>', lm: lm(), verdict: 'correct', fix: '' },
+    ],
+  };
+  const { store: s, memberId } = store(item, sample);
+  try {
+    const cycle = s.reflections.forSample(memberId)!;
+    const [refined] = s.samples.derived(memberId);
+    assert.deepEqual(cycle.rounds.map((r) => [r.judgedSampleId, r.refinedSampleId, r.verdict, r.scorerVerdict, r.reward]), [
+      [memberId, refined!.id, 'wrong', 'wrong', 1],
+      [refined!.id, null, 'correct', 'correct', 1],
+    ]);
+    assert.equal(cycle.rounds[0]!.critique, sample.rounds![0]!.text);
+    assert.deepEqual(s.samples.trajectories(memberId).map((t) => `${t.kind}:${t.label}`), ['dm:generate', 'lm:critique1']);
+    assert.deepEqual(s.samples.trajectories(refined!.id).map((t) => `${t.kind}:${t.label}`), ['dm:refine1', 'lm:critique2']);
+    assert.equal(s.samples.get(memberId).text, sample.rounds![0]!.text);
+    const seen = rewardSampleOf(sample);
+    assert.equal(seen.image, right, 'ShapeEval scores the final image');
+    assert.deepEqual(seen.reflection!.judged.map((j: { image: ImageRGB }) => j.image), [wrong, right]);
+  } finally {
+    s.close();
+  }
+});
