@@ -1,7 +1,9 @@
 // The whole loop from the browser: create a nano run, start it, watch the live chart fill in as
-// the trainer (in the compute worker) reports steps, and find its rollout groups in the viewer.
+// the trainer (in the compute worker) reports steps, and find its rollout groups in the viewer; and a
+// human-in-the-loop run whose groups are ranked by keyboard while it waits.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { openStore, resolveDataDir } from '../../db/index.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -36,5 +38,60 @@ test('a nano run started from the Runs page trains, and the dashboard updates li
 
   await h.open('rollouts/1', 'Rollouts');
   await page.locator('img').first().waitFor();
+  assert.deepEqual(h.pageErrors, []);
+});
+
+test('human in the loop: a sync run waits for people, rankings typed in the browser become rewards', async () => {
+  const { page } = h;
+  await h.open('runs', 'Runs');
+  await page.getByLabel('Run name').fill('nano with people');
+  await page.getByLabel('Scenario').selectOption('t2i');
+  await page.getByLabel('Model').selectOption('nano');
+  await page.getByLabel('Human feedback').selectOption('sync');
+  await page.getByRole('button', { name: 'Create run' }).click();
+  const row = page.getByRole('row').filter({ hasText: 'nano with people' });
+  await row.waitFor();
+  const runId = Number((await row.getByRole('cell').first().innerText()).trim());
+  await h.open(`runs/${runId}`, 'Runs');
+  await page.getByRole('button', { name: 'Start' }).click();
+
+  // The trainer waits for each step's groups: rank whatever the queue shows, by keyboard, until it finishes.
+  const store = openStore(resolveDataDir({ cliDir: h.server.dataDir }).dbPath);
+  try {
+    const deadline = Date.now() + 120_000;
+    const countRankings = () => (store.db.prepare('SELECT count(*) AS n FROM rankings').get() as { n: number }).n;
+    let ranked = 0;
+    while (store.runs.get(runId).status !== 'completed') {
+      assert.ok(Date.now() < deadline, `run ${runId} did not finish; status ${store.runs.get(runId).status}, ${ranked} groups ranked`);
+      // A fresh load asks for the queue again (the trainer's new groups arrive through the store).
+      await h.open('ranking', 'Ranking');
+      await page.reload();
+      await page.getByRole('heading', { name: 'Ranking', level: 1 }).waitFor();
+      await page.waitForTimeout(300);
+      const samples = page.getByRole('list', { name: 'Samples in display order' });
+      if (!(await samples.isVisible().catch(() => false))) {
+        await page.waitForTimeout(500);
+        continue;
+      }
+      await samples.locator("img").first().click(); // focus the grid (a click also picks: the keys below then rank the rest)
+      for (const key of ['Escape', '1', '2', '3', '4', 'Enter']) await page.keyboard.press(key);
+      const before = ranked;
+      for (let i = 0; i < 40 && ranked === before; i++) {
+        await page.waitForTimeout(250);
+        ranked = countRankings();
+      }
+    }
+    const groups = store.groups.list({ runId, limit: 50 }).items;
+    assert.ok(groups.length >= 2 && ranked >= groups.length, `${ranked} rankings for ${groups.length} groups`);
+    for (const group of groups) {
+      assert.equal(store.rankings.forGroup(group.id).length, 1, `group ${group.id} has its ranking row`);
+      const members = store.samples.members(group.id);
+      const human = members.map((s) => s.rewards.find((r) => r.name === 'humanRank')?.value);
+      assert.ok(human.every((v) => typeof v === 'number'), `every sample of group ${group.id} got a humanRank reward`);
+      assert.ok(Math.max(...(human as number[])) > Math.min(...(human as number[])), 'ranks spread the human reward');
+    }
+  } finally {
+    store.close();
+  }
   assert.deepEqual(h.pageErrors, []);
 });

@@ -23,8 +23,8 @@ export class RunsState {
     }
   }
 
-  async create(name: string, scenario: Scenario, model: 'base' | 'nano' = 'base'): Promise<Run> {
-    const run = await this.api.call('runs.create', { name, scenario, model });
+  async create(name: string, scenario: Scenario, model: 'base' | 'nano' = 'base', config?: Record<string, unknown>): Promise<Run> {
+    const run = await this.api.call('runs.create', { name, scenario, model, ...(config ? { config } : {}) });
     this.upsert(run);
     return run;
   }
