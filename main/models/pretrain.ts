@@ -5,6 +5,7 @@
 // loss curve (JSONL) are written beside each other; a run resumes from its checkpoint.
 // Runs as a compute-worker job (`pretrain(options, ctx)`) and from `unirl pretrain` (same function).
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { concatFloat32 } from '../engine/runtime/arrays.ts';
 import { dirname, join } from 'node:path';
 import { AdamW } from '../engine/optim/adamw.ts';
 import { clipGradNorm } from '../engine/optim/clip.ts';
@@ -202,8 +203,8 @@ export async function dmGradients(model: UnifiedModel, kind: DmKind, batch: numb
   const config = model.config;
   const examples = Array.from({ length: batch }, () => dmExample(kind, rng, config.imageSize));
   const packed = packSequences(config, model.tokenizer, examples.map((e) => ({ text: model.tokenizer.encode(e.text), querySet: e.querySet, ...(e.image ? { image: e.image } : {}) })), { withQueries: true });
-  const targets = stack(examples.map((e) => e.target));
-  const refs = stack(examples.map((e) => e.ref ?? new Float32Array(e.target.length).fill(0.5)));
+  const targets = concatFloat32(examples.map((e) => e.target));
+  const refs = concatFloat32(examples.map((e) => e.ref ?? new Float32Array(e.target.length).fill(0.5)));
   const { ditTokens, ditPatchDim } = layoutOf(config);
   const x0 = imagesToPatches(targets, batch, config.imageSize, config.dit.patch);
   const ref = imagesToPatches(refs, batch, config.imageSize, config.dit.patch); // no reference → 0.5 grey → patch value 0
@@ -239,16 +240,6 @@ function gradientsOf(model: UnifiedModel, outputs: Record<string, { data: unknow
     if (t) grads[p.name] = t.data as Float32Array;
   }
   return grads;
-}
-
-function stack(arrays: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
-  let offset = 0;
-  for (const a of arrays) {
-    out.set(a, offset);
-    offset += a.length;
-  }
-  return out;
 }
 
 function mean(records: readonly LossRecord[], key: 'dmLoss' | 'lmLoss'): number {

@@ -2,6 +2,7 @@
 // and text (KV-cached decoding with temperature / top-p, recording each token's log-prob), plus the
 // recomputations an RL update needs (token log-probs, SDE step log-probs) under the current parameters.
 import { Rng } from '../engine/runtime/rng.ts';
+import { concatFloat32 } from '../engine/runtime/arrays.ts';
 import type { QuerySet } from './connector.ts';
 import { layoutOf } from './config.ts';
 import { DEFAULT_NOISE_LEVEL, sampleOde, sampleSde, sdeSigma, type SdeTrajectory, type VelocityFn } from './flow.ts';
@@ -69,11 +70,11 @@ export function velocityFn(model: UnifiedModel, batch: number, cond: Float32Arra
   const { queries, dit } = model.config;
   const guided = cfg && cfg.scale !== 1;
   const rows = guided ? 2 * batch : batch;
-  const condFeed = guided ? concat(cond, cfg.uncond) : cond;
-  const refFeed = guided ? concat(ref, ref) : ref;
+  const condFeed = guided ? concatFloat32([cond, cfg.uncond]) : cond;
+  const refFeed = guided ? concatFloat32([ref, ref]) : ref;
   return async (x, t) => {
     const out = await model.run('velocity', {
-      x: { data: guided ? concat(x, x) : x, shape: [rows, ditTokens, ditPatchDim] },
+      x: { data: guided ? concatFloat32([x, x]) : x, shape: [rows, ditTokens, ditPatchDim] },
       t: { data: new Float32Array(rows).fill(t), shape: [rows] },
       cond: { data: condFeed, shape: [rows, queries, dit.condWidth] },
       ref: { data: refFeed, shape: [rows, ditTokens, ditPatchDim] },
@@ -291,11 +292,4 @@ export async function completionLogProbs(
   const logProbs = out.log_probs!.data as Float32Array;
   const L = packed.textLength;
   return completions.map((c, b) => c.map((_, j) => logProbs[b * L + promptIds[b]!.length - 1 + j]!));
-}
-
-function concat(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

@@ -5,6 +5,7 @@
 //   reflect  member = first image (DM 'generate', LM 'critique1'); derived = each refined image (DM 'refine<k>',
 //            LM 'critique<k+1>' when it was judged again); a `reflections` cycle, one row per round
 import type { RewardComponent, Tensor } from '../../contract/domain.ts';
+import { concatFloat32 } from '../engine/runtime/arrays.ts';
 import type { RgbImage } from '../../db/png.ts';
 import type { SampleInput, TrajectoryInput } from '../../db/repos/samples.ts';
 import type { Store } from '../../db/store.ts';
@@ -31,8 +32,8 @@ export function dmTrajectory(dm: DmTrajectory, storeLatents: boolean, label?: st
     steps: tensor('int32', [S], Int32Array.from({ length: S }, (_, k) => k)),
   };
   if (storeLatents) {
-    tensors.latents = tensor('float32', [S + 1, size], concat(dm.latents));
-    tensors.means = tensor('float32', [S, size], concat(dm.means));
+    tensors.latents = tensor('float32', [S + 1, size], concatFloat32(dm.latents));
+    tensors.means = tensor('float32', [S, size], concatFloat32(dm.means));
   }
   return { kind: 'dm', ...(label ? { label } : {}), tensors };
 }
@@ -121,16 +122,6 @@ function recordReflection(store: Store, memberId: number, item: TaskItem, s: Sam
 
 function tensor<D extends Tensor['dtype']>(dtype: D, shape: number[], data: Tensor['data']): Tensor {
   return { dtype, shape, data } as Tensor;
-}
-
-function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
 
 function fail(message: string): never {
