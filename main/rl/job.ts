@@ -67,7 +67,7 @@ export async function trainJob(params: TrainJobParams, ctx: JobContext, hooks: T
     if (params.scriptedAnnotator && config.human.mode === 'off') throw new Error('a scripted annotator needs human mode sync or async');
     const { model, source, metadata } = startingModel(config, dataDir, params.checkpoint);
     hooks.log?.(`data dir ${dataDir}`);
-    hooks.log?.(`${params.scenario}: starting from ${source}; ${config.minutes !== null ? `${config.minutes} min or ` : ''}${config.steps} steps, G=${config.rollout.groupSize}, ${config.rollout.promptsPerStep} prompts/step, human ${config.human.mode}`);
+    hooks.log?.(`${params.scenario}: ${stored ? `resuming run ${stored.id} from its latest checkpoint (KL reference: ${source})` : `starting from ${source}`}; ${config.minutes !== null ? `${config.minutes} min or ` : ''}${config.steps} steps, G=${config.rollout.groupSize}, ${config.rollout.promptsPerStep} prompts/step, human ${config.human.mode}`);
     const stopAnnotator = params.scriptedAnnotator ? startScriptedAnnotator(store, params.scriptedAnnotator) : undefined;
     try {
       return await train({
