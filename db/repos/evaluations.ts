@@ -14,15 +14,8 @@ export interface EvaluationInput {
   suite: string;
 }
 
-export interface EvalResultInput {
-  task: string;
-  prompt: string;
-  imageIndex: number;
-  correct: boolean;
-  reward: number;
-  reason: string;
-  image?: RgbImage | null;
-}
+/** A scored image to record: the stored result's fields, plus the image itself instead of `hasImage`. */
+export type EvalResultInput = Omit<EvalResult, 'id' | 'evaluationId' | 'hasImage'> & { image?: RgbImage | null };
 
 type EvalResultMetaRow = Omit<EvalResultRow, 'image_png'> & { has_image: 0 | 1 };
 const RESULT_COLUMNS = 'id, evaluation_id, task, prompt, image_index, correct, reward, reason, image_png IS NOT NULL AS has_image';

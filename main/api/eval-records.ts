@@ -3,22 +3,12 @@
 // reasons and images (the Evaluation screen lists failures first).
 import type { JsonObject } from '../../contract/domain.ts';
 import type { EvalResultInput, Store } from '../../db/index.ts';
-
-/** One scored image as the eval job reports it (main/world/benchmark.ts SampleRecord, plus its image when kept). */
-interface ReportedRecord {
-  task: string;
-  input: string;
-  sample: number;
-  correct: boolean;
-  reward: number;
-  reason: string;
-  image?: { width: number; height: number; rgb: Uint8Array } | null;
-}
+import type { RecordWithImage } from '../world/jobs.ts';
 
 interface ReportedSuite {
   tasks: { task: string }[];
   overall: number;
-  records?: ReportedRecord[];
+  records?: RecordWithImage[];
 }
 
 function isSuiteReport(value: unknown): value is ReportedSuite {
@@ -36,7 +26,7 @@ export function recordEvalReport(store: Store, evaluationId: number, generator: 
   const { records, ...summary } = report;
   if (records?.length) {
     store.evaluations.addResults(evaluationId, records.map((r): EvalResultInput => ({
-      task: r.task, prompt: r.input, imageIndex: r.sample, correct: r.correct, reward: r.reward, reason: r.reason, image: r.image ?? null,
+      task: r.task, prompt: r.input, imageIndex: r.sample, correct: r.correct, reward: r.reward, reason: r.reason, image: r.image,
     })));
   }
   const completed = { ...(summary as JsonObject), generator };
