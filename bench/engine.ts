@@ -15,14 +15,12 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { grad } from '../main/engine/autodiff/grad.ts';
 import { encodeModel } from '../main/engine/onnx/proto.ts';
 import { AdamW } from '../main/engine/optim/adamw.ts';
-import { paramSpecsFromGraph } from '../main/engine/runtime/fromGraph.ts';
-import { ParamStore } from '../main/engine/runtime/params.ts';
 import { createSession, type SessionOptions } from '../main/engine/runtime/session.ts';
 import { TrainingSession } from '../main/engine/runtime/training.ts';
-import { batchFor, buildModel, CONFIGS, forwardFlops, type BenchConfig } from '../main/engine/reference-models.ts';
+import { batchFor, benchGraphs, CONFIGS, forwardFlops, QUICK_CONFIGS, type BenchConfig } from '../main/engine/reference-models.ts';
+import { round, stats, type Stats } from './stats.ts';
 
 type Action = 'forward' | 'train';
 
@@ -40,10 +38,7 @@ interface OursTimer extends Timer {
 }
 
 async function oursTimer(c: BenchConfig, options: SessionOptions): Promise<OursTimer> {
-  const g = buildModel(c);
-  const store = new ParamStore(paramSpecsFromGraph(g.params), { seed: 0 });
-  const forwardModel = g.build();
-  const trainModel = grad(forwardModel, { loss: 'loss', wrt: store.list().map((p) => p.name) });
+  const { store, forward: forwardModel, train: trainModel } = benchGraphs(c);
   const forward = await createSession(encodeModel(forwardModel), { ...options, cache: false });
   const train = await createSession(encodeModel(trainModel), { ...options, cache: false });
   const batch = batchFor(c).feeds;
@@ -125,17 +120,6 @@ function ensureTorch(): string | undefined {
   return undefined;
 }
 
-interface Stats {
-  median: number;
-  best: number;
-  all: number[];
-}
-
-function stats(all: number[]): Stats {
-  const sorted = [...all].sort((a, b) => a - b);
-  return { median: round(sorted[Math.floor(sorted.length / 2)]!), best: round(sorted[0]!), all: all.map(round) };
-}
-
 /**
  * Pause between timed runs. Both engines' worker threads spin for a while after a run (OpenBLAS up to
  * ~0.1 s, ORT briefly) and would otherwise steal the cores from the other engine's next run.
@@ -178,7 +162,7 @@ function parseArgs(argv: string[]) {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   // --quick: a smoke run on tiny shapes (checks the pipeline, not the speed).
-  const configs = args.quick ? CONFIGS.map((c) => ({ ...c, name: `${c.name}-quick`, width: 48, layers: 2, heads: 3, tokens: 16, batch: 4 })) : CONFIGS;
+  const configs = args.quick ? QUICK_CONFIGS : CONFIGS;
   const warmup = 2;
   const repeats = args.quick ? 2 : args.repeats;
   const torchProblem = args.torch ? ensureTorch() : 'disabled with --no-torch';
@@ -234,10 +218,6 @@ async function main(): Promise<void> {
   const json = JSON.stringify(report, null, 2);
   console.log(json);
   if (args.json) writeFileSync(args.json, json + '\n');
-}
-
-function round(x: number): number {
-  return Math.round(x * 100) / 100;
 }
 
 await main();

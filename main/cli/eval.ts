@@ -1,12 +1,15 @@
 // `unirl eval`: scores a generator on a ShapeEval suite, prints the per-task table, and optionally writes
-// the summary (JSON) and the per-image results with reasons (JSONL).
+// the summary (JSON) and the per-image results with reasons (JSONL). `--criterion NAME` also reports a hidden
+// criterion's mean over the generated images (the scripted annotator's, world/criteria.ts).
 import { writeFileSync } from 'node:fs';
-import { buildSuite, createGenerator, formatReport, listGenerators, runSuite, SUITE_NAMES, type SampleRecord } from '../world/index.ts';
+import {
+  buildSuite, createGenerator, CRITERION_NAMES, formatReport, isCriterion, listGenerators, runSuite, SUITE_NAMES, type SampleRecord,
+} from '../world/index.ts';
 import { parseFlags, UsageError } from './args.ts';
 // Registers the `model` generator (the unified model) beside ShapeWorld's oracle and noise.
 import '../models/generator.ts';
 
-const USAGE = 'unirl eval --suite NAME --generator NAME [--checkpoint PATH] [--steps N] [--cfg S] [--reasoning] [--json out.json] [--jsonl per-image.jsonl] [--size 32] [--limit N] [--samples 4] [--seed N] | --list';
+const USAGE = 'unirl eval --suite NAME --generator NAME [--checkpoint PATH] [--steps N] [--cfg S] [--reasoning] [--temperature T] [--criterion larger|greener] [--json out.json] [--jsonl per-image.jsonl] [--size 32] [--limit N] [--samples 4] [--seed N] | --list';
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -19,7 +22,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   const { flags, positional } = parseFlags(args, {
     list: 'boolean', suite: 'string', generator: 'string', json: 'string', jsonl: 'string',
     size: 'string', limit: 'string', samples: 'string', seed: 'string',
-    checkpoint: 'string', steps: 'string', cfg: 'string', reasoning: 'boolean', threads: 'string',
+    checkpoint: 'string', steps: 'string', cfg: 'string', reasoning: 'boolean', temperature: 'string', threads: 'string', criterion: 'string',
   });
   if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"; usage: ${USAGE}`);
   if (flags.list) {
@@ -31,6 +34,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     }
     lines.push('Generators:');
     for (const g of listGenerators()) lines.push(`  ${g.name.padEnd(14)} ${g.description}`);
+    lines.push(`Criteria (--criterion): ${CRITERION_NAMES.join(', ')}`);
     process.stdout.write(lines.join('\n') + '\n');
     return 0;
   }
@@ -44,21 +48,30 @@ export async function evalCommand(args: string[]): Promise<number> {
   if (size !== undefined && size < 16) throw new UsageError(`--size must be at least 16, got ${size}`);
   const seed = flags.seed === undefined ? undefined : Number(flags.seed);
   if (seed !== undefined && !Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${flags.seed}"`);
+  const criterion = flags.criterion;
+  if (criterion !== undefined && !isCriterion(criterion)) throw new UsageError(`--criterion must be one of ${CRITERION_NAMES.join(', ')}, got "${criterion}"`);
   const suite = buildSuite(flags.suite, { seed, limit: positiveInt(flags.limit, 'limit'), samplesPerItem: positiveInt(flags.samples, 'samples') });
+  if (criterion !== undefined && !suite.tasks.some((t) => t.kind === 'text_to_image' || t.kind === 'edit')) {
+    throw new UsageError(`--criterion scores generated images; suite "${suite.name}" generates none`);
+  }
   const cfg = flags.cfg === undefined ? undefined : Number(flags.cfg);
   if (cfg !== undefined && !(cfg >= 0)) throw new UsageError(`--cfg must be a number >= 0, got "${flags.cfg}"`);
+  const temperature = flags.temperature === undefined ? undefined : Number(flags.temperature);
+  if (temperature !== undefined && !(temperature >= 0)) throw new UsageError(`--temperature must be a number >= 0, got "${flags.temperature}"`);
   // Options only the model generator reads: which weights, how many ODE steps, guidance, reasoning first.
   const generator = await createGenerator(flags.generator, {
     ...(flags.checkpoint ? { checkpoint: flags.checkpoint } : {}),
     ...(flags.steps ? { steps: positiveInt(flags.steps, 'steps') } : {}),
     ...(cfg !== undefined ? { cfgScale: cfg } : {}),
     ...(flags.reasoning ? { reasoning: true } : {}),
+    ...(temperature !== undefined ? { temperature } : {}),
     ...(flags.threads ? { threads: positiveInt(flags.threads, 'threads') } : {}),
   });
   const records: SampleRecord[] = [];
   try {
     const report = await runSuite(suite, generator, {
       ...(size ? { width: size, height: size } : {}),
+      ...(criterion !== undefined && isCriterion(criterion) ? { criterion } : {}),
       onRecord: flags.jsonl ? (r) => records.push(r) : undefined,
     });
     process.stdout.write(formatReport(report) + '\n');

@@ -5,7 +5,11 @@
  * parity test (main/engine/runtime/torch_parity.test.ts), which checks that both compute the same loss
  * and gradients, so the benchmark compares equal work.
  */
+import { grad } from './autodiff/grad.ts';
 import { GraphBuilder, type Tensor } from './graph/builder.ts';
+import type { ModelProto } from './onnx/proto.ts';
+import { paramSpecsFromGraph } from './runtime/fromGraph.ts';
+import { ParamStore } from './runtime/params.ts';
 import { Rng } from './runtime/rng.ts';
 
 export interface BenchConfig {
@@ -27,6 +31,9 @@ export const CONFIGS: BenchConfig[] = [
   { name: 'decoder-w192-l6-t64-b32', kind: 'decoder', width: 192, layers: 6, heads: 6, tokens: 64, batch: 32, vocab: 64, patch: 0 },
   { name: 'dit-w192-l6-t64-b32', kind: 'dit', width: 192, layers: 6, heads: 6, tokens: 64, batch: 32, vocab: 0, patch: 16 },
 ];
+
+/** The same two models at toy size: a smoke run of a benchmark's pipeline (not of its speed). */
+export const QUICK_CONFIGS: BenchConfig[] = CONFIGS.map((c) => ({ ...c, name: `${c.name}-quick`, width: 48, layers: 2, heads: 3, tokens: 16, batch: 4 }));
 
 // ----- models (twins of bench/engine_torch.py; activations kept 2-D [N = batch·tokens, width] so every
 // linear layer is one large GEMM forward and backward) -------------------------------------------------
@@ -80,6 +87,17 @@ function addPositions(g: GraphBuilder, x: Tensor, c: BenchConfig): Tensor {
 /** Pre-LN GPT decoder; loss = mean cross-entropy of next-token targets (given one-hot [N, V]). */
 export function buildModel(c: BenchConfig): GraphBuilder {
   return c.kind === 'decoder' ? buildDecoder(c) : buildDit(c);
+}
+
+/**
+ * A reference model ready to run: its parameters (seeded init), the forward graph (loss only) and the
+ * training graph (loss + `grad/<param>` for every parameter, autodiff's naming).
+ */
+export function benchGraphs(c: BenchConfig, seed = 0): { store: ParamStore; forward: ModelProto; train: ModelProto } {
+  const g = buildModel(c);
+  const store = new ParamStore(paramSpecsFromGraph(g.params), { seed });
+  const forward = g.build();
+  return { store, forward, train: grad(forward, { loss: 'loss', wrt: store.list().map((p) => p.name) }) };
 }
 
 export function buildDecoder(c: BenchConfig): GraphBuilder {

@@ -137,5 +137,7 @@ function taskTexts(task: SuiteTask): string[] {
       return task.items.flatMap((item) => [item.pair.yes, item.pair.no].flatMap((q) => [q.text, q.answer]));
     case 'critique':
       return task.items.flatMap((item) => [item.example.prompt, item.example.critique, item.example.fix, item.example.correctedPrompt]);
+    case 'rewrite':
+      return task.items.flatMap((item) => [item.prompt, item.reference]);
   }
 }

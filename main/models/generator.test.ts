@@ -24,13 +24,17 @@ test('the model generator is registered and runs every kind of ShapeEval task', 
   await model.dispose();
   const generator = await createGenerator('model', { checkpoint, steps: 2, threads: 1 });
   try {
-    for (const name of ['single_object', 'edit', 'question', 'reflection']) {
+    for (const name of ['single_object', 'edit', 'question', 'reflection', 'rewrite']) {
       const report = await runSuite(buildSuite(name, { limit: 1, samplesPerItem: 1 }), generator);
       for (const task of report.tasks) {
         assert.equal(task.skipped, undefined, `${task.task} skipped`);
         assert.ok(task.accuracy >= 0 && task.accuracy <= 1);
       }
     }
+    // Rewrites: the greedy reasoning completion of the text scenario's prompt, cut at <eos>.
+    const [rewrite] = await generator.rewrite!([{ prompt: 'a shape with three corners' }]);
+    assert.equal(typeof rewrite, 'string');
+    assert.ok(!rewrite!.includes('<eos>'));
     const request = { prompt: 'a red circle', seed: 5, width: 32, height: 32 };
     const [a] = await generator.textToImage!([request]);
     const [b, other] = await generator.textToImage!([request, { ...request, seed: 6 }]);

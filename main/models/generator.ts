@@ -1,6 +1,8 @@
 // The `model` generator: the unified model behind ShapeEval's Generator interface, so
 // `unirl eval --generator model [--checkpoint PATH]` scores the shipped weights or any checkpoint.
-// Images: Euler ODE (40 steps by default); text: greedy decoding.
+// Images: Euler ODE (40 steps by default); text: greedy decoding (or sampled at `temperature`). Vague prompts are reasoned about as the RL
+// `text`/`cot` scenarios prompt them (formats.think): `rewrite` returns that completion, and `textToImage`
+// with `reasoning` draws from it.
 import { fileURLToPath } from 'node:url';
 import { registerGenerator, type Generator } from '../world/generators.ts';
 import { toFloat, type ImageRGB } from '../world/image.ts';
@@ -21,6 +23,9 @@ export interface ModelGeneratorOptions {
   cfgScale?: number;
   /** Let the LM reason (<think> ... <answer> rewrite) before drawing (the vague-prompt suite "with reasoning"). */
   reasoning?: boolean;
+  /** LM decoding temperature for answers, critiques and rewrites (default 0 = greedy). Sampling at the
+   *  rollout temperature (1) measures what RL trains: a greedy score can hide an unsure policy. */
+  temperature?: number;
   threads?: number;
 }
 
@@ -52,8 +57,14 @@ export async function createModelGenerator(options: ModelGeneratorOptions = {}):
     checkSize(image.width, image.height);
     return toFloat(image).data;
   };
-  const greedy = async (prompts: { text: string; image?: Float32Array }[], maxTokens: number) =>
-    (await sampleText(model, prompts, { maxTokens, temperature: 0, seed: 0 })).texts;
+  const temperature = options.temperature ?? 0;
+  if (!(temperature >= 0)) throw new Error(`model generator: temperature must be >= 0, got ${temperature}`);
+  // A fixed seed per call keeps sampled answers reproducible for a given suite and batch size.
+  const decode = async (prompts: { text: string; image?: Float32Array }[], maxTokens: number) =>
+    (await sampleText(model, prompts, { maxTokens, temperature, seed: 0 })).texts;
+  /** The reasoning completion of each vague prompt (`... </think> <answer> REWRITE </answer>`), cut at <eos>. */
+  const reason = async (prompts: string[]) =>
+    (await decode(prompts.map((p) => ({ text: formats.think(p) })), model.config.textLength)).map((c) => c.replace(/<eos>.*$/, '').trim());
 
   return {
     name: 'model',
@@ -63,8 +74,8 @@ export async function createModelGenerator(options: ModelGeneratorOptions = {}):
       requests.forEach((r) => checkSize(r.width, r.height));
       let texts = requests.map((r) => formats.generate(r.prompt));
       if (options.reasoning) {
-        const completions = await greedy(requests.map((r) => ({ text: formats.think(r.prompt) })), model.config.textLength);
-        texts = requests.map((r, i) => `${formats.think(r.prompt)} ${completions[i]!.replace(/<eos>.*$/, '')}`);
+        const completions = await reason(requests.map((r) => r.prompt));
+        texts = requests.map((r, i) => `${formats.think(r.prompt)} ${completions[i]!}`);
       }
       return draw(texts.map((text) => ({ text, querySet: 'generate' })), requests.map((r) => r.seed));
     },
@@ -72,12 +83,15 @@ export async function createModelGenerator(options: ModelGeneratorOptions = {}):
       return draw(requests.map((r) => ({ text: formats.edit(r.instruction), querySet: 'edit', source: asFloat(r.source) })), requests.map((r) => r.seed));
     },
     async answer(requests) {
-      const texts = await greedy(requests.map((r) => ({ text: formats.question(r.question), image: asFloat(r.image) })), 8);
+      const texts = await decode(requests.map((r) => ({ text: formats.question(r.question), image: asFloat(r.image) })), 8);
       return texts.map((t) => t.split('</answer>')[0]!.replace(/<[^>]+>/g, ' ').trim());
     },
     async critique(requests) {
-      const texts = await greedy(requests.map((r) => ({ text: formats.critique(r.prompt), image: asFloat(r.image) })), 64);
+      const texts = await decode(requests.map((r) => ({ text: formats.critique(r.prompt), image: asFloat(r.image) })), 64);
       return texts.map((t) => parseCompletion(t).thinking ?? t.replace(/<[^>]+>/g, ' ').trim());
+    },
+    async rewrite(requests) {
+      return reason(requests.map((r) => r.prompt));
     },
     async dispose() {
       await model.dispose();
@@ -101,6 +115,8 @@ registerGenerator('model', 'the unified model (shipped base weights, or --checkp
   const cfgScale = optionNumber(options, 'cfgScale') ?? optionNumber(options, 'cfg');
   if (cfgScale !== undefined) o.cfgScale = cfgScale;
   if (options.reasoning === true || options.reasoning === 'true') o.reasoning = true;
+  const temperature = optionNumber(options, 'temperature');
+  if (temperature !== undefined) o.temperature = temperature;
   const threads = optionNumber(options, 'threads');
   if (threads !== undefined) o.threads = threads;
   return createModelGenerator(o);

@@ -11,7 +11,7 @@ import { encodeModel, type ModelProto } from '../engine/onnx/proto.ts';
 import type { AdamW } from '../engine/optim/adamw.ts';
 import { paramSpecsFromGraph } from '../engine/runtime/fromGraph.ts';
 import { ParamStore } from '../engine/runtime/params.ts';
-import type { ProviderName } from '../engine/runtime/providers.ts';
+import type { ProviderName, ProviderReport } from '../engine/runtime/providers.ts';
 import { createSession, type EngineSession, type Feed, type Outputs } from '../engine/runtime/session.ts';
 import { layoutOf, validateConfig, type ModelConfig } from './config.ts';
 import { connect, metaQueries } from './connector.ts';
@@ -134,6 +134,12 @@ export class UnifiedModel {
     const all: Record<string, Feed> = { ...feeds };
     for (const name of s.inputNames) if (!(name in all) && this.store.has(name)) all[name] = this.store.get(name);
     return s.run(all, {}, fetch);
+  }
+
+  /** The provider each session opened so far runs on (requested vs used, and why they differ), by graph key. */
+  async providers(): Promise<Record<string, ProviderReport>> {
+    const entries = await Promise.all([...this.sessions].map(async ([key, session]) => [key, (await session).provider] as const));
+    return Object.fromEntries(entries);
   }
 
   /** Releases every cached session. */

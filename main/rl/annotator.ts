@@ -1,27 +1,12 @@
 // A scripted annotator: ranks the groups waiting in the ranking queue by a hidden criterion the automatic
 // rewards do not measure (e.g. "prefers larger shapes"), so human-in-the-loop training and the learned
-// preference reward can be measured without people (issue 6, results).
+// preference reward can be measured without people (issue 6, results). The criteria live in world/criteria.ts
+// (ShapeEval reports them too).
 import type { Store } from '../../db/store.ts';
-import { detectObjects } from '../world/detect.ts';
-import type { ImageRGB } from '../world/image.ts';
+import { CRITERIA, isCriterion, type Criterion } from '../world/criteria.ts';
 import { decodePng } from '../world/png.ts';
 
-/** Hidden criteria: a score per image, higher = preferred. */
-export const CRITERIA = {
-  /** Total area of the detected objects. */
-  larger: (image: ImageRGB) => detectObjects(image).reduce((sum, o) => sum + o.area, 0),
-  /** Mean green minus mean red of the pixels. */
-  greener: (image: ImageRGB) => {
-    let sum = 0;
-    for (let p = 0; p < image.width * image.height; p++) sum += Number(image.data[p * 3 + 1]) - Number(image.data[p * 3]);
-    return sum / (image.width * image.height);
-  },
-} as const satisfies Record<string, (image: ImageRGB) => number>;
-export type Criterion = keyof typeof CRITERIA;
-
-export function isCriterion(name: string): name is Criterion {
-  return Object.hasOwn(CRITERIA, name);
-}
+export { CRITERIA, isCriterion, type Criterion };
 
 /** Ranks every group in `annotator`'s queue (of `runId`, if given) by `criterion`; equal scores tie. Returns how many. */
 export function rankQueue(store: Store, criterion: Criterion, annotator = `script:${criterion}`, runId?: number): number {

@@ -8,6 +8,7 @@ import { score } from '../world/evaluate.ts';
 import { meanAbsDiff, type ImageRGB } from '../world/image.ts';
 import { answerMatches } from '../world/questions.ts';
 import type { PromptSpec } from '../world/spec.ts';
+import { extractAnswer } from '../world/vague.ts';
 import type { PreferenceModel } from './preference.ts';
 
 /** What the components may look at of one sample. */
@@ -65,14 +66,8 @@ const FORMATS: Readonly<Record<TextFormat, RegExp>> = {
   answer: new RegExp(`^\\s*(<answer>)?${PLAIN}</answer>\\s*(<eos>\\s*)?$`),
 };
 
-/** The answer of a completion: after the last <answer> (or </think>) and before </answer>; the whole text without tags. */
-export function extractAnswer(text: string): string {
-  const close = text.lastIndexOf('</answer>');
-  const end = close >= 0 ? close : text.length;
-  const open = Math.max(text.lastIndexOf('<answer>', end), text.lastIndexOf('</think>', end));
-  const start = open < 0 ? 0 : text.indexOf('>', open) + 1;
-  return text.slice(start, end).replace(/<[^>]+>/g, ' ').trim();
-}
+/** The answer of a completion (shared with ShapeEval's `rewrite` suite). */
+export { extractAnswer };
 
 function need<T>(value: T | undefined, what: string, component: string): T {
   if (value === undefined) throw new Error(`reward '${component}' needs ${what}`);

@@ -8,26 +8,16 @@
 //   reflect GenEval-task prompts (the six tasks in turn)      -> final ShapeEval, improvement, critique correctness
 import type { JsonValue, Scenario } from '../../contract/domain.ts';
 import { EDIT_KINDS, sampleEdit } from '../world/edits.ts';
-import { groundTruth } from '../world/evaluate.ts';
-import { parsePrompt, samplePrompt, sampleSceneForSpec } from '../world/prompts.ts';
+import { samplePrompt } from '../world/prompts.ts';
 import { sampleQuestionPair } from '../world/questions.ts';
 import { renderScene } from '../world/render.ts';
 import { mixSeeds, Rng } from '../world/rng.ts';
-import { GENEVAL_TASKS, type PromptSpec } from '../world/spec.ts';
-import { sampleVaguePrompt } from '../world/vague.ts';
+import { GENEVAL_TASKS } from '../world/spec.ts';
+import { rewriteSatisfies, sampleVaguePrompt } from '../world/vague.ts';
 import type { TaskItem, TaskSource } from './policy.ts';
 
-/** Whether a concrete rewrite (a prompt of the grammar) denotes scenes that satisfy `spec`. */
-export function rewriteSatisfies(rewrite: string, spec: PromptSpec, seed = 0): boolean {
-  let concrete: PromptSpec;
-  try {
-    concrete = parsePrompt(rewrite);
-  } catch {
-    return false;
-  }
-  // A scene drawn for the rewrite must meet the vague prompt's constraints.
-  return groundTruth(sampleSceneForSpec(concrete, new Rng(seed)), spec).correct;
-}
+/** The text scenario's answer check lives in ShapeWorld (the `rewrite` suite scores with it too). */
+export { rewriteSatisfies };
 
 const json = (value: unknown) => JSON.parse(JSON.stringify(value)) as JsonValue;
 

@@ -1,5 +1,7 @@
 // Runs a suite against a generator: batches requests, scores every sample, and summarises per task
-// (accuracy, mean reward; accuracy+ for question pairs) and overall (unweighted mean of task accuracies).
+// (accuracy, mean reward; accuracy+ for question pairs; mean words of text rewrites; optionally the mean
+// hidden-criterion score of the generated images) and overall (unweighted mean of task accuracies).
+import { CRITERIA, type Criterion } from './criteria.ts';
 import { scoreEdit } from './edits.ts';
 import type { Generator } from './generators.ts';
 import { renderScene, DEFAULT_RESOLUTION } from './render.ts';
@@ -9,6 +11,7 @@ import { mixSeeds, seedFromText } from './rng.ts';
 import { score } from './evaluate.ts';
 import type { Suite, SuiteTask } from './suites.ts';
 import type { ImageRGB } from './image.ts';
+import { extractAnswer, rewriteSatisfies } from './vague.ts';
 
 /** One scored sample: a line of the per-image JSONL. */
 export interface SampleRecord {
@@ -22,8 +25,10 @@ export interface SampleRecord {
   correct: boolean;
   reward: number;
   reason: string;
-  /** Text outputs (answers, critiques). */
+  /** Text outputs (answers, critiques, rewrites with their reasoning). */
   output?: string;
+  /** The run's hidden criterion on the generated image (RunOptions.criterion). */
+  criterion?: number;
 }
 
 export interface TaskReport {
@@ -35,6 +40,10 @@ export interface TaskReport {
   meanReward: number;
   /** Question tasks: share of images with both questions of the pair right (MME accuracy+). */
   accuracyPlus?: number;
+  /** Rewrite tasks: mean number of words of the whole output (reasoning and rewrite, tags left out). */
+  meanWords?: number;
+  /** Image tasks, with RunOptions.criterion: the criterion's mean over the generated images. */
+  criterion?: number;
   /** Set when the generator lacks the capability; the task is left out of the overall score. */
   skipped?: string;
 }
@@ -47,6 +56,10 @@ export interface SuiteReport {
   tasks: TaskReport[];
   /** Unweighted mean of the accuracies of the tasks that ran. */
   overall: number;
+  /** Rewrite tasks: mean words of the outputs, all rewrite samples pooled. */
+  meanWords?: number;
+  /** With RunOptions.criterion: its mean over every generated image of the suite (all image tasks pooled). */
+  criterion?: { name: Criterion; mean: number; images: number };
   elapsedMs: number;
 }
 
@@ -55,16 +68,23 @@ export interface RunOptions {
   height?: number;
   /** Requests per generator call (the generator's maxBatch caps it). */
   batchSize?: number;
-  /** Every scored sample, with the image it judged (generated, edited, or the one asked about). */
-  onRecord?: (record: SampleRecord, image: ImageRGB) => void;
+  /** Every scored sample, with the image it judged (generated, edited, or the one asked about; none for rewrites). */
+  onRecord?: (record: SampleRecord, image: ImageRGB | undefined) => void;
+  /** A hidden criterion (criteria.ts) to score every generated image with (text-to-image and edit tasks). */
+  criterion?: Criterion;
   /** After every generator call: requests answered so far, of all the suite's requests. Throwing stops the run
    *  (the compute worker's cancellation check goes here). */
   onProgress?: (done: number, total: number, task: string) => void;
 }
 
-/** Requests a task sends to the generator (questions come in pairs; critiques one per item). */
+/** Requests a task sends to the generator (questions come in pairs; critiques and rewrites one per item). */
 function requestsOf(task: SuiteTask, samplesPerItem: number): number {
-  return task.items.length * (task.kind === 'question' ? 2 : task.kind === 'critique' ? 1 : samplesPerItem);
+  return task.items.length * (task.kind === 'question' ? 2 : task.kind === 'critique' || task.kind === 'rewrite' ? 1 : samplesPerItem);
+}
+
+/** Words of a text output, tags left out. */
+function wordCount(text: string): number {
+  return text.replace(/<[^>]+>/g, ' ').split(/\s+/).filter(Boolean).length;
 }
 
 export async function runSuite(suite: Suite, generator: Generator, options: RunOptions = {}): Promise<SuiteReport> {
@@ -75,6 +95,10 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
   const reports: TaskReport[] = [];
   const total = suite.tasks.reduce((s, task) => s + requestsOf(task, suite.samplesPerItem), 0);
   let done = 0;
+  const criterion = options.criterion === undefined ? undefined : CRITERIA[options.criterion];
+  if (options.criterion !== undefined && !criterion) throw new Error(`runSuite: unknown criterion "${options.criterion}"; criteria: ${Object.keys(CRITERIA).join(', ')}`);
+  let criterionSum = 0;
+  let criterionImages = 0;
   const inBatches = async <R, O>(requests: R[], taskName: string, run: (batch: R[]) => Promise<O[]>): Promise<O[]> => {
     const out: O[] = [];
     for (let i = 0; i < requests.length; i += batch) {
@@ -89,7 +113,13 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
   };
   for (const task of suite.tasks) {
     const records: SampleRecord[] = [];
-    const recordImages: ImageRGB[] = [];
+    const recordImages: (ImageRGB | undefined)[] = [];
+    /** A generated image's record: with the criterion's score when the run measures one. */
+    const generated = (record: SampleRecord, image: ImageRGB) => {
+      if (criterion) record.criterion = criterion(image);
+      records.push(record);
+      recordImages.push(image);
+    };
     const base = { suite: suite.name, task: task.name };
     // Seeded by task name: a task's samples are the same whether it runs alone or inside `geneval`.
     const seedOf = (item: number, sample: number) => mixSeeds(suite.seed, seedFromText(task.name), item, sample);
@@ -103,8 +133,7 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
           generator.textToImage!(b.map((j) => ({ prompt: j.item.prompt, seed: j.seed, width, height, truth: j.item.spec }))));
         jobs.forEach((j, k) => {
           const result = score(images[k]!, j.item.spec);
-          records.push({ ...base, item: j.item.id, sample: j.s, seed: j.seed, input: j.item.prompt, correct: result.correct, reward: result.reward, reason: result.reason });
-          recordImages.push(images[k]!);
+          generated({ ...base, item: j.item.id, sample: j.s, seed: j.seed, input: j.item.prompt, correct: result.correct, reward: result.reward, reason: result.reason }, images[k]!);
         });
       }
     } else if (task.kind === 'edit') {
@@ -116,8 +145,7 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
           generator.edit!(b.map((j) => ({ source: sources.get(j.item.id)!, instruction: j.item.edit.instruction, seed: j.seed, truth: j.item.edit.target }))));
         jobs.forEach((j, k) => {
           const result = scoreEdit(images[k]!, sources.get(j.item.id)!, j.item.edit);
-          records.push({ ...base, item: j.item.id, sample: j.s, seed: j.seed, input: j.item.edit.instruction, correct: result.correct, reward: result.reward, reason: result.reason });
-          recordImages.push(images[k]!);
+          generated({ ...base, item: j.item.id, sample: j.s, seed: j.seed, input: j.item.edit.instruction, correct: result.correct, reward: result.reward, reason: result.reason }, images[k]!);
         });
       }
     } else if (task.kind === 'question') {
@@ -135,6 +163,21 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
         });
         accuracyPlus = task.items.length ? bothRight / task.items.length : 0;
       }
+    } else if (task.kind === 'rewrite') {
+      if (!generator.rewrite) skipped = 'generator has no rewrite';
+      else {
+        const outputs = await inBatches(task.items, task.name, (b) => generator.rewrite!(b.map((item) => ({ prompt: item.prompt, truth: item.reference }))));
+        task.items.forEach((item, i) => {
+          // The RL `text` scenario's answer reward: the answer of the completion must satisfy the constraints.
+          const answer = extractAnswer(outputs[i]!);
+          const correct = rewriteSatisfies(answer, item.spec);
+          records.push({
+            ...base, item: item.id, sample: 0, seed: 0, input: item.prompt, correct, reward: correct ? 1 : 0,
+            reason: correct ? 'ok' : `rewrite "${answer}" does not satisfy the prompt (one right rewrite: "${item.reference}")`, output: outputs[i]!,
+          });
+          recordImages.push(undefined);
+        });
+      }
     } else {
       if (!generator.critique) skipped = 'generator has no critique';
       else {
@@ -151,13 +194,19 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
         });
       }
     }
-    records.forEach((r, i) => options.onRecord?.(r, recordImages[i]!));
+    records.forEach((r, i) => options.onRecord?.(r, recordImages[i]));
     const n = records.length;
+    const scored = records.filter((r) => r.criterion !== undefined);
+    const taskCriterion = scored.reduce((sum, r) => sum + r.criterion!, 0);
+    criterionSum += taskCriterion;
+    criterionImages += scored.length;
     reports.push({
       task: task.name, kind: task.kind, items: task.items.length, samples: n,
       accuracy: n ? records.filter((r) => r.correct).length / n : 0,
       meanReward: n ? records.reduce((s, r) => s + r.reward, 0) / n : 0,
       ...(accuracyPlus !== undefined ? { accuracyPlus } : {}),
+      ...(task.kind === 'rewrite' && n ? { meanWords: records.reduce((sum, r) => sum + wordCount(r.output ?? ''), 0) / n } : {}),
+      ...(scored.length ? { criterion: taskCriterion / scored.length } : {}),
       ...(skipped ? { skipped } : {}),
     });
     if (skipped) {
@@ -166,27 +215,39 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
     }
   }
   const ran = reports.filter((r) => !r.skipped);
+  const worded = ran.filter((r) => r.meanWords !== undefined);
+  const wordedSamples = worded.reduce((s, r) => s + r.samples, 0);
   return {
     suite: suite.name, generator: generator.name, width, height, tasks: reports,
     overall: ran.length ? ran.reduce((s, r) => s + r.accuracy, 0) / ran.length : 0,
+    ...(wordedSamples ? { meanWords: worded.reduce((s, r) => s + r.meanWords! * r.samples, 0) / wordedSamples } : {}),
+    ...(options.criterion !== undefined ? { criterion: { name: options.criterion, mean: criterionImages ? criterionSum / criterionImages : 0, images: criterionImages } } : {}),
     elapsedMs: Date.now() - started,
   };
 }
 
 
-/** The summary as a fixed-width table. */
+/** The summary as a fixed-width table (a `words` column when rewrite tasks ran, one for the criterion when measured). */
 export function formatReport(report: SuiteReport): string {
+  const showWords = report.tasks.some((t) => t.meanWords !== undefined);
+  const crit = report.criterion;
+  const extra = (t: TaskReport) => [
+    ...(showWords ? [t.meanWords !== undefined ? t.meanWords.toFixed(1) : ''] : []),
+    ...(crit ? [t.criterion !== undefined ? t.criterion.toFixed(4) : ''] : []),
+  ];
   const rows = report.tasks.map((t) => [
     t.task, String(t.items), String(t.samples),
     t.skipped ? 'skipped' : t.accuracy.toFixed(3), t.skipped ? '' : t.meanReward.toFixed(3),
-    t.accuracyPlus !== undefined ? t.accuracyPlus.toFixed(3) : '',
+    t.accuracyPlus !== undefined ? t.accuracyPlus.toFixed(3) : '', ...extra(t),
   ]);
-  const header = ['task', 'items', 'samples', 'accuracy', 'reward', 'acc+'];
-  const all = [header, ...rows, ['overall', '', '', report.overall.toFixed(3), '', '']];
+  const header = ['task', 'items', 'samples', 'accuracy', 'reward', 'acc+', ...(showWords ? ['words'] : []), ...(crit ? [crit.name] : [])];
+  const overall = ['overall', '', '', report.overall.toFixed(3), '', '', ...(showWords ? [report.meanWords?.toFixed(1) ?? ''] : []), ...(crit ? [crit.images ? crit.mean.toFixed(4) : ''] : [])];
+  const all = [header, ...rows, overall];
   const widths = header.map((_, c) => Math.max(...all.map((r) => r[c]!.length)));
   const line = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   return [
-    `ShapeEval suite "${report.suite}", generator "${report.generator}", ${report.width}x${report.height}, ${(report.elapsedMs / 1000).toFixed(1)} s`,
-    line(header), ...rows.map(line), line(all[all.length - 1]!),
+    `ShapeEval suite "${report.suite}", generator "${report.generator}", ${report.width}x${report.height}, ${(report.elapsedMs / 1000).toFixed(1)} s` +
+      (crit ? `; criterion "${crit.name}": mean over ${crit.images} generated images` : ''),
+    line(header), ...rows.map(line), line(overall),
   ].join('\n');
 }

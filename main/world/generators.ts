@@ -1,6 +1,6 @@
 // The Generator interface every evaluated system implements (text-to-image, editing, question answering,
-// critique), a registry by name, and the two reference generators: `oracle` (renders the ground truth:
-// must score ~1) and `noise` (random images and words: must score ~0 on images).
+// critique, text rewrites of vague prompts), a registry by name, and the two reference generators:
+// `oracle` (renders the ground truth: must score ~1) and `noise` (random images and words: must score ~0 on images).
 import { noiseImage, type ImageRGB } from './image.ts';
 import { NUMBER_WORDS, parsePrompt, sampleSceneForSpec } from './prompts.ts';
 import { renderScene } from './render.ts';
@@ -40,6 +40,13 @@ export interface CritiqueRequest {
   truth?: string;
 }
 
+export interface RewriteRequest {
+  /** The vague prompt to reason about and rewrite concretely. */
+  prompt: string;
+  /** Ground truth (a reference rewrite), for reference generators only. */
+  truth?: string;
+}
+
 /** Any system ShapeEval can judge. Each capability is optional; suites skip tasks a generator lacks.
  *  Calls are batched: the i-th output answers the i-th request. */
 export interface Generator {
@@ -50,6 +57,10 @@ export interface Generator {
   edit?(requests: EditRequest[]): Promise<ImageRGB[]>;
   answer?(requests: QuestionRequest[]): Promise<string[]>;
   critique?(requests: CritiqueRequest[]): Promise<string[]>;
+  /** The whole text answer to a vague prompt: reasoning (optional) and the concrete rewrite, in the LM's
+   *  format (`... </think> <answer> REWRITE </answer>`) or bare; the scorer reads the answer as the RL
+   *  `text` reward does (vague.ts extractAnswer). */
+  rewrite?(requests: RewriteRequest[]): Promise<string[]>;
   dispose?(): Promise<void>;
 }
 
@@ -93,6 +104,9 @@ export const oracleGenerator: Generator = {
   async critique(requests) {
     return requests.map((r) => need(r.truth, 'critique'));
   },
+  async rewrite(requests) {
+    return requests.map((r) => need(r.truth, 'reference rewrite'));
+  },
 };
 
 const NOISE_WORDS = ['yes', 'no', ...NUMBER_WORDS, ...COLORS, ...SHAPES, 'the', 'is', 'image', 'left', 'right', 'above', 'below'];
@@ -113,6 +127,12 @@ export const noiseGenerator: Generator = {
     return requests.map((r) => {
       const rng = new Rng(seedFromText(r.prompt));
       return Array.from({ length: 8 }, () => rng.pick(NOISE_WORDS)).join(' ');
+    });
+  },
+  async rewrite(requests) {
+    return requests.map((r) => {
+      const rng = new Rng(seedFromText(r.prompt));
+      return Array.from({ length: 6 }, () => rng.pick(NOISE_WORDS)).join(' ');
     });
   },
 };

@@ -15,7 +15,8 @@ export {
   type GenevalTask, type PromptTask, type Relation, type PromptSpec, type ObjectRequirement, type ObjectProhibition,
 } from './spec.ts';
 export { samplePrompt, sampleSpec, promptText, parsePrompt, sampleSceneForSpec, type Prompt } from './prompts.ts';
-export { sampleVaguePrompt, type VaguePrompt } from './vague.ts';
+export { sampleVaguePrompt, extractAnswer, rewriteSatisfies, type VaguePrompt } from './vague.ts';
+export { CRITERIA, CRITERION_NAMES, isCriterion, type Criterion } from './criteria.ts';
 export { detectObjects, type DetectedObject, type ShapeFeatures } from './detect.ts';
 export {
   score, evaluateObjects, groundTruth, relativePosition, sceneObjectsForEval, POSITION_THRESHOLD,
@@ -33,7 +34,7 @@ export { REFLECTION_ERRORS, sampleReflection, critiqueMentions, type ReflectionE
 export { SUITE_NAMES, GENEVAL_SIZES, DEFAULT_SUITE_SEED, buildSuite, listSuites, type Suite, type SuiteTask, type SuiteOptions } from './suites.ts';
 export {
   registerGenerator, createGenerator, listGenerators, oracleGenerator, noiseGenerator,
-  type Generator, type GeneratorFactory, type TextToImageRequest, type EditRequest, type QuestionRequest, type CritiqueRequest,
+  type Generator, type GeneratorFactory, type TextToImageRequest, type EditRequest, type QuestionRequest, type CritiqueRequest, type RewriteRequest,
 } from './generators.ts';
 export { runSuiteJob, type SuiteJobContext } from './jobs.ts';
 export { runSuite, formatReport, type SuiteReport, type TaskReport, type SampleRecord, type RunOptions } from './benchmark.ts';

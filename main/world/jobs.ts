@@ -10,8 +10,8 @@ export interface SuiteJobContext {
   checkCancelled(): void;
 }
 
-/** A scored sample with its image as 8-bit RGB, so the app can store and show it. */
-export type RecordWithImage = SampleRecord & { image: { width: number; height: number; rgb: Uint8Array } };
+/** A scored sample with its image as 8-bit RGB, so the app can store and show it (text rewrites have none). */
+export type RecordWithImage = SampleRecord & { image?: { width: number; height: number; rgb: Uint8Array } };
 
 export async function runSuiteJob(
   params: { suite: string; generator: string; limit?: number; checkpoint?: string },
@@ -23,6 +23,10 @@ export async function runSuiteJob(
   try {
     const report = await runSuite(suite, generator, {
       onRecord(record, image) {
+        if (!image) {
+          records.push(record);
+          return;
+        }
         const { width, height, data } = toUint8(image);
         records.push({ ...record, image: { width, height, rgb: data } });
       },

@@ -4,10 +4,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evalCommand } from '../cli/eval.ts';
-import { runSuite } from './benchmark.ts';
+import { formatReport, runSuite } from './benchmark.ts';
+import { CRITERIA } from './criteria.ts';
 import { noiseGenerator, oracleGenerator, type Generator } from './generators.ts';
 import { runSuiteJob } from './jobs.ts';
-import { buildSuite, GENEVAL_SIZES, listSuites, SUITE_NAMES } from './suites.ts';
+import { renderScene } from './render.ts';
+import { buildSuite, GENEVAL_SIZES, listSuites, SUITE_NAMES, type RewriteItem } from './suites.ts';
 
 test('suites are fixed by their seed and GenEval-sized', () => {
   const a = buildSuite('geneval');
@@ -29,7 +31,7 @@ test('geneval: the oracle scores >= 0.99 and noise <= 0.05', async () => {
 });
 
 test('every suite: the oracle is near perfect and noise images fail', async () => {
-  for (const name of ['vague', 'edit', 'question', 'reflection']) {
+  for (const name of ['vague', 'rewrite', 'edit', 'question', 'reflection']) {
     const suite = buildSuite(name, { limit: 10 });
     const oracle = await runSuite(suite, oracleGenerator);
     assert.ok(oracle.overall >= 0.99, `${name}: oracle ${oracle.overall}`);
@@ -55,11 +57,18 @@ test('unirl eval writes the summary and per-image JSONL with reasons', async () 
     const code = await evalCommand(['--suite', 'counting', '--generator', 'noise', '--limit', '5', '--json', join(dir, 's.json'), '--jsonl', join(dir, 'r.jsonl')]);
     assert.equal(code, 0);
     assert.equal(await evalCommand(['--list']), 0);
+    assert.equal(await evalCommand(['--suite', 'counting', '--generator', 'oracle', '--limit', '2', '--criterion', 'larger', '--json', join(dir, 'c.json')]), 0);
+    assert.equal(await evalCommand(['--suite', 'rewrite', '--generator', 'oracle', '--limit', '2']), 0);
   } finally {
     process.stdout.write = write;
   }
   assert.match(out.join(''), /counting\s+5\s+20\s+0\.000/);
   assert.match(out.join(''), /geneval\s+6 tasks\s+553 items/);
+  assert.match(out.join(''), /rewrite\s+4 tasks\s+100 items/);
+  assert.match(out.join(''), /rewrite_relation\s+2\s+2\s+1\.000/);
+  const withCriterion = JSON.parse(readFileSync(join(dir, 'c.json'), 'utf8'));
+  assert.equal(withCriterion.criterion.name, 'larger');
+  assert.ok(withCriterion.tasks[0].criterion > 0);
   const summary = JSON.parse(readFileSync(join(dir, 's.json'), 'utf8'));
   assert.equal(summary.overall, 0);
   const lines = readFileSync(join(dir, 'r.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -68,6 +77,8 @@ test('unirl eval writes the summary and per-image JSONL with reasons', async () 
   assert.ok(lines[0].reason.length > 0);
   await assert.rejects(evalCommand(['--suite', 'counting']), /--generator is required/);
   await assert.rejects(evalCommand(['--suite', 'counting', '--generator', 'nope']), /unknown generator "nope"/);
+  await assert.rejects(evalCommand(['--suite', 'counting', '--generator', 'oracle', '--criterion', 'bluer']), /--criterion must be one of larger, greener/);
+  await assert.rejects(evalCommand(['--suite', 'question', '--generator', 'oracle', '--criterion', 'larger']), /generates none/);
   rmSync(dir, { recursive: true });
 });
 
@@ -90,6 +101,8 @@ test('listSuites gives every suite with its item count', () => {
   assert.deepEqual(suites.map((s) => s.name), [...SUITE_NAMES]);
   assert.equal(suites.find((s) => s.name === 'geneval')!.prompts, 553);
   assert.equal(suites.find((s) => s.name === 'reflection')!.prompts, 120);
+  assert.equal(suites.find((s) => s.name === 'rewrite')!.prompts, 100);
+  assert.deepEqual(SUITE_NAMES, ['geneval', 'single_object', 'two_object', 'counting', 'colors', 'position', 'color_attr', 'vague', 'rewrite', 'edit', 'question', 'reflection']);
 });
 
 test('a task scores the same samples alone and inside geneval', async () => {
@@ -98,4 +111,65 @@ test('a task scores the same samples alone and inside geneval', async () => {
   await runSuite(buildSuite('position', { limit: 3 }), noiseGenerator, { onRecord: (r) => alone.push(`${r.seed} ${r.reason}`) });
   await runSuite(buildSuite('geneval', { limit: 3 }), noiseGenerator, { onRecord: (r) => { if (r.task === 'position') inside.push(`${r.seed} ${r.reason}`); } });
   assert.deepEqual(alone, inside);
+});
+
+test('rewrite: the vague prompts answered in text, scored by the RL text reward\'s check', async () => {
+  const rewrite = buildSuite('rewrite');
+  const vague = buildSuite('vague');
+  assert.deepEqual(rewrite.tasks.map((t) => t.name), ['rewrite_object', 'rewrite_colored_object', 'rewrite_count', 'rewrite_relation']);
+  rewrite.tasks.forEach((t, k) => {
+    assert.equal(t.kind, 'rewrite');
+    assert.equal(t.items.length, 25);
+    // Same prompts, in the same order, as the vague suite.
+    assert.deepEqual(t.items.map((i) => (i as RewriteItem).prompt), vague.tasks[k]!.items.map((i) => (i as { prompt: string }).prompt));
+  });
+  const oracle = await runSuite(buildSuite('rewrite', { limit: 5 }), oracleGenerator);
+  assert.equal(oracle.overall, 1);
+  assert.deepEqual(oracle.tasks.map((t) => t.samples), [5, 5, 5, 5], 'one answer per item');
+  assert.ok(oracle.meanWords! > 1, `oracle words ${oracle.meanWords}`);
+  assert.match(formatReport(oracle), /rewrite_count\s+5\s+5\s+1\.000\s+1\.000\s+\d+\.\d\n/);
+  const noise = await runSuite(buildSuite('rewrite', { limit: 10 }), noiseGenerator);
+  assert.ok(noise.overall <= 0.1, `noise overall ${noise.overall}`);
+
+  // A hand-made right and wrong answer, in the LM's reasoning format and bare.
+  const item = rewrite.tasks[0]!.items.find((i) => (i as RewriteItem).prompt === 'a shape with three corners') as RewriteItem | undefined
+    ?? ({ id: 'x', prompt: 'a shape with three corners', spec: { task: 'vague', allowOthers: false, include: [{ shapes: ['triangle'], count: 1 }], exclude: [] }, reference: 'a triangle' } as RewriteItem);
+  const suite = { ...rewrite, tasks: [{ name: 'rewrite_object', kind: 'rewrite' as const, items: [item, item, item, item] }] };
+  const answers = [
+    'a shape with three corners is a triangle . </think> <answer> a blue triangle </answer>',
+    'a shape with three corners is a square . </think> <answer> a blue square </answer>',
+    'a green triangle',
+    'triangle triangle blue',
+  ];
+  const handMade: Generator = { name: 'hand', rewrite: async () => answers };
+  const seen: boolean[] = [];
+  const report = await runSuite(suite, handMade, { onRecord: (r, image) => { seen.push(r.correct); assert.equal(image, undefined); } });
+  assert.deepEqual(seen, [true, false, true, false]);
+  assert.equal(report.tasks[0]!.meanWords, (12 + 12 + 3 + 3) / 4, "the period counts as a word");
+});
+
+test('--criterion: the mean hidden-criterion score of the generated images, per task and overall', async () => {
+  const black = { width: 32, height: 32, data: new Float32Array(32 * 32 * 3) };
+  assert.equal(CRITERIA.larger(black), 0);
+  assert.equal(CRITERIA.greener(black), 0);
+  const suite = buildSuite('geneval', { limit: 2, samplesPerItem: 2 });
+  const a = await runSuite(suite, oracleGenerator, { criterion: 'larger' });
+  const b = await runSuite(suite, oracleGenerator, { criterion: 'larger' });
+  assert.equal(a.criterion!.name, 'larger');
+  assert.equal(a.criterion!.images, 24);
+  assert.equal(a.criterion!.mean, b.criterion!.mean, 'oracle renders are deterministic');
+  assert.ok(a.criterion!.mean > 0.01 && a.criterion!.mean < 0.5, `mean area ${a.criterion!.mean}`);
+  const perTask = a.tasks.map((t) => t.criterion!);
+  assert.ok(Math.abs(perTask.reduce((s, v) => s + v, 0) / perTask.length - a.criterion!.mean) < 1e-12, 'equal-sized tasks: mean of the task means');
+  assert.ok(a.tasks.find((t) => t.task === 'counting')!.criterion! > a.tasks.find((t) => t.task === 'single_object')!.criterion!, 'more objects, more area');
+  assert.match(formatReport(a), /larger[\s\S]*overall\s+1\.000\s+0\.\d{4}/);
+  // A generator of black images scores 0; images it was shown (questions) are not counted.
+  const blackGen: Generator = { name: 'black', textToImage: async (rs) => rs.map((r) => ({ width: r.width, height: r.height, data: new Float32Array(r.width * r.height * 3) })) };
+  const dark = await runSuite(buildSuite('single_object', { limit: 3 }), blackGen, { criterion: 'larger' });
+  assert.equal(dark.criterion!.mean, 0);
+  const questions = await runSuite(buildSuite('question', { limit: 2 }), oracleGenerator, { criterion: 'greener' });
+  assert.equal(questions.criterion!.images, 0);
+  assert.equal(questions.tasks[0]!.criterion, undefined);
+  assert.equal(a.tasks.every((t) => t.criterion !== undefined), true);
+  assert.ok(CRITERIA.greener(renderScene({ background: 'grey', objects: [{ shape: 'square', color: 'green', size: 0.3, x: 0.5, y: 0.5 }] })) > 0);
 });

@@ -6,24 +6,27 @@ import { QUESTION_TYPES, sampleQuestionPair, type QuestionPair } from './questio
 import { REFLECTION_ERRORS, sampleReflection, type ReflectionExample } from './reflection.ts';
 import { Rng, mixSeeds } from './rng.ts';
 import { GENEVAL_TASKS, type GenevalTask, type PromptSpec } from './spec.ts';
-import { sampleVaguePrompt } from './vague.ts';
+import { sampleVaguePrompt, type VaguePrompt } from './vague.ts';
 
 export interface TextToImageItem { id: string; prompt: string; spec: PromptSpec }
 export interface EditItem { id: string; edit: Edit }
 export interface QuestionItem { id: string; pair: QuestionPair }
 export interface CritiqueItem { id: string; example: ReflectionExample }
+/** A vague prompt to be answered in text with a concrete rewrite; `reference` is one right rewrite. */
+export interface RewriteItem { id: string; prompt: string; spec: PromptSpec; reference: string }
 
 export type SuiteTask =
   | { name: string; kind: 'text_to_image'; items: TextToImageItem[] }
   | { name: string; kind: 'edit'; items: EditItem[] }
   | { name: string; kind: 'question'; items: QuestionItem[] }
-  | { name: string; kind: 'critique'; items: CritiqueItem[] };
+  | { name: string; kind: 'critique'; items: CritiqueItem[] }
+  | { name: string; kind: 'rewrite'; items: RewriteItem[] };
 
 export interface Suite {
   name: string;
   description: string;
   seed: number;
-  /** Images generated per prompt or edit item (GenEval: 4). Questions and critiques get one answer each. */
+  /** Images generated per prompt or edit item (GenEval: 4). Questions, critiques and rewrites get one answer each. */
   samplesPerItem: number;
   tasks: SuiteTask[];
 }
@@ -37,13 +40,14 @@ export const GENEVAL_SIZES: Readonly<Record<GenevalTask, number>> = {
 const DESCRIPTIONS: Record<string, string> = {
   geneval: 'the six GenEval tasks, 553 prompts x 4 images',
   vague: 'vague prompts checked against their constraint sets, 4 forms x 25 prompts x 4 images',
+  rewrite: 'the vague prompts answered in text (reasoning, then a concrete rewrite checked against the constraints), 4 forms x 25',
   edit: 'edit instructions checked against target scenes and unchanged pixels, 5 kinds x 40 x 4 images',
   question: 'MME-style yes/no question pairs, 4 types x 80 images (accuracy and accuracy+)',
   reflection: 'critiques of wrong images (20 per error kind) and regeneration from the corrected prompt',
 };
 for (const task of GENEVAL_TASKS) DESCRIPTIONS[task] = `GenEval task ${task}, ${GENEVAL_SIZES[task]} prompts x 4 images`;
 
-export const SUITE_NAMES: readonly string[] = ['geneval', ...GENEVAL_TASKS, 'vague', 'edit', 'question', 'reflection'];
+export const SUITE_NAMES: readonly string[] = ['geneval', ...GENEVAL_TASKS, 'vague', 'rewrite', 'edit', 'question', 'reflection'];
 
 export interface SuiteOptions {
   seed?: number;
@@ -71,19 +75,31 @@ function genevalTask(task: GenevalTask, seed: number): SuiteTask {
   return { name: task, kind: 'text_to_image', items: prompts.map((p, i) => ({ id: `${task}-${i}`, prompt: p.text, spec: p.spec })) };
 }
 
+const VAGUE_FORMS = ['object', 'colored_object', 'count', 'relation'] as const;
+
+/** The vague suite's prompts per form (the `rewrite` suite asks the same ones). */
+function vaguePrompts(seed: number): { form: (typeof VAGUE_FORMS)[number]; prompts: VaguePrompt[] }[] {
+  return VAGUE_FORMS.map((form, f) => {
+    const rng = new Rng(mixSeeds(seed, 100 + f));
+    return { form, prompts: distinct(25, () => sampleVaguePrompt(rng, form), (v) => v.text) };
+  });
+}
+
 function tasksOf(name: string, seed: number): SuiteTask[] {
   if ((GENEVAL_TASKS as readonly string[]).includes(name)) return [genevalTask(name as GenevalTask, seed)];
   switch (name) {
     case 'geneval':
       return GENEVAL_TASKS.map((t) => genevalTask(t, seed));
-    case 'vague': {
-      const forms = ['object', 'colored_object', 'count', 'relation'] as const;
-      return forms.map((form, f) => {
-        const rng = new Rng(mixSeeds(seed, 100 + f));
-        const prompts = distinct(25, () => sampleVaguePrompt(rng, form), (v) => v.text);
-        return { name: `vague_${form}`, kind: 'text_to_image' as const, items: prompts.map((v, i) => ({ id: `vague_${form}-${i}`, prompt: v.text, spec: v.spec })) };
-      });
-    }
+    case 'vague':
+      return vaguePrompts(seed).map(({ form, prompts }) => ({
+        name: `vague_${form}`, kind: 'text_to_image' as const, items: prompts.map((v, i) => ({ id: `vague_${form}-${i}`, prompt: v.text, spec: v.spec })),
+      }));
+    case 'rewrite':
+      // Item i of rewrite_FORM is item i of vague_FORM (same prompt): text and image reasoning compare prompt by prompt.
+      return vaguePrompts(seed).map(({ form, prompts }) => ({
+        name: `rewrite_${form}`, kind: 'rewrite' as const,
+        items: prompts.map((v, i) => ({ id: `rewrite_${form}-${i}`, prompt: v.text, spec: v.spec, reference: v.rewrite })),
+      }));
     case 'edit':
       return EDIT_KINDS.map((kind, k) => {
         const rng = new Rng(mixSeeds(seed, 200 + k));

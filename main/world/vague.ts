@@ -2,8 +2,9 @@
 // grass", "one more than two"). Each denotes a constraint set (a PromptSpec with sets of shapes/colours),
 // so several concrete answers are right; each comes with a reference reasoning trace and one concrete
 // rewrite in the prompt grammar, for supervised pretraining of the reasoning step.
-import { promptText, withArticle } from './prompts.ts';
-import type { Rng } from './rng.ts';
+import { groundTruth } from './evaluate.ts';
+import { parsePrompt, promptText, sampleSceneForSpec, withArticle } from './prompts.ts';
+import { Rng } from './rng.ts';
 import { COLORS, SHAPES, type ColorName, type Shape } from './scene.ts';
 import { type ObjectRequirement, type PromptSpec, type Relation } from './spec.ts';
 
@@ -165,3 +166,26 @@ function concrete(spec: PromptSpec, rng: Rng, steps: string[]): PromptSpec {
   return { ...spec, task, include };
 }
 
+
+/** The answer of an LM completion: after the last <answer> (or </think>) and before </answer>; the whole
+ *  text without tags when it has none (a bare rewrite is its own answer). */
+export function extractAnswer(text: string): string {
+  const close = text.lastIndexOf('</answer>');
+  const end = close >= 0 ? close : text.length;
+  const open = Math.max(text.lastIndexOf('<answer>', end), text.lastIndexOf('</think>', end));
+  const start = open < 0 ? 0 : text.indexOf('>', open) + 1;
+  return text.slice(start, end).replace(/<[^>]+>/g, ' ').trim();
+}
+
+/** Whether a concrete rewrite (a prompt of the grammar) denotes scenes that satisfy `spec`: the check of
+ *  the RL `text` scenario's answer reward and of the `rewrite` suite. */
+export function rewriteSatisfies(rewrite: string, spec: PromptSpec, seed = 0): boolean {
+  let concrete: PromptSpec;
+  try {
+    concrete = parsePrompt(rewrite);
+  } catch {
+    return false;
+  }
+  // A scene drawn for the rewrite must meet the vague prompt's constraints.
+  return groundTruth(sampleSceneForSpec(concrete, new Rng(seed)), spec).correct;
+}

@@ -472,13 +472,18 @@ function gatherGrad(ctx: GradContext): (Tensor | undefined)[] {
   const rank = data.rank;
   const q = indices.rank;
   const axis = normalizeAxis(intAttr(node, 'axis', 0), rank);
-  // Move the gathered axis to the front, so ScatterND (which indexes leading axes) can add dY rows back.
+  // Move the gathered axis to the front: zeros [S_axis, ...rest], dY rows [...I, ...rest] -> [N, ...rest].
   const dataPerm = [axis, ...Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis)];
   const dyAxes = Array.from({ length: dy[0]!.rank }, (_, i) => i);
   const dyPerm = [...dyAxes.slice(axis, axis + q), ...dyAxes.slice(0, axis), ...dyAxes.slice(axis + q)];
   const zeros = g.fullLike(g.transpose(data, dataPerm), 0);
-  const index = g.unsqueeze(indices.dtype === 'int64' ? indices : g.cast(indices, 'int64'), [-1]);
-  const scattered = g.scatterND(zeros, index, g.transpose(dy[0]!, dyPerm), 'add');
+  const rowShape = g.concat([g.ints([-1]), g.slice(g.shape(zeros), [1], [rank])], 0);
+  const rows = g.reshape(g.transpose(dy[0]!, dyPerm), rowShape);
+  // ScatterElements, not ScatterND: ORT's CPU ScatterND splits the update rows over threads, so rows with
+  // the same index race and lose updates (seen with 8-16 threads); ScatterElements walks the scattered
+  // axis serially within each work unit, so repeated indices add up exactly.
+  const flatIndex = g.reshape(indices.dtype === 'int64' ? indices : g.cast(indices, 'int64'), [-1, ...Array<number>(rank - 1).fill(1)]);
+  const scattered = g.scatterElements(zeros, g.expand(flatIndex, g.shape(rows)), rows, 0, 'add');
   return [g.transpose(scattered, inversePerm(dataPerm)), undefined];
 }
 

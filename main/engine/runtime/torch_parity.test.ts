@@ -5,13 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { batchFor, buildModel, type BenchConfig } from '../reference-models.ts';
-import { grad } from '../autodiff/grad.ts';
+import { batchFor, benchGraphs, type BenchConfig } from '../reference-models.ts';
 import { saveCheckpoint } from '../checkpoint/checkpoint.ts';
 import { readSafetensors, writeSafetensors } from '../checkpoint/safetensors.ts';
 import { encodeModel } from '../onnx/proto.ts';
-import { paramSpecsFromGraph } from './fromGraph.ts';
-import { ParamStore } from './params.ts';
+import { diffStats } from './arrays.ts';
 import { createSession } from './session.ts';
 
 // Optional: the same small networks (the benchmark's decoder and DiT at toy size) through the engine and
@@ -28,11 +26,10 @@ const TINY: BenchConfig[] = [
 
 for (const config of TINY) {
   test(`${config.name}: loss and gradients match PyTorch autograd`, { skip }, async () => {
-    const g = buildModel(config);
-    const store = new ParamStore(paramSpecsFromGraph(g.params), { seed: 5 });
+    const { store, train } = benchGraphs(config, 5);
     // Larger than the models' 0.02 init so every path (attention, gates) carries a visible gradient.
     for (const p of store.list()) if (p.init.kind === 'normal') for (let i = 0; i < p.size; i++) p.data[i]! *= 10;
-    const session = await createSession(encodeModel(grad(g.build(), { loss: 'loss', wrt: store.list().map((p) => p.name) })), { threads: 1, cache: false });
+    const session = await createSession(encodeModel(train), { threads: 1, cache: false });
     const dir = mkdtempSync(join(tmpdir(), 'parity-'));
     try {
       const batch = batchFor(config);
@@ -51,11 +48,9 @@ for (const config of TINY) {
       for (const p of store.list()) {
         const mine = ours[`grad/${p.name}`]!.data as Float32Array;
         const theirs = reference.get(p.name)!.data as Float32Array;
-        const scale = Math.max(...Array.from(theirs, Math.abs));
+        const { maxAbs, scale } = diffStats(mine, theirs);
         assert.ok(scale > 0, `torch gradient of ${p.name} is all zero: the comparison would be vacuous`);
-        let worst = 0;
-        for (let i = 0; i < theirs.length; i++) worst = Math.max(worst, Math.abs(mine[i]! - theirs[i]!));
-        assert.ok(worst <= 1e-3 * scale + 1e-7, `grad/${p.name}: max |ours − torch| = ${worst}, max |torch| = ${scale}`);
+        assert.ok(maxAbs <= 1e-3 * scale + 1e-7, `grad/${p.name}: max |ours − torch| = ${maxAbs}, max |torch| = ${scale}`);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

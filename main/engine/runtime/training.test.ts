@@ -76,3 +76,28 @@ test('the gradient ORT writes matches the closed form, and frozen parameters nei
     await session.release();
   }
 });
+
+test('computeGradients returns the loss and fills the gradients without touching the parameters or the optimizer', async () => {
+  const g = regressionModel();
+  const store = new ParamStore(paramSpecsFromGraph(g.params), { seed: 3 });
+  const session = await createSession(encodeModel(grad(g.build(), { loss: 'loss', wrt: ['fc/w', 'fc/b'] })), { threads: 1, cache: false });
+  try {
+    const optimizer = new AdamW(store, { lr: 0.05 });
+    const trainer = new TrainingSession(session, store, optimizer);
+    const { x, y } = regressionBatch();
+    const shapes = { x: [16, 4], y: [16, 2] };
+    const before = store.flat.slice();
+    const loss = await trainer.computeGradients({ x, y }, shapes);
+    const grads = trainer.gradFlat.slice();
+    assert.deepEqual(store.flat, before);
+    assert.equal(optimizer.steps, 0);
+    assert.ok(grads.some((v) => v !== 0));
+    // A step from the same parameters sees the same loss and gradients, then moves the parameters.
+    const step = await trainer.step({ x, y }, shapes);
+    assert.equal(step.loss, loss);
+    assert.deepEqual(trainer.gradFlat, grads);
+    assert.notDeepEqual(store.flat, before);
+  } finally {
+    await session.release();
+  }
+});

@@ -48,25 +48,31 @@ export class TrainingSession {
     this.gradFlat = new Float32Array(store.size);
   }
 
-  /** The gradient view of one parameter (valid after a step). */
+  /** The gradient view of one parameter (valid after `step` or `computeGradients`). */
   gradOf(name: string): Float32Array {
     const p = this.store.get(name);
     return this.gradFlat.subarray(p.offset, p.offset + p.size);
   }
 
-  /** Runs forward + backward on `batch` (the non-parameter inputs), then updates the trainable parameters. */
-  async step(batch: Record<string, Feed>, shapes: Record<string, readonly number[]> = {}): Promise<TrainStepResult> {
-    const trainable = this.store.trainable();
+  /**
+   * Runs forward + backward on `batch` (the non-parameter inputs) and leaves the trainable parameters'
+   * gradients in `gradFlat`; returns the loss. Parameters are not changed.
+   */
+  async computeGradients(batch: Record<string, Feed>, shapes: Record<string, readonly number[]> = {}): Promise<number> {
     const fetch: Record<string, ort.Tensor | null> = { [this.lossName]: null };
-    const grads: Record<string, Float32Array> = {};
-    for (const p of trainable) {
+    for (const p of this.store.trainable()) {
       const output = this.gradPrefix + p.name;
       if (!this.session.outputNames.includes(output)) throw new Error(`TrainingSession: graph has no gradient output '${output}' for trainable parameter '${p.name}'`);
-      grads[p.name] = this.gradOf(p.name);
-      fetch[output] = new ort.Tensor('float32', grads[p.name]!, p.shape as number[]);
+      fetch[output] = new ort.Tensor('float32', this.gradOf(p.name), p.shape as number[]);
     }
     const outputs = await this.session.run({ ...this.store.feeds(), ...batch }, shapes, fetch);
-    const loss = Number(outputs[this.lossName]!.data[0]);
+    return Number(outputs[this.lossName]!.data[0]);
+  }
+
+  /** Runs forward + backward on `batch` (the non-parameter inputs), then updates the trainable parameters. */
+  async step(batch: Record<string, Feed>, shapes: Record<string, readonly number[]> = {}): Promise<TrainStepResult> {
+    const loss = await this.computeGradients(batch, shapes);
+    const grads = Object.fromEntries(this.store.trainable().map((p) => [p.name, this.gradOf(p.name)]));
     const gradViews = Object.values(grads);
     const gradNorm = this.maxGradNorm === undefined ? globalGradNorm(gradViews) : clipGradNorm(gradViews, this.maxGradNorm);
     // A NaN/Inf gradient would poison every parameter and both moments: refuse the update instead.
