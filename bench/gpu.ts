@@ -3,7 +3,7 @@
  * provider, and whether a non-CPU provider computes the same loss and gradients as the CPU one.
  *
  *   node --import tsx bench/gpu.ts [--providers cpu,webgpu] [--threads N] [--quick] [--warmup 3] [--repeats 10]
- *     [--weights PATH] [--speed-repeats 3] [--no-model] [--json out.json]
+ *     [--weights PATH] [--speed-repeats 3] [--no-model] [--width W --batch B] [--json out.json]
  *
  * Training: bench/engine.ts's decoder and DiT (--quick: toy size), one forward+backward ORT run per step
  * (loss + every gradient, no optimizer), median ms after warm-up. Each provider starts from the same
@@ -113,6 +113,8 @@ function parseArgs(argv: string[]) {
     'speed-repeats': 'string',
     'no-model': 'boolean',
     json: 'string',
+    width: 'string',
+    batch: 'string',
   });
   if (positional.length > 0) throw new Error(`unexpected argument '${positional[0]}'`);
   const count = (flag: string, value: string | undefined, fallback: number, min: number): number => {
@@ -132,6 +134,9 @@ function parseArgs(argv: string[]) {
     speedRepeats: count('speed-repeats', flags['speed-repeats'], flags.quick ? 1 : 3, 1),
     model: !flags['no-model'],
     json: flags.json,
+    // Scale the bench models up to find where a GPU provider overtakes the CPU (heads follow the width: 32 per head).
+    width: flags.width === undefined ? undefined : count('width', flags.width, 0, 32),
+    batch: flags.batch === undefined ? undefined : count('batch', flags.batch, 0, 1),
   };
 }
 
@@ -139,7 +144,12 @@ const errorText = (error: unknown) => (error instanceof Error ? (error.stack ?? 
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const configs = args.quick ? QUICK_CONFIGS : CONFIGS;
+  const configs = (args.quick ? QUICK_CONFIGS : CONFIGS).map((c) => {
+    const width = args.width ?? c.width;
+    const batch = args.batch ?? c.batch;
+    const heads = args.width === undefined ? c.heads : width / 32;
+    return width === c.width && batch === c.batch ? c : { ...c, width, batch, heads, name: `${c.kind}-w${width}-l${c.layers}-t${c.tokens}-b${batch}` };
+  });
   const report = {
     bench: 'gpu',
     date: new Date().toISOString(),

@@ -54,8 +54,8 @@ test('human rank and preference rewards are left out until they exist', () => {
   const preference = new PreferenceModel({ inputSize: 2, hidden: 0, featureMean: [0, 0], featureStd: [1, 1], w1: [], b1: [], v: [2, -1] });
   const r = computeRewards(samples, {}, weights, { humanRanks: new Map([[1, -1]]), preference });
   assert.deepEqual(r, [
-    [{ name: 'humanRank', value: -1, weight: 0.5 }, { name: 'preference', value: 2, weight: 0.25 }],
-    [{ name: 'preference', value: -1, weight: 0.25 }],
+    [{ name: 'humanRank', value: -1, weight: 0.5 }, { name: 'preference', value: 2 / (1 + Math.exp(-2)) - 1, weight: 0.25 }],
+    [{ name: 'preference', value: 2 / (1 + Math.exp(1)) - 1, weight: 0.25 }],
   ]);
 });
 

@@ -107,8 +107,11 @@ export const REWARD_COMPONENT_DEFS: readonly RewardComponentDef[] = [
     score: (s, _t, ctx) => (s.sampleId === undefined ? null : ctx.humanRanks?.get(s.sampleId) ?? null),
   },
   {
+    // 2σ(score) − 1 in (−1, 1): the Bradley-Terry chance of beating a score-0 image, rescaled like the human
+    // rank reward. The raw score is an unbounded logit that grows as the model fits, and would drown the
+    // other components once the group's rewards are mixed.
     name: 'preference',
-    score: (s, _t, ctx) => (ctx.preference ? ctx.preference.score(need(s.features, 'image features', 'preference')) : null),
+    score: (s, _t, ctx) => (ctx.preference ? 2 / (1 + Math.exp(-ctx.preference.score(need(s.features, 'image features', 'preference')))) - 1 : null),
   },
   {
     // Instruction compliance: target objects found where they belong (ShapeEval's edit object term).
