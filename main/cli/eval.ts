@@ -1,6 +1,10 @@
 // `unirl eval`: scores a generator on a ShapeEval suite, prints the per-task table, and optionally writes
 // the summary (JSON) and the per-image results with reasons (JSONL). `--criterion NAME` also reports a hidden
 // criterion's mean over the generated images (the scripted annotator's, world/criteria.ts).
+// Edit tasks also edit every result back with the inverse instruction and report the reconstruction's
+// similarity to the source (`cycle`, as the Cycle Edit RL reward); `--no-cycle` skips that second edit (half
+// the edit requests). The `refine` suite runs whole reflection cycles (first image, then up to 2 critique ->
+// refine rounds) and reports first and final accuracy, corrected/broken shares, critique agreement and rounds.
 import { writeFileSync } from 'node:fs';
 import {
   buildSuite, createGenerator, CRITERION_NAMES, formatReport, isCriterion, listGenerators, runSuite, SUITE_NAMES, type SampleRecord,
@@ -9,7 +13,7 @@ import { parseFlags, UsageError } from './args.ts';
 // Registers the `model` generator (the unified model) beside ShapeWorld's oracle and noise.
 import '../models/generator.ts';
 
-const USAGE = 'unirl eval --suite NAME --generator NAME [--checkpoint PATH] [--steps N] [--cfg S] [--reasoning] [--temperature T] [--criterion larger|greener] [--json out.json] [--jsonl per-image.jsonl] [--size 32] [--limit N] [--samples 4] [--seed N] | --list';
+const USAGE = 'unirl eval --suite NAME --generator NAME [--checkpoint PATH] [--steps N] [--cfg S] [--reasoning] [--temperature T] [--criterion larger|greener] [--no-cycle] [--json out.json] [--jsonl per-image.jsonl] [--size 32] [--limit N] [--samples 4 (refine: 2)] [--seed N] | --list\n  --no-cycle: edit tasks skip editing each result back with the inverse instruction (no cycle column; half the edit requests)';
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -22,7 +26,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   const { flags, positional } = parseFlags(args, {
     list: 'boolean', suite: 'string', generator: 'string', json: 'string', jsonl: 'string',
     size: 'string', limit: 'string', samples: 'string', seed: 'string',
-    checkpoint: 'string', steps: 'string', cfg: 'string', reasoning: 'boolean', temperature: 'string', threads: 'string', criterion: 'string',
+    checkpoint: 'string', steps: 'string', cfg: 'string', reasoning: 'boolean', temperature: 'string', threads: 'string', criterion: 'string', 'no-cycle': 'boolean',
   });
   if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"; usage: ${USAGE}`);
   if (flags.list) {
@@ -51,7 +55,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   const criterion = flags.criterion;
   if (criterion !== undefined && !isCriterion(criterion)) throw new UsageError(`--criterion must be one of ${CRITERION_NAMES.join(', ')}, got "${criterion}"`);
   const suite = buildSuite(flags.suite, { seed, limit: positiveInt(flags.limit, 'limit'), samplesPerItem: positiveInt(flags.samples, 'samples') });
-  if (criterion !== undefined && !suite.tasks.some((t) => t.kind === 'text_to_image' || t.kind === 'edit')) {
+  if (criterion !== undefined && !suite.tasks.some((t) => t.kind === 'text_to_image' || t.kind === 'edit' || t.kind === 'reflect')) {
     throw new UsageError(`--criterion scores generated images; suite "${suite.name}" generates none`);
   }
   const cfg = flags.cfg === undefined ? undefined : Number(flags.cfg);
@@ -72,6 +76,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     const report = await runSuite(suite, generator, {
       ...(size ? { width: size, height: size } : {}),
       ...(criterion !== undefined && isCriterion(criterion) ? { criterion } : {}),
+      ...(flags['no-cycle'] ? { cycle: false } : {}),
       onRecord: flags.jsonl ? (r) => records.push(r) : undefined,
     });
     process.stdout.write(formatReport(report) + '\n');

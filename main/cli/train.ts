@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { SCENARIOS, type Scenario } from '../../contract/domain.ts';
 import { JobCancelled } from '../compute/protocol.ts';
-import { CRITERIA, isCriterion } from '../rl/annotator.ts';
+import { CRITERIA, isCriterion } from '../world/criteria.ts';
 import { trainJob } from '../rl/job.ts';
 import type { StepSummary } from '../rl/trainer.ts';
 import { UsageError, parseFlags } from './args.ts';

@@ -130,6 +130,7 @@ export function shapeWorldTokenizer(): Tokenizer {
 function taskTexts(task: SuiteTask): string[] {
   switch (task.kind) {
     case 'text_to_image':
+    case 'reflect':
       return task.items.map((item) => item.prompt);
     case 'edit':
       return task.items.flatMap((item) => [item.edit.instruction, item.edit.inverse]);

@@ -10,9 +10,11 @@
 //   critique            [image] <bos> <critique> {prompt} <think> | {critique} </think> <answer> {fix} </answer> <eos>
 // (`|` separates prompt from completion.)
 
-/** The critique of an image that already matches its prompt, and its (empty) fix. */
-export const CORRECT_CRITIQUE = 'The image matches the prompt.';
-export const NO_FIX = 'none';
+import { CORRECT_CRITIQUE, NO_FIX, type CritiqueVerdict } from '../world/reflection.ts';
+import { splitWords } from './tokenizer.ts';
+
+/** The critique of an image that already matches its prompt, and its (empty) fix (ShapeWorld's reflection data owns them). */
+export { CORRECT_CRITIQUE, NO_FIX };
 
 export const formats = {
   generate: (prompt: string) => `<bos> <generate> ${prompt}`,
@@ -45,4 +47,19 @@ export function parseCompletion(completion: string): { thinking?: string; answer
   if (thinking !== undefined) out.thinking = thinking;
   if (answer !== undefined) out.answer = answer;
   return out;
+}
+
+/**
+ * Reads a critique completion (the critique format): the critique sentence, the verdict ('correct' when it
+ * says the image matches the prompt or that there is nothing to fix) and the corrected instruction (the
+ * answer; the critique itself when the LM wrote no answer). The RL reflect scenario and the `model`
+ * generator's reflection (ShapeEval's `refine` suite) both decide with it whether to refine.
+ */
+export function readCritique(completion: string): { critique: string; verdict: CritiqueVerdict; fix: string } {
+  const { thinking, answer } = parseCompletion(completion);
+  const plain = (text: string) => text.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+  const words = (text: string) => splitWords(text).join(' ');
+  const critique = thinking ?? plain(completion);
+  const verdict: CritiqueVerdict = words(critique) === words(CORRECT_CRITIQUE) || (answer !== undefined && words(answer) === words(NO_FIX)) ? 'correct' : 'wrong';
+  return { critique, verdict, fix: verdict === 'correct' ? '' : answer || critique };
 }

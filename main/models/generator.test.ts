@@ -10,6 +10,7 @@ import { createGenerator, listGenerators } from '../world/generators.ts';
 import { buildSuite } from '../world/suites.ts';
 import { getPreset } from './config.ts';
 import { shapeWorldTokenizer } from './data.ts';
+import { readCritique } from './formats.ts';
 import './generator.ts';
 import { UnifiedModel } from './unified.ts';
 
@@ -24,7 +25,7 @@ test('the model generator is registered and runs every kind of ShapeEval task', 
   await model.dispose();
   const generator = await createGenerator('model', { checkpoint, steps: 2, threads: 1 });
   try {
-    for (const name of ['single_object', 'edit', 'question', 'reflection', 'rewrite']) {
+    for (const name of ['single_object', 'edit', 'question', 'reflection', 'rewrite', 'refine']) {
       const report = await runSuite(buildSuite(name, { limit: 1, samplesPerItem: 1 }), generator);
       for (const task of report.tasks) {
         assert.equal(task.skipped, undefined, `${task.task} skipped`);
@@ -41,6 +42,19 @@ test('the model generator is registered and runs every kind of ShapeEval task', 
     assert.deepEqual(a!.data, b!.data, 'same seed, same image, whatever the batch');
     assert.notDeepEqual(a!.data, other!.data);
     await assert.rejects(generator.textToImage!([{ ...request, width: 64, height: 64 }]), /draws 32x32 images/);
+    // Reflection: the first image is the single-shot image of the seed; every round's critique is read as the
+    // RL reflect scenario reads it, and a 'wrong' one is refined (one image more).
+    const [cycle, short] = await generator.reflect!([{ ...request, rounds: 2 }, { ...request, seed: 6, rounds: 1 }]);
+    assert.deepEqual(cycle!.images[0]!.data, a!.data);
+    assert.deepEqual(short!.images[0]!.data, other!.data);
+    for (const [c, k] of [[cycle!, 2], [short!, 1]] as const) {
+      assert.ok(c.rounds.length >= 1 && c.rounds.length <= k);
+      assert.equal(c.images.length, 1 + c.rounds.filter((r) => r.verdict === 'wrong').length);
+      for (const r of c.rounds) {
+        assert.equal(r.verdict, readCritique(r.critique).verdict);
+        assert.ok(!r.critique.includes('<eos>'));
+      }
+    }
   } finally {
     await generator.dispose!();
   }

@@ -2,13 +2,18 @@
 // `unirl eval --generator model [--checkpoint PATH]` scores the shipped weights or any checkpoint.
 // Images: Euler ODE (40 steps by default); text: greedy decoding (or sampled at `temperature`). Vague prompts are reasoned about as the RL
 // `text`/`cot` scenarios prompt them (formats.think): `rewrite` returns that completion, and `textToImage`
-// with `reasoning` draws from it.
+// with `reasoning` draws from it. `reflect` runs the RL `reflect` scenario's cycle greedily: the prompt drawn
+// (formats.generate), then per round a critique (formats.critique, read by readCritique) and, when it says
+// wrong, a refinement: an edit of the judged image with the corrected instruction (edit queries, the image as
+// reference), seeded by the request's seed and round as the rollout's turns are.
 import { fileURLToPath } from 'node:url';
 import { registerGenerator, type Generator } from '../world/generators.ts';
 import { toFloat, type ImageRGB } from '../world/image.ts';
+import { mixSeeds } from '../world/rng.ts';
 import { Rng } from '../engine/runtime/rng.ts';
 import { layoutOf } from './config.ts';
 import { formats, parseCompletion } from './formats.ts';
+import { reflectCycles } from './reflect.ts';
 import { sampleImages, sampleText, type ImagePrompt } from './sample.ts';
 import { UnifiedModel } from './unified.ts';
 
@@ -92,6 +97,14 @@ export async function createModelGenerator(options: ModelGeneratorOptions = {}):
     },
     async rewrite(requests) {
       return reason(requests.map((r) => r.prompt));
+    },
+    async reflect(requests) {
+      requests.forEach((r) => checkSize(r.width, r.height));
+      // The first image is the single-shot image of the request's seed; refinement k uses turn k of that seed.
+      return reflectCycles(requests, {
+        draw: (prompts, round, which) => draw(prompts, which.map((i) => (round === 0 ? requests[i]!.seed : mixSeeds(requests[i]!.seed, round)))),
+        decode: (prompts) => decode(prompts, model.config.textLength),
+      });
     },
     async dispose() {
       await model.dispose();

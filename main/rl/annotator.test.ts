@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { openStore } from '../../db/store.ts';
 import { renderScene } from '../world/render.ts';
 import { toUint8 } from '../world/image.ts';
-import { CRITERIA, isCriterion, rankQueue } from './annotator.ts';
+import { CRITERIA, isCriterion } from '../world/criteria.ts';
+import { rankQueue } from './annotator.ts';
 
 const scene = (size: number, x = 0.5) => renderScene({ background: 'grey', objects: [{ shape: 'square', color: 'red', size, x, y: 0.5 }] });
 

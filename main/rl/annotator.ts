@@ -3,10 +3,8 @@
 // preference reward can be measured without people (issue 6, results). The criteria live in world/criteria.ts
 // (ShapeEval reports them too).
 import type { Store } from '../../db/store.ts';
-import { CRITERIA, isCriterion, type Criterion } from '../world/criteria.ts';
+import { CRITERIA, type Criterion } from '../world/criteria.ts';
 import { decodePng } from '../world/png.ts';
-
-export { CRITERIA, isCriterion, type Criterion };
 
 /** Ranks every group in `annotator`'s queue (of `runId`, if given) by `criterion`; equal scores tie. Returns how many. */
 export function rankQueue(store: Store, criterion: Criterion, annotator = `script:${criterion}`, runId?: number): number {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openStore, type Store } from '../../db/index.ts';
-import { CORRECT_CRITIQUE, NO_FIX, formats } from '../models/formats.ts';
+import { CORRECT_CRITIQUE, NO_FIX, formats, readCritique } from '../models/formats.ts';
 import { sampleReflection } from '../world/reflection.ts';
 import { renderScene } from '../world/render.ts';
 import { Rng } from '../world/rng.ts';
@@ -16,7 +16,7 @@ import { REWARD_COMPONENT_DEFS, type RewardSample } from './rewards.ts';
 import { shapeWorldTasks } from './tasks.ts';
 import { reflectionMetrics, train, type TrainResult } from './trainer.ts';
 import { nanoModel, nanoTokenizer } from './test-fixtures/nano.ts';
-import { readCritique, UnifiedPolicy } from './unified.ts';
+import { UnifiedPolicy } from './unified.ts';
 
 const tokenizer = nanoTokenizer;
 const ctx = { progress: () => {}, checkCancelled: () => {} };

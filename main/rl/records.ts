@@ -13,7 +13,8 @@ import { scoreEdit } from '../world/edits.ts';
 import { score } from '../world/evaluate.ts';
 import { toUint8, type ImageRGB } from '../world/image.ts';
 import type { DmTrajectory, LmRecord, SampleResult, TaskItem } from './policy.ts';
-import { imageSimilarity, scorerVerdict, type RewardSample } from './rewards.ts';
+import { imageSimilarity } from '../world/image.ts';
+import { scorerVerdict, type RewardSample } from './rewards.ts';
 
 export function lmTrajectory(lm: LmRecord, label?: string): TrajectoryInput {
   return {

@@ -8,7 +8,8 @@ import { renderScene } from '../world/render.ts';
 import { Rng } from '../world/rng.ts';
 import { resolveTrainConfig, rewardWeights } from './config.ts';
 import { PreferenceModel } from './preference.ts';
-import { computeRewards, extractAnswer, totalReward, type RewardComponentDef } from './rewards.ts';
+import { extractAnswer } from '../world/vague.ts';
+import { computeRewards, totalReward, type RewardComponentDef } from './rewards.ts';
 
 const blank = (size = 32) => ({ width: size, height: size, data: new Float32Array(size * size * 3).fill(0.9) });
 

@@ -5,7 +5,7 @@ import type { RewardComponent, Verdict } from '../../contract/domain.ts';
 import { totalReward } from '../../db/repos/samples.ts';
 import { scoreEdit, type Edit } from '../world/edits.ts';
 import { score } from '../world/evaluate.ts';
-import { meanAbsDiff, type ImageRGB } from '../world/image.ts';
+import { imageSimilarity, type ImageRGB } from '../world/image.ts';
 import { answerMatches } from '../world/questions.ts';
 import type { PromptSpec } from '../world/spec.ts';
 import { extractAnswer } from '../world/vague.ts';
@@ -66,17 +66,9 @@ const FORMATS: Readonly<Record<TextFormat, RegExp>> = {
   answer: new RegExp(`^\\s*(<answer>)?${PLAIN}</answer>\\s*(<eos>\\s*)?$`),
 };
 
-/** The answer of a completion (shared with ShapeEval's `rewrite` suite). */
-export { extractAnswer };
-
 function need<T>(value: T | undefined, what: string, component: string): T {
   if (value === undefined) throw new Error(`reward '${component}' needs ${what}`);
   return value;
-}
-
-/** 1 - mean |a - b| / 0.25, clamped to [0, 1] (the scale ShapeEval's edit similarity uses). */
-export function imageSimilarity(a: ImageRGB, b: ImageRGB): number {
-  return Math.max(0, 1 - meanAbsDiff(a, b) / 0.25);
 }
 
 /** ShapeEval's binary verdict on an image: what a critique's verdict is checked against. */

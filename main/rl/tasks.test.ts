@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rng } from '../world/rng.ts';
 import { sampleVaguePrompt } from '../world/vague.ts';
-import { rewriteSatisfies, shapeWorldTasks } from './tasks.ts';
+import { rewriteSatisfies } from '../world/vague.ts';
+import { shapeWorldTasks } from './tasks.ts';
 
 test('each scenario draws deterministic prompts with what its rewards need', () => {
   const t2i = shapeWorldTasks('t2i', { seed: 3 });

@@ -16,9 +16,6 @@ import { GENEVAL_TASKS } from '../world/spec.ts';
 import { rewriteSatisfies, sampleVaguePrompt } from '../world/vague.ts';
 import type { TaskItem, TaskSource } from './policy.ts';
 
-/** The text scenario's answer check lives in ShapeWorld (the `rewrite` suite scores with it too). */
-export { rewriteSatisfies };
-
 const json = (value: unknown) => JSON.parse(JSON.stringify(value)) as JsonValue;
 
 function item(scenario: Scenario, rng: Rng, index: number): TaskItem {

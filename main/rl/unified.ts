@@ -24,12 +24,12 @@ import { layoutOf } from '../models/config.ts';
 import { ditVelocity } from '../models/dit.ts';
 import { sampleSde, sdeSigma, sdeStepGraph } from '../models/flow.ts';
 import type { QuerySet } from '../models/connector.ts';
-import { CORRECT_CRITIQUE, NO_FIX, formats, parseCompletion } from '../models/formats.ts';
+import { formats, readCritique } from '../models/formats.ts';
 import { lmLogits } from '../models/lm.ts';
 import { imagesToPatches, patchesToImages } from '../models/patches.ts';
-import { referencePatches, sampleImages, sampleText, velocityFn } from '../models/sample.ts';
+import { reflectCycles } from '../models/reflect.ts';
+import { referencePatches, sampleImages, sampleText, velocityFn, type ImagePrompt } from '../models/sample.ts';
 import { packSequences, type PackedSequences, type SequenceItem } from '../models/sequence.ts';
-import { splitWords } from '../models/tokenizer.ts';
 import { visionEncode } from '../models/vision.ts';
 import { conditionSubgraph, sequenceFeeds, sequenceInputs, textSubgraph, type UnifiedModel } from '../models/unified.ts';
 import { toFloat, type ImageRGB } from '../world/image.ts';
@@ -103,20 +103,6 @@ interface RolloutRow {
   item: TaskItem;
   group: number;
   seed: number;
-}
-
-/**
- * Reads a critique completion (models/formats.ts critique format): the critique sentence, the verdict
- * ('correct' when it says the image matches the prompt or that there is nothing to fix) and the corrected
- * instruction (the answer; the critique itself when the LM wrote no answer).
- */
-export function readCritique(completion: string): { critique: string; verdict: Verdict; fix: string } {
-  const { thinking, answer } = parseCompletion(completion);
-  const plain = (text: string) => text.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
-  const words = (text: string) => splitWords(text).join(' ');
-  const critique = thinking ?? plain(completion);
-  const verdict: Verdict = words(critique) === words(CORRECT_CRITIQUE) || (answer !== undefined && words(answer) === words(NO_FIX)) ? 'correct' : 'wrong';
-  return { critique, verdict, fix: verdict === 'correct' ? '' : answer || critique };
 }
 
 export class UnifiedPolicy implements Policy {
@@ -533,37 +519,25 @@ export class UnifiedPolicy implements Policy {
     }
     const edit = this.scenario === 'edit';
     return this.drawOde(items.map((it, i) => ({
-      text: texts[i]!, querySet: edit ? 'edit' : 'generate', ...(edit ? { source: it.image ?? fail(`edit item '${it.text}' has no source image`) } : {}),
+      text: texts[i]!, querySet: edit ? 'edit' : 'generate', ...(edit ? { source: toFloat(it.image ?? fail(`edit item '${it.text}' has no source image`)).data } : {}),
     })), odeSteps, seed);
   }
 
   async reflectGreedy(items: readonly TaskItem[], odeSteps: number, rounds: number, seed: number): Promise<{ images: ImageRGB[]; verdicts: Verdict[] }[]> {
     if (this.scenario !== 'reflect') throw new Error(`UnifiedPolicy.reflectGreedy: scenario '${this.scenario}' is not reflect`);
-    const out = items.map(() => ({ images: [] as ImageRGB[], verdicts: [] as Verdict[] }));
-    const first = await this.drawOde(items.map((it) => ({ text: formats.generate(it.text), querySet: 'generate' })), odeSteps, seed);
-    first.forEach((image, i) => out[i]!.images.push(image));
-    let active = items.map((_, i) => i);
-    for (let round = 1; round <= rounds && active.length > 0; round++) {
-      const current = (i: number) => out[i]!.images[out[i]!.images.length - 1]!;
-      const critiques = await sampleText(this.model, active.map((i) => ({ text: formats.critique(items[i]!.text), image: toFloat(current(i)).data })), { maxTokens: this.model.config.textLength, temperature: 0, seed });
-      const reads = active.map((_, j) => readCritique(critiques.texts[j]!));
-      active.forEach((i, j) => out[i]!.verdicts.push(reads[j]!.verdict));
-      const refine = active.flatMap((i, j) => (reads[j]!.verdict === 'wrong' ? [{ i, fix: reads[j]!.fix }] : []));
-      if (refine.length === 0) break;
-      const refined = await this.drawOde(refine.map(({ i, fix }) => ({ text: formats.edit(fix), querySet: 'edit', source: current(i) })), odeSteps, mixSeeds(seed, round));
-      refine.forEach(({ i }, j) => out[i]!.images.push(refined[j]!));
-      active = refine.map(({ i }) => i);
-    }
-    return out;
+    const cycles = await reflectCycles(items.map((it) => ({ prompt: it.text, rounds })), {
+      draw: (prompts, round) => this.drawOde(prompts, odeSteps, round === 0 ? seed : mixSeeds(seed, round)),
+      decode: async (prompts) => (await sampleText(this.model, prompts, { maxTokens: this.model.config.textLength, temperature: 0, seed })).texts,
+    });
+    return cycles.map((c) => ({ images: c.images, verdicts: c.rounds.map((r) => r.verdict) }));
   }
 
   /** Euler ODE images for the requests (evaluation). */
-  private async drawOde(requests: readonly { text: string; querySet: QuerySet; source?: ImageRGB }[], odeSteps: number, seed: number): Promise<ImageRGB[]> {
-    const prompts = requests.map((r) => ({ text: r.text, querySet: r.querySet, ...(r.source ? { source: toFloat(r.source).data } : {}) }));
+  private async drawOde(prompts: ImagePrompt[], odeSteps: number, seed: number): Promise<ImageRGB[]> {
     const { images } = await sampleImages(this.model, prompts, { sampler: 'ode', steps: odeSteps, seed });
     const size = this.model.config.imageSize;
     const pixels = size * size * 3;
-    return requests.map((_, i) => ({ width: size, height: size, data: images.slice(i * pixels, (i + 1) * pixels) }));
+    return prompts.map((_, i) => ({ width: size, height: size, data: images.slice(i * pixels, (i + 1) * pixels) }));
   }
 
   /** Mean-pooled vision-encoder tokens [lm width] of each image: the preference model's input. */

@@ -8,7 +8,7 @@
 // Places are cells of a 3x3 grid; an added or moved object is right anywhere in its cell.
 import { detectObjects, type DetectedObject } from './detect.ts';
 import { objectLabel } from './evaluate.ts';
-import { meanAbsDiff, type ImageRGB } from './image.ts';
+import { imageSimilarity, type ImageRGB } from './image.ts';
 import { withArticle } from './prompts.ts';
 import type { Rng } from './rng.ts';
 import {
@@ -227,7 +227,7 @@ export function scoreEdit(output: ImageRGB, source: ImageRGB, edit: Edit): EditS
   if (source.width !== output.width || source.height !== output.height) {
     throw new Error(`scoreEdit: output is ${output.width}x${output.height} but the source is ${source.width}x${source.height}`);
   }
-  const similarity = Math.max(0, 1 - meanAbsDiff(output, source, mask) / 0.25);
+  const similarity = imageSimilarity(output, source, mask);
   if (similarity < MIN_SIMILARITY) reasons.push(`unchanged part differs from the source (similarity ${similarity.toFixed(2)})`);
   return {
     correct: reasons.length === 0, reason: reasons.length ? reasons.join('; ') : 'ok',
@@ -247,6 +247,6 @@ export interface CycleEditReward {
  *  instruction compared with the source image. */
 export function cycleEditReward(source: ImageRGB, edited: ImageRGB, reconstructed: ImageRGB, edit: Edit): CycleEditReward {
   const forward = scoreEdit(edited, source, edit);
-  const reconstruction = Math.max(0, 1 - meanAbsDiff(reconstructed, source) / 0.25);
+  const reconstruction = imageSimilarity(reconstructed, source);
   return { reward: (4 * forward.reward + reconstruction) / 5, forward, reconstruction };
 }

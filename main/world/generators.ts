@@ -1,10 +1,11 @@
 // The Generator interface every evaluated system implements (text-to-image, editing, question answering,
-// critique, text rewrites of vague prompts), a registry by name, and the two reference generators:
+// critique, text rewrites of vague prompts, reflection cycles), a registry by name, and the two reference generators:
 // `oracle` (renders the ground truth: must score ~1) and `noise` (random images and words: must score ~0 on images).
 import { noiseImage, type ImageRGB } from './image.ts';
 import { NUMBER_WORDS, parsePrompt, sampleSceneForSpec } from './prompts.ts';
+import { CORRECT_CRITIQUE, type CritiqueVerdict } from './reflection.ts';
 import { renderScene } from './render.ts';
-import { Rng, seedFromText } from './rng.ts';
+import { Rng, mixSeeds, seedFromText } from './rng.ts';
 import { COLORS, SHAPES, type Scene } from './scene.ts';
 import type { PromptSpec } from './spec.ts';
 
@@ -47,6 +48,37 @@ export interface RewriteRequest {
   truth?: string;
 }
 
+/** One reflection cycle to run: draw the prompt (the first image is the single-shot image of `seed`), then up
+ *  to `rounds` rounds of critique -> refinement. */
+export interface ReflectRequest {
+  prompt: string;
+  seed: number;
+  width: number;
+  height: number;
+  /** Most critique rounds (K). */
+  rounds: number;
+  /** Ground truth, for reference generators only. */
+  truth?: PromptSpec;
+}
+
+/** One critique round: the critique of the current image and what it concluded. */
+export interface ReflectRound {
+  /** The critique as written (for the model: the whole completion, critique and corrected instruction). */
+  critique: string;
+  /** 'wrong': the image was refined (the next image follows); 'correct': the cycle ended here. */
+  verdict: CritiqueVerdict;
+  /** The corrected instruction the refinement followed ('wrong' only). */
+  fix?: string;
+}
+
+/** A reflection cycle as the generator ran it, unscored: `rounds[k]` judged `images[k]`; a 'wrong' verdict
+ *  is followed by its refinement `images[k + 1]`, a 'correct' one ends the cycle (so images.length = 1 + the
+ *  number of 'wrong' verdicts, and only the last round may say 'correct'). */
+export interface ReflectResult {
+  images: ImageRGB[];
+  rounds: ReflectRound[];
+}
+
 /** Any system ShapeEval can judge. Each capability is optional; suites skip tasks a generator lacks.
  *  Calls are batched: the i-th output answers the i-th request. */
 export interface Generator {
@@ -61,6 +93,8 @@ export interface Generator {
    *  format (`... </think> <answer> REWRITE </answer>`) or bare; the scorer reads the answer as the RL
    *  `text` reward does (vague.ts extractAnswer). */
   rewrite?(requests: RewriteRequest[]): Promise<string[]>;
+  /** Reflection cycles (the `refine` suite): images and critiques only; ShapeEval scores every image itself. */
+  reflect?(requests: ReflectRequest[]): Promise<ReflectResult[]>;
   dispose?(): Promise<void>;
 }
 
@@ -107,6 +141,11 @@ export const oracleGenerator: Generator = {
   async rewrite(requests) {
     return requests.map((r) => need(r.truth, 'reference rewrite'));
   },
+  async reflect(requests) {
+    // Its first image is right: one critique says so and ends the cycle.
+    const images = await oracleGenerator.textToImage!(requests);
+    return images.map((image) => ({ images: [image], rounds: [{ critique: CORRECT_CRITIQUE, verdict: 'correct' as const }] }));
+  },
 };
 
 const NOISE_WORDS = ['yes', 'no', ...NUMBER_WORDS, ...COLORS, ...SHAPES, 'the', 'is', 'image', 'left', 'right', 'above', 'below'];
@@ -133,6 +172,23 @@ export const noiseGenerator: Generator = {
     return requests.map((r) => {
       const rng = new Rng(seedFromText(r.prompt));
       return Array.from({ length: 6 }, () => rng.pick(NOISE_WORDS)).join(' ');
+    });
+  },
+  async reflect(requests) {
+    // Random critiques with coin-flip verdicts; a 'wrong' one "refines" to a fresh noise image.
+    return requests.map((r) => {
+      const rng = new Rng(mixSeeds(r.seed, 0xc417));
+      const result: ReflectResult = { images: [noiseImage(r.width, r.height, new Rng(r.seed))], rounds: [] };
+      for (let round = 1; round <= r.rounds; round++) {
+        const critique = Array.from({ length: 8 }, () => rng.pick(NOISE_WORDS)).join(' ');
+        if (rng.next() < 0.5) {
+          result.rounds.push({ critique, verdict: 'correct' });
+          break;
+        }
+        result.rounds.push({ critique, verdict: 'wrong', fix: critique });
+        result.images.push(noiseImage(r.width, r.height, new Rng(mixSeeds(r.seed, round))));
+      }
+      return result;
     });
   },
 };

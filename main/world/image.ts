@@ -96,3 +96,9 @@ export function meanAbsDiff(a: ImageRGB, b: ImageRGB, mask?: Uint8Array): number
   }
   return count === 0 ? 0 : sum / count;
 }
+
+/** 1 - mean |a - b| / 0.25 over the pixels where `mask` is 1 (all pixels without a mask), clamped to [0,1]: ShapeEval's
+ *  image similarity (edit preservation, and the cycle-edit reconstruction score of the edit suite and the RL cycle reward). */
+export function imageSimilarity(a: ImageRGB, b: ImageRGB, mask?: Uint8Array): number {
+  return Math.max(0, 1 - meanAbsDiff(a, b, mask) / 0.25);
+}

@@ -6,7 +6,7 @@ export {
   type Shape, type ColorName, type BackgroundName, type Scene, type SceneObject, type Box,
 } from './scene.ts';
 export {
-  assertImage, toUint8, toFloat, addGaussianNoise, boxBlur, noiseImage, meanAbsDiff, type ImageRGB,
+  assertImage, toUint8, toFloat, addGaussianNoise, boxBlur, noiseImage, meanAbsDiff, imageSimilarity, type ImageRGB,
 } from './image.ts';
 export { renderScene, renderSceneInto, DEFAULT_RESOLUTION, type RenderOptions } from './render.ts';
 export { encodePng, decodePng } from './png.ts';
@@ -30,11 +30,15 @@ export {
   QUESTION_TYPES, sampleQuestionPair, questionPairFor, openQuestions, answerMatches, normalizeAnswer,
   type Question, type QuestionPair, type QuestionType,
 } from './questions.ts';
-export { REFLECTION_ERRORS, sampleReflection, critiqueMentions, type ReflectionExample, type ReflectionError } from './reflection.ts';
+export {
+  REFLECTION_ERRORS, CORRECT_CRITIQUE, NO_FIX, sampleReflection, critiqueMentions,
+  type ReflectionExample, type ReflectionError, type CritiqueVerdict,
+} from './reflection.ts';
 export { SUITE_NAMES, GENEVAL_SIZES, DEFAULT_SUITE_SEED, buildSuite, listSuites, type Suite, type SuiteTask, type SuiteOptions } from './suites.ts';
 export {
   registerGenerator, createGenerator, listGenerators, oracleGenerator, noiseGenerator,
   type Generator, type GeneratorFactory, type TextToImageRequest, type EditRequest, type QuestionRequest, type CritiqueRequest, type RewriteRequest,
+  type ReflectRequest, type ReflectResult, type ReflectRound,
 } from './generators.ts';
 export { runSuiteJob, type SuiteJobContext } from './jobs.ts';
 export { runSuite, formatReport, type SuiteReport, type TaskReport, type SampleRecord, type RunOptions } from './benchmark.ts';

@@ -8,6 +8,14 @@ import {
 } from './scene.ts';
 import { OPPOSITE_RELATION, type GenevalTask, type PromptSpec } from './spec.ts';
 
+/** The critique of an image that already matches its prompt, and its (empty) fix: what the model is taught
+ *  to write for a right image (models/formats.ts critique format) and what the oracle's reflection says. */
+export const CORRECT_CRITIQUE = 'The image matches the prompt.';
+export const NO_FIX = 'none';
+
+/** A critique's conclusion about the image it judged. */
+export type CritiqueVerdict = 'correct' | 'wrong';
+
 export const REFLECTION_ERRORS = ['count', 'color', 'shape', 'position', 'missing', 'extra'] as const;
 export type ReflectionError = (typeof REFLECTION_ERRORS)[number];
 

@@ -6,10 +6,14 @@ import { join } from 'node:path';
 import { evalCommand } from '../cli/eval.ts';
 import { formatReport, runSuite } from './benchmark.ts';
 import { CRITERIA } from './criteria.ts';
-import { noiseGenerator, oracleGenerator, type Generator } from './generators.ts';
+import { noiseGenerator, oracleGenerator, type Generator, type ReflectRequest, type ReflectResult } from './generators.ts';
+import { noiseImage } from './image.ts';
+import { parsePrompt } from './prompts.ts';
+import { CORRECT_CRITIQUE } from './reflection.ts';
+import { Rng } from './rng.ts';
 import { runSuiteJob } from './jobs.ts';
 import { renderScene } from './render.ts';
-import { buildSuite, GENEVAL_SIZES, listSuites, SUITE_NAMES, type RewriteItem } from './suites.ts';
+import { buildSuite, GENEVAL_SIZES, listSuites, REFINE_PROMPTS_PER_TASK, REFINE_ROUNDS, SUITE_NAMES, type RewriteItem, type TextToImageItem } from './suites.ts';
 
 test('suites are fixed by their seed and GenEval-sized', () => {
   const a = buildSuite('geneval');
@@ -31,12 +35,12 @@ test('geneval: the oracle scores >= 0.99 and noise <= 0.05', async () => {
 });
 
 test('every suite: the oracle is near perfect and noise images fail', async () => {
-  for (const name of ['vague', 'rewrite', 'edit', 'question', 'reflection']) {
+  for (const name of ['vague', 'rewrite', 'edit', 'question', 'reflection', 'refine']) {
     const suite = buildSuite(name, { limit: 10 });
     const oracle = await runSuite(suite, oracleGenerator);
     assert.ok(oracle.overall >= 0.99, `${name}: oracle ${oracle.overall}`);
     const noise = await runSuite(suite, noiseGenerator);
-    for (const t of noise.tasks.filter((t) => t.kind === 'text_to_image' || t.kind === 'edit')) assert.equal(t.accuracy, 0, `${name}/${t.task}: noise ${t.accuracy}`);
+    for (const t of noise.tasks.filter((t) => t.kind === 'text_to_image' || t.kind === 'edit' || t.kind === 'reflect')) assert.equal(t.accuracy, 0, `${name}/${t.task}: noise ${t.accuracy}`);
   }
   assert.ok(SUITE_NAMES.includes('geneval'));
 });
@@ -59,6 +63,8 @@ test('unirl eval writes the summary and per-image JSONL with reasons', async () 
     assert.equal(await evalCommand(['--list']), 0);
     assert.equal(await evalCommand(['--suite', 'counting', '--generator', 'oracle', '--limit', '2', '--criterion', 'larger', '--json', join(dir, 'c.json')]), 0);
     assert.equal(await evalCommand(['--suite', 'rewrite', '--generator', 'oracle', '--limit', '2']), 0);
+    assert.equal(await evalCommand(['--suite', 'refine', '--generator', 'oracle', '--limit', '2', '--json', join(dir, 'refine.json')]), 0);
+    assert.equal(await evalCommand(['--suite', 'edit', '--generator', 'oracle', '--limit', '2', '--no-cycle', '--json', join(dir, 'nocycle.json')]), 0);
   } finally {
     process.stdout.write = write;
   }
@@ -66,6 +72,14 @@ test('unirl eval writes the summary and per-image JSONL with reasons', async () 
   assert.match(out.join(''), /geneval\s+6 tasks\s+553 items/);
   assert.match(out.join(''), /rewrite\s+4 tasks\s+100 items/);
   assert.match(out.join(''), /rewrite_relation\s+2\s+2\s+1\.000/);
+  assert.match(out.join(''), /refine\s+6 tasks\s+120 items/);
+  assert.match(out.join(''), /first\s+corrected\s+broken\s+agree\s+rounds\n/);
+  assert.match(out.join(''), /refine_counting\s+2\s+4\s+1\.000\s+1\.000\s+1\.000\s+n\/a\s+0\.000\s+1\.000\s+1\.00\n/);
+  const refine = JSON.parse(readFileSync(join(dir, 'refine.json'), 'utf8'));
+  assert.deepEqual(refine.reflection, { firstAccuracy: 1, corrected: null, broken: 0, critiqueAgreement: 1, meanRounds: 1 });
+  const noCycle = JSON.parse(readFileSync(join(dir, 'nocycle.json'), 'utf8'));
+  assert.equal(noCycle.cycle, undefined);
+  assert.ok(noCycle.tasks.every((t: { cycle?: number }) => t.cycle === undefined));
   const withCriterion = JSON.parse(readFileSync(join(dir, 'c.json'), 'utf8'));
   assert.equal(withCriterion.criterion.name, 'larger');
   assert.ok(withCriterion.tasks[0].criterion > 0);
@@ -102,7 +116,8 @@ test('listSuites gives every suite with its item count', () => {
   assert.equal(suites.find((s) => s.name === 'geneval')!.prompts, 553);
   assert.equal(suites.find((s) => s.name === 'reflection')!.prompts, 120);
   assert.equal(suites.find((s) => s.name === 'rewrite')!.prompts, 100);
-  assert.deepEqual(SUITE_NAMES, ['geneval', 'single_object', 'two_object', 'counting', 'colors', 'position', 'color_attr', 'vague', 'rewrite', 'edit', 'question', 'reflection']);
+  assert.equal(suites.find((s) => s.name === 'refine')!.prompts, 120);
+  assert.deepEqual(SUITE_NAMES, ['geneval', 'single_object', 'two_object', 'counting', 'colors', 'position', 'color_attr', 'vague', 'rewrite', 'edit', 'question', 'reflection', 'refine']);
 });
 
 test('a task scores the same samples alone and inside geneval', async () => {
@@ -172,4 +187,99 @@ test('--criterion: the mean hidden-criterion score of the generated images, per 
   assert.equal(questions.tasks[0]!.criterion, undefined);
   assert.equal(a.tasks.every((t) => t.criterion !== undefined), true);
   assert.ok(CRITERIA.greener(renderScene({ background: 'grey', objects: [{ shape: 'square', color: 'green', size: 0.3, x: 0.5, y: 0.5 }] })) > 0);
+});
+
+test('edit: the cycle score edits each result back with the inverse instruction', async () => {
+  const suite = buildSuite('edit', { limit: 2, samplesPerItem: 2 });
+  const totals: number[] = [];
+  const oracle = await runSuite(suite, oracleGenerator, { onProgress: (_d, total) => totals.push(total) });
+  assert.equal(totals[0], 5 * 2 * 2 * 2, 'an edit and its way back per sample');
+  assert.equal(oracle.cycle, 1);
+  assert.ok(oracle.tasks.every((t) => t.cycle === 1));
+  const without = await runSuite(suite, oracleGenerator, { cycle: false });
+  assert.deepEqual(without.tasks.map((t) => [t.accuracy, t.meanReward]), oracle.tasks.map((t) => [t.accuracy, t.meanReward]), 'compliance and preservation unchanged');
+  assert.equal(without.cycle, undefined);
+  assert.doesNotMatch(formatReport(without), /cycle/);
+  assert.match(formatReport(oracle), /edit_add\s+2\s+4\s+1\.000\s+1\.000\s+1\.000\n/);
+  // The way back is asked with the inverse instruction and seeded apart from the forward edit.
+  const asked: { instruction: string; seed: number }[] = [];
+  const spy: Generator = { name: 'spy', edit: async (rs) => { asked.push(...rs.map((r) => ({ instruction: r.instruction, seed: r.seed }))); return rs.map((r) => r.source); } };
+  const one = buildSuite('edit', { limit: 1, samplesPerItem: 1 });
+  const identity = await runSuite(one, spy);
+  const edits = one.tasks.map((t) => (t.items[0] as { edit: { instruction: string; inverse: string } }).edit);
+  assert.deepEqual(asked.map((a) => a.instruction), edits.flatMap((e) => [e.instruction, e.inverse]));
+  assert.ok(asked.every((a, i) => i % 2 === 0 || a.seed !== asked[i - 1]!.seed));
+  assert.equal(identity.cycle, 1, 'an unchanged image comes back unchanged');
+  const noise = await runSuite(suite, noiseGenerator);
+  assert.ok(noise.cycle! < 0.1, `noise cycle ${noise.cycle}`);
+});
+
+test('refine: GenEval prompts with their single-shot seeds, up to K critique -> refine rounds', async () => {
+  const suite = buildSuite('refine');
+  const geneval = buildSuite('geneval');
+  assert.equal(suite.samplesPerItem, 2);
+  assert.deepEqual(suite.tasks.map((t) => t.name), geneval.tasks.map((t) => `refine_${t.name}`));
+  suite.tasks.forEach((t, k) => {
+    assert.equal(t.kind, 'reflect');
+    if (t.kind !== 'reflect') return;
+    assert.equal(t.rounds, REFINE_ROUNDS);
+    assert.equal(t.items.length, REFINE_PROMPTS_PER_TASK);
+    assert.deepEqual(t.items.map((i) => i.prompt), geneval.tasks[k]!.items.slice(0, REFINE_PROMPTS_PER_TASK).map((i) => (i as TextToImageItem).prompt));
+  });
+  // The first image of a cycle is the task's single-shot image: same seed.
+  const firstSeeds: number[] = [];
+  const shotSeeds: number[] = [];
+  await runSuite(buildSuite('refine', { limit: 2 }), noiseGenerator, { onRecord: (r) => { if (r.task === 'refine_colors') firstSeeds.push(r.seed); } });
+  await runSuite(buildSuite('colors', { limit: 2, samplesPerItem: 2 }), noiseGenerator, { onRecord: (r) => shotSeeds.push(r.seed) });
+  assert.deepEqual(firstSeeds, shotSeeds);
+
+  const oracle = await runSuite(buildSuite('refine', { limit: 3 }), oracleGenerator);
+  assert.equal(oracle.overall, 1);
+  for (const t of oracle.tasks) assert.deepEqual([t.firstAccuracy, t.corrected, t.broken, t.critiqueAgreement, t.meanRounds], [1, null, 0, 1, 1]);
+  const noise = await runSuite(buildSuite('refine', { limit: 3 }), noiseGenerator);
+  assert.equal(noise.reflection!.firstAccuracy, 0);
+  assert.equal(noise.reflection!.broken, null);
+  assert.ok(noise.reflection!.meanRounds >= 1 && noise.reflection!.meanRounds <= REFINE_ROUNDS);
+});
+
+test('refine: hand-made cycles score as corrected, broken, and critiques as agreeing or not', async () => {
+  const prompt = 'a photo of a red circle';
+  const spec = parsePrompt(prompt);
+  const item = { id: 'refine_colors-0', prompt, spec };
+  const suite = { ...buildSuite('refine'), samplesPerItem: 1, tasks: [{ name: 'refine_colors', kind: 'reflect' as const, items: [item, item, item, item], rounds: 2, seedTask: 'colors' }] };
+  const right = (r: ReflectRequest) => oracleGenerator.textToImage!([{ ...r, truth: spec }]).then(([image]) => image!);
+  const wrong = (r: ReflectRequest) => noiseImage(r.width, r.height, new Rng(r.seed));
+  const cycles = async (rs: ReflectRequest[]): Promise<ReflectResult[]> => [
+    // Round 1: the image is wrong and the critique says so; the refinement is right and round 2 says it matches: corrected.
+    { images: [wrong(rs[0]!), await right(rs[0]!)], rounds: [{ critique: 'there is no red circle', verdict: 'wrong', fix: 'add a red circle' }, { critique: CORRECT_CRITIQUE, verdict: 'correct' }] },
+    // "Matches" on a wrong image: the cycle ends wrong, and the critique disagrees with ShapeEval.
+    { images: [wrong(rs[1]!)], rounds: [{ critique: CORRECT_CRITIQUE, verdict: 'correct' }] },
+    // A right image called wrong and refined into a wrong one: broken; then K rounds used up.
+    { images: [await right(rs[2]!), wrong(rs[2]!), wrong(rs[2]!)], rounds: [{ critique: 'the circle is blue', verdict: 'wrong', fix: 'make it red' }, { critique: 'still wrong', verdict: 'wrong', fix: 'make it red' }] },
+    // A right image the critique accepts.
+    { images: [await right(rs[3]!)], rounds: [{ critique: CORRECT_CRITIQUE, verdict: 'correct' }] },
+  ];
+  const records: { correct: boolean; agrees: boolean[] }[] = [];
+  const report = await runSuite(suite, { name: 'hand', reflect: cycles }, { onRecord: (r) => records.push({ correct: r.correct, agrees: r.reflection!.rounds.map((x) => x.agrees) }) });
+  assert.deepEqual(records, [
+    { correct: true, agrees: [true, true] },
+    { correct: false, agrees: [false] },
+    { correct: false, agrees: [false, true] },
+    { correct: true, agrees: [true] },
+  ]);
+  const t = report.tasks[0]!;
+  assert.equal(t.accuracy, 0.5);
+  assert.equal(t.firstAccuracy, 0.5);
+  assert.equal(t.corrected, 0.5, 'one of the two wrong first images ends right');
+  assert.equal(t.broken, 0.5, 'one of the two right first images ends wrong');
+  assert.equal(t.critiqueAgreement, 4 / 6);
+  assert.equal(t.meanRounds, 6 / 4);
+  assert.match(formatReport(report), /refine_colors\s+4\s+4\s+0\.500\s+\d\.\d{3}\s+0\.500\s+0\.500\s+0\.500\s+0\.667\s+1\.50\n/);
+
+  // A cycle that goes on after 'correct', or lacks a refinement, is the generator's bug.
+  const one = { ...suite, tasks: [{ ...suite.tasks[0]!, items: [item] }] };
+  const r0: ReflectRequest = { prompt, seed: 1, width: 32, height: 32, rounds: 2 };
+  await assert.rejects(runSuite(one, { name: 'bad', reflect: async () => [{ images: [wrong(r0)], rounds: [{ critique: 'x', verdict: 'wrong' }] }] }), /1 images for 1 'wrong' verdicts/);
+  await assert.rejects(runSuite(one, { name: 'bad', reflect: async () => [{ images: [wrong(r0)], rounds: [{ critique: 'ok', verdict: 'correct' }, { critique: 'ok', verdict: 'correct' }] }] }), /says correct but the cycle goes on/);
+  await assert.rejects(runSuite(one, { name: 'bad', reflect: async () => [{ images: [wrong(r0), wrong(r0), wrong(r0), wrong(r0)], rounds: ['a', 'b', 'c'].map((c) => ({ critique: c, verdict: 'wrong' as const })) }] }), /3 rounds, at most 2/);
 });

@@ -1,5 +1,5 @@
 // ShapeEval's fixed, seeded suites: GenEval-sized prompt sets per task, and the vague-prompt, edit,
-// question and reflection suites. A suite is a pure function of its name and seed.
+// question, reflection and refine (full critique -> refinement cycle) suites. A suite is a pure function of its name and seed.
 import { EDIT_KINDS, sampleEdit, type Edit } from './edits.ts';
 import { samplePrompt } from './prompts.ts';
 import { QUESTION_TYPES, sampleQuestionPair, type QuestionPair } from './questions.ts';
@@ -20,13 +20,16 @@ export type SuiteTask =
   | { name: string; kind: 'edit'; items: EditItem[] }
   | { name: string; kind: 'question'; items: QuestionItem[] }
   | { name: string; kind: 'critique'; items: CritiqueItem[] }
-  | { name: string; kind: 'rewrite'; items: RewriteItem[] };
+  | { name: string; kind: 'rewrite'; items: RewriteItem[] }
+  /** Reflection cycles: the prompt drawn, then up to `rounds` critique -> refinement rounds. Samples are seeded
+   *  as task `seedTask`'s, so a cycle's first image is that task's single-shot image of the same prompt. */
+  | { name: string; kind: 'reflect'; items: TextToImageItem[]; rounds: number; seedTask: string };
 
 export interface Suite {
   name: string;
   description: string;
   seed: number;
-  /** Images generated per prompt or edit item (GenEval: 4). Questions, critiques and rewrites get one answer each. */
+  /** Images generated per prompt or edit item (GenEval: 4; refine: 2 cycles). Questions, critiques and rewrites get one answer each. */
   samplesPerItem: number;
   tasks: SuiteTask[];
 }
@@ -37,6 +40,13 @@ export const GENEVAL_SIZES: Readonly<Record<GenevalTask, number>> = {
   single_object: 80, two_object: 99, counting: 80, colors: 94, position: 100, color_attr: 100,
 };
 
+/** The refine suite: the first prompts of each GenEval task, critique -> refinement rounds per cycle (K). */
+export const REFINE_PROMPTS_PER_TASK = 20;
+export const REFINE_ROUNDS = 2;
+
+/** Samples per item where a suite's default is not GenEval's 4. */
+const DEFAULT_SAMPLES: Readonly<Record<string, number>> = { refine: 2 };
+
 const DESCRIPTIONS: Record<string, string> = {
   geneval: 'the six GenEval tasks, 553 prompts x 4 images',
   vague: 'vague prompts checked against their constraint sets, 4 forms x 25 prompts x 4 images',
@@ -44,10 +54,11 @@ const DESCRIPTIONS: Record<string, string> = {
   edit: 'edit instructions checked against target scenes and unchanged pixels, 5 kinds x 40 x 4 images',
   question: 'MME-style yes/no question pairs, 4 types x 80 images (accuracy and accuracy+)',
   reflection: 'critiques of wrong images (20 per error kind) and regeneration from the corrected prompt',
+  refine: `the reflection cycle on GenEval prompts (${REFINE_PROMPTS_PER_TASK} per task x 2): first image, then up to ${REFINE_ROUNDS} critique -> refine rounds`,
 };
 for (const task of GENEVAL_TASKS) DESCRIPTIONS[task] = `GenEval task ${task}, ${GENEVAL_SIZES[task]} prompts x 4 images`;
 
-export const SUITE_NAMES: readonly string[] = ['geneval', ...GENEVAL_TASKS, 'vague', 'rewrite', 'edit', 'question', 'reflection'];
+export const SUITE_NAMES: readonly string[] = ['geneval', ...GENEVAL_TASKS, 'vague', 'rewrite', 'edit', 'question', 'reflection', 'refine'];
 
 export interface SuiteOptions {
   seed?: number;
@@ -118,6 +129,12 @@ function tasksOf(name: string, seed: number): SuiteTask[] {
         { name: 'reflection_correction', kind: 'text_to_image', items: examples.map((e, i) => ({ id: `reflection-${i}`, prompt: e.correctedPrompt, spec: e.spec })) },
       ];
     }
+    case 'refine':
+      // The first prompts of each GenEval task, seeded as that task: first images are its single-shot images.
+      return GENEVAL_TASKS.map((t) => {
+        const items = genevalTask(t, seed).items.slice(0, REFINE_PROMPTS_PER_TASK) as TextToImageItem[];
+        return { name: `refine_${t}`, kind: 'reflect' as const, items: items.map((item, i) => ({ ...item, id: `refine_${t}-${i}` })), rounds: REFINE_ROUNDS, seedTask: t };
+      });
     default:
       throw new Error(`unknown suite "${name}"; suites: ${SUITE_NAMES.join(', ')}`);
   }
@@ -138,7 +155,7 @@ let suiteListCache: { name: string; description: string; prompts: number }[] | u
 
 export function buildSuite(name: string, options: SuiteOptions = {}): Suite {
   const seed = options.seed ?? DEFAULT_SUITE_SEED;
-  const samplesPerItem = options.samplesPerItem ?? 4;
+  const samplesPerItem = options.samplesPerItem ?? DEFAULT_SAMPLES[name] ?? 4;
   if (!Number.isInteger(samplesPerItem) || samplesPerItem < 1) throw new Error(`samplesPerItem: must be a positive integer, got ${samplesPerItem}`);
   if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1)) throw new Error(`limit: must be a positive integer, got ${options.limit}`);
   const tasks = tasksOf(name, seed).map((t) => (options.limit ? ({ ...t, items: t.items.slice(0, options.limit) } as SuiteTask) : t));
