@@ -71,6 +71,10 @@ export interface TrajectoryView {
   kind: TrajectoryKind;
   label: string;
   tensors: Record<string, TensorView>;
+  /** lm: the word of each token id (tokenIds order), from the tokenizer of the model the run trains. */
+  tokens?: string[];
+  /** lm without `tokens`: why the ids stay ids (e.g. the run's checkpoint is gone). */
+  tokensNote?: string;
 }
 
 /** Agreement between annotators who ranked the same groups (pure maths in main/export/agreement.ts). */

@@ -1,11 +1,17 @@
 // The calls added for the screens (issue 8), through the validated dispatch over an in-memory store.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CallName, CallOutput } from '../../contract/api.ts';
-import { openStore } from '../../db/index.ts';
+import type { JsonObject } from '../../contract/domain.ts';
+import { openStore, type Store } from '../../db/index.ts';
+import { saveCheckpoint } from '../engine/checkpoint/checkpoint.ts';
+import { getPreset } from '../models/config.ts';
+import { shapeWorldTokenizer } from '../models/data.ts';
+import { UnifiedModel } from '../models/unified.ts';
+import { UnifiedPolicy } from '../rl/unified.ts';
 import { seedGroups, seedMetrics, seedRankings, seedReflections } from '../../tests/browser/fixtures.ts';
 import type { ComputeClient } from '../compute/client.ts';
 import type { SettingsFile } from '../settings.ts';
@@ -43,6 +49,72 @@ test('metrics.names lists what a run logged; samples.trajectory returns tensors 
   // JSON round trip keeps it (a Float32Array would become an object of indices).
   assert.deepEqual(JSON.parse(JSON.stringify(lm)).tensors.logProbs.data, lm!.tensors.logProbs!.data);
   await assert.rejects(call('samples.trajectory', { sampleId: 12345 }), /sample 12345 not found/);
+  done();
+});
+
+/** A cot run's sample whose LM trajectory is `text` tokenized (what a rollout stores). */
+function lmSample(store: Store, text: string, config: JsonObject = {}): { runId: number; sampleId: number; ids: number[] } {
+  const ids = shapeWorldTokenizer().encode(text);
+  const runId = store.runs.create({ name: 'cot run', scenario: 'cot', config }).id;
+  const prompt = store.prompts.ensure(runId, { text: 'how many circles?', task: 'counting' });
+  const { sampleIds } = store.groups.insert({
+    runId, step: 1, promptId: prompt.id,
+    samples: [{
+      seed: 1, text, trajectories: [{
+        kind: 'lm', label: 'round1',
+        tensors: { tokenIds: { dtype: 'int32', shape: [ids.length], data: Int32Array.from(ids) }, logProbs: { dtype: 'float32', shape: [ids.length], data: new Float32Array(ids.length).fill(-0.5) } },
+      }],
+    }],
+  });
+  return { runId, sampleId: sampleIds[0]!, ids };
+}
+
+test('samples.trajectory decodes LM token ids with the tokenizer of the run\'s checkpoint; without one the ids stay, with a note', async () => {
+  const { store, call, dataDir, done } = setup();
+  const text = '<think> there are two red circles. </think> <answer> two </answer>';
+  const words = ['<think>', 'there', 'are', 'two', 'red', 'circles', '.', '</think>', '<answer>', 'two', '</answer>'];
+  // The starting weights: a nano checkpoint as `unirl pretrain` writes it, named by the run's config.
+  const model = UnifiedModel.create(getPreset('nano'), shapeWorldTokenizer(), { threads: 1 });
+  const starting = join(dataDir, 'nano.safetensors');
+  model.save(starting);
+  const run = lmSample(store, text, { model: { preset: 'nano', checkpoint: starting } });
+  const [lm] = await call('samples.trajectory', { sampleId: run.sampleId });
+  assert.deepEqual(lm!.tensors.tokenIds!.data, run.ids);
+  assert.deepEqual(lm!.tokens, words);
+  assert.equal(lm!.tokensNote, undefined);
+
+  // The run's own checkpoint (the trainer's format) answers first; the header alone is enough, so a file
+  // whose weights are cut short still gives words.
+  const policy = new UnifiedPolicy(model, 'cot');
+  const own = join(dataDir, 'step-000001.safetensors');
+  saveCheckpoint(own, policy.params, { metadata: { ...policy.checkpointMetadata(), step: '1' } });
+  store.checkpoints.add({ runId: run.runId, step: 1, path: own });
+  rmSync(starting);
+  const bytes = readFileSync(own);
+  writeFileSync(own, bytes.subarray(0, 8 + Number(bytes.readBigUInt64LE(0)) + 16));
+  assert.deepEqual((await call('samples.trajectory', { sampleId: run.sampleId }))[0]!.tokens, words);
+
+  // Every checkpoint deleted: ids only, and why.
+  rmSync(own);
+  const [gone] = await call('samples.trajectory', { sampleId: run.sampleId });
+  assert.equal(gone!.tokens, undefined);
+  assert.match(gone!.tokensNote!, /checkpoint .*step-000001\.safetensors is gone/);
+  assert.deepEqual(gone!.tensors.tokenIds!.data, run.ids);
+
+  // Unreadable (not safetensors), no checkpoint at all, ids outside the vocabulary: notes, never a throw.
+  writeFileSync(own, 'not a checkpoint');
+  assert.match((await call('samples.trajectory', { sampleId: run.sampleId }))[0]!.tokensNote!, /unreadable checkpoint: .*step-000001/);
+  const bare = lmSample(store, text);
+  assert.equal((await call('samples.trajectory', { sampleId: bare.sampleId }))[0]!.tokensNote, 'no checkpoint of this run yet');
+  model.save(own);
+  const outside = store.groups.insert({
+    runId: run.runId, step: 2, promptId: store.prompts.ensure(run.runId, { text: 'p', task: 'counting' }).id,
+    samples: [{ seed: 2, trajectories: [{ kind: 'lm', tensors: { tokenIds: { dtype: 'int32', shape: [2], data: Int32Array.from([5, 9999]) } } }] }],
+  });
+  const [far] = await call('samples.trajectory', { sampleId: outside.sampleIds[0]! });
+  assert.equal(far!.tokens, undefined);
+  assert.match(far!.tokensNote!, /id 9999 is outside the vocabulary/);
+  await model.dispose();
   done();
 });
 

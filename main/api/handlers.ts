@@ -14,6 +14,7 @@ import { listSuites } from '../world/suites.ts';
 import { groupAgreement, poolAgreement } from '../export/agreement.ts';
 import { exportRun } from '../export/export.ts';
 import { recordEvalReport } from './eval-records.ts';
+import { RunTokenizers } from './trajectory-tokens.ts';
 
 export interface HandlerDeps {
   store: Store;
@@ -64,6 +65,7 @@ function agreementOf(store: Store, runId: number): AgreementReport {
 }
 
 export function createHandlers({ store, events, compute, settings, runs, info }: HandlerDeps): Handlers {
+  const tokenizers = new RunTokenizers(store);
   return {
     'app.info': () => info(),
     'settings.get': () => settings.get(),
@@ -104,8 +106,9 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       pageAcrossGroups(store, runId, offset, limit, (groupId) => store.edits.forGroup(groupId)),
 
     'samples.trajectory': ({ sampleId }) => {
-      store.samples.get(sampleId);
-      return store.samples.trajectories(sampleId).map(trajectoryView);
+      const sample = store.samples.get(sampleId);
+      const views = store.samples.trajectories(sampleId).map(trajectoryView);
+      return views.some((v) => v.kind === 'lm') ? tokenizers.addWords(store.groups.get(sample.groupId).runId, views) : views;
     },
     'ranking.agreement': ({ runId }) => agreementOf(store, runId),
     'reflections.mark': ({ roundId, annotator, correct }) => {

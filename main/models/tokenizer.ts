@@ -89,6 +89,16 @@ export class WordTokenizer implements Tokenizer {
   }
 }
 
+/** The tokenizer a unified-model checkpoint carries in its metadata (`tokenizer`, see UnifiedModel.save); errors name `source`. */
+export function tokenizerFromMetadata(metadata: Readonly<Record<string, string>>, source: string): Tokenizer {
+  if (!metadata.tokenizer) throw new Error(`${source}: no tokenizer in the checkpoint metadata`);
+  try {
+    return WordTokenizer.fromJSON(JSON.parse(metadata.tokenizer) as TokenizerJson);
+  } catch (error) {
+    throw new Error(`${source}: ${(error as Error).message}`);
+  }
+}
+
 /** Lower-cased words, punctuation split off; special tokens stay whole. */
 export function splitWords(text: string): string[] {
   return text.toLowerCase().replace(PUNCTUATION, ' $1 ').split(/\s+/).filter((w) => w.length > 0);

@@ -19,7 +19,7 @@ import { ditVelocity } from './dit.ts';
 import { flowLoss, sdeStepGraph } from './flow.ts';
 import { lmForward, lmLogits, lmStep, tokenLogProbs, type KvCache, type LmShape } from './lm.ts';
 import type { PackedSequences } from './sequence.ts';
-import { WordTokenizer, type Tokenizer } from './tokenizer.ts';
+import { tokenizerFromMetadata, type Tokenizer } from './tokenizer.ts';
 import { visionEncode } from './vision.ts';
 
 /** The parts of the model; each is a parameter-name prefix and an optimizer group. */
@@ -84,7 +84,7 @@ export class UnifiedModel {
   static load(path: string, options: RuntimeOptions & { optimizer?: (model: UnifiedModel) => AdamW } = {}): { model: UnifiedModel; metadata: Record<string, string>; optimizer?: AdamW } {
     const { metadata } = readSafetensors(path);
     if (!metadata.config || !metadata.tokenizer) throw new Error(`${path}: not a unified-model checkpoint (no config/tokenizer metadata)`);
-    const model = UnifiedModel.create(JSON.parse(metadata.config) as ModelConfig, WordTokenizer.fromJSON(JSON.parse(metadata.tokenizer)), options);
+    const model = UnifiedModel.create(JSON.parse(metadata.config) as ModelConfig, tokenizerFromMetadata(metadata, path), options);
     const optimizer = options.optimizer?.(model);
     loadCheckpoint(path, model.store, optimizer ? { optimizer } : {});
     return optimizer ? { model, metadata, optimizer } : { model, metadata };

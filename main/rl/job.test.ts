@@ -5,6 +5,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { openStore } from '../../db/store.ts';
 import { JobCancelled } from '../compute/protocol.ts';
+import { getPreset } from '../models/config.ts';
+import { shapeWorldTokenizer } from '../models/data.ts';
+import { UnifiedModel } from '../models/unified.ts';
+import { parseTrainConfig } from './config.ts';
 import { trainJob } from './job.ts';
 
 test('a job paused after its first step resumes by run id and completes', async () => {
@@ -37,6 +41,26 @@ test('a job paused after its first step resumes by run id and completes', async 
       assert.equal(reopened.runs.get(first.runId).name, 'paused run');
     } finally {
       reopened.close();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a new run records the weights it starts from in its config', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'unirl-job-'));
+  try {
+    const starting = join(dataDir, 'nano.safetensors');
+    const model = UnifiedModel.create(getPreset('nano'), shapeWorldTokenizer(), { threads: 1 });
+    model.save(starting);
+    await model.dispose();
+    const ctx = { progress: () => {}, checkCancelled: () => {} };
+    const result = await trainJob({ dataDir, scenario: 'text', nano: true, checkpoint: starting, config: { steps: 1 } }, ctx);
+    const store = openStore(join(dataDir, 'unirl.sqlite'));
+    try {
+      assert.equal(parseTrainConfig(store.runs.get(result.runId).config).model.checkpoint, starting);
+    } finally {
+      store.close();
     }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });

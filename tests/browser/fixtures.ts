@@ -2,8 +2,12 @@
 // metrics, rankings by several annotators, reflection cycles, edits and evaluations, written through
 // the store's repositories into a data dir before `unirl serve` opens it (the screens' tests need data
 // that only a training run would otherwise make). The seed*(store, ...) forms serve unit tests too.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { openStore, resolveDataDir, type SampleInput, type Store } from '../../db/index.ts';
 import type { Scenario } from '../../contract/domain.ts';
+import { writeSafetensors } from '../../main/engine/checkpoint/safetensors.ts';
+import { shapeWorldTokenizer } from '../../main/models/data.ts';
 import { toUint8 } from '../../main/world/image.ts';
 import { renderScene } from '../../main/world/render.ts';
 import { Rng } from '../../main/world/rng.ts';
@@ -118,6 +122,21 @@ export function seedGroups(store: Store, options: GroupSeedOptions = {}): Seeded
     seeded.sampleIds.push(sampleIds);
   }
   return seeded;
+}
+
+/**
+ * A checkpoint of `runId` at `step` under `dataDir`/runs/<id>/checkpoints, recorded in the store: a
+ * safetensors file with the metadata the trainer writes (the ShapeWorld tokenizer among it) and one
+ * placeholder tensor instead of the weights (readers of the tokenizer look at the header only).
+ */
+export function seedCheckpoint(store: Store, dataDir: string, runId: number, step: number): string {
+  const dir = join(dataDir, 'runs', String(runId), 'checkpoints');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `step-${String(step).padStart(6, '0')}.safetensors`);
+  const metadata = { preset: 'nano', tokenizer: JSON.stringify(shapeWorldTokenizer().toJSON()), step: String(step), run: String(runId) };
+  writeSafetensors(path, [['lm/placeholder', { shape: [1], data: new Float32Array(1) }]], metadata);
+  store.checkpoints.add({ runId, step, path, metadata });
+  return path;
 }
 
 /** The former entry point: groups written into a data dir, all in the ranking queue. */

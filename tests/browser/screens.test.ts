@@ -9,8 +9,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { openStore, resolveDataDir, type Store } from '../../db/index.ts';
+import { shapeWorldTokenizer } from '../../main/models/data.ts';
 import {
-  seedEdits, seedEvaluation, seedGroups, seedMetrics, seedRankings, seedReflections, withStore,
+  seedCheckpoint, seedEdits, seedEvaluation, seedGroups, seedMetrics, seedRankings, seedReflections, withStore,
   type SeededCycles, type SeededRun,
 } from './fixtures.ts';
 import { startHarness, type Harness } from './harness.ts';
@@ -32,6 +33,7 @@ before(async () => {
         rankRun = seedGroups(store, { groups: 3, groupSize: 4, seed: 11, runName: 'ranking run' });
         trainRun = seedGroups(store, { groups: 12, groupSize: 4, seed: 12, runName: 'dashboard run', trajectories: true, pending: false });
         seedMetrics(store, trainRun.runId, 20);
+        seedCheckpoint(store, dataDir, trainRun.runId, 20);
         seedRankings(store, trainRun, ['ann', 'bob'], 3);
         compareRunId = store.runs.create({ name: 'compare run', scenario: 't2i', config: {} }).id;
         seedMetrics(store, compareRunId, 20, { offset: -0.1 });
@@ -215,6 +217,15 @@ test('rollouts: thousands of groups in a virtualised list, jump to a step, a 64-
   const tokens = details.getByRole('list', { name: 'LM tokens shaded by log-probability' }).getByRole('listitem');
   await tokens.first().waitFor();
   assert.ok(await tokens.count() >= 6);
+  // Each token reads as its word in the run's tokenizer (from the run's checkpoint); the id is in the tooltip.
+  const shown = await tokens.evaluateAll((items) => items.map((li) => ({ text: li.textContent!.trim(), title: li.getAttribute('title')! })));
+  const vocab = shapeWorldTokenizer();
+  for (const { text, title } of shown) {
+    const id = Number(/^token (\d+) ·/.exec(title)?.[1]);
+    assert.equal(text, vocab.decode([id]), `token ${id} shows its word`);
+  }
+  assert.ok(shown.some(({ text }) => /^[a-z]+$/.test(text)), shown.map((t) => t.text).join(' '));
+  await details.getByText(/Tokens as words/).waitFor();
   const strip = details.getByRole('list', { name: /Denoising filmstrip/ });
   assert.equal(await strip.locator('canvas').count(), 7);
   // The last frame is the clean image: not blank, not uniform.

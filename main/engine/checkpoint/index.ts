@@ -5,6 +5,7 @@ export {
   decodeSafetensors,
   encodeSafetensors,
   readSafetensors,
+  readSafetensorsMetadata,
   writeSafetensors,
   type SafeTensor,
   type SafeTensorInput,

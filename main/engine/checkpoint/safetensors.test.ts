@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from './safetensors.ts';
+import { decodeSafetensors, encodeSafetensors, readSafetensors, readSafetensorsMetadata, writeSafetensors } from './safetensors.ts';
 import { writeFileAtomic } from './atomic.ts';
 
 function concat(chunks: Uint8Array[]): Uint8Array {
@@ -59,6 +59,26 @@ test('safetensors file round trip through disk, reading from an unaligned buffer
     assert.deepEqual(decodeSafetensors(unaligned).tensors.get('w')!.data, new Float32Array([1, 2, 3, 4, 5, -6.5]));
     // readFileSync returns a pooled Buffer: values must still come back intact.
     assert.deepEqual(readSafetensors(path).tensors.get('w')!.data, new Float32Array([1, 2, 3, 4, 5, -6.5]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('readSafetensorsMetadata reads the header only: the tensor bytes may be missing', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'st-'));
+  try {
+    const path = join(dir, 'a.safetensors');
+    writeSafetensors(path, sample(), { preset: 'tiny', tokenizer: '{"kind":"word"}' });
+    const file = readFileSync(path);
+    const headerEnd = 8 + Number(file.readBigUInt64LE(0));
+    writeFileSync(path, file.subarray(0, headerEnd + 3)); // the tensors cut short
+    assert.throws(() => readSafetensors(path), /truncated/);
+    assert.deepEqual(readSafetensorsMetadata(path), { preset: 'tiny', tokenizer: '{"kind":"word"}' });
+    writeFileSync(path, file.subarray(0, headerEnd - 1));
+    assert.throws(() => readSafetensorsMetadata(path), (e: Error) => e.message.startsWith(path) && /truncated/.test(e.message));
+    writeFileSync(path, file.subarray(0, 5));
+    assert.throws(() => readSafetensorsMetadata(path), /too short for the 8-byte header length/);
+    assert.throws(() => readSafetensorsMetadata(join(dir, 'missing.safetensors')), /ENOENT/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

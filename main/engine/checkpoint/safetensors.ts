@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { writeFileAtomic } from './atomic.ts';
 
@@ -112,31 +112,9 @@ export function encodeSafetensors(
  */
 export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): SafetensorsContents {
   assertLittleEndianHost();
-  const fail = (message: string): never => {
-    throw new Error(`${source}: ${message}`);
-  };
-  if (bytes.byteLength < 8) fail(`truncated: ${bytes.byteLength} bytes, too short for the 8-byte header length`);
-  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-  if (headerLength > BigInt(MAX_HEADER_BYTES)) fail(`corrupt: header length ${headerLength} exceeds ${MAX_HEADER_BYTES} bytes`);
-  const dataStart = 8 + Number(headerLength);
-  if (dataStart > bytes.byteLength) fail(`truncated: header claims ${headerLength} bytes but the file has ${bytes.byteLength - 8} after the length`);
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart)));
-  } catch (error) {
-    fail(`corrupt header (not UTF-8 JSON): ${(error as Error).message}`);
-  }
-  if (!isPlainObject(header)) return fail('corrupt header: not a JSON object');
-
-  const metadata: Record<string, string> = {};
-  const rawMetadata = header.__metadata__;
-  if (rawMetadata !== undefined) {
-    if (!isPlainObject(rawMetadata)) fail('corrupt header: __metadata__ is not an object');
-    for (const [key, value] of Object.entries(rawMetadata as Record<string, unknown>)) {
-      if (typeof value !== 'string') fail(`corrupt header: metadata '${key}' is not a string`);
-      metadata[key] = value as string;
-    }
-  }
+  const fail = failWith(source);
+  const dataStart = 8 + headerLengthOf(bytes, bytes.byteLength, fail);
+  const { header, metadata } = parseHeader(bytes.subarray(8, dataStart), fail);
 
   const dataLength = bytes.byteLength - dataStart;
   const spans: { name: string; begin: number; end: number }[] = [];
@@ -191,6 +169,68 @@ export function writeSafetensors(path: string, tensors: Iterable<readonly [strin
 /** Reads and validates a safetensors file; errors name the file. */
 export function readSafetensors(path: string): SafetensorsContents {
   return decodeSafetensors(readFileSync(path), path);
+}
+
+/** Reads only the header of a safetensors file (never the tensor bytes) and returns its metadata; errors name the file. */
+export function readSafetensorsMetadata(path: string): Record<string, string> {
+  const fail = failWith(path);
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const prefix = new Uint8Array(Math.min(8, size));
+    readFully(fd, prefix, 0, fail);
+    const headerBytes = new Uint8Array(headerLengthOf(prefix, size, fail));
+    readFully(fd, headerBytes, 8, fail);
+    return parseHeader(headerBytes, fail).metadata;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readFully(fd: number, into: Uint8Array, position: number, fail: Fail): void {
+  for (let done = 0; done < into.byteLength;) {
+    const n = readSync(fd, into, done, into.byteLength - done, position + done);
+    if (n === 0) fail(`truncated: the file ends at byte ${position + done}`);
+    done += n;
+  }
+}
+
+type Fail = (message: string) => never;
+
+function failWith(source: string): Fail {
+  return (message) => {
+    throw new Error(`${source}: ${message}`);
+  };
+}
+
+/** The header length N from the first 8 bytes, checked against the limit and the `total` bytes available. */
+function headerLengthOf(prefix: Uint8Array, total: number, fail: Fail): number {
+  if (prefix.byteLength < 8) fail(`truncated: ${total} bytes, too short for the 8-byte header length`);
+  const headerLength = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (headerLength > BigInt(MAX_HEADER_BYTES)) fail(`corrupt: header length ${headerLength} exceeds ${MAX_HEADER_BYTES} bytes`);
+  if (8 + Number(headerLength) > total) fail(`truncated: header claims ${headerLength} bytes but the file has ${total - 8} after the length`);
+  return Number(headerLength);
+}
+
+/** The header JSON object and its string metadata. */
+function parseHeader(headerBytes: Uint8Array, fail: Fail): { header: Record<string, unknown>; metadata: Record<string, string> } {
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
+  } catch (error) {
+    fail(`corrupt header (not UTF-8 JSON): ${(error as Error).message}`);
+  }
+  if (!isPlainObject(header)) return fail('corrupt header: not a JSON object');
+  const metadata: Record<string, string> = {};
+  const rawMetadata = header.__metadata__;
+  if (rawMetadata !== undefined) {
+    if (!isPlainObject(rawMetadata)) fail('corrupt header: __metadata__ is not an object');
+    for (const [key, value] of Object.entries(rawMetadata as Record<string, unknown>)) {
+      if (typeof value !== 'string') fail(`corrupt header: metadata '${key}' is not a string`);
+      metadata[key] = value as string;
+    }
+  }
+  return { header, metadata };
 }
 
 function dtypeOfArray(data: ElementArray, name: string): SafetensorsDtype {
