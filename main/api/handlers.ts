@@ -107,8 +107,7 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
 
     'samples.trajectory': ({ sampleId }) => {
       const sample = store.samples.get(sampleId);
-      const views = store.samples.trajectories(sampleId).map(trajectoryView);
-      return views.some((v) => v.kind === 'lm') ? tokenizers.addWords(store.groups.get(sample.groupId).runId, views) : views;
+      return tokenizers.addWords(store.groups.get(sample.groupId).runId, store.samples.trajectories(sampleId).map(trajectoryView));
     },
     'ranking.agreement': ({ runId }) => agreementOf(store, runId),
     'reflections.mark': ({ roundId, annotator, correct }) => {

@@ -128,6 +128,11 @@ function checkCycle(result: ReflectResult, maxRounds: number, generator: string)
   if (images.length !== 1 + refinements) throw bad(`${images.length} images for ${refinements} 'wrong' verdicts (expected ${1 + refinements})`);
 }
 
+/** numerator / denominator, null when there is nothing to take a share of. */
+function ratio([num, den]: readonly number[]): number | null {
+  return den ? num! / den : null;
+}
+
 /** Words of a text output, tags left out. */
 function wordCount(text: string): number {
   return text.replace(/<[^>]+>/g, ' ').split(/\s+/).filter(Boolean).length;
@@ -285,7 +290,6 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
     const reflected = records.flatMap((r) => (r.reflection ? [r.reflection] : []));
     let reflectStats: Partial<TaskReport> = {};
     if (task.kind === 'reflect' && !skipped) {
-      const share = ([num, den]: number[]) => (den ? num! / den : null);
       const wrongFirst = reflected.filter((r) => !r.firstCorrect);
       const rightFirst = reflected.filter((r) => r.firstCorrect);
       const corrected = [records.filter((r) => r.reflection && !r.reflection.firstCorrect && r.correct).length, wrongFirst.length];
@@ -298,8 +302,8 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
         pooled[key as keyof typeof pooled][1] += v[1]!;
       }
       reflectStats = {
-        firstAccuracy: n ? rightFirst.length / n : 0, corrected: share(corrected), broken: share(broken),
-        critiqueAgreement: share(agreement), meanRounds: share(rounds) ?? 0,
+        firstAccuracy: n ? rightFirst.length / n : 0, corrected: ratio(corrected), broken: ratio(broken),
+        critiqueAgreement: ratio(agreement), meanRounds: ratio(rounds) ?? 0,
       };
     }
     const scored = records.filter((r) => r.criterion !== undefined);
@@ -328,7 +332,6 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
   const cycledTasks = ran.filter((r) => r.cycle !== undefined);
   const cycledSamples = cycledTasks.reduce((s, r) => s + r.samples, 0);
   const reflectTasks = ran.filter((r) => r.kind === 'reflect');
-  const share = ([num, den]: number[]) => (den ? num! / den : null);
   return {
     suite: suite.name, generator: generator.name, width, height, tasks: reports,
     overall: ran.length ? ran.reduce((s, r) => s + r.accuracy, 0) / ran.length : 0,
@@ -337,7 +340,7 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
     ...(reflectTasks.length ? {
       reflection: {
         firstAccuracy: reflectTasks.reduce((s, r) => s + r.firstAccuracy!, 0) / reflectTasks.length,
-        corrected: share(pooled.corrected), broken: share(pooled.broken), critiqueAgreement: share(pooled.agreement), meanRounds: share(pooled.rounds) ?? 0,
+        corrected: ratio(pooled.corrected), broken: ratio(pooled.broken), critiqueAgreement: ratio(pooled.agreement), meanRounds: ratio(pooled.rounds) ?? 0,
       },
     } : {}),
     ...(options.criterion !== undefined ? { criterion: { name: options.criterion, mean: criterionImages ? criterionSum / criterionImages : 0, images: criterionImages } } : {}),
