@@ -13,7 +13,7 @@ import { parseFlags, UsageError } from './args.ts';
 // Registers the `model` generator (the unified model) beside ShapeWorld's oracle and noise.
 import '../models/generator.ts';
 
-const USAGE = 'unirl eval --suite NAME --generator NAME [--checkpoint PATH] [--steps N] [--cfg S] [--reasoning] [--temperature T] [--criterion larger|greener] [--no-cycle] [--json out.json] [--jsonl per-image.jsonl] [--size 32] [--limit N] [--samples 4 (refine: 2)] [--seed N] | --list\n  --no-cycle: edit tasks skip editing each result back with the inverse instruction (no cycle column; half the edit requests)';
+const USAGE = 'unirl eval --suite NAME --generator NAME [--checkpoint PATH] [--steps N] [--cfg S] [--shift S] [--reasoning] [--temperature T] [--criterion larger|greener] [--no-cycle] [--json out.json] [--jsonl per-image.jsonl] [--size 32] [--limit N] [--samples 4 (refine: 2)] [--seed N] | --list\n  --no-cycle: edit tasks skip editing each result back with the inverse instruction (no cycle column; half the edit requests)';
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -26,7 +26,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   const { flags, positional } = parseFlags(args, {
     list: 'boolean', suite: 'string', generator: 'string', json: 'string', jsonl: 'string',
     size: 'string', limit: 'string', samples: 'string', seed: 'string',
-    checkpoint: 'string', steps: 'string', cfg: 'string', reasoning: 'boolean', temperature: 'string', threads: 'string', criterion: 'string', 'no-cycle': 'boolean',
+    checkpoint: 'string', steps: 'string', cfg: 'string', shift: 'string', reasoning: 'boolean', temperature: 'string', threads: 'string', criterion: 'string', 'no-cycle': 'boolean',
   });
   if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"; usage: ${USAGE}`);
   if (flags.list) {
@@ -60,13 +60,16 @@ export async function evalCommand(args: string[]): Promise<number> {
   }
   const cfg = flags.cfg === undefined ? undefined : Number(flags.cfg);
   if (cfg !== undefined && !(cfg >= 0)) throw new UsageError(`--cfg must be a number >= 0, got "${flags.cfg}"`);
+  const shift = flags.shift === undefined ? undefined : Number(flags.shift);
+  if (shift !== undefined && !(shift > 0)) throw new UsageError(`--shift must be a number > 0, got "${flags.shift}"`);
   const temperature = flags.temperature === undefined ? undefined : Number(flags.temperature);
   if (temperature !== undefined && !(temperature >= 0)) throw new UsageError(`--temperature must be a number >= 0, got "${flags.temperature}"`);
-  // Options only the model generator reads: which weights, how many ODE steps, guidance, reasoning first.
+  // Options only the model generator reads: which weights, how many ODE steps, their time shift, guidance, reasoning first.
   const generator = await createGenerator(flags.generator, {
     ...(flags.checkpoint ? { checkpoint: flags.checkpoint } : {}),
     ...(flags.steps ? { steps: positiveInt(flags.steps, 'steps') } : {}),
     ...(cfg !== undefined ? { cfgScale: cfg } : {}),
+    ...(shift !== undefined ? { shift } : {}),
     ...(flags.reasoning ? { reasoning: true } : {}),
     ...(temperature !== undefined ? { temperature } : {}),
     ...(flags.threads ? { threads: positiveInt(flags.threads, 'threads') } : {}),

@@ -24,6 +24,8 @@ export interface ModelGeneratorOptions {
   checkpoint?: string;
   /** ODE steps per image (default 40). */
   steps?: number;
+  /** Time shift of the ODE step grid (default: the checkpoint's `time_shift` metadata, else 1 = uniform). */
+  shift?: number;
   /** Classifier-free guidance scale (default: the checkpoint's `cfg_scale` metadata, else 1 = off). */
   cfgScale?: number;
   /** Let the LM reason (<think> ... <answer> rewrite) before drawing (the vague-prompt suite "with reasoning"). */
@@ -40,6 +42,8 @@ export async function createModelGenerator(options: ModelGeneratorOptions = {}):
   // A checkpoint may recommend its guidance scale (the shipped base does); an explicit option wins.
   const cfgScale = options.cfgScale ?? (metadata.cfg_scale !== undefined ? Number(metadata.cfg_scale) : 1);
   if (!(cfgScale > 0)) throw new Error(`model generator: cfg scale must be > 0, got ${cfgScale}`);
+  const shift = options.shift ?? (metadata.time_shift !== undefined ? Number(metadata.time_shift) : 1);
+  if (!(shift > 0)) throw new Error(`model generator: time shift must be > 0, got ${shift}`);
   const size = model.config.imageSize;
   const { ditTokens, ditPatchDim } = layoutOf(model.config);
 
@@ -51,7 +55,7 @@ export async function createModelGenerator(options: ModelGeneratorOptions = {}):
       const rng = new Rng(seed);
       for (let i = 0; i < per; i++) noise[b * per + i] = rng.normal();
     });
-    const { images } = await sampleImages(model, prompts, { sampler: 'ode', steps, seed: seeds[0] ?? 0, noise, cfgScale });
+    const { images } = await sampleImages(model, prompts, { sampler: 'ode', steps, shift, seed: seeds[0] ?? 0, noise, cfgScale });
     const pixels = size * size * 3;
     return prompts.map((_, b) => ({ width: size, height: size, data: images.slice(b * pixels, (b + 1) * pixels) }));
   };
@@ -127,6 +131,8 @@ registerGenerator('model', 'the unified model (shipped base weights, or --checkp
   if (steps !== undefined) o.steps = steps;
   const cfgScale = optionNumber(options, 'cfgScale') ?? optionNumber(options, 'cfg');
   if (cfgScale !== undefined) o.cfgScale = cfgScale;
+  const shift = optionNumber(options, 'shift');
+  if (shift !== undefined) o.shift = shift;
   if (options.reasoning === true || options.reasoning === 'true') o.reasoning = true;
   const temperature = optionNumber(options, 'temperature');
   if (temperature !== undefined) o.temperature = temperature;
