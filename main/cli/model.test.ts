@@ -44,9 +44,10 @@ test('pretrain then weights: a short run writes a checkpoint whose weights expor
   assert.equal(run.code, 0);
   assert.match(run.out, /done: 3 steps/);
   const shipped = join(dir, 'shipped.safetensors');
-  assert.equal((await captured(() => modelCommand(['weights', '--checkpoint', out, '--out', shipped, '--cfg-scale', '2']))).code, 0);
+  assert.equal((await captured(() => modelCommand(['weights', '--checkpoint', out, '--out', shipped, '--cfg-scale', '2', '--time-shift', '3']))).code, 0);
   const { metadata } = readSafetensors(shipped);
   assert.equal(metadata.cfg_scale, '2');
+  assert.equal(metadata.time_shift, '3');
   assert.equal(metadata.step, '3');
   assert.equal(metadata.optimizer_step, undefined);
 });

@@ -8,9 +8,10 @@ import { UsageError, parseFlags } from './args.ts';
 
 export const MODEL_HELP = `unirl model info [--preset ${presetNames().join('|')}] [--checkpoint PATH] [--json]
   Parameter counts per part and FLOPs per sample (MatMul/Gemm of the model's own ONNX graphs).
-unirl model weights --checkpoint PATH --out PATH [--cfg-scale S]
+unirl model weights --checkpoint PATH --out PATH [--cfg-scale S] [--time-shift S]
   Writes a checkpoint's weights alone (no optimizer state), keeping its metadata, optionally recording the
-  guidance scale the model generator should use by default (how assets/models/base/model.safetensors is made).
+  guidance scale and ODE time shift the model generator should use by default (how
+  assets/models/base/model.safetensors is made).
 unirl model speed [--checkpoint PATH] [--threads N] [--repeats N]
   Sampling speed on this machine: a group of 8 images at 10 SDE steps (RL rollout), 40-step ODE images,
   and KV-cached LM tokens/s (shipped base weights by default).`;
@@ -75,14 +76,18 @@ async function speedCommand(args: string[]): Promise<number> {
 }
 
 async function weightsCommand(args: string[]): Promise<number> {
-  const { flags, positional } = parseFlags(args, { checkpoint: 'string', out: 'string', 'cfg-scale': 'string' });
+  const { flags, positional } = parseFlags(args, { checkpoint: 'string', out: 'string', 'cfg-scale': 'string', 'time-shift': 'string' });
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
   if (!flags.checkpoint || !flags.out) throw new UsageError('--checkpoint and --out are required');
   const cfg = flags['cfg-scale'];
   if (cfg !== undefined && !(Number(cfg) > 0)) throw new UsageError(`--cfg-scale must be a number > 0, got "${cfg}"`);
+  const shift = flags['time-shift'];
+  if (shift !== undefined && !(Number(shift) > 0)) throw new UsageError(`--time-shift must be a number > 0, got "${shift}"`);
   const { model, metadata } = UnifiedModel.load(flags.checkpoint);
   const { optimizer_step: _dropped, ...kept } = metadata;
-  model.save(flags.out, { metadata: { ...kept, ...(cfg !== undefined ? { cfg_scale: cfg } : {}) } });
-  console.log(`wrote ${flags.out} (${model.store.size} parameters${cfg !== undefined ? `, cfg_scale ${cfg}` : ''})`);
+  const recommended = { ...(cfg !== undefined ? { cfg_scale: cfg } : {}), ...(shift !== undefined ? { time_shift: shift } : {}) };
+  model.save(flags.out, { metadata: { ...kept, ...recommended } });
+  const notes = Object.entries(recommended).map(([k, v]) => `, ${k} ${v}`).join('');
+  console.log(`wrote ${flags.out} (${model.store.size} parameters${notes})`);
   return 0;
 }

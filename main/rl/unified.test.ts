@@ -82,11 +82,12 @@ test('a trained nano t2i policy moves away from its reference (KL > 0 at the sec
   }
 });
 
-test("checkpoints keep the starting weights' sampling settings (CFG scale) and nothing else of their metadata", async () => {
+test("checkpoints keep the starting weights' sampling settings (CFG scale, time shift) and nothing else of their metadata", async () => {
   const model = UnifiedModel.create(getPreset('nano'), tokenizer, { seed: 1, threads: 1 });
   try {
-    const metadata = new UnifiedPolicy(model, 't2i', { cfg_scale: '2.5', step: '9000', loss: '0.1' }).checkpointMetadata();
+    const metadata = new UnifiedPolicy(model, 't2i', { cfg_scale: '2.5', time_shift: '3', step: '9000', loss: '0.1' }).checkpointMetadata();
     assert.equal(metadata.cfg_scale, '2.5');
+    assert.equal(metadata.time_shift, '3');
     assert.equal(metadata.step, undefined);
     assert.equal(metadata.loss, undefined);
     assert.equal(metadata.preset, 'nano');

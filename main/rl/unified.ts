@@ -576,7 +576,7 @@ function samplingTemperature(records: readonly LmRecord[]): number {
 const METRIC_PREFIX = metricOutput('');
 
 /** Checkpoint metadata a run keeps from its starting weights: how they should be sampled (models/generator.ts). */
-const INHERITED_METADATA = ['cfg_scale'] as const;
+const INHERITED_METADATA = ['cfg_scale', 'time_shift'] as const;
 
 function fail(message: string): never {
   throw new Error(`UnifiedPolicy: ${message}`);
