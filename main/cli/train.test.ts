@@ -44,6 +44,47 @@ test('unirl train runs a nano t2i run into the data dir, one line per step', asy
   }
 });
 
+test('Ctrl-C pauses a run after its step (checkpoint written) and --resume continues it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'unirl-train-pause-'));
+  try {
+    const common = ['--scenario', 't2i', '--preset', 'nano', '--data-dir', dir];
+    const paused = await quietly(() => {
+      const print = console.log;
+      // Ctrl-C as the first step's line is printed: the run stops after the step it is in.
+      console.log = (...args: unknown[]) => {
+        print(...args);
+        if (/step 1\/50/.test(args.join(' '))) process.emit('SIGINT');
+      };
+      return trainCommand([...common, '--steps', '50']).finally(() => (console.log = print));
+    });
+    assert.equal(paused.value, 0);
+    const log = paused.lines.join('\n');
+    assert.match(log, /pausing after this step/);
+    assert.match(log, /paused; continue with: unirl train --scenario t2i --resume 1/);
+    const statusOf = () => {
+      const store = openStore(join(dir, 'unirl.sqlite'));
+      try {
+        const run = store.runs.get(1)!;
+        return { status: run.status, step: run.step, checkpoints: store.checkpoints.list(1).map((c) => c.step) };
+      } finally {
+        store.close();
+      }
+    };
+    const first = statusOf();
+    assert.equal(first.status, 'paused');
+    assert.ok(first.step >= 1 && first.step < 50);
+    assert.deepEqual(first.checkpoints, [first.step]);
+    const resumed = await quietly(() => trainCommand([...common, '--resume', '1', '--steps', String(first.step + 1)]));
+    assert.equal(resumed.value, 0);
+    assert.match(resumed.lines.join('\n'), /resuming run 1/);
+    const after = statusOf();
+    assert.equal(after.status, 'completed');
+    assert.equal(after.step, first.step + 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('unirl train --human sync --annotator larger: the scripted annotator ranks every group and the ranks become rewards', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'unirl-train-cli-'));
   try {

@@ -15,6 +15,7 @@ export const TRAIN_HELP = `unirl train --scenario t2i|cot|text|vqa|edit|reflect 
   (models/<preset>/pretrain.safetensors), else the shipped base weights. --preset nano also shrinks the
   rollout sizes for a quick smoke run (and starts from random weights when nothing is pretrained).
   --steps N trains until step N (also when resuming); --minutes M until M minutes have passed.
+  Ctrl-C pauses the run after its current step (a checkpoint is written); --resume RUN_ID continues it.
   --config is a JSON object of TrainConfig fields (main/rl/config.ts); flags override it.
   --annotator ranks the ranking queue with a scripted annotator by a hidden criterion (with --human).
   edit trains Cycle Edit RL (forward edit, then the inverse edit; {"edit": {"cycle": false}} in --config
@@ -78,7 +79,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   let cancelled = false;
   const onSignal = () => {
     cancelled = true;
-    console.log('\nstopping after this step (a checkpoint is written)...');
+    console.log('\npausing after this step (a checkpoint is written; continue with --resume)...');
   };
   process.once('SIGINT', onSignal);
   try {
@@ -96,8 +97,14 @@ export async function trainCommand(args: string[]): Promise<number> {
       checkCancelled: () => {
         if (cancelled) throw new JobCancelled();
       },
-    }, { onStep: (s) => console.log(stepLine(s)), log: (line) => console.log(line) });
+    }, {
+      onStep: (s) => console.log(stepLine(s)),
+      log: (line) => console.log(line),
+      // Ctrl-C pauses: the run stays resumable, as the app's pause button leaves it.
+      cancelledStatus: () => 'paused',
+    });
     console.log(`run ${result.runId}: ${result.step} steps (${result.stoppedBy}); checkpoint ${result.checkpoint ?? 'none'}`);
+    if (result.stoppedBy === 'cancelled') console.log(`paused; continue with: unirl train --scenario ${scenario} --resume ${result.runId}${flags['data-dir'] ? ` --data-dir ${flags['data-dir']}` : ''} [--steps N | --minutes M]`);
     return 0;
   } finally {
     process.off('SIGINT', onSignal);
