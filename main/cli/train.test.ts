@@ -121,6 +121,14 @@ test('bad train options are usage errors naming the option', async () => {
     await assert.rejects(trainCommand(['--scenario', 't2i', '--annotator', 'bluer', '--data-dir', dir]), /--annotator must be one of larger, greener/);
     await assert.rejects(trainCommand(['--scenario', 't2i', '--preset', 'nano', '--annotator', 'larger', '--data-dir', dir]), /scripted annotator needs human mode sync or async/);
     await assert.rejects(trainCommand(['--scenario', 't2i', '--preset', 'base', '--steps', '1', '--data-dir', dir, '--checkpoint', join(dir, 'nope.safetensors')]), /checkpoint .*nope.safetensors: no such file/);
+    const config = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text);
+      return ['--scenario', 't2i', '--preset', 'nano', '--data-dir', dir, '--config', join(dir, name)];
+    };
+    await assert.rejects(trainCommand(config('broken.json', '{"optim": {lr: 1}')), (e: unknown) => e instanceof UsageError && /--config .*broken\.json: not valid JSON \(/.test(e.message));
+    await assert.rejects(trainCommand(config('list.json', '[1]')), /--config .*list\.json: must hold a JSON object/);
+    await assert.rejects(trainCommand(['--scenario', 't2i', '--data-dir', dir, '--config', join(dir, 'absent.json')]), /--config .*absent\.json: no such file/);
+    await assert.rejects(trainCommand(config('negative.json', '{"optim": {"lr": {"dm": -1}}}')), /config\.optim\.lr\.dm: Too small/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,6 +1,6 @@
 // `unirl train`: GRPO on the unified model for a scenario, in-process, with a progress bar and one line
 // per step. The compute worker runs the same `trainJob` (main/rl/job.ts).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { SCENARIOS, type Scenario } from '../../contract/domain.ts';
 import { JobCancelled } from '../compute/protocol.ts';
 import { CRITERIA, isCriterion } from '../world/criteria.ts';
@@ -67,7 +67,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   const steps = positive(flags.steps, 'steps', true);
   const minutes = positive(flags.minutes, 'minutes', false);
   const threads = positive(flags.threads, 'threads', true);
-  const fromFile = flags.config ? (JSON.parse(readFileSync(flags.config, 'utf8')) as object) : {};
+  const fromFile = flags.config ? readConfigFile(flags.config) : {};
   const fromFlags = {
     ...(flags.preset ? { model: { preset: flags.preset } } : {}),
     ...(steps !== undefined ? { steps, minutes: null } : {}),
@@ -109,6 +109,19 @@ export async function trainCommand(args: string[]): Promise<number> {
   } finally {
     process.off('SIGINT', onSignal);
   }
+}
+
+/** The --config file's JSON object; errors name the file and what is wrong with it. */
+function readConfigFile(path: string): object {
+  if (!existsSync(path)) throw new UsageError(`--config ${path}: no such file`);
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--config ${path}: not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`--config ${path}: must hold a JSON object of TrainConfig fields`);
+  return value;
 }
 
 /** The config file's object with the flags' fields merged in (flags win, nested objects merge). */

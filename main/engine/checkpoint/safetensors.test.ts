@@ -78,7 +78,9 @@ test('readSafetensorsMetadata reads the header only: the tensor bytes may be mis
     assert.throws(() => readSafetensorsMetadata(path), (e: Error) => e.message.startsWith(path) && /truncated/.test(e.message));
     writeFileSync(path, file.subarray(0, 5));
     assert.throws(() => readSafetensorsMetadata(path), /too short for the 8-byte header length/);
-    assert.throws(() => readSafetensorsMetadata(join(dir, 'missing.safetensors')), /ENOENT/);
+    assert.throws(() => readSafetensorsMetadata(join(dir, 'missing.safetensors')), /missing\.safetensors: no such file/);
+    assert.throws(() => readSafetensors(join(dir, 'missing.safetensors')), /missing\.safetensors: no such file/);
+    assert.throws(() => readSafetensors(dir), /: not a file/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { writeFileAtomic } from './atomic.ts';
 
@@ -168,11 +168,13 @@ export function writeSafetensors(path: string, tensors: Iterable<readonly [strin
 
 /** Reads and validates a safetensors file; errors name the file. */
 export function readSafetensors(path: string): SafetensorsContents {
+  mustExist(path);
   return decodeSafetensors(readFileSync(path), path);
 }
 
 /** Reads only the header of a safetensors file (never the tensor bytes) and returns its metadata; errors name the file. */
 export function readSafetensorsMetadata(path: string): Record<string, string> {
+  mustExist(path);
   const fail = failWith(path);
   const fd = openSync(path, 'r');
   try {
@@ -196,6 +198,11 @@ function readFully(fd: number, into: Uint8Array, position: number, fail: Fail): 
 }
 
 type Fail = (message: string) => never;
+
+function mustExist(path: string): void {
+  if (!existsSync(path)) failWith(path)('no such file');
+  if (!statSync(path).isFile()) failWith(path)('not a file');
+}
 
 function failWith(source: string): Fail {
   return (message) => {
