@@ -25,9 +25,9 @@ test('each scenario preset trains the parts the paper trains', () => {
   assert.deepEqual(resolveTrainConfig('text').train, ['lm']);
   assert.deepEqual(resolveTrainConfig('vqa').train, ['lm']);
   assert.deepEqual(resolveTrainConfig('edit').train, ['editQueries', 'connector', 'dm']);
-  assert.equal(resolveTrainConfig('edit').loss.dm.klBeta, 3e-4);
-  assert.deepEqual(activeRewards(resolveTrainConfig('edit')), ['editCompliance', 'cycle']);
-  assert.deepEqual(activeRewards(resolveTrainConfig('edit', { edit: { cycle: false } })), ['editCompliance'], 'the cycle flag drops the cycle term');
+  assert.equal(resolveTrainConfig('edit').loss.dm.klBeta, 4e-2);
+  assert.deepEqual(activeRewards(resolveTrainConfig('edit')), ['editCompliance', 'editPreservation', 'cycle']);
+  assert.deepEqual(activeRewards(resolveTrainConfig('edit', { edit: { cycle: false } })), ['editCompliance', 'editPreservation'], 'the cycle flag drops the cycle term');
   assert.equal(resolveTrainConfig('reflect').reflect.rounds, 2);
   assert.throws(() => resolveTrainConfig('reflect', { reflect: { rounds: 0 } }), /config\.reflect\.rounds/);
   assert.equal(resolveTrainConfig('edit').rewards.editCompliance, 4);

@@ -88,6 +88,7 @@ test('edit: nano Cycle Edit RL steps run, train both trajectories on-policy and 
         assert.equal(cycle.weight, 1);
         assert.ok(Math.abs(cycle.value - edit.cycleScore!) < 1e-12, 'the cycle reward is the stored cycle score');
         assert.equal(member.rewards.find((r) => r.name === 'editCompliance')!.weight, 4);
+        assert.equal(member.rewards.find((r) => r.name === 'editPreservation')!.weight, 2);
       });
     }
   });
@@ -97,7 +98,7 @@ test('edit with the cycle term off: no inverse edit, no cycle reward, no reconst
   await nanoRun('edit', { steps: 1, edit: { cycle: false } }, ['editCompliance'], (store, result) => {
     const group = store.groups.list({ runId: result.runId }).items[0]!;
     const member = store.groups.detail(group.id).samples[0]!;
-    assert.deepEqual(member.rewards.map((r) => r.name), ['editCompliance']);
+    assert.deepEqual(member.rewards.map((r) => r.name), ['editCompliance', 'editPreservation']);
     const [edit] = store.edits.forGroup(group.id);
     assert.equal(edit!.reconstructionSampleId, null);
     assert.equal(edit!.cycleScore, null);
