@@ -76,7 +76,7 @@ test('edit rewards: the target render complies and preserves; the source image d
   assert.ok(value(unchanged, 'cycle') < 1);
 });
 
-test('cycle edit reward with the preset weights: a perfect edit earns 4 + 1, wrong edits less; the cycle flag drops its term', () => {
+test('cycle edit reward with the preset weights: a perfect edit earns 4 + 2 + 1, wrong edits less; the cycle flag drops its term', () => {
   const weights = rewardWeights(resolveTrainConfig('edit'));
   const edit = sampleEdit(new Rng(21), 'recolor');
   const source = renderScene(edit.source);
@@ -91,12 +91,13 @@ test('cycle edit reward with the preset weights: a perfect edit earns 4 + 1, wro
     ],
     { edit: { edit, source } }, weights,
   ).map(totalReward);
-  assert.equal(totals[0], 5);
-  assert.ok(totals[1]! < 5 && totals[1]! >= 4, `no way back: ${totals[1]}`);
+  assert.equal(totals[0], 7);
+  assert.ok(totals[1]! < 7 && totals[1]! >= 6, `no way back: ${totals[1]}`);
   // A wrong colour leaves the target object missing and an unexpected one: compliance (n-1)/(n+1) <= 1/2 for n <= 3 objects.
-  for (const wrong of [totals[2]!, totals[3]!]) assert.ok(wrong <= 4 * 0.5 + 1 + 1e-9, `wrong edit total ${wrong}`);
+  // Preservation cannot save a wrong edit: at most 4 x 1/2 + 2 + 1.
+  for (const wrong of [totals[2]!, totals[3]!]) assert.ok(wrong <= 4 * 0.5 + 2 + 1 + 1e-9, `wrong edit total ${wrong}`);
   const off = rewardWeights(resolveTrainConfig('edit', { edit: { cycle: false } }));
-  assert.deepEqual(computeRewards([{ image: target }], { edit: { edit, source } }, off)[0]!.map((r) => r.name), ['editCompliance']);
+  assert.deepEqual(computeRewards([{ image: target }], { edit: { edit, source } }, off)[0]!.map((r) => r.name), ['editCompliance', 'editPreservation']);
 });
 
 test('reflection rewards: final ShapeEval, improvement over the first image, critique verdicts against the scorer', () => {
