@@ -58,4 +58,7 @@ test('bad flags are usage errors that name the flag', async () => {
   await assert.rejects(modelCommand(['speed', '--repeats', '0']), /--repeats must be a positive integer/);
   await assert.rejects(modelCommand(['frobnicate']), /unknown subcommand/);
   await assert.rejects(modelCommand(['info', '--preset', 'huge']), /unknown model preset 'huge'/);
+  for (const flag of ['--cfg-scale', '--time-shift']) {
+    await assert.rejects(modelCommand(['weights', '--checkpoint', 'in.safetensors', '--out', 'out.safetensors', flag, '0']), new RegExp(`${flag} must be a number > 0, got "0"`));
+  }
 });

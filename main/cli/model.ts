@@ -75,17 +75,22 @@ async function speedCommand(args: string[]): Promise<number> {
   return 0;
 }
 
+/** `model weights` flags that record how the model generator should sample the file, and their metadata keys. */
+const RECOMMENDATION_FLAGS = [['cfg-scale', 'cfg_scale'], ['time-shift', 'time_shift']] as const;
+
 async function weightsCommand(args: string[]): Promise<number> {
   const { flags, positional } = parseFlags(args, { checkpoint: 'string', out: 'string', 'cfg-scale': 'string', 'time-shift': 'string' });
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
   if (!flags.checkpoint || !flags.out) throw new UsageError('--checkpoint and --out are required');
-  const cfg = flags['cfg-scale'];
-  if (cfg !== undefined && !(Number(cfg) > 0)) throw new UsageError(`--cfg-scale must be a number > 0, got "${cfg}"`);
-  const shift = flags['time-shift'];
-  if (shift !== undefined && !(Number(shift) > 0)) throw new UsageError(`--time-shift must be a number > 0, got "${shift}"`);
+  const recommended: Record<string, string> = {};
+  for (const [flag, key] of RECOMMENDATION_FLAGS) {
+    const value = flags[flag];
+    if (value === undefined) continue;
+    if (!(Number(value) > 0)) throw new UsageError(`--${flag} must be a number > 0, got "${value}"`);
+    recommended[key] = value;
+  }
   const { model, metadata } = UnifiedModel.load(flags.checkpoint);
   const { optimizer_step: _dropped, ...kept } = metadata;
-  const recommended = { ...(cfg !== undefined ? { cfg_scale: cfg } : {}), ...(shift !== undefined ? { time_shift: shift } : {}) };
   model.save(flags.out, { metadata: { ...kept, ...recommended } });
   const notes = Object.entries(recommended).map(([k, v]) => `, ${k} ${v}`).join('');
   console.log(`wrote ${flags.out} (${model.store.size} parameters${notes})`);

@@ -39,11 +39,14 @@ export interface ModelGeneratorOptions {
 export async function createModelGenerator(options: ModelGeneratorOptions = {}): Promise<Generator & { model: UnifiedModel }> {
   const { model, metadata } = UnifiedModel.load(options.checkpoint ?? DEFAULT_CHECKPOINT, { threads: options.threads ?? 2 });
   const steps = options.steps ?? 40;
-  // A checkpoint may recommend its guidance scale (the shipped base does); an explicit option wins.
-  const cfgScale = options.cfgScale ?? (metadata.cfg_scale !== undefined ? Number(metadata.cfg_scale) : 1);
-  if (!(cfgScale > 0)) throw new Error(`model generator: cfg scale must be > 0, got ${cfgScale}`);
-  const shift = options.shift ?? (metadata.time_shift !== undefined ? Number(metadata.time_shift) : 1);
-  if (!(shift > 0)) throw new Error(`model generator: time shift must be > 0, got ${shift}`);
+  // A checkpoint may recommend how to sample it (the shipped base does); an explicit option wins, else 1.
+  const recommended = (option: number | undefined, key: string, what: string): number => {
+    const value = option ?? (metadata[key] !== undefined ? Number(metadata[key]) : 1);
+    if (!(value > 0)) throw new Error(`model generator: ${what} must be > 0, got ${value}`);
+    return value;
+  };
+  const cfgScale = recommended(options.cfgScale, 'cfg_scale', 'cfg scale');
+  const shift = recommended(options.shift, 'time_shift', 'time shift');
   const size = model.config.imageSize;
   const { ditTokens, ditPatchDim } = layoutOf(model.config);
 

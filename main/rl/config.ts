@@ -208,7 +208,7 @@ export const PRESETS: Readonly<Record<Scenario, TrainConfigInput>> = {
     train: ['editQueries', 'connector', 'dm'],
     optim: { lr: { dm: 1e-5 } },
     // The paper's 3e-4 let our DM drift: ODE edits lost preservation while the SDE reward held
-    // (docs/results.md); 4e-2 kept them intact on the same items while the reward rose faster.
+    // (docs/results.md); 4e-2 kept them intact on the same items while the reward rose more.
     loss: { dm: { klBeta: 4e-2 } },
     // Cycle Edit RL: 4 x direction + 1 x reconstruction similarity, with direction = compliance and
     // preservation (the edit verdict needs both: a right object in a changed scene is a wrong edit).

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { writeFileAtomic } from './atomic.ts';
 
@@ -200,8 +200,10 @@ function readFully(fd: number, into: Uint8Array, position: number, fail: Fail): 
 type Fail = (message: string) => never;
 
 function mustExist(path: string): void {
-  if (!existsSync(path)) failWith(path)('no such file');
-  if (!statSync(path).isFile()) failWith(path)('not a file');
+  const fail: Fail = failWith(path);
+  const stat = statSync(path, { throwIfNoEntry: false });
+  if (!stat) fail('no such file');
+  if (!stat.isFile()) fail('not a file');
 }
 
 function failWith(source: string): Fail {
