@@ -30,6 +30,8 @@ test('each scenario preset trains the parts the paper trains', () => {
   assert.deepEqual(activeRewards(resolveTrainConfig('edit', { edit: { cycle: false } })), ['editCompliance', 'editPreservation'], 'the cycle flag drops the cycle term');
   assert.equal(resolveTrainConfig('reflect').reflect.rounds, 2);
   assert.throws(() => resolveTrainConfig('reflect', { reflect: { rounds: 0 } }), /config\.reflect\.rounds/);
+  assert.equal(resolveTrainConfig('reflect').reflect.advantage, 'perRound');
+  assert.throws(() => resolveTrainConfig('reflect', { reflect: { advantage: 'perStep' } }), /config\.reflect\.advantage/);
   assert.equal(resolveTrainConfig('edit').rewards.editCompliance, 4);
   assert.ok(resolveTrainConfig('reflect').train.includes('lm'));
   for (const s of SCENARIOS) assert.equal(resolveTrainConfig(s, NANO_OVERRIDES).model.preset, 'nano');

@@ -122,6 +122,13 @@ const editSchema = z.strictObject({
 const reflectSchema = z.strictObject({
   /** K: most critique -> refine rounds after the first image (a round ends the cycle when the LM says the image is right). */
   rounds: count().default(2),
+  /**
+   * perRound: the first image's DM steps get the advantage of its own ShapeEval reward within the group
+   * (every member has a first image, so the baseline is sound), and the critiques and refinements get the
+   * cycle's total reward. shared: one advantage for the whole cycle, which also pays the first image for
+   * the improvement term: a worse first try leaves more to fix (docs/results.md).
+   */
+  advantage: z.enum(['perRound', 'shared']).default('perRound'),
 });
 
 const weightsShape = Object.fromEntries(REWARD_COMPONENTS.map((name) => [name, z.number().finite().default(0)])) as Record<

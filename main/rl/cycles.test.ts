@@ -147,6 +147,7 @@ test('reflect: nano reflection steps run, train critiques and every image on-pol
     }
     assert.ok(refinements > 0, 'some critiques led to refinements');
     assert.ok(series(store, result.runId, 'lm/length_mean')[0]! > 0);
+    assert.equal(series(store, result.runId, 'reward/first_image/mean').length, 2, 'per-round advantages score every first image');
   });
 });
 
@@ -171,6 +172,29 @@ test('the reverse edit trajectory gets the GRPO loss with the sample advantage',
     assert.ok(diff > 1e-6, `the reverse rows change the gradient of ${name} (|diff| ${diff})`);
     // Both losses are -A·mean(ratio) = -1 on-policy: the reverse rows join the same mean with the same advantage.
     assert.ok(Math.abs(both.loss + 1) < 1e-5 && Math.abs(forward.loss + 1) < 1e-5, `losses ${both.loss}, ${forward.loss}`);
+  } finally {
+    await model.dispose();
+  }
+});
+
+test('per-round reflection advantages: the first image\'s DM steps take their own advantage, the refinement the sample\'s', async () => {
+  const model = nanoModel(7);
+  try {
+    const policy = new UnifiedPolicy(model, 'reflect');
+    for (const p of policy.params.list()) p.frozen = !p.name.startsWith('dit/');
+    const [item] = shapeWorldTasks('reflect').next(1, 0);
+    const rolled = await policy.rollout([item!], {
+      groupSize: 1, sdeSteps: 3, noiseLevel: 0.7, sameNoisePerGroup: true, temperature: 1, topP: 1, maxNewTokens: 8, seed: 1, editCycle: true, reflectionRounds: 1,
+    });
+    const sample = rolled[0]![0]!;
+    assert.ok(sample.rounds?.[0]?.refined, 'the random critic found an error and the DM refined the image');
+    const terms = { dm: { clipRange: 1e-4, klBeta: 0 } };
+    const loss = async (advantages: { advantage: number; firstImageAdvantage?: number }) =>
+      (await policy.objective([{ item: item!, sample, dmSteps: [0, 1], ...advantages }], terms)).loss;
+    // On-policy the DM loss is -mean(A) over the rows: two trajectories with the same steps, so -(A_first + A)/2.
+    assert.ok(Math.abs((await loss({ advantage: 0, firstImageAdvantage: 1 })) + 0.5) < 1e-5, 'first image alone carries the advantage');
+    assert.ok(Math.abs((await loss({ advantage: 1, firstImageAdvantage: -1 })) - 0) < 1e-5, 'the two advantages cancel');
+    assert.ok(Math.abs((await loss({ advantage: 1 })) + 1) < 1e-5, 'shared mode: the whole cycle takes the sample advantage');
   } finally {
     await model.dispose();
   }

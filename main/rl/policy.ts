@@ -106,6 +106,8 @@ export interface UpdateSample {
   item: TaskItem;
   sample: SampleResult;
   advantage: number;
+  /** Reflection with per-round advantages: the advantage of the first image's DM steps (`advantage` covers the rest of the cycle). */
+  firstImageAdvantage?: number;
   /** Indices of the SDE steps to train; the same indices in every DM trajectory of the sample (all have the same steps). */
   dmSteps: number[];
 }

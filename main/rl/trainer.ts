@@ -15,13 +15,13 @@ import { score } from '../world/evaluate.ts';
 import type { ImageRGB } from '../world/image.ts';
 import { decodePng } from '../world/png.ts';
 import { mixSeeds, Rng } from '../world/rng.ts';
-import { batchAdvantages } from './advantages.ts';
+import { batchAdvantages, groupAdvantages } from './advantages.ts';
 import { MODEL_PARTS, PARAM_GROUP_OF_PART, rewardWeights, type ModelPart, type TrainConfig } from './config.ts';
 import type { Policy, RolloutOptions, SampleResult, TaskItem, TaskSource, UpdateSample } from './policy.ts';
 import { PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
 import { humanRankRewards, pairsFromRanks } from './ranking.ts';
 import { memberInput, recordCycle, rewardSampleOf } from './records.ts';
-import { computeRewards, totalReward, type RewardComponentDef, type RewardContext } from './rewards.ts';
+import { computeRewards, REWARD_COMPONENT_DEFS, totalReward, type RewardComponentDef, type RewardContext } from './rewards.ts';
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -72,6 +72,8 @@ interface LiveGroup {
   rewards: RewardComponent[][];
   advantages: number[];
   zeroStd: boolean;
+  /** Reflection with per-round advantages: each member's first-image reward and its advantage within the group. */
+  firstImage?: { rewards: number[]; advantages: number[] };
 }
 
 /** Trains until the step or time limit, or until cancelled; checkpoints every N steps and at the end. */
@@ -207,7 +209,7 @@ class Trainer {
     this.logRewards(groups, metrics);
 
     const t1 = performance.now();
-    const trained = [...groups.filter((g) => !g.zeroStd), ...replay];
+    const trained = [...groups.filter((g) => !g.zeroStd || g.firstImage?.advantages.some((a) => a !== 0)), ...replay];
     metrics['human/replayed_groups'] = replay.length;
     if (trained.length > 0) await this.update(trained, step, metrics);
     const updateSeconds = (performance.now() - t1) / 1000;
@@ -265,11 +267,29 @@ class Trainer {
         return group;
       })();
       if (features) inserted.sampleIds.forEach((id, k) => this.featureCache.set(id, features[k]!));
-      const group: LiveGroup = { groupId: inserted.groupId, step, item, samples, sampleIds: inserted.sampleIds, rewards, advantages: adv!.advantages, zeroStd: adv!.zeroStd };
+      const firstImage = this.firstImageAdvantages(samples, item);
+      const group: LiveGroup = {
+        groupId: inserted.groupId, step, item, samples, sampleIds: inserted.sampleIds, rewards, advantages: adv!.advantages, zeroStd: adv!.zeroStd, ...(firstImage ? { firstImage } : {}),
+      };
       this.live.set(group.groupId, group);
       groups.push(group);
     }
     return groups;
+  }
+
+  /**
+   * Reflection, per-round advantages: the run's shapeEval component on each member's first image, normalised
+   * within the group like any reward (undefined in every other case).
+   */
+  private firstImageAdvantages(samples: readonly SampleResult[], item: TaskItem): LiveGroup['firstImage'] {
+    if (this.cfg.scenario !== 'reflect' || this.cfg.reflect.advantage !== 'perRound') return undefined;
+    const shapeEval = (this.opts.components ?? REWARD_COMPONENT_DEFS).find((c) => c.name === 'shapeEval');
+    if (!shapeEval) throw new Error("reflect.advantage 'perRound' needs a 'shapeEval' reward component to score the first images");
+    const rewards = samples.map((s, k) => {
+      if (!s.image) throw new Error(`reflection sample ${k} has no first image`);
+      return shapeEval.score({ image: s.image }, item.target, this.rewardContext()) ?? 0;
+    });
+    return { rewards, advantages: groupAdvantages(rewards, this.advantageOptions()).advantages };
   }
 
   private advantageOptions() {
@@ -370,6 +390,8 @@ class Trainer {
       metrics[`reward/${name}/std`] = s.std;
     }
     metrics.frac_reward_zero_std = groups.filter((g) => g.zeroStd).length / groups.length;
+    const firstImageRewards = groups.flatMap((g) => g.firstImage?.rewards ?? []);
+    if (firstImageRewards.length) metrics['reward/first_image/mean'] = stats(firstImageRewards).mean;
     const lengths = groups.flatMap((g) => g.samples.flatMap((s) => [s.lm, ...(s.rounds ?? []).map((r) => r.lm)]).flatMap((lm) => (lm ? [lm.tokenIds.length] : [])));
     if (lengths.length) metrics['lm/length_mean'] = lengths.reduce((a, b) => a + b, 0) / lengths.length;
   }
@@ -383,7 +405,10 @@ class Trainer {
     const sums: Record<string, number> = {};
     const trainedGroups = new Set(this.policy.params.trainable().map((p) => p.group));
     for (let epoch = 0; epoch < this.cfg.optim.epochsPerBatch; epoch++) {
-      const batch: UpdateSample[] = groups.flatMap((g) => g.samples.map((sample, k) => ({ item: g.item, sample, advantage: g.advantages[k]!, dmSteps: this.pickSteps(sample, rng) })));
+      const batch: UpdateSample[] = groups.flatMap((g) => g.samples.map((sample, k) => ({
+        item: g.item, sample, advantage: g.advantages[k]!, dmSteps: this.pickSteps(sample, rng),
+        ...(g.firstImage ? { firstImageAdvantage: g.firstImage.advantages[k]! } : {}),
+      })));
       const result = await this.policy.objective(batch, terms);
       const gradNorm = clipGradNorm(result.grads, this.cfg.optim.gradClip);
       if (!Number.isFinite(gradNorm)) {

@@ -13,7 +13,8 @@
 //                                                                            DM term on every image)
 // The update sees every sample as an episode: the LM sequences it read (one packed batch for the whole
 // update), the completions on them (LM term) and the DM trajectories conditioned on them (DM term), so a
-// multi-turn sample is just more sequences and more rows with the sample's advantage.
+// multi-turn sample is just more sequences and more rows with the sample's advantage (reflection's first
+// image may have its own).
 import type { Scenario, Verdict } from '../../contract/domain.ts';
 import { grad, gradName } from '../engine/autodiff/grad.ts';
 import { GraphBuilder, type Tensor } from '../engine/graph/builder.ts';
@@ -80,8 +81,8 @@ interface Episode {
   sequences: EpisodeSequence[];
   /** Completions: the tokens after the first `promptLength` ids of sequence `seq`. */
   lm: { seq: number; promptLength: number; record: LmRecord }[];
-  /** DM trajectories conditioned on sequence `seq`, with `source` as the DiT reference (none: grey). */
-  dm: { seq: number; source?: ImageRGB; trajectory: DmTrajectory }[];
+  /** DM trajectories conditioned on sequence `seq`, with `source` as the DiT reference (none: grey), and their own advantage (none: the sample's). */
+  dm: { seq: number; source?: ImageRGB; trajectory: DmTrajectory; advantage?: number }[];
 }
 
 /** One image request of a rollout batch: the token ids the LM reads (as the update will pack them). */
@@ -291,10 +292,11 @@ export class UnifiedPolicy implements Policy {
         return episode;
       }
       case 'reflect': {
-        // Every critique and every image of the cycle shares the sample's advantage. Per-round advantages
-        // would need a baseline per round, but round k of different members judges different images, so
-        // there is no group to normalise against; the reward's critique term already credits each verdict.
-        const episode: Episode = { sequences: [{ ids: this.encode(formats.generate(item.text)), querySet: 'generate' }], lm: [], dm: [{ seq: 0, trajectory: dm() }] };
+        // The critiques and refinements share the sample's advantage: round k of different members judges
+        // different images, so there is no group per round to normalise against. The first image has one
+        // (every member draws one) and gets its own advantage when the trainer gives it (per-round mode).
+        const first = { seq: 0, trajectory: dm(), ...(u.firstImageAdvantage !== undefined ? { advantage: u.firstImageAdvantage } : {}) };
+        const episode: Episode = { sequences: [{ ids: this.encode(formats.generate(item.text)), querySet: 'generate' }], lm: [], dm: [first] };
         const critiquePrompt = this.encode(formats.critique(item.text));
         let judged = image();
         for (const round of sample.rounds ?? []) {
@@ -363,7 +365,7 @@ export class UnifiedPolicy implements Policy {
       if (!wantDm) continue;
       for (const d of episode.dm) {
         const source = d.source ? this.sourcePatches(d.source) : grey;
-        for (const k of u.dmSteps) rows.push({ seq: base + d.seq, source, trajectory: d.trajectory, k, advantage: u.advantage });
+        for (const k of u.dmSteps) rows.push({ seq: base + d.seq, source, trajectory: d.trajectory, k, advantage: d.advantage ?? u.advantage });
       }
     }
     const useLm = completions.length > 0;
