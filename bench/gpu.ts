@@ -3,7 +3,7 @@
  * provider, and whether a non-CPU provider computes the same loss and gradients as the CPU one.
  *
  *   node --import tsx bench/gpu.ts [--providers cpu,webgpu] [--threads N] [--quick] [--warmup 3] [--repeats 10]
- *     [--weights PATH] [--speed-repeats 3] [--no-model] [--width W --batch B] [--json out.json]
+ *     [--weights PATH] [--speed-repeats 3] [--no-model] [--no-train] [--rl [--scenarios edit,reflect]] [--width W --batch B] [--json out.json]
  *
  * Training: bench/engine.ts's decoder and DiT (--quick: toy size), one forward+backward ORT run per step
  * (loss + every gradient, no optimizer), median ms after warm-up. Each provider starts from the same
@@ -11,6 +11,9 @@
  * divided by max |cpu gradient| per tensor). A provider that cannot load falls back to CPU: `provider`
  * in the results says what was asked for, what ran, and why.
  * Model: `unirl model speed`'s measurement (measureSpeed) of the shipped base weights on each provider.
+ * --rl: the GRPO update of every scenario (main/rl/unified.ts's objective graph: the model, the SDE step,
+ * the clipped losses and the KL) on the shipped weights: one CPU rollout of 2 prompts x 2 samples, then
+ * loss and gradients of the preset's trained parts on each provider, compared with the CPU.
  * --threads sets ORT's intra-op threads on every provider (default: the CPUs this process may run on).
  * With --json the report is rewritten after every stage, so a crash keeps what finished.
  */
@@ -28,6 +31,11 @@ import { batchFor, benchGraphs, CONFIGS, QUICK_CONFIGS, type BenchConfig } from 
 import { DEFAULT_CHECKPOINT } from '../main/models/generator.ts';
 import { measureSpeed, type SpeedReport } from '../main/models/info.ts';
 import { UnifiedModel } from '../main/models/unified.ts';
+import { resolveTrainConfig } from '../main/rl/config.ts';
+import type { UpdateSample } from '../main/rl/policy.ts';
+import { shapeWorldTasks } from '../main/rl/tasks.ts';
+import { UnifiedPolicy } from '../main/rl/unified.ts';
+import { SCENARIOS, type Scenario } from '../contract/domain.ts';
 import { round, stats, type Stats } from './stats.ts';
 
 interface TrainRun {
@@ -102,6 +110,63 @@ async function modelSpeed(weights: string, provider: ProviderName, threads: numb
   }
 }
 
+/** A policy for `scenario` on `model` with the preset's parts trainable (as the trainer freezes them). */
+function presetPolicy(model: UnifiedModel, scenario: Scenario): UnifiedPolicy {
+  const policy = new UnifiedPolicy(model, scenario);
+  const trained = new Set(resolveTrainConfig(scenario).train.flatMap((part) => policy.paramsOf(part)));
+  for (const p of policy.params.list()) p.frozen = !trained.has(p.name);
+  return policy;
+}
+
+/**
+ * The scenario's GRPO loss and gradients on each provider for one batch rolled out on the CPU (advantages
+ * +1 and -0.5, so the loss is not 0, the preset's loss terms), each provider's timed over `repeats`, compared with the CPU's.
+ */
+async function rlObjective(weights: string, scenario: Scenario, providers: readonly ProviderName[], threads: number, repeats: number) {
+  const config = resolveTrainConfig(scenario, { rollout: { groupSize: 2 } });
+  const r = config.rollout;
+  const items = shapeWorldTasks(scenario).next(2, 0);
+  const trainsLm = config.train.includes('lm');
+  const terms = { ...(trainsLm ? { lm: config.loss.lm } : {}), ...(config.train.some((p) => p !== 'lm' && p !== 'vision') ? { dm: config.loss.dm } : {}) };
+  const cpu = UnifiedModel.load(weights, { threads, provider: 'cpu' }).model;
+  let batch: UpdateSample[];
+  try {
+    const rolled = await presetPolicy(cpu, scenario).rollout(items, {
+      groupSize: r.groupSize, sdeSteps: r.sdeSteps, noiseLevel: r.noiseLevel, sameNoisePerGroup: r.sameNoisePerGroup, temperature: r.temperature,
+      topP: r.topP, maxNewTokens: r.maxNewTokens, seed: 1, editCycle: config.edit.cycle, reflectionRounds: config.reflect.rounds,
+    });
+    const steps = Array.from({ length: r.sdeSteps - 1 }, (_, k) => k).filter((k) => k % 2 === 0);
+    batch = items.flatMap((item, i) => rolled[i]!.map((sample, k) => ({ item, sample, advantage: k % 2 === 0 ? 1 : -0.5, dmSteps: sample.dm ? steps : [] })));
+  } finally {
+    await cpu.dispose();
+  }
+  const results: Record<string, unknown> = {};
+  let reference: Pick<TrainRun, 'loss' | 'grads'> | undefined;
+  for (const provider of ['cpu', ...providers.filter((p) => p !== 'cpu')] as ProviderName[]) {
+    const { model } = UnifiedModel.load(weights, { threads, provider });
+    try {
+      const policy = presetPolicy(model, scenario);
+      const first = await policy.objective(batch, terms);
+      const times: number[] = [];
+      for (let i = 0; i < repeats; i++) {
+        const start = performance.now();
+        await policy.objective(batch, terms);
+        times.push(performance.now() - start);
+      }
+      const run = { loss: first.loss, grads: new Map(Object.entries(first.grads)) };
+      if (provider === 'cpu') reference = run;
+      const vs = provider !== 'cpu' && reference ? compareRuns(run, reference) : undefined;
+      const sessions = Object.values(await model.providers());
+      const used = [...new Set(sessions.map((p) => p.used))];
+      const reasons = [...new Set(sessions.flatMap((p) => (p.reason ? [p.reason] : [])))];
+      results[provider] = { used, ...(reasons.length ? { reasons } : {}), loss: run.loss, update_ms: stats(times), ...(vs ? { vs_cpu: { loss_abs_diff: vs.loss_abs_diff, worst: vs.worst, max_relative: vs.max_relative } } : {}) };
+    } finally {
+      await model.dispose();
+    }
+  }
+  return { scenario, samples: batch.length, trained: config.train, results };
+}
+
 function parseArgs(argv: string[]) {
   const { flags, positional } = parseFlags(argv, {
     providers: 'string',
@@ -112,6 +177,9 @@ function parseArgs(argv: string[]) {
     weights: 'string',
     'speed-repeats': 'string',
     'no-model': 'boolean',
+    rl: 'boolean',
+    'no-train': 'boolean',
+    scenarios: 'string',
     json: 'string',
     width: 'string',
     batch: 'string',
@@ -133,6 +201,12 @@ function parseArgs(argv: string[]) {
     weights: flags.weights ?? DEFAULT_CHECKPOINT,
     speedRepeats: count('speed-repeats', flags['speed-repeats'], flags.quick ? 1 : 3, 1),
     model: !flags['no-model'],
+    rl: flags.rl ?? false,
+    train: !flags['no-train'],
+    scenarios: (flags.scenarios?.split(',') ?? [...SCENARIOS]).map((s) => {
+      if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--scenarios: '${s}' is not one of ${SCENARIOS.join(', ')}`);
+      return s as Scenario;
+    }),
     json: flags.json,
     // Scale the bench models up to find where a GPU provider overtakes the CPU (heads follow the width: 32 per head).
     width: flags.width === undefined ? undefined : count('width', flags.width, 0, 32),
@@ -170,6 +244,7 @@ async function main(): Promise<void> {
       'model: measureSpeed (unirl model speed) on the shipped weights; provider.used says where a session really ran',
     train: [] as unknown[],
     model: { weights: args.weights, repeats: args.speedRepeats, results: {} as Record<string, unknown> },
+    rl: [] as unknown[],
     errors: [] as { stage: string; error: string }[],
   };
   const save = () => {
@@ -179,7 +254,7 @@ async function main(): Promise<void> {
   log(`onnxruntime-node ${ort.env.versions.node}, backends ${JSON.stringify(report.backends)}, ${report.cpus} CPUs (${report.available_parallelism} available), threads ${args.threads}`);
   save();
 
-  for (const c of configs) {
+  for (const c of args.train ? configs : []) {
     const results: Record<string, unknown> = {};
     report.train.push({ config: c, results });
     let reference: TrainRun | undefined;
@@ -221,6 +296,25 @@ async function main(): Promise<void> {
       } catch (error) {
         report.errors.push({ stage: `model ${provider}`, error: errorText(error) });
         log(`model ${provider} failed: ${errorText(error)}`);
+      }
+      save();
+    }
+  }
+
+  if (args.rl) {
+    for (const scenario of args.scenarios) {
+      try {
+        const result = await rlObjective(args.weights, scenario, args.providers, args.threads, args.repeats);
+        report.rl.push(result);
+        for (const [provider, r] of Object.entries(result.results) as [string, { used: string[]; reasons?: string[]; loss: number; update_ms: Stats; vs_cpu?: { loss_abs_diff: number; worst: { tensor: string; relative: number } } }][]) {
+          log(
+            `rl ${scenario} ${provider} (used ${r.used.join(',')}${r.reasons ? `: ${r.reasons.join(' | ').slice(0, 400)}` : ''}): ${r.update_ms.median} ms median update, loss ${r.loss}` +
+              (r.vs_cpu ? `, vs cpu: loss diff ${r.vs_cpu.loss_abs_diff}, worst grad ${r.vs_cpu.worst.tensor} rel ${r.vs_cpu.worst.relative}` : ''),
+          );
+        }
+      } catch (error) {
+        report.errors.push({ stage: `rl ${scenario}`, error: errorText(error) });
+        log(`rl ${scenario} failed: ${errorText(error)}`);
       }
       save();
     }
