@@ -24,6 +24,14 @@ test('advantages are clamped to [-5, 5]', () => {
   assert.equal(groupAdvantages([0, 0, 0, 1], { clip: 1 }).advantages[3], 1);
 });
 
+test('without the std scale (Dr. GRPO) advantages are r - mean in reward units, still clamped', () => {
+  close(groupAdvantages([1, 0, 0, 1], { scaleByStd: false }).advantages, [0.5, -0.5, -0.5, 0.5]);
+  // a group apart by a little stays a little, where GRPO would blow it up to +-1
+  close(groupAdvantages([6.02, 6.0], { scaleByStd: false }).advantages, [0.01, -0.01]);
+  close(groupAdvantages([6.02, 6.0]).advantages, [0.01 / 0.0101, -0.01 / 0.0101]);
+  assert.equal(groupAdvantages([0, 20], { scaleByStd: false, clip: 5 }).advantages[1], 5);
+});
+
 test('zero-spread groups are detected, counted and given no advantage', () => {
   const b = batchAdvantages([[0.3, 0.3, 0.3], [0, 1, 0], [1, 1, 1], [0.1 + 0.2, 0.3, 0.3]]);
   assert.deepEqual(b.groups.map((g) => g.zeroStd), [true, false, true, true]);

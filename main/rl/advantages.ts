@@ -7,6 +7,8 @@ export interface AdvantageOptions {
   clip?: number;
   /** A group whose population std is at most this counts as zero-spread. */
   zeroStdTolerance?: number;
+  /** Divide by the group's std (GRPO, default) or not (Dr. GRPO: A_i = r_i - mean_g, in reward units). */
+  scaleByStd?: boolean;
 }
 
 export interface GroupAdvantages {
@@ -27,9 +29,9 @@ export interface BatchAdvantages {
   trainedGroups: number;
 }
 
-/** A_i = clamp((r_i - mean_g) / (std_g + eps), -clip, clip). */
+/** A_i = clamp((r_i - mean_g) / (std_g + eps), -clip, clip); without scaleByStd, clamp(r_i - mean_g, -clip, clip). */
 export function groupAdvantages(rewards: readonly number[], options: AdvantageOptions = {}): GroupAdvantages {
-  const { stdEps = 1e-4, clip = 5, zeroStdTolerance = 1e-9 } = options;
+  const { stdEps = 1e-4, clip = 5, zeroStdTolerance = 1e-9, scaleByStd = true } = options;
   if (rewards.length < 2) throw new Error(`groupAdvantages: a group needs at least 2 rewards, got ${rewards.length}`);
   rewards.forEach((r, i) => {
     if (!Number.isFinite(r)) throw new Error(`groupAdvantages: reward ${i} is not finite (${r})`);
@@ -37,7 +39,8 @@ export function groupAdvantages(rewards: readonly number[], options: AdvantageOp
   const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
   const std = Math.sqrt(rewards.reduce((a, r) => a + (r - mean) ** 2, 0) / rewards.length);
   const zeroStd = std <= zeroStdTolerance;
-  const advantages = rewards.map((r) => (zeroStd ? 0 : Math.min(clip, Math.max(-clip, (r - mean) / (std + stdEps)))));
+  const scale = scaleByStd ? std + stdEps : 1;
+  const advantages = rewards.map((r) => (zeroStd ? 0 : Math.min(clip, Math.max(-clip, (r - mean) / scale))));
   return { advantages, mean, std, zeroStd };
 }
 

@@ -66,6 +66,12 @@ const lossSchema = z.strictObject({
   advantageClip: positive().default(5),
   /** Added to the group std before dividing. */
   stdEps: positive().default(1e-4),
+  /**
+   * Divide advantages by the group's reward std (GRPO). false: A = r - mean (Dr. GRPO), so a group whose
+   * rewards differ only a little (every edit compliant, similarities apart by noise) weighs little
+   * instead of getting the same unit advantages as a group split by compliance.
+   */
+  scaleByStd: z.boolean().default(true),
   lm: lmLossSchema.prefault({}),
   dm: dmLossSchema.prefault({}),
 });

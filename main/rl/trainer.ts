@@ -293,7 +293,7 @@ class Trainer {
   }
 
   private advantageOptions() {
-    return { stdEps: this.cfg.loss.stdEps, clip: this.cfg.loss.advantageClip };
+    return { stdEps: this.cfg.loss.stdEps, clip: this.cfg.loss.advantageClip, scaleByStd: this.cfg.loss.scaleByStd };
   }
 
   private rewardContext(humanRanks?: ReadonlyMap<number, number>): RewardContext {
