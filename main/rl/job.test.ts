@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -62,6 +64,33 @@ test('a new run records the weights it starts from in its config', async () => {
     } finally {
       store.close();
     }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a run left running by a dead trainer resumes; one whose trainer lives is refused', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'unirl-job-'));
+  try {
+    let pause = false;
+    const ctx = { progress: () => {}, checkCancelled: () => { if (pause) throw new JobCancelled(); } };
+    const first = await trainJob({ dataDir, scenario: 'text', nano: true, config: { steps: 2 } }, ctx, { onStep: () => (pause = true), cancelledStatus: () => 'paused' });
+    pause = false;
+    const runDir = join(dataDir, 'runs', String(first.runId));
+    assert.ok(!existsSync(join(runDir, 'owner.json')), 'a trainer gives the run up when it stops');
+    // What a killed trainer leaves: the run marked running, and its owner file.
+    const store = openStore(join(dataDir, 'unirl.sqlite'));
+    store.runs.setStatus(first.runId, 'running');
+    store.close();
+    const leaveOwner = (pid: number) => writeFileSync(join(runDir, 'owner.json'), JSON.stringify({ pid, host: hostname(), since: '2026-11-26T20:00:00Z' }));
+    leaveOwner(process.pid);
+    await assert.rejects(trainJob({ dataDir, scenario: 'text', runId: first.runId }, ctx), new RegExp(`run ${first.runId} is being trained by process ${process.pid}`));
+    leaveOwner(spawnSync(process.execPath, ['-e', '']).pid!); // a process that has exited
+    const lines: string[] = [];
+    const second = await trainJob({ dataDir, scenario: 'text', runId: first.runId }, ctx, { log: (l) => lines.push(l) });
+    assert.match(lines.join('\n'), /left running by a trainer that is gone; resuming it/);
+    assert.equal(second.step, 2);
+    assert.equal(second.stoppedBy, 'steps');
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -20,6 +20,7 @@ import { MODEL_PARTS, PARAM_GROUP_OF_PART, rewardWeights, type ModelPart, type T
 import type { Policy, RolloutOptions, SampleResult, TaskItem, TaskSource, UpdateSample } from './policy.ts';
 import { PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
 import { humanRankRewards, pairsFromRanks } from './ranking.ts';
+import { claimRun } from './owner.ts';
 import { memberInput, recordCycle, rewardSampleOf } from './records.ts';
 import { computeRewards, REWARD_COMPONENT_DEFS, totalReward, type RewardComponentDef, type RewardContext } from './rewards.ts';
 
@@ -140,6 +141,15 @@ class Trainer {
   async run(): Promise<TrainResult> {
     this.resume();
     this.store.runs.setStatus(this.runId, 'running');
+    const release = claimRun(this.runDir);
+    try {
+      return await this.trainUntilStopped();
+    } finally {
+      release();
+    }
+  }
+
+  private async trainUntilStopped(): Promise<TrainResult> {
     this.store.log.append(this.runId, 'info', `training ${this.cfg.scenario} from step ${this.step}`, { steps: this.cfg.steps, minutes: this.cfg.minutes });
     let stoppedBy: TrainResult['stoppedBy'] = 'steps';
     try {
