@@ -155,6 +155,11 @@ export const trainConfigSchema = z.strictObject({
     provider: z.enum(EXECUTION_PROVIDERS).default('cpu'),
     /** ORT intra-op threads; 0 = one per core. */
     threads: count(0).default(0),
+    /**
+     * The update runs the batch through the model this many samples at a time and adds up the gradients:
+     * the same update, with peak memory set by the pass instead of the batch (prompts x group size).
+     */
+    samplesPerPass: count().default(8),
   }).prefault({}),
   /** Stop after this many optimisation steps... */
   steps: count().default(100),

@@ -84,7 +84,7 @@ export async function trainJob(params: TrainJobParams, ctx: JobContext, hooks: T
     try {
       return await train({
         config: runConfig, store, dataDir,
-        policy: new UnifiedPolicy(model, params.scenario, metadata),
+        policy: new UnifiedPolicy(model, params.scenario, metadata, config.runtime.samplesPerPass),
         tasks: shapeWorldTasks(params.scenario, { seed: config.seed, heldoutPerTask: config.eval.promptsPerTask }),
         ...(stored ? { runId: stored.id } : params.runName ? { runName: params.runName } : {}),
         ...(hooks.onStep ? { onStep: hooks.onStep } : {}),

@@ -142,10 +142,15 @@ export interface GrpoObjective {
   metrics: Record<string, Tensor>;
 }
 
-/** loss = LM term + DM term, with the metrics of each present term. At least one term is needed. */
+/**
+ * loss = LM term + DM term, with the metrics of each present term. At least one term is needed. A term's
+ * `weight` (a scalar input) scales it and its metrics: a batch updated in passes weighs each pass's means
+ * by its share of the batch's completions or rows, so the passes' sums are the whole batch's means (the
+ * LM's token means, a metric each, combine by completions: close to the batch's, not equal).
+ */
 export function grpoObjective(
   g: GraphBuilder,
-  terms: { lm?: { inputs: LmTermInputs; logits?: Tensor } & ClipKl; dm?: { inputs: DmTermInputs } & ClipKl },
+  terms: { lm?: { inputs: LmTermInputs; logits?: Tensor; weight?: Tensor } & ClipKl; dm?: { inputs: DmTermInputs; weight?: Tensor } & ClipKl },
 ): GrpoObjective {
   const metrics: Record<string, Tensor> = {};
   const losses: Tensor[] = [];
@@ -153,14 +158,18 @@ export function grpoObjective(
     const term = terms[kind];
     if (!term) continue;
     const r = kind === 'lm' ? lmGrpoTerm(g, terms.lm!.inputs, term) : dmGrpoTerm(g, terms.dm!.inputs, term);
-    losses.push(r.loss);
-    metrics[`policy_loss/${kind}`] = r.policyLoss;
-    metrics[`kl/${kind}`] = r.kl;
-    metrics[`clip_fraction/${kind}`] = r.clipFraction;
-    metrics[`approx_kl/${kind}`] = r.approxKl;
+    const weighted = (t: Tensor) => (term.weight ? g.mul(t, term.weight) : t);
+    losses.push(weighted(r.loss));
+    metrics[`policy_loss/${kind}`] = weighted(r.policyLoss);
+    metrics[`kl/${kind}`] = weighted(r.kl);
+    metrics[`clip_fraction/${kind}`] = weighted(r.clipFraction);
+    metrics[`approx_kl/${kind}`] = weighted(r.approxKl);
   }
   if (losses.length === 0) throw new Error('grpoObjective: no LM and no DM term');
-  if (terms.lm?.logits) metrics['entropy/lm'] = tokenEntropy(g, terms.lm.logits, terms.lm.inputs.mask);
+  if (terms.lm?.logits) {
+    const entropy = tokenEntropy(g, terms.lm.logits, terms.lm.inputs.mask);
+    metrics['entropy/lm'] = terms.lm.weight ? g.mul(entropy, terms.lm.weight) : entropy;
+  }
   return { loss: g.sum(losses), metrics };
 }
 

@@ -96,3 +96,40 @@ test("checkpoints keep the starting weights' sampling settings (CFG scale, time 
     await model.dispose();
   }
 });
+
+test('the update in passes of a few samples gives the loss, gradients and metrics of one pass', async () => {
+  const model = nanoModel(8);
+  try {
+    // Reflection has both terms and a varying number of completions and trajectories per sample.
+    const whole = new UnifiedPolicy(model, 'reflect', {}, 64);
+    const inPasses = new UnifiedPolicy(model, 'reflect', {}, 4);
+    const items = shapeWorldTasks('reflect').next(2, 0);
+    const rolled = await whole.rollout(items, {
+      groupSize: 3, sdeSteps: 3, noiseLevel: 0.7, sameNoisePerGroup: true, temperature: 1, topP: 1, maxNewTokens: 8, seed: 2, editCycle: true, reflectionRounds: 2,
+    });
+    const batch = items.flatMap((item, i) => rolled[i]!.map((sample, k) => ({ item, sample, advantage: k - 1, firstImageAdvantage: 0.5 - k, dmSteps: [0, 1] })));
+    // Off the reference (and off-policy), so the KL terms and the ratios have gradients too.
+    const flat = model.store.flat;
+    for (let i = 0; i < flat.length; i += 7) flat[i]! += 1e-3;
+    const terms = { lm: { clipRange: 0.2, klBeta: 0.01 }, dm: { clipRange: 0.2, klBeta: 0.04 } };
+    const a = await whole.objective(batch, terms);
+    const b = await inPasses.objective(batch, terms);
+    const near = (x: number, y: number, what: string) => assert.ok(Math.abs(x - y) <= 1e-5 * Math.max(1, Math.abs(x)), `${what}: ${x} vs ${y}`);
+    near(a.loss, b.loss, 'loss');
+    assert.deepEqual(Object.keys(b.metrics).sort(), Object.keys(a.metrics).sort());
+    // The LM's token means (entropy, clip fraction, approx KL) combine passes by completions, not tokens: close, not equal.
+    const tokenMeans = new Set(['entropy/lm', 'clip_fraction/lm', 'approx_kl/lm']);
+    for (const [name, value] of Object.entries(a.metrics)) {
+      if (tokenMeans.has(name)) assert.ok(Math.abs(value - b.metrics[name]!) <= 0.02 * Math.abs(value) + 1e-6, `${name}: ${value} vs ${b.metrics[name]}`);
+      else near(value, b.metrics[name]!, name);
+    }
+    for (const [name, grad] of Object.entries(a.grads)) {
+      const scale = grad.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      const worst = grad.reduce((m, v, i) => Math.max(m, Math.abs(v - b.grads[name]![i]!)), 0);
+      assert.ok(worst <= 1e-4 * scale + 1e-9, `${name}: max |diff| ${worst} against max |grad| ${scale}`);
+    }
+    assert.ok(a.grads['dit/block0/cross/kv/weight']!.some((v) => v !== 0) && a.grads['lm/embed']!.some((v) => v !== 0), 'both terms have gradients');
+  } finally {
+    await model.dispose();
+  }
+});
