@@ -19,7 +19,8 @@ const TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
   interrupted: ['running', 'stopped', 'failed'],
   failed: ['running'],
   stopped: [],
-  completed: [],
+  // A completed run can be continued with more steps (`unirl train --resume ID --steps N`).
+  completed: ['running'],
 };
 
 function toRun(row: RunRow): Run {

@@ -44,6 +44,10 @@ test('a job paused after its first step resumes by run id and completes', async 
     } finally {
       reopened.close();
     }
+    // A completed run goes on when given more steps, and says so when not.
+    await assert.rejects(trainJob({ dataDir, scenario: 'text', runId: first.runId }, ctx), /run \d+ completed its 3 steps: give more/);
+    const third = await trainJob({ dataDir, scenario: 'text', runId: first.runId, config: { steps: 4 } }, ctx);
+    assert.equal(third.step, 4);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -74,6 +74,9 @@ export async function trainJob(params: TrainJobParams, ctx: JobContext, hooks: T
     const config = stored
       ? resolveTrainConfig(params.scenario, parseTrainConfig(stored.config), params.config)
       : resolveTrainConfig(params.scenario, params.nano ? NANO_OVERRIDES : undefined, params.config);
+    if (stored?.status === 'completed' && config.steps <= stored.step && config.minutes === null) {
+      throw new Error(`run ${stored.id} completed its ${stored.step} steps: give more (--steps N with N > ${stored.step}, or --minutes M) to continue it`);
+    }
     if (params.scriptedAnnotator && config.human.mode === 'off') throw new Error('a scripted annotator needs human mode sync or async');
     const { model, source, path, metadata } = startingModel(config, dataDir, params.checkpoint);
     // A new run records the weights it starts from (reproducible, and the UI reads its tokenizer there).
