@@ -20,6 +20,13 @@ export const REWARD_COMPONENTS = [
 ] as const;
 export type RewardComponentName = (typeof REWARD_COMPONENTS)[number];
 
+/**
+ * One default group per pass of the update. Peak memory of `unirl train --steps 3 --threads 1` on the base
+ * model (/usr/bin/time): edit 7.0 GB in one pass of 32 samples, 2.2 GB in passes of 8; reflect 4.1 -> 2.5
+ * GB; the same speed.
+ */
+export const DEFAULT_SAMPLES_PER_PASS = 8;
+
 const positive = () => z.number().positive();
 const nonNegative = () => z.number().nonnegative();
 const count = (min = 1) => z.number().int().min(min);
@@ -159,7 +166,7 @@ export const trainConfigSchema = z.strictObject({
      * The update runs the batch through the model this many samples at a time and adds up the gradients:
      * the same update, with peak memory set by the pass instead of the batch (prompts x group size).
      */
-    samplesPerPass: count().default(8),
+    samplesPerPass: count().default(DEFAULT_SAMPLES_PER_PASS),
   }).prefault({}),
   /** Stop after this many optimisation steps... */
   steps: count().default(100),

@@ -35,7 +35,7 @@ import { visionEncode } from '../models/vision.ts';
 import { conditionSubgraph, sequenceFeeds, sequenceInputs, textSubgraph, type UnifiedModel } from '../models/unified.ts';
 import { toFloat, type ImageRGB } from '../world/image.ts';
 import { mixSeeds } from '../world/rng.ts';
-import type { ModelPart } from './config.ts';
+import { DEFAULT_SAMPLES_PER_PASS, type ModelPart } from './config.ts';
 import { grpoObjective, metricOutput, outputObjective, type ClipKl, type DmTermInputs, type LmTermInputs } from './losses.ts';
 import type {
   DmTrajectory, DrawnImage, LmRecord, ObjectiveResult, ObjectiveTerms, Policy, ReflectionRoundResult, RolloutOptions, SampleResult, TaskItem, UpdateSample,
@@ -116,8 +116,6 @@ export class UnifiedPolicy implements Policy {
    * `startingMetadata`: the metadata of the checkpoint the weights came from; the sampling settings it
    * recommends (INHERITED_METADATA, e.g. the CFG scale) travel on into this run's checkpoints, so an
    * evaluation before and after RL samples the same way.
-   */
-  /**
    * `samplesPerPass`: the update runs its batch through the objective graph this many samples at a time
    * and adds up the gradients (the same gradient as one pass; peak memory follows the pass, not the batch).
    */
@@ -604,13 +602,6 @@ function samplingTemperature(records: readonly LmRecord[]): number {
 }
 
 const METRIC_PREFIX = metricOutput('');
-
-/**
- * Samples per pass of the update graph (one default group). Peak memory of `unirl train --steps 3
- * --threads 1` on the base model (/usr/bin/time): edit 7.0 GB in one pass of 32, 2.2 GB in passes of 8;
- * reflect 4.1 -> 2.5 GB (a long reflect run in one pass grew to 12 GB as cycles got longer), at the same speed.
- */
-export const DEFAULT_SAMPLES_PER_PASS = 8;
 
 /** Checkpoint metadata a run keeps from its starting weights: how they should be sampled (models/generator.ts). */
 const INHERITED_METADATA = ['cfg_scale', 'time_shift'] as const;
