@@ -137,9 +137,10 @@ const reflectSchema = z.strictObject({
   rounds: count().default(2),
   /**
    * perRound: the first image's DM steps get the advantage of its own ShapeEval reward within the group
-   * (every member has a first image, so the baseline is sound), and the critiques and refinements get the
-   * cycle's total reward. shared: one advantage for the whole cycle, which also pays the first image for
-   * the improvement term: a worse first try leaves more to fix (docs/results.md).
+   * (every member has a first image, so the baseline is sound), and the critiques and refinements that of
+   * what they added: the total less the shapeEval weight times the first image's reward. shared: one
+   * advantage for the whole cycle, which also pays the first image for the improvement term: a worse
+   * first try leaves more to fix (docs/results.md).
    */
   advantage: z.enum(['perRound', 'shared']).default('perRound'),
 });

@@ -8,9 +8,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { openStore, type Store } from '../../db/index.ts';
 import { CORRECT_CRITIQUE, NO_FIX, formats, readCritique } from '../models/formats.ts';
+import { toUint8 } from '../world/image.ts';
+import { decodePng } from '../world/png.ts';
 import { sampleReflection } from '../world/reflection.ts';
 import { renderScene } from '../world/render.ts';
 import { Rng } from '../world/rng.ts';
+import { groupAdvantages } from './advantages.ts';
 import { NANO_OVERRIDES, resolveTrainConfig, type TrainConfigInput } from './config.ts';
 import { REWARD_COMPONENT_DEFS, type RewardSample } from './rewards.ts';
 import { shapeWorldTasks } from './tasks.ts';
@@ -21,7 +24,8 @@ import { UnifiedPolicy } from './unified.ts';
 
 const tokenizer = nanoTokenizer;
 const ctx = { progress: () => {}, checkCancelled: () => {} };
-const brightness = (s: RewardSample) => Array.from(s.image!.data).reduce((a, b) => a + b, 0) / s.image!.data.length;
+// Of the 8-bit image, as stored: the stored first images then give back exactly the rewards the trainer saw.
+const brightness = (s: RewardSample) => toUint8(s.image!).data.reduce((a, b) => a + b, 0) / (255 * s.image!.data.length);
 
 /**
  * A random nano model never edits or draws right, so every group would tie on the real compliance and
@@ -134,6 +138,11 @@ test('reflect: nano reflection steps run, train critiques and every image on-pol
     let refinements = 0;
     for (const group of store.groups.list({ runId: result.runId }).items) {
       const members = store.groups.detail(group.id).samples;
+      // Per-round advantages: the stored (cycle) advantage normalises what the rounds after the first image
+      // added, the total less the shapeEval weight (1) times the first image's reward (here its brightness).
+      const firstImageReward = members.map((m) => brightness({ image: decodePng(store.samples.imagePng(m.id)!) }));
+      const expected = groupAdvantages(members.map((m, k) => m.reward - firstImageReward[k]!)).advantages;
+      members.forEach((m, k) => assert.ok(Math.abs(m.advantage! - expected[k]!) < 1e-6, `member ${k}: advantage ${m.advantage} vs ${expected[k]}`));
       const cycles = store.reflections.forGroup(group.id);
       assert.equal(cycles.length, 3, 'one cycle per member');
       cycles.forEach((cycle, k) => {

@@ -262,7 +262,8 @@ class Trainer {
       const features = wantFeatures && samples[0]!.image ? await this.policy.features(samples.map((s) => s.image!)) : undefined;
       const rewardSamples = samples.map((s, k) => rewardSampleOf(s, features?.[k]));
       const rewards = computeRewards(rewardSamples, item.target, rewardWeights(this.cfg), this.rewardContext(), this.opts.components);
-      const [adv] = batchAdvantages([rewards.map(totalReward)], this.advantageOptions()).groups;
+      const firstImage = this.firstImageAdvantages(samples, item);
+      const [adv] = batchAdvantages([this.advantageRewards(rewards, firstImage)], this.advantageOptions()).groups;
       const storeLatents = this.cfg.rollout.storeLatents;
       const inserted = this.store.db.transaction(() => {
         const prompt = this.store.prompts.ensure(this.runId, { text: item.text, task: item.task, spec: item.spec });
@@ -277,7 +278,6 @@ class Trainer {
         return group;
       })();
       if (features) inserted.sampleIds.forEach((id, k) => this.featureCache.set(id, features[k]!));
-      const firstImage = this.firstImageAdvantages(samples, item);
       const group: LiveGroup = {
         groupId: inserted.groupId, step, item, samples, sampleIds: inserted.sampleIds, rewards, advantages: adv!.advantages, zeroStd: adv!.zeroStd, ...(firstImage ? { firstImage } : {}),
       };
@@ -285,6 +285,18 @@ class Trainer {
       groups.push(group);
     }
     return groups;
+  }
+
+  /**
+   * What `advantages` normalise: each member's total reward; with reflection's per-round advantages, the
+   * part of it the rounds after the first image added. total = w·first + [critique and improvement terms
+   * + w·(final - first)], w the shapeEval weight: the first image is credited with its own reward (see
+   * firstImageAdvantages), the critiques and refinements with the rest, which a good first image does not
+   * raise and a bad one does not lower.
+   */
+  private advantageRewards(rewards: readonly RewardComponent[][], firstImage: LiveGroup['firstImage']): number[] {
+    const shapeEvalWeight = rewardWeights(this.cfg).shapeEval;
+    return rewards.map((r, k) => totalReward(r) - (firstImage ? shapeEvalWeight * firstImage.rewards[k]! : 0));
   }
 
   /**
@@ -352,7 +364,7 @@ class Trainer {
         const others = components.filter((c) => c.name !== 'humanRank');
         return value === undefined ? others : [...others, { name: 'humanRank', value, weight: this.cfg.rewards.humanRank }];
       });
-      const [adv] = batchAdvantages([live.rewards.map(totalReward)], this.advantageOptions()).groups;
+      const [adv] = batchAdvantages([this.advantageRewards(live.rewards, live.firstImage)], this.advantageOptions()).groups;
       live.advantages = adv!.advantages;
       live.zeroStd = adv!.zeroStd;
       this.store.groups.updateRewards(groupId, live.sampleIds.map((sampleId, k) => ({ sampleId, rewards: live.rewards[k]!, advantage: live.advantages[k]! })), live.zeroStd);
