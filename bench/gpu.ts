@@ -16,6 +16,9 @@
  * loss and gradients of the preset's trained parts on each provider, compared with the CPU.
  * --threads sets ORT's intra-op threads on every provider (default: the CPUs this process may run on).
  * With --json the report is rewritten after every stage, so a crash keeps what finished.
+ * WebGPU runs on Vulkan: on Linux it needs a Vulkan loader (Debian's libvulkan1) and the NVIDIA driver's
+ * ICD, which loads only with the glvnd libraries present (libglvnd0, libgl1, libglx0, libegl1); without
+ * them ORT reports "No supported adapters" and the provider falls back to the CPU.
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
