@@ -1,7 +1,8 @@
 // Edit RL drift check (docs/results.md, "Why: the DiT drifts"): GRPO on the same two edit items every step
 // (SDE rollouts), then the ODE edits of those items (16 seeds each) before and after. A sound update raises
 // the SDE reward; the ODE columns show whether the unchanged part of the scene survives it.
-// Usage: node --import tsx bench/edit-drift.ts [--lr 1e-4] [--steps 40] [--noise 0.7] [--kl 3e-4] [--checkpoint PATH] [--json out.json]
+// Usage: node --import tsx bench/edit-drift.ts [--lr 1e-4] [--steps 40] [--noise 0.7] [--kl 3e-4] [--unscaled] [--checkpoint PATH] [--json out.json]
+// GRPO's std-scaled advantages, as measured in docs/results.md; --unscaled: the edit preset's Dr. GRPO ones.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ const noiseLevel = Number(flag('noise', '0.7'));
 const klBeta = Number(flag('kl', '3e-4'));
 const checkpoint = flag('checkpoint', DEFAULT_CHECKPOINT);
 const jsonPath = args.includes('--json') ? flag('json', '') : undefined;
+const scaleByStd = !args.includes('--unscaled');
 const SEEDS = 16;
 
 const dir = mkdtempSync(join(tmpdir(), 'unirl-edit-drift-'));
@@ -53,7 +55,7 @@ try {
   const before = await odeScores(checkpoint);
   const config = resolveTrainConfig('edit', undefined, {
     steps, runtime: { threads: 1 }, optim: { lr: { dm: lr } }, eval: { every: 0 }, checkpointEvery: 1_000_000,
-    loss: { dm: { klBeta } }, rewards: { editCompliance: 4, editPreservation: 2, cycle: 0 }, edit: { cycle: false },
+    loss: { dm: { klBeta }, scaleByStd }, rewards: { editCompliance: 4, editPreservation: 2, cycle: 0 }, edit: { cycle: false },
     rollout: { storeLatents: false, promptsPerStep: items.length, noiseLevel },
   });
   const { model, metadata } = UnifiedModel.load(checkpoint, { threads: 1 });
