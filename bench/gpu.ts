@@ -37,6 +37,7 @@ import { UnifiedModel } from '../main/models/unified.ts';
 import { resolveTrainConfig } from '../main/rl/config.ts';
 import type { UpdateSample } from '../main/rl/policy.ts';
 import { shapeWorldTasks } from '../main/rl/tasks.ts';
+import { objectiveTerms, rolloutOptionsOf } from '../main/rl/trainer.ts';
 import { UnifiedPolicy } from '../main/rl/unified.ts';
 import { SCENARIOS, type Scenario } from '../contract/domain.ts';
 import { round, stats, type Stats } from './stats.ts';
@@ -127,18 +128,13 @@ function presetPolicy(model: UnifiedModel, scenario: Scenario): UnifiedPolicy {
  */
 async function rlObjective(weights: string, scenario: Scenario, providers: readonly ProviderName[], threads: number, repeats: number) {
   const config = resolveTrainConfig(scenario, { rollout: { groupSize: 2 } });
-  const r = config.rollout;
   const items = shapeWorldTasks(scenario).next(2, 0);
-  const trainsLm = config.train.includes('lm');
-  const terms = { ...(trainsLm ? { lm: config.loss.lm } : {}), ...(config.train.some((p) => p !== 'lm' && p !== 'vision') ? { dm: config.loss.dm } : {}) };
+  const terms = objectiveTerms(config);
   const cpu = UnifiedModel.load(weights, { threads, provider: 'cpu' }).model;
   let batch: UpdateSample[];
   try {
-    const rolled = await presetPolicy(cpu, scenario).rollout(items, {
-      groupSize: r.groupSize, sdeSteps: r.sdeSteps, noiseLevel: r.noiseLevel, sameNoisePerGroup: r.sameNoisePerGroup, temperature: r.temperature,
-      topP: r.topP, maxNewTokens: r.maxNewTokens, seed: 1, editCycle: config.edit.cycle, reflectionRounds: config.reflect.rounds,
-    });
-    const steps = Array.from({ length: r.sdeSteps - 1 }, (_, k) => k).filter((k) => k % 2 === 0);
+    const rolled = await presetPolicy(cpu, scenario).rollout(items, rolloutOptionsOf(config, { seed: 1 }));
+    const steps = Array.from({ length: config.rollout.sdeSteps - 1 }, (_, k) => k).filter((k) => k % 2 === 0);
     batch = items.flatMap((item, i) => rolled[i]!.map((sample, k) => ({ item, sample, advantage: k % 2 === 0 ? 1 : -0.5, dmSteps: sample.dm ? steps : [] })));
   } finally {
     await cpu.dispose();

@@ -232,9 +232,10 @@ export const PRESETS: Readonly<Record<Scenario, TrainConfigInput>> = {
   },
   edit: {
     train: ['editQueries', 'connector', 'dm'],
-    // docs/results.md: with GRPO's std scaling, edits drifted (held-out compliance 0.80 -> 0.76 in 200
-    // steps): most members of a group are compliant, and the scaling blew their similarity noise up to
-    // unit advantages. Unscaled advantages (Dr. GRPO) and 8 prompts a step gained 0.80 -> 0.83 in 194.
+    // docs/results.md: with GRPO's std scaling, edits did not improve (0.80 -> 0.79 in 266 steps at DM lr
+    // 5e-5; -> 0.76 in 200 at 1e-4): most members of a group are compliant, and the scaling blew their
+    // similarity noise up to unit advantages. Unscaled advantages (Dr. GRPO) and 8 prompts a step gained
+    // 0.80 -> 0.83 in 194 steps at 5e-5.
     optim: { lr: { dm: 5e-5 } },
     rollout: { promptsPerStep: 8 },
     // The paper's KL of 3e-4 let our DM drift: ODE edits lost preservation while the SDE reward held

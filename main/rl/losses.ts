@@ -154,11 +154,12 @@ export function grpoObjective(
 ): GrpoObjective {
   const metrics: Record<string, Tensor> = {};
   const losses: Tensor[] = [];
+  const scaled = (t: Tensor, weight: Tensor | undefined) => (weight ? g.mul(t, weight) : t);
   for (const kind of ['lm', 'dm'] as const) {
     const term = terms[kind];
     if (!term) continue;
     const r = kind === 'lm' ? lmGrpoTerm(g, terms.lm!.inputs, term) : dmGrpoTerm(g, terms.dm!.inputs, term);
-    const weighted = (t: Tensor) => (term.weight ? g.mul(t, term.weight) : t);
+    const weighted = (t: Tensor) => scaled(t, term.weight);
     losses.push(weighted(r.loss));
     metrics[`policy_loss/${kind}`] = weighted(r.policyLoss);
     metrics[`kl/${kind}`] = weighted(r.kl);
@@ -166,10 +167,7 @@ export function grpoObjective(
     metrics[`approx_kl/${kind}`] = weighted(r.approxKl);
   }
   if (losses.length === 0) throw new Error('grpoObjective: no LM and no DM term');
-  if (terms.lm?.logits) {
-    const entropy = tokenEntropy(g, terms.lm.logits, terms.lm.inputs.mask);
-    metrics['entropy/lm'] = terms.lm.weight ? g.mul(entropy, terms.lm.weight) : entropy;
-  }
+  if (terms.lm?.logits) metrics['entropy/lm'] = scaled(tokenEntropy(g, terms.lm.logits, terms.lm.inputs.mask), terms.lm.weight);
   return { loss: g.sum(losses), metrics };
 }
 

@@ -1,7 +1,7 @@
 // Which process trains a run. A run left 'running' by a trainer that died (killed, out of memory, power
 // loss) can be resumed once its trainer is known to be gone; a run whose trainer is alive must not be
 // trained by a second process. The owner file sits in the run's folder while a trainer holds the run.
-import { readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 

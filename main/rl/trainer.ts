@@ -17,10 +17,10 @@ import { decodePng } from '../world/png.ts';
 import { mixSeeds, Rng } from '../world/rng.ts';
 import { batchAdvantages, groupAdvantages } from './advantages.ts';
 import { MODEL_PARTS, PARAM_GROUP_OF_PART, rewardWeights, type ModelPart, type TrainConfig } from './config.ts';
-import type { Policy, RolloutOptions, SampleResult, TaskItem, TaskSource, UpdateSample } from './policy.ts';
+import { claimRun } from './owner.ts';
+import type { ObjectiveTerms, Policy, RolloutOptions, SampleResult, TaskItem, TaskSource, UpdateSample } from './policy.ts';
 import { PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
 import { humanRankRewards, pairsFromRanks } from './ranking.ts';
-import { claimRun } from './owner.ts';
 import { memberInput, recordCycle, rewardSampleOf } from './records.ts';
 import { computeRewards, REWARD_COMPONENT_DEFS, totalReward, type RewardComponentDef, type RewardContext } from './rewards.ts';
 
@@ -75,6 +75,23 @@ interface LiveGroup {
   zeroStd: boolean;
   /** Reflection with per-round advantages: each member's first-image reward and its advantage within the group. */
   firstImage?: { rewards: number[]; advantages: number[] };
+}
+
+/** The policy's rollout options from a run's config (the seed, and anything else given, from `overrides`). */
+export function rolloutOptionsOf(cfg: TrainConfig, overrides: Partial<RolloutOptions> & { seed: number }): RolloutOptions {
+  const r = cfg.rollout;
+  return {
+    groupSize: r.groupSize, sdeSteps: r.sdeSteps, noiseLevel: r.noiseLevel, sameNoisePerGroup: r.sameNoisePerGroup,
+    temperature: r.temperature, topP: r.topP, maxNewTokens: r.maxNewTokens,
+    editCycle: cfg.edit.cycle, reflectionRounds: cfg.reflect.rounds, ...overrides,
+  };
+}
+
+/** The loss terms a run's trained parts need: the LM term for the LM (or vision encoder), the DM term for the rest. */
+export function objectiveTerms(cfg: TrainConfig): ObjectiveTerms {
+  const trainsLm = cfg.train.includes('lm') || cfg.train.includes('vision');
+  const trainsDm = cfg.train.some((p) => p !== 'lm' && p !== 'vision');
+  return { ...(trainsLm ? { lm: cfg.loss.lm } : {}), ...(trainsDm ? { dm: cfg.loss.dm } : {}) };
 }
 
 /** Trains until the step or time limit, or until cancelled; checkpoints every N steps and at the end. */
@@ -240,12 +257,7 @@ class Trainer {
   }
 
   private rolloutOptions(overrides: Partial<RolloutOptions> & { seed: number }): RolloutOptions {
-    const r = this.cfg.rollout;
-    return {
-      groupSize: r.groupSize, sdeSteps: r.sdeSteps, noiseLevel: r.noiseLevel, sameNoisePerGroup: r.sameNoisePerGroup,
-      temperature: r.temperature, topP: r.topP, maxNewTokens: r.maxNewTokens,
-      editCycle: this.cfg.edit.cycle, reflectionRounds: this.cfg.reflect.rounds, ...overrides,
-    };
+    return rolloutOptionsOf(this.cfg, overrides);
   }
 
   /**
@@ -421,9 +433,7 @@ class Trainer {
   /** Epochs of: objective and gradients over the batch, global-norm clip, one AdamW step. */
   private async update(groups: readonly LiveGroup[], step: number, metrics: Record<string, number>): Promise<void> {
     const rng = new Rng(mixSeeds(this.cfg.seed, step, 0x5eed));
-    const trainsLm = this.cfg.train.includes('lm') || this.cfg.train.includes('vision');
-    const trainsDm = this.cfg.train.some((p) => p !== 'lm' && p !== 'vision');
-    const terms = { ...(trainsLm ? { lm: this.cfg.loss.lm } : {}), ...(trainsDm ? { dm: this.cfg.loss.dm } : {}) };
+    const terms = objectiveTerms(this.cfg);
     const sums: Record<string, number> = {};
     const trainedGroups = new Set(this.policy.params.trainable().map((p) => p.group));
     for (let epoch = 0; epoch < this.cfg.optim.epochsPerBatch; epoch++) {

@@ -354,8 +354,10 @@ export class UnifiedPolicy implements Policy {
         ...(useDm ? { dm_weight: { data: new Float32Array([feeds.rows / rows]), shape: [] } } : {}),
       };
       const out = await this.model.runModel(objective.key, () => objective.model, { ...feeds.inputs, ...feeds.terms, ...weights });
-      for (const name of Object.keys(out)) {
-        if (name.startsWith(METRIC_PREFIX)) metrics[name.slice(METRIC_PREFIX.length)] = (metrics[name.slice(METRIC_PREFIX.length)] ?? 0) + Number(out[name]!.data[0]);
+      for (const [name, value] of Object.entries(out)) {
+        if (!name.startsWith(METRIC_PREFIX)) continue;
+        const metric = name.slice(METRIC_PREFIX.length);
+        metrics[metric] = (metrics[metric] ?? 0) + Number(value.data[0]);
       }
       loss += Number(out.loss!.data[0]);
       // A trainable parameter this pass's graph never reads keeps a zero gradient.
