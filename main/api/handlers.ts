@@ -14,6 +14,7 @@ import { listSuites } from '../world/suites.ts';
 import { groupAgreement, poolAgreement } from '../export/agreement.ts';
 import { exportRun } from '../export/export.ts';
 import { recordEvalReport } from './eval-records.ts';
+import { reflectionPage } from './reflections.ts';
 import { RunTokenizers } from './trajectory-tokens.ts';
 
 export interface HandlerDeps {
@@ -100,8 +101,7 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     'ranking.waiting': (query) => ({ waiting: store.rankings.queueSize(query) }),
     'ranking.undo': ({ annotator }) => ({ undone: store.rankings.undoLast(annotator) }),
 
-    'reflections.list': ({ runId, offset = 0, limit = 50 }) =>
-      pageAcrossGroups(store, runId, offset, limit, (groupId) => store.reflections.forGroup(groupId)),
+    'reflections.list': ({ runId, filter = 'all', offset = 0, limit = 50 }) => reflectionPage(store, runId, filter, offset, limit),
     'edits.list': ({ runId, offset = 0, limit = 50 }) =>
       pageAcrossGroups(store, runId, offset, limit, (groupId) => store.edits.forGroup(groupId)),
 

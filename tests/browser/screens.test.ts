@@ -1,7 +1,7 @@
 // The screens of issue 8 against a real `unirl serve` whose store was filled through the store's
 // repositories: dashboard charts (and more metrics after a reload), ranking by drag with undo and the
-// rows in SQLite, the virtualised rollout list and a 64-image group (timed), sample details, critique
-// marks, edits, recorded evaluations beside a baseline with failures first, export read back from
+// rows in SQLite, the virtualised rollout list and a 64-image group (timed), sample details,
+// edits, recorded evaluations beside a baseline with failures first, export read back from
 // disk, and labels on every control. Screenshots go to out/screens (docs/img/screens with UNIRL_SCREENSHOTS=docs).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,10 +11,9 @@ import type { Locator, Page } from 'playwright-core';
 import { openStore, resolveDataDir, type Store } from '../../db/index.ts';
 import { shapeWorldTokenizer } from '../../main/models/data.ts';
 import {
-  seedCheckpoint, seedEdits, seedEvaluation, seedGroups, seedMetrics, seedRankings, seedReflections, withStore,
-  type SeededCycles, type SeededRun,
+  seedCheckpoint, seedEdits, seedEvaluation, seedGroups, seedMetrics, seedRankings, withStore, type SeededRun,
 } from './fixtures.ts';
-import { startHarness, type Harness } from './harness.ts';
+import { startHarness, unlabelledControls, type Harness } from './harness.ts';
 
 let h: Harness;
 let rankRun: SeededRun;
@@ -22,7 +21,6 @@ let trainRun: SeededRun;
 let compareRunId: number;
 let bigRun: SeededRun;
 let bigGroupId: number;
-let cycles: SeededCycles;
 let edits: { runId: number; editIds: number[] };
 const BIG_RUN_GROUPS = 3000;
 
@@ -39,7 +37,6 @@ before(async () => {
         seedMetrics(store, compareRunId, 20, { offset: -0.1 });
         bigRun = seedGroups(store, { groups: BIG_RUN_GROUPS, groupSize: 2, seed: 13, runName: 'big run', pending: false, images: false });
         bigGroupId = seedGroups(store, { runId: bigRun.runId, groups: 1, groupSize: 64, seed: 14, firstStep: BIG_RUN_GROUPS + 1, pending: false }).groupIds[0]!;
-        cycles = seedReflections(store);
         edits = seedEdits(store);
         seedEvaluation(store, { accuracy: 0.5, seed: 1 });
         seedEvaluation(store, { runId: trainRun.runId, checkpointPath: '/ckpt/step-20.safetensors', accuracy: 0.75, seed: 2 });
@@ -256,19 +253,8 @@ test('rollouts: thousands of groups in a virtualised list, jump to a step, a 64-
   assert.deepEqual(h.pageErrors, []);
 });
 
-test('a reflection cycle reads as a timeline and a critique can be marked; edits show all five parts with scores', async () => {
+test('edits show all five parts with scores', async () => {
   const { page } = h;
-  await h.open(`reflections/${cycles.runId}`, 'Reflections');
-  await page.getByText('2 cycles').waitFor();
-  const marks = page.getByRole('group', { name: 'Your mark on the critique of round 2' }).first();
-  await marks.getByRole('button', { name: 'Critique wrong' }).click();
-  await waitForText(marks, /0 right · 1 wrong \(me\)/);
-  const round = readStore((store) => store.reflections.get(cycles.cycleIds[0]!).rounds[1]!);
-  assert.deepEqual(round.marks.map((m) => [m.annotator, m.correct]), [['me', false]]);
-  assert.equal(await marks.getByRole('button', { name: 'Critique wrong' }).getAttribute('aria-pressed'), 'true');
-  await page.waitForFunction(() => [...document.querySelectorAll('img')].every((img) => img.complete && img.naturalWidth === 32));
-  await h.screenshot('reflections-cycle', { fullPage: true });
-
   await h.open(`edits/${edits.runId}`, 'Edits');
   const rows = page.getByRole('row').filter({ hasText: /make the/ });
   await rows.first().waitFor();
@@ -332,20 +318,13 @@ test('export from the Runs page writes the files into the data dir and they read
 
 test('every control on the new screens has a label, in light and dark', async () => {
   const { page } = h;
-  const unlabelled = () => page.evaluate(() => [...document.querySelectorAll<HTMLElement>('main button, main input, main select')]
-    .filter((el) => {
-      const named = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || (el instanceof HTMLButtonElement && el.textContent?.trim());
-      const labelled = (el as HTMLInputElement).labels?.length;
-      return !named && !labelled;
-    })
-    .map((el) => el.outerHTML.slice(0, 80)));
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });
     for (const [route, heading] of [[`dashboard/${trainRun.runId}`, 'Dashboard'], ['ranking', 'Ranking'], [`rollouts/${trainRun.runId}`, 'Rollouts'],
-      [`reflections/${cycles.runId}`, 'Reflections'], [`edits/${edits.runId}`, 'Edits'], ['evaluation', 'Evaluation'], [`runs/${rankRun.runId}`, 'Runs']] as const) {
+      [`edits/${edits.runId}`, 'Edits'], ['evaluation', 'Evaluation'], [`runs/${rankRun.runId}`, 'Runs']] as const) {
       await h.open(route, heading);
       await page.waitForTimeout(150);
-      assert.deepEqual(await unlabelled(), [], `${route} (${scheme})`);
+      assert.deepEqual(await unlabelledControls(page), [], `${route} (${scheme})`);
     }
   }
   await h.open(`dashboard/${trainRun.runId}`, 'Dashboard');
