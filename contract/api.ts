@@ -15,6 +15,7 @@ import {
   type Ranking,
   type RewardComponent,
   type Run,
+  type Sample,
   type Verdict,
   type CritiqueMark,
   type Scenario,
@@ -181,6 +182,19 @@ export interface ReflectionCycleView {
 export const REFLECTION_FILTERS = ['all', 'disagree', 'corrected', 'broken', 'markedWrong'] as const;
 export type ReflectionFilter = (typeof REFLECTION_FILTERS)[number];
 
+/** One group of an edit run: one source and instruction, its G edits (each with its reconstruction), by step. */
+export interface EditGroupView {
+  groupId: number;
+  step: number;
+  task: string;
+  instruction: string;
+  inverseInstruction: string;
+  /** Mean and std of the members' total rewards. */
+  rewardMean: number | null;
+  rewardStd: number | null;
+  edits: (Edit & { reward: number; advantage: number | null })[];
+}
+
 /** Declares one call: `call<Output>()(inputSchema)`; the output type rides along as a phantom. */
 function call<O>() {
   return <I extends z.ZodType>(input: I): { input: I; output?: O } => ({ input });
@@ -248,11 +262,14 @@ export const calls = {
   'reflections.list': call<Page<ReflectionCycleView>>()(
     z.object({ runId: id, filter: z.enum(REFLECTION_FILTERS).optional(), ...paging }).strict(),
   ),
-  'edits.list': call<Page<Edit>>()(
+  /** Pages of groups (newest step first), each with its edits. */
+  'edits.list': call<Page<EditGroupView>>()(
     z.object({ runId: id, ...paging }).strict(),
   ),
 
   'samples.trajectory': call<TrajectoryView[]>()(z.object({ sampleId: id }).strict()),
+  /** The images made from a sample (a reflection's refined images, an edit's reconstruction), in order. */
+  'samples.derived': call<Sample[]>()(z.object({ sampleId: id }).strict()),
   'ranking.agreement': call<AgreementReport>()(z.object({ runId: id }).strict()),
   'reflections.mark': call<{ roundId: number; annotator: string; correct: boolean }>()(
     z.object({ roundId: id, annotator, correct: z.boolean() }).strict(),

@@ -10,12 +10,14 @@ import { startHarness, unlabelledControls, type Harness } from './harness.ts';
 
 let h: Harness;
 let reflectRunId: number;
+let editRunId: number;
 const quiet = { progress: () => {}, checkCancelled: () => {} };
 
 before(async () => {
   h = await startHarness({
     async prepare(dataDir) {
       reflectRunId = (await trainJob({ dataDir, scenario: 'reflect', nano: true, runName: 'nano reflect' }, quiet)).runId;
+      editRunId = (await trainJob({ dataDir, scenario: 'edit', nano: true, runName: 'nano edit' }, quiet)).runId;
     },
   });
 });
@@ -80,6 +82,60 @@ test('reflections: every cycle of a real run under its prompt, critiques without
   await page.getByRole('radio', { name: 'All cycles' }).check();
   await page.getByText(`${stored.length} cycles ·`).waitFor();
   assert.deepEqual(await unlabelledControls(page), []);
+  assert.deepEqual(h.pageErrors, []);
+});
+
+test('edits: a card per group by step with the five stages once and every sample\'s edit, reconstruction and scores', async () => {
+  const { page } = h;
+  const groups = readStore((store) => store.groups.list({ runId: editRunId, limit: 50, order: 'desc' }).items
+    .map((g) => ({ group: g, edits: store.edits.forGroup(g.id), members: store.samples.members(g.id) })));
+  assert.ok(groups.length >= 2 && groups.every((g) => g.edits.length === g.group.groupSize), 'every member has its edit');
+  await h.open(`edits/${editRunId}`, 'Edits');
+  await page.getByText(`${groups.length} groups, newest step first`).waitFor();
+  const cards = page.getByRole('listitem', { name: /^Edit group \d+$/ });
+  assert.deepEqual(await cards.evaluateAll((els) => els.map((el) => el.getAttribute('aria-label'))), groups.map((g) => `Edit group ${g.group.id}`));
+  for (const { group, edits, members } of groups) {
+    const card = page.getByRole('listitem', { name: `Edit group ${group.id}`, exact: true });
+    const text = await card.innerText();
+    assert.match(text, new RegExp(`Step ${group.step} · group #${group.id}`));
+    assert.ok(text.includes(`“${edits[0]!.instruction}”`) && text.includes(`“${edits[0]!.inverseInstruction}”`), 'both instructions, once');
+    assert.equal(text.split(edits[0]!.instruction).length - 1, 1);
+    const rows = card.getByRole('row').filter({ has: page.getByRole('img') });
+    assert.equal(await rows.count(), edits.length);
+    // Source once, then edited and reconstruction per sample.
+    assert.equal(await card.getByRole('img').count(), 1 + 2 * edits.length);
+    const first = await rows.first().innerText();
+    const member = members.find((m) => m.id === edits[0]!.editedSampleId)!;
+    for (const value of [edits[0]!.compliance, edits[0]!.preservation, edits[0]!.cycleScore, member.reward]) assert.ok(first.includes(value!.toFixed(3)), `${value} in ${first}`);
+  }
+  await page.waitForFunction(() => [...document.querySelectorAll('main li[aria-label^="Edit group"]:first-child img')]
+    .every((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth > 0));
+  await h.screenshot('edits-nano');
+  assert.deepEqual(await unlabelledControls(page), []);
+  assert.deepEqual(h.pageErrors, []);
+});
+
+test('rollouts: a sample\'s details show every trajectory, with the images made from it (refinements, reconstruction)', async () => {
+  const { page } = h;
+  for (const [runId, title] of [[reflectRunId, /^Refined image \d+ · id \d+$/], [editRunId, /^Reconstruction \(the inverse edit\) · id \d+$/]] as const) {
+    // The viewer opens on the newest group; pick a member of it that has images made from it.
+    const { member, made } = readStore((store) => {
+      const group = store.groups.list({ runId, limit: 1, order: 'desc' }).items[0]!;
+      const member = store.samples.members(group.id).find((s) => store.samples.derived(s.id).length > 0)!;
+      return { member, made: store.samples.derived(member.id) };
+    });
+    await h.open(`rollouts/${runId}`, 'Rollouts');
+    await page.getByRole('button', { name: `Details of sample ${member.index + 1}`, exact: true }).click();
+    const details = page.getByRole('region', { name: 'Sample details' });
+    await details.waitFor();
+    const sections = details.getByRole('region', { name: title });
+    await sections.first().waitFor();
+    assert.equal(await sections.count(), made.length, `every image made from sample ${member.id}`);
+    assert.equal(await sections.first().getByRole('heading').first().innerText(), `${(await sections.first().getAttribute('aria-label'))!}`);
+    assert.ok((await sections.first().getAttribute('aria-label'))!.endsWith(`id ${made[0]!.id}`));
+    await sections.first().getByRole('img').first().waitFor();
+    await sections.first().getByText(runId === editRunId ? 'Denoising (reverse)' : 'Denoising (refine1)').waitFor();
+  }
   assert.deepEqual(h.pageErrors, []);
 });
 
