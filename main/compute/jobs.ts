@@ -1,5 +1,5 @@
-// The job bodies the compute worker runs. Each is an async function of (params, context);
-// later issues add pretraining and GRPO training here.
+// The job bodies the compute worker runs (evaluation, pretraining, GRPO training, a test spin).
+// Each is an async function of (params, context), loaded lazily so the worker starts fast.
 import type { JobContext } from './job-context.ts';
 import type { JobKind, JobParams, JobResult } from './protocol.ts';
 
