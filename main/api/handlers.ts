@@ -14,6 +14,7 @@ import { listSuites } from '../world/suites.ts';
 import { groupAgreement, poolAgreement } from '../export/agreement.ts';
 import { exportRun } from '../export/export.ts';
 import { recordEvalReport } from './eval-records.ts';
+import { listCheckpoints, resolveCheckpoint } from './files.ts';
 import { RunTokenizers } from './trajectory-tokens.ts';
 
 export interface HandlerDeps {
@@ -122,8 +123,10 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     'metrics.series': (query) => store.metrics.series(query),
     'logs.tail': (query) => store.log.tail(query),
 
+    'checkpoints.list': ({ runId }) => listCheckpoints(store, runId),
     'eval.suites': () => listSuites(),
-    'eval.start': ({ suite, generator, limit, checkpoint }) => {
+    'eval.start': ({ suite, generator, limit, checkpoint: checkpointRef }) => {
+      const checkpoint = checkpointRef === undefined ? undefined : resolveCheckpoint(store, info().dataDir, checkpointRef);
       // The evaluation row is written first, so the screen lists it while it runs; the job's report lands in it.
       const evaluation = store.evaluations.start({ suite, ...(checkpoint ? { checkpointPath: checkpoint } : {}) });
       const job = compute.start('eval', { suite, generator, limit, checkpoint });
