@@ -223,8 +223,9 @@ export const calls = {
   'eval.suites': call<SuiteInfo[]>()(z.object({}).strict()),
   'eval.start': call<JobInfo>()(
     z.object({
-      suite: z.string().min(1),
-      generator: z.string().min(1),
+      /** A name from eval.suites; the handler checks it against the list. */
+      suite: z.string().min(1).max(64),
+      generator: z.string().min(1).max(64),
       limit: z.number().int().min(1).optional(),
       /** Weights for the model generator: an id from checkpoints.list (or a path inside the data dir); the shipped base when absent. */
       checkpoint: z.string().min(1).max(4096).optional(),

@@ -5,35 +5,13 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CallName, CallOutput } from '../../contract/api.ts';
-import { openStore } from '../../db/index.ts';
-import type { ComputeClient } from '../compute/client.ts';
 import { DEFAULT_CHECKPOINT } from '../models/generator.ts';
-import type { SettingsFile } from '../settings.ts';
-import { createDispatch } from './dispatch.ts';
-import { EventBus } from './events.ts';
-import { createHandlers } from './handlers.ts';
 import { SHIPPED_BASE_ID, isInside, resolveCheckpoint } from './files.ts';
-import { RunController } from './runs.ts';
+import { pendingCompute, setupHandlers } from './test-fixtures.ts';
 
 function setup() {
-  const store = openStore(':memory:');
-  const dataDir = mkdtempSync(join(tmpdir(), 'unirl-files-'));
-  const started: unknown[] = [];
-  const compute = {
-    start: (kind: string, params: unknown) => {
-      started.push(params);
-      return { id: 'job-1', kind, result: new Promise(() => {}), cancel() {} };
-    },
-  } as unknown as ComputeClient;
-  const events = new EventBus();
-  const dispatch = createDispatch(createHandlers({
-    store, events, compute, settings: {} as SettingsFile,
-    runs: new RunController(store, events, compute, dataDir),
-    info: () => ({ version: 'test', mode: 'headless', dataDir, providers: ['cpu'], schemaVersion: 0 }),
-  }));
-  const call = <K extends CallName>(name: K, input: unknown) => dispatch(name, input) as Promise<CallOutput<K>>;
-  return { store, dataDir, started, call, done: () => { store.close(); rmSync(dataDir, { recursive: true, force: true }); } };
+  const { compute, started } = pendingCompute();
+  return { ...setupHandlers(compute), started };
 }
 
 test('checkpoints.list names the shipped model and each run checkpoint by id; eval.start takes the id', async () => {

@@ -63,6 +63,7 @@ export class RunController {
   }
 
   pause(runId: number): Run {
+    this.store.runs.get(runId);
     const job = this.jobs.get(runId);
     if (!job) throw this.precondition('runs.pause', `run ${runId} is not training`);
     job.cancel('pause');
