@@ -11,6 +11,7 @@ import { startHarness, unlabelledControls, type Harness } from './harness.ts';
 let h: Harness;
 let reflectRunId: number;
 let editRunId: number;
+let t2iRunId: number;
 const quiet = { progress: () => {}, checkCancelled: () => {} };
 
 before(async () => {
@@ -18,6 +19,7 @@ before(async () => {
     async prepare(dataDir) {
       reflectRunId = (await trainJob({ dataDir, scenario: 'reflect', nano: true, runName: 'nano reflect' }, quiet)).runId;
       editRunId = (await trainJob({ dataDir, scenario: 'edit', nano: true, runName: 'nano edit' }, quiet)).runId;
+      t2iRunId = (await trainJob({ dataDir, scenario: 't2i', nano: true, runName: 'nano t2i', config: { steps: 3, eval: { every: 1 } } }, quiet)).runId;
     },
   });
 });
@@ -136,6 +138,49 @@ test('rollouts: a sample\'s details show every trajectory, with the images made 
     await sections.first().getByRole('img').first().waitFor();
     await sections.first().getByText(runId === editRunId ? 'Denoising (reverse)' : 'Denoising (refine1)').waitFor();
   }
+  assert.deepEqual(h.pageErrors, []);
+});
+
+test('dashboard: only the charts the run has, other runs overlaid, and a held-out prompt\'s image across the steps', async () => {
+  const { page } = h;
+  await h.open(`dashboard/${t2iRunId}`, 'Dashboard');
+  await page.getByRole('figure', { name: 'Chart: Evaluation score' }).waitFor();
+  const titles = await page.getByRole('figure').evaluateAll((els) => els.map((el) => el.getAttribute('aria-label')));
+  assert.ok(titles.includes('Chart: Reward per component'), titles.join());
+  assert.ok(!titles.includes('Chart: human'), 'no human chart on a run without human feedback');
+  assert.ok(readStore((store) => store.metrics.names(t2iRunId)).includes('human/replayed_groups'), 'although the trainer logged the counter');
+
+  // The held-out slider: one prompt's image at each evaluation step (3), newest first shown.
+  const evaluations = readStore((store) => store.evaluations.list(t2iRunId));
+  assert.equal(evaluations.length, 3);
+  const heldOut = page.getByRole('region', { name: 'Held-out prompt across training' });
+  const slider = heldOut.getByRole('slider');
+  await slider.waitFor();
+  assert.equal(await slider.getAttribute('aria-valuetext'), 'step 3');
+  const strip = heldOut.getByRole('list', { name: "The prompt's image at every evaluation step" });
+  assert.equal(await strip.getByRole('button').count(), 3);
+  const prompt = await heldOut.getByRole('combobox').inputValue();
+  const firstStep = readStore((store) => {
+    const evaluation = evaluations.find((e) => e.summary!.step === 1)!;
+    return store.evaluations.results({ evaluationId: evaluation.id, failuresFirst: false, limit: 100 }).items.find((r) => r.prompt === prompt)!;
+  });
+  await slider.fill('0');
+  await heldOut.getByText('step 1 · scorer').waitFor();
+  const src = await heldOut.getByRole('img', { name: `“${prompt}” at step 1` }).getAttribute('src');
+  assert.ok(src!.endsWith(`/media/eval-result/${firstStep.id}.png`), src!);
+  await strip.getByRole('button', { name: 'Show step 2' }).click();
+  assert.equal(await slider.getAttribute('aria-valuetext'), 'step 2');
+
+  // Up to six runs on one chart: the overlay is part of the link.
+  await page.getByText(/^Compare with/).click();
+  const picker = page.getByRole('group', { name: 'Runs to compare with' });
+  await picker.getByLabel(`#${reflectRunId} nano reflect`).check();
+  await picker.getByLabel(`#${editRunId} nano edit`).check();
+  await page.waitForFunction((ids) => location.hash === `#/dashboard/${ids.join('/')}`, [t2iRunId, reflectRunId, editRunId]);
+  const reward = page.getByRole('figure', { name: 'Chart: Reward per component' });
+  for (const id of [t2iRunId, reflectRunId, editRunId]) await reward.getByText(new RegExp(`^#${id} reward/mean`)).first().waitFor();
+  await h.screenshot('dashboard-nano', { fullPage: true });
+  assert.deepEqual(await unlabelledControls(page), []);
   assert.deepEqual(h.pageErrors, []);
 });
 
