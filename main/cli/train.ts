@@ -2,7 +2,7 @@
 // per step. The compute worker runs the same `trainJob` (main/rl/job.ts).
 import { existsSync, readFileSync } from 'node:fs';
 import { SCENARIOS, type Scenario } from '../../contract/domain.ts';
-import { JobCancelled } from '../compute/protocol.ts';
+import { JobCancelled } from '../compute/job-context.ts';
 import { CRITERIA, isCriterion } from '../world/criteria.ts';
 import { trainJob } from '../rl/job.ts';
 import type { StepSummary } from '../rl/trainer.ts';

@@ -40,6 +40,6 @@ export {
   type Generator, type GeneratorFactory, type TextToImageRequest, type EditRequest, type QuestionRequest, type CritiqueRequest, type RewriteRequest,
   type ReflectRequest, type ReflectResult, type ReflectRound,
 } from './generators.ts';
-export { runSuiteJob, type SuiteJobContext } from './jobs.ts';
+export { runSuiteJob } from './jobs.ts';
 export { FOLDER_RULES, metadataOf, scoreImageFolder, specOf, writePromptFolder, type FolderRule, type PromptMetadata } from './folder.ts';
 export { runSuite, formatReport, type SuiteReport, type TaskReport, type SampleRecord, type RunOptions } from './benchmark.ts';
