@@ -52,6 +52,8 @@ interface SizeResult {
   falsePass: Record<FolderRule, number>;
   falseFail: Record<FolderRule, number>;
   perTask: Record<string, number>;
+  /** Every image judged against its truth (GenEval rule): the prompt, the truth and the scorer's reason. */
+  disagreements: { image: string; prompt: string; truth: boolean; reason: string }[];
   seconds: number;
 }
 
@@ -76,7 +78,7 @@ for (const size of sizes) {
     });
     const started = performance.now();
     const row: SizeResult = {
-      size, images: 0, truthCorrect: 0, agreement: { geneval: 0, strict: 0 }, falsePass: { geneval: 0, strict: 0 }, falseFail: { geneval: 0, strict: 0 }, perTask: {}, seconds: 0,
+      size, images: 0, truthCorrect: 0, agreement: { geneval: 0, strict: 0 }, falsePass: { geneval: 0, strict: 0 }, falseFail: { geneval: 0, strict: 0 }, perTask: {}, disagreements: [], seconds: 0,
     };
     const taskAgree = new Map<string, [number, number]>();
     for (const rule of ['geneval', 'strict'] as const) {
@@ -88,6 +90,7 @@ for (const size of sizes) {
         else if (r.correct) row.falsePass[rule]++;
         else row.falseFail[rule]++;
         if (rule === 'geneval') {
+          if (r.correct !== expected) row.disagreements.push({ image: `${r.item}/${r.output}`, prompt: r.input, truth: expected, reason: r.reason });
           row.images++;
           if (expected) row.truthCorrect++;
           const t = taskAgree.get(r.task) ?? [0, 0];
