@@ -17,7 +17,8 @@ Commands:
               [--jsonl per-image.jsonl] [--limit N] [--samples N] [--size PX] [--seed N]
   pretrain  Supervised pretraining of the unified model on ShapeWorld
               --preset nano|base [--minutes N | --steps N] [--resume] [--data-dir DIR]
-  model     Model facts: "model info --preset base" (parameters, FLOPs), "model speed" (sampling speed)
+  model     Model facts: "model info --preset base" (parameters, FLOPs), "model speed" (sampling speed);
+            "model import DIR" registers a unified model brought as ONNX graphs
   export    Export a run: rollouts (JSONL), preference pairs (TRL, Pick-a-Pic), rankings, reflections, edits, PNGs
               --run ID --format rollouts|pairs|pickapic|rankings|reflections|edits|all --out DIR [--data-dir DIR]
   train     GRPO on the unified model (run "unirl train --help" for all options)

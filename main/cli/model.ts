@@ -14,7 +14,9 @@ unirl model weights --checkpoint PATH --out PATH [--cfg-scale S] [--time-shift S
   assets/models/base/model.safetensors is made).
 unirl model speed [--checkpoint PATH] [--threads N] [--repeats N]
   Sampling speed on this machine: a group of 8 images at 10 SDE steps (RL rollout), 40-step ODE images,
-  and KV-cached LM tokens/s (shipped base weights by default).`;
+  and KV-cached LM tokens/s (shipped base weights by default).
+unirl model import DIR [--name NAME] [--check] [--data-dir DIR]
+  Registers a unified model brought as ONNX graphs (docs/model.md, "Bring your own unified model").`;
 
 const giga = (flops: number) => `${(flops / 1e9).toFixed(3)} GFLOP`;
 
@@ -22,6 +24,7 @@ export async function modelCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'speed') return speedCommand(rest);
   if (sub === 'weights') return weightsCommand(rest);
+  if (sub === 'import') return (await import('./model-import.ts')).modelImportCommand(rest);
   if (sub !== 'info') throw new UsageError(`unknown subcommand "${sub ?? ''}"\n${MODEL_HELP}`);
   const { flags, positional } = parseFlags(rest, { preset: 'string', checkpoint: 'string', json: 'boolean' });
   if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
