@@ -7,12 +7,7 @@ import { resolveDataDir } from '../../db/datadir.ts';
 import { GRAPH_FILES } from '../models/adapter.ts';
 import { MANIFEST_FILE, validateModelDir } from '../models/imported.ts';
 import { PARTS, UnifiedModel } from '../models/unified.ts';
-import { UsageError, parseFlags } from './args.ts';
-
-export const MODEL_IMPORT_HELP = `unirl model import DIR [--name NAME] [--check] [--data-dir DIR]
-  Checks DIR (${MANIFEST_FILE} and ${GRAPH_FILES.map((f) => f.file).join(', ')}) and registers the model
-  in the data directory as models/imported/NAME/model.safetensors (NAME from the manifest by default).
-  --check only reports what is missing or mismatched.`;
+import { MODEL_IMPORT, UsageError, parseCommand } from './args.ts';
 
 /** Where an imported model lives in the data directory. */
 export function importedModelDir(dataDir: string, name: string): string {
@@ -20,8 +15,8 @@ export function importedModelDir(dataDir: string, name: string): string {
 }
 
 export async function modelImportCommand(args: string[]): Promise<number> {
-  const { flags, positional } = parseFlags(args, { name: 'string', check: 'boolean', 'data-dir': 'string' });
-  if (positional.length !== 1) throw new UsageError(`give one model directory\n${MODEL_IMPORT_HELP}`);
+  const { flags, positional } = parseCommand(MODEL_IMPORT, args);
+  if (positional.length !== 1) throw new UsageError(`give one model directory (got ${positional.length} arguments)`);
   const source = resolve(positional[0]!);
   const report = validateModelDir(source);
   for (const warning of report.warnings) console.log(`warning: ${warning}`);
