@@ -3,6 +3,8 @@
 // through events, with no reload.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { openStore, resolveDataDir, type Store } from '../../db/index.ts';
 import { trainJob } from '../../main/rl/job.ts';
@@ -180,6 +182,78 @@ test('dashboard: only the charts the run has, other runs overlaid, and a held-ou
   const reward = page.getByRole('figure', { name: 'Chart: Reward per component' });
   for (const id of [t2iRunId, reflectRunId, editRunId]) await reward.getByText(new RegExp(`^#${id} reward/mean`)).first().waitFor();
   await h.screenshot('dashboard-nano', { fullPage: true });
+  assert.deepEqual(await unlabelledControls(page), []);
+  assert.deepEqual(h.pageErrors, []);
+});
+
+test('runs: continue a completed run, rename, clone its config into the form, compare runs, delete with its files after asking', async () => {
+  const { page } = h;
+  await h.open('runs', 'Runs');
+  await page.getByLabel('Run name').fill('to manage');
+  await page.getByLabel('Scenario').selectOption('t2i');
+  await page.getByLabel('Model').selectOption('nano');
+  await page.getByRole('button', { name: 'Create run' }).click();
+  const heading = page.getByRole('heading', { name: /^#\d+ to manage$/ });
+  await heading.waitFor();
+  const runId = Number(/#(\d+)/.exec(await heading.innerText())![1]);
+  const detail = page.getByRole('region', { name: `#${runId} to manage` });
+  await detail.getByRole('button', { name: 'Start' }).click();
+  await detail.locator('.badge', { hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
+
+  // Continue: two more steps on the completed run.
+  await detail.getByLabel('Train on to step').fill('4');
+  await detail.getByRole('button', { name: 'Continue' }).click();
+  await detail.getByText('step 4 of 4').waitFor({ timeout: 60_000 });
+  await detail.locator('.badge', { hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
+  const continued = readStore((store) => store.runs.get(runId));
+  assert.equal(continued.step, 4);
+  assert.equal((continued.config as { steps: number }).steps, 4);
+  assert.deepEqual(readStore((store) => store.groups.steps(runId)), [1, 2, 3, 4]);
+
+  // Rename.
+  await detail.getByRole('button', { name: 'Rename' }).click();
+  await detail.getByLabel('New name').fill('managed run');
+  await detail.getByRole('button', { name: 'Save name' }).click();
+  await page.getByRole('heading', { name: `#${runId} managed run` }).waitFor();
+  assert.equal(readStore((store) => store.runs.get(runId).name), 'managed run');
+  await page.getByRole('row').filter({ hasText: 'managed run' }).waitFor();
+
+  // Clone: the form takes the run's config; the new run is created with it.
+  const managed = page.getByRole('region', { name: `#${runId} managed run` });
+  await managed.getByRole('button', { name: 'Clone' }).click();
+  assert.equal(await page.getByLabel('Run name').inputValue(), 'managed run (copy)');
+  assert.equal(await page.getByLabel('Model').inputValue(), 'nano');
+  await page.getByText(`Cloned from run #${runId}`).waitFor();
+  await page.getByRole('button', { name: 'Create run' }).click();
+  const cloneHeading = page.getByRole('heading', { name: /^#\d+ managed run \(copy\)$/ });
+  await cloneHeading.waitFor();
+  const cloneId = Number(/#(\d+)/.exec(await cloneHeading.innerText())![1]);
+  const [original, clone] = readStore((store) => [store.runs.get(runId), store.runs.get(cloneId)]);
+  assert.equal(clone.status, 'created');
+  assert.deepEqual(clone.config, original.config, 'the clone trains with the same config');
+
+  // Compare: three runs ticked, one dashboard with all three.
+  for (const id of [runId, cloneId, t2iRunId]) await page.getByLabel(`Compare run #${id}`).check();
+  await page.getByRole('button', { name: 'Compare 3 runs on the dashboard' }).click();
+  await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+  assert.equal(new URL(page.url()).hash, `#/dashboard/${runId}/${cloneId}/${t2iRunId}`);
+  const reward = page.getByRole('figure', { name: 'Chart: Reward per component' });
+  for (const id of [runId, t2iRunId]) await reward.getByText(new RegExp(`^#${id} reward/mean`)).first().waitFor();
+
+  // Delete asks first, then removes the rows and the run's folder.
+  const runDir = join(h.server.dataDir, 'runs', String(runId));
+  assert.ok(existsSync(join(runDir, 'checkpoints')), 'the run wrote checkpoints');
+  await h.open(`runs/${runId}`, 'Runs');
+  await managed.getByRole('button', { name: 'Delete…' }).click();
+  const confirm = page.getByRole('alertdialog', { name: `Confirm deleting run #${runId}` });
+  await confirm.getByRole('button', { name: 'Keep it' }).click();
+  assert.ok(readStore((store) => store.runs.find(runId)), 'kept');
+  await managed.getByRole('button', { name: 'Delete…' }).click();
+  await h.screenshot('runs-delete-confirm');
+  await confirm.getByRole('button', { name: 'Delete for good' }).click();
+  await page.getByRole('row').filter({ hasText: 'managed run' }).filter({ hasNotText: 'copy' }).waitFor({ state: 'detached' });
+  assert.equal(readStore((store) => store.runs.find(runId)), null);
+  assert.ok(!existsSync(runDir), 'its files are gone');
   assert.deepEqual(await unlabelledControls(page), []);
   assert.deepEqual(h.pageErrors, []);
 });
