@@ -11,6 +11,7 @@ Commands:
               --port N          port (default 5175; 0 picks a free one)
               --data-dir DIR    where runs and the database live (default: $UNIRL_DATA_DIR or the user data dir)
               --token T         require this access token (one is generated anyway off loopback)
+              --reward-service  also score images for a cluster at POST /reward/score [--reward-run ID]
   eval      Score a generator on a ShapeEval suite
               --list            list the suites
               --suite NAME --generator oracle|noise|model [--checkpoint PATH] [--json out.json]
@@ -18,13 +19,13 @@ Commands:
   pretrain  Supervised pretraining of the unified model on ShapeWorld
               --preset nano|base [--minutes N | --steps N] [--resume] [--data-dir DIR]
   model     Model facts: "model info --preset base" (parameters, FLOPs), "model speed" (sampling speed)
-  export    Export a run: rollouts (JSONL), preference pairs (TRL, Pick-a-Pic), rankings, reflections, edits, PNGs
-              --run ID --format rollouts|pairs|pickapic|rankings|reflections|edits|all --out DIR [--data-dir DIR]
+  export    Export a run: rollouts (JSONL), preference pairs (TRL, Pick-a-Pic; Parquet), rankings, reflections, edits, verl dataset
+              --run ID --format rollouts|pairs|pickapic|rankings|reflections|edits|verl|all --out DIR [--data-dir DIR]
   train     GRPO on the unified model (run "unirl train --help" for all options)
               --scenario t2i|cot|text|vqa|edit|reflect [--steps N | --minutes M] [--config file.json]
               [--human sync|async|off] [--data-dir DIR]
-  export    Write a run's records to files
-              --run ID --format rollouts|pairs|pickapic|rankings|reflections|edits|all --out DIR
+  import    A cluster's verl rollout dump ({step}.jsonl + PNGs) into a run, to review and rank
+              --rollouts DIR [--run ID | --name NAME] [--data-dir DIR]
   help      Show this help (also --help, -h)
 `;
 
@@ -35,6 +36,7 @@ const commands: Record<string, () => Promise<(args: string[]) => Promise<number>
   pretrain: async () => (await import('./pretrain.ts')).pretrainCommand,
   model: async () => (await import('./model.ts')).modelCommand,
   export: async () => (await import('./export.ts')).exportCommand,
+  import: async () => (await import('./import.ts')).importCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

@@ -23,7 +23,12 @@ export interface HeadlessOptions {
   media(ref: MediaRef): Buffer | null;
   /** Force a token even on loopback (tests); generated when the host is not loopback. */
   token?: string;
+  /** More HTTP routes (export downloads, the reward service), behind the same host and token checks. */
+  routes?: HttpRoute[];
 }
+
+/** Answers the request and returns true when it is its path; false lets the next route try. */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
 
 export interface HeadlessServer {
   url: string;
@@ -120,6 +125,7 @@ export async function startHeadlessServer(options: HeadlessOptions): Promise<Hea
     if (token && url.searchParams.get('token')) {
       res.setHeader('Set-Cookie', `${TOKEN_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`);
     }
+    if (options.routes?.some((route) => route(req, res, url))) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;
