@@ -2,14 +2,11 @@
 // the Rollouts and Ranking screens. See main/export/verl-import.ts for the format.
 import { openStore, resolveDataDir } from '../../db/index.ts';
 import { importVerlRollouts } from '../export/verl-import.ts';
-import { parseFlags, UsageError } from './args.ts';
-
-const USAGE = 'unirl import --rollouts DIR [--run ID | --name NAME] [--data-dir DIR]';
+import { IMPORT, parseOptions, UsageError } from './args.ts';
 
 export async function importCommand(args: string[]): Promise<number> {
-  const { flags, positional } = parseFlags(args, { rollouts: 'string', run: 'string', name: 'string', 'data-dir': 'string' });
-  if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"; usage: ${USAGE}`);
-  if (!flags.rollouts) throw new UsageError(`--rollouts DIR is required (verl's trainer.rollout_data_dir); usage: ${USAGE}`);
+  const flags = parseOptions(IMPORT, args);
+  if (!flags.rollouts) throw new UsageError('--rollouts DIR is required (verl\'s trainer.rollout_data_dir)');
   if (flags.run !== undefined && !/^[1-9]\d*$/.test(flags.run)) throw new UsageError(`--run must be a run id (a positive integer), got "${flags.run}"`);
   if (flags.run !== undefined && flags.name !== undefined) throw new UsageError('--run adds to an existing run, --name names a new one: give one of them');
   const store = openStore(resolveDataDir({ cliDir: flags['data-dir'] }).dbPath);

@@ -37,8 +37,8 @@ export function streamZip(dir: string, root: string, res: ServerResponse): void 
 }
 
 export function exportDownloadRoute(exportsDir: string): HttpRoute {
-  return (req, res, url) => {
-    const match = EXPORT_DOWNLOAD_PATTERN.exec(url.pathname);
+  return (req, res, pathname) => {
+    const match = EXPORT_DOWNLOAD_PATTERN.exec(pathname);
     if (!match || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
     const folder = match[1]!;
     const dir = join(exportsDir, folder);

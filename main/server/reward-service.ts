@@ -98,8 +98,8 @@ async function score(req: IncomingMessage, res: ServerResponse, options: RewardS
 }
 
 export function rewardServiceRoute(options: RewardServiceOptions): HttpRoute {
-  return (req, res, url) => {
-    if (url.pathname !== REWARD_SCORE_PATH) return false;
+  return (req, res, pathname) => {
+    if (pathname !== REWARD_SCORE_PATH) return false;
     if (req.method !== 'POST') {
       sendJson(res, 405, { error: `POST a JSON batch to ${REWARD_SCORE_PATH}` }, { Allow: 'POST' });
       return true;
