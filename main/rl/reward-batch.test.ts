@@ -98,6 +98,16 @@ test('the preference model of a run scores the images through its checkpoint\'s 
     assert.notEqual(scores[0]!.preference!.toFixed(4), scores[1]!.preference!.toFixed(4), 'different images, different preference');
     assert.ok(Math.abs(scores[0]!.reward - (scores[0]!.shapeeval + scores[0]!.preference!)) < 1e-12);
     await model.dispose();
+
+    // A newer checkpoint of the run replaces the encoder the worker keeps between batches.
+    const newer = UnifiedModel.create(config, shapeWorldTokenizer(), { seed: 4 });
+    newer.save(join(dir, 'step-2.safetensors'));
+    store.checkpoints.add({ runId: run.id, step: 2, path: join(dir, 'step-2.safetensors') });
+    const rescored = await scoreRewardBatch(store, { items: images.map((im) => ({ prompt: 'a red circle', png: png(im) })) });
+    const newerFeatures = await new UnifiedPolicy(newer, 't2i').features(images.map((im) => resizeSquare(toUint8(im), config.imageSize)));
+    rescored.scores.forEach((s, i) => assert.ok(Math.abs(s.preference! - preferenceReward(new PreferenceModel(weights), newerFeatures[i]!)) < 1e-4));
+    assert.notEqual(rescored.scores[0]!.preference!.toFixed(4), scores[0]!.preference!.toFixed(4));
+    await newer.dispose();
     await assert.rejects(scoreRewardBatch(store, { items: [{ prompt: 'a red circle', png: png(images[0]!) }], preferenceRunId: 99 }), /run 99 not found/);
   } finally {
     store.close();

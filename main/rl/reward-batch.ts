@@ -112,18 +112,36 @@ function preferenceSource(store: Store, runId: number | undefined): { runId: num
   return { runId: found.pref.runId, version: found.pref.version, model: new PreferenceModel(weights), checkpoint: found.checkpoint.path };
 }
 
-async function preferenceScores(source: { model: PreferenceModel; checkpoint: string }, images: ImageRGB[]): Promise<number[]> {
-  const { model, metadata } = UnifiedModel.load(source.checkpoint);
-  try {
-    const size = model.config.imageSize;
-    const features = await new UnifiedPolicy(model, 't2i', metadata).features(images.map((im) => resizeSquare(im, size)));
-    return features.map((f) => preferenceReward(source.model, f));
-  } finally {
-    await model.dispose();
+// The worker keeps the last checkpoint's model between batches: loading the base model takes ~0.4 s,
+// its features for 16 images ~35 ms. Batches run one at a time, so a switch never disposes a model in use.
+let encoder: { checkpoint: string; policy: UnifiedPolicy; dispose(): Promise<void> } | null = null;
+let queue: Promise<unknown> = Promise.resolve();
+
+async function encoderFor(checkpoint: string): Promise<UnifiedPolicy> {
+  if (encoder?.checkpoint !== checkpoint) {
+    await encoder?.dispose();
+    encoder = null;
+    const { model, metadata } = UnifiedModel.load(checkpoint);
+    encoder = { checkpoint, policy: new UnifiedPolicy(model, 't2i', metadata), dispose: () => model.dispose() };
   }
+  return encoder.policy;
 }
 
-export async function scoreRewardBatch(store: Store, params: RewardBatchParams, ctx?: JobContext): Promise<RewardBatchResult> {
+async function preferenceScores(source: { model: PreferenceModel; checkpoint: string }, images: ImageRGB[]): Promise<number[]> {
+  const policy = await encoderFor(source.checkpoint);
+  const size = policy.model.config.imageSize;
+  const features = await policy.features(images.map((im) => resizeSquare(im, size)));
+  return features.map((f) => preferenceReward(source.model, f));
+}
+
+/** Scores a batch; batches queue behind each other (they share the cached encoder). */
+export function scoreRewardBatch(store: Store, params: RewardBatchParams, ctx?: JobContext): Promise<RewardBatchResult> {
+  const result = queue.then(() => scoreNow(store, params, ctx));
+  queue = result.catch(() => undefined);
+  return result;
+}
+
+async function scoreNow(store: Store, params: RewardBatchParams, ctx?: JobContext): Promise<RewardBatchResult> {
   const weights = { shapeeval: 1, preference: 1, human_rank: 1, ...params.weights };
   const images = params.items.map((item, i) => decode(item.png, `items[${i}].image`));
   const specs = params.items.map((item, i) => specOf(item, `items[${i}].ground_truth`));
