@@ -73,6 +73,10 @@ test('rollouts, pairs, Pick-a-Pic and raw rankings read back with their images',
   assert.equal(pick.rows[0]!.caption, rollouts[0]!.prompt);
   assert.equal(pick.rows[0]!.user_id, 'ann');
 
+  // The manifest's schema names exactly the columns the rows have.
+  for (const file of ['rollouts.jsonl', 'rankings.jsonl']) assert.deepEqual(Object.keys(readJsonl(join(dir, file))[0]!), Object.keys(schemaOf(file)), file);
+  assert.deepEqual(Object.keys(pick.rows[0]!), Object.keys(schemaOf('pickapic.parquet')));
+
   const rankings = readJsonl(join(dir, 'rankings.jsonl'));
   assert.deepEqual(rankings.map((r) => [r.annotator, r.skipped]), [['ann', false], ['bob', true]]);
   assert.deepEqual((rankings[0]!.ranks as { rank: number }[]).map((r) => r.rank), [1, 2, 2]);
@@ -92,8 +96,12 @@ test('reflection cycles and edits export with every image of the cycle', () => w
   for (const r of rounds) assert.ok(existsSync(join(dir, 'r', r.judged_image)), r.judged_image);
   assert.ok(!existsSync(join(dir, 'r', 'rollouts.jsonl')), 'only the asked format is written');
 
+  const reflectionSchema = JSON.parse(readFileSync(join(dir, 'r', 'manifest.json'), 'utf8')).files[0].schema;
+  assert.deepEqual(Object.keys(cycle!), Object.keys(reflectionSchema));
+
   exportRun(store, { runId: edits.runId, format: 'edits', outDir: join(dir, 'e') });
   const rows = readJsonl(join(dir, 'e', 'edits.jsonl'));
+  assert.deepEqual(Object.keys(rows[0]!), Object.keys(JSON.parse(readFileSync(join(dir, 'e', 'manifest.json'), 'utf8')).files[0].schema));
   assert.equal(rows.length, 3);
   assert.match(rows[0]!.source_image as string, /^images\/edit-source-\d+\.png$/);
   for (const key of ['source_image', 'edited_image', 'reconstruction_image']) assert.ok(existsSync(join(dir, 'e', rows[0]![key] as string)), key);
