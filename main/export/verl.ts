@@ -6,11 +6,13 @@ import { join } from 'node:path';
 import type { ExportedFile } from '../../contract/api.ts';
 import type { Run } from '../../contract/domain.ts';
 import type { Store } from '../../db/index.ts';
+import { appPath } from '../paths.ts';
 import type { TableSchema } from './parquet.ts';
 
 export const VERL_DATA_SOURCE = 'unirl/shapeworld';
 export const VERL_REWARD_FILE = 'unirl_reward.py';
-const REWARD_SOURCE = new URL('./unirl_reward.py', import.meta.url);
+/** Shipped with the app (assets/ is packaged; a path beside this module would not survive bundling). */
+const REWARD_SOURCE = appPath('assets', 'verl', 'unirl_reward.py');
 
 /** The columns verl's RLHFDataset reads (prompt = chat messages; reward_model.ground_truth reaches compute_score). */
 export const VERL_SCHEMA: TableSchema = {

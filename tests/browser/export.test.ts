@@ -7,10 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { unzipSync } from 'fflate';
 import { PNG } from 'pngjs';
 import { openStore, resolveDataDir } from '../../db/index.ts';
 import { readParquetFile } from '../../main/export/read-parquet.ts';
+import { downloadAndUnzip } from './downloads.ts';
 import { repoRoot, screenshotDir, startHarness, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -60,35 +60,25 @@ test('the Export screen downloads a zip; its Pick-a-Pic and TRL Parquet hold the
   await h.open('runs/1', 'Runs');
   const card = page.getByRole('region', { name: 'Export' });
   await card.getByLabel('Export format').selectOption('all');
-  const download = page.waitForEvent('download');
-  await card.getByRole('button', { name: 'Export' }).click();
-  const file = await download;
-  assert.match(file.suggestedFilename(), /^run-1-all-.*\.zip$/);
-  const zipPath = join(work, file.suggestedFilename());
-  await file.saveAs(zipPath);
+  const { name, dir } = await downloadAndUnzip(page, work, () => card.getByRole('button', { name: 'Export' }).click());
+  assert.match(name, /^run-1-all-.*\.zip$/);
   await card.getByRole('link', { name: /^Download run-1-all-.*\.zip$/ }).waitFor();
   mkdirSync(screenshotDir, { recursive: true });
   await card.screenshot({ path: join(screenshotDir, 'export.png'), animations: 'disabled' });
 
-  const entries = unzipSync(new Uint8Array(readFileSync(zipPath)));
-  const folder = file.suggestedFilename().replace(/\.zip$/, '');
-  const out = join(work, 'unzipped');
-  for (const [name, bytes] of Object.entries(entries)) {
-    mkdirSync(join(out, name, '..'), { recursive: true });
-    writeFileSync(join(out, name), bytes);
-  }
-  const manifest = JSON.parse(readFileSync(join(out, folder, 'manifest.json'), 'utf8'));
+  const out = join(dir, name.replace(/\.zip$/, ''));
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
   const listed = manifest.files.map((f: { path: string }) => f.path);
   assert.deepEqual(listed, ['rollouts.jsonl', 'pairs.trl.parquet', 'pickapic.parquet', 'rankings.jsonl', 'reflections.jsonl', 'edits.jsonl', 'verl.train.parquet', 'unirl_reward.py']);
   for (const f of manifest.files) assert.ok(Object.keys(f.schema).length > 0, `${f.path} states its schema`);
 
-  const pick = readParquetFile(join(out, folder, 'pickapic.parquet'));
+  const pick = readParquetFile(join(out, 'pickapic.parquet'));
   assert.ok(pick.rows.length > 0, 'the scripted annotator ranked groups, so there are pairs');
   for (const row of pick.rows) {
     assert.ok([0, 0.5, 1].includes(row.label_0 as number) && (row.label_0 as number) + (row.label_1 as number) === 1);
     assert.equal(PNG.sync.read(Buffer.from(row.jpg_0 as Uint8Array)).width, 32, 'jpg_0 holds the image bytes (a PNG)');
   }
-  const pairs = readParquetFile(join(out, folder, 'pairs.trl.parquet'));
+  const pairs = readParquetFile(join(out, 'pairs.trl.parquet'));
   const chosen = pairs.rows[0]!.chosen as { bytes: Uint8Array; path: string };
   assert.match(chosen.path, /^sample-\d+\.png$/);
   assert.equal(PNG.sync.read(Buffer.from(chosen.bytes)).height, 32);
