@@ -11,10 +11,13 @@ import {
   type LogEvent,
   type MetricSeries,
   type Page,
-  type ReflectionCycle,
   type RolloutGroup,
   type Ranking,
+  type RewardComponent,
   type Run,
+  type Sample,
+  type Verdict,
+  type CritiqueMark,
   type Scenario,
   type TensorDType,
   type TrajectoryKind,
@@ -138,6 +141,75 @@ export interface ExportManifest {
   download?: string;
 }
 
+/** ShapeEval's verdict on one image of a reflection cycle, scored from the stored image against the prompt. */
+export interface ImageVerdict {
+  sampleId: number;
+  correct: boolean;
+  /** ShapeEval's fractional reward in [0, 1] (1 exactly when correct). */
+  reward: number;
+  /** The scorer's reason: "ok", or one line per failed check. */
+  reason: string;
+}
+
+/** One critique round as a person reads it: the LM's critique as plain text, its fix, and what the round earned. */
+export interface ReflectionRoundView {
+  id: number;
+  /** 1-based. */
+  round: number;
+  /** The critique with the format's tags parsed away. */
+  critique: string;
+  /** The corrected prompt the refinement was drawn from; '' when the LM said the image is right. */
+  fix: string;
+  /** The LM's verdict on the judged image, and the scorer's. */
+  verdict: Verdict;
+  scorerVerdict: Verdict;
+  judged: ImageVerdict;
+  /** The refined image; null when the LM said the judged image is right. */
+  refined: ImageVerdict | null;
+  /**
+   * What this round earned, weighted as the run weighs the cycle's components: critique (1 when the
+   * verdict agrees with the scorer's) and, when it refined, improvement (refined less judged ShapeEval).
+   */
+  rewards: RewardComponent[];
+  marks: CritiqueMark[];
+}
+
+/** How a cycle ended, by the scorer: corrected (wrong → right), broken (right → wrong), or kept right or wrong. */
+export type ReflectionOutcome = 'corrected' | 'broken' | 'kept right' | 'kept wrong';
+
+export interface ReflectionCycleView {
+  id: number;
+  /** The group member (the first image) whose advantage the cycle's samples share. */
+  sampleId: number;
+  groupId: number;
+  step: number;
+  prompt: string;
+  task: string;
+  rounds: ReflectionRoundView[];
+  outcome: ReflectionOutcome;
+  /** The member's stored reward components (on the final image), total and advantage. */
+  rewards: RewardComponent[];
+  reward: number;
+  advantage: number | null;
+}
+
+/** Which cycles the Reflections screen lists. */
+export const REFLECTION_FILTERS = ['all', 'disagree', 'corrected', 'broken', 'markedWrong'] as const;
+export type ReflectionFilter = (typeof REFLECTION_FILTERS)[number];
+
+/** One group of an edit run: one source and instruction, its G edits (each with its reconstruction), by step. */
+export interface EditGroupView {
+  groupId: number;
+  step: number;
+  task: string;
+  instruction: string;
+  inverseInstruction: string;
+  /** Mean and std of the members' total rewards. */
+  rewardMean: number | null;
+  rewardStd: number | null;
+  edits: (Edit & { reward: number; advantage: number | null })[];
+}
+
 /** Declares one call: `call<Output>()(inputSchema)`; the output type rides along as a phantom. */
 function call<O>() {
   return <I extends z.ZodType>(input: I): { input: I; output?: O } => ({ input });
@@ -202,14 +274,17 @@ export const calls = {
   'ranking.waiting': call<{ waiting: number }>()(z.object({ annotator, runId: id.optional() }).strict()),
   'ranking.undo': call<{ undone: Ranking | null }>()(z.object({ annotator }).strict()),
 
-  'reflections.list': call<Page<ReflectionCycle>>()(
-    z.object({ runId: id, ...paging }).strict(),
+  'reflections.list': call<Page<ReflectionCycleView>>()(
+    z.object({ runId: id, filter: z.enum(REFLECTION_FILTERS).optional(), ...paging }).strict(),
   ),
-  'edits.list': call<Page<Edit>>()(
+  /** Pages of groups (newest step first), each with its edits. */
+  'edits.list': call<Page<EditGroupView>>()(
     z.object({ runId: id, ...paging }).strict(),
   ),
 
   'samples.trajectory': call<TrajectoryView[]>()(z.object({ sampleId: id }).strict()),
+  /** The images made from a sample (a reflection's refined images, an edit's reconstruction), in order. */
+  'samples.derived': call<Sample[]>()(z.object({ sampleId: id }).strict()),
   'ranking.agreement': call<AgreementReport>()(z.object({ runId: id }).strict()),
   'reflections.mark': call<{ roundId: number; annotator: string; correct: boolean }>()(
     z.object({ roundId: id, annotator, correct: z.boolean() }).strict(),

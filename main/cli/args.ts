@@ -173,6 +173,19 @@ export const MODEL_SPEED = command({
   examples: [['', 'sampling speed on this machine']],
 });
 
+export const MODEL_IMPORT = command({
+  name: 'model import',
+  summary: 'Register a unified model brought as ONNX graphs for evaluation and training',
+  synopsis: ['DIR [--name NAME] [--check] [--data-dir DIR]'],
+  details: 'DIR holds unirl-model.json and vision, queries, lm, lm_step, lm_head, connector and dit .onnx (docs/model.md, "Bring your own unified model"). The model is copied to <data dir>/models/imported/NAME/ with its first checkpoint, model.safetensors: pass its path to unirl eval and unirl train as their checkpoint.',
+  options: {
+    name: str('NAME', 'register under this name (default: the manifest\'s)'),
+    check: bool('only report what is missing or mismatched'),
+    'data-dir': dataDir,
+  },
+  examples: [['path/to/model', 'register a model exported from PyTorch; prints its checkpoint']],
+});
+
 export const TRAIN = command({
   name: 'train',
   summary: 'GRPO on the unified model',
@@ -239,7 +252,7 @@ export const IMPORT = command({
 });
 
 /** Every command, in the order `unirl --help` and the README list them. */
-export const COMMANDS: readonly CommandSpec[] = [SERVE, EVAL, TRAIN, PRETRAIN, MODEL_INFO, MODEL_WEIGHTS, MODEL_SPEED, EXPORT, IMPORT];
+export const COMMANDS: readonly CommandSpec[] = [SERVE, EVAL, TRAIN, PRETRAIN, MODEL_INFO, MODEL_WEIGHTS, MODEL_SPEED, MODEL_IMPORT, EXPORT, IMPORT];
 
 type Kind = OptionSpec['kind'];
 type KindOf<V> = V extends OptionSpec ? V['kind'] : V;

@@ -27,6 +27,7 @@ export const jobBodies: { [K in JobKind]: JobBody<K> } = {
           ctx.emit?.('metrics.appended', { runId: summary.runId, step: summary.step, values: summary.metrics });
           ctx.emit?.('run.updated', store.runs.get(summary.runId));
         },
+        onStatus: (run) => ctx.emit?.('run.updated', run),
         log: (line) => ctx.progress({ done: 0, total: 1, message: line }),
       });
     } finally {

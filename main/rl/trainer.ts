@@ -3,7 +3,7 @@
 // `Policy` and a `TaskSource` (policy.ts). Runs in the compute worker; everything goes to SQLite.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JsonObject, RewardComponent, Verdict } from '../../contract/domain.ts';
+import type { JsonObject, RewardComponent, Run, RunStatus, Verdict } from '../../contract/domain.ts';
 import type { Store } from '../../db/store.ts';
 import { JobCancelled, type JobContext } from '../compute/job-context.ts';
 import { loadCheckpoint, saveCheckpoint } from '../engine/checkpoint/checkpoint.ts';
@@ -42,6 +42,8 @@ export interface TrainOptions {
   pollMs?: number;
   /** The run's status after a cancellation: 'paused' when the cancel meant pause (resume with runId). Default 'stopped'. */
   cancelledStatus?: () => 'stopped' | 'paused';
+  /** Called whenever the trainer records a new status (the UI shows 'running' before the first step ends). */
+  onStatus?: (run: Run) => void;
 }
 
 export interface StepSummary {
@@ -157,13 +159,18 @@ class Trainer {
 
   async run(): Promise<TrainResult> {
     this.resume();
-    this.store.runs.setStatus(this.runId, 'running');
+    this.setStatus('running');
     const release = claimRun(this.runDir);
     try {
       return await this.trainUntilStopped();
     } finally {
       release();
     }
+  }
+
+  private setStatus(status: RunStatus, error?: string): void {
+    const run = this.store.runs.setStatus(this.runId, status, error);
+    this.opts.onStatus?.(run);
   }
 
   private async trainUntilStopped(): Promise<TrainResult> {
@@ -183,7 +190,7 @@ class Trainer {
       }
     } catch (err) {
       if (!(err instanceof JobCancelled)) {
-        this.store.runs.setStatus(this.runId, 'failed', err instanceof Error ? err.message : String(err));
+        this.setStatus('failed', err instanceof Error ? err.message : String(err));
         throw err;
       }
       stoppedBy = 'cancelled';
@@ -191,7 +198,7 @@ class Trainer {
     // Rankings that came in after the last update still reach the stored rewards (and the preference model).
     await this.applyNewRankings({});
     const checkpoint = this.step > 0 ? this.checkpoint() : null;
-    this.store.runs.setStatus(this.runId, stoppedBy === 'cancelled' ? this.opts.cancelledStatus?.() ?? 'stopped' : 'completed');
+    this.setStatus(stoppedBy === 'cancelled' ? this.opts.cancelledStatus?.() ?? 'stopped' : 'completed');
     this.store.log.append(this.runId, 'info', `stopped after step ${this.step} (${stoppedBy})`);
     return { runId: this.runId, step: this.step, stoppedBy, checkpoint };
   }

@@ -1,7 +1,7 @@
 // The screens of issue 8 against a real `unirl serve` whose store was filled through the store's
 // repositories: dashboard charts (and more metrics after a reload), ranking by drag with undo and the
-// rows in SQLite, the virtualised rollout list and a 64-image group (timed), sample details, critique
-// marks, edits, recorded evaluations beside a baseline with failures first, export read back from
+// rows in SQLite, the virtualised rollout list and a 64-image group (timed), sample details,
+// recorded evaluations beside a baseline with failures first, export read back from
 // disk, and labels on every control. Screenshots go to out/screens (docs/img/screens with UNIRL_SCREENSHOTS=docs).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,11 +12,10 @@ import { openStore, resolveDataDir, type Store } from '../../db/index.ts';
 import { readParquetFile } from '../../main/export/read-parquet.ts';
 import { shapeWorldTokenizer } from '../../main/models/data.ts';
 import {
-  seedCheckpoint, seedEdits, seedEvaluation, seedGroups, seedMetrics, seedRankings, seedReflections, withStore,
-  type SeededCycles, type SeededRun,
+  seedCheckpoint, seedEvaluation, seedGroups, seedMetrics, seedRankings, withStore, type SeededRun,
 } from './fixtures.ts';
 import { downloadAndUnzip } from './downloads.ts';
-import { startHarness, type Harness } from './harness.ts';
+import { startHarness, unlabelledControls, type Harness } from './harness.ts';
 
 let h: Harness;
 let rankRun: SeededRun;
@@ -24,8 +23,6 @@ let trainRun: SeededRun;
 let compareRunId: number;
 let bigRun: SeededRun;
 let bigGroupId: number;
-let cycles: SeededCycles;
-let edits: { runId: number; editIds: number[] };
 const BIG_RUN_GROUPS = 3000;
 
 before(async () => {
@@ -41,8 +38,6 @@ before(async () => {
         seedMetrics(store, compareRunId, 20, { offset: -0.1 });
         bigRun = seedGroups(store, { groups: BIG_RUN_GROUPS, groupSize: 2, seed: 13, runName: 'big run', pending: false, images: false });
         bigGroupId = seedGroups(store, { runId: bigRun.runId, groups: 1, groupSize: 64, seed: 14, firstStep: BIG_RUN_GROUPS + 1, pending: false }).groupIds[0]!;
-        cycles = seedReflections(store);
-        edits = seedEdits(store);
         seedEvaluation(store, { accuracy: 0.5, seed: 1 });
         seedEvaluation(store, { runId: trainRun.runId, checkpointPath: '/ckpt/step-20.safetensors', accuracy: 0.75, seed: 2 });
       });
@@ -258,31 +253,6 @@ test('rollouts: thousands of groups in a virtualised list, jump to a step, a 64-
   assert.deepEqual(h.pageErrors, []);
 });
 
-test('a reflection cycle reads as a timeline and a critique can be marked; edits show all five parts with scores', async () => {
-  const { page } = h;
-  await h.open(`reflections/${cycles.runId}`, 'Reflections');
-  await page.getByText('2 cycles').waitFor();
-  const marks = page.getByRole('group', { name: 'Your mark on the critique of round 2' }).first();
-  await marks.getByRole('button', { name: 'Critique wrong' }).click();
-  await waitForText(marks, /0 right · 1 wrong \(me\)/);
-  const round = readStore((store) => store.reflections.get(cycles.cycleIds[0]!).rounds[1]!);
-  assert.deepEqual(round.marks.map((m) => [m.annotator, m.correct]), [['me', false]]);
-  assert.equal(await marks.getByRole('button', { name: 'Critique wrong' }).getAttribute('aria-pressed'), 'true');
-  await page.waitForFunction(() => [...document.querySelectorAll('img')].every((img) => img.complete && img.naturalWidth === 32));
-  await h.screenshot('reflections-cycle', { fullPage: true });
-
-  await h.open(`edits/${edits.runId}`, 'Edits');
-  const rows = page.getByRole('row').filter({ hasText: /make the/ });
-  await rows.first().waitFor();
-  assert.equal(await rows.count(), 3);
-  const first = rows.first();
-  assert.equal(await first.getByRole('img').count(), 3, 'source, edited and reconstruction');
-  assert.match(await first.innerText(), /make the \w+ green[\s\S]*make the \w+ \w+[\s\S]*0\.500[\s\S]*0\.900[\s\S]*0\.800/);
-  await page.waitForFunction(() => [...document.querySelectorAll('table img')].every((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth === 32));
-  await h.screenshot('edits-records');
-  assert.deepEqual(h.pageErrors, []);
-});
-
 test('evaluations: per-task table beside the base model, failures first with reasons, and a new run recorded', async () => {
   const { page } = h;
   await h.open('evaluation', 'Evaluation');
@@ -332,20 +302,13 @@ test('export from the Runs page downloads a zip whose rows read back, the tie ma
 
 test('every control on the new screens has a label, in light and dark', async () => {
   const { page } = h;
-  const unlabelled = () => page.evaluate(() => [...document.querySelectorAll<HTMLElement>('main button, main input, main select')]
-    .filter((el) => {
-      const named = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || (el instanceof HTMLButtonElement && el.textContent?.trim());
-      const labelled = (el as HTMLInputElement).labels?.length;
-      return !named && !labelled;
-    })
-    .map((el) => el.outerHTML.slice(0, 80)));
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });
     for (const [route, heading] of [[`dashboard/${trainRun.runId}`, 'Dashboard'], ['ranking', 'Ranking'], [`rollouts/${trainRun.runId}`, 'Rollouts'],
-      [`reflections/${cycles.runId}`, 'Reflections'], [`edits/${edits.runId}`, 'Edits'], ['evaluation', 'Evaluation'], [`runs/${rankRun.runId}`, 'Runs']] as const) {
+      ['evaluation', 'Evaluation'], [`runs/${rankRun.runId}`, 'Runs']] as const) {
       await h.open(route, heading);
       await page.waitForTimeout(150);
-      assert.deepEqual(await unlabelled(), [], `${route} (${scheme})`);
+      assert.deepEqual(await unlabelledControls(page), [], `${route} (${scheme})`);
     }
   }
   await h.open(`dashboard/${trainRun.runId}`, 'Dashboard');
