@@ -146,6 +146,15 @@ const CASES: Record<string, GradCheckCase> = {
     inputs: { x: [2, 3, 5], s: [3], b: [3] },
     build: (g, { x, s, b }) => g.op('InstanceNormalization', [x!, s!, b!], [attr.float('epsilon', 1e-5)])[0]!,
   },
+  'GroupNormalization (opset 21: scale and bias per channel)': {
+    inputs: { x: [2, 6, 3, 2], s: [6], b: [6] },
+    build: (g, { x, s, b }) => g.op('GroupNormalization', [x!, s!, b!], [attr.int('num_groups', 3), attr.float('epsilon', 1e-5)])[0]!,
+  },
+  'GroupNormalization (opset 18: scale and bias per group)': {
+    inputs: { x: [2, 6, 5], s: [2], b: [2] },
+    opset: 18,
+    build: (g, { x, s, b }) => g.op('GroupNormalization', [x!, s!, b!], [attr.int('num_groups', 2)])[0]!,
+  },
   'Resize (nearest ×2, asymmetric floor)': {
     inputs: { x: [1, 2, 3, 2] },
     build: (g, { x }) => g.op('Resize', [x!, undefined, g.constant([1, 1, 2, 3])], [attr.string('mode', 'nearest'), attr.string('coordinate_transformation_mode', 'asymmetric'), attr.string('nearest_mode', 'floor')])[0]!,
@@ -182,6 +191,8 @@ const FLOAT32_ONLY = new Set<string>([
   'ConvTranspose (stride 2, pads, output_padding, bias)',
   'ConvTranspose (groups 2, stride 3, dilation 2, 1-D)',
   'InstanceNormalization (scale and bias)',
+  'GroupNormalization (opset 21: scale and bias per channel)',
+  'GroupNormalization (opset 18: scale and bias per group)',
   'Resize (nearest ×2, asymmetric floor)',
   'Resize (linear ×0.5 and ×1.5, half_pixel)',
   'Resize (linear to sizes, align_corners)',
