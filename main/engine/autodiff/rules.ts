@@ -664,10 +664,12 @@ function convGrad(ctx: GradContext): (Tensor | undefined)[] {
   let dX: Tensor | undefined;
   if (needs[0]) {
     const sizes = x[0]!.shape!.slice(2);
-    if (!isStatic(sizes)) throw new Error(`Conv node '${node.name}': the input gradient needs static spatial sizes`);
-    // ConvTranspose gives s·(H'−1) + d·(k−1) + 1 − pads; the rows the forward stride skipped come back as output_padding.
-    const outputPadding = sizes.map((h, i) => (h + a.pads[i]! + a.pads[i + a.spatial]! - a.dilations[i]! * (a.kernel[i]! - 1) - 1) % a.strides[i]!);
-    dX = convOp(g, 'ConvTranspose', d, x[1]!, { ...a, outputPadding });
+    const strided = a.strides.some((st) => st !== 1);
+    if (strided && !isStatic(sizes)) throw new Error(`Conv node '${node.name}': the input gradient of a strided conv needs static spatial sizes`);
+    // ConvTranspose gives s·(H'−1) + d·(k−1) + 1 − pads; the rows the forward stride skipped come back as
+    // output_padding (none at stride 1, whatever the sizes).
+    const outputPadding = strided ? (sizes as number[]).map((h, i) => (h + a.pads[i]! + a.pads[i + a.spatial]! - a.dilations[i]! * (a.kernel[i]! - 1) - 1) % a.strides[i]!) : undefined;
+    dX = convOp(g, 'ConvTranspose', d, x[1]!, outputPadding ? { ...a, outputPadding } : a);
   }
   const dW = needs[1] ? weightGrad(g, x[0]!, d, a) : undefined;
   const dB = x[2] && needs[2] ? g.reduceSum(d, [0, ...Array.from({ length: a.spatial }, (_, i) => i + 2)], false) : undefined;
