@@ -122,6 +122,9 @@ export interface ExportedFile {
   format: ExportFileFormat;
   rows: number;
   description: string;
+  fileFormat: 'jsonl' | 'parquet' | 'python';
+  /** Column name -> type (for the Python file: the functions it defines -> their signatures). */
+  schema: Record<string, string>;
 }
 
 export interface ExportManifest {
@@ -130,10 +133,12 @@ export interface ExportManifest {
   run: { id: number; name: string; scenario: string; step: number; status: string };
   formats: ExportFileFormat[];
   files: ExportedFile[];
-  /** PNG files written under images/ (Pick-a-Pic's columns are named jpg_0/jpg_1 as in the dataset, but hold PNG paths). */
+  /** PNG files written under images/ for the JSONL files (Parquet files embed their images as PNG bytes). */
   images: number;
   imageFormat: 'png';
   createdAt: string;
+  /** URL path where a browser downloads the folder as a zip (headless mode only; not in manifest.json). */
+  download?: string;
 }
 
 /** ShapeEval's verdict on one image of a reflection cycle, scored from the stored image against the prompt. */

@@ -2,6 +2,7 @@
 // store, start jobs on the compute worker, and publish events.
 import { join } from 'node:path';
 import type { AgreementReport, AppInfo, EditGroupView, GroupAgreement, TensorView, TrajectoryView } from '../../contract/api.ts';
+import { exportDownloadPath } from '../../contract/media.ts';
 import type { Ranking, RolloutGroup, Tensor, Trajectory } from '../../contract/domain.ts';
 import type { Store } from '../../db/index.ts';
 import { invalid } from '../../db/errors.ts';
@@ -183,7 +184,10 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     },
     'export.run': ({ runId, format }) => {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      return exportRun(store, { runId, format, outDir: join(info().dataDir, 'exports', `run-${runId}-${format}-${stamp}`) });
+      const folder = `run-${runId}-${format}-${stamp}`;
+      const manifest = exportRun(store, { runId, format, outDir: join(info().dataDir, 'exports', folder) });
+      // A browser cannot open a folder on the server: it downloads the export as a zip.
+      return info().mode === 'headless' ? { ...manifest, download: exportDownloadPath(folder) } : manifest;
     },
     'jobs.cancel': ({ jobId }) => ({ cancelled: compute.cancel(jobId) }),
   });

@@ -35,6 +35,19 @@ export const jobBodies: { [K in JobKind]: JobBody<K> } = {
     }
   },
 
+  async reward({ dataDir, ...params }, ctx) {
+    const [{ scoreRewardBatch, RewardInputError }, { openStore, resolveDataDir }] = await Promise.all([import('../rl/reward-batch.ts'), import('../../db/index.ts')]);
+    const store = openStore(resolveDataDir({ cliDir: dataDir }).dbPath);
+    try {
+      return await scoreRewardBatch(store, params, ctx);
+    } catch (err) {
+      if (err instanceof RewardInputError) return { inputError: { field: err.field, message: err.message } };
+      throw err;
+    } finally {
+      store.close();
+    }
+  },
+
   async spin({ ms }, ctx) {
     // Deliberately synchronous work in slices, like a session.run that blocks its thread.
     const end = performance.now() + ms;

@@ -9,10 +9,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { openStore, resolveDataDir, type Store } from '../../db/index.ts';
+import { readParquetFile } from '../../main/export/read-parquet.ts';
 import { shapeWorldTokenizer } from '../../main/models/data.ts';
 import {
   seedCheckpoint, seedEvaluation, seedGroups, seedMetrics, seedRankings, withStore, type SeededRun,
 } from './fixtures.ts';
+import { downloadAndUnzip } from './downloads.ts';
 import { startHarness, unlabelledControls, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -279,24 +281,22 @@ test('evaluations: per-task table beside the base model, failures first with rea
   assert.deepEqual(h.pageErrors, []);
 });
 
-test('export from the Runs page writes the files into the data dir and they read back', async () => {
+test('export from the Runs page downloads a zip whose rows read back, the tie made by drag among them', async () => {
   const { page } = h;
   await h.open(`runs/${rankRun.runId}`, 'Runs');
   await page.getByLabel('Export format').selectOption('all');
-  await page.getByRole('button', { name: 'Export', exact: true }).click();
-  const result = page.getByRole('status', { name: 'Export result' });
-  await result.waitFor();
-  const dir = (await result.locator('code.path').innerText()).trim();
-  assert.ok(dir.startsWith(join(h.server.dataDir, 'exports')), dir);
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  const { name, dir } = await downloadAndUnzip(page, h.server.dataDir, () => page.getByRole('button', { name: 'Export', exact: true }).click());
+  const out = join(dir, name.replace(/\.zip$/, ''));
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
   assert.equal(manifest.run.id, rankRun.runId);
-  const rankings = readFileSync(join(dir, 'rankings.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  const rankings = readFileSync(join(out, 'rankings.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
   assert.equal(rankings.length, 1, 'the ranking made by drag');
   assert.deepEqual(rankings[0].ranks.map((r: { rank: number }) => r.rank).sort(), [1, 2, 2, 4]);
-  const pickapic = readFileSync(join(dir, 'pickapic.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  assert.ok(existsSync(join(out, rankings[0].ranks[0].image)));
+  const pickapic = readParquetFile(join(out, 'pickapic.parquet')).rows;
   assert.equal(pickapic.length, 6);
   assert.equal(pickapic.filter((r) => r.label_0 === 0.5).length, 1, 'the tie');
-  assert.ok(existsSync(join(dir, pickapic[0].jpg_0)));
+  await page.getByRole('status', { name: 'Export result' }).getByRole('link', { name: /^Download / }).waitFor();
   await h.screenshot('runs-export');
   assert.deepEqual(h.pageErrors, []);
 });
