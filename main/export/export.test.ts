@@ -99,6 +99,7 @@ test('reflection cycles and edits export with every image of the cycle', () => w
   const reflectionSchema = JSON.parse(readFileSync(join(dir, 'r', 'manifest.json'), 'utf8')).files[0].schema;
   assert.deepEqual(Object.keys(cycle!), Object.keys(reflectionSchema));
 
+  assert.throws(() => exportRun(store, { runId: edits.runId, format: 'verl', outDir: join(dir, 'v') }), /run \d+ \(scenario edit\): the verl export is for runs that draw images from prompts alone/);
   exportRun(store, { runId: edits.runId, format: 'edits', outDir: join(dir, 'e') });
   const rows = readJsonl(join(dir, 'e', 'edits.jsonl'));
   assert.deepEqual(Object.keys(rows[0]!), Object.keys(JSON.parse(readFileSync(join(dir, 'e', 'manifest.json'), 'utf8')).files[0].schema));
