@@ -79,7 +79,7 @@ test('the Export screen downloads a zip; its Pick-a-Pic and TRL Parquet hold the
   const out = join(dir, name.replace(/\.zip$/, ''));
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
   const listed = manifest.files.map((f: { path: string }) => f.path);
-  assert.deepEqual(listed, ['rollouts.jsonl', 'pairs.trl.parquet', 'pickapic.parquet', 'rankings.jsonl', 'reflections.jsonl', 'edits.jsonl', 'verl.train.parquet', 'unirl_reward.py']);
+  assert.deepEqual(listed, ['rollouts.parquet', 'pairs.trl.parquet', 'pickapic.parquet', 'rankings.jsonl', 'reflections.jsonl', 'edits.jsonl', 'verl.train.parquet', 'unirl_reward.py']);
   for (const f of manifest.files) assert.ok(Object.keys(f.schema).length > 0, `${f.path} states its schema`);
 
   const pick = readParquetFile(join(out, 'pickapic.parquet'));
