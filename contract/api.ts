@@ -244,8 +244,14 @@ export const calls = {
       model: z.enum(['base', 'nano']).optional(),
     }).strict(),
   ),
-  /** Starts a created run, or resumes a paused or interrupted one from its last checkpoint. */
-  'runs.start': call<Run>()(z.object({ runId: id }).strict()),
+  /**
+   * Starts a created run, or resumes a paused or interrupted one from its last checkpoint; `steps` sets
+   * the step it trains to (required to continue a completed run, more than it has).
+   */
+  'runs.start': call<Run>()(z.object({ runId: id, steps: z.number().int().min(1).max(10_000_000).optional() }).strict()),
+  'runs.rename': call<Run>()(z.object({ runId: id, name: z.string().trim().min(1).max(120) }).strict()),
+  /** Deletes a run that is not training: its rows (groups, samples, rankings, metrics...) and its files (runs/<id>/). */
+  'runs.delete': call<{ runId: number; removedFiles: boolean }>()(z.object({ runId: id }).strict()),
   /** Pauses after the current step (resumable with runs.start). */
   'runs.pause': call<Run>()(z.object({ runId: id }).strict()),
   'runs.stop': call<Run>()(z.object({ runId: id }).strict()),
@@ -331,6 +337,7 @@ export interface Events {
   'job.progress': { jobId: string; kind: string; done: number; total: number; message?: string };
   'job.finished': { jobId: string; kind: string; ok: boolean; result?: unknown; error?: string; cancelled?: boolean };
   'run.updated': Run;
+  'run.deleted': { runId: number };
   'metrics.appended': { runId: number; step: number; values: Record<string, number> };
   'group.created': RolloutGroup;
   'ranking.saved': Ranking;
@@ -349,5 +356,5 @@ export interface UnirlApi {
 
 export const CALL_NAMES = Object.keys(calls) as CallName[];
 export const EVENT_NAMES: EventName[] = [
-  'job.progress', 'job.finished', 'run.updated', 'metrics.appended', 'group.created', 'ranking.saved', 'log.appended', 'settings.changed',
+  'job.progress', 'job.finished', 'run.updated', 'run.deleted', 'metrics.appended', 'group.created', 'ranking.saved', 'log.appended', 'settings.changed',
 ];

@@ -103,7 +103,13 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     'runs.list': () => store.runs.list(),
     'runs.get': ({ runId }) => store.runs.get(runId),
     'runs.create': ({ name, scenario, config, model }) => runs.create(name, scenario, config, model ?? 'base'),
-    'runs.start': ({ runId }) => runs.start(runId),
+    'runs.start': ({ runId, steps }) => runs.start(runId, steps),
+    'runs.rename': ({ runId, name }) => {
+      const run = store.runs.rename(runId, name);
+      events.publish('run.updated', run);
+      return run;
+    },
+    'runs.delete': ({ runId }) => runs.delete(runId),
     'runs.pause': ({ runId }) => runs.pause(runId),
     'runs.stop': ({ runId }) => runs.stop(runId),
 

@@ -68,7 +68,7 @@ export const EVAL = command({
   synopsis: [
     '--suite NAME --generator oracle|noise|model [--checkpoint PATH] [--json out.json] [--jsonl per-image.jsonl]',
     '--images DIR [--rule geneval|strict] [--json out.json] [--jsonl per-image.jsonl]',
-    '--suite NAME --write-prompts DIR [--samples N]',
+    '--suite NAME --write-prompts DIR [--limit N] [--seed N] [--samples N]',
     '--list',
   ],
   details: [

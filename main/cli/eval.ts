@@ -23,6 +23,12 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
   return n;
 }
 
+/** A mode's flags: any other option given with it would change nothing, so it is refused by name. */
+function onlyWith(flags: Record<string, unknown>, mode: string, allowed: string[], what: string): void {
+  const stray = Object.keys(flags).find((name) => flags[name] !== undefined && !allowed.includes(name));
+  if (stray) throw new UsageError(`--${mode} ${what}; it takes no --${stray}`);
+}
+
 function integer(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
@@ -53,9 +59,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (flags.images !== undefined) {
-    for (const other of ['suite', 'generator', 'write-prompts', 'checkpoint', 'criterion'] as const) {
-      if (flags[other] !== undefined) throw new UsageError(`--images scores a folder of images; it takes no --${other}`);
-    }
+    onlyWith(flags, 'images', ['images', 'rule', 'json', 'jsonl'], 'scores a folder of images');
     const rule = flags.rule ?? 'geneval';
     if (!FOLDER_RULES.includes(rule as FolderRule)) throw new UsageError(`--rule must be one of ${FOLDER_RULES.join(', ')}, got "${rule}"`);
     const records: SampleRecord[] = [];
@@ -67,7 +71,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   if (!flags.suite) throw new UsageError('--suite is required');
   if (!SUITE_NAMES.includes(flags.suite)) throw new UsageError(`unknown suite "${flags.suite}"; suites: ${SUITE_NAMES.join(', ')}`);
   if (flags['write-prompts'] !== undefined) {
-    if (flags.generator !== undefined) throw new UsageError('--write-prompts writes prompts for another model; it takes no --generator');
+    onlyWith(flags, 'write-prompts', ['write-prompts', 'suite', 'seed', 'limit', 'samples'], 'writes prompts for another model');
     const suite = buildSuite(flags.suite, { seed: integer(flags.seed, 'seed'), limit: positiveInt(flags.limit, 'limit') });
     const dir = resolve(flags['write-prompts']);
     const { prompts, tasks } = writePromptFolder(suite, dir);

@@ -16,7 +16,7 @@ import type { ProviderName, ProviderReport } from '../engine/runtime/providers.t
 import { createSession, type EngineSession, type Feed, type Outputs } from '../engine/runtime/session.ts';
 import { layoutOf, validateConfig, type ModelConfig } from './config.ts';
 import { builtinParts, type ModelParts } from './adapter.ts';
-import { flowLoss, sdeStepGraph } from './flow.ts';
+import { flowLoss, sdeSampleGraph, sdeStepGraph } from './flow.ts';
 import { importedParamSpecs, importedParts, loadModelDir } from './imported.ts';
 import { tokenLogProbs, type KvCache, type LmShape } from './lm.ts';
 import type { PackedSequences } from './sequence.ts';
@@ -33,12 +33,19 @@ export function partOf(paramName: string): Part {
 }
 
 /** Graphs the model builds for itself. */
-export type GraphKind = 'condition' | 'velocity' | 'prefill' | 'step' | 'tokenLogProbs' | 'sdeStep' | 'lmLoss' | 'dmLoss';
+export type GraphKind = 'condition' | 'velocity' | 'prefill' | 'step' | 'tokenLogProbs' | 'sdeStep' | 'sdeSample' | 'lmLoss' | 'dmLoss';
 
 export interface RuntimeOptions {
   /** ORT intra-op threads (0 = ORT default). */
   threads?: number;
   provider?: ProviderName;
+  /**
+   * SDE sampling without CFG runs one graph per step (DiT + the step, sdeSample) whose outputs stay on the
+   * device between steps (WebGPU gpu-buffer outputs), downloading the trajectory once at the end. Same
+   * draws and results as the host loop; on the CPU it only moves the step's arithmetic into the graph.
+   * Not yet measured on a GPU (bench/gpu.ts --resident). Default false.
+   */
+  residentSampler?: boolean;
 }
 
 /** Dims of the graphs' inputs: symbolic by default; static ones let shape inference size everything (FLOP counts). */
@@ -143,14 +150,16 @@ export class UnifiedModel {
 
   /** Runs graph `kind`, feeding the store's parameters automatically. */
   async run(kind: GraphKind, feeds: Record<string, Feed>, fetch?: readonly string[]): Promise<Outputs> {
-    return this.runModel(kind, () => this.graph(kind), feeds, fetch);
+    // The resident sampler's step feeds its outputs back: they stay on the device.
+    return this.runModel(kind, () => this.graph(kind), feeds, fetch, { outputsOnDevice: kind === 'sdeSample' });
   }
 
   /** Runs any graph whose parameter inputs are named as in the store (e.g. a trainer's loss graph), cached by `key`. */
-  async runModel(key: string, build: () => ModelProto, feeds: Record<string, Feed>, fetch?: readonly string[]): Promise<Outputs> {
+  async runModel(key: string, build: () => ModelProto, feeds: Record<string, Feed>, fetch?: readonly string[], options: { outputsOnDevice?: boolean } = {}): Promise<Outputs> {
     let session = this.sessions.get(key);
     if (!session) {
-      session = createSession(encodeModel(build()), { threads: this.runtime.threads ?? 0, provider: this.runtime.provider ?? 'cpu', cache: false });
+      const sessionOptions = { threads: this.runtime.threads ?? 0, provider: this.runtime.provider ?? 'cpu', cache: false, outputsOnDevice: options.outputsOnDevice ?? false };
+      session = createSession(encodeModel(build()), sessionOptions);
       this.sessions.set(key, session);
       session.catch(() => this.sessions.delete(key));
     }
@@ -178,6 +187,7 @@ function runtimeOf(options: RuntimeOptions): RuntimeOptions {
   const runtime: RuntimeOptions = {};
   if (options.threads !== undefined) runtime.threads = options.threads;
   if (options.provider !== undefined) runtime.provider = options.provider;
+  if (options.residentSampler !== undefined) runtime.residentSampler = options.residentSampler;
   return runtime;
 }
 
@@ -337,6 +347,21 @@ function buildGraph(kind: GraphKind, config: ModelConfig, parts: ModelParts, sha
         dt: g.input('dt', 'float32', [B]),
         sigma: g.input('sigma', 'float32', [B]),
       });
+      g.output(mean, 'mean');
+      g.output(logProb, 'log_prob');
+      return g.build();
+    }
+    case 'sdeSample': {
+      const { x, t, ref } = velocityInputs(g, config, dims);
+      const cond = condInput(g, config, dims);
+      const v = parts.velocity(g, { x, t, cond, ref });
+      const { xNext, mean, logProb } = sdeSampleGraph(g, {
+        x, v, t,
+        z: g.input('z', 'float32', [B, ditTokens, ditPatchDim]),
+        dt: g.input('dt', 'float32', [B]),
+        sigma: g.input('sigma', 'float32', [B]),
+      });
+      g.output(xNext, 'x_next');
       g.output(mean, 'mean');
       g.output(logProb, 'log_prob');
       return g.build();

@@ -3,6 +3,8 @@
 // through events, with no reload.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { openStore, resolveDataDir, type Store } from '../../db/index.ts';
 import { trainJob } from '../../main/rl/job.ts';
@@ -11,6 +13,7 @@ import { startHarness, unlabelledControls, type Harness } from './harness.ts';
 let h: Harness;
 let reflectRunId: number;
 let editRunId: number;
+let t2iRunId: number;
 const quiet = { progress: () => {}, checkCancelled: () => {} };
 
 before(async () => {
@@ -18,6 +21,7 @@ before(async () => {
     async prepare(dataDir) {
       reflectRunId = (await trainJob({ dataDir, scenario: 'reflect', nano: true, runName: 'nano reflect' }, quiet)).runId;
       editRunId = (await trainJob({ dataDir, scenario: 'edit', nano: true, runName: 'nano edit' }, quiet)).runId;
+      t2iRunId = (await trainJob({ dataDir, scenario: 't2i', nano: true, runName: 'nano t2i', config: { steps: 3, eval: { every: 1 } } }, quiet)).runId;
     },
   });
 });
@@ -136,6 +140,121 @@ test('rollouts: a sample\'s details show every trajectory, with the images made 
     await sections.first().getByRole('img').first().waitFor();
     await sections.first().getByText(runId === editRunId ? 'Denoising (reverse)' : 'Denoising (refine1)').waitFor();
   }
+  assert.deepEqual(h.pageErrors, []);
+});
+
+test('dashboard: only the charts the run has, other runs overlaid, and a held-out prompt\'s image across the steps', async () => {
+  const { page } = h;
+  await h.open(`dashboard/${t2iRunId}`, 'Dashboard');
+  await page.getByRole('figure', { name: 'Chart: Evaluation score' }).waitFor();
+  const titles = await page.getByRole('figure').evaluateAll((els) => els.map((el) => el.getAttribute('aria-label')));
+  assert.ok(titles.includes('Chart: Reward per component'), titles.join());
+  assert.ok(!titles.includes('Chart: human'), 'no human chart on a run without human feedback');
+  assert.ok(readStore((store) => store.metrics.names(t2iRunId)).includes('human/replayed_groups'), 'although the trainer logged the counter');
+
+  // The held-out slider: one prompt's image at each evaluation step (3), newest first shown.
+  const evaluations = readStore((store) => store.evaluations.list(t2iRunId));
+  assert.equal(evaluations.length, 3);
+  const heldOut = page.getByRole('region', { name: 'Held-out prompt across training' });
+  const slider = heldOut.getByRole('slider');
+  await slider.waitFor();
+  assert.equal(await slider.getAttribute('aria-valuetext'), 'step 3');
+  const strip = heldOut.getByRole('list', { name: "The prompt's image at every evaluation step" });
+  assert.equal(await strip.getByRole('button').count(), 3);
+  const prompt = await heldOut.getByRole('combobox').inputValue();
+  const firstStep = readStore((store) => {
+    const evaluation = evaluations.find((e) => e.summary!.step === 1)!;
+    return store.evaluations.results({ evaluationId: evaluation.id, failuresFirst: false, limit: 100 }).items.find((r) => r.prompt === prompt)!;
+  });
+  await slider.fill('0');
+  await heldOut.getByText('step 1 · scorer').waitFor();
+  const src = await heldOut.getByRole('img', { name: `“${prompt}” at step 1` }).getAttribute('src');
+  assert.ok(src!.endsWith(`/media/eval-result/${firstStep.id}.png`), src!);
+  await strip.getByRole('button', { name: 'Show step 2' }).click();
+  assert.equal(await slider.getAttribute('aria-valuetext'), 'step 2');
+
+  // Up to six runs on one chart: the overlay is part of the link.
+  await page.getByText(/^Compare with/).click();
+  const picker = page.getByRole('group', { name: 'Runs to compare with' });
+  await picker.getByLabel(`#${reflectRunId} nano reflect`).check();
+  await picker.getByLabel(`#${editRunId} nano edit`).check();
+  await page.waitForFunction((ids) => location.hash === `#/dashboard/${ids.join('/')}`, [t2iRunId, reflectRunId, editRunId]);
+  const reward = page.getByRole('figure', { name: 'Chart: Reward per component' });
+  for (const id of [t2iRunId, reflectRunId, editRunId]) await reward.getByText(new RegExp(`^#${id} reward/mean`)).first().waitFor();
+  await h.screenshot('dashboard-nano', { fullPage: true });
+  assert.deepEqual(await unlabelledControls(page), []);
+  assert.deepEqual(h.pageErrors, []);
+});
+
+test('runs: continue a completed run, rename, clone its config into the form, compare runs, delete with its files after asking', async () => {
+  const { page } = h;
+  await h.open('runs', 'Runs');
+  await page.getByLabel('Run name').fill('to manage');
+  await page.getByLabel('Scenario').selectOption('t2i');
+  await page.getByLabel('Model').selectOption('nano');
+  await page.getByRole('button', { name: 'Create run' }).click();
+  const heading = page.getByRole('heading', { name: /^#\d+ to manage$/ });
+  await heading.waitFor();
+  const runId = Number(/#(\d+)/.exec(await heading.innerText())![1]);
+  const detail = page.getByRole('region', { name: `#${runId} to manage` });
+  await detail.getByRole('button', { name: 'Start' }).click();
+  await detail.locator('.badge', { hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
+
+  // Continue: two more steps on the completed run.
+  await detail.getByLabel('Train on to step').fill('4');
+  await detail.getByRole('button', { name: 'Continue' }).click();
+  await detail.getByText('step 4 of 4').waitFor({ timeout: 60_000 });
+  await detail.locator('.badge', { hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
+  const continued = readStore((store) => store.runs.get(runId));
+  assert.equal(continued.step, 4);
+  assert.equal((continued.config as { steps: number }).steps, 4);
+  assert.deepEqual(readStore((store) => store.groups.steps(runId)), [1, 2, 3, 4]);
+
+  // Rename.
+  await detail.getByRole('button', { name: 'Rename' }).click();
+  await detail.getByLabel('New name').fill('managed run');
+  await detail.getByRole('button', { name: 'Save name' }).click();
+  await page.getByRole('heading', { name: `#${runId} managed run` }).waitFor();
+  assert.equal(readStore((store) => store.runs.get(runId).name), 'managed run');
+  await page.getByRole('row').filter({ hasText: 'managed run' }).waitFor();
+
+  // Clone: the form takes the run's config; the new run is created with it.
+  const managed = page.getByRole('region', { name: `#${runId} managed run` });
+  await managed.getByRole('button', { name: 'Clone' }).click();
+  assert.equal(await page.getByLabel('Run name').inputValue(), 'managed run (copy)');
+  assert.equal(await page.getByLabel('Model').inputValue(), 'nano');
+  await page.getByText(`Cloned from run #${runId}`).waitFor();
+  await page.getByRole('button', { name: 'Create run' }).click();
+  const cloneHeading = page.getByRole('heading', { name: /^#\d+ managed run \(copy\)$/ });
+  await cloneHeading.waitFor();
+  const cloneId = Number(/#(\d+)/.exec(await cloneHeading.innerText())![1]);
+  const [original, clone] = readStore((store) => [store.runs.get(runId), store.runs.get(cloneId)]);
+  assert.equal(clone.status, 'created');
+  assert.deepEqual(clone.config, original.config, 'the clone trains with the same config');
+
+  // Compare: three runs ticked, one dashboard with all three.
+  for (const id of [runId, cloneId, t2iRunId]) await page.getByLabel(`Compare run #${id}`).check();
+  await page.getByRole('button', { name: 'Compare 3 runs on the dashboard' }).click();
+  await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+  assert.equal(new URL(page.url()).hash, `#/dashboard/${runId}/${cloneId}/${t2iRunId}`);
+  const reward = page.getByRole('figure', { name: 'Chart: Reward per component' });
+  for (const id of [runId, t2iRunId]) await reward.getByText(new RegExp(`^#${id} reward/mean`)).first().waitFor();
+
+  // Delete asks first, then removes the rows and the run's folder.
+  const runDir = join(h.server.dataDir, 'runs', String(runId));
+  assert.ok(existsSync(join(runDir, 'checkpoints')), 'the run wrote checkpoints');
+  await h.open(`runs/${runId}`, 'Runs');
+  await managed.getByRole('button', { name: 'Delete…' }).click();
+  const confirm = page.getByRole('alertdialog', { name: `Confirm deleting run #${runId}` });
+  await confirm.getByRole('button', { name: 'Keep it' }).click();
+  assert.ok(readStore((store) => store.runs.find(runId)), 'kept');
+  await managed.getByRole('button', { name: 'Delete…' }).click();
+  await h.screenshot('runs-delete-confirm');
+  await confirm.getByRole('button', { name: 'Delete for good' }).click();
+  await page.getByRole('row').filter({ hasText: 'managed run' }).filter({ hasNotText: 'copy' }).waitFor({ state: 'detached' });
+  assert.equal(readStore((store) => store.runs.find(runId)), null);
+  assert.ok(!existsSync(runDir), 'its files are gone');
+  assert.deepEqual(await unlabelledControls(page), []);
   assert.deepEqual(h.pageErrors, []);
 });
 

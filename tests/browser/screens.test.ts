@@ -90,7 +90,8 @@ test('the dashboard charts every metric family, shows values on hover, overlays 
   await page.waitForFunction((el) => /\d/.test(el?.textContent ?? ''), await legendValue.elementHandle());
 
   // Compare: the other run's lines join each chart (dashed), labelled with their run.
-  await page.getByLabel('Compare with').selectOption(String(compareRunId));
+  await page.getByText(/^Compare with/).click();
+  await page.getByRole('group', { name: 'Runs to compare with' }).getByLabel(`#${compareRunId} compare run`).check();
   await reward.getByText(`#${compareRunId} reward/shapeeval`).waitFor();
   await page.getByText('pairwise agreement').waitFor();
   assert.equal(await page.getByTestId('pairwise').innerText(), '83.3%');
