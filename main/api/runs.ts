@@ -6,6 +6,7 @@ import { ApiError } from '../../contract/rpc.ts';
 import type { Store } from '../../db/index.ts';
 import { JobFailed, type ComputeClient, type JobHandle } from '../compute/client.ts';
 import { ConfigError, NANO_OVERRIDES, resolveTrainConfig } from '../rl/config.ts';
+import { describeOwner, isThisProcess, liveOwner, runDirOf } from '../rl/owner.ts';
 import type { EventBus } from './events.ts';
 import { resolveCheckpoint } from './files.ts';
 
@@ -44,6 +45,8 @@ export class RunController {
   start(runId: number): Run {
     const run = this.store.runs.get(runId);
     if (this.jobs.has(runId)) throw this.precondition('runs.start', `run ${runId} is already training`);
+    const owner = liveOwner(runDirOf(this.dataDir, runId));
+    if (owner && !isThisProcess(owner)) throw this.precondition('runs.start', describeOwner(runId, owner));
     if (!STARTABLE.has(run.status)) {
       throw this.precondition('runs.start', `run ${runId} is '${run.status}': only created, paused, interrupted or failed runs can start`);
     }

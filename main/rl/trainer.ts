@@ -17,7 +17,7 @@ import { decodePng } from '../world/png.ts';
 import { mixSeeds, Rng } from '../world/rng.ts';
 import { batchAdvantages, groupAdvantages } from './advantages.ts';
 import { MODEL_PARTS, PARAM_GROUP_OF_PART, rewardWeights, type ModelPart, type TrainConfig } from './config.ts';
-import { claimRun } from './owner.ts';
+import { claimRun, runDirOf } from './owner.ts';
 import type { ObjectiveTerms, Policy, RolloutOptions, SampleResult, TaskItem, TaskSource, UpdateSample } from './policy.ts';
 import { PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
 import { humanRankRewards, pairsFromRanks } from './ranking.ts';
@@ -124,7 +124,7 @@ class Trainer {
       ? opts.store.runs.get(opts.runId)
       : opts.store.runs.create({ name: opts.runName ?? `${this.cfg.scenario} ${new Date().toISOString()}`, scenario: this.cfg.scenario, config: this.cfg as unknown as JsonObject });
     this.runId = run.id;
-    this.runDir = join(opts.dataDir, 'runs', String(run.id));
+    this.runDir = runDirOf(opts.dataDir, run.id);
   }
 
   /** Freezes the parts that do not train; one AdamW group per store group, with the lm or dm rate. */
@@ -156,10 +156,11 @@ class Trainer {
   }
 
   async run(): Promise<TrainResult> {
-    this.resume();
-    this.store.runs.setStatus(this.runId, 'running');
-    const release = claimRun(this.runDir);
+    // Claimed first: a second trainer of this run stops here, before it touches the store.
+    const release = claimRun(this.runDir, this.runId);
     try {
+      this.resume();
+      this.store.runs.setStatus(this.runId, 'running');
       return await this.trainUntilStopped();
     } finally {
       release();
