@@ -27,8 +27,8 @@ test('metrics.names lists what a run logged; samples.trajectory returns tensors 
   const [lm, dm] = await call('samples.trajectory', { sampleId: seeded.sampleIds[0]![0]! });
   assert.equal(lm!.kind, 'lm');
   assert.ok(Array.isArray(lm!.tensors.tokenIds!.data) && lm!.tensors.tokenIds!.data.every(Number.isInteger));
-  assert.deepEqual(dm!.tensors.latents!.shape, [7, 3, 32, 32]);
-  assert.equal(dm!.tensors.latents!.data.length, 7 * 3 * 32 * 32);
+  assert.deepEqual(dm!.tensors.latents!.shape, [7, 64, 48]);
+  assert.equal(dm!.tensors.latents!.data.length, 7 * 64 * 48);
   // JSON round trip keeps it (a Float32Array would become an object of indices).
   assert.deepEqual(JSON.parse(JSON.stringify(lm)).tensors.logProbs.data, lm!.tensors.logProbs!.data);
   await assert.rejects(call('samples.trajectory', { sampleId: 12345 }), /sample 12345 not found/);
