@@ -17,12 +17,12 @@ async function serve(token?: string): Promise<{ server: HeadlessServer; events: 
   return { server, events };
 }
 
-async function serveWithDir(token?: string): Promise<{ server: HeadlessServer; events: EventBus; rendererDir: string }> {
+async function serveWithDir(token?: string, host = '127.0.0.1'): Promise<{ server: HeadlessServer; events: EventBus; rendererDir: string }> {
   const rendererDir = mkdtempSync(join(tmpdir(), 'unirl-renderer-'));
   writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>UniRL Studio</title>');
   const events = new EventBus();
   const server = await startHeadlessServer({
-    host: '127.0.0.1',
+    host,
     port: 0,
     rendererDir,
     events,
@@ -121,8 +121,9 @@ const rawGet = async (port: number, path: string, headers = '') =>
   (await rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${headers}Connection: close\r\n\r\n`)).reply;
 
 test('bad request paths answer 400 and the server lives on, with and without a token (problem 1)', async () => {
-  for (const token of [undefined, 'tok']) {
-    const { server } = await serve(token);
+  // The issue's case: --host 0.0.0.0 with a token, where `GET //` crashed before the token check.
+  for (const [token, host] of [[undefined, '127.0.0.1'], ['tok', '127.0.0.1'], ['tok', '0.0.0.0']] as const) {
+    const { server } = await serveWithDir(token, host);
     try {
       const port = Number(new URL(server.url).port);
       const auth = token ? `Authorization: Bearer ${token}\r\n` : '';
