@@ -50,7 +50,17 @@ function seedVersion2(db: DB): void {
   `);
 }
 
-const seeds: Record<number, (db: DB) => void> = { 0: () => {}, 1: seedVersion1, 2: seedVersion2 };
+/** Version 3 adds an evaluation and a trajectory with a raw tensor. */
+function seedVersion3(db: DB): void {
+  seedVersion2(db);
+  db.exec(`
+    INSERT INTO evaluations VALUES (1, 1, '/c.safetensors', 'geneval', 'completed', '{"overall":0.5}', NULL, 30, 31);
+    INSERT INTO trajectories VALUES (1, 1, 'dm', 'dm');
+    INSERT INTO trajectory_tensors VALUES (1, 'logProbs', 'float32', '[1]', x'0000803f');
+  `);
+}
+
+const seeds: Record<number, (db: DB) => void> = { 0: () => {}, 1: seedVersion1, 2: seedVersion2, 3: seedVersion3 };
 
 test('the registry is numbered 1..n without gaps and every version has a seed for its successor test', () => {
   assert.deepEqual(MIGRATIONS.map((m) => m.version), MIGRATIONS.map((_, i) => i + 1));
@@ -66,7 +76,9 @@ for (const m of MIGRATIONS) {
     assert.deepEqual(migrate(db, MIGRATIONS, m.version), [m.version]);
     assert.equal(schemaVersion(db), m.version);
     const after = snapshot(db);
-    for (const [table, rows] of Object.entries(before)) assert.deepEqual(after[table], rows, `rows of ${table} changed`);
+    // Columns a migration adds are new; the ones there before keep their values.
+    const columnsOf = (rows: unknown[], like: unknown[]) => rows.map((row, i) => Object.fromEntries(Object.keys(like[i] as object).map((k) => [k, (row as Record<string, unknown>)[k]])));
+    for (const [table, rows] of Object.entries(before)) assert.deepEqual(columnsOf(after[table]!, rows), rows, `rows of ${table} changed`);
     for (const [table, strict] of tables(db)) assert.ok(strict, `table ${table} is not STRICT`);
     assert.deepEqual(db.pragma('foreign_key_check'), []);
     assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
@@ -105,6 +117,18 @@ test('migration 3 adds evaluations, usable with a version-2 database', () => {
     INSERT INTO eval_results VALUES (1, 1, 'counting', 'two red circles', 0, 0, 0.5, 'found 1 red circle', NULL);
   `);
   assert.throws(() => db.exec(`INSERT INTO eval_results VALUES (2, 1, 'counting', 'x', 0, 2, 0.5, 'r', NULL)`), /CHECK constraint failed/);
+});
+
+test('migration 4 marks old tensors raw and old trajectories without seeds; new rows take an encoding and seeds', () => {
+  const db = rawDb();
+  migrate(db, MIGRATIONS, 3);
+  seedVersion3(db);
+  migrate(db, MIGRATIONS, 4);
+  assert.deepEqual(db.prepare('SELECT encoding FROM trajectory_tensors').all(), [{ encoding: 'raw' }]);
+  assert.deepEqual(db.prepare('SELECT noise_seed, sde_seed FROM trajectories').all(), [{ noise_seed: null, sde_seed: null }]);
+  db.exec(`INSERT INTO trajectories VALUES (2, 2, 'dm', 'dm', 7, 4294967295)`);
+  db.exec(`INSERT INTO trajectory_tensors VALUES (2, 'latents', 'float32', '[1]', x'00', 'q8z')`);
+  assert.throws(() => db.exec(`INSERT INTO trajectory_tensors VALUES (2, 'means', 'float32', '[1]', x'00', 'zip')`), /CHECK constraint failed/);
 });
 
 test('all pending migrations run in one transaction: a failure leaves the database unchanged', () => {

@@ -109,8 +109,11 @@ export interface SdeOptions {
   /** Flow-GRPO noise level a (default 0.7). */
   noiseLevel?: number;
   shift?: number;
-  /** Source of the per-step noise z. */
-  rng: Rng;
+  /**
+   * Source of the per-step noise z: one for the whole batch, or one per batch row (a row's noise then does
+   * not depend on its neighbours in the batch, so one sample can be drawn again alone).
+   */
+  rng: Rng | readonly Rng[];
 }
 
 /**
@@ -119,6 +122,9 @@ export interface SdeOptions {
  */
 export async function sampleSde(velocity: VelocityFn, noise: Float32Array, batch: number, options: SdeOptions): Promise<SdeTrajectory> {
   const { steps, noiseLevel = DEFAULT_NOISE_LEVEL, shift = 1, rng } = options;
+  // One shared source draws row after row, as a source per row would.
+  const rowRngs: readonly Rng[] = rng instanceof Rng ? new Array<Rng>(batch).fill(rng) : rng;
+  if (rowRngs.length !== batch) throw new Error(`sampleSde: ${rowRngs.length} noise sources for a batch of ${batch}`);
   const times = timeGrid(steps, shift);
   const latents = [noise.slice()];
   const means: Float32Array[] = [];
@@ -132,7 +138,8 @@ export async function sampleSde(velocity: VelocityFn, noise: Float32Array, batch
     const mean = sdeMean(x, v, t, times[k + 1]!, noiseLevel);
     const std = sdeStd(t, times[k + 1]!, noiseLevel);
     const next = new Float32Array(x.length);
-    for (let i = 0; i < x.length; i++) next[i] = mean[i]! + std * rng.normal();
+    const per = x.length / batch;
+    for (let b = 0; b < batch; b++) for (let i = b * per; i < (b + 1) * per; i++) next[i] = mean[i]! + std * rowRngs[b]!.normal();
     stds[k] = std;
     means.push(mean);
     logProbs.push(gaussianLogProb(next, mean, std, batch));
