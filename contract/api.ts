@@ -77,6 +77,17 @@ export interface TrajectoryView {
   tokensNote?: string;
 }
 
+/** A sample's DM trajectories drawn again (samples.redraw): its stored seeds, the run's checkpoint nearest to the weights that drew it. */
+export interface RedrawView {
+  sampleId: number;
+  /** The step whose weights drew the sample. */
+  drawnWithStep: number;
+  /** The checkpoint step the re-draw used (0 = the weights the run started from); equal to drawnWithStep: the same trajectory. */
+  checkpointStep: number;
+  trajectories: { trajectoryId: number; label: string; latents: TensorView }[];
+  skipped: { trajectoryId: number; label: string; reason: string }[];
+}
+
 /** Agreement between annotators who ranked the same groups (pure maths in main/export/agreement.ts). */
 export interface Agreement {
   /** Rankings (not skips) that took part. */
@@ -195,6 +206,7 @@ export const calls = {
   ),
 
   'samples.trajectory': call<TrajectoryView[]>()(z.object({ sampleId: id }).strict()),
+  'samples.redraw': call<RedrawView>()(z.object({ sampleId: id }).strict()),
   'ranking.agreement': call<AgreementReport>()(z.object({ runId: id }).strict()),
   'reflections.mark': call<{ roundId: number; annotator: string; correct: boolean }>()(
     z.object({ roundId: id, annotator, correct: z.boolean() }).strict(),

@@ -109,6 +109,11 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       const sample = store.samples.get(sampleId);
       return tokenizers.addWords(store.groups.get(sample.groupId).runId, store.samples.trajectories(sampleId).map(trajectoryView));
     },
+    'samples.redraw': async ({ sampleId }) => {
+      store.samples.get(sampleId);
+      const redrawn = await compute.start('redraw', { dataDir: info().dataDir, sampleId }).result;
+      return { ...redrawn, trajectories: redrawn.trajectories.map((t) => ({ ...t, latents: tensorView(t.latents) })) };
+    },
     'ranking.agreement': ({ runId }) => agreementOf(store, runId),
     'reflections.mark': ({ roundId, annotator, correct }) => {
       store.reflections.mark(roundId, annotator, correct);

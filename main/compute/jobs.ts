@@ -33,6 +33,11 @@ export const jobBodies: { [K in JobKind]: JobBody<K> } = {
     }
   },
 
+  async redraw(params) {
+    const { redrawSample } = await import('../rl/redraw.ts');
+    return redrawSample(params);
+  },
+
   async spin({ ms }, ctx) {
     // Deliberately synchronous work in slices, like a session.run that blocks its thread.
     const end = performance.now() + ms;

@@ -2,6 +2,7 @@
 import type { EventName, Events } from '../../contract/api.ts';
 import type { PretrainOptions, PretrainResult } from '../models/pretrain.ts';
 import type { TrainJobParams } from '../rl/job.ts';
+import type { RedrawResult } from '../rl/redraw.ts';
 import type { TrainResult } from '../rl/trainer.ts';
 
 // Heavy work (inference, training, evaluation) runs in the worker because onnxruntime-node's
@@ -15,6 +16,8 @@ export interface JobKinds {
   pretrain: { params: PretrainOptions; result: PretrainResult };
   /** GRPO training of one run (new, or resumed by runId); ends at its limit or when cancelled. */
   train: { params: TrainJobParams; result: TrainResult };
+  /** A stored sample's DM trajectories drawn again from its seeds and the nearest checkpoint. */
+  redraw: { params: { dataDir?: string; sampleId: number }; result: RedrawResult };
   /** Busy CPU work for `ms` milliseconds (used to prove the main thread stays responsive). */
   spin: { params: { ms: number }; result: { iterations: number } };
 }

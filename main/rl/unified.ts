@@ -226,6 +226,22 @@ export class UnifiedPolicy implements Policy {
    * successive draws apart in the seeds; turn 0 keeps the single-turn seeds.
    */
   private async draw(requests: readonly DrawRequest[], rows: readonly RolloutRow[], o: RolloutOptions, turn: number): Promise<DrawnImage[]> {
+    return this.drawSeeded(requests, rows.map((r) => drawSeeds(o, r, turn)), o);
+  }
+
+  /**
+   * One stored image drawn again from what its trajectory recorded: the prompt (and, for CoT, the reasoning
+   * tokens the DiT was conditioned on), its seeds and the run's SDE schedule. With the weights it was drawn
+   * with, the same trajectory (up to float rounding of a batch of one).
+   */
+  async drawAgain(request: { prompt: string; reasoning?: readonly number[] }, seeds: DrawSeeds, o: Pick<RolloutOptions, 'sdeSteps' | 'noiseLevel'>): Promise<DrawnImage> {
+    if (!this.shape.dm) throw new Error(`a ${this.scenario} run draws no images`);
+    const ids = [...this.encode(this.shape.prompt({ task: '', text: request.prompt, spec: null, target: {} })), ...(request.reasoning ?? [])];
+    const [drawn] = await this.drawSeeded([{ ids, querySet: 'generate' }], [seeds], o);
+    return drawn!;
+  }
+
+  private async drawSeeded(requests: readonly DrawRequest[], seeds: readonly DrawSeeds[], o: Pick<RolloutOptions, 'sdeSteps' | 'noiseLevel'>): Promise<DrawnImage[]> {
     const { config } = this.model;
     const { ditTokens, ditPatchDim } = layoutOf(config);
     const per = ditTokens * ditPatchDim;
@@ -234,7 +250,6 @@ export class UnifiedPolicy implements Policy {
     const packed = this.pack(requests.map((r, b) => ({ text: r.ids, querySet: r.querySet, ...(sources[b] ? { image: sources[b] } : {}) })), true);
     const cond = (await this.model.run('condition', sequenceFeeds(config, packed))).cond!.data as Float32Array;
     const ref = referencePatches(this.model, requests.map((r, b) => ({ text: '', querySet: r.querySet, ...(sources[b] ? { source: sources[b] } : {}) })));
-    const seeds = rows.map((r) => drawSeeds(o, r, turn));
     const noise = new Float32Array(B * per);
     seeds.forEach((s, b) => {
       const rng = new EngineRng(s.noise);
