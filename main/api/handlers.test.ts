@@ -1,37 +1,20 @@
 // The calls added for the screens (issue 8), through the validated dispatch over an in-memory store.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CallName, CallOutput } from '../../contract/api.ts';
 import type { JsonObject } from '../../contract/domain.ts';
-import { openStore, type Store } from '../../db/index.ts';
+import type { Store } from '../../db/index.ts';
+import type { ComputeClient } from '../compute/client.ts';
 import { saveCheckpoint } from '../engine/checkpoint/checkpoint.ts';
 import { getPreset } from '../models/config.ts';
 import { shapeWorldTokenizer } from '../models/data.ts';
 import { UnifiedModel } from '../models/unified.ts';
 import { UnifiedPolicy } from '../rl/unified.ts';
 import { seedGroups, seedMetrics, seedRankings, seedReflections } from '../../tests/browser/fixtures.ts';
-import type { ComputeClient } from '../compute/client.ts';
-import type { SettingsFile } from '../settings.ts';
-import { createDispatch } from './dispatch.ts';
-import { EventBus } from './events.ts';
-import { createHandlers } from './handlers.ts';
-import { RunController } from './runs.ts';
+import { setupHandlers } from './test-fixtures.ts';
 
-function setup(compute: Partial<ComputeClient> = {}) {
-  const store = openStore(':memory:');
-  const dataDir = mkdtempSync(join(tmpdir(), 'unirl-handlers-'));
-  const events = new EventBus();
-  const dispatch = createDispatch(createHandlers({
-    store, events, compute: compute as ComputeClient, settings: {} as SettingsFile,
-    runs: new RunController(store, events, compute as ComputeClient, dataDir),
-    info: () => ({ version: 'test', mode: 'headless', dataDir, providers: ['cpu'], schemaVersion: 0 }),
-  }));
-  const call = <K extends CallName>(name: K, input: unknown) => dispatch(name, input) as Promise<CallOutput<K>>;
-  return { store, events, call, dataDir, done: () => { store.close(); rmSync(dataDir, { recursive: true, force: true }); } };
-}
+const setup = setupHandlers;
 
 test('metrics.names lists what a run logged; samples.trajectory returns tensors as plain numbers', async () => {
   const { store, call, done } = setup();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { AgreementReport, AppInfo, GroupAgreement, TensorView, TrajectoryView } from '../../contract/api.ts';
 import type { Page, Ranking, Tensor, Trajectory } from '../../contract/domain.ts';
 import type { Store } from '../../db/index.ts';
+import { invalid } from '../../db/errors.ts';
 import type { ComputeClient } from '../compute/client.ts';
 import { JobFailed } from '../compute/client.ts';
 import type { SettingsFile } from '../settings.ts';
@@ -11,9 +12,11 @@ import type { Handlers } from './dispatch.ts';
 import type { EventBus } from './events.ts';
 import type { RunController } from './runs.ts';
 import { listSuites } from '../world/suites.ts';
+import { listGenerators } from '../world/generators.ts';
 import { groupAgreement, poolAgreement } from '../export/agreement.ts';
 import { exportRun } from '../export/export.ts';
 import { recordEvalReport } from './eval-records.ts';
+import { listCheckpoints, resolveCheckpoint } from './files.ts';
 import { RunTokenizers } from './trajectory-tokens.ts';
 
 export interface HandlerDeps {
@@ -23,6 +26,11 @@ export interface HandlerDeps {
   settings: SettingsFile;
   runs: RunController;
   info(): AppInfo;
+}
+
+/** Refuses a name that is not on the list, naming the list (before any row is written). */
+function requireKnown(field: string, name: string, known: string[]): void {
+  if (!known.includes(name)) throw invalid(field, `unknown ${field} "${name}"; one of ${known.join(', ')}`);
 }
 
 /** Every group of a run, newest step first, a page at a time. */
@@ -64,9 +72,18 @@ function agreementOf(store: Store, runId: number): AgreementReport {
   return { overall: poolAgreement(ranked), groups };
 }
 
+/** Every call that names a run answers not_found for a missing one, before its handler runs. */
+function requireNamedRun(store: Store, handlers: Handlers): Handlers {
+  const checked = Object.entries(handlers).map(([name, handler]) => [name, (args: { runId?: number | null }) => {
+    if (typeof args.runId === 'number') store.runs.get(args.runId);
+    return (handler as (a: unknown) => unknown)(args);
+  }]);
+  return Object.fromEntries(checked) as Handlers;
+}
+
 export function createHandlers({ store, events, compute, settings, runs, info }: HandlerDeps): Handlers {
   const tokenizers = new RunTokenizers(store);
-  return {
+  return requireNamedRun(store, {
     'app.info': () => info(),
     'settings.get': () => settings.get(),
     'settings.set': (patch) => {
@@ -84,10 +101,7 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
 
     'groups.list': (query) => store.groups.list(query),
     'groups.get': ({ groupId }) => store.groups.detail(groupId),
-    'groups.steps': ({ runId }) => {
-      store.runs.get(runId);
-      return store.groups.stepCounts(runId);
-    },
+    'groups.steps': ({ runId }) => store.groups.stepCounts(runId),
 
     'ranking.queue': (query) => store.rankings.queue(query),
     'ranking.submit': ({ groupId, annotator, ranks, skipped, durationMs }) => {
@@ -120,15 +134,16 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       return { roundId, annotator, correct };
     },
 
-    'metrics.names': ({ runId }) => {
-      store.runs.get(runId);
-      return store.metrics.names(runId);
-    },
+    'metrics.names': ({ runId }) => store.metrics.names(runId),
     'metrics.series': (query) => store.metrics.series(query),
     'logs.tail': (query) => store.log.tail(query),
 
+    'checkpoints.list': ({ runId }) => listCheckpoints(store, runId),
     'eval.suites': () => listSuites(),
-    'eval.start': ({ suite, generator, limit, checkpoint }) => {
+    'eval.start': ({ suite, generator, limit, checkpoint: checkpointRef }) => {
+      requireKnown('suite', suite, listSuites().map((s) => s.name));
+      requireKnown('generator', generator, listGenerators().map((g) => g.name));
+      const checkpoint = checkpointRef === undefined ? undefined : resolveCheckpoint(store, info().dataDir, checkpointRef);
       // The evaluation row is written first, so the screen lists it while it runs; the job's report lands in it.
       const evaluation = store.evaluations.start({ suite, ...(checkpoint ? { checkpointPath: checkpoint } : {}) });
       const job = compute.start('eval', { suite, generator, limit, checkpoint });
@@ -155,5 +170,5 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       return exportRun(store, { runId, format, outDir: join(info().dataDir, 'exports', `run-${runId}-${format}-${stamp}`) });
     },
     'jobs.cancel': ({ jobId }) => ({ cancelled: compute.cancel(jobId) }),
-  };
+  });
 }

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openStore, type Store } from '../../db/index.ts';
-import { JobCancelled, type JobContext } from '../compute/protocol.ts';
+import { JobCancelled, type JobContext } from '../compute/job-context.ts';
 import { rankQueue } from './annotator.ts';
 import { resolveTrainConfig, type TrainConfigInput } from './config.ts';
 import type { Policy } from './policy.ts';
