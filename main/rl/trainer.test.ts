@@ -1,7 +1,7 @@
 // The GRPO loop on the toy policy (test-fixtures/toy.ts). Rewards favour red; a scripted annotator favours
 // green. The loop must raise the reward, store everything, follow human rankings, resume and stop.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -79,7 +79,9 @@ test('GRPO raises the reward and stores groups, samples, trajectories, rewards, 
       assert.ok(traj!.seeds, `group ${group.id}: the seeds that draw it again`);
       assert.deepEqual(traj!.tensors.latents?.shape, kept.includes(group) ? [5, ...SHAPE] : undefined, `group ${group.id}`);
     }
-    assert.deepEqual(store.checkpoints.list(run.id).map((k) => k.step), [5, 10, 12]);
+    // The checkpoint policy: the latest 2 with optimizer state; step 5 (no snapshot, no evaluation) is gone, files too.
+    assert.deepEqual(store.checkpoints.list(run.id).map((k) => k.step), [10, 12]);
+    assert.deepEqual(readdirSync(join(dataDir, 'runs', String(run.id), 'checkpoints')).filter((f) => f.includes('step-000005')), []);
     assert.equal(c.lines.length, 12);
   } finally {
     done();

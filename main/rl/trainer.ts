@@ -16,6 +16,7 @@ import type { ImageRGB } from '../world/image.ts';
 import { decodePng } from '../world/png.ts';
 import { mixSeeds, Rng } from '../world/rng.ts';
 import { batchAdvantages, groupAdvantages } from './advantages.ts';
+import { pruneCheckpoints } from './checkpoint-policy.ts';
 import { MODEL_PARTS, PARAM_GROUP_OF_PART, rewardWeights, type ModelPart, type TrainConfig } from './config.ts';
 import { claimRun } from './owner.ts';
 import type { ObjectiveTerms, Policy, RolloutOptions, SampleResult, TaskItem, TaskSource, UpdateSample } from './policy.ts';
@@ -217,6 +218,10 @@ class Trainer {
     const metadata = { ...this.policy.checkpointMetadata(), step: String(this.step), run: String(this.runId), scenario: this.cfg.scenario };
     saveCheckpoint(path, this.policy.params, { optimizer: this.optimizer, metadata });
     this.store.checkpoints.add({ runId: this.runId, step: this.step, path, metadata });
+    const pruned = pruneCheckpoints(this.store, this.runId, this.cfg.storage);
+    if (pruned.deleted.length + pruned.weightsOnly.length > 0) {
+      this.store.log.append(this.runId, 'info', `checkpoints pruned: deleted steps [${pruned.deleted.join(', ')}], weights only [${pruned.weightsOnly.join(', ')}] (${(pruned.freedBytes / 1e6).toFixed(1)} MB freed)`);
+    }
     return path;
   }
 
