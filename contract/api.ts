@@ -15,6 +15,7 @@ import {
   type RolloutGroup,
   type Ranking,
   type Run,
+  type RunStatus,
   type Scenario,
   type TensorDType,
   type TrajectoryKind,
@@ -96,6 +97,58 @@ export interface RedrawView {
   checkpointStep: number;
   trajectories: { trajectoryId: number; label: string; latents: TensorView }[];
   skipped: { trajectoryId: number; label: string; reason: string }[];
+}
+
+/** What one run takes on disk (storage.usage). Bytes as stored; `rowBytes` is an estimate (db/usage.ts). */
+export interface RunUsage {
+  runId: number;
+  name: string;
+  status: RunStatus;
+  samples: number;
+  rowBytes: number;
+  imageBytes: number;
+  tensorBytes: number;
+  checkpoints: number;
+  checkpointsWithOptimizer: number;
+  checkpointBytes: number;
+  otherFileBytes: number;
+  exportBytes: number;
+}
+
+export interface DataDirUsage {
+  dataDir: string;
+  fileBytes: number;
+  walBytes: number;
+  /** Pages free inside the database file. */
+  freeBytes: number;
+  autoVacuum: 'none' | 'full' | 'incremental';
+  runs: RunUsage[];
+}
+
+/** Overrides of a run's storage policy for pruning (unset: the run's config). */
+export interface StorageKeep {
+  /** Checkpoints with optimizer state kept. */
+  latest?: number;
+  /** Keep the best checkpoint by held-out evaluation. */
+  best?: boolean;
+  /** Weights-only snapshot every K steps (0 = none). */
+  every?: number;
+  /** 'viewed': latents of ranked and sampled groups only (others are re-drawn); 'all': every stored latent stays. */
+  latents?: 'viewed' | 'all';
+}
+
+export interface ReclaimInfo {
+  beforeBytes: number;
+  afterBytes: number;
+  mode: 'incremental_vacuum' | 'vacuum';
+  ms: number;
+}
+
+export interface PruneResult {
+  runId: number;
+  checkpoints: { deleted: number[]; weightsOnly: number[]; freedBytes: number; policy: { keepLatest: number; keepBest: boolean; snapshotEvery: number } };
+  tensorBytesFreed: number;
+  reclaim: ReclaimInfo;
 }
 
 /** Agreement between annotators who ranked the same groups (pure maths in main/export/agreement.ts). */
@@ -217,6 +270,15 @@ export const calls = {
 
   'samples.trajectory': call<TrajectoryView[]>()(z.object({ sampleId: id }).strict()),
   'samples.redraw': call<RedrawView>()(z.object({ sampleId: id }).strict()),
+  'storage.usage': call<DataDirUsage>()(z.object({}).strict()),
+  'runs.prune': call<PruneResult>()(z.object({
+    runId: id,
+    keep: z.object({
+      latest: z.number().int().min(1).max(1000).optional(), best: z.boolean().optional(),
+      every: z.number().int().min(0).max(1_000_000).optional(), latents: z.enum(['viewed', 'all']).optional(),
+    }).strict().optional(),
+  }).strict()),
+  'runs.delete': call<{ runId: number; fileBytesFreed: number; reclaim: ReclaimInfo }>()(z.object({ runId: id }).strict()),
   'ranking.agreement': call<AgreementReport>()(z.object({ runId: id }).strict()),
   'reflections.mark': call<{ roundId: number; annotator: string; correct: boolean }>()(
     z.object({ roundId: id, annotator, correct: z.boolean() }).strict(),

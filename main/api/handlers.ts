@@ -8,6 +8,7 @@ import { invalid } from '../../db/errors.ts';
 import type { ComputeClient } from '../compute/client.ts';
 import { JobFailed } from '../compute/client.ts';
 import type { SettingsFile } from '../settings.ts';
+import { dataDirUsage, deleteRun, pruneRun } from './disk.ts';
 import type { Handlers } from './dispatch.ts';
 import type { EventBus } from './events.ts';
 import type { RunController } from './runs.ts';
@@ -127,6 +128,14 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       store.samples.get(sampleId);
       const redrawn = await compute.start('redraw', { dataDir: info().dataDir, sampleId }).result;
       return { ...redrawn, trajectories: redrawn.trajectories.map((t) => ({ ...t, latents: tensorView(t.latents) })) };
+    },
+    'storage.usage': () => dataDirUsage(store, info().dataDir),
+    'runs.prune': ({ runId, keep }) => pruneRun(store, runId, keep),
+    'runs.delete': ({ runId }) => {
+      const deleted = deleteRun(store, info().dataDir, runId);
+      const freed = `${(deleted.fileBytesFreed / 1e6).toFixed(1)} MB of files; database ${(deleted.reclaim.beforeBytes / 1e6).toFixed(1)} -> ${(deleted.reclaim.afterBytes / 1e6).toFixed(1)} MB by ${deleted.reclaim.mode} in ${deleted.reclaim.ms} ms`;
+      events.publish('log.appended', store.log.append(null, 'info', `run ${runId} deleted (${freed})`));
+      return deleted;
     },
     'ranking.agreement': ({ runId }) => agreementOf(store, runId),
     'reflections.mark': ({ roundId, annotator, correct }) => {
