@@ -14,6 +14,7 @@ const commands: Record<string, () => Promise<Run>> = {
   'model weights': async () => (await import('./model.ts')).modelWeightsCommand,
   'model speed': async () => (await import('./model.ts')).modelSpeedCommand,
   export: async () => (await import('./export.ts')).exportCommand,
+  prune: async () => (await import('./prune.ts')).pruneCommand,
 };
 
 const wantsHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
