@@ -3,6 +3,7 @@
 // human-in-the-loop run whose groups are ranked by keyboard while it waits.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { openStore, resolveDataDir, type Store } from '../../db/index.ts';
 import { startHarness, type Harness } from './harness.ts';
 
@@ -127,5 +128,31 @@ test('human in the loop: a sync run waits for people, rankings typed in the brow
   // Groups sent to ranking keep their latents (the storage policy): the filmstrip shows what the trainer stored.
   await expectFilmstrip(runId, { redrawn: false });
   await h.screenshot('rollout-details-stored', { fullPage: true });
+  assert.deepEqual(h.pageErrors, []);
+});
+
+test('Settings shows each real run\'s disk use; Prune and Delete give the space back', async () => {
+  const { page } = h;
+  await h.open('settings', 'Settings');
+  const table = page.getByRole('table', { name: 'Disk use per run' });
+  const first = table.getByRole('row').filter({ hasText: '#1 nano t2i' });
+  const second = table.getByRole('row').filter({ hasText: '#2 nano with people' });
+  await first.waitFor();
+  await second.waitFor();
+  // 2 steps x 2 groups x 4 samples; both checkpoints kept (nano saves every step, the policy keeps the latest 2).
+  assert.match(await first.innerText(), /^#1 nano t2i\s+16\s/);
+  assert.equal(readStore(h, (store) => store.checkpoints.list(1).length), 2);
+  await first.getByRole('button', { name: 'Prune' }).click();
+  await page.getByRole('status').filter({ hasText: /Run #1 pruned: 0 checkpoints deleted/ }).waitFor();
+
+  const files = readStore(h, (store) => store.checkpoints.list(2).map((c) => c.path));
+  assert.ok(files.length > 0 && files.every((p) => existsSync(p)));
+  page.once('dialog', (dialog) => void dialog.accept());
+  await second.getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('status').filter({ hasText: /Run #2 deleted: .* of files; database .* → / }).waitFor();
+  await second.waitFor({ state: 'detached' });
+  assert.ok(files.every((p) => !existsSync(p)), 'its checkpoint files are gone');
+  assert.equal(readStore(h, (store) => store.runs.list().length), 1);
+  await h.screenshot('settings-disk-use', { fullPage: true });
   assert.deepEqual(h.pageErrors, []);
 });
