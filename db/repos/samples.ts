@@ -7,7 +7,7 @@ import type { RgbImage } from '../png.ts';
 import type { RewardComponentRow, SampleMetaRow, TrajectoryRow, TrajectoryTensorRow } from '../rows.ts';
 import { decodeTensor, encodeTensor, type CompactEncoding } from '../tensor.ts';
 import type { RepoContext } from './context.ts';
-import { groupBy, placeholders } from './context.ts';
+import { cachedStatement, groupBy, placeholders } from './context.ts';
 
 export interface TrajectoryInput {
   kind: TrajectoryKind;
@@ -68,7 +68,8 @@ export class SamplesRepo {
     checkRewards(`${field}.rewards`, rewards);
     const image = input.image ?? null;
     const png = image ? encodePng(image.rgb, image.width, image.height) : null;
-    const { lastInsertRowid } = this.ctx.db.prepare(
+    const { lastInsertRowid } = cachedStatement(
+      this.ctx.db,
       `INSERT INTO samples (group_id, role, idx, parent_sample_id, seed, text, image_png, image_width, image_height, advantage)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(groupId, role, index, parentSampleId, input.seed, input.text ?? null, png, image?.width ?? null, image?.height ?? null, input.advantage ?? null);
@@ -95,9 +96,9 @@ export class SamplesRepo {
     if (input.seeds) for (const key of ['noise', 'sde'] as const) requireInteger(`${field}.seeds.${key}`, input.seeds[key], 0);
     const problems = trajectoryTensorProblems(input.kind, input.tensors);
     if (problems.length) throw invalid(`${field}.tensors`, problems.join('; '));
-    const { lastInsertRowid } = this.ctx.db.prepare('INSERT INTO trajectories (sample_id, kind, label, noise_seed, sde_seed) VALUES (?, ?, ?, ?, ?)')
+    const { lastInsertRowid } = cachedStatement(this.ctx.db, 'INSERT INTO trajectories (sample_id, kind, label, noise_seed, sde_seed) VALUES (?, ?, ?, ?, ?)')
       .run(sampleId, input.kind, label, input.seeds?.noise ?? null, input.seeds?.sde ?? null);
-    const insertTensor = this.ctx.db.prepare('INSERT INTO trajectory_tensors (trajectory_id, name, dtype, shape, data, encoding) VALUES (?, ?, ?, ?, ?, ?)');
+    const insertTensor = cachedStatement(this.ctx.db, 'INSERT INTO trajectory_tensors (trajectory_id, name, dtype, shape, data, encoding) VALUES (?, ?, ?, ?, ?, ?)');
     for (const [name, blob] of blobs) insertTensor.run(lastInsertRowid, name, blob.dtype, blob.shape, blob.data, blob.encoding);
     return Number(lastInsertRowid);
   }
@@ -105,7 +106,8 @@ export class SamplesRepo {
   /** Sets (or replaces, by name) reward components of a sample. */
   upsertRewards(sampleId: number, rewards: readonly RewardComponent[]): void {
     checkRewards('rewards', rewards);
-    const upsert = this.ctx.db.prepare(
+    const upsert = cachedStatement(
+      this.ctx.db,
       `INSERT INTO reward_components (sample_id, name, value, weight) VALUES (?, ?, ?, ?)
        ON CONFLICT (sample_id, name) DO UPDATE SET value = excluded.value, weight = excluded.weight`,
     );
