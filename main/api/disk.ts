@@ -3,7 +3,7 @@
 // run with its files. The Settings screen, the run's details and `unirl prune` call these.
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DataDirUsage, PruneResult, RunUsage, StorageKeep } from '../../contract/api.ts';
+import type { DataDirUsage, PruneResult, ReclaimInfo, RunUsage, StorageKeep } from '../../contract/api.ts';
 import type { RunConfig, Scenario } from '../../contract/domain.ts';
 import { invalid } from '../../db/errors.ts';
 import type { Store } from '../../db/store.ts';
@@ -96,7 +96,7 @@ function tensorBytesOf(store: Store, runId: number): number {
 }
 
 /** Deletes a run that is not training: its rows, its folder (checkpoints, preference models) and exports; then reclaims the pages. */
-export function deleteRun(store: Store, dataDir: string, runId: number): { runId: number; fileBytesFreed: number; reclaim: ReturnType<typeof reclaimSpace> } {
+export function deleteRun(store: Store, dataDir: string, runId: number): { runId: number; fileBytesFreed: number; reclaim: ReclaimInfo } {
   const run = store.runs.get(runId);
   if (run.status === 'running') throw invalid('runId', `run ${runId} is training: stop it before deleting it`);
   const dirs = [join(dataDir, 'runs', String(runId)), ...exportDirs(dataDir, runId)];

@@ -122,9 +122,7 @@ export interface SdeOptions {
  */
 export async function sampleSde(velocity: VelocityFn, noise: Float32Array, batch: number, options: SdeOptions): Promise<SdeTrajectory> {
   const { steps, noiseLevel = DEFAULT_NOISE_LEVEL, shift = 1, rng } = options;
-  // One shared source draws row after row, as a source per row would.
-  const rowRngs: readonly Rng[] = rng instanceof Rng ? new Array<Rng>(batch).fill(rng) : rng;
-  if (rowRngs.length !== batch) throw new Error(`sampleSde: ${rowRngs.length} noise sources for a batch of ${batch}`);
+
   const times = timeGrid(steps, shift);
   const latents = [noise.slice()];
   const means: Float32Array[] = [];
@@ -137,15 +135,27 @@ export async function sampleSde(velocity: VelocityFn, noise: Float32Array, batch
     checkSize(v, x, 'sampleSde');
     const mean = sdeMean(x, v, t, times[k + 1]!, noiseLevel);
     const std = sdeStd(t, times[k + 1]!, noiseLevel);
+    const z = standardNormals(rng, batch, x.length / batch);
     const next = new Float32Array(x.length);
-    const per = x.length / batch;
-    for (let b = 0; b < batch; b++) for (let i = b * per; i < (b + 1) * per; i++) next[i] = mean[i]! + std * rowRngs[b]!.normal();
+    for (let i = 0; i < x.length; i++) next[i] = mean[i]! + std * z[i]!;
     stds[k] = std;
     means.push(mean);
     logProbs.push(gaussianLogProb(next, mean, std, batch));
     latents.push(next);
   }
   return { times, latents, means, logProbs, stds };
+}
+
+/**
+ * `batch` rows of `per` standard normals: from one shared source row after row, or from each row's own source
+ * (the same numbers as the shared source gives when the batch is one row).
+ */
+export function standardNormals(rng: Rng | readonly Rng[], batch: number, per: number): Float32Array {
+  const rows: readonly Rng[] = rng instanceof Rng ? new Array<Rng>(batch).fill(rng) : rng;
+  if (rows.length !== batch) throw new Error(`${rows.length} noise sources for a batch of ${batch}`);
+  const z = new Float32Array(batch * per);
+  for (let b = 0; b < batch; b++) for (let i = b * per; i < (b + 1) * per; i++) z[i] = rows[b]!.normal();
+  return z;
 }
 
 /** The SDE step's mean for latents x and velocity v from t to tNext. */
@@ -190,19 +200,39 @@ export function sdeStepGraph(
   g: GraphBuilder,
   inputs: { x: Tensor; v: Tensor; xNext: Tensor; t: Tensor; dt: Tensor; sigma: Tensor },
 ): { mean: Tensor; logProb: Tensor } {
-  const { x, v, xNext } = inputs;
+  const { mean, std } = sdeMoments(g, inputs);
+  return { mean, logProb: standardLogProb(g, g.div(g.sub(inputs.xNext, mean), std), std) };
+}
+
+/**
+ * One SDE sampling step in a graph: x_next = mean + std·z for the given standard normal draws z [B, N, C],
+ * with mean and log-prob as sdeStepGraph's. The device-resident sampler (sample.ts) chains these steps,
+ * feeding each x_next back without a trip to the CPU.
+ */
+export function sdeSampleGraph(
+  g: GraphBuilder,
+  inputs: { x: Tensor; v: Tensor; z: Tensor; t: Tensor; dt: Tensor; sigma: Tensor },
+): { xNext: Tensor; mean: Tensor; logProb: Tensor } {
+  const { mean, std } = sdeMoments(g, inputs);
+  return { xNext: g.add(mean, g.mul(std, inputs.z)), mean, logProb: standardLogProb(g, inputs.z, std) };
+}
+
+/** The step's Gaussian: mean x + [v + sigma²/(2t)·(x + (1-t)·v)]·dt [B, N, C] and std sigma·sqrt(|dt|) [B, 1, 1]. */
+function sdeMoments(g: GraphBuilder, inputs: { x: Tensor; v: Tensor; t: Tensor; dt: Tensor; sigma: Tensor }): { mean: Tensor; std: Tensor } {
+  const { x, v } = inputs;
   const col = (s: Tensor) => g.unsqueeze(s, [1, 2]); // [B] → [B, 1, 1]
   const t = col(inputs.t);
   const dt = col(inputs.dt);
   const sigma = col(inputs.sigma);
   const drift = g.div(g.mul(sigma, sigma), g.mul(t, 2)); // sigma²/(2t)
   const inner = g.add(x, g.mul(g.sub(1, t), v)); // x + (1-t)·v
-  const mean = g.add(x, g.mul(g.add(v, g.mul(drift, inner)), dt));
-  const std = g.mul(sigma, g.sqrt(g.abs(dt)));
-  const z = g.div(g.sub(xNext, mean), std);
+  return { mean: g.add(x, g.mul(g.add(v, g.mul(drift, inner)), dt)), std: g.mul(sigma, g.sqrt(g.abs(dt))) };
+}
+
+/** log N per row, averaged over N·C, of draws that are `z` standard deviations from the mean. [B] */
+function standardLogProb(g: GraphBuilder, z: Tensor, std: Tensor): Tensor {
   const perElement = g.sub(g.mul(g.mul(z, z), -0.5), g.add(g.log(std), HALF_LOG_2PI));
-  const logProb = g.reduceMean(perElement, [1, 2], false);
-  return { mean, logProb };
+  return g.reduceMean(perElement, [1, 2], false);
 }
 
 function checkSize(v: Float32Array, x: Float32Array, what: string): void {
