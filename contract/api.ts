@@ -185,7 +185,8 @@ export const calls = {
     }),
   ),
   'ranking.waiting': call<{ waiting: number }>()(z.object({ annotator, runId: id.optional() }).strict()),
-  'ranking.undo': call<{ undone: Ranking | null }>()(z.object({ annotator }).strict()),
+  /** Takes back one of the annotator's own rankings or skips (the screen sends only those it saved in this session). */
+  'ranking.undo': call<{ undone: Ranking }>()(z.object({ annotator, rankingId: id }).strict()),
 
   'reflections.list': call<Page<ReflectionCycle>>()(
     z.object({ runId: id, ...paging }).strict(),

@@ -50,7 +50,16 @@ function seedVersion2(db: DB): void {
   `);
 }
 
-const seeds: Record<number, (db: DB) => void> = { 0: () => {}, 1: seedVersion1, 2: seedVersion2 };
+/** Version 3 adds an evaluation on top of the version-2 rows, and an edit of the group's second member. */
+function seedVersion3(db: DB): void {
+  seedVersion2(db);
+  db.exec(`
+    INSERT INTO evaluations VALUES (1, 1, '/c.safetensors', 'geneval', 'completed', '{"overall":0.5}', NULL, 30, 31);
+    INSERT INTO edits VALUES (1, 2, 1, NULL, 'make it blue', 'make it red', NULL, 0.5, 0.9, NULL);
+  `);
+}
+
+const seeds: Record<number, (db: DB) => void> = { 0: () => {}, 1: seedVersion1, 2: seedVersion2, 3: seedVersion3 };
 
 test('the registry is numbered 1..n without gaps and every version has a seed for its successor test', () => {
   assert.deepEqual(MIGRATIONS.map((m) => m.version), MIGRATIONS.map((_, i) => i + 1));
@@ -105,6 +114,21 @@ test('migration 3 adds evaluations, usable with a version-2 database', () => {
     INSERT INTO eval_results VALUES (1, 1, 'counting', 'two red circles', 0, 0, 0.5, 'found 1 red circle', NULL);
   `);
   assert.throws(() => db.exec(`INSERT INTO eval_results VALUES (2, 1, 'counting', 'x', 0, 2, 0.5, 'r', NULL)`), /CHECK constraint failed/);
+});
+
+test('migration 4 adds the ranking queue notes and edit marks, usable with a version-3 database', () => {
+  const db = rawDb();
+  migrate(db, MIGRATIONS, 3);
+  seedVersion3(db);
+  migrate(db, MIGRATIONS, 4);
+  db.exec(`
+    INSERT INTO group_queue VALUES (1, 0.4, 'reward spread 0.40', NULL);
+    INSERT INTO edit_marks VALUES (1, 'ann', 1, 40);
+  `);
+  assert.throws(() => db.exec(`UPDATE group_queue SET closed = 'lost' WHERE group_id = 1`), /CHECK constraint failed/);
+  assert.throws(() => db.exec(`INSERT INTO edit_marks VALUES (99, 'ann', 0, 41)`), /FOREIGN KEY/);
+  db.exec('DELETE FROM rollout_groups WHERE id = 1');
+  assert.equal((db.prepare('SELECT count(*) AS n FROM group_queue').get() as { n: number }).n, 0, 'queue notes go with their group');
 });
 
 test('all pending migrations run in one transaction: a failure leaves the database unchanged', () => {

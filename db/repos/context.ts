@@ -32,3 +32,18 @@ export function groupBy<T, K, V>(items: readonly T[], key: (item: T) => K, value
   }
   return groups;
 }
+
+/** Groups with people's marks since a time, and the newest mark's time (the next watermark). */
+export interface MarkedGroups {
+  groupIds: number[];
+  latest: number;
+}
+
+export function markedGroups(rows: unknown[], since: number): MarkedGroups {
+  const typed = rows as { group_id: number; latest: number }[];
+  return { groupIds: typed.map((r) => r.group_id), latest: Math.max(since, ...typed.map((r) => r.latest)) };
+}
+
+export function markMeans(rows: unknown[]): Map<number, number> {
+  return new Map((rows as { sample_id: number; mean: number }[]).map((r) => [r.sample_id, r.mean]));
+}

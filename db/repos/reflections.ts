@@ -3,7 +3,7 @@ import type { CritiqueMark, ReflectionCycle, ReflectionRound, Verdict } from '..
 import { invalid, notFound, requireFiniteNumber, requireText } from '../errors.ts';
 import type { CritiqueMarkRow, ReflectionCycleRow, ReflectionRoundRow } from '../rows.ts';
 import type { RepoContext } from './context.ts';
-import { groupBy, placeholders } from './context.ts';
+import { groupBy, markedGroups, markMeans, placeholders, type MarkedGroups } from './context.ts';
 
 export interface ReflectionRoundInput {
   judgedSampleId: number;
@@ -84,6 +84,25 @@ export class ReflectionsRepo {
       `INSERT INTO critique_marks (round_id, annotator, correct, created_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (round_id, annotator) DO UPDATE SET correct = excluded.correct, created_at = excluded.created_at`,
     ).run(roundId, annotator, correct ? 1 : 0, this.ctx.now());
+  }
+
+  /** Per member sample of the group: the mean of its critiques' marks, +1 right / -1 wrong (the critiqueMark reward). */
+  markMeans(groupId: number): Map<number, number> {
+    return markMeans(this.ctx.db.prepare(
+      `SELECT c.sample_id AS sample_id, avg(CASE m.correct WHEN 1 THEN 1.0 ELSE -1.0 END) AS mean
+       FROM critique_marks m JOIN reflection_rounds r ON r.id = m.round_id JOIN reflection_cycles c ON c.id = r.cycle_id
+       JOIN samples s ON s.id = c.sample_id WHERE s.group_id = ? GROUP BY c.sample_id`,
+    ).all(groupId));
+  }
+
+  /** Groups of a run with a critique mark made or changed at or after `since` (ms), and the latest mark's time. */
+  markedSince(runId: number, since: number): MarkedGroups {
+    return markedGroups(this.ctx.db.prepare(
+      `SELECT s.group_id AS group_id, max(m.created_at) AS latest
+       FROM critique_marks m JOIN reflection_rounds r ON r.id = m.round_id JOIN reflection_cycles c ON c.id = r.cycle_id
+       JOIN samples s ON s.id = c.sample_id JOIN rollout_groups g ON g.id = s.group_id
+       WHERE g.run_id = ? AND m.created_at >= ? GROUP BY s.group_id`,
+    ).all(runId, since), since);
   }
 
   private withRounds(cycle: ReflectionCycleRow): ReflectionCycle {

@@ -98,7 +98,7 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       return ranking;
     },
     'ranking.waiting': (query) => ({ waiting: store.rankings.queueSize(query) }),
-    'ranking.undo': ({ annotator }) => ({ undone: store.rankings.undoLast(annotator) }),
+    'ranking.undo': ({ annotator, rankingId }) => ({ undone: store.rankings.undo(annotator, rankingId) }),
 
     'reflections.list': ({ runId, offset = 0, limit = 50 }) =>
       pageAcrossGroups(store, runId, offset, limit, (groupId) => store.reflections.forGroup(groupId)),
