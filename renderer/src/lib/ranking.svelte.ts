@@ -1,6 +1,6 @@
 // The ranking screen's state: the annotator's queue, the open group in a randomised display order,
 // the draft ranking, and the keyboard that drives it (REFERENCE §4).
-import type { GroupDetail, RolloutGroup, Sample } from '../../../contract/domain.ts';
+import type { GroupDetail, Ranking, RolloutGroup, Sample } from '../../../contract/domain.ts';
 import { errorMessage, type RendererApi } from './api.ts';
 import { RankDraft, hashString, shuffled } from './rank-draft.ts';
 
@@ -15,7 +15,12 @@ export class RankingSession {
   draft = $state.raw(new RankDraft([]));
   /** Drafts before each change to the open group's ranking, for undo (keys and drags alike). */
   private past = $state.raw<RankDraft[]>([]);
+  /** Rankings (not skips) saved in this session. */
   submittedCount = $state(0);
+  /** What this session saved, newest last: the only decisions `undo` takes back (never one from an earlier visit). */
+  private saved = $state.raw<Ranking[]>([]);
+  /** Says what an undo did or why it did nothing. */
+  notice = $state<string | null>(null);
   /** Groups still waiting for this annotator (all of the queue, not just the loaded page). */
   waiting = $state(0);
   busy = $state(false);
@@ -107,7 +112,10 @@ export class RankingSession {
     if (this.group) await this.save({ skipped: true });
   }
 
-  /** Undo within the open group first; with nothing to undo there, take back the last saved ranking. */
+  /**
+   * Undo within the open group first; with nothing to undo there, take back the last ranking or skip saved
+   * in this session and reopen its group. Rankings saved before this page opened are never touched.
+   */
   async undo(): Promise<void> {
     const previous = this.past[this.past.length - 1];
     if (previous) {
@@ -115,12 +123,18 @@ export class RankingSession {
       this.past = this.past.slice(0, -1);
       return;
     }
+    const last = this.saved[this.saved.length - 1];
+    if (!last) {
+      this.notice = 'Nothing to undo: you have not ranked or skipped a group on this page (earlier rankings stay as saved).';
+      return;
+    }
     await this.guard(async () => {
-      const { undone } = await this.api.call('ranking.undo', { annotator: this.annotator() });
-      if (!undone) return;
+      await this.api.call('ranking.undo', { annotator: this.annotator(), rankingId: last.id });
+      this.saved = this.saved.slice(0, -1);
+      if (!last.skipped) this.submittedCount = Math.max(0, this.submittedCount - 1);
       await this.loadQueue();
-      await this.open(undone.groupId);
-      this.submittedCount = Math.max(0, this.submittedCount - 1);
+      await this.open(last.groupId);
+      this.notice = `Took back your ${last.skipped ? 'skip' : 'ranking'} of this group.`;
     });
   }
 
@@ -149,14 +163,16 @@ export class RankingSession {
     if (!group || this.busy) return;
     await this.guard(async () => {
       const durationMs = Math.round(performance.now() - this.openedAt);
-      await this.api.call('ranking.submit', { groupId: group.id, annotator: this.annotator(), durationMs, ...decision });
+      const ranking = await this.api.call('ranking.submit', { groupId: group.id, annotator: this.annotator(), durationMs, ...decision });
+      this.saved = [...this.saved, ranking];
+      this.notice = null;
       this.queue = this.queue.filter((g) => g.id !== group.id);
       this.waiting = Math.max(0, this.waiting - 1);
       const next = this.queue[0];
       if (next) await this.open(next.id);
       else await this.loadQueue();
-      // Counted once the next group is on screen, so the count and the group change together.
-      this.submittedCount++;
+      // Counted once the next group is on screen, so the count and the group change together; a skip is no ranking.
+      if (!ranking.skipped) this.submittedCount++;
     });
   }
 
