@@ -46,6 +46,24 @@ export interface AppInfo {
   schemaVersion: number;
 }
 
+/** Weights a run can start from: the shipped base, or a checkpoint a run saved. */
+export interface CheckpointChoice {
+  path: string;
+  label: string;
+  /** The model preset the weights are for (a nano checkpoint cannot start a base run). */
+  preset: 'base' | 'nano';
+  runId: number | null;
+  step: number | null;
+}
+
+/** A sync run waiting for people: the groups it waits on (they come first in the ranking queue). */
+export interface RunWait {
+  runId: number;
+  runName: string;
+  step: number;
+  groupIds: number[];
+}
+
 export interface SuiteInfo {
   name: string;
   description: string;
@@ -185,6 +203,10 @@ export const calls = {
     }),
   ),
   'ranking.waiting': call<{ waiting: number }>()(z.object({ annotator, runId: id.optional() }).strict()),
+  /** Sync runs waiting for rankings now, with the groups they wait on. */
+  'ranking.waits': call<RunWait[]>()(z.object({}).strict()),
+  /** The shipped base and every run's checkpoints, for a new run's starting weights. */
+  'checkpoints.list': call<CheckpointChoice[]>()(z.object({}).strict()),
   /** Takes back one of the annotator's own rankings or skips (the screen sends only those it saved in this session). */
   'ranking.undo': call<{ undone: Ranking }>()(z.object({ annotator, rankingId: id }).strict()),
 
@@ -199,6 +221,10 @@ export const calls = {
   'ranking.agreement': call<AgreementReport>()(z.object({ runId: id }).strict()),
   'reflections.mark': call<{ roundId: number; annotator: string; correct: boolean }>()(
     z.object({ roundId: id, annotator, correct: z.boolean() }).strict(),
+  ),
+
+  'edits.mark': call<{ editId: number; annotator: string; followed: boolean }>()(
+    z.object({ editId: id, annotator, followed: z.boolean() }).strict(),
   ),
 
   'metrics.names': call<string[]>()(z.object({ runId: id }).strict()),

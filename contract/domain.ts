@@ -364,4 +364,10 @@ export interface LogTailQuery {
 export interface GroupDetail extends RolloutGroup {
   samples: Sample[];
   rankings: Ranking[];
+  /**
+   * Each member's advantage on the automatic rewards alone, in member order: the "before" of what rankings
+   * and marks changed (the samples' advantages are the "after"). null when no person's answer reached the
+   * group, or for per-round reflection advantages (their baseline is the first image, not stored).
+   */
+  automaticAdvantages?: number[] | null;
 }

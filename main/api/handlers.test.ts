@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CallName, CallOutput } from '../../contract/api.ts';
+import type { CallName, CallOutput, Settings } from '../../contract/api.ts';
 import type { JsonObject } from '../../contract/domain.ts';
 import { openStore, type Store } from '../../db/index.ts';
 import { saveCheckpoint } from '../engine/checkpoint/checkpoint.ts';
@@ -14,18 +14,18 @@ import { UnifiedModel } from '../models/unified.ts';
 import { UnifiedPolicy } from '../rl/unified.ts';
 import { seedGroups, seedMetrics, seedRankings, seedReflections } from '../../tests/browser/fixtures.ts';
 import type { ComputeClient } from '../compute/client.ts';
-import type { SettingsFile } from '../settings.ts';
+import { DEFAULT_SETTINGS, type SettingsFile } from '../settings.ts';
 import { createDispatch } from './dispatch.ts';
 import { EventBus } from './events.ts';
 import { createHandlers } from './handlers.ts';
 import { RunController } from './runs.ts';
 
-function setup(compute: Partial<ComputeClient> = {}) {
+function setup(compute: Partial<ComputeClient> = {}, settings: Settings = { ...DEFAULT_SETTINGS }) {
   const store = openStore(':memory:');
   const dataDir = mkdtempSync(join(tmpdir(), 'unirl-handlers-'));
   const events = new EventBus();
   const dispatch = createDispatch(createHandlers({
-    store, events, compute: compute as ComputeClient, settings: {} as SettingsFile,
+    store, events, compute: compute as ComputeClient, settings: { get: () => settings } as SettingsFile,
     runs: new RunController(store, events, compute as ComputeClient, dataDir),
     info: () => ({ version: 'test', mode: 'headless', dataDir, providers: ['cpu'], schemaVersion: 0 }),
   }));
@@ -139,6 +139,38 @@ test('reflections.mark stores a person\'s mark; a bad round is not found, a miss
   assert.deepEqual(cycle.rounds[1]!.marks.map((m) => [m.annotator, m.correct]), [['ann', false]]);
   await assert.rejects(call('reflections.mark', { roundId: 999, annotator: 'ann', correct: true }), /reflection round 999 not found/);
   await assert.rejects(call('reflections.mark', { roundId: 1, annotator: 'ann' }), /field "correct"/);
+  done();
+});
+
+test('Settings\' provider and threads reach new runs and evaluations; a run\'s own runtime wins', async () => {
+  const started: unknown[] = [];
+  const compute = { start: (_kind: string, params: unknown) => (started.push(params), { id: 'job-1', kind: 'eval', result: new Promise(() => {}), cancel() {} }) };
+  const { call, done } = setup(compute as unknown as Partial<ComputeClient>, { ...DEFAULT_SETTINGS, provider: 'webgpu', threads: 1 });
+  const run = await call('runs.create', { name: 'r', scenario: 't2i', model: 'nano' });
+  assert.deepEqual((run.config as { runtime: JsonObject }).runtime, { provider: 'webgpu', threads: 1, samplesPerPass: 8 });
+  const own = await call('runs.create', { name: 'own', scenario: 't2i', config: { runtime: { threads: 4 } } });
+  assert.deepEqual((own.config as { runtime: JsonObject }).runtime, { provider: 'webgpu', threads: 4, samplesPerPass: 8 });
+  await call('eval.start', { suite: 'geneval', generator: 'model', limit: 1 });
+  assert.deepEqual(started[0], { suite: 'geneval', generator: 'model', limit: 1, checkpoint: undefined, provider: 'webgpu', threads: 1 });
+  done();
+});
+
+test('checkpoints.list offers the shipped base and every run\'s checkpoints; edits.mark stores a person\'s mark', async () => {
+  const { store, call, done } = setup();
+  const runId = store.runs.create({ name: 'nano run', scenario: 't2i', config: { model: { preset: 'nano' } } }).id;
+  store.checkpoints.add({ runId, step: 2, path: '/d/runs/1/step-2.safetensors' });
+  const choices = await call('checkpoints.list', {});
+  assert.equal(choices[0]!.label, 'shipped base model');
+  assert.deepEqual(choices.slice(1), [{ path: '/d/runs/1/step-2.safetensors', label: 'run #1 nano run, step 2', preset: 'nano', runId, step: 2 }]);
+
+  const prompt = store.prompts.ensure(runId, { text: 'make it blue', task: 'edit' });
+  const { sampleIds } = store.groups.insert({ runId, step: 1, promptId: prompt.id, samples: [{ seed: 1 }, { seed: 2 }] });
+  const edit = store.edits.insert({ editedSampleId: sampleIds[0]!, sourceSampleId: sampleIds[1]!, instruction: 'make it blue', inverseInstruction: 'make it red' });
+  await call('edits.mark', { editId: edit.id, annotator: 'ann', followed: false });
+  await call('edits.mark', { editId: edit.id, annotator: 'bob', followed: true });
+  assert.deepEqual(store.edits.get(edit.id).marks.map((m) => [m.annotator, m.followed]), [['ann', false], ['bob', true]]);
+  assert.deepEqual(store.edits.markMeans(1), new Map([[sampleIds[0]!, 0]]));
+  await assert.rejects(call('edits.mark', { editId: 99, annotator: 'ann', followed: true }), /edit 99 not found/);
   done();
 });
 

@@ -1,8 +1,11 @@
 // What each API call does. Inputs arrive validated (see dispatch.ts); handlers read and write the
 // store, start jobs on the compute worker, and publish events.
 import { join } from 'node:path';
-import type { AgreementReport, AppInfo, GroupAgreement, TensorView, TrajectoryView } from '../../contract/api.ts';
-import type { Page, Ranking, Tensor, Trajectory } from '../../contract/domain.ts';
+import type { AgreementReport, AppInfo, CheckpointChoice, GroupAgreement, RunWait, TensorView, TrajectoryView } from '../../contract/api.ts';
+import type { GroupDetail, Page, Ranking, Tensor, Trajectory } from '../../contract/domain.ts';
+import { DEFAULT_CHECKPOINT } from '../models/generator.ts';
+import { HUMAN_REWARDS, parseTrainConfig } from '../rl/config.ts';
+import { automaticAdvantages, humanPart } from '../rl/feedback.ts';
 import type { Store } from '../../db/index.ts';
 import type { ComputeClient } from '../compute/client.ts';
 import { JobFailed } from '../compute/client.ts';
@@ -64,6 +67,42 @@ function agreementOf(store: Store, runId: number): AgreementReport {
   return { overall: poolAgreement(ranked), groups };
 }
 
+/** The sync runs training now that wait for people, with the groups each waits on. */
+function runWaits(store: Store): RunWait[] {
+  return store.runs.list().flatMap((run) => {
+    if (run.status !== 'running' || (run.config as { human?: { mode?: string } }).human?.mode !== 'sync') return [];
+    const groupIds = store.groups.pendingOfRun(run.id);
+    return groupIds.length ? [{ runId: run.id, runName: run.name, step: run.step + 1, groupIds }] : [];
+  });
+}
+
+/** The shipped base, then every run's checkpoints, newest run first. */
+function checkpointChoices(store: Store): CheckpointChoice[] {
+  const base: CheckpointChoice = { path: DEFAULT_CHECKPOINT, label: 'shipped base model', preset: 'base', runId: null, step: null };
+  return [base, ...store.runs.list().sort((a, b) => b.id - a.id).flatMap((run) => {
+    const preset = (run.config as { model?: { preset?: string } }).model?.preset === 'nano' ? 'nano' : 'base';
+    return store.checkpoints.list(run.id).map((c): CheckpointChoice => ({
+      path: c.path, label: `run #${run.id} ${run.name}, step ${c.step}`, preset, runId: run.id, step: c.step,
+    }));
+  })];
+}
+
+/** A group with its members' advantages on the automatic rewards alone, when people's answers reached it. */
+function withAutomaticAdvantages(store: Store, detail: GroupDetail): GroupDetail {
+  const members = detail.samples.filter((s) => s.role === 'member');
+  if (!members.some((s) => s.rewards.some((c) => (HUMAN_REWARDS as readonly string[]).includes(c.name)))) return { ...detail, automaticAdvantages: null };
+  let config;
+  try {
+    config = parseTrainConfig(store.runs.get(detail.runId).config);
+  } catch {
+    return { ...detail, automaticAdvantages: null };
+  }
+  if (config.scenario === 'reflect' && config.reflect.advantage === 'perRound') return { ...detail, automaticAdvantages: null };
+  const { stdEps, advantageClip: clip, scaleByStd } = config.loss;
+  const totals = members.map((s) => s.reward ?? 0);
+  return { ...detail, automaticAdvantages: automaticAdvantages(totals, members.map((s) => humanPart(s.rewards)), { stdEps, clip, scaleByStd }) };
+}
+
 export function createHandlers({ store, events, compute, settings, runs, info }: HandlerDeps): Handlers {
   const tokenizers = new RunTokenizers(store);
   return {
@@ -77,13 +116,16 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
 
     'runs.list': () => store.runs.list(),
     'runs.get': ({ runId }) => store.runs.get(runId),
-    'runs.create': ({ name, scenario, config, model }) => runs.create(name, scenario, config, model ?? 'base'),
+    'runs.create': ({ name, scenario, config, model }) => {
+      const { provider, threads } = settings.get();
+      return runs.create(name, scenario, config, model ?? 'base', { provider, threads });
+    },
     'runs.start': ({ runId }) => runs.start(runId),
     'runs.pause': ({ runId }) => runs.pause(runId),
     'runs.stop': ({ runId }) => runs.stop(runId),
 
     'groups.list': (query) => store.groups.list(query),
-    'groups.get': ({ groupId }) => store.groups.detail(groupId),
+    'groups.get': ({ groupId }) => withAutomaticAdvantages(store, store.groups.detail(groupId)),
     'groups.steps': ({ runId }) => {
       store.runs.get(runId);
       return store.groups.stepCounts(runId);
@@ -98,6 +140,8 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       return ranking;
     },
     'ranking.waiting': (query) => ({ waiting: store.rankings.queueSize(query) }),
+    'ranking.waits': () => runWaits(store),
+    'checkpoints.list': () => checkpointChoices(store),
     'ranking.undo': ({ annotator, rankingId }) => ({ undone: store.rankings.undo(annotator, rankingId) }),
 
     'reflections.list': ({ runId, offset = 0, limit = 50 }) =>
@@ -114,6 +158,10 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       store.reflections.mark(roundId, annotator, correct);
       return { roundId, annotator, correct };
     },
+    'edits.mark': ({ editId, annotator, followed }) => {
+      store.edits.mark(editId, annotator, followed);
+      return { editId, annotator, followed };
+    },
 
     'metrics.names': ({ runId }) => {
       store.runs.get(runId);
@@ -126,7 +174,8 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     'eval.start': ({ suite, generator, limit, checkpoint }) => {
       // The evaluation row is written first, so the screen lists it while it runs; the job's report lands in it.
       const evaluation = store.evaluations.start({ suite, ...(checkpoint ? { checkpointPath: checkpoint } : {}) });
-      const job = compute.start('eval', { suite, generator, limit, checkpoint });
+      const { provider, threads } = settings.get();
+      const job = compute.start('eval', { suite, generator, limit, checkpoint, provider, threads });
       job.result.then(
         (result) => {
           const summary = recordEvalReport(store, evaluation.id, generator, result);
