@@ -108,6 +108,16 @@ export class RankingSession {
     await this.save({ ranks: this.draft.finalRanks() });
   }
 
+  /** No sample is better than another ("all equally bad" or good): every rank 1, so the group's human rewards are equal and change no advantage. */
+  async allTied(): Promise<void> {
+    if (this.group) await this.save({ ranks: this.display.map((s) => ({ sampleId: s.id, rank: 1 })) });
+  }
+
+  /** The group of the last ranking (not skip) saved in this session, to show what it did. */
+  get lastRankedGroupId(): number | null {
+    return [...this.saved].reverse().find((r) => !r.skipped)?.groupId ?? null;
+  }
+
   async skip(): Promise<void> {
     if (this.group) await this.save({ skipped: true });
   }
@@ -138,7 +148,7 @@ export class RankingSession {
     });
   }
 
-  /** Keyboard: 1-9 pick by display position, t tie, s skip, u or Ctrl+Z undo, Enter submit. Returns whether it handled the key. */
+  /** Keyboard: 1-9 pick by display position, t tie, a all tied, s skip, u or Ctrl+Z undo, Enter submit. Returns whether it handled the key. */
   handleKey(event: KeyboardEvent): boolean {
     if (event.altKey || event.metaKey) return false;
     if ((event.ctrlKey && event.key.toLowerCase() === 'z') || (!event.ctrlKey && event.key === 'u')) {
@@ -153,6 +163,7 @@ export class RankingSession {
     switch (event.key) {
       case 't': this.tie(); return true;
       case 's': void this.skip(); return true;
+      case 'a': void this.allTied(); return true;
       case 'Enter': void this.submit(); return true;
       default: return false;
     }
