@@ -304,6 +304,8 @@ class Trainer {
         return group;
       })();
       if (features) inserted.sampleIds.forEach((id, k) => this.featureCache.set(id, features[k]!));
+      // The Ranking screen's queue and the sync banner follow new groups live.
+      if (queued) this.ctx.emit?.('group.created', this.store.groups.get(inserted.groupId));
       const group: LiveGroup = {
         groupId: inserted.groupId, step, item, samples, sampleIds: inserted.sampleIds, rewards, advantages: adv!.advantages, zeroStd: adv!.zeroStd, ...(firstImage ? { firstImage } : {}),
       };
