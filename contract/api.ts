@@ -112,9 +112,19 @@ export interface GroupAgreement extends Agreement {
   prompt: string;
 }
 
+/** Two annotators' agreement over the groups both ranked. */
+export interface PairAgreement extends Agreement {
+  a: string;
+  b: string;
+  /** Groups both ranked. */
+  groups: number;
+}
+
 export interface AgreementReport {
   /** Pooled over the groups ranked by two or more annotators. */
   overall: Agreement;
+  /** Per pair of annotators, over the groups both ranked. */
+  pairs: PairAgreement[];
   /** Groups with two or more rankings, newest step first. */
   groups: GroupAgreement[];
 }

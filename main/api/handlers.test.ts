@@ -131,6 +131,17 @@ test('ranking.agreement reports groups with two or more rankings and the pooled 
   done();
 });
 
+test('ranking.agreement has Krippendorff\'s alpha and pairwise agreement for every two annotators', async () => {
+  const { store, call, done } = setup();
+  const seeded = seedGroups(store, { groups: 2, groupSize: 4 });
+  seedRankings(store, seeded, ['ann', 'bob', 'cy'], 2);
+  const { pairs } = await call('ranking.agreement', { runId: seeded.runId });
+  // bob swaps ann's 2nd and 3rd, cy her 3rd and 4th: each agrees with ann on 5 of 6 pairs, with each other on 4.
+  assert.deepEqual(pairs.map((p) => [p.a, p.b, p.groups, Math.round(p.pairwise! * 6)]), [['ann', 'bob', 2, 5], ['ann', 'cy', 2, 5], ['bob', 'cy', 2, 4]]);
+  assert.ok(pairs[2]!.alpha! < pairs[0]!.alpha!, 'the pair that agrees less has the lower alpha');
+  done();
+});
+
 test('reflections.mark stores a person\'s mark; a bad round is not found, a missing field is named', async () => {
   const { store, call, done } = setup();
   const cycles = seedReflections(store);

@@ -1,7 +1,7 @@
 // What each API call does. Inputs arrive validated (see dispatch.ts); handlers read and write the
 // store, start jobs on the compute worker, and publish events.
 import { join } from 'node:path';
-import type { AgreementReport, AppInfo, CheckpointChoice, GroupAgreement, RunWait, TensorView, TrajectoryView } from '../../contract/api.ts';
+import type { AgreementReport, AppInfo, CheckpointChoice, GroupAgreement, PairAgreement, RunWait, TensorView, TrajectoryView } from '../../contract/api.ts';
 import type { GroupDetail, Page, Ranking, Tensor, Trajectory } from '../../contract/domain.ts';
 import { DEFAULT_CHECKPOINT } from '../models/generator.ts';
 import { HUMAN_REWARDS, parseTrainConfig } from '../rl/config.ts';
@@ -64,7 +64,18 @@ function agreementOf(store: Store, runId: number): AgreementReport {
     ranked.push(rankings);
     groups.push({ groupId: group.id, step: group.step, prompt: group.prompt, ...groupAgreement(rankings) });
   }
-  return { overall: poolAgreement(ranked), groups };
+  return { overall: poolAgreement(ranked), pairs: pairAgreements(ranked), groups };
+}
+
+/** Krippendorff's alpha and pairwise agreement for every two annotators, over the groups both ranked. */
+function pairAgreements(ranked: readonly Ranking[][]): PairAgreement[] {
+  const annotators = [...new Set(ranked.flat().map((r) => r.annotator))].sort();
+  return annotators.flatMap((a, i) => annotators.slice(i + 1).flatMap((b) => {
+    const both = ranked
+      .map((rankings) => rankings.filter((r) => r.annotator === a || r.annotator === b))
+      .filter((rankings) => rankings.length === 2);
+    return both.length === 0 ? [] : [{ a, b, groups: both.length, ...poolAgreement(both) }];
+  }));
 }
 
 /** The sync runs training now that wait for people, with the groups each waits on. */

@@ -2,7 +2,7 @@
 // the draft ranking, and the keyboard that drives it (REFERENCE §4).
 import type { GroupDetail, Ranking, RolloutGroup, Sample } from '../../../contract/domain.ts';
 import { errorMessage, type RendererApi } from './api.ts';
-import { RankDraft, hashString, shuffled } from './rank-draft.ts';
+import { RankDraft, hashString, shuffled, type RankAnswer } from './rank-draft.ts';
 
 const QUEUE_LIMIT = 50;
 
@@ -26,6 +26,8 @@ export class RankingSession {
   busy = $state(false);
   error = $state<string | null>(null);
   private openedAt = 0;
+  /** What each run asks of people (its config's human.answer), by run id. */
+  private readonly answers = new Map<number, RankAnswer>();
 
   constructor(private readonly api: RendererApi, private readonly annotator: () => string) {}
 
@@ -53,11 +55,22 @@ export class RankingSession {
   async open(groupId: number): Promise<void> {
     const group = await this.api.call('groups.get', { groupId });
     const members = group.samples.filter((s) => s.role === 'member');
+    const answer = await this.answerOf(group.runId);
     this.group = group;
     this.display = shuffled(members, hashString(this.annotator()) ^ group.id);
-    this.draft = new RankDraft(members.map((s) => s.id));
+    this.draft = new RankDraft(members.map((s) => s.id), [], false, answer);
     this.past = [];
     this.openedAt = performance.now();
+  }
+
+  private async answerOf(runId: number): Promise<RankAnswer> {
+    let answer = this.answers.get(runId);
+    if (!answer) {
+      const human = ((await this.api.call('runs.get', { runId })).config as { human?: { answer?: string; topK?: number } }).human;
+      answer = human?.answer === 'bestWorst' ? { kind: 'bestWorst' } : human?.answer === 'topK' ? { kind: 'topK', k: human.topK ?? 3 } : { kind: 'full' };
+      this.answers.set(runId, answer);
+    }
+    return answer;
   }
 
   /** "Group 3 of 12": the open group's place among those ranked this session and those waiting. */
