@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Type-checks the project. The Electron-only files (main/electron, preload) are checked when the
+// Type-checks the project, after checking that no modules import each other in a cycle. The Electron-only files (main/electron, preload) are checked when the
 // optional `electron` package (and so its types) is installed, and skipped with a note otherwise.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -10,6 +10,9 @@ const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.m
 const projects = ['tsconfig.json'];
 if (existsSync(new URL('../node_modules/electron/electron.d.ts', import.meta.url))) projects.push('tsconfig.electron.json');
 else console.log('typecheck: electron is not installed; skipping main/electron and preload');
+
+const cycles = spawnSync(process.execPath, [fileURLToPath(new URL('./check-cycles.js', import.meta.url))], { stdio: 'inherit', cwd: root });
+if (cycles.status !== 0) process.exit(cycles.status ?? 1);
 
 for (const project of projects) {
   const result = spawnSync(process.execPath, [tsc, '--noEmit', '-p', project], { stdio: 'inherit', cwd: root });

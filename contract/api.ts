@@ -46,12 +46,12 @@ export interface AppInfo {
   schemaVersion: number;
 }
 
-/** Weights a run can start from: the shipped base, or a checkpoint a run saved. */
-export interface CheckpointChoice {
-  path: string;
+/** Weights the API can name (checkpoints.list): by id only, never by an arbitrary path. */
+export interface CheckpointEntry {
+  /** "shipped:base", or "run:<runId>:<step>" for a checkpoint a run saved. */
+  id: string;
   label: string;
-  /** The model preset the weights are for (a nano checkpoint cannot start a base run). */
-  preset: 'base' | 'nano';
+  source: 'shipped' | 'run';
   runId: number | null;
   step: number | null;
 }
@@ -215,8 +215,6 @@ export const calls = {
   'ranking.waiting': call<{ waiting: number }>()(z.object({ annotator, runId: id.optional() }).strict()),
   /** Sync runs waiting for rankings now, with the groups they wait on. */
   'ranking.waits': call<RunWait[]>()(z.object({}).strict()),
-  /** The shipped base and every run's checkpoints, for a new run's starting weights. */
-  'checkpoints.list': call<CheckpointChoice[]>()(z.object({}).strict()),
   /** Takes back one of the annotator's own rankings or skips (the screen sends only those it saved in this session). */
   'ranking.undo': call<{ undone: Ranking }>()(z.object({ annotator, rankingId: id }).strict()),
 
@@ -245,13 +243,16 @@ export const calls = {
     z.object({ runId: id.nullable(), limit: z.number().int().min(1).max(2000).optional(), afterId: z.number().int().min(0).optional() }).strict(),
   ),
 
+  /** The shipped model and every run's checkpoints (only that run's with runId), for eval.start and runs.create. */
+  'checkpoints.list': call<CheckpointEntry[]>()(z.object({ runId: id.optional() }).strict()),
   'eval.suites': call<SuiteInfo[]>()(z.object({}).strict()),
   'eval.start': call<JobInfo>()(
     z.object({
-      suite: z.string().min(1),
-      generator: z.string().min(1),
+      /** A name from eval.suites; the handler checks it against the list. */
+      suite: z.string().min(1).max(64),
+      generator: z.string().min(1).max(64),
       limit: z.number().int().min(1).optional(),
-      /** Weights for the model generator (a safetensors path); the shipped base when absent. */
+      /** Weights for the model generator: an id from checkpoints.list (or a path inside the data dir); the shipped base when absent. */
       checkpoint: z.string().min(1).max(4096).optional(),
     }).strict(),
   ),

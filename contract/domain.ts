@@ -134,10 +134,11 @@ export interface Tensor<D extends TensorDType = TensorDType> {
 }
 
 /**
- * What one policy produced for one sample, as named tensors. Conventions the trainer uses:
+ * What one policy produced for one sample, as named tensors. Their names, dtypes and named dims are described
+ * once, in contract/tensors.ts (TRAJECTORY_TENSORS), and checked when written and when read:
  * lm: tokenIds int32 [T], logProbs float32 [T];
- * dm: latents float32 [S+1, C, H, W], means float32 [S, C, H, W], logProbs float32 [S], steps int32 [S]
- * (S = the steps that are trained). `label` tells several trajectories of one sample apart
+ * dm: latents float32 [S+1, N, p·p·3] (images in the DiT's patch layout), means float32 [S, N, p·p·3],
+ * logProbs float32 [S], times float32 [S+1], steps int32 [S]. `label` tells several trajectories of one sample apart
  * (e.g. 'forward' / 'reverse' in cycle editing, 'round1' in reflection).
  */
 export type TrajectoryKind = 'lm' | 'dm';

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { resolveDataDir } from './datadir.ts';
+import { openStore } from './index.ts';
 
 function tempRoot(t: { after: (fn: () => void) => void }): string {
   const root = mkdtempSync(join(tmpdir(), 'unirl-datadir-'));
@@ -38,4 +39,18 @@ test('a relative --data-dir resolves against the working directory', (t) => {
   process.chdir(root);
   t.after(() => process.chdir(cwd));
   assert.equal(resolveDataDir({ cliDir: 'data', env: {} }).dir, join(root, 'data'));
+});
+
+test('a data dir that is a file, or one that cannot be written, fails naming the path (issue 16, problem 9)', (t) => {
+  const root = tempRoot(t);
+  const file = join(root, 'not-a-folder');
+  writeFileSync(file, 'x');
+  assert.throws(() => resolveDataDir({ cliDir: file }), (err: Error) =>
+    err.message === `data dir ${file} is a file, not a folder: choose another with --data-dir or UNIRL_DATA_DIR`);
+  assert.throws(() => resolveDataDir({ cliDir: join(file, 'sub') }), (err: Error) => err.message.startsWith(`cannot create the data dir ${join(file, 'sub')}:`));
+  // Read-only folders: /sys refuses writes even to root; a path under a file fails the same way.
+  for (const dbPath of ['/sys/unirl.sqlite', join(file, 'unirl.sqlite')]) {
+    assert.throws(() => openStore(dbPath), (err: Error) =>
+      err.message.startsWith(`cannot open the database ${dbPath}: unable to open database file (is its folder there and writable?)`), dbPath);
+  }
 });

@@ -1,5 +1,5 @@
 // Where the app keeps its data: the database, checkpoints and exports.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 
@@ -40,6 +40,17 @@ export function resolveDataDir(options: DataDirOptions = {}): DataDir {
     : options.electronUserData ? [options.electronUserData, 'electron']
     : [defaultDir(env, options.platform ?? process.platform, options.home ?? homedir()), 'default'];
   const dir = resolve(chosen);
-  mkdirSync(dir, { recursive: true });
+  createFolder(dir);
   return { dir, dbPath: join(dir, DB_FILE), source };
+}
+
+/** Creates the data dir, or says in one line why it cannot be one. */
+function createFolder(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    const isFile = (() => { try { return statSync(dir).isFile(); } catch { return false; } })();
+    if (isFile) throw new Error(`data dir ${dir} is a file, not a folder: choose another with --data-dir or UNIRL_DATA_DIR`);
+    throw new Error(`cannot create the data dir ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }

@@ -13,7 +13,7 @@ import { migrate } from './migrate.ts';
  * the trainer's writes are worth; a lost step after a power cut is recovered from the last checkpoint.
  */
 export function openDatabase(path: string, options: { migrate?: boolean } = {}): DB {
-  const db = new Database(path);
+  const db = openFile(path);
   try {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
@@ -23,7 +23,21 @@ export function openDatabase(path: string, options: { migrate?: boolean } = {}):
     if (options.migrate !== false) migrate(db, MIGRATIONS);
   } catch (err) {
     db.close();
+    // A read-only folder lets SQLite open an existing file but not its WAL: say which file.
+    const code = (err as { code?: string }).code ?? '';
+    if (/^SQLITE_(CANTOPEN|READONLY|PERM)/.test(code)) throw new Error(`cannot open the database ${path}: ${(err as Error).message} (is its folder writable?)`);
     throw err;
   }
   return db;
+}
+
+/** SQLite's "unable to open database file" names no file: this one does. */
+function openFile(path: string): DB {
+  try {
+    return new Database(path);
+  } catch (err) {
+    const message = (err as Error).message;
+    const hint = /unable to open/.test(message) ? ' (is its folder there and writable?)' : '';
+    throw new Error(`cannot open the database ${path}: ${message}${hint}`);
+  }
 }

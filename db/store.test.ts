@@ -62,7 +62,7 @@ test('a group is written whole: samples, PNG images, rewards, typed trajectories
   assert.equal(lm.kind, 'lm');
   assert.deepEqual(lm.tensors.tokenIds, { dtype: 'int32', shape: [5], data: Int32Array.of(1, 2, 3, 4, 301) });
   assert.equal(dm.label, 'dm');
-  assert.deepEqual(dm.tensors.means.shape, [3, 4]);
+  assert.deepEqual(dm.tensors.means.shape, [3, 4, 3]);
   assert.ok(dm.tensors.means.data instanceof Float32Array);
   assert.equal(store.groups.insert(groupInput(runId, promptId, 3, [1, 1])).groupId > groupId, true);
   assert.equal(store.groups.find(groupId + 1)!.zeroStd, true);
@@ -76,9 +76,11 @@ test('a group with one bad sample writes nothing at all', () => {
   const store = memStore();
   const { runId, promptId } = seedRun(store);
   const input = groupInput(runId, promptId, 0, [0, 1, 1]);
-  input.samples[2].trajectories![1].tensors.means.shape = [2, 4];
-  assert.throws(() => store.groups.insert(input), /samples\[2\]\.trajectories\[1\]\.tensors\.means\.shape: \[2, 4\] holds 8 elements but data has 12/);
+  input.samples[2].trajectories![1].tensors.means.shape = [2, 4, 3];
+  assert.throws(() => store.groups.insert(input), /samples\[2\]\.trajectories\[1\]\.tensors\.means\.shape: \[2, 4, 3\] holds 24 elements but data has 36/);
   for (const t of ['rollout_groups', 'samples', 'trajectories', 'trajectory_tensors', 'reward_components']) assert.equal(count(store, t), 0, t);
+  input.samples[2].trajectories![1].tensors.means = { dtype: 'float32', shape: [11, 3072], data: new Float32Array(11 * 3072) };
+  assert.throws(() => store.groups.insert(input), /trajectories\[1\]\.tensors: means: shape \[11, 3072\] is not \[step, patch, patchValue\]/, 'the stored-tensor description is checked on write');
   const other = seedRun(store, 'other');
   assert.throws(() => store.groups.insert(groupInput(runId, other.promptId, 0, [1])), /promptId: prompt 2 belongs to run 2, not run 1/);
   store.close();

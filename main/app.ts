@@ -9,6 +9,7 @@ import { EventBus } from './api/events.ts';
 import { createHandlers } from './api/handlers.ts';
 import { RunController } from './api/runs.ts';
 import { ComputeClient } from './compute/client.ts';
+import { appPath } from './paths.ts';
 import { SettingsFile } from './settings.ts';
 
 export interface AppCore {
@@ -28,7 +29,7 @@ export interface OpenAppOptions {
   electronUserData?: string;
 }
 
-const APP_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version;
+const APP_VERSION: string = JSON.parse(readFileSync(appPath('package.json'), 'utf8')).version;
 
 /** Providers this onnxruntime-node build can load here (CUDA only when its binaries were installed). */
 function availableProviders(): ExecutionProvider[] {

@@ -3,7 +3,8 @@ import type { GroupDetail, GroupListQuery, Page, QueueClosed, RankingStatus, Rew
 import { invalid, notFound, requireFiniteNumber, requireInteger, requireText } from '../errors.ts';
 import type { RolloutGroupListRow } from '../rows.ts';
 import type { RepoContext } from './context.ts';
-import { groupBy, pageBounds, placeholders } from './context.ts';
+import { pageBounds, placeholders } from './context.ts';
+import { LIST_SELECT, memberIdsOf, toGroups } from './group-rows.ts';
 import type { RankingsRepo } from './rankings.ts';
 import { totalReward } from './samples.ts';
 import type { SampleInput, SamplesRepo } from './samples.ts';
@@ -36,9 +37,6 @@ export interface RewardUpdate {
   rewards?: RewardComponent[];
   advantage?: number | null;
 }
-
-export const LIST_SELECT = `SELECT g.*, p.text AS prompt_text, p.task AS prompt_task, q.reason AS queue_reason, q.closed AS queue_closed
-  FROM rollout_groups g JOIN prompts p ON p.id = g.prompt_id LEFT JOIN group_queue q ON q.group_id = g.id`;
 
 function allEqual(values: readonly number[]): boolean {
   return values.every((v) => v === values[0]);
@@ -160,34 +158,4 @@ export class GroupsRepo {
       `SELECT id FROM rollout_groups WHERE id IN (${placeholders(groupIds.length)}) AND ranking_status = 'pending' ORDER BY id`,
     ).all(...groupIds) as { id: number }[]).map((r) => r.id);
   }
-}
-
-/** Member sample ids of a group by index; not_found when the group does not exist. */
-export function memberIdsOf(ctx: RepoContext, groupId: number): number[] {
-  const ids = (ctx.db.prepare(`SELECT id FROM samples WHERE group_id = ? AND role = 'member' ORDER BY idx`).all(groupId) as { id: number }[])
-    .map((r) => r.id);
-  if (ids.length === 0 && !ctx.db.prepare('SELECT 1 FROM rollout_groups WHERE id = ?').get(groupId)) throw notFound('group', groupId);
-  return ids;
-}
-
-/** Maps rows to groups, with reward statistics of their members from one query. */
-export function toGroups(ctx: RepoContext, rows: RolloutGroupListRow[]): RolloutGroup[] {
-  if (rows.length === 0) return [];
-  const totals = ctx.db.prepare(
-    `SELECT s.group_id AS group_id, sum(rc.value * rc.weight) AS total
-     FROM samples s JOIN reward_components rc ON rc.sample_id = s.id
-     WHERE s.group_id IN (${placeholders(rows.length)}) AND s.role = 'member' GROUP BY s.id`,
-  ).all(...rows.map((r) => r.id)) as { group_id: number; total: number }[];
-  const byGroup = groupBy(totals, (t) => t.group_id, (t) => t.total);
-  return rows.map((row) => {
-    const rewards = byGroup.get(row.id) ?? [];
-    const mean = rewards.length ? rewards.reduce((a, b) => a + b, 0) / rewards.length : null;
-    const std = mean === null ? null : Math.sqrt(rewards.reduce((a, r) => a + (r - mean) ** 2, 0) / rewards.length);
-    return {
-      id: row.id, runId: row.run_id, step: row.step, promptId: row.prompt_id, prompt: row.prompt_text, task: row.prompt_task,
-      groupSize: row.group_size, zeroStd: row.zero_std === 1, rankingStatus: row.ranking_status, rankingsNeeded: row.rankings_needed,
-      queueReason: row.queue_reason || null, queueClosed: row.queue_closed,
-      rewardMean: mean, rewardStd: std, createdAt: row.created_at,
-    };
-  });
 }

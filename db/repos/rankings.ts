@@ -4,7 +4,7 @@ import { invalid, notFound, requireInteger, requireText } from '../errors.ts';
 import type { RankingEntryRow, RankingRow, RolloutGroupListRow } from '../rows.ts';
 import type { RepoContext } from './context.ts';
 import { groupBy, placeholders } from './context.ts';
-import { LIST_SELECT, memberIdsOf, toGroups } from './groups.ts';
+import { LIST_SELECT, memberIdsOf, toGroups } from './group-rows.ts';
 
 export class RankingsRepo {
   constructor(private readonly ctx: RepoContext) {}

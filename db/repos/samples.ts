@@ -1,5 +1,6 @@
 // Samples (a group's G members and the images derived from them), their images, rewards and trajectories.
 import type { RewardComponent, Sample, Tensor, Trajectory, TrajectoryKind } from '../../contract/domain.ts';
+import { trajectoryTensorProblems } from '../../contract/tensors.ts';
 import { invalid, notFound, requireFiniteNumber, requireInteger, requireText } from '../errors.ts';
 import { encodePng } from '../png.ts';
 import type { RgbImage } from '../png.ts';
@@ -87,6 +88,8 @@ export class SamplesRepo {
     if (input.kind !== 'lm' && input.kind !== 'dm') throw invalid(`${field}.kind`, `must be 'lm' or 'dm', got '${input.kind}'`);
     const label = input.label ?? input.kind;
     const blobs = Object.entries(input.tensors).map(([name, t]) => [name, encodeTensor(`${field}.tensors.${name}`, t)] as const);
+    const problems = trajectoryTensorProblems(input.kind, input.tensors);
+    if (problems.length) throw invalid(`${field}.tensors`, problems.join('; '));
     const { lastInsertRowid } = this.ctx.db.prepare('INSERT INTO trajectories (sample_id, kind, label) VALUES (?, ?, ?)').run(sampleId, input.kind, label);
     const insertTensor = this.ctx.db.prepare('INSERT INTO trajectory_tensors (trajectory_id, name, dtype, shape, data) VALUES (?, ?, ?, ?, ?)');
     for (const [name, blob] of blobs) insertTensor.run(lastInsertRowid, name, blob.dtype, blob.shape, blob.data);

@@ -7,7 +7,7 @@ export function solidImage(width: number, height: number, value: number): { widt
   return { width, height, rgb: new Uint8Array(width * height * 3).fill(value) };
 }
 
-/** A member sample: 8x8 image, two reward components, an LM trajectory [T=5] and a DM trajectory [S=3, 4]. */
+/** A member sample: 8x8 image, two reward components, an LM trajectory [T=5] and a DM trajectory (means [S=3] of a 2x2 image in 1x1 patches). */
 export function sampleInput(seed: number, reward: number): SampleInput {
   return {
     seed,
@@ -17,7 +17,7 @@ export function sampleInput(seed: number, reward: number): SampleInput {
     trajectories: [
       { kind: 'lm', tensors: { tokenIds: { dtype: 'int32', shape: [5], data: Int32Array.of(1, 2, 3, 4, seed) },
         logProbs: { dtype: 'float32', shape: [5], data: Float32Array.of(-0.1, -0.2, -0.3, -0.4, -0.5) } } },
-      { kind: 'dm', tensors: { means: { dtype: 'float32', shape: [3, 4], data: new Float32Array(12).fill(seed) },
+      { kind: 'dm', tensors: { means: { dtype: 'float32', shape: [3, 4, 3], data: new Float32Array(36).fill(seed) },
         logProbs: { dtype: 'float32', shape: [3], data: Float32Array.of(-1, -2, -3) } } },
     ],
   };

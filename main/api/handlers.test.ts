@@ -1,37 +1,21 @@
 // The calls added for the screens (issue 8), through the validated dispatch over an in-memory store.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CallName, CallOutput, Settings } from '../../contract/api.ts';
+import { DEFAULT_SETTINGS } from '../settings.ts';
 import type { JsonObject } from '../../contract/domain.ts';
-import { openStore, type Store } from '../../db/index.ts';
+import type { Store } from '../../db/index.ts';
+import type { ComputeClient } from '../compute/client.ts';
 import { saveCheckpoint } from '../engine/checkpoint/checkpoint.ts';
 import { getPreset } from '../models/config.ts';
 import { shapeWorldTokenizer } from '../models/data.ts';
 import { UnifiedModel } from '../models/unified.ts';
 import { UnifiedPolicy } from '../rl/unified.ts';
 import { seedGroups, seedMetrics, seedRankings, seedReflections } from '../../tests/browser/fixtures.ts';
-import type { ComputeClient } from '../compute/client.ts';
-import { DEFAULT_SETTINGS, type SettingsFile } from '../settings.ts';
-import { createDispatch } from './dispatch.ts';
-import { EventBus } from './events.ts';
-import { createHandlers } from './handlers.ts';
-import { RunController } from './runs.ts';
+import { setupHandlers } from './test-fixtures.ts';
 
-function setup(compute: Partial<ComputeClient> = {}, settings: Settings = { ...DEFAULT_SETTINGS }) {
-  const store = openStore(':memory:');
-  const dataDir = mkdtempSync(join(tmpdir(), 'unirl-handlers-'));
-  const events = new EventBus();
-  const dispatch = createDispatch(createHandlers({
-    store, events, compute: compute as ComputeClient, settings: { get: () => settings } as SettingsFile,
-    runs: new RunController(store, events, compute as ComputeClient, dataDir),
-    info: () => ({ version: 'test', mode: 'headless', dataDir, providers: ['cpu'], schemaVersion: 0 }),
-  }));
-  const call = <K extends CallName>(name: K, input: unknown) => dispatch(name, input) as Promise<CallOutput<K>>;
-  return { store, events, call, dataDir, done: () => { store.close(); rmSync(dataDir, { recursive: true, force: true }); } };
-}
+const setup = setupHandlers;
 
 test('metrics.names lists what a run logged; samples.trajectory returns tensors as plain numbers', async () => {
   const { store, call, done } = setup();
@@ -44,8 +28,8 @@ test('metrics.names lists what a run logged; samples.trajectory returns tensors 
   const [lm, dm] = await call('samples.trajectory', { sampleId: seeded.sampleIds[0]![0]! });
   assert.equal(lm!.kind, 'lm');
   assert.ok(Array.isArray(lm!.tensors.tokenIds!.data) && lm!.tensors.tokenIds!.data.every(Number.isInteger));
-  assert.deepEqual(dm!.tensors.latents!.shape, [7, 3, 32, 32]);
-  assert.equal(dm!.tensors.latents!.data.length, 7 * 3 * 32 * 32);
+  assert.deepEqual(dm!.tensors.latents!.shape, [7, 64, 48]);
+  assert.equal(dm!.tensors.latents!.data.length, 7 * 64 * 48);
   // JSON round trip keeps it (a Float32Array would become an object of indices).
   assert.deepEqual(JSON.parse(JSON.stringify(lm)).tensors.logProbs.data, lm!.tensors.logProbs!.data);
   await assert.rejects(call('samples.trajectory', { sampleId: 12345 }), /sample 12345 not found/);
@@ -166,14 +150,9 @@ test('Settings\' provider and threads reach new runs and evaluations; a run\'s o
   done();
 });
 
-test('checkpoints.list offers the shipped base and every run\'s checkpoints; edits.mark stores a person\'s mark', async () => {
+test('edits.mark stores a person\'s mark, one per annotator, and their mean is the editMark reward', async () => {
   const { store, call, done } = setup();
-  const runId = store.runs.create({ name: 'nano run', scenario: 't2i', config: { model: { preset: 'nano' } } }).id;
-  store.checkpoints.add({ runId, step: 2, path: '/d/runs/1/step-2.safetensors' });
-  const choices = await call('checkpoints.list', {});
-  assert.equal(choices[0]!.label, 'shipped base model');
-  assert.deepEqual(choices.slice(1), [{ path: '/d/runs/1/step-2.safetensors', label: 'run #1 nano run, step 2', preset: 'nano', runId, step: 2 }]);
-
+  const runId = store.runs.create({ name: 'edit run', scenario: 'edit', config: {} }).id;
   const prompt = store.prompts.ensure(runId, { text: 'make it blue', task: 'edit' });
   const { sampleIds } = store.groups.insert({ runId, step: 1, promptId: prompt.id, samples: [{ seed: 1 }, { seed: 2 }] });
   const edit = store.edits.insert({ editedSampleId: sampleIds[0]!, sourceSampleId: sampleIds[1]!, instruction: 'make it blue', inverseInstruction: 'make it red' });

@@ -1,12 +1,12 @@
 // What each API call does. Inputs arrive validated (see dispatch.ts); handlers read and write the
 // store, start jobs on the compute worker, and publish events.
 import { join } from 'node:path';
-import type { AgreementReport, AppInfo, CheckpointChoice, GroupAgreement, PairAgreement, RunWait, TensorView, TrajectoryView } from '../../contract/api.ts';
+import type { AgreementReport, AppInfo, GroupAgreement, PairAgreement, RunWait, TensorView, TrajectoryView } from '../../contract/api.ts';
 import type { GroupDetail, Page, Ranking, Tensor, Trajectory } from '../../contract/domain.ts';
-import { DEFAULT_CHECKPOINT } from '../models/generator.ts';
 import { HUMAN_REWARDS, parseTrainConfig } from '../rl/config.ts';
 import { automaticAdvantages, humanPart } from '../rl/feedback.ts';
 import type { Store } from '../../db/index.ts';
+import { invalid } from '../../db/errors.ts';
 import type { ComputeClient } from '../compute/client.ts';
 import { JobFailed } from '../compute/client.ts';
 import type { SettingsFile } from '../settings.ts';
@@ -14,9 +14,11 @@ import type { Handlers } from './dispatch.ts';
 import type { EventBus } from './events.ts';
 import type { RunController } from './runs.ts';
 import { listSuites } from '../world/suites.ts';
+import { listGenerators } from '../world/generators.ts';
 import { groupAgreement, poolAgreement } from '../export/agreement.ts';
 import { exportRun } from '../export/export.ts';
 import { recordEvalReport } from './eval-records.ts';
+import { listCheckpoints, resolveCheckpoint } from './files.ts';
 import { RunTokenizers } from './trajectory-tokens.ts';
 
 export interface HandlerDeps {
@@ -26,6 +28,11 @@ export interface HandlerDeps {
   settings: SettingsFile;
   runs: RunController;
   info(): AppInfo;
+}
+
+/** Refuses a name that is not on the list, naming the list (before any row is written). */
+function requireKnown(field: string, name: string, known: string[]): void {
+  if (!known.includes(name)) throw invalid(field, `unknown ${field} "${name}"; one of ${known.join(', ')}`);
 }
 
 /** Every group of a run, newest step first, a page at a time. */
@@ -87,17 +94,6 @@ function runWaits(store: Store): RunWait[] {
   });
 }
 
-/** The shipped base, then every run's checkpoints, newest run first. */
-function checkpointChoices(store: Store): CheckpointChoice[] {
-  const base: CheckpointChoice = { path: DEFAULT_CHECKPOINT, label: 'shipped base model', preset: 'base', runId: null, step: null };
-  return [base, ...store.runs.list().sort((a, b) => b.id - a.id).flatMap((run) => {
-    const preset = (run.config as { model?: { preset?: string } }).model?.preset === 'nano' ? 'nano' : 'base';
-    return store.checkpoints.list(run.id).map((c): CheckpointChoice => ({
-      path: c.path, label: `run #${run.id} ${run.name}, step ${c.step}`, preset, runId: run.id, step: c.step,
-    }));
-  })];
-}
-
 /** A group with its members' advantages on the automatic rewards alone, when people's answers reached it. */
 function withAutomaticAdvantages(store: Store, detail: GroupDetail): GroupDetail {
   const members = detail.samples.filter((s) => s.role === 'member');
@@ -114,9 +110,18 @@ function withAutomaticAdvantages(store: Store, detail: GroupDetail): GroupDetail
   return { ...detail, automaticAdvantages: automaticAdvantages(totals, members.map((s) => humanPart(s.rewards)), { stdEps, clip, scaleByStd }) };
 }
 
+/** Every call that names a run answers not_found for a missing one, before its handler runs. */
+function requireNamedRun(store: Store, handlers: Handlers): Handlers {
+  const checked = Object.entries(handlers).map(([name, handler]) => [name, (args: { runId?: number | null }) => {
+    if (typeof args.runId === 'number') store.runs.get(args.runId);
+    return (handler as (a: unknown) => unknown)(args);
+  }]);
+  return Object.fromEntries(checked) as Handlers;
+}
+
 export function createHandlers({ store, events, compute, settings, runs, info }: HandlerDeps): Handlers {
   const tokenizers = new RunTokenizers(store);
-  return {
+  return requireNamedRun(store, {
     'app.info': () => info(),
     'settings.get': () => settings.get(),
     'settings.set': (patch) => {
@@ -137,10 +142,7 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
 
     'groups.list': (query) => store.groups.list(query),
     'groups.get': ({ groupId }) => withAutomaticAdvantages(store, store.groups.detail(groupId)),
-    'groups.steps': ({ runId }) => {
-      store.runs.get(runId);
-      return store.groups.stepCounts(runId);
-    },
+    'groups.steps': ({ runId }) => store.groups.stepCounts(runId),
 
     'ranking.queue': (query) => store.rankings.queue(query),
     'ranking.submit': ({ groupId, annotator, ranks, skipped, durationMs }) => {
@@ -152,7 +154,6 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     },
     'ranking.waiting': (query) => ({ waiting: store.rankings.queueSize(query) }),
     'ranking.waits': () => runWaits(store),
-    'checkpoints.list': () => checkpointChoices(store),
     'ranking.undo': ({ annotator, rankingId }) => ({ undone: store.rankings.undo(annotator, rankingId) }),
 
     'reflections.list': ({ runId, offset = 0, limit = 50 }) =>
@@ -174,15 +175,16 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       return { editId, annotator, followed };
     },
 
-    'metrics.names': ({ runId }) => {
-      store.runs.get(runId);
-      return store.metrics.names(runId);
-    },
+    'metrics.names': ({ runId }) => store.metrics.names(runId),
     'metrics.series': (query) => store.metrics.series(query),
     'logs.tail': (query) => store.log.tail(query),
 
+    'checkpoints.list': ({ runId }) => listCheckpoints(store, runId),
     'eval.suites': () => listSuites(),
-    'eval.start': ({ suite, generator, limit, checkpoint }) => {
+    'eval.start': ({ suite, generator, limit, checkpoint: checkpointRef }) => {
+      requireKnown('suite', suite, listSuites().map((s) => s.name));
+      requireKnown('generator', generator, listGenerators().map((g) => g.name));
+      const checkpoint = checkpointRef === undefined ? undefined : resolveCheckpoint(store, info().dataDir, checkpointRef);
       // The evaluation row is written first, so the screen lists it while it runs; the job's report lands in it.
       const evaluation = store.evaluations.start({ suite, ...(checkpoint ? { checkpointPath: checkpoint } : {}) });
       const { provider, threads } = settings.get();
@@ -210,5 +212,5 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       return exportRun(store, { runId, format, outDir: join(info().dataDir, 'exports', `run-${runId}-${format}-${stamp}`) });
     },
     'jobs.cancel': ({ jobId }) => ({ cancelled: compute.cancel(jobId) }),
-  };
+  });
 }

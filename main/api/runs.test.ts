@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { openStore } from '../../db/index.ts';
 import { ApiError } from '../../contract/rpc.ts';
 import { JobFailed, type ComputeClient, type JobHandle } from '../compute/client.ts';
-import type { CancelMode } from '../compute/protocol.ts';
+import type { CancelMode } from '../compute/job-context.ts';
 import { EventBus } from './events.ts';
 import { RunController } from './runs.ts';
 

@@ -7,6 +7,7 @@ import type { Store } from '../../db/index.ts';
 import { JobFailed, type ComputeClient, type JobHandle } from '../compute/client.ts';
 import { ConfigError, NANO_OVERRIDES, resolveTrainConfig } from '../rl/config.ts';
 import type { EventBus } from './events.ts';
+import { resolveCheckpoint } from './files.ts';
 
 /** Statuses from which `start` (re)launches training (a failed run may be retried). */
 const STARTABLE = new Set<Run['status']>(['created', 'paused', 'interrupted', 'failed']);
@@ -32,6 +33,10 @@ export class RunController {
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       throw new ApiError({ call: 'runs.create', code: 'invalid_argument', field: `config.${err.field}`, message: `"runs.create": ${err.message}` });
+    }
+    // Starting weights come from the registry or the data dir, never from an arbitrary path.
+    if (resolved.model.checkpoint !== null) {
+      resolved.model.checkpoint = resolveCheckpoint(this.store, this.dataDir, resolved.model.checkpoint, 'config.model.checkpoint');
     }
     const run = this.store.runs.create({ name, scenario, config: JSON.parse(JSON.stringify(resolved)) });
     this.log(run.id, 'info', `run "${name}" created (${scenario}, ${model} model)`);
@@ -61,6 +66,7 @@ export class RunController {
   }
 
   pause(runId: number): Run {
+    this.store.runs.get(runId);
     const job = this.jobs.get(runId);
     if (!job) throw this.precondition('runs.pause', `run ${runId} is not training`);
     job.cancel('pause');

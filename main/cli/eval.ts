@@ -9,11 +9,9 @@ import { writeFileSync } from 'node:fs';
 import {
   buildSuite, createGenerator, CRITERION_NAMES, formatReport, isCriterion, listGenerators, runSuite, SUITE_NAMES, type SampleRecord,
 } from '../world/index.ts';
-import { parseFlags, UsageError } from './args.ts';
+import { EVAL, parseOptions, UsageError } from './args.ts';
 // Registers the `model` generator (the unified model) beside ShapeWorld's oracle and noise.
 import '../models/generator.ts';
-
-const USAGE = 'unirl eval --suite NAME --generator NAME [--checkpoint PATH] [--steps N] [--cfg S] [--shift S] [--reasoning] [--temperature T] [--criterion larger|greener] [--no-cycle] [--json out.json] [--jsonl per-image.jsonl] [--size 32] [--limit N] [--samples 4 (refine: 2)] [--seed N] | --list\n  --no-cycle: edit tasks skip editing each result back with the inverse instruction (no cycle column; half the edit requests)';
 
 function positiveInt(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
@@ -23,12 +21,7 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
 }
 
 export async function evalCommand(args: string[]): Promise<number> {
-  const { flags, positional } = parseFlags(args, {
-    list: 'boolean', suite: 'string', generator: 'string', json: 'string', jsonl: 'string',
-    size: 'string', limit: 'string', samples: 'string', seed: 'string',
-    checkpoint: 'string', steps: 'string', cfg: 'string', shift: 'string', reasoning: 'boolean', temperature: 'string', threads: 'string', criterion: 'string', 'no-cycle': 'boolean',
-  });
-  if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"; usage: ${USAGE}`);
+  const flags = parseOptions(EVAL, args);
   if (flags.list) {
     const lines = ['Suites:'];
     for (const name of SUITE_NAMES) {
@@ -42,8 +35,8 @@ export async function evalCommand(args: string[]): Promise<number> {
     process.stdout.write(lines.join('\n') + '\n');
     return 0;
   }
-  if (!flags.suite) throw new UsageError(`--suite is required; usage: ${USAGE}`);
-  if (!flags.generator) throw new UsageError(`--generator is required; usage: ${USAGE}`);
+  if (!flags.suite) throw new UsageError('--suite is required');
+  if (!flags.generator) throw new UsageError('--generator is required');
   if (!SUITE_NAMES.includes(flags.suite)) throw new UsageError(`unknown suite "${flags.suite}"; suites: ${SUITE_NAMES.join(', ')}`);
   if (!listGenerators().some((g) => g.name === flags.generator)) {
     throw new UsageError(`unknown generator "${flags.generator}"; generators: ${listGenerators().map((g) => g.name).join(', ')}`);

@@ -3,17 +3,14 @@
 import { resolve } from 'node:path';
 import { openStore, resolveDataDir } from '../../db/index.ts';
 import { EXPORT_FORMATS, exportRun, isExportFormat } from '../export/export.ts';
-import { parseFlags, UsageError } from './args.ts';
-
-const USAGE = `unirl export --run ID --format ${EXPORT_FORMATS.join('|')} --out DIR [--data-dir DIR]`;
+import { EXPORT, parseOptions, UsageError } from './args.ts';
 
 export async function exportCommand(args: string[]): Promise<number> {
-  const { flags, positional } = parseFlags(args, { run: 'string', format: 'string', out: 'string', 'data-dir': 'string' });
-  if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"; usage: ${USAGE}`);
-  if (!flags.run || !/^\d+$/.test(flags.run) || Number(flags.run) < 1) throw new UsageError(`--run must be a run id (a positive integer), got "${flags.run ?? ''}"; usage: ${USAGE}`);
+  const flags = parseOptions(EXPORT, args);
+  if (!flags.run || !/^\d+$/.test(flags.run) || Number(flags.run) < 1) throw new UsageError(`--run must be a run id (a positive integer), got "${flags.run ?? ''}"`);
   const format = flags.format ?? 'all';
   if (!isExportFormat(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got "${format}"`);
-  if (!flags.out) throw new UsageError(`--out is required; usage: ${USAGE}`);
+  if (!flags.out) throw new UsageError('--out is required');
   const store = openStore(resolveDataDir({ cliDir: flags['data-dir'] }).dbPath);
   try {
     const manifest = exportRun(store, { runId: Number(flags.run), format, outDir: resolve(flags.out) });

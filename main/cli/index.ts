@@ -1,61 +1,62 @@
-// `npx unirl <command>`: the command-line face of the app. Each command lives in its own module.
-import { UsageError } from './args.ts';
+// `npx unirl <command>`: the command-line face of the app. Each command lives in its own module; their
+// options, help and usage come from one table per command (args.ts, help.ts).
+import { COMMANDS, UsageError, type CommandSpec } from './args.ts';
+import { commandGroup, commandHelp, overviewHelp, readmeCommands, shortUsage } from './help.ts';
 
-const HELP = `unirl — UniRL Studio from the command line
+type Run = (args: string[]) => Promise<number>;
 
-Usage: unirl <command> [options]
-
-Commands:
-  serve     Serve the app headless to a browser
-              --host HOST       interface to bind (default 127.0.0.1; others require the printed token)
-              --port N          port (default 5175; 0 picks a free one)
-              --data-dir DIR    where runs and the database live (default: $UNIRL_DATA_DIR or the user data dir)
-              --token T         require this access token (one is generated anyway off loopback)
-  eval      Score a generator on a ShapeEval suite
-              --list            list the suites
-              --suite NAME --generator oracle|noise|model [--checkpoint PATH] [--json out.json]
-              [--jsonl per-image.jsonl] [--limit N] [--samples N] [--size PX] [--seed N]
-  pretrain  Supervised pretraining of the unified model on ShapeWorld
-              --preset nano|base [--minutes N | --steps N] [--resume] [--data-dir DIR]
-  model     Model facts: "model info --preset base" (parameters, FLOPs), "model speed" (sampling speed)
-  export    Export a run: rollouts (JSONL), preference pairs (TRL, Pick-a-Pic), rankings, reflections, edits, PNGs
-              --run ID --format rollouts|pairs|pickapic|rankings|reflections|edits|all --out DIR [--data-dir DIR]
-  train     GRPO on the unified model (run "unirl train --help" for all options)
-              --scenario t2i|cot|text|vqa|edit|reflect [--steps N | --minutes M] [--config file.json]
-              [--human sync|async|off] [--data-dir DIR]
-  export    Write a run's records to files
-              --run ID --format rollouts|pairs|pickapic|rankings|reflections|edits|all --out DIR
-  help      Show this help (also --help, -h)
-`;
-
-const commands: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
+const commands: Record<string, () => Promise<Run>> = {
   serve: async () => (await import('./serve.ts')).serveCommand,
   eval: async () => (await import('./eval.ts')).evalCommand,
   train: async () => (await import('./train.ts')).trainCommand,
   pretrain: async () => (await import('./pretrain.ts')).pretrainCommand,
-  model: async () => (await import('./model.ts')).modelCommand,
+  'model info': async () => (await import('./model.ts')).modelInfoCommand,
+  'model weights': async () => (await import('./model.ts')).modelWeightsCommand,
+  'model speed': async () => (await import('./model.ts')).modelSpeedCommand,
   export: async () => (await import('./export.ts')).exportCommand,
 };
 
+const wantsHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
+
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(HELP);
-    return command ? 0 : 1;
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(rest[0] === '--markdown' ? readmeCommands() : overviewHelp());
+    return name ? 0 : 1;
   }
-  const load = commands[command];
-  if (!load) {
-    process.stderr.write(`unirl: unknown command "${command}"\n\n${HELP}`);
+  const group = commandGroup(name);
+  if (group.length > 0) {
+    const spec = group.find((c) => c.name === `${name} ${rest[0]}`);
+    if (spec) return runCommand(spec, rest.slice(1));
+    const list = group.map((c) => `  unirl ${c.name.padEnd(16)}${c.summary}`).join('\n');
+    if (wantsHelp(rest)) {
+      process.stdout.write(`unirl ${name} <subcommand> [options]     unirl ${name} <subcommand> --help for its options\n\n${list}\n`);
+      return 0;
+    }
+    process.stderr.write(`unirl ${name}: ${rest[0] ? `unknown subcommand "${rest[0]}"` : 'a subcommand is required'}\n${list}\n`);
     return 2;
   }
+  const spec = COMMANDS.find((c) => c.name === name);
+  if (!spec) {
+    process.stderr.write(`unirl: unknown command "${name}"\n\n${overviewHelp()}`);
+    return 2;
+  }
+  return runCommand(spec, rest);
+}
+
+async function runCommand(spec: CommandSpec, args: string[]): Promise<number> {
+  if (wantsHelp(args)) {
+    process.stdout.write(commandHelp(spec));
+    return 0;
+  }
   try {
-    return await (await load())(rest);
+    return await (await commands[spec.name]!())(args);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`unirl ${command}: ${err.message}\n(see "unirl --help")\n`);
+      process.stderr.write(`unirl ${spec.name}: ${err.message}\n${shortUsage(spec)}\n(run "unirl ${spec.name} --help" for all options)\n`);
       return 2;
     }
-    process.stderr.write(`unirl ${command}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`unirl ${spec.name}: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
 }

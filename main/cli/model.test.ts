@@ -9,7 +9,7 @@ import { readSafetensors } from '../engine/checkpoint/safetensors.ts';
 import type { ModelInfo } from '../models/info.ts';
 import { PARTS } from '../models/unified.ts';
 import { UsageError } from './args.ts';
-import { modelCommand } from './model.ts';
+import { modelInfoCommand, modelSpeedCommand, modelWeightsCommand } from './model.ts';
 import { pretrainCommand } from './pretrain.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'unirl-cli-model-'));
@@ -27,7 +27,7 @@ async function captured(run: () => Promise<number>): Promise<{ code: number; out
 }
 
 test('model info: parts add up to the total; FLOPs are positive and a 40-step image costs more than a 10-step one', async () => {
-  const { code, out } = await captured(() => modelCommand(['info', '--preset', 'nano', '--json']));
+  const { code, out } = await captured(() => modelInfoCommand(['--preset', 'nano', '--json']));
   assert.equal(code, 0);
   const info = JSON.parse(out) as ModelInfo;
   assert.equal(info.parameters.total, PARTS.reduce((s, p) => s + info.parameters[p], 0));
@@ -44,7 +44,7 @@ test('pretrain then weights: a short run writes a checkpoint whose weights expor
   assert.equal(run.code, 0);
   assert.match(run.out, /done: 3 steps/);
   const shipped = join(dir, 'shipped.safetensors');
-  assert.equal((await captured(() => modelCommand(['weights', '--checkpoint', out, '--out', shipped, '--cfg-scale', '2', '--time-shift', '3']))).code, 0);
+  assert.equal((await captured(() => modelWeightsCommand(['--checkpoint', out, '--out', shipped, '--cfg-scale', '2', '--time-shift', '3']))).code, 0);
   const { metadata } = readSafetensors(shipped);
   assert.equal(metadata.cfg_scale, '2');
   assert.equal(metadata.time_shift, '3');
@@ -55,10 +55,9 @@ test('pretrain then weights: a short run writes a checkpoint whose weights expor
 test('bad flags are usage errors that name the flag', async () => {
   await assert.rejects(pretrainCommand(['--preset', 'nano']), (e: unknown) => e instanceof UsageError && /--minutes N or --steps N/.test(e.message));
   await assert.rejects(pretrainCommand(['--steps', '-2']), /--steps must be a positive integer/);
-  await assert.rejects(modelCommand(['speed', '--repeats', '0']), /--repeats must be a positive integer/);
-  await assert.rejects(modelCommand(['frobnicate']), /unknown subcommand/);
-  await assert.rejects(modelCommand(['info', '--preset', 'huge']), /unknown model preset 'huge'/);
+  await assert.rejects(modelSpeedCommand(['--repeats', '0']), /--repeats must be a positive integer/);
+  await assert.rejects(modelInfoCommand(['--preset', 'huge']), /unknown model preset 'huge'/);
   for (const flag of ['--cfg-scale', '--time-shift']) {
-    await assert.rejects(modelCommand(['weights', '--checkpoint', 'in.safetensors', '--out', 'out.safetensors', flag, '0']), new RegExp(`${flag} must be a number > 0, got "0"`));
+    await assert.rejects(modelWeightsCommand(['--checkpoint', 'in.safetensors', '--out', 'out.safetensors', flag, '0']), new RegExp(`${flag} must be a number > 0, got "0"`));
   }
 });

@@ -1,30 +1,15 @@
 // `unirl model info`: what a model preset (or checkpoint) is made of and what it costs per sample.
-import { getPreset, presetNames } from '../models/config.ts';
+import { getPreset } from '../models/config.ts';
 import { shapeWorldTokenizer } from '../models/data.ts';
 import { DEFAULT_CHECKPOINT } from '../models/generator.ts';
 import { measureSpeed, modelInfo } from '../models/info.ts';
 import { PARTS, UnifiedModel } from '../models/unified.ts';
-import { UsageError, parseFlags } from './args.ts';
-
-export const MODEL_HELP = `unirl model info [--preset ${presetNames().join('|')}] [--checkpoint PATH] [--json]
-  Parameter counts per part and FLOPs per sample (MatMul/Gemm of the model's own ONNX graphs).
-unirl model weights --checkpoint PATH --out PATH [--cfg-scale S] [--time-shift S]
-  Writes a checkpoint's weights alone (no optimizer state), keeping its metadata, optionally recording the
-  guidance scale and ODE time shift the model generator should use by default (how
-  assets/models/base/model.safetensors is made).
-unirl model speed [--checkpoint PATH] [--threads N] [--repeats N]
-  Sampling speed on this machine: a group of 8 images at 10 SDE steps (RL rollout), 40-step ODE images,
-  and KV-cached LM tokens/s (shipped base weights by default).`;
+import { MODEL_INFO, MODEL_SPEED, MODEL_WEIGHTS, parseOptions, UsageError } from './args.ts';
 
 const giga = (flops: number) => `${(flops / 1e9).toFixed(3)} GFLOP`;
 
-export async function modelCommand(args: string[]): Promise<number> {
-  const [sub, ...rest] = args;
-  if (sub === 'speed') return speedCommand(rest);
-  if (sub === 'weights') return weightsCommand(rest);
-  if (sub !== 'info') throw new UsageError(`unknown subcommand "${sub ?? ''}"\n${MODEL_HELP}`);
-  const { flags, positional } = parseFlags(rest, { preset: 'string', checkpoint: 'string', json: 'boolean' });
-  if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
+export async function modelInfoCommand(args: string[]): Promise<number> {
+  const flags = parseOptions(MODEL_INFO, args);
   const model = flags.checkpoint
     ? UnifiedModel.load(flags.checkpoint).model
     : UnifiedModel.create(getPreset(flags.preset ?? 'base'), shapeWorldTokenizer());
@@ -52,9 +37,8 @@ export async function modelCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-async function speedCommand(args: string[]): Promise<number> {
-  const { flags, positional } = parseFlags(args, { checkpoint: 'string', threads: 'string', repeats: 'string', json: 'boolean' });
-  if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
+export async function modelSpeedCommand(args: string[]): Promise<number> {
+  const flags = parseOptions(MODEL_SPEED, args);
   const threads = flags.threads === undefined ? 2 : Number(flags.threads);
   const repeats = flags.repeats === undefined ? 5 : Number(flags.repeats);
   if (!Number.isInteger(threads) || threads < 0) throw new UsageError(`--threads must be an integer >= 0, got "${flags.threads}"`);
@@ -78,9 +62,8 @@ async function speedCommand(args: string[]): Promise<number> {
 /** `model weights` flags that record how the model generator should sample the file, and their metadata keys. */
 const RECOMMENDATION_FLAGS = [['cfg-scale', 'cfg_scale'], ['time-shift', 'time_shift']] as const;
 
-async function weightsCommand(args: string[]): Promise<number> {
-  const { flags, positional } = parseFlags(args, { checkpoint: 'string', out: 'string', 'cfg-scale': 'string', 'time-shift': 'string' });
-  if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
+export async function modelWeightsCommand(args: string[]): Promise<number> {
+  const flags = parseOptions(MODEL_WEIGHTS, args);
   if (!flags.checkpoint || !flags.out) throw new UsageError('--checkpoint and --out are required');
   const recommended: Record<string, string> = {};
   for (const [flag, key] of RECOMMENDATION_FLAGS) {

@@ -2,11 +2,7 @@
 // progress bar. The compute worker runs the same `pretrain` function as a job.
 import { resolveDataDir } from '../../db/datadir.ts';
 import { pretrain } from '../models/pretrain.ts';
-import { UsageError, parseFlags } from './args.ts';
-
-export const PRETRAIN_HELP = `unirl pretrain --preset nano|base [--minutes N] [--steps N] [--resume] [--data-dir DIR] [--out PATH]
-                [--threads N] [--seed N] [--dm-batch N] [--lm-batch N] [--lr X]
-  Checkpoint: --out, or <data dir>/models/<preset>/pretrain.safetensors; the loss curve is written beside it.`;
+import { parseOptions, PRETRAIN, UsageError } from './args.ts';
 
 function positiveNumber(value: string | undefined, flag: string, integer: boolean): number | undefined {
   if (value === undefined) return undefined;
@@ -16,15 +12,7 @@ function positiveNumber(value: string | undefined, flag: string, integer: boolea
 }
 
 export async function pretrainCommand(args: string[]): Promise<number> {
-  const { flags, positional } = parseFlags(args, {
-    preset: 'string', minutes: 'string', steps: 'string', resume: 'boolean', 'data-dir': 'string', out: 'string',
-    threads: 'string', seed: 'string', 'dm-batch': 'string', 'lm-batch': 'string', lr: 'string', help: 'boolean',
-  });
-  if (flags.help) {
-    console.log(PRETRAIN_HELP);
-    return 0;
-  }
-  if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  const flags = parseOptions(PRETRAIN, args);
   const steps = positiveNumber(flags.steps, 'steps', true);
   const minutes = positiveNumber(flags.minutes, 'minutes', false);
   if (steps === undefined && minutes === undefined) throw new UsageError('give --minutes N or --steps N');

@@ -1,15 +1,14 @@
 // `unirl serve`: the headless mode. Opens the app core on a data dir and serves the renderer and
 // the API to browsers until interrupted.
-import { fileURLToPath } from 'node:url';
 import { openApp } from '../app.ts';
 import { startHeadlessServer } from '../server/http.ts';
-import { parseFlags, parsePort } from './args.ts';
+import { parseOptions, parsePort, SERVE } from './args.ts';
+import { appPath } from '../paths.ts';
 
 export const DEFAULT_PORT = 5175;
 
 export async function serveCommand(args: string[]): Promise<number> {
-  const { flags, positional } = parseFlags(args, { host: 'string', port: 'string', 'data-dir': 'string', token: 'string' });
-  if (positional.length > 0) throw new Error(`unexpected argument "${positional[0]}"`);
+  const flags = parseOptions(SERVE, args);
   const host = flags.host ?? '127.0.0.1';
   const port = parsePort(flags.port, DEFAULT_PORT);
 
@@ -17,7 +16,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const server = await startHeadlessServer({
     host,
     port,
-    rendererDir: fileURLToPath(new URL('../../out/renderer', import.meta.url)),
+    rendererDir: appPath('out', 'renderer'),
     dispatch: core.dispatch,
     events: core.events,
     media: core.media,

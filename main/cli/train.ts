@@ -2,24 +2,11 @@
 // per step. The compute worker runs the same `trainJob` (main/rl/job.ts).
 import { existsSync, readFileSync } from 'node:fs';
 import { SCENARIOS, type Scenario } from '../../contract/domain.ts';
-import { JobCancelled } from '../compute/protocol.ts';
+import { JobCancelled } from '../compute/job-context.ts';
 import { CRITERIA, isCriterion } from '../world/criteria.ts';
 import { trainJob } from '../rl/job.ts';
 import type { StepSummary } from '../rl/trainer.ts';
-import { UsageError, parseFlags } from './args.ts';
-
-export const TRAIN_HELP = `unirl train --scenario t2i|cot|text|vqa|edit|reflect [--steps N | --minutes M] [--config file.json]
-            [--human sync|async|off] [--data-dir DIR] [--preset nano|base] [--checkpoint PATH]
-            [--resume RUN_ID] [--name NAME] [--threads N] [--seed N] [--annotator larger|greener]
-  GRPO on the unified model. Starts from --checkpoint, else the pretrained weights in the data dir
-  (models/<preset>/pretrain.safetensors), else the shipped base weights. --preset nano also shrinks the
-  rollout sizes for a quick smoke run (and starts from random weights when nothing is pretrained).
-  --steps N trains until step N (also when resuming); --minutes M until M minutes have passed.
-  Ctrl-C pauses the run after its current step (a checkpoint is written); --resume RUN_ID continues it.
-  --config is a JSON object of TrainConfig fields (main/rl/config.ts); flags override it.
-  --annotator ranks the ranking queue with a scripted annotator by a hidden criterion (with --human).
-  edit trains Cycle Edit RL (forward edit, then the inverse edit; {"edit": {"cycle": false}} in --config
-  turns the cycle term off); reflect trains critique -> refinement cycles ({"reflect": {"rounds": K}}).`;
+import { parseOptions, TRAIN, UsageError } from './args.ts';
 
 function positive(value: string | undefined, flag: string, integer: boolean): number | undefined {
   if (value === undefined) return undefined;
@@ -48,15 +35,7 @@ export function stepLine(s: StepSummary): string {
 }
 
 export async function trainCommand(args: string[]): Promise<number> {
-  const { flags, positional } = parseFlags(args, {
-    scenario: 'string', steps: 'string', minutes: 'string', config: 'string', human: 'string', 'data-dir': 'string',
-    preset: 'string', checkpoint: 'string', resume: 'string', name: 'string', threads: 'string', seed: 'string', annotator: 'string', help: 'boolean',
-  });
-  if (flags.help) {
-    console.log(TRAIN_HELP);
-    return 0;
-  }
-  if (positional.length > 0) throw new UsageError(`unexpected argument "${positional[0]}"`);
+  const flags = parseOptions(TRAIN, args);
   const scenario = flags.scenario as Scenario | undefined;
   if (!scenario || !SCENARIOS.includes(scenario)) throw new UsageError(`--scenario must be one of ${SCENARIOS.join(', ')}${flags.scenario ? `, got "${flags.scenario}"` : ''}`);
   if (flags.steps !== undefined && flags.minutes !== undefined) throw new UsageError('give --steps or --minutes, not both');

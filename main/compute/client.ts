@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import type { EventName } from '../../contract/api.ts';
-import { CANCEL, type CancelMode, type FromWorker, type JobKind, type JobParams, type JobProgress, type JobResult } from './protocol.ts';
+import type { CancelMode, JobProgress } from './job-context.ts';
+import { CANCEL, type FromWorker, type JobKind, type JobParams, type JobResult } from './protocol.ts';
 
 export interface JobHandle<K extends JobKind> {
   id: string;

@@ -1,6 +1,7 @@
-// The job bodies the compute worker runs. Each is an async function of (params, context);
-// later issues add pretraining and GRPO training here.
-import type { JobContext, JobKind, JobParams, JobResult } from './protocol.ts';
+// The job bodies the compute worker runs (evaluation, pretraining, GRPO training, a test spin).
+// Each is an async function of (params, context), loaded lazily so the worker starts fast.
+import type { JobContext } from './job-context.ts';
+import type { JobKind, JobParams, JobResult } from './protocol.ts';
 
 type JobBody<K extends JobKind> = (params: JobParams<K>, ctx: JobContext) => Promise<JobResult<K>>;
 

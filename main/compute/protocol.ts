@@ -1,8 +1,9 @@
 // The typed message protocol between the main process and the compute worker.
-import type { EventName, Events } from '../../contract/api.ts';
+import type { EventName } from '../../contract/api.ts';
 import type { PretrainOptions, PretrainResult } from '../models/pretrain.ts';
 import type { TrainJobParams } from '../rl/job.ts';
 import type { TrainResult } from '../rl/trainer.ts';
+import type { JobProgress } from './job-context.ts';
 
 // Heavy work (inference, training, evaluation) runs in the worker because onnxruntime-node's
 // session.run blocks the event loop of whichever thread calls it.
@@ -22,19 +23,12 @@ export type JobKind = keyof JobKinds;
 export type JobParams<K extends JobKind> = JobKinds[K]['params'];
 export type JobResult<K extends JobKind> = JobKinds[K]['result'];
 
-export interface JobProgress {
-  done: number;
-  total: number;
-  message?: string;
-}
-
 /** main -> worker */
 export type ToWorker =
   | { type: 'start'; jobId: string; kind: JobKind; params: unknown; cancelFlag: SharedArrayBuffer };
 
 /** The shared cancel flag's values: a job stops the same way for both; `pause` tells it to resume-ably park. */
 export const CANCEL = { none: 0, stop: 1, pause: 2 } as const;
-export type CancelMode = 'stop' | 'pause';
 
 /** worker -> main */
 export type FromWorker =
@@ -42,21 +36,3 @@ export type FromWorker =
   | { type: 'event'; jobId: string; name: EventName; payload: unknown }
   | { type: 'done'; jobId: string; result: unknown }
   | { type: 'failed'; jobId: string; error: string; cancelled: boolean };
-
-/** What a job body receives: progress reporting and a cancellation check it should call often. */
-export interface JobContext {
-  progress(p: JobProgress): void;
-  /** Throws JobCancelled once the main side asked to cancel. */
-  checkCancelled(): void;
-  /** Whether the cancellation (if any) asked to pause rather than stop. */
-  cancelMode?(): CancelMode | null;
-  /** Forwards an app event (new metrics, a run's status) for the main process to publish. */
-  emit?<E extends EventName>(name: E, payload: Events[E]): void;
-}
-
-export class JobCancelled extends Error {
-  constructor() {
-    super('job cancelled');
-    this.name = 'JobCancelled';
-  }
-}

@@ -2,7 +2,8 @@
 // progress, and honours cancellation through a shared flag (works even while a job never yields).
 import { parentPort } from 'node:worker_threads';
 import { jobBodies } from './jobs.ts';
-import { CANCEL, JobCancelled, type FromWorker, type JobContext, type JobKind, type ToWorker } from './protocol.ts';
+import { JobCancelled, type JobContext } from './job-context.ts';
+import { CANCEL, type FromWorker, type JobKind, type ToWorker } from './protocol.ts';
 
 const port = parentPort;
 if (!port) throw new Error('main/compute/worker.ts must run in a worker thread');

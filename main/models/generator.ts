@@ -6,7 +6,6 @@
 // (formats.generate), then per round a critique (formats.critique, read by readCritique) and, when it says
 // wrong, a refinement: an edit of the judged image with the corrected instruction (edit queries, the image as
 // reference), seeded by the request's seed and round as the rollout's turns are.
-import { fileURLToPath } from 'node:url';
 import { registerGenerator, type Generator } from '../world/generators.ts';
 import { toFloat, type ImageRGB } from '../world/image.ts';
 import { mixSeeds } from '../world/rng.ts';
@@ -17,9 +16,10 @@ import { formats, parseCompletion } from './formats.ts';
 import { reflectCycles } from './reflect.ts';
 import { sampleImages, sampleText, type ImagePrompt } from './sample.ts';
 import { UnifiedModel } from './unified.ts';
+import { appPath } from '../paths.ts';
 
 /** The shipped base weights. */
-export const DEFAULT_CHECKPOINT = fileURLToPath(new URL('../../assets/models/base/model.safetensors', import.meta.url));
+export const DEFAULT_CHECKPOINT = appPath('assets', 'models', 'base', 'model.safetensors');
 
 export interface ModelGeneratorOptions {
   checkpoint?: string;

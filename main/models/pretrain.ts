@@ -8,6 +8,7 @@ import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { concatFloat32 } from '../engine/runtime/arrays.ts';
 import { dirname, join } from 'node:path';
 import { AdamW } from '../engine/optim/adamw.ts';
+import type { JobContext } from '../compute/job-context.ts';
 import { clipGradNorm } from '../engine/optim/clip.ts';
 import { Rng as EngineRng } from '../engine/runtime/rng.ts';
 import { Rng, mixSeeds } from '../world/rng.ts';
@@ -43,11 +44,6 @@ export interface PretrainOptions {
   lr?: number;
   /** Seconds between checkpoints (default 120). */
   checkpointSeconds?: number;
-}
-
-export interface PretrainContext {
-  progress(p: { done: number; total: number; message?: string }): void;
-  checkCancelled(): void;
 }
 
 export interface PretrainResult {
@@ -86,7 +82,7 @@ export function lossCurvePath(checkpoint: string): string {
   return checkpoint.replace(/\.safetensors$/, '') + '.losses.jsonl';
 }
 
-export async function pretrain(options: PretrainOptions, ctx: PretrainContext): Promise<PretrainResult> {
+export async function pretrain(options: PretrainOptions, ctx: JobContext): Promise<PretrainResult> {
   if (options.steps === undefined && options.minutes === undefined) throw new Error('pretrain: give steps or minutes (or both)');
   if (options.steps !== undefined && (!Number.isInteger(options.steps) || options.steps < 1)) throw new Error(`pretrain: steps must be a positive integer, got ${options.steps}`);
   if (options.minutes !== undefined && !(options.minutes > 0)) throw new Error(`pretrain: minutes must be > 0, got ${options.minutes}`);

@@ -43,15 +43,18 @@ export const DEFAULT_SAMPLES_PER_PASS = 8;
 
 const positive = () => z.number().positive();
 const nonNegative = () => z.number().nonnegative();
-const count = (min = 1) => z.number().int().min(min);
+/** A count with bounds: large enough for any real run, small enough that a typo fails here, not as bad_alloc later. */
+const count = (min = 1, max = 1_000_000) => z.number().int().min(min).max(max);
+/** Samples one step's rollouts hold in memory until the update (prompts x group size). */
+export const MAX_ROLLOUT_SAMPLES = 4096;
 
 const rolloutSchema = z.strictObject({
   /** Prompts per optimisation step (each gives one group). */
-  promptsPerStep: count().default(4),
+  promptsPerStep: count(1, 1024).default(4),
   /** G: samples per prompt; advantages are normalised within a group. */
-  groupSize: count(2).default(8),
+  groupSize: count(2, 256).default(8),
   /** Denoising steps of the Flow-GRPO SDE sampler in rollouts ("denoising reduction"). */
-  sdeSteps: count().default(10),
+  sdeSteps: count(1, 1000).default(10),
   /** a in sigma_t = a * sqrt(t / (1 - t)). */
   noiseLevel: positive().default(0.7),
   /** Same initial noise for every member of a group (DanceGRPO): reward differences come from the policy's noise only. */
@@ -63,7 +66,7 @@ const rolloutSchema = z.strictObject({
   /** LM sampling. */
   temperature: positive().default(1),
   topP: z.number().gt(0).max(1).default(1),
-  maxNewTokens: count().default(48),
+  maxNewTokens: count(1, 1024).default(48),
   /** Store every DM latent of each trajectory (for the denoising filmstrip); off stores log-probs and the final image only. */
   storeLatents: z.boolean().default(true),
 });
@@ -176,7 +179,7 @@ const weightsShape = Object.fromEntries(REWARD_COMPONENTS.map((name) => [name, z
 
 export const trainConfigSchema = z.strictObject({
   scenario: z.enum(SCENARIOS as unknown as [Scenario, ...Scenario[]]),
-  seed: z.number().int().default(0),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
   model: z.strictObject({
     /** Model preset (main/models/config.ts): 'nano' for tests, 'base' for the shipped default. */
     preset: z.enum(['nano', 'base']).default('base'),
@@ -186,18 +189,23 @@ export const trainConfigSchema = z.strictObject({
   runtime: z.strictObject({
     provider: z.enum(EXECUTION_PROVIDERS).default('cpu'),
     /** ORT intra-op threads; 0 = one per core. */
-    threads: count(0).default(0),
+    threads: count(0, 256).default(0),
     /**
      * The update runs the batch through the model this many samples at a time and adds up the gradients:
      * the same update, with peak memory set by the pass instead of the batch (prompts x group size).
      */
-    samplesPerPass: count().default(DEFAULT_SAMPLES_PER_PASS),
+    samplesPerPass: count(1, MAX_ROLLOUT_SAMPLES).default(DEFAULT_SAMPLES_PER_PASS),
   }).prefault({}),
   /** Stop after this many optimisation steps... */
   steps: count().default(100),
   /** ...or after this many minutes, whichever comes first (null = no time limit). */
   minutes: positive().nullable().default(null),
-  rollout: rolloutSchema.prefault({}),
+  rollout: rolloutSchema.refine((r) => r.promptsPerStep * r.groupSize <= MAX_ROLLOUT_SAMPLES, {
+    error: (issue) => {
+      const r = issue.input as { promptsPerStep: number; groupSize: number };
+      return `promptsPerStep x groupSize is ${r.promptsPerStep * r.groupSize} samples a step; at most ${MAX_ROLLOUT_SAMPLES} samples (each holds its trajectory in memory until the update)`;
+    },
+  }).prefault({}),
   loss: lossSchema.prefault({}),
   optim: optimSchema.prefault({}),
   /** Parts whose parameters train; the rest stay frozen. */
@@ -214,7 +222,7 @@ export const trainConfigSchema = z.strictObject({
     /** Evaluate on a held-out ShapeEval subset every K steps (0 = never). */
     every: count(0).default(10),
     /** Euler ODE steps for evaluation images. */
-    odeSteps: count().default(40),
+    odeSteps: count(1, 1000).default(40),
     /** Prompts per task in the held-out subset. */
     promptsPerTask: count().default(8),
   }).prefault({}),

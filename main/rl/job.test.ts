@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openStore } from '../../db/store.ts';
-import { JobCancelled } from '../compute/protocol.ts';
+import { JobCancelled } from '../compute/job-context.ts';
 import { getPreset } from '../models/config.ts';
 import { shapeWorldTokenizer } from '../models/data.ts';
 import { UnifiedModel } from '../models/unified.ts';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Scenario } from '../../contract/domain.ts';
 import { resolveDataDir } from '../../db/datadir.ts';
 import { openStore } from '../../db/store.ts';
-import type { JobContext } from '../compute/protocol.ts';
+import type { JobContext } from '../compute/job-context.ts';
 import { getPreset } from '../models/config.ts';
 import { shapeWorldTokenizer } from '../models/data.ts';
 import { DEFAULT_CHECKPOINT } from '../models/generator.ts';

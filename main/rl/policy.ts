@@ -2,6 +2,7 @@
 // against these interfaces only; unified.ts adapts the unified model (main/models) to them, and tests plug in
 // small policies of their own.
 import type { JsonValue, Verdict } from '../../contract/domain.ts';
+import type { PatchGrid } from '../../contract/tensors.ts';
 import type { ParamStore } from '../engine/runtime/params.ts';
 import type { ImageRGB } from '../world/image.ts';
 import type { ModelPart } from './config.ts';
@@ -47,8 +48,10 @@ export interface RolloutOptions {
 
 /** The DM's SDE trajectory of one sample (shapes as in the store's convention, contract/domain.ts). */
 export interface DmTrajectory {
-  /** S+1 latents, each [N·patchDim] (one image). */
+  /** S+1 latents, each one image in patch layout [N·patchDim] (contract/tensors.ts). */
   latents: Float32Array[];
+  /** The image size and patch of the latents. */
+  grid: PatchGrid;
   /** S means. */
   means: Float32Array[];
   /** [S] log-probs of latents[k+1] (averaged over elements). */

@@ -11,9 +11,9 @@ import { Rng } from '../world/rng.ts';
 import type { DmTrajectory, SampleResult, TaskItem } from './policy.ts';
 import { memberInput, recordCycle, rewardSampleOf } from './records.ts';
 
-/** A 2-step trajectory of 4 latent values (what it holds does not matter here). */
+/** A 2-step trajectory of a 2x2 image in 1x1 patches (what it holds does not matter here). */
 const trajectory = (): DmTrajectory => ({
-  latents: [new Float32Array(4), new Float32Array(4), new Float32Array(4)], means: [new Float32Array(4), new Float32Array(4)],
+  latents: [new Float32Array(12), new Float32Array(12), new Float32Array(12)], means: [new Float32Array(12), new Float32Array(12)], grid: { size: 2, patch: 1 },
   logProbs: new Float32Array([-1, -2]), times: new Float64Array([1, 0.5, 0]), stds: new Float64Array([0.5, 0.5]), noiseLevel: 0.7,
 });
 const lm = () => ({ tokenIds: new Int32Array([5, 6]), logProbs: new Float32Array([-0.5, -0.25]), temperature: 1 });
@@ -41,7 +41,7 @@ test('a perfect cycle edit is stored as source | instruction | edited | inverse 
       reconstructionSampleId: s.samples.derived(memberId)[0]!.id, compliance: 1, preservation: record!.preservation, cycleScore: 1, marks: [],
     });
     assert.ok(record!.preservation! > 0.95, `preservation ${record!.preservation}`);
-    assert.deepEqual(s.samples.trajectories(memberId).map((t) => [t.label, t.tensors.latents!.shape]), [['forward', [3, 4]]]);
+    assert.deepEqual(s.samples.trajectories(memberId).map((t) => [t.label, t.tensors.latents!.shape]), [['forward', [3, 4, 3]]]);
     assert.equal(s.samples.derived(memberId)[0]!.text, edit.inverse);
     assert.equal(rewardSampleOf(sample).reconstruction, source, 'the cycle reward sees the reconstruction');
   } finally {

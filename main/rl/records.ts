@@ -5,6 +5,7 @@
 //   reflect  member = first image (DM 'generate', LM 'critique1'); derived = each refined image (DM 'refine<k>',
 //            LM 'critique<k+1>' when it was judged again); a `reflections` cycle, one row per round
 import type { RewardComponent, Tensor } from '../../contract/domain.ts';
+import { patchDims } from '../../contract/tensors.ts';
 import { concatFloat32 } from '../engine/runtime/arrays.ts';
 import type { RgbImage } from '../../db/png.ts';
 import type { SampleInput, TrajectoryInput } from '../../db/repos/samples.ts';
@@ -23,18 +24,18 @@ export function lmTrajectory(lm: LmRecord, label?: string): TrajectoryInput {
   };
 }
 
-/** S steps: log-probs [S], times [S+1], step indices [S]; with `storeLatents` also latents [S+1, size] and means [S, size]. */
+/** S steps: log-probs [S], times [S+1], step indices [S]; with `storeLatents` also latents [S+1, N, p·p·3] and means [S, N, p·p·3] (contract/tensors.ts). */
 export function dmTrajectory(dm: DmTrajectory, storeLatents: boolean, label?: string): TrajectoryInput {
   const S = dm.logProbs.length;
-  const size = dm.latents[0]!.length;
+  const image = patchDims(dm.grid);
   const tensors: Record<string, Tensor> = {
     logProbs: tensor('float32', [S], dm.logProbs),
     times: tensor('float32', [S + 1], Float32Array.from(dm.times)),
     steps: tensor('int32', [S], Int32Array.from({ length: S }, (_, k) => k)),
   };
   if (storeLatents) {
-    tensors.latents = tensor('float32', [S + 1, size], concatFloat32(dm.latents));
-    tensors.means = tensor('float32', [S, size], concatFloat32(dm.means));
+    tensors.latents = tensor('float32', [S + 1, ...image], concatFloat32(dm.latents));
+    tensors.means = tensor('float32', [S, ...image], concatFloat32(dm.means));
   }
   return { kind: 'dm', ...(label ? { label } : {}), tensors };
 }

@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openStore, type Store } from '../../db/index.ts';
-import { JobCancelled, type JobContext } from '../compute/protocol.ts';
+import { JobCancelled, type JobContext } from '../compute/job-context.ts';
 import { rankQueue } from './annotator.ts';
 import { resolveTrainConfig, type TrainConfigInput } from './config.ts';
 import type { Policy } from './policy.ts';
 import { rankRewards } from './ranking.ts';
 import { REWARD_COMPONENT_DEFS } from './rewards.ts';
-import { channelMean, redness, SIZE, ToyPolicy, toyTasks } from './test-fixtures/toy.ts';
+import { channelMean, redness, SHAPE, ToyPolicy, toyTasks } from './test-fixtures/toy.ts';
 import { train } from './trainer.ts';
 
 /** Mean redness of 16 ODE images from fixed noise (a deterministic measure of the policy). */
@@ -70,7 +70,7 @@ test('GRPO raises the reward and stores groups, samples, trajectories, rewards, 
     assert.deepEqual(detail.samples[0]!.rewards.map((r) => r.name), ['shapeEval']);
     const [traj] = store.samples.trajectories(detail.samples[0]!.id);
     assert.equal(traj!.kind, 'dm');
-    assert.deepEqual(traj!.tensors.latents!.shape, [5, SIZE]);
+    assert.deepEqual(traj!.tensors.latents!.shape, [5, ...SHAPE]);
     assert.deepEqual(traj!.tensors.logProbs!.shape, [4]);
     assert.deepEqual(store.checkpoints.list(run.id).map((k) => k.step), [5, 10, 12]);
     assert.equal(c.lines.length, 12);

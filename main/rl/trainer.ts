@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JsonObject, RewardComponent, Verdict } from '../../contract/domain.ts';
 import type { Store } from '../../db/store.ts';
-import { JobCancelled, type JobContext } from '../compute/protocol.ts';
+import { JobCancelled, type JobContext } from '../compute/job-context.ts';
 import { loadCheckpoint, saveCheckpoint } from '../engine/checkpoint/checkpoint.ts';
 import { AdamW } from '../engine/optim/adamw.ts';
 import { clipGradNorm } from '../engine/optim/clip.ts';

@@ -249,6 +249,7 @@ export class UnifiedPolicy implements Policy {
       image: { width: config.imageSize, height: config.imageSize, data: row(images, b, pixels) },
       dm: {
         latents: trajectory.latents.map((l) => row(l, b, per)),
+        grid: { size: config.imageSize, patch: config.dit.patch },
         means: trajectory.means.map((m) => row(m, b, per)),
         logProbs: Float32Array.from(trajectory.logProbs, (l) => l[b]!),
         times: trajectory.times,

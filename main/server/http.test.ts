@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -12,6 +13,11 @@ import { startHeadlessServer, type HeadlessServer } from './http.ts';
 const PNG_BYTES = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
 
 async function serve(token?: string): Promise<{ server: HeadlessServer; events: EventBus }> {
+  const { server, events } = await serveWithDir(token);
+  return { server, events };
+}
+
+async function serveWithDir(token?: string): Promise<{ server: HeadlessServer; events: EventBus; rendererDir: string }> {
   const rendererDir = mkdtempSync(join(tmpdir(), 'unirl-renderer-'));
   writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>UniRL Studio</title>');
   const events = new EventBus();
@@ -27,7 +33,7 @@ async function serve(token?: string): Promise<{ server: HeadlessServer; events: 
       return { name, input };
     },
   });
-  return { server, events };
+  return { server, events, rendererDir };
 }
 
 function connect(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
@@ -106,6 +112,122 @@ test('with a token, requests without it are rejected and the token unlocks page,
     await assert.rejects(connect(`${server.url.replace('http', 'ws')}/api`, { Origin: server.url }), /HTTP 401/);
     const ws = await connect(`${server.url.replace('http', 'ws')}/api`, { Origin: server.url, Cookie: cookie });
     ws.close();
+  } finally {
+    await server.close();
+  }
+});
+
+/** Sends raw bytes and collects what comes back until the server closes the connection (or 2 s pass). */
+function rawExchange(port: number, bytes: string | Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const socket = connectTcp(port, '127.0.0.1', () => socket.write(bytes));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+    socket.setTimeout(2000, () => socket.destroy());
+  });
+}
+
+const statusOf = (reply: Buffer) => Number(/^HTTP\/1\.1 (\d{3})/.exec(reply.toString('latin1'))?.[1] ?? 0);
+const rawGet = (port: number, path: string, headers = '') =>
+  rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${headers}Connection: close\r\n\r\n`);
+
+test('bad request paths answer 400 and the server lives on, with and without a token (problem 1)', async () => {
+  for (const token of [undefined, 'tok']) {
+    const { server } = await serve(token);
+    try {
+      const port = Number(new URL(server.url).port);
+      const auth = token ? `Authorization: Bearer ${token}\r\n` : '';
+      for (const path of ['//', '/%', '/%E0%A4%A', '//x/..//', '/media/sample/%', '/a%00b', 'noslash']) {
+        assert.equal(statusOf(await rawGet(port, path, auth)), 400, path);
+      }
+      // A malformed escape in the query is only a wrong token.
+      assert.equal(statusOf(await rawGet(port, '/?token=%', auth)), 200);
+      // Without the token nothing is parsed beyond it: 401 even for a malformed path, and a bad cookie is no crash.
+      if (token) {
+        assert.equal(statusOf(await rawGet(port, '//')), 401);
+        assert.equal(statusOf(await rawGet(port, '/%', 'Cookie: unirl_token=%E0%A4%A\r\n')), 401);
+      }
+      assert.equal((await fetch(`${server.url}/?token=${token ?? ''}`)).status, 200, 'still serving');
+    } finally {
+      await server.close();
+    }
+  }
+});
+
+/** A client frame: FIN set, the opcode, masked unless `masked` is false. */
+function frame(opcode: number, payload: Buffer, { masked = true, fin = true } = {}): Buffer {
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const length = payload.length < 126 ? Buffer.from([payload.length]) : Buffer.from([126, payload.length >> 8, payload.length & 255]);
+  length[0]! |= masked ? 0x80 : 0;
+  const body = masked ? payload.map((b, i) => b ^ mask[i % 4]!) : payload;
+  return Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode]), length, masked ? mask : Buffer.alloc(0), body]);
+}
+
+const upgradeRequest = (port: number) =>
+  `GET /api HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+
+/** The close code the server sends after `bytes` on a fresh socket (0 when it sent none). */
+async function closeCodeAfter(port: number, bytes: Buffer): Promise<number> {
+  const reply = await rawExchange(port, Buffer.concat([Buffer.from(upgradeRequest(port)), bytes]));
+  const start = reply.indexOf('\r\n\r\n') + 4;
+  const frames = reply.subarray(start);
+  // The server's close frame: opcode 8, unmasked, the code in the first two payload bytes.
+  const at = frames.findIndex((b, i) => (b & 0x0f) === 8 && (b & 0x80) !== 0 && i + 3 < frames.length);
+  return at < 0 ? 0 : frames.readUInt16BE(at + 2);
+}
+
+test('malformed WebSocket frames close that connection with a code, never the process (problem 2)', async () => {
+  const { server } = await serve();
+  try {
+    const port = Number(new URL(server.url).port);
+    assert.equal(await closeCodeAfter(port, frame(1, Buffer.from([0xc3, 0x28]))), 1007, 'invalid UTF-8');
+    assert.equal(await closeCodeAfter(port, frame(3, Buffer.from('x'))), 1002, 'reserved opcode');
+    assert.equal(await closeCodeAfter(port, frame(1, Buffer.from('{}'), { masked: false })), 1002, 'unmasked frame');
+    const oversize = Buffer.from([0x81, 0xff, 0, 0, 0, 0, 0x7f, 0, 0, 0, 1, 2, 3, 4]);
+    assert.equal(await closeCodeAfter(port, oversize), 1009, 'over maxPayload');
+    assert.equal(await closeCodeAfter(port, frame(1, Buffer.from('{"type":"call","id":1e999,"name":"runs.list","input":{}}'))), 1008, 'id not a safe integer');
+    // The server still answers calls.
+    const ws = await connect(`${server.url.replace('http', 'ws')}/api`);
+    ws.send(JSON.stringify({ type: 'call', id: 1, name: 'runs.list', input: {} }));
+    assert.equal((await nextMessage(ws)).type, 'result');
+    ws.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('Host and Origin must be exactly a loopback literal with our port (problem 3: DNS rebinding)', async () => {
+  const { server } = await serve();
+  try {
+    const port = Number(new URL(server.url).port);
+    const hostStatus = async (host: string) => statusOf(await rawExchange(port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) assert.equal(await hostStatus(host), 200, host);
+    for (const host of [`127.attacker.example:${port}`, `127.0.0.1:${port + 1}`, `localhost.evil:${port}`, '127.0.0.1', `[::1]x:${port}`, `127.0.0.2:${port}`]) {
+      assert.equal(await hostStatus(host), 403, host);
+    }
+    const ws = (host: string, origin: string) =>
+      connect(`ws://127.0.0.1:${port}/api`, { Host: host, Origin: origin });
+    await assert.rejects(ws(`127.attacker.example:${port}`, `http://127.attacker.example:${port}`), /HTTP 403/);
+    await assert.rejects(ws(`127.0.0.1:${port}`, `http://127.attacker.example:${port}`), /HTTP 403/);
+    (await ws(`localhost:${port}`, `http://localhost:${port}`)).close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('static files: a symlink out of the renderer folder is not followed (problem 5)', async () => {
+  const { server, rendererDir } = await serveWithDir();
+  try {
+    const outside = mkdtempSync(join(tmpdir(), 'unirl-outside-'));
+    writeFileSync(join(outside, 'secret.txt'), 'top secret');
+    symlinkSync(join(outside, 'secret.txt'), join(rendererDir, 'leak.txt'));
+    symlinkSync(outside, join(rendererDir, 'dir'));
+    for (const path of ['/leak.txt', '/dir/secret.txt']) {
+      const res = await fetch(`${server.url}${path}`);
+      assert.doesNotMatch(await res.text(), /top secret/, path);
+    }
   } finally {
     await server.close();
   }

@@ -11,6 +11,7 @@ import { MEDIA_PATH_PATTERN, type MediaRef } from '../../contract/api.ts';
 import { ApiError, type CallMessage, type ServerMessage } from '../../contract/rpc.ts';
 import type { Dispatch } from '../api/dispatch.ts';
 import type { EventBus } from '../api/events.ts';
+import { isInside } from '../api/files.ts';
 
 export interface HeadlessOptions {
   host: string;
@@ -52,8 +53,34 @@ const SECURITY_HEADERS = {
   'Referrer-Policy': 'no-referrer',
 };
 
+/**
+ * The largest WebSocket message accepted. The biggest legitimate call (ranking.submit with 256 ranks,
+ * metrics.series with 64 names) is a few kilobytes; 1 MiB leaves room and bounds what a client can
+ * make the server buffer. Larger frames close the connection with 1009.
+ */
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '']);
+
 function isLoopback(host: string): boolean {
-  return LOOPBACK_HOSTS.has(host) || host.startsWith('127.');
+  return LOOPBACK_HOSTS.has(host);
+}
+
+/** A request target split without throwing: the raw path and the query (malformed escapes stay as they are). */
+function splitTarget(target: string | undefined): { rawPath: string; query: URLSearchParams } {
+  const raw = target ?? '/';
+  const at = raw.indexOf('?');
+  return { rawPath: at < 0 ? raw : raw.slice(0, at), query: new URLSearchParams(at < 0 ? '' : raw.slice(at + 1)) };
+}
+
+/** The decoded path, or null when it is not one (bad escapes, NUL, not starting with a single '/'). */
+function decodePath(rawPath: string): string | null {
+  if (!rawPath.startsWith('/') || rawPath.startsWith('//')) return null;
+  try {
+    const path = decodeURIComponent(rawPath);
+    return path.includes('\0') ? null : path;
+  } catch {
+    return null;
+  }
 }
 
 function tokenMatches(given: string | null | undefined, expected: string): boolean {
@@ -66,15 +93,18 @@ function tokenMatches(given: string | null | undefined, expected: string): boole
 function readCookie(req: IncomingMessage, name: string): string | null {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [key, ...rest] = part.trim().split('=');
-    if (key === name) return decodeURIComponent(rest.join('='));
+    // The token is hex: compared as sent, so a malformed escape is a mismatch, not an exception.
+    if (key === name) return rest.join('=');
   }
   return null;
 }
 
-function hostnameOf(hostHeader: string | undefined): string {
-  if (!hostHeader) return '';
-  if (hostHeader.startsWith('[')) return hostHeader.slice(1, hostHeader.indexOf(']'));
-  return hostHeader.split(':')[0]!;
+/** How the server may be named in Host and Origin: exactly these host:port spellings, nothing that merely starts alike. */
+function allowedAuthorities(configuredHost: string, port: number): Set<string> {
+  const names = [...LOOPBACK_HOSTS, configuredHost].filter((h) => !WILDCARD_HOSTS.has(h));
+  const withPort = names.map((h) => (h.includes(':') ? `[${h}]:${port}` : `${h}:${port}`));
+  // A browser leaves out the default port.
+  return new Set(port === 80 ? [...withPort, ...names.map((h) => (h.includes(':') ? `[${h}]` : h))] : withPort);
 }
 
 export async function startHeadlessServer(options: HeadlessOptions): Promise<HeadlessServer> {
@@ -83,17 +113,22 @@ export async function startHeadlessServer(options: HeadlessOptions): Promise<Hea
     throw new Error(`the renderer is not built (no ${join(rendererDir, 'index.html')}): run "npm run build:renderer"`);
   }
   const token = options.token ?? (isLoopback(options.host) ? null : randomBytes(24).toString('hex'));
+  let authorities = new Set<string>();
 
   /** Token from the query (first visit), the cookie (later requests) or a Bearer header (scripts). */
-  function authorised(req: IncomingMessage, url: URL): boolean {
+  function authorised(req: IncomingMessage, query: URLSearchParams): boolean {
     if (!token) return true;
     const bearer = req.headers.authorization?.replace(/^Bearer\s+/i, '');
-    return [url.searchParams.get('token'), readCookie(req, TOKEN_COOKIE), bearer].some((t) => tokenMatches(t, token));
+    return [query.get('token'), readCookie(req, TOKEN_COOKIE), bearer].some((t) => tokenMatches(t, token));
   }
 
-  /** On loopback, refuse foreign Host headers (DNS rebinding); with a token, the token guards. */
-  function hostAllowed(req: IncomingMessage): boolean {
-    return token !== null || isLoopback(hostnameOf(req.headers.host));
+  /**
+   * Refuse foreign Host headers (DNS rebinding): only a loopback literal or the configured host, with our
+   * port. A wildcard bind (0.0.0.0, ::) is reached by names we cannot know; there the token guards.
+   */
+  function hostAllowed(host: string | undefined): boolean {
+    if (token !== null && WILDCARD_HOSTS.has(options.host)) return true;
+    return host !== undefined && authorities.has(host.toLowerCase());
   }
 
   function sendFile(res: ServerResponse, path: string): void {
@@ -104,60 +139,81 @@ export async function startHeadlessServer(options: HeadlessOptions): Promise<Hea
       'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
       ...SECURITY_HEADERS,
     });
-    createReadStream(path).pipe(res);
+    // A file removed between the check and the read ends the response, not the server.
+    createReadStream(path).on('error', () => res.destroy()).pipe(res);
+  }
+
+  /** The real path of a file to serve inside the renderer folder, or null (outside, a link out, not a file). */
+  function staticFile(path: string): string | null {
+    const requested = normalize(join(rendererDir, path));
+    if (!isInside(rendererDir, requested)) return null;
+    try {
+      return statSync(requested).isFile() ? requested : null;
+    } catch {
+      return null;
+    }
   }
 
   function handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (!hostAllowed(req)) {
+    const { rawPath, query } = splitTarget(req.url);
+    if (!hostAllowed(req.headers.host)) {
       res.writeHead(403, { 'Content-Type': 'text/plain' }).end('forbidden host');
       return;
     }
-    if (!authorised(req, url)) {
+    if (!authorised(req, query)) {
       res.writeHead(401, { 'Content-Type': 'text/plain' }).end('unauthorised: open the URL with ?token=... printed at start');
       return;
     }
-    if (token && url.searchParams.get('token')) {
+    const pathname = decodePath(rawPath);
+    if (pathname === null) {
+      res.writeHead(400, { 'Content-Type': 'text/plain' }).end('bad request path');
+      return;
+    }
+    if (token && query.get('token')) {
       res.setHeader('Set-Cookie', `${TOKEN_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`);
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;
     }
-    const media = MEDIA_PATH_PATTERN.exec(url.pathname);
+    const media = MEDIA_PATH_PATTERN.exec(pathname);
     if (media) {
       const png = options.media({ kind: media[1] as MediaRef['kind'], id: Number(media[2]) });
       if (!png) {
-        res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`no image at ${url.pathname}`);
+        res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`no image at ${pathname}`);
         return;
       }
       res.writeHead(200, { 'Content-Type': 'image/png', 'Cache-Control': 'private, max-age=3600', ...SECURITY_HEADERS });
       res.end(png);
       return;
     }
-    const requested = normalize(join(rendererDir, decodeURIComponent(url.pathname)));
-    if (requested !== rendererDir && !requested.startsWith(rendererDir + sep)) {
-      res.writeHead(400).end();
-      return;
-    }
-    const isFile = existsSync(requested) && statSync(requested).isFile();
-    sendFile(res, isFile ? requested : join(rendererDir, 'index.html'));
+    // Unknown paths get the app (its router shows them), never a file outside the folder.
+    sendFile(res, staticFile(pathname) ?? join(rendererDir, 'index.html'));
   }
 
-  const server = createServer(handleRequest);
-  const sockets = new WebSocketServer({ noServer: true, maxPayload: 4 * 1024 * 1024 });
+  const server = createServer((req, res) => {
+    try {
+      handleRequest(req, res);
+    } catch (err) {
+      // Whatever a request does wrong ends that request, not the server.
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end(`internal error: ${(err as Error).message}`);
+    }
+  });
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
 
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const expectedOrigin = `http://${req.headers.host}`;
+    socket.on('error', () => socket.destroy());
+    const { rawPath, query } = splitTarget(req.url);
     const reject = (status: string) => {
-      socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
       socket.destroy();
     };
-    if (url.pathname !== '/api') return reject('404 Not Found');
-    if (!hostAllowed(req)) return reject('403 Forbidden');
-    if (req.headers.origin !== undefined && req.headers.origin !== expectedOrigin) return reject('403 Forbidden');
-    if (!authorised(req, url)) return reject('401 Unauthorized');
+    if (!hostAllowed(req.headers.host)) return reject('403 Forbidden');
+    if (!authorised(req, query)) return reject('401 Unauthorized');
+    if (rawPath !== '/api') return reject('404 Not Found');
+    // Browsers always send Origin: it must name this server as the Host does.
+    if (req.headers.origin !== undefined && req.headers.origin !== `http://${req.headers.host}`) return reject('403 Forbidden');
     sockets.handleUpgrade(req, socket, head, (ws) => sockets.emit('connection', ws, req));
   });
 
@@ -167,13 +223,18 @@ export async function startHeadlessServer(options: HeadlessOptions): Promise<Hea
     };
     const unsubscribe = options.events.subscribe((name, payload) => send({ type: 'event', name, payload }));
     ws.on('close', unsubscribe);
+    // A malformed frame (bad UTF-8, reserved opcode, unmasked, oversize): ws has already closed this
+    // connection with the matching code (1007, 1002, 1009); the process goes on.
+    ws.on('error', () => ws.terminate());
     ws.on('message', async (data) => {
       let message: CallMessage;
       try {
         message = JSON.parse(String(data)) as CallMessage;
-        if (message?.type !== 'call' || typeof message.id !== 'number') throw new Error('not a call message');
+        if (message?.type !== 'call') throw new Error('not a call message');
+        if (!Number.isSafeInteger(message.id)) throw new Error('id must be a safe integer');
+        if (typeof message.name !== 'string') throw new Error('name must be a string');
       } catch (err) {
-        ws.close(1003, `malformed message: ${(err as Error).message}`.slice(0, 120));
+        ws.close(1008, `malformed message: ${(err as Error).message}`.slice(0, 120));
         return;
       }
       try {
@@ -192,6 +253,7 @@ export async function startHeadlessServer(options: HeadlessOptions): Promise<Hea
     server.listen(options.port, options.host, () => resolvePromise());
   });
   const address = server.address() as AddressInfo;
+  authorities = allowedAuthorities(options.host, address.port);
   const displayHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${displayHost}:${address.port}`;
   return {

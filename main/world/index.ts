@@ -40,5 +40,5 @@ export {
   type Generator, type GeneratorFactory, type TextToImageRequest, type EditRequest, type QuestionRequest, type CritiqueRequest, type RewriteRequest,
   type ReflectRequest, type ReflectResult, type ReflectRound,
 } from './generators.ts';
-export { runSuiteJob, type SuiteJobContext } from './jobs.ts';
+export { runSuiteJob } from './jobs.ts';
 export { runSuite, formatReport, type SuiteReport, type TaskReport, type SampleRecord, type RunOptions } from './benchmark.ts';

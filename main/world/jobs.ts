@@ -1,21 +1,17 @@
 // The compute worker's `eval` job: a ShapeEval suite run with progress and cancellation.
+import type { JobContext } from '../compute/job-context.ts';
 import { runSuite, type SampleRecord, type SuiteReport } from './benchmark.ts';
 import { createGenerator } from './generators.ts';
 import { toUint8 } from './image.ts';
 import { buildSuite } from './suites.ts';
 
-/** Structural copy of main/compute/protocol.ts's JobContext (kept structural so world/ stays free of it). */
-export interface SuiteJobContext {
-  progress(p: { done: number; total: number; message?: string }): void;
-  checkCancelled(): void;
-}
 
 /** A scored sample with its image as 8-bit RGB, so the app can store and show it (text rewrites have none). */
 export type RecordWithImage = SampleRecord & { image?: { width: number; height: number; rgb: Uint8Array } };
 
 export async function runSuiteJob(
   params: { suite: string; generator: string; limit?: number; checkpoint?: string; threads?: number; provider?: string },
-  ctx: SuiteJobContext,
+  ctx: JobContext,
 ): Promise<SuiteReport & { records: RecordWithImage[] }> {
   const records: RecordWithImage[] = [];
   const suite = buildSuite(params.suite, params.limit !== undefined ? { limit: params.limit } : {});

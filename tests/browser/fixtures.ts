@@ -4,10 +4,13 @@
 // that only a training run would otherwise make). The seed*(store, ...) forms serve unit tests too.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openStore, resolveDataDir, type SampleInput, type Store } from '../../db/index.ts';
 import type { Scenario } from '../../contract/domain.ts';
+import { openStore, resolveDataDir, type SampleInput, type Store } from '../../db/index.ts';
+import type { TrajectoryInput } from '../../db/repos/samples.ts';
 import { writeSafetensors } from '../../main/engine/checkpoint/safetensors.ts';
 import { shapeWorldTokenizer } from '../../main/models/data.ts';
+import { imagesToPatches } from '../../main/models/patches.ts';
+import { dmTrajectory } from '../../main/rl/records.ts';
 import { toUint8 } from '../../main/world/image.ts';
 import { renderScene } from '../../main/world/render.ts';
 import { Rng } from '../../main/world/rng.ts';
@@ -26,7 +29,7 @@ export interface GroupSeedOptions {
   seed?: number;
   scenario?: Scenario;
   runName?: string;
-  /** Record an LM trajectory (tokenIds, logProbs [T]) and a DM one (latents [S+1,3,32,32] in [-1,1]) per sample. */
+  /** Record an LM trajectory (tokenIds, logProbs [T]) and a DM one (latents [S+1, 64, 48] as the trainer writes them) per sample. */
   trajectories?: boolean;
   /** Put the groups in the ranking queue (default true). */
   pending?: boolean;
@@ -53,26 +56,23 @@ function rgbOf(scene: Scene, width = 32): { width: number; height: number; rgb: 
   return { width: image.width, height: image.height, rgb: image.data };
 }
 
-/** A denoising path from noise to `scene`'s render: latents [S+1, 3, H, W] in [-1, 1], CHW. */
-function latentsTowards(scene: Scene, steps: number, rng: Rng): Float32Array {
-  const image = renderScene(scene, { width: 32 });
-  const [h, w] = [image.height, image.width];
-  const out = new Float32Array((steps + 1) * 3 * h * w);
-  for (let s = 0; s <= steps; s++) {
-    const t = s / steps;
-    for (let c = 0; c < 3; c++) {
-      for (let p = 0; p < h * w; p++) {
-        const clean = image.data[p * 3 + c]! * 2 - 1;
-        out[((s * 3 + c) * h * w) + p] = t * clean + (1 - t) * (rng.next() * 2 - 1);
-      }
-    }
-  }
-  return out;
+/**
+ * A denoising path from noise to `scene`'s render in the DiT's patch layout (the base model's 4x4 patches),
+ * stored by the trainer's own dmTrajectory: latents [S+1, N, p·p·3] as a real run writes them.
+ */
+function dmTrajectoryTowards(scene: Scene, steps: number, rng: Rng): TrajectoryInput {
+  const grid = { size: 32, patch: 4 };
+  const image = renderScene(scene, { width: grid.size });
+  const clean = imagesToPatches(image.data, 1, grid.size, grid.patch);
+  const latents = Array.from({ length: steps + 1 }, (_, s) => Float32Array.from(clean, (v) => (s / steps) * v + (1 - s / steps) * (rng.next() * 2 - 1)));
+  return dmTrajectory({
+    latents, grid, means: latents.slice(1), logProbs: Float32Array.from({ length: steps }, () => -rng.next() * 100),
+    times: Float64Array.from({ length: steps + 1 }, (_, s) => 1 - s / steps), stds: new Float64Array(steps).fill(0.1), noiseLevel: 0.7,
+  }, true);
 }
 
 function trajectoriesFor(scene: Scene, rng: Rng): SampleInput['trajectories'] {
   const tokens = 6 + rng.int(10);
-  const steps = 6;
   return [
     {
       kind: 'lm',
@@ -81,14 +81,7 @@ function trajectoriesFor(scene: Scene, rng: Rng): SampleInput['trajectories'] {
         logProbs: { dtype: 'float32', shape: [tokens], data: Float32Array.from({ length: tokens }, () => -rng.next() * 4) },
       },
     },
-    {
-      kind: 'dm',
-      tensors: {
-        latents: { dtype: 'float32', shape: [steps + 1, 3, 32, 32], data: latentsTowards(scene, steps, rng) },
-        logProbs: { dtype: 'float32', shape: [steps], data: Float32Array.from({ length: steps }, () => -rng.next() * 100) },
-        steps: { dtype: 'int32', shape: [steps], data: Int32Array.from({ length: steps }, (_, i) => i) },
-      },
-    },
+    dmTrajectoryTowards(scene, 6, rng),
   ];
 }
 

@@ -1,18 +1,18 @@
-// Browser-test harness: a real `unirl serve` on a temporary data dir, headless Debian Chromium
-// driven by playwright-core, and teardown. The screen tests of later issues reuse it.
+// Browser-test harness: a real `unirl serve` on a temporary data dir, headless Chromium (the system's, or
+// the one npm installed: tests/browser/chromium.ts) driven by playwright-core, and teardown. The screen tests of later issues reuse it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { findChromium, type ChromiumChoice } from './chromium.ts';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 // Screenshots go to out/screens; `UNIRL_SCREENSHOTS=docs` refreshes the ones the README and docs show.
 export const screenshotDir = process.env.UNIRL_SCREENSHOTS === 'docs'
   ? join(repoRoot, 'docs', 'img', 'screens')
   : join(repoRoot, 'out', 'screens');
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const LISTENING = /listening on (http:\/\/\S+)/;
 const START_TIMEOUT_MS = 30_000;
 
@@ -69,9 +69,25 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-export async function launchBrowser(): Promise<Browser> {
+/** Fixed, because the headless shell reports "en-US@posix" under LANG=C, which Intl rejects. */
+export const TEST_LOCALE = 'en-US';
+
+let chosen: Promise<ChromiumChoice> | undefined;
+
+/** The Chromium every test of this process uses, found once and named on stderr. */
+export function chosenChromium(): Promise<ChromiumChoice> {
+  chosen ??= findChromium().then((choice) => {
+    process.stderr.write(`browser tests use ${choice.executablePath} (${choice.source})\n`);
+    return choice;
+  });
+  return chosen;
+}
+
+export async function launchBrowser(choice?: ChromiumChoice): Promise<Browser> {
+  const { executablePath, env } = choice ?? await chosenChromium();
   return chromium.launch({
-    executablePath: CHROMIUM_PATH,
+    executablePath,
+    env: { ...process.env, ...env },
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
@@ -113,7 +129,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   let browser: Browser | undefined;
   try {
     browser = await launchBrowser();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: options.colorScheme ?? 'light' });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: TEST_LOCALE, colorScheme: options.colorScheme ?? 'light' });
     const page = await context.newPage();
     const pageErrors: string[] = [];
     page.on('console', (message) => {

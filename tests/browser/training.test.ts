@@ -3,7 +3,7 @@
 // human-in-the-loop run whose groups are ranked by keyboard while it waits.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openStore, resolveDataDir } from '../../db/index.ts';
+import { openStore, resolveDataDir, type Store } from '../../db/index.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -38,8 +38,30 @@ test('a nano run started from the Runs page trains, and the dashboard updates li
 
   await h.open('rollouts/1', 'Rollouts');
   await page.locator('img').first().waitFor();
+
+  // The denoising filmstrip of a real sample: S+1 frames of what the trainer stored, the last one its image.
+  const sdeSteps = readStore(h, (store) => (store.runs.get(1).config.rollout as { sdeSteps: number }).sdeSteps);
+  await page.getByRole('button', { name: 'Details of sample 1' }).first().click();
+  const details = page.getByRole('region', { name: 'Sample details' });
+  const strip = details.getByRole('list', { name: /Denoising filmstrip/ }).first();
+  await strip.waitFor();
+  assert.equal(await strip.locator('canvas').count(), sdeSteps + 1);
+  const [width, height] = await strip.locator('canvas').last().evaluate((canvas: HTMLCanvasElement) => [canvas.width, canvas.height]);
+  assert.deepEqual([width, height], [32, 32]);
+  assert.doesNotMatch(await details.innerText(), /are not frames|not a dm tensor/);
+  await h.screenshot('rollout-details-real', { fullPage: true });
   assert.deepEqual(h.pageErrors, []);
 });
+
+/** Reads the data dir of the harness's server through a store of its own. */
+function readStore<T>(harness: Harness, read: (store: Store) => T): T {
+  const store = openStore(resolveDataDir({ cliDir: harness.server.dataDir }).dbPath);
+  try {
+    return read(store);
+  } finally {
+    store.close();
+  }
+}
 
 test('human in the loop: a sync run waits for people, rankings typed in the browser become rewards', async () => {
   const { page } = h;

@@ -1,7 +1,7 @@
 // Every gradient rule against central finite differences (float64 unless ORT lacks a double kernel).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GraphBuilder } from '../graph/builder.ts';
+import { GraphBuilder, type Tensor } from '../graph/builder.ts';
 import { attr } from '../onnx/attrs.ts';
 import { encodeModel } from '../onnx/proto.ts';
 import { createSession } from '../runtime/session.ts';
@@ -15,6 +15,9 @@ const awayFromZero = (r: { uniform(): number }) => (r.uniform() < 0.5 ? -1 : 1) 
 
 const int64 = (shape: number[], values: number[]) => ({ dtype: 'int64' as const, shape, data: BigInt64Array.from(values.map(BigInt)) });
 const bool = (shape: number[], values: number[]) => ({ dtype: 'bool' as const, shape, data: Uint8Array.from(values) });
+
+/** Σ y ⊙ sin(y): a scalar loss for outputs whose shape is known only at run time (no fixed weights fit). */
+const weightedSum = (g: GraphBuilder, y: Tensor) => g.reduceSum(g.mul(y, g.sin(y)), undefined, false);
 
 const CASES: Record<string, GradCheckCase> = {
   'Add (broadcast [3,1,4] + [2,1])': { inputs: { a: [3, 1, 4], b: [2, 1] }, build: (g, { a, b }) => g.add(a!, b!) },
@@ -106,6 +109,55 @@ const CASES: Record<string, GradCheckCase> = {
     build: (g, { x, s, b }) => g.layerNorm(x!, s!, b!),
   },
   'LayerNormalization (axis 1, no bias)': { inputs: { x: [2, 3, 4], s: [3, 4] }, build: (g, { x, s }) => g.layerNorm(x!, s!, undefined, { axis: 1 }) },
+  'Slice (step 2 and −1, scattered back)': { inputs: { x: [5, 4] }, build: (g, { x }) => g.slice(x!, [0, 3], [5, 0], [0, 1], [2, -1]) },
+  'Slice (end from Shape at run time)': {
+    inputs: { x: [3, 6] },
+    scalar: true,
+    build: (g, { x }) => weightedSum(g, g.slice(x!, g.ints([1]), g.sub(g.slice(g.op('Shape', [x!])[0]!, [1], [2]), g.ints([2])), [1])),
+  },
+  'Pad (pads from Shape at run time)': {
+    inputs: { x: [2, 3] },
+    scalar: true,
+    build: (g, { x }) => weightedSum(g, g.pad(x!, g.concat([g.ints([0, 1]), g.slice(g.op('Shape', [x!])[0]!, [0], [1]), g.ints([0])], 0))),
+  },
+  'Pad (reflect)': { inputs: { x: [2, 4] }, build: (g, { x }) => g.op('Pad', [x!, g.ints([0, 2, 1, 1])], [attr.string('mode', 'reflect')])[0]! },
+  'Tile (repeats [2, 3])': { inputs: { x: [2, 3] }, build: (g, { x }) => g.op('Tile', [x!, g.ints([2, 3])])[0]! },
+  'Expand (to a shape computed at run time)': {
+    inputs: { x: [1, 3], y: [4, 1] },
+    build: (g, { x, y }) => g.add(g.expand(x!, g.op('Shape', [y!])[0]!), y!),
+  },
+  'Conv (stride 2, pads, bias)': {
+    inputs: { x: [2, 3, 7, 6], w: [4, 3, 3, 3], b: [4] },
+    build: (g, { x, w, b }) => g.op('Conv', [x!, w!, b!], [attr.ints('strides', [2, 2]), attr.ints('pads', [1, 0, 1, 1])])[0]!,
+  },
+  'Conv (groups 2, dilation 2, 1-D)': {
+    inputs: { x: [2, 4, 9], w: [6, 2, 3] },
+    build: (g, { x, w }) => g.op('Conv', [x!, w!], [attr.int('group', 2), attr.ints('dilations', [2]), attr.ints('pads', [2, 1])])[0]!,
+  },
+  'ConvTranspose (stride 2, pads, output_padding, bias)': {
+    inputs: { x: [2, 3, 4, 3], w: [3, 2, 3, 4], b: [2] },
+    build: (g, { x, w, b }) => g.op('ConvTranspose', [x!, w!, b!], [attr.ints('strides', [2, 2]), attr.ints('pads', [1, 1, 0, 1]), attr.ints('output_padding', [1, 0])])[0]!,
+  },
+  'ConvTranspose (groups 2, stride 3, dilation 2, 1-D)': {
+    inputs: { x: [2, 4, 3], w: [4, 1, 2] },
+    build: (g, { x, w }) => g.op('ConvTranspose', [x!, w!], [attr.int('group', 2), attr.ints('strides', [3]), attr.ints('dilations', [2])])[0]!,
+  },
+  'InstanceNormalization (scale and bias)': {
+    inputs: { x: [2, 3, 5], s: [3], b: [3] },
+    build: (g, { x, s, b }) => g.op('InstanceNormalization', [x!, s!, b!], [attr.float('epsilon', 1e-5)])[0]!,
+  },
+  'Resize (nearest ×2, asymmetric floor)': {
+    inputs: { x: [1, 2, 3, 2] },
+    build: (g, { x }) => g.op('Resize', [x!, undefined, g.constant([1, 1, 2, 3])], [attr.string('mode', 'nearest'), attr.string('coordinate_transformation_mode', 'asymmetric'), attr.string('nearest_mode', 'floor')])[0]!,
+  },
+  'Resize (linear ×0.5 and ×1.5, half_pixel)': {
+    inputs: { x: [1, 2, 6, 4] },
+    build: (g, { x }) => g.op('Resize', [x!, undefined, g.constant([1, 1, 0.5, 1.5])], [attr.string('mode', 'linear')])[0]!,
+  },
+  'Resize (linear to sizes, align_corners)': {
+    inputs: { x: [1, 1, 3, 4] },
+    build: (g, { x }) => g.op('Resize', [x!, undefined, undefined, g.ints([1, 1, 5, 7])], [attr.string('mode', 'linear'), attr.string('coordinate_transformation_mode', 'align_corners')])[0]!,
+  },
   Erf: { inputs: { x: [2, 3] }, build: (g, { x }) => g.erf(x!) },
   Gelu: { inputs: { x: [2, 5] }, build: (g, { x }) => g.gelu(x!) },
   'Gelu (tanh approximation)': { inputs: { x: [2, 5] }, build: (g, { x }) => g.gelu(x!, 'tanh') },
@@ -113,7 +165,8 @@ const CASES: Record<string, GradCheckCase> = {
 
 /**
  * Checked in float32 with looser tolerances: onnxruntime 1.30 CPU has no float64 kernel for Erf (also used
- * by the Gelu gradient), LeakyRelu, Elu, Softplus and Mean; the Cast case rounds through float32 on purpose.
+ * by the Gelu gradient), LeakyRelu, Elu, Softplus, Mean, Conv, ConvTranspose, InstanceNormalization and
+ * Resize; the Cast case rounds through float32 on purpose.
  */
 const FLOAT32_ONLY = new Set<string>([
   'LeakyRelu',
@@ -124,6 +177,14 @@ const FLOAT32_ONLY = new Set<string>([
   'Gelu',
   'Gelu (tanh approximation)',
   'Cast (float64 → float32 → float64, float32 tolerance)',
+  'Conv (stride 2, pads, bias)',
+  'Conv (groups 2, dilation 2, 1-D)',
+  'ConvTranspose (stride 2, pads, output_padding, bias)',
+  'ConvTranspose (groups 2, stride 3, dilation 2, 1-D)',
+  'InstanceNormalization (scale and bias)',
+  'Resize (nearest ×2, asymmetric floor)',
+  'Resize (linear ×0.5 and ×1.5, half_pixel)',
+  'Resize (linear to sizes, align_corners)',
 ]);
 
 for (const [name, c] of Object.entries(CASES)) {

@@ -64,14 +64,22 @@ export function reshapeLike(g: GraphBuilder, t: Tensor, x: Tensor): Tensor {
  */
 export function sumToShape(g: GraphBuilder, grad: Tensor, x: Tensor): Tensor {
   if (sameShape(grad.shape, x.shape)) return grad;
-  if (!grad.shape || !x.shape) throw new Error(`cannot sum a gradient of unknown rank back to the shape of '${x.name}'`);
-  const lead = grad.shape.length - x.shape.length;
-  if (lead < 0) throw new Error(`gradient '${grad.name}' has lower rank than '${x.name}'`);
-  let out = lead > 0 ? g.reduceSum(grad, Array.from({ length: lead }, (_, i) => i), false) : grad;
+  if (!x.shape) throw new Error(`cannot sum a gradient back to the shape of '${x.name}', whose rank is unknown`);
+  let out: Tensor;
+  if (!grad.shape) {
+    // Rank unknown until run time: fold every leading axis into one ([-1, last rank(x) dims]) and sum it.
+    const rank = x.shape.length;
+    const trailing = rank > 0 ? g.slice(g.op('Shape', [grad])[0]!, [-rank], [Number.MAX_SAFE_INTEGER]) : undefined;
+    out = g.reduceSum(g.reshape(grad, trailing ? g.concat([g.ints([-1]), trailing], 0) : [-1]), [0], false);
+  } else {
+    const lead = grad.shape.length - x.shape.length;
+    if (lead < 0) throw new Error(`gradient '${grad.name}' has lower rank than '${x.name}'`);
+    out = lead > 0 ? g.reduceSum(grad, Array.from({ length: lead }, (_, i) => i), false) : grad;
+  }
   const axes: number[] = [];
   let dynamic = false;
   x.shape.forEach((xd, i) => {
-    const gd = out.shape![i];
+    const gd = out.shape?.[i];
     if (xd === gd && xd !== null) return;
     if (xd === 1) axes.push(i);
     else if (typeof xd !== 'number') dynamic = true;
@@ -288,10 +296,15 @@ export const RULES: Readonly<Record<string, RuleEntry>> = {
     const axis = intAttr(node, 'axis', 0);
     return [g.concat(dy.map((d, i) => d ?? g.fullLike(y[i]!, 0)), axis)];
   }),
-  // Y = X[starts:ends] (step 1):  dX = pad(dY) with zeros back to X's shape
+  // Y = X[starts:ends:steps]:  dX = pad(dY) with zeros back to X's shape (constant starts, step 1, static
+  //   sizes); otherwise dX = scatter-add of dY to where each element came from (see `scatterBack`), which
+  //   takes starts, ends and shapes computed at run time.
   Slice: rule(sliceGrad),
-  // Y = pad(X) with constants:  dX = dY with the padding sliced away
+  // Y = pad(X):  dX = dY with the padding sliced away (constant pads, mode 'constant'); otherwise the
+  //   scatter-add of `scatterBack` (pads from Shape at run time, reflect/edge modes, negative pads)
   Pad: rule(padGrad),
+  // Y = tile(X, r):  dX = Σ over the r copies of dY (scatter-add of `scatterBack`, repeats may be run-time)
+  Tile: rule((ctx) => [scatterBack(ctx, (index) => ctx.g.op('Tile', [index, ctx.x[1]!])[0]!), undefined]),
   // Y = gather(X, I, axis):  dX = scatter-add of dY into zeros(shape(X)) at I along axis
   Gather: rule(gatherGrad),
   // Y = X[…, I[…], …] along axis:  dX = scatter-add of dY into zeros(shape(X)) at I along axis
@@ -305,6 +318,23 @@ export const RULES: Readonly<Record<string, RuleEntry>> = {
   //   dX = r ⊙ (g − mean_norm(g) − x̂ ⊙ mean_norm(g ⊙ x̂))
   // μ and r are the forward node's Mean/InvStdDev outputs (kept, not recomputed).
   LayerNormalization: rule(layerNormGrad, true),
+  // InstanceNorm (torch's GroupNorm exports as Reshape → InstanceNorm → Reshape → Mul γ → Add β):
+  //   x̂ = (X − μ)·r over the spatial axes of each (n, c), Y = x̂ ⊙ s_c + b_c
+  //   ds = Σ_{n,spatial} dY ⊙ x̂,  db = Σ_{n,spatial} dY,  g = dY ⊙ s,  dX = r ⊙ (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂))
+  InstanceNormalization: rule(instanceNormGrad),
+
+  // Conv: Y = Σ_k W_k ⋆ X (strides s, dilations d, pads p, groups G):
+  //   dX = convTranspose(dY, W) with the same s, d, p, G (output_padding restores X's size);
+  //   dW[m, c, k] = Σ_{n, y} dY[n, m, y] X[n, c, y·s + k·d − p]: a conv of Xᵀ (channels as batch) by dYᵀ
+  //   with strides d and dilations s, per group;  dB = Σ_{n, spatial} dY
+  Conv: rule(convGrad),
+  // ConvTranspose is Conv's adjoint in X:  dX = conv(dY, W) with the same s, d, p, G;
+  //   dW[c, m, k] = Σ_{n, y} X[n, c, y] dY[n, m, y·s + k·d − p]: a conv of dYᵀ by Xᵀ, per group;  dB = Σ dY
+  ConvTranspose: rule(convTransposeGrad),
+  // Resize (nearest or linear, constant scales or sizes, static input sizes) is linear and separable:
+  //   Y = A_h X A_wᵀ over the resized axes with interpolation matrices A [out, in] built on the host from
+  //   the same coordinate rule as the forward op;  dX = A_hᵀ dY A_w
+  Resize: rule(resizeGrad),
 
   Shape: NON_DIFFERENTIABLE,
   Size: NON_DIFFERENTIABLE,
@@ -428,20 +458,44 @@ function concatGrad({ g, node, x, dy, needs }: GradContext): (Tensor | undefined
   return pieces.map((p, i) => (needs[i] ? p : undefined));
 }
 
+/**
+ * The adjoint of an op that only moves, copies or drops elements of input 0 (Slice, Pad, Tile): `rerun`
+ * applies the same op to the flat index of every element of X, so each output element says where it came
+ * from, and dX is dY scatter-added back to those places. Elements the op invents (constant padding) take
+ * the index N, an extra slot that is dropped. Starts, pads, repeats and shapes may all be computed at run
+ * time; repeated sources (Tile, reflect padding) add up.
+ */
+function scatterBack(ctx: GradContext, rerun: (index: Tensor, invented: Tensor) => Tensor): Tensor {
+  const { g, x, dy } = ctx;
+  const data = x[0]!;
+  const count = g.op('Size', [data])[0]!;
+  const index = g.reshape(g.range(0, count, 1), g.shape(data));
+  const source = g.reshape(rerun(index, count), [-1]);
+  const slots = g.constantOfShape(g.reshape(g.add(count, 1), [1]), 0, dy[0]!.dtype);
+  const summed = g.scatterElements(slots, source, g.reshape(dy[0]!, [-1]), 0, 'add');
+  return g.reshape(g.slice(summed, g.ints([0]), g.reshape(count, [1])), g.shape(data));
+}
+
+/** Constant values of input i, or undefined when it is absent or computed at run time. */
+function constantInput(ctx: GradContext, i: number): number[] | undefined {
+  const t = ctx.x[i];
+  return t ? ctx.g.constantValue(t) : undefined;
+}
+
 function sliceGrad(ctx: GradContext): (Tensor | undefined)[] {
-  const { g, node, x, dy } = ctx;
+  const { g, x, dy } = ctx;
   const data = x[0]!;
   const rank = data.rank;
-  const starts = constantInts(ctx, 1, 'starts')!;
-  const ends = constantInts(ctx, 2, 'ends')!;
-  const axes = constantInts(ctx, 3, 'axes') ?? starts.map((_, i) => i);
-  const steps = constantInts(ctx, 4, 'steps') ?? starts.map(() => 1);
+  const starts = constantInput(ctx, 1);
+  const ends = constantInput(ctx, 2);
+  const axes = x[3] ? constantInput(ctx, 3) : starts?.map((_, i) => i);
+  const steps = x[4] ? constantInput(ctx, 4) : starts?.map(() => 1);
+  const padded = starts && ends && axes && steps?.every((s) => s === 1) && axes.every((a) => typeof data.shape![normalizeAxis(a, rank)] === 'number');
+  if (!padded) return [scatterBack(ctx, (index) => g.op('Slice', [index, ...x.slice(1)])[0]!)];
   const pads = new Array<number>(2 * rank).fill(0);
   axes.forEach((axisIn, i) => {
     const axis = normalizeAxis(axisIn, rank);
-    const dim = data.shape![axis];
-    if (steps[i] !== 1) throw new Error(`Slice node '${node.name}': gradient supports step 1 only (axis ${axisIn} has step ${steps[i]})`);
-    if (typeof dim !== 'number') throw new Error(`Slice node '${node.name}': gradient needs a static size on sliced axis ${axisIn}`);
+    const dim = data.shape![axis] as number;
     const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
     const start = clamp(starts[i]!);
     const end = Math.max(clamp(ends[i]!), start);
@@ -454,11 +508,11 @@ function sliceGrad(ctx: GradContext): (Tensor | undefined)[] {
 function padGrad(ctx: GradContext): (Tensor | undefined)[] {
   const { g, node, x, dy } = ctx;
   const mode = stringAttr(node, 'mode', 'constant');
-  if (mode !== 'constant') throw new Error(`Pad node '${node.name}': gradient supports mode 'constant' only (got '${mode}')`);
-  if (x[3]) throw new Error(`Pad node '${node.name}': gradient does not support the axes input`);
-  const pads = constantInts(ctx, 1, 'pads')!;
+  const pads = x[3] ? undefined : constantInput(ctx, 1);
   const rank = x[0]!.rank;
-  if (pads.some((p) => p < 0)) throw new Error(`Pad node '${node.name}': gradient does not support negative pads`);
+  if (mode !== 'constant' || !pads || pads.some((p) => p < 0)) {
+    return [scatterBack(ctx, (index, invented) => g.op('Pad', [index, x[1], invented, x[3]], node.attribute)[0]!)];
+  }
   const axes = Array.from({ length: rank }, (_, i) => i).filter((i) => pads[i]! > 0 || pads[i + rank]! > 0);
   if (axes.length === 0) return [dy[0]];
   const starts = axes.map((i) => pads[i]!);
@@ -502,11 +556,167 @@ function layerNormGrad(ctx: GradContext): (Tensor | undefined)[] {
   const sumBatch = (t: Tensor) => (batchAxes.length ? g.reduceSum(t, batchAxes, false) : t);
   const dScale = needs[1] ? sumBatch(g.mul(d, xhat)) : undefined;
   const dBias = x[2] && needs[2] ? sumBatch(d) : undefined;
+  return [needs[0] ? normalizedInputGrad(g, g.mul(d, scale), xhat, invStd, normAxes) : undefined, dScale, dBias];
+}
+
+/** dX of x̂ = (X − μ)·r over `axes`, given g = dY ⊙ scale:  r ⊙ (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂)). */
+function normalizedInputGrad(g: GraphBuilder, gx: Tensor, xhat: Tensor, invStd: Tensor, axes: number[]): Tensor {
+  const centered = g.sub(gx, g.reduceMean(gx, axes, true));
+  return g.mul(invStd, g.sub(centered, g.mul(xhat, g.reduceMean(g.mul(gx, xhat), axes, true))));
+}
+
+function instanceNormGrad(ctx: GradContext): (Tensor | undefined)[] {
+  const { g, node, x, dy, needs } = ctx;
+  const [input, scale] = [x[0]!, x[1]!];
+  const d = dy[0]!;
+  const rank = input.rank;
+  const spatial = Array.from({ length: rank - 2 }, (_, i) => i + 2);
+  const perChannel = (t: Tensor) => g.reshape(t, [-1, ...Array<number>(rank - 2).fill(1)]); // [C] → [C, 1, …]
+  // μ and r are recomputed: InstanceNormalization has no statistic outputs to keep.
+  const centeredX = g.sub(input, g.reduceMean(input, spatial, true));
+  const invStd = g.reciprocal(g.sqrt(g.add(g.reduceMean(g.mul(centeredX, centeredX), spatial, true), c(g, floatAttr(node, 'epsilon', 1e-5), input))));
+  const xhat = g.mul(centeredX, invStd);
+  const batchAndSpatial = [0, ...spatial];
+  return [
+    needs[0] ? normalizedInputGrad(g, g.mul(d, perChannel(scale)), xhat, invStd, spatial) : undefined,
+    needs[1] ? g.reduceSum(g.mul(d, xhat), batchAndSpatial, false) : undefined,
+    needs[2] ? g.reduceSum(d, batchAndSpatial, false) : undefined,
+  ];
+}
+
+/** Conv / ConvTranspose attributes with their defaults; explicit pads only (auto_pad NOTSET or VALID). */
+function convAttrs(ctx: GradContext) {
+  const { node, x } = ctx;
+  const spatial = x[0]!.rank - 2;
+  const autoPad = stringAttr(node, 'auto_pad', 'NOTSET');
+  if (autoPad !== 'NOTSET' && autoPad !== 'VALID') throw new Error(`${node.opType} node '${node.name}': the gradient needs explicit pads (auto_pad ${autoPad})`);
+  if (intsAttr(node, 'output_shape')) throw new Error(`${node.opType} node '${node.name}': the gradient needs pads, not output_shape`);
+  const ones = Array<number>(spatial).fill(1);
+  const kernel = x[1]!.shape!.slice(2);
+  if (!isStatic(kernel)) throw new Error(`${node.opType} node '${node.name}': the gradient needs a static kernel shape`);
+  return {
+    spatial,
+    kernel,
+    strides: intsAttr(node, 'strides') ?? ones,
+    dilations: intsAttr(node, 'dilations') ?? ones,
+    pads: intsAttr(node, 'pads') ?? Array<number>(2 * spatial).fill(0),
+    group: intAttr(node, 'group', 1),
+  };
+}
+
+const convOp = (g: GraphBuilder, op: 'Conv' | 'ConvTranspose', x: Tensor, w: Tensor, a: { strides: number[]; dilations: number[]; pads: number[]; group: number; outputPadding?: number[] }) =>
+  g.op(op, [x, w], [
+    attr.ints('strides', a.strides), attr.ints('dilations', a.dilations), attr.ints('pads', a.pads), attr.int('group', a.group),
+    ...(a.outputPadding?.some((p) => p > 0) ? [attr.ints('output_padding', a.outputPadding)] : []),
+  ])[0]!;
+
+/**
+ * dW of a conv-like op as a conv over the batch: `input` [N, A, …] by `filter` [N, B, …], both with channels
+ * and batch swapped, strides and dilations swapped, per group; cut to the kernel size and laid out
+ * [B, A/G, k…] (Conv: input X, filter dY → [M, C/G, k]; ConvTranspose: input dY, filter X → [C, M/G, k]).
+ */
+function weightGrad(g: GraphBuilder, input: Tensor, filter: Tensor, a: ReturnType<typeof convAttrs>): Tensor {
+  const toChannelsFirst = (t: Tensor) => g.transpose(t, [1, 0, ...Array.from({ length: a.spatial }, (_, i) => i + 2)]);
+  const inputs = a.group > 1 ? g.split(toChannelsFirst(input), a.group, 0) : [toChannelsFirst(input)];
+  const filters = a.group > 1 ? g.split(toChannelsFirst(filter), a.group, 0) : [toChannelsFirst(filter)];
+  const spatialAxes = Array.from({ length: a.spatial }, (_, i) => i + 2);
+  const perGroup = inputs.map((inp, j) => {
+    const full = convOp(g, 'Conv', inp, filters[j]!, { strides: a.dilations, dilations: a.strides, pads: a.pads, group: 1 }); // [A/G, B/G, k']
+    const cut = g.slice(full, Array<number>(a.spatial).fill(0), a.kernel, spatialAxes);
+    return g.transpose(cut, [1, 0, ...spatialAxes]);
+  });
+  return g.concat(perGroup, 0);
+}
+
+function convGrad(ctx: GradContext): (Tensor | undefined)[] {
+  const { g, node, x, dy, needs } = ctx;
+  const a = convAttrs(ctx);
+  const d = dy[0]!;
   let dX: Tensor | undefined;
   if (needs[0]) {
-    const gx = g.mul(d, scale);
-    const centered = g.sub(gx, g.reduceMean(gx, normAxes, true));
-    dX = g.mul(invStd, g.sub(centered, g.mul(xhat, g.reduceMean(g.mul(gx, xhat), normAxes, true))));
+    const sizes = x[0]!.shape!.slice(2);
+    if (!isStatic(sizes)) throw new Error(`Conv node '${node.name}': the input gradient needs static spatial sizes`);
+    // ConvTranspose gives s·(H'−1) + d·(k−1) + 1 − pads; the rows the forward stride skipped come back as output_padding.
+    const outputPadding = sizes.map((h, i) => (h + a.pads[i]! + a.pads[i + a.spatial]! - a.dilations[i]! * (a.kernel[i]! - 1) - 1) % a.strides[i]!);
+    dX = convOp(g, 'ConvTranspose', d, x[1]!, { ...a, outputPadding });
   }
-  return [dX, dScale, dBias];
+  const dW = needs[1] ? weightGrad(g, x[0]!, d, a) : undefined;
+  const dB = x[2] && needs[2] ? g.reduceSum(d, [0, ...Array.from({ length: a.spatial }, (_, i) => i + 2)], false) : undefined;
+  return [dX, dW, dB];
+}
+
+function convTransposeGrad(ctx: GradContext): (Tensor | undefined)[] {
+  const { g, x, dy, needs } = ctx;
+  const a = convAttrs(ctx);
+  const d = dy[0]!;
+  const dX = needs[0] ? convOp(g, 'Conv', d, x[1]!, a) : undefined;
+  const dW = needs[1] ? weightGrad(g, d, x[0]!, a) : undefined;
+  const dB = x[2] && needs[2] ? g.reduceSum(d, [0, ...Array.from({ length: a.spatial }, (_, i) => i + 2)], false) : undefined;
+  return [dX, dW, dB];
+}
+
+/** Where output coordinate `o` of a resized axis falls in the input (ONNX Resize's coordinate_transformation_mode). */
+function sourceCoordinate(mode: string, o: number, scale: number, inSize: number, outSize: number): number {
+  switch (mode) {
+    case 'half_pixel': return (o + 0.5) / scale - 0.5;
+    case 'pytorch_half_pixel': return outSize > 1 ? (o + 0.5) / scale - 0.5 : 0;
+    case 'align_corners': return outSize === 1 ? 0 : (o * (inSize - 1)) / (outSize - 1);
+    case 'asymmetric': return o / scale;
+    case 'tf_half_pixel_for_nn': return (o + 0.5) / scale;
+    default: throw new Error(`Resize gradient: coordinate_transformation_mode '${mode}' is not supported`);
+  }
+}
+
+const NEAREST: Record<string, (v: number) => number> = {
+  round_prefer_floor: (v) => (v % 1 === 0.5 ? Math.floor(v) : Math.round(v)),
+  round_prefer_ceil: (v) => Math.round(v),
+  floor: Math.floor,
+  ceil: Math.ceil,
+};
+
+/** The interpolation matrix [out, in] of one resized axis (row o: the weights of the inputs output o reads). */
+function resizeMatrix(node: NodeProto, inSize: number, outSize: number, scale: number): Float32Array {
+  const mode = stringAttr(node, 'mode', 'nearest');
+  const coordinate = stringAttr(node, 'coordinate_transformation_mode', 'half_pixel');
+  const m = new Float32Array(outSize * inSize);
+  for (let o = 0; o < outSize; o++) {
+    const src = sourceCoordinate(coordinate, o, scale, inSize, outSize);
+    if (mode === 'nearest') {
+      const round = NEAREST[stringAttr(node, 'nearest_mode', 'round_prefer_floor')];
+      if (!round) throw new Error(`Resize node '${node.name}': nearest_mode '${stringAttr(node, 'nearest_mode', '')}' is not supported`);
+      m[o * inSize + Math.min(Math.max(round(src), 0), inSize - 1)] = 1;
+    } else if (mode === 'linear') {
+      const clamped = Math.min(Math.max(src, 0), inSize - 1);
+      const lo = Math.floor(clamped);
+      const hi = Math.min(lo + 1, inSize - 1);
+      m[o * inSize + lo]! += 1 - (clamped - lo);
+      m[o * inSize + hi]! += clamped - lo;
+    } else throw new Error(`Resize node '${node.name}': the gradient supports modes nearest and linear, not '${mode}'`);
+  }
+  return m;
+}
+
+function resizeGrad(ctx: GradContext): (Tensor | undefined)[] {
+  const { g, node, x, dy } = ctx;
+  const data = x[0]!;
+  const rank = data.rank;
+  if (intAttr(node, 'antialias', 0)) throw new Error(`Resize node '${node.name}': the gradient does not support antialias`);
+  if (x[4] || intsAttr(node, 'axes')) throw new Error(`Resize node '${node.name}': the gradient does not support the axes attribute`);
+  const scaleValues = x[2] && (g.constantValue(x[2]) ?? g.initializerValues(x[2].name));
+  const scales = scaleValues?.length ? scaleValues : undefined;
+  const sizes = x[3] ? constantInts(ctx, 3, 'sizes') : undefined;
+  if (!scales && !sizes) throw new Error(`Resize node '${node.name}': the gradient needs constant scales or sizes`);
+  let d = dy[0]!;
+  for (let axis = 0; axis < rank; axis++) {
+    const inSize = data.shape![axis];
+    if (sizes ? sizes[axis] === inSize : scales![axis] === 1) continue;
+    if (typeof inSize !== 'number') throw new Error(`Resize node '${node.name}': the gradient needs a static size on resized axis ${axis}`);
+    const outSize = sizes ? sizes[axis]! : Math.floor(inSize * scales![axis]!);
+    const scale = sizes ? outSize / inSize : scales![axis]!;
+    // dX along this axis = dY · A (A [out, in]) with the axis moved last and back.
+    const last = Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis).concat(axis);
+    const matrix = g.constant(resizeMatrix(node, inSize, outSize, scale), 'float32', [outSize, inSize]);
+    d = g.transpose(g.matmul(g.transpose(d, last), d.dtype === 'float32' ? matrix : g.cast(matrix, d.dtype)), inversePerm(last));
+  }
+  return [d];
 }

@@ -22,6 +22,7 @@ import {
   type AnyTypedArray,
   type DType,
 } from '../onnx/tensor.ts';
+import { foldNode, type Known } from './fold.ts';
 import { inferNode, isStatic, normalizeAxis, type Dim, type InferContext, type Shape, type ValueType } from './infer.ts';
 
 /** A symbolic tensor: a named value in a GraphBuilder's graph. */
@@ -219,6 +220,12 @@ export class GraphBuilder {
     return this.constValues.get(t.name);
   }
 
+  /** The values of an initializer (a constant, or a parameter baked into an imported file). */
+  initializerValues(name: string): number[] | undefined {
+    const init = this.initializers.get(name);
+    return init ? tensorNumbers(init) : undefined;
+  }
+
   isInitializer(name: string): boolean {
     return this.initializers.has(name);
   }
@@ -267,7 +274,7 @@ export class GraphBuilder {
     if (cached) return cached;
     const name = this.uniqueName(small ? `const/${dtype}/${dims.length === 0 ? String(Array.from(data as ArrayLike<unknown>)[0]) : 'vec'}` : this.scoped('const'));
     this.initializers.set(name, tensorProto(name, dtype, dims, data));
-    if (isShapeLike(dtype, dims)) this.constValues.set(name, Array.from(data as ArrayLike<number | bigint>, Number));
+    if (keepsConstantValues(dtype, dims)) this.constValues.set(name, Array.from(data as ArrayLike<number | bigint>, Number));
     const t = this.register(name, { dtype, shape: dims }, true);
     if (key) this.constantCache.set(key, t);
     return t;
@@ -311,15 +318,35 @@ export class GraphBuilder {
       const type = declared?.get(o) ?? inferred?.[i];
       return this.register(o, type ?? { dtype: inputs[0]?.dtype ?? 'float32', shape: null }, type !== undefined);
     });
+    this.fold(node, outs);
     if (node.opType === 'Constant' && node.output[0]) {
       const value = node.attribute.find((a) => a.name === 'value')?.t;
-      if (value && isShapeLike(onnxToDtype(value.dataType), value.dims)) this.constValues.set(node.output[0], tensorNumbers(value));
+      if (value && keepsConstantValues(onnxToDtype(value.dataType), value.dims)) this.constValues.set(node.output[0], tensorNumbers(value));
       const ints = node.attribute.find((a) => a.name === 'value_ints')?.ints;
       if (ints) this.constValues.set(node.output[0], ints);
       const int = node.attribute.find((a) => a.name === 'value_int')?.i;
       if (int !== undefined) this.constValues.set(node.output[0], [int]);
     }
     return outs;
+  }
+
+  /** Records the values of a small integer node whose inputs are all constants (see fold.ts). */
+  private fold(node: NodeProto, outs: Tensor[]): void {
+    const out = outs[0];
+    if (outs.length !== 1 || !out || node.domain || !isStatic(out.shape) || !isShapeLike(out.dtype, out.shape)) return;
+    const inputs: (Known | undefined)[] = [];
+    for (const name of node.input) {
+      if (!name) {
+        inputs.push(undefined);
+        continue;
+      }
+      const values = this.constValues.get(name);
+      const shape = this.tensors.get(name)?.shape ?? null;
+      if (!values || !isStatic(shape)) return;
+      inputs.push({ values, shape });
+    }
+    const values = foldNode(node, inputs, out.type);
+    if (values && values.length === out.shape.reduce((p, d) => p * d, 1)) this.constValues.set(out.name, values);
   }
 
   private inferContext(node: NodeProto, inputs: (ValueType | undefined)[]): InferContext {
@@ -625,8 +652,14 @@ export class GraphBuilder {
  * Whether the engine tracks a constant's values: small integer vectors (shapes, axes, starts...) and
  * scalars (e.g. a Pow exponent), which inference and gradient rules read.
  */
+/** Scalars, and integer tensors of rank 1 or 2 with at most 1024 values: the engine keeps their values. */
 function isShapeLike(dtype: DType, dims: readonly number[]): boolean {
-  return dims.length === 0 || (dims.length === 1 && dims[0]! <= 1024 && !isFloat(dtype));
+  return dims.length === 0 || (dims.length <= 2 && dims.reduce((p, d) => p * d, 1) <= 1024 && !isFloat(dtype));
+}
+
+/** Constants (never parameters, unlike initializers) also keep small float vectors: Resize scales. */
+function keepsConstantValues(dtype: DType, dims: readonly number[]): boolean {
+  return isShapeLike(dtype, dims) || (dims.length === 1 && dims[0]! <= 16);
 }
 
 function valueTypeOf(v: ValueInfoProto): ValueType | undefined {

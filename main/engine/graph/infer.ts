@@ -118,7 +118,7 @@ function sliceDim(dim: Dim, start: number, end: number, step: number): Dim {
 const SAME_AS_FIRST = new Set([
   'Neg', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Tanh', 'Sigmoid', 'Erf', 'Relu', 'Abs', 'Identity', 'Softmax',
   'LogSoftmax', 'Gelu', 'Clip', 'Floor', 'Ceil', 'Sin', 'Cos', 'Sign', 'Softplus', 'LeakyRelu', 'Elu',
-  'ScatterND', 'ScatterElements', 'HardSigmoid', 'Round',
+  'ScatterND', 'ScatterElements', 'HardSigmoid', 'Round', 'InstanceNormalization', 'GroupNormalization',
 ]);
 const BROADCAST_SAME_TYPE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'Mod']);
 const BROADCAST_BOOL = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor']);
@@ -256,7 +256,9 @@ export function inferNode(node: NodeProto, ctx: InferContext): ValueType[] | und
     case 'GatherElements':
       return [{ dtype: need(0).dtype, shape: need(1).shape }];
     case 'Expand': {
-      const target = ctx.dims(1);
+      // A shape computed at run time still fixes the rank when its length is known.
+      const length = need(1).shape?.[0];
+      const target = ctx.dims(1) ?? (typeof length === 'number' ? Array<Dim>(length).fill(null) : undefined);
       if (target) return [{ dtype: need(0).dtype, shape: broadcastShapes(need(0).shape, target) }];
       return [{ dtype: need(0).dtype, shape: null }];
     }
@@ -331,11 +333,58 @@ export function inferNode(node: NodeProto, ctx: InferContext): ValueType[] | und
     }
     case 'Trilu':
       return [need(0)];
+    case 'Tile': {
+      const s = need(0).shape;
+      const repeats = ctx.constant(1);
+      if (!s) return [{ dtype: need(0).dtype, shape: null }];
+      return [{ dtype: need(0).dtype, shape: s.map((d, i) => (typeof d === 'number' && repeats ? d * repeats[i]! : null)) }];
+    }
+    case 'Conv':
+    case 'ConvTranspose':
+      return [{ dtype: need(0).dtype, shape: convShape(node, need(0).shape, need(1).shape) }];
+    case 'Resize': {
+      const s = need(0).shape;
+      if (!s) return [{ dtype: need(0).dtype, shape: null }];
+      const sizes = node.input[3] ? ctx.constant(3) : undefined;
+      const scales = node.input[2] ? ctx.constant(2) : undefined;
+      const resized = (d: Dim, i: number): Dim => {
+        if (sizes) return sizes[i]!;
+        if (!scales?.length) return null;
+        return scales[i] === 1 ? d : typeof d === 'number' ? Math.floor(d * scales[i]!) : null;
+      };
+      return [{ dtype: need(0).dtype, shape: s.map(resized) }];
+    }
     case 'Dropout':
       return [need(0), { dtype: 'bool' as const, shape: need(0).shape }].slice(0, node.output.length);
     default:
       return undefined;
   }
+}
+
+/** Output shape of Conv / ConvTranspose with explicit pads (auto_pad NOTSET or VALID). */
+function convShape(node: NodeProto, x: Shape | null, w: Shape | null): Shape | null {
+  if (!x || !w) return null;
+  const spatial = x.length - 2;
+  const transposed = node.opType === 'ConvTranspose';
+  const ones = Array<number>(spatial).fill(1);
+  const strides = intsAttr(node, 'strides') ?? ones;
+  const dilations = intsAttr(node, 'dilations') ?? ones;
+  const pads = intsAttr(node, 'pads') ?? Array<number>(2 * spatial).fill(0);
+  const outputPadding = intsAttr(node, 'output_padding') ?? Array<number>(spatial).fill(0);
+  const group = intAttr(node, 'group', 1);
+  const channels = transposed ? (typeof w[1] === 'number' ? w[1] * group : null) : w[0]!;
+  const explicit = intsAttr(node, 'output_shape');
+  const autoPad = node.attribute.find((a) => a.name === 'auto_pad')?.s ?? 'NOTSET';
+  if (autoPad !== 'NOTSET' && autoPad !== 'VALID') return [x[0]!, channels, ...Array<Dim>(spatial).fill(null)];
+  const dims = x.slice(2).map((d, i) => {
+    const k = w[2 + i];
+    if (explicit) return explicit[i]!;
+    if (typeof d !== 'number' || typeof k !== 'number') return null;
+    const span = dilations[i]! * (k - 1) + 1;
+    const padded = pads[i]! + pads[i + spatial]!;
+    return transposed ? strides[i]! * (d - 1) + outputPadding[i]! + span - padded : Math.floor((d + padded - span) / strides[i]!) + 1;
+  });
+  return [x[0]!, channels, ...dims];
 }
 
 function normalizeAxisClamped(axis: number, rank: number): number {

@@ -1,19 +1,27 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { imagesToPatches, patchesToImages } from '../../../main/models/patches.ts';
 import { latentsFilmstrip, tokenProbability } from './trajectory-view.ts';
 
-test('latents [S+1,3,H,W] in [-1,1] become RGBA frames, clipped, channel planes interleaved', () => {
-  // 2 steps of a 1x2 image: step 0 = (-1, 1) in R, 0 in G and B; step 1 = 2 (clipped) everywhere.
-  const data = [-1, 1, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2];
-  const strip = latentsFilmstrip({ dtype: 'float32', shape: [2, 3, 1, 2], data });
-  assert.equal(strip.steps, 2);
-  assert.deepEqual([...strip.frames[0]!], [0, 128, 128, 255, 255, 128, 128, 255]);
-  assert.deepEqual([...strip.frames[1]!], [255, 255, 255, 255, 255, 255, 255, 255]);
+test('latents in the trainer\'s patch layout become the images it drew, as RGBA frames, clipped', () => {
+  // Two frames of a 4x4 image in 2x2 patches, written by the model's own conversion (what the trainer stores).
+  const image = Float32Array.from({ length: 4 * 4 * 3 }, (_, i) => (i % 7) / 6);
+  const patches = imagesToPatches(image, 1, 4, 2);
+  const data = [...patches, ...patches.map(() => 2)];
+  const strip = latentsFilmstrip({ dtype: 'float32', shape: [2, 4, 12], data });
+  assert.deepEqual([strip.steps, strip.width, strip.height], [2, 4, 4]);
+  const drawn = patchesToImages(patches, 1, 4, 2);
+  for (let p = 0; p < 16; p++) {
+    for (let c = 0; c < 3; c++) assert.ok(Math.abs(strip.frames[0]![p * 4 + c]! - drawn[p * 3 + c]! * 255) <= 1, `pixel ${p} channel ${c}`);
+    assert.equal(strip.frames[0]![p * 4 + 3], 255);
+  }
+  assert.ok(strip.frames[1]!.every((v) => v === 255), 'values above 1 clip to white');
 });
 
 test('latents of another shape are refused naming it', () => {
-  assert.throws(() => latentsFilmstrip({ dtype: 'float32', shape: [3, 16, 12], data: [] }), /shape \[3, 16, 12\] are not frames/);
-  assert.throws(() => latentsFilmstrip({ dtype: 'float32', shape: [1, 3, 1, 1], data: [0] }), /hold 1 values, shape needs 3/);
+  assert.throws(() => latentsFilmstrip({ dtype: 'float32', shape: [11, 3072], data: [] }), /latents: shape \[11, 3072\] is not \[frame, patch, patchValue\]/);
+  assert.throws(() => latentsFilmstrip({ dtype: 'float32', shape: [2, 3, 5], data: [] }), /no square image of RGB patches/);
+  assert.throws(() => latentsFilmstrip({ dtype: 'float32', shape: [1, 1, 3], data: [0] }), /hold 1 values, shape \[1, 1, 3\] needs 3/);
 });
 
 test('token probability is exp(log-prob) within [0, 1]', () => {

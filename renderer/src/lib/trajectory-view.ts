@@ -1,6 +1,7 @@
 // Pure helpers for the per-sample details: DM latents as RGBA frames for a filmstrip, and the
 // shading of LM tokens by their log-probability.
 import type { TensorView } from '../../../contract/api.ts';
+import { checkTrajectoryTensors, frameImage } from '../../../contract/tensors.ts';
 
 export interface Filmstrip {
   steps: number;
@@ -11,25 +12,27 @@ export interface Filmstrip {
 }
 
 /**
- * Latents [S+1, 3, H, W] (the store's DM convention, pixel space in [-1, 1]) as RGBA frames; values
- * outside [-1, 1] (early noisy steps) are clipped. Anything else is an Error naming the shape.
+ * DM latents (contract/tensors.ts: [frame, patch, patchValue], pixel values in [-1, 1]) as RGBA frames;
+ * values outside [-1, 1] (early noisy steps) are clipped. Anything else is an Error naming what is wrong.
  */
 export function latentsFilmstrip(latents: TensorView): Filmstrip {
-  const [steps, channels, height, width] = latents.shape;
-  if (latents.shape.length !== 4 || channels !== 3 || !steps || !height || !width) {
-    throw new Error(`latents of shape [${latents.shape.join(', ')}] are not frames [S+1, 3, H, W]`);
+  checkTrajectoryTensors('dm', { latents });
+  const steps = latents.shape[0]!;
+  if (latents.data.length !== steps * latents.shape[1]! * latents.shape[2]!) {
+    throw new Error(`latents hold ${latents.data.length} values, shape [${latents.shape.join(', ')}] needs ${steps * latents.shape[1]! * latents.shape[2]!}`);
   }
-  const plane = height * width;
-  if (latents.data.length !== steps * 3 * plane) throw new Error(`latents hold ${latents.data.length} values, shape needs ${steps * 3 * plane}`);
-  const frames = Array.from({ length: steps }, (_, s) => {
-    const rgba = new Uint8ClampedArray(plane * 4);
-    for (let p = 0; p < plane; p++) {
-      for (let c = 0; c < 3; c++) rgba[p * 4 + c] = ((latents.data[(s * 3 + c) * plane + p]! + 1) / 2) * 255;
+  let size = 0;
+  const frames = Array.from({ length: steps }, (_, f) => {
+    const frame = frameImage(latents.data, latents.shape, f);
+    size = frame.size;
+    const rgba = new Uint8ClampedArray(size * size * 4);
+    for (let p = 0; p < size * size; p++) {
+      for (let c = 0; c < 3; c++) rgba[p * 4 + c] = ((frame.rgb[p * 3 + c]! + 1) / 2) * 255;
       rgba[p * 4 + 3] = 255;
     }
     return rgba;
   });
-  return { steps, width, height, frames };
+  return { steps, width: size, height: size, frames };
 }
 
 /** Probability of a token (exp of its log-prob), clamped to [0, 1]: 1 = confident, shaded lightly. */
