@@ -11,12 +11,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { openStore, resolveDataDir, type Store } from '../db/index.ts';
 import { createModelGenerator, DEFAULT_CHECKPOINT } from '../main/models/generator.ts';
 import { runSuite } from '../main/world/benchmark.ts';
 import { CRITERIA } from '../main/world/criteria.ts';
 import { decodePng } from '../main/world/png.ts';
 import { buildSuite } from '../main/world/suites.ts';
+import { withStore } from '../tests/browser/fixtures.ts';
 import { startHarness } from '../tests/browser/harness.ts';
 
 const { values: flags } = parseArgs({
@@ -38,15 +38,6 @@ if (rankedPerStep < 1) throw new Error(`--fraction ${fraction} sends no group of
 const steps = Math.ceil(groups / rankedPerStep);
 const threads = Number(flags.threads);
 const limit = Number(flags.limit);
-
-function withStore<T>(dataDir: string, fn: (store: Store) => T): T {
-  const store = openStore(resolveDataDir({ cliDir: dataDir }).dbPath);
-  try {
-    return fn(store);
-  } finally {
-    store.close();
-  }
-}
 
 async function evaluate(checkpoint: string): Promise<{ shapeEval: number; criterion: number }> {
   const generator = await createModelGenerator({ checkpoint, threads });

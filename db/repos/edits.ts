@@ -5,7 +5,9 @@ import { encodePng } from '../png.ts';
 import type { RgbImage } from '../png.ts';
 import type { EditMarkRow, EditRow } from '../rows.ts';
 import type { RepoContext } from './context.ts';
-import { groupBy, markedGroups, markMeans, placeholders, type MarkedGroups } from './context.ts';
+import { groupBy, markedGroups, markMeans, placeholders, saveMark, type MarkedGroups, type MarkTable } from './context.ts';
+
+const EDIT_MARKS: MarkTable = { table: 'edit_marks', target: { table: 'edits', column: 'edit_id', what: 'edit' }, valueColumn: 'followed' };
 
 export interface EditInput {
   editedSampleId: number;
@@ -88,13 +90,7 @@ export class EditsRepo {
 
   /** A person marks whether the edit followed its instruction (again: replaces their earlier mark). */
   mark(editId: number, annotator: string, followed: boolean): void {
-    requireText('annotator', annotator);
-    if (typeof followed !== 'boolean') throw invalid('followed', 'must be a boolean');
-    if (!this.ctx.db.prepare('SELECT 1 FROM edits WHERE id = ?').get(editId)) throw notFound('edit', editId);
-    this.ctx.db.prepare(
-      `INSERT INTO edit_marks (edit_id, annotator, followed, created_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (edit_id, annotator) DO UPDATE SET followed = excluded.followed, created_at = excluded.created_at`,
-    ).run(editId, annotator, followed ? 1 : 0, this.ctx.now());
+    saveMark(this.ctx, EDIT_MARKS, editId, annotator, followed);
   }
 
   /** Per member sample of the group: the mean of its edit's marks, +1 followed / -1 not (the editMark reward). */

@@ -4,9 +4,10 @@
 // on; a reflection run whose critique, marked on the Reflections screen, becomes a reward in a later update.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openStore, resolveDataDir, type Store } from '../../db/index.ts';
+import type { Store } from '../../db/index.ts';
 import { groupAdvantages } from '../../main/rl/advantages.ts';
 import { humanPart } from '../../main/rl/feedback.ts';
+import { withStore } from './fixtures.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -17,14 +18,7 @@ after(async () => {
   await h?.close();
 });
 
-function withStore<T>(fn: (store: Store) => T): T {
-  const store = openStore(resolveDataDir({ cliDir: h.server.dataDir }).dbPath);
-  try {
-    return fn(store);
-  } finally {
-    store.close();
-  }
-}
+const read = <T>(fn: (store: Store) => T): T => withStore(h.server.dataDir, fn);
 
 /** Fills the new-run form and creates the run; returns its id. */
 async function createRun(name: string, scenario: string, human: 'off' | 'sync', steps: number): Promise<number> {
@@ -52,7 +46,7 @@ async function answerUntilDone(runId: number, keys: string[], label: string): Pr
   await h.open('ranking', 'Ranking');
   const deadline = Date.now() + 150_000;
   for (;;) {
-    const status = withStore((s) => s.runs.get(runId).status);
+    const status = read((s) => s.runs.get(runId).status);
     if (status === 'completed') return;
     assert.ok(status !== 'failed' && Date.now() < deadline, `${label}: run ${runId} is ${status}`);
     const samples = page.getByRole('list', { name: 'Samples in display order' });
@@ -81,7 +75,7 @@ test('a sync run created from the form waits for people; keyboard rankings weigh
   await h.screenshot('run-form-refused');
 
   const runId = await createRun('nano ranked by people', 't2i', 'sync', 2);
-  const config = withStore((s) => s.runs.get(runId).config) as { rewards: Record<string, number> };
+  const config = read((s) => s.runs.get(runId).config) as { rewards: Record<string, number> };
   assert.equal(config.rewards.humanRank, 0.25);
   await start(runId);
 
@@ -94,7 +88,7 @@ test('a sync run created from the form waits for people; keyboard rankings weigh
   await page.getByRole('region', { name: 'What your last ranking did' }).getByLabel('advantage before and after').first().waitFor({ timeout: 20_000 });
   await h.screenshot('ranking-effect', { fullPage: true });
 
-  withStore((store) => {
+  read((store) => {
     const groups = store.groups.list({ runId, limit: 50 }).items;
     assert.ok(groups.length >= 4 && groups.every((g) => g.rankingStatus === 'ranked'), groups.map((g) => g.rankingStatus).join());
     let differ = 0;
@@ -117,7 +111,7 @@ test('sync mode: skipping every group releases it and the run goes on to the end
   const runId = await createRun('nano skipped', 't2i', 'sync', 2);
   await start(runId);
   await answerUntilDone(runId, ['s'], 'skipping');
-  withStore((store) => {
+  read((store) => {
     const groups = store.groups.list({ runId, limit: 50 }).items;
     assert.ok(groups.length >= 4);
     assert.deepEqual(groups.map((g) => g.queueClosed), groups.map(() => 'released'));
@@ -144,7 +138,7 @@ test('a critique marked on the Reflections screen is a reward in the next update
   const marks = page.getByRole('group', { name: 'Your mark on the critique of round 1' }).first();
   await marks.getByRole('button', { name: 'Critique wrong' }).click();
   await marks.getByText(/0 right · 1 wrong/).waitFor();
-  const markedAt = withStore((s) => s.runs.get(runId).step);
+  const markedAt = read((s) => s.runs.get(runId).step);
   await h.screenshot('reflections-marked', { fullPage: true });
 
   // The next step applies the mark (stored reward) and trains the group again (its metrics row).
@@ -152,7 +146,7 @@ test('a critique marked on the Reflections screen is a reward in the next update
   for (;;) {
     assert.ok(Date.now() < deadline, 'the mark did not reach an update');
     await page.waitForTimeout(500);
-    const seen = withStore((store) => {
+    const seen = read((store) => {
       const marked = store.db.prepare(
         `SELECT c.sample_id AS id FROM critique_marks m JOIN reflection_rounds r ON r.id = m.round_id
          JOIN reflection_cycles c ON c.id = r.cycle_id`,
