@@ -67,6 +67,8 @@ test('a sync run created from the form waits for people; keyboard rankings weigh
   await page.getByLabel('Model').selectOption('nano');
   await page.getByLabel('Human feedback').selectOption('sync');
   assert.equal(await page.getByLabel('Weight of humanRank').inputValue(), '0.25', 'sync mode gives rankings their default weight');
+  await page.getByText('Advanced: the resolved config').click();
+  await h.screenshot('run-form', { fullPage: true });
   await page.getByLabel('Weight of humanRank').fill('0');
   await page.getByLabel('Weight of preference').fill('0');
   await page.getByLabel('Run name').fill('refused');
