@@ -60,6 +60,14 @@ export interface CheckpointEntry {
   step: number | null;
 }
 
+/** A sync run waiting for people: the groups it waits on (they come first in the ranking queue). */
+export interface RunWait {
+  runId: number;
+  runName: string;
+  step: number;
+  groupIds: number[];
+}
+
 export interface SuiteInfo {
   name: string;
   description: string;
@@ -171,9 +179,19 @@ export interface GroupAgreement extends Agreement {
   prompt: string;
 }
 
+/** Two annotators' agreement over the groups both ranked. */
+export interface PairAgreement extends Agreement {
+  a: string;
+  b: string;
+  /** Groups both ranked. */
+  groups: number;
+}
+
 export interface AgreementReport {
   /** Pooled over the groups ranked by two or more annotators. */
   overall: Agreement;
+  /** Per pair of annotators, over the groups both ranked. */
+  pairs: PairAgreement[];
   /** Groups with two or more rankings, newest step first. */
   groups: GroupAgreement[];
 }
@@ -343,7 +361,10 @@ export const calls = {
     }),
   ),
   'ranking.waiting': call<{ waiting: number }>()(z.object({ annotator, runId: id.optional() }).strict()),
-  'ranking.undo': call<{ undone: Ranking | null }>()(z.object({ annotator }).strict()),
+  /** Sync runs waiting for rankings now, with the groups they wait on. */
+  'ranking.waits': call<RunWait[]>()(z.object({}).strict()),
+  /** Takes back one of the annotator's own rankings or skips (the screen sends only those it saved in this session). */
+  'ranking.undo': call<{ undone: Ranking }>()(z.object({ annotator, rankingId: id }).strict()),
 
   'reflections.list': call<Page<ReflectionCycleView>>()(
     z.object({ runId: id, filter: z.enum(REFLECTION_FILTERS).optional(), ...paging }).strict(),
@@ -368,6 +389,10 @@ export const calls = {
   'ranking.agreement': call<AgreementReport>()(z.object({ runId: id }).strict()),
   'reflections.mark': call<{ roundId: number; annotator: string; correct: boolean }>()(
     z.object({ roundId: id, annotator, correct: z.boolean() }).strict(),
+  ),
+
+  'edits.mark': call<{ editId: number; annotator: string; followed: boolean }>()(
+    z.object({ editId: id, annotator, followed: z.boolean() }).strict(),
   ),
 
   'metrics.names': call<string[]>()(z.object({ runId: id }).strict()),

@@ -63,6 +63,9 @@ export interface Prompt {
  */
 export type RankingStatus = 'none' | 'pending' | 'ranked';
 
+/** Why a queued group left the queue unranked: a skip released it (sync mode trains on its automatic rewards), the trainer can no longer use it (stale: older than the staleness limit, or left over from before a pause), or sync mode stopped waiting (timeout). */
+export type QueueClosed = 'released' | 'stale' | 'timeout';
+
 export interface RolloutGroup {
   id: number;
   runId: number;
@@ -77,6 +80,9 @@ export interface RolloutGroup {
   rankingStatus: RankingStatus;
   /** Rankings (not skips) needed before the group counts as ranked. */
   rankingsNeeded: number;
+  /** Why the run's queue policy sent this group to people (e.g. 'reward spread 0.31'); null when never queued. */
+  queueReason: string | null;
+  queueClosed: QueueClosed | null;
   /** Mean and population std of the member samples' total rewards (null when no rewards yet). */
   rewardMean: number | null;
   rewardStd: number | null;
@@ -240,6 +246,14 @@ export interface Edit {
   compliance: number | null;
   preservation: number | null;
   cycleScore: number | null;
+  /** People marking whether the edit followed its instruction (the editMark reward). */
+  marks: EditMark[];
+}
+
+export interface EditMark {
+  annotator: string;
+  followed: boolean;
+  createdAt: number;
 }
 
 // ---------- evaluation (ShapeEval suites on a checkpoint) ----------
@@ -366,4 +380,10 @@ export interface LogTailQuery {
 export interface GroupDetail extends RolloutGroup {
   samples: Sample[];
   rankings: Ranking[];
+  /**
+   * Each member's advantage on the automatic rewards alone, in member order: the "before" of what rankings
+   * and marks changed (the samples' advantages are the "after"). null when no person's answer reached the
+   * group, or for per-round reflection advantages (their baseline is the first image, not stored).
+   */
+  automaticAdvantages?: number[] | null;
 }

@@ -1,7 +1,7 @@
 // Stored-row types: the columns exactly as SQLite returns them (snake_case, 0/1 booleans, JSON as text,
 // blobs as Buffer). Only repositories see these; they map rows to the domain types in contract/domain.ts.
 import type { TensorEncoding } from './tensor.ts';
-import type { EvaluationStatus, LogLevel, RankingStatus, RunStatus, SampleRole, Scenario, TensorDType, TrajectoryKind, Verdict } from '../contract/domain.ts';
+import type { EvaluationStatus, LogLevel, QueueClosed, RankingStatus, RunStatus, SampleRole, Scenario, TensorDType, TrajectoryKind, Verdict } from '../contract/domain.ts';
 
 export type Bit = 0 | 1;
 
@@ -51,6 +51,8 @@ export interface RolloutGroupRow {
 export interface RolloutGroupListRow extends RolloutGroupRow {
   prompt_text: string;
   prompt_task: string;
+  queue_reason: string | null;
+  queue_closed: QueueClosed | null;
   reward_mean: number | null;
   reward_sq_mean: number | null;
 }
@@ -127,6 +129,13 @@ export interface ReflectionRoundRow {
   verdict: Verdict;
   scorer_verdict: Verdict;
   reward: number | null;
+}
+
+export interface EditMarkRow {
+  edit_id: number;
+  annotator: string;
+  followed: Bit;
+  created_at: number;
 }
 
 export interface CritiqueMarkRow {

@@ -158,10 +158,11 @@ test('rankings: ties, validation naming the field, per-annotator queue, skip, re
   // Resubmitting replaces; undo removes the latest and puts the group back in the queue.
   const again = submit([{ sampleId: a, rank: 1 }, { sampleId: b, rank: 2 }, { sampleId: c, rank: 3 }]);
   assert.equal(store.rankings.forGroup(g1.groupId).length, 1);
-  assert.equal(store.rankings.undoLast('ann')!.id, again.id);
+  assert.throws(() => store.rankings.undo('bob', again.id), new RegExp(`rankingId: ranking ${again.id} is ann's, not bob's`));
+  assert.equal(store.rankings.undo('ann', again.id).id, again.id);
   assert.equal(store.groups.get(g1.groupId).rankingStatus, 'pending');
   assert.deepEqual(store.rankings.queue({ annotator: 'ann' }).map((g) => g.id), [g1.groupId]);
-  assert.equal(store.rankings.undoLast('nobody'), null);
+  assert.throws(() => store.rankings.undo('ann', again.id), /not found/);
   store.close();
 });
 

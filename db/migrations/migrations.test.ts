@@ -51,7 +51,7 @@ function seedVersion2(db: DB): void {
   `);
 }
 
-/** Version 3 adds an evaluation with one result and a trajectory with a raw tensor. */
+/** Version 3 adds an evaluation with one result, a trajectory with a raw tensor, and an edit of the group's second member. */
 function seedVersion3(db: DB): void {
   seedVersion2(db);
   db.exec(`
@@ -59,6 +59,7 @@ function seedVersion3(db: DB): void {
     INSERT INTO eval_results VALUES (1, 1, 'counting', 'two red circles', 0, 0, 0.5, 'found 1 red circle', NULL);
     INSERT INTO trajectories (id, sample_id, kind, label) VALUES (1, 1, 'dm', 'dm');
     INSERT INTO trajectory_tensors (trajectory_id, name, dtype, shape, data) VALUES (1, 'logProbs', 'float32', '[1]', x'0000803f');
+    INSERT INTO edits VALUES (1, 2, 1, NULL, 'make it blue', 'make it red', NULL, 0.5, 0.9, NULL);
   `);
 }
 
@@ -68,7 +69,16 @@ function seedVersion4(db: DB): void {
   db.exec(`INSERT INTO discarded_metrics VALUES (1, 'kl', 3, 0.01, 40)`);
 }
 
-const seeds: Record<number, (db: DB) => void> = { 0: () => {}, 1: seedVersion1, 2: seedVersion2, 3: seedVersion3, 4: seedVersion4 };
+/** Version 5 adds a trajectory with its seeds and an 8-bit tensor. */
+function seedVersion5(db: DB): void {
+  seedVersion4(db);
+  db.exec(`
+    INSERT INTO trajectories VALUES (2, 2, 'dm', 'dm', 7, 8);
+    INSERT INTO trajectory_tensors VALUES (2, 'latents', 'float32', '[1]', x'00', 'q8z');
+  `);
+}
+
+const seeds: Record<number, (db: DB) => void> = { 0: () => {}, 1: seedVersion1, 2: seedVersion2, 3: seedVersion3, 4: seedVersion4, 5: seedVersion5 };
 
 /** Rows with only the given columns (a migration may add columns; the old ones keep their values). */
 const project = (rows: unknown[], like: unknown[]) =>
@@ -151,6 +161,22 @@ test('migration 5 marks old tensors raw and old trajectories without seeds; new 
   db.exec(`INSERT INTO trajectories VALUES (2, 2, 'dm', 'dm', 7, 4294967295)`);
   db.exec(`INSERT INTO trajectory_tensors VALUES (2, 'latents', 'float32', '[1]', x'00', 'q8z')`);
   assert.throws(() => db.exec(`INSERT INTO trajectory_tensors VALUES (2, 'means', 'float32', '[1]', x'00', 'zip')`), /CHECK constraint failed/);
+  db.close();
+});
+
+test('migration 6 adds the ranking queue notes and edit marks, usable with a version-5 database', () => {
+  const db = rawDb();
+  migrate(db, MIGRATIONS, 5);
+  seedVersion5(db);
+  migrate(db, MIGRATIONS, 6);
+  db.exec(`
+    INSERT INTO group_queue VALUES (1, 0.4, 'reward spread 0.40', NULL);
+    INSERT INTO edit_marks VALUES (1, 'ann', 1, 40);
+  `);
+  assert.throws(() => db.exec(`UPDATE group_queue SET closed = 'lost' WHERE group_id = 1`), /CHECK constraint failed/);
+  assert.throws(() => db.exec(`INSERT INTO edit_marks VALUES (99, 'ann', 0, 41)`), /FOREIGN KEY/);
+  db.exec('DELETE FROM rollout_groups WHERE id = 1');
+  assert.equal((db.prepare('SELECT count(*) AS n FROM group_queue').get() as { n: number }).n, 0, 'queue notes go with their group');
   db.close();
 });
 

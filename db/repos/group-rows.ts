@@ -6,8 +6,8 @@ import type { RolloutGroupListRow } from '../rows.ts';
 import type { RepoContext } from './context.ts';
 import { groupBy, placeholders } from './context.ts';
 
-export const LIST_SELECT = `SELECT g.*, p.text AS prompt_text, p.task AS prompt_task
-  FROM rollout_groups g JOIN prompts p ON p.id = g.prompt_id`;
+export const LIST_SELECT = `SELECT g.*, p.text AS prompt_text, p.task AS prompt_task, q.reason AS queue_reason, q.closed AS queue_closed
+  FROM rollout_groups g JOIN prompts p ON p.id = g.prompt_id LEFT JOIN group_queue q ON q.group_id = g.id`;
 
 /** Member sample ids of a group by index; not_found when the group does not exist. */
 export function memberIdsOf(ctx: RepoContext, groupId: number): number[] {
@@ -33,6 +33,7 @@ export function toGroups(ctx: RepoContext, rows: RolloutGroupListRow[]): Rollout
     return {
       id: row.id, runId: row.run_id, step: row.step, promptId: row.prompt_id, prompt: row.prompt_text, task: row.prompt_task,
       groupSize: row.group_size, zeroStd: row.zero_std === 1, rankingStatus: row.ranking_status, rankingsNeeded: row.rankings_needed,
+      queueReason: row.queue_reason || null, queueClosed: row.queue_closed,
       rewardMean: mean, rewardStd: std, createdAt: row.created_at, discarded: row.discarded_at !== null,
     };
   });

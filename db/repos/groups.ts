@@ -1,6 +1,6 @@
 // Rollout groups: one prompt's G samples at one step, written whole, read page by page.
-import type { GroupDetail, GroupListQuery, Page, RankingStatus, RewardComponent, RolloutGroup } from '../../contract/domain.ts';
-import { invalid, notFound, requireInteger } from '../errors.ts';
+import type { GroupDetail, GroupListQuery, Page, QueueClosed, RankingStatus, RewardComponent, RolloutGroup } from '../../contract/domain.ts';
+import { invalid, notFound, requireFiniteNumber, requireInteger, requireText } from '../errors.ts';
 import type { RolloutGroupListRow } from '../rows.ts';
 import type { RepoContext } from './context.ts';
 import { cachedStatement, pageBounds, placeholders } from './context.ts';
@@ -19,6 +19,8 @@ export interface GroupInput {
   ranking?: 'none' | 'pending';
   /** Rankings (not skips) needed before the group counts as ranked. Default 1. */
   rankingsNeeded?: number;
+  /** With ranking 'pending': the queue policy's score (higher is shown first) and its reason. */
+  queue?: { score: number; reason: string };
   /** All G rewards equal. Default: computed from the samples' total rewards when every sample has some, else false. */
   zeroStd?: boolean;
 }
@@ -62,6 +64,9 @@ export class GroupsRepo {
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(input.runId, input.step, input.promptId, input.samples.length, zeroStd ? 1 : 0, ranking, rankingsNeeded, this.ctx.now());
       const groupId = Number(lastInsertRowid);
+      if (input.queue && ranking === 'pending') {
+        this.ctx.db.prepare('INSERT INTO group_queue (group_id, score, reason) VALUES (?, ?, ?)').run(groupId, requireFiniteNumber('queue.score', input.queue.score), requireText('queue.reason', input.queue.reason));
+      }
       const sampleIds = input.samples.map((s, i) => this.samples.insertRow(`samples[${i}]`, groupId, 'member', i, null, s));
       return { groupId, sampleIds };
     })();
@@ -151,6 +156,23 @@ export class GroupsRepo {
   setRanking(groupId: number, status: Exclude<RankingStatus, 'ranked'>): void {
     const { changes } = this.ctx.db.prepare('UPDATE rollout_groups SET ranking_status = ? WHERE id = ?').run(status, groupId);
     if (changes === 0) throw notFound('group', groupId);
+  }
+
+  /** Takes a queued group out of the queue unranked, saying why (its rankings so far stay). */
+  closeQueue(groupId: number, closed: QueueClosed): void {
+    this.ctx.db.transaction(() => {
+      this.setRanking(groupId, 'none');
+      this.ctx.db.prepare(
+        `INSERT INTO group_queue (group_id, score, reason, closed) VALUES (?, 0, '', ?)
+         ON CONFLICT (group_id) DO UPDATE SET closed = excluded.closed`,
+      ).run(groupId, closed);
+    })();
+  }
+
+  /** A run's groups still in the ranking queue, oldest first. */
+  pendingOfRun(runId: number): number[] {
+    return (this.ctx.db.prepare(`SELECT id FROM rollout_groups WHERE run_id = ? AND ranking_status = 'pending' ORDER BY id`).all(runId) as { id: number }[])
+      .map((r) => r.id);
   }
 
   memberIds(groupId: number): number[] {

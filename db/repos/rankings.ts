@@ -82,18 +82,27 @@ export class RankingsRepo {
     })();
   }
 
-  /** Undoes the annotator's most recent ranking or skip; returns it (its group is back in their queue), or null. */
-  undoLast(annotator: string): Ranking | null {
-    const row = this.ctx.db.prepare('SELECT id FROM rankings WHERE annotator = ? ORDER BY id DESC LIMIT 1').get(annotator) as { id: number } | undefined;
-    return row ? this.remove(row.id) : null;
+  /**
+   * Takes back one of the annotator's rankings or skips by id (the screen undoes only what it saved in this
+   * session, never an earlier one silently); its group is back in their queue if it still needs rankings.
+   */
+  undo(annotator: string, rankingId: number): Ranking {
+    const ranking = this.get(rankingId);
+    if (ranking.annotator !== annotator) throw invalid('rankingId', `ranking ${rankingId} is ${ranking.annotator}'s, not ${annotator}'s`);
+    return this.remove(rankingId);
   }
 
-  /** The next groups waiting for this annotator (oldest first): pending, and not yet ranked or skipped by them. */
+  /**
+   * The next groups waiting for this annotator (pending, and not yet ranked or skipped by them): first the
+   * groups a sync run is waiting on, then by the queue policy's score (highest first), then oldest first.
+   */
   queue(query: RankingQueueQuery): RolloutGroup[] {
     const limit = requireInteger('limit', query.limit ?? 10, 1);
     const { where, params } = this.queueFilter(query);
     const rows = this.ctx.db.prepare(
-      `${LIST_SELECT} WHERE ${where} ORDER BY g.id LIMIT ?`,
+      `${LIST_SELECT} JOIN runs run ON run.id = g.run_id WHERE ${where}
+       ORDER BY (run.status = 'running' AND json_extract(run.config, '$.human.mode') = 'sync') DESC, coalesce(q.score, -1e300) DESC, g.id
+       LIMIT ?`,
     ).all(...params, limit) as RolloutGroupListRow[];
     return toGroups(this.ctx, rows);
   }

@@ -1,9 +1,11 @@
 // Reflection cycles: image -> critique -> refined image, round by round, owned by one group member.
 import type { CritiqueMark, ReflectionCycle, ReflectionRound, Verdict } from '../../contract/domain.ts';
-import { invalid, notFound, requireFiniteNumber, requireText } from '../errors.ts';
+import { invalid, notFound, requireFiniteNumber } from '../errors.ts';
 import type { CritiqueMarkRow, ReflectionCycleRow, ReflectionRoundRow } from '../rows.ts';
 import type { RepoContext } from './context.ts';
-import { groupBy, placeholders } from './context.ts';
+import { groupBy, markedGroups, markMeans, placeholders, saveMark, type MarkedGroups, type MarkTable } from './context.ts';
+
+const CRITIQUE_MARKS: MarkTable = { table: 'critique_marks', target: { table: 'reflection_rounds', column: 'round_id', what: 'reflection round' }, valueColumn: 'correct' };
 
 export interface ReflectionRoundInput {
   judgedSampleId: number;
@@ -77,13 +79,26 @@ export class ReflectionsRepo {
 
   /** A person marks a critique right or wrong (again: replaces their earlier mark). */
   mark(roundId: number, annotator: string, correct: boolean): void {
-    requireText('annotator', annotator);
-    if (typeof correct !== 'boolean') throw invalid('correct', 'must be a boolean');
-    if (!this.ctx.db.prepare('SELECT 1 FROM reflection_rounds WHERE id = ?').get(roundId)) throw notFound('reflection round', roundId);
-    this.ctx.db.prepare(
-      `INSERT INTO critique_marks (round_id, annotator, correct, created_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (round_id, annotator) DO UPDATE SET correct = excluded.correct, created_at = excluded.created_at`,
-    ).run(roundId, annotator, correct ? 1 : 0, this.ctx.now());
+    saveMark(this.ctx, CRITIQUE_MARKS, roundId, annotator, correct);
+  }
+
+  /** Per member sample of the group: the mean of its critiques' marks, +1 right / -1 wrong (the critiqueMark reward). */
+  markMeans(groupId: number): Map<number, number> {
+    return markMeans(this.ctx.db.prepare(
+      `SELECT c.sample_id AS sample_id, avg(CASE m.correct WHEN 1 THEN 1.0 ELSE -1.0 END) AS mean
+       FROM critique_marks m JOIN reflection_rounds r ON r.id = m.round_id JOIN reflection_cycles c ON c.id = r.cycle_id
+       JOIN samples s ON s.id = c.sample_id WHERE s.group_id = ? GROUP BY c.sample_id`,
+    ).all(groupId));
+  }
+
+  /** Groups of a run with a critique mark made or changed at or after `since` (ms), and the latest mark's time. */
+  markedSince(runId: number, since: number): MarkedGroups {
+    return markedGroups(this.ctx.db.prepare(
+      `SELECT s.group_id AS group_id, max(m.created_at) AS latest
+       FROM critique_marks m JOIN reflection_rounds r ON r.id = m.round_id JOIN reflection_cycles c ON c.id = r.cycle_id
+       JOIN samples s ON s.id = c.sample_id JOIN rollout_groups g ON g.id = s.group_id
+       WHERE g.run_id = ? AND m.created_at >= ? GROUP BY s.group_id`,
+    ).all(runId, since), since);
   }
 
   private withRounds(cycle: ReflectionCycleRow): ReflectionCycle {

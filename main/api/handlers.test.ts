@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { DEFAULT_SETTINGS } from '../settings.ts';
 import type { JsonObject } from '../../contract/domain.ts';
 import { exportDownloadPath } from '../../contract/media.ts';
 import type { Store } from '../../db/index.ts';
@@ -116,6 +117,17 @@ test('ranking.agreement reports groups with two or more rankings and the pooled 
   done();
 });
 
+test('ranking.agreement has Krippendorff\'s alpha and pairwise agreement for every two annotators', async () => {
+  const { store, call, done } = setup();
+  const seeded = seedGroups(store, { groups: 2, groupSize: 4 });
+  seedRankings(store, seeded, ['ann', 'bob', 'cy'], 2);
+  const { pairs } = await call('ranking.agreement', { runId: seeded.runId });
+  // bob swaps ann's 2nd and 3rd, cy her 3rd and 4th: each agrees with ann on 5 of 6 pairs, with each other on 4.
+  assert.deepEqual(pairs.map((p) => [p.a, p.b, p.groups, Math.round(p.pairwise! * 6)]), [['ann', 'bob', 2, 5], ['ann', 'cy', 2, 5], ['bob', 'cy', 2, 4]]);
+  assert.ok(pairs[2]!.alpha! < pairs[0]!.alpha!, 'the pair that agrees less has the lower alpha');
+  done();
+});
+
 test('reflections.mark stores a person\'s mark; a bad round is not found, a missing field is named', async () => {
   const { store, call, done } = setup();
   const cycles = seedReflections(store);
@@ -124,6 +136,33 @@ test('reflections.mark stores a person\'s mark; a bad round is not found, a miss
   assert.deepEqual(cycle.rounds[1]!.marks.map((m) => [m.annotator, m.correct]), [['ann', false]]);
   await assert.rejects(call('reflections.mark', { roundId: 999, annotator: 'ann', correct: true }), /reflection round 999 not found/);
   await assert.rejects(call('reflections.mark', { roundId: 1, annotator: 'ann' }), /field "correct"/);
+  done();
+});
+
+test('Settings\' provider and threads reach new runs and evaluations; a run\'s own runtime wins', async () => {
+  const started: unknown[] = [];
+  const compute = { start: (_kind: string, params: unknown) => (started.push(params), { id: 'job-1', kind: 'eval', result: new Promise(() => {}), cancel() {} }) };
+  const { call, done } = setup(compute as unknown as Partial<ComputeClient>, { ...DEFAULT_SETTINGS, provider: 'webgpu', threads: 1 });
+  const run = await call('runs.create', { name: 'r', scenario: 't2i', model: 'nano' });
+  assert.deepEqual((run.config as { runtime: JsonObject }).runtime, { provider: 'webgpu', threads: 1, samplesPerPass: 8 });
+  const own = await call('runs.create', { name: 'own', scenario: 't2i', config: { runtime: { threads: 4 } } });
+  assert.deepEqual((own.config as { runtime: JsonObject }).runtime, { provider: 'webgpu', threads: 4, samplesPerPass: 8 });
+  await call('eval.start', { suite: 'geneval', generator: 'model', limit: 1 });
+  assert.deepEqual(started[0], { suite: 'geneval', generator: 'model', limit: 1, checkpoint: undefined, provider: 'webgpu', threads: 1 });
+  done();
+});
+
+test('edits.mark stores a person\'s mark, one per annotator, and their mean is the editMark reward', async () => {
+  const { store, call, done } = setup();
+  const runId = store.runs.create({ name: 'edit run', scenario: 'edit', config: {} }).id;
+  const prompt = store.prompts.ensure(runId, { text: 'make it blue', task: 'edit' });
+  const { sampleIds } = store.groups.insert({ runId, step: 1, promptId: prompt.id, samples: [{ seed: 1 }, { seed: 2 }] });
+  const edit = store.edits.insert({ editedSampleId: sampleIds[0]!, sourceSampleId: sampleIds[1]!, instruction: 'make it blue', inverseInstruction: 'make it red' });
+  await call('edits.mark', { editId: edit.id, annotator: 'ann', followed: false });
+  await call('edits.mark', { editId: edit.id, annotator: 'bob', followed: true });
+  assert.deepEqual(store.edits.get(edit.id).marks.map((m) => [m.annotator, m.followed]), [['ann', false], ['bob', true]]);
+  assert.deepEqual(store.edits.markMeans(1), new Map([[sampleIds[0]!, 0]]));
+  await assert.rejects(call('edits.mark', { editId: 99, annotator: 'ann', followed: true }), /edit 99 not found/);
   done();
 });
 

@@ -1,9 +1,11 @@
 // What each API call does. Inputs arrive validated (see dispatch.ts); handlers read and write the
 // store, start jobs on the compute worker, and publish events.
 import { join } from 'node:path';
-import type { AgreementReport, AppInfo, EditGroupView, GroupAgreement, TensorView, TrajectoryView } from '../../contract/api.ts';
+import type { AgreementReport, AppInfo, EditGroupView, GroupAgreement, PairAgreement, RunWait, TensorView, TrajectoryView } from '../../contract/api.ts';
 import { exportDownloadPath } from '../../contract/media.ts';
-import type { Ranking, RolloutGroup, Tensor, Trajectory } from '../../contract/domain.ts';
+import type { GroupDetail, Ranking, RolloutGroup, Tensor, Trajectory } from '../../contract/domain.ts';
+import { HUMAN_REWARDS, parseTrainConfig } from '../rl/config.ts';
+import { automaticAdvantages, humanPart } from '../rl/feedback.ts';
 import type { Store } from '../../db/index.ts';
 import { invalid } from '../../db/errors.ts';
 import type { ComputeClient } from '../compute/client.ts';
@@ -78,7 +80,43 @@ function agreementOf(store: Store, runId: number): AgreementReport {
     ranked.push(rankings);
     groups.push({ groupId: group.id, step: group.step, prompt: group.prompt, ...groupAgreement(rankings) });
   }
-  return { overall: poolAgreement(ranked), groups };
+  return { overall: poolAgreement(ranked), pairs: pairAgreements(ranked), groups };
+}
+
+/** Krippendorff's alpha and pairwise agreement for every two annotators, over the groups both ranked. */
+function pairAgreements(ranked: readonly Ranking[][]): PairAgreement[] {
+  const annotators = [...new Set(ranked.flat().map((r) => r.annotator))].sort();
+  return annotators.flatMap((a, i) => annotators.slice(i + 1).flatMap((b) => {
+    const both = ranked
+      .map((rankings) => rankings.filter((r) => r.annotator === a || r.annotator === b))
+      .filter((rankings) => rankings.length === 2);
+    return both.length === 0 ? [] : [{ a, b, groups: both.length, ...poolAgreement(both) }];
+  }));
+}
+
+/** The sync runs training now that wait for people, with the groups each waits on. */
+function runWaits(store: Store): RunWait[] {
+  return store.runs.list().flatMap((run) => {
+    if (run.status !== 'running' || (run.config as { human?: { mode?: string } }).human?.mode !== 'sync') return [];
+    const groupIds = store.groups.pendingOfRun(run.id);
+    return groupIds.length ? [{ runId: run.id, runName: run.name, step: run.step + 1, groupIds }] : [];
+  });
+}
+
+/** A group with its members' advantages on the automatic rewards alone, when people's answers reached it. */
+function withAutomaticAdvantages(store: Store, detail: GroupDetail): GroupDetail {
+  const members = detail.samples.filter((s) => s.role === 'member');
+  if (!members.some((s) => s.rewards.some((c) => (HUMAN_REWARDS as readonly string[]).includes(c.name)))) return { ...detail, automaticAdvantages: null };
+  let config;
+  try {
+    config = parseTrainConfig(store.runs.get(detail.runId).config);
+  } catch {
+    return { ...detail, automaticAdvantages: null };
+  }
+  if (config.scenario === 'reflect' && config.reflect.advantage === 'perRound') return { ...detail, automaticAdvantages: null };
+  const { stdEps, advantageClip: clip, scaleByStd } = config.loss;
+  const totals = members.map((s) => s.reward ?? 0);
+  return { ...detail, automaticAdvantages: automaticAdvantages(totals, members.map((s) => humanPart(s.rewards)), { stdEps, clip, scaleByStd }) };
 }
 
 /** Every call that names a run answers not_found for a missing one, before its handler runs. */
@@ -103,8 +141,11 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
 
     'runs.list': () => store.runs.list(),
     'runs.get': ({ runId }) => store.runs.get(runId),
-    'runs.create': ({ name, scenario, config, model }) => runs.create(name, scenario, config, model ?? 'base'),
-    'runs.start': ({ runId, steps }) => runs.start(runId, steps),
+    'runs.create': ({ name, scenario, config, model }) => {
+      const { provider, threads } = settings.get();
+      return runs.create(name, scenario, config, model ?? 'base', { provider, threads });
+    },
+        'runs.start': ({ runId, steps }) => runs.start(runId, steps),
     'runs.rename': ({ runId, name }) => {
       const run = store.runs.rename(runId, name);
       events.publish('run.updated', run);
@@ -115,7 +156,7 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     'runs.stop': ({ runId }) => runs.stop(runId),
 
     'groups.list': (query) => store.groups.list(query),
-    'groups.get': ({ groupId }) => store.groups.detail(groupId),
+    'groups.get': ({ groupId }) => withAutomaticAdvantages(store, store.groups.detail(groupId)),
     'groups.steps': ({ runId, discarded }) => store.groups.stepCounts(runId, discarded),
 
     'ranking.queue': (query) => store.rankings.queue(query),
@@ -127,7 +168,8 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       return ranking;
     },
     'ranking.waiting': (query) => ({ waiting: store.rankings.queueSize(query) }),
-    'ranking.undo': ({ annotator }) => ({ undone: store.rankings.undoLast(annotator) }),
+    'ranking.waits': () => runWaits(store),
+    'ranking.undo': ({ annotator, rankingId }) => ({ undone: store.rankings.undo(annotator, rankingId) }),
 
     'reflections.list': ({ runId, filter = 'all', offset = 0, limit = 50 }) => reflectionPage(store, runId, filter, offset, limit),
     'edits.list': ({ runId, offset = 0, limit = 50 }) => {
@@ -156,6 +198,10 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       store.reflections.mark(roundId, annotator, correct);
       return { roundId, annotator, correct };
     },
+    'edits.mark': ({ editId, annotator, followed }) => {
+      store.edits.mark(editId, annotator, followed);
+      return { editId, annotator, followed };
+    },
 
     'metrics.names': ({ runId }) => store.metrics.names(runId),
     'metrics.series': (query) => store.metrics.series(query),
@@ -171,7 +217,8 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       // The evaluation row is written first, so the screen lists it while it runs; the job's report lands in it.
       const runId = checkpointRef === undefined ? null : runOfCheckpoint(checkpointRef);
       const evaluation = store.evaluations.start({ suite, runId, ...(checkpoint ? { checkpointPath: checkpoint } : {}) });
-      const job = compute.start('eval', { suite, generator, limit, checkpoint });
+      const { provider, threads } = settings.get();
+      const job = compute.start('eval', { suite, generator, limit, checkpoint, provider, threads });
       job.result.then(
         (result) => {
           const summary = recordEvalReport(store, evaluation.id, generator, result);

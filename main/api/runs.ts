@@ -27,11 +27,14 @@ export class RunController {
     private readonly dataDir: string,
   ) {}
 
-  /** Validates the config against the scenario's preset and stores the resolved config. */
-  create(name: string, scenario: Scenario, config: Record<string, unknown> | undefined, model: 'base' | 'nano'): Run {
+  /**
+   * Validates the config against the scenario's preset and stores the resolved config. `runtime` (Settings'
+   * provider and threads) comes before the run's own config, which may still set its own.
+   */
+  create(name: string, scenario: Scenario, config: Record<string, unknown> | undefined, model: 'base' | 'nano', runtime?: { provider: string; threads: number }): Run {
     let resolved;
     try {
-      resolved = resolveTrainConfig(scenario, model === 'nano' ? NANO_OVERRIDES : undefined, config);
+      resolved = resolveTrainConfig(scenario, model === 'nano' ? NANO_OVERRIDES : undefined, runtime ? { runtime } : undefined, config);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       throw new ApiError({ call: 'runs.create', code: 'invalid_argument', field: `config.${err.field}`, message: `"runs.create": ${err.message}` });

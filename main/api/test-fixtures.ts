@@ -3,21 +3,21 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CallName, CallOutput } from '../../contract/api.ts';
+import type { CallName, CallOutput, Settings } from '../../contract/api.ts';
 import { openStore } from '../../db/index.ts';
 import type { ComputeClient } from '../compute/client.ts';
-import type { SettingsFile } from '../settings.ts';
+import { DEFAULT_SETTINGS, type SettingsFile } from '../settings.ts';
 import { createDispatch } from './dispatch.ts';
 import { EventBus } from './events.ts';
 import { createHandlers } from './handlers.ts';
 import { RunController } from './runs.ts';
 
-export function setupHandlers(compute: Partial<ComputeClient> = {}) {
+export function setupHandlers(compute: Partial<ComputeClient> = {}, settings: Settings = { ...DEFAULT_SETTINGS }) {
   const store = openStore(':memory:');
   const dataDir = mkdtempSync(join(tmpdir(), 'unirl-handlers-'));
   const events = new EventBus();
   const dispatch = createDispatch(createHandlers({
-    store, events, compute: compute as ComputeClient, settings: {} as SettingsFile,
+    store, events, compute: compute as ComputeClient, settings: { get: () => settings } as SettingsFile,
     runs: new RunController(store, events, compute as ComputeClient, dataDir),
     info: () => ({ version: 'test', mode: 'headless', dataDir, providers: ['cpu'], schemaVersion: 0 }),
   }));

@@ -13,7 +13,7 @@ import type { JobProgress } from './job-context.ts';
 /** Every kind of job the worker can run, with its parameters and its result. */
 export interface JobKinds {
   /** ShapeEval on a suite with a named generator. */
-  eval: { params: { suite: string; generator: string; limit?: number; checkpoint?: string }; result: unknown };
+  eval: { params: { suite: string; generator: string; limit?: number; checkpoint?: string; threads?: number; provider?: string }; result: unknown };
   /** Supervised pretraining of the unified model (the same code path as `unirl pretrain`). */
   pretrain: { params: PretrainOptions; result: PretrainResult };
   /** GRPO training of one run (new, or resumed by runId); ends at its limit or when cancelled. */

@@ -9,6 +9,7 @@
 import { registerGenerator, type Generator } from '../world/generators.ts';
 import { toFloat, type ImageRGB } from '../world/image.ts';
 import { mixSeeds } from '../world/rng.ts';
+import { assertProviderName, type ProviderName } from '../engine/runtime/providers.ts';
 import { Rng } from '../engine/runtime/rng.ts';
 import { layoutOf } from './config.ts';
 import { formats, parseCompletion } from './formats.ts';
@@ -34,10 +35,12 @@ export interface ModelGeneratorOptions {
    *  rollout temperature (1) measures what RL trains: a greedy score can hide an unsure policy. */
   temperature?: number;
   threads?: number;
+  /** Execution provider of the sessions (Settings' provider for the app's evaluations); default cpu. */
+  provider?: ProviderName;
 }
 
 export async function createModelGenerator(options: ModelGeneratorOptions = {}): Promise<Generator & { model: UnifiedModel }> {
-  const { model, metadata } = UnifiedModel.load(options.checkpoint ?? DEFAULT_CHECKPOINT, { threads: options.threads ?? 2 });
+  const { model, metadata } = UnifiedModel.load(options.checkpoint ?? DEFAULT_CHECKPOINT, { threads: options.threads ?? 2, ...(options.provider ? { provider: options.provider } : {}) });
   const steps = options.steps ?? 40;
   // A checkpoint may recommend how to sample it (the shipped base does); an explicit option wins, else 1.
   const recommended = (option: number | undefined, key: string, what: string): number => {
@@ -141,6 +144,10 @@ registerGenerator('model', 'the unified model (shipped base weights, or --checkp
   if (temperature !== undefined) o.temperature = temperature;
   const threads = optionNumber(options, 'threads');
   if (threads !== undefined) o.threads = threads;
+  if (typeof options.provider === 'string') {
+    assertProviderName(options.provider);
+    o.provider = options.provider;
+  }
   return createModelGenerator(o);
 });
 

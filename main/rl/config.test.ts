@@ -26,8 +26,8 @@ test('each scenario preset trains the parts the paper trains', () => {
   assert.deepEqual(resolveTrainConfig('vqa').train, ['lm']);
   assert.deepEqual(resolveTrainConfig('edit').train, ['editQueries', 'connector', 'dm']);
   assert.equal(resolveTrainConfig('edit').loss.dm.klBeta, 4e-2);
-  assert.deepEqual(activeRewards(resolveTrainConfig('edit')), ['editCompliance', 'editPreservation', 'cycle']);
-  assert.deepEqual(activeRewards(resolveTrainConfig('edit', { edit: { cycle: false } })), ['editCompliance', 'editPreservation'], 'the cycle flag drops the cycle term');
+  assert.deepEqual(activeRewards(resolveTrainConfig('edit')), ['editCompliance', 'editPreservation', 'cycle', 'editMark']);
+  assert.deepEqual(activeRewards(resolveTrainConfig('edit', { edit: { cycle: false } })), ['editCompliance', 'editPreservation', 'editMark'], 'the cycle flag drops the cycle term');
   assert.equal(resolveTrainConfig('reflect').reflect.rounds, 2);
   assert.throws(() => resolveTrainConfig('reflect', { reflect: { rounds: 0 } }), /config\.reflect\.rounds/);
   assert.equal(resolveTrainConfig('reflect').reflect.advantage, 'perRound');
@@ -42,6 +42,24 @@ test('overrides merge deeply and later ones win; arrays replace', () => {
   assert.deepEqual(c.loss.dm, { clipRange: 2e-4, klBeta: 0.1 });
   assert.equal(c.loss.lm.clipRange, 0.2);
   assert.deepEqual(c.train, ['dm']);
+});
+
+test('people in the loop get the measured human weights unless the config sets them; a wait for rewards that weigh 0 is refused', () => {
+  assert.deepEqual(resolveTrainConfig('t2i').rewards.humanRank, 0, 'no people, no human weight');
+  for (const mode of ['sync', 'async'] as const) {
+    const c = resolveTrainConfig('t2i', { human: { mode } });
+    assert.deepEqual([c.rewards.shapeEval, c.rewards.humanRank, c.rewards.preference], [1, 0.25, 0.25], `${mode}: docs/results.md's 1 : 0.25 : 0.25`);
+  }
+  assert.equal(resolveTrainConfig('t2i', { human: { mode: 'sync' }, rewards: { humanRank: 2 } }).rewards.humanRank, 2, 'a set weight wins');
+  assert.equal(resolveTrainConfig('t2i', { human: { mode: 'async' }, rewards: { humanRank: 0 } }).rewards.preference, 0.25, 'async may rank through the preference model alone');
+  const refused = (override: unknown, message: RegExp) => assert.throws(() => resolveTrainConfig('t2i', override), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.field, 'rewards.humanRank');
+    assert.match(err.message, message);
+    return true;
+  });
+  refused({ human: { mode: 'sync' }, rewards: { humanRank: 0 } }, /'sync' waits for people's rankings, but their weight is 0/);
+  refused({ human: { mode: 'async' }, rewards: { humanRank: 0, preference: 0 } }, /rankings would change nothing/);
 });
 
 test('a malformed config names the field', () => {

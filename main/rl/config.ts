@@ -16,9 +16,23 @@ export const PARAM_GROUP_OF_PART: Readonly<Record<ModelPart, 'lm' | 'dm'>> = {
 /** Reward components a run can weigh (rewards.ts computes them; weight 0 = not computed). */
 export const REWARD_COMPONENTS = [
   'shapeEval', 'format', 'answer', 'humanRank', 'preference',
-  'editCompliance', 'editPreservation', 'cycle', 'improvement', 'critique',
+  'editCompliance', 'editPreservation', 'cycle', 'improvement', 'critique', 'critiqueMark', 'editMark',
 ] as const;
 export type RewardComponentName = (typeof REWARD_COMPONENTS)[number];
+
+/** The components people's answers feed: rankings (directly and through the learned preference model) and marks. */
+export const HUMAN_REWARDS = ['humanRank', 'preference', 'critiqueMark', 'editMark'] as const satisfies readonly RewardComponentName[];
+
+/**
+ * Weights a run with people in the loop gets unless it sets its own: docs/results.md measured automatic :
+ * human rank : preference = 1 : 0.25 : 0.25 (object area 1.5x the base with ShapeEval 0.295 -> 0.212; at
+ * 1 : 1 : 1 the taste won over correctness, 0.101).
+ */
+export const HUMAN_DEFAULT_WEIGHTS: Readonly<Partial<Record<RewardComponentName, number>>> = { humanRank: 0.25, preference: 0.25 };
+
+/** How the trainer orders the groups it sends to people (each gets a score and a reason the queue shows). */
+export const QUEUE_POLICIES = ['random', 'uncertain', 'disagreement', 'spread'] as const;
+export type QueuePolicy = (typeof QUEUE_POLICIES)[number];
 
 /**
  * One default group per pass of the update. Peak memory of `unirl train --steps 3 --threads 1` on the base
@@ -133,6 +147,16 @@ const humanSchema = z.strictObject({
   groupFraction: z.number().min(0).max(1).default(1),
   /** sync: give up waiting after this many minutes (the step then uses the automatic rewards alone). */
   syncTimeoutMinutes: positive().default(60),
+  /**
+   * Which groups people see first: random; uncertain: the preference model is least sure of its order
+   * (mean over pairs of 1 - |2 sigma(s_i - s_j) - 1|); disagreement: the preference model and the automatic
+   * reward order the group most differently (1 - Kendall's tau); spread: the largest reward std. The last
+   * three fall back to spread until a preference model exists.
+   */
+  queue: z.enum(QUEUE_POLICIES).default('random'),
+  /** full: rank every sample; bestWorst: pick the best and the worst, the rest tie between; topK: rank the best `topK`, the rest tie after. */
+  answer: z.enum(['full', 'bestWorst', 'topK']).default('full'),
+  topK: count().default(3),
 });
 
 const preferenceSchema = z.strictObject({
@@ -275,7 +299,8 @@ export const PRESETS: Readonly<Record<Scenario, TrainConfigInput>> = {
     loss: { dm: { klBeta: 4e-2 }, scaleByStd: false },
     // Cycle Edit RL: 4 x direction + 1 x reconstruction similarity, with direction = compliance and
     // preservation (the edit verdict needs both: a right object in a changed scene is a wrong edit).
-    rewards: { editCompliance: 4, editPreservation: 2, cycle: 1 },
+    // editMark: people's "instruction followed / not" on the Edits screen, +1 / -1, in a later update.
+    rewards: { editCompliance: 4, editPreservation: 2, cycle: 1, editMark: 1 },
   },
   reflect: {
     // The refinement is an edit of the judged image with the critique's corrected instruction (edit queries).
@@ -284,7 +309,8 @@ export const PRESETS: Readonly<Record<Scenario, TrainConfigInput>> = {
     // A critique and its corrected instruction run to ~40 words: room to finish both.
     rollout: { maxNewTokens: 64 },
     // The final image's ShapeEval reward, its gain over the first image, and the critiques' correctness.
-    rewards: { shapeEval: 1, improvement: 1, critique: 1 },
+    // critiqueMark: people's "critique right / wrong" on the Reflections screen, +1 / -1, in a later update.
+    rewards: { shapeEval: 1, improvement: 1, critique: 1, critiqueMark: 0.5 },
   },
 };
 
@@ -335,7 +361,29 @@ export function resolveTrainConfig(scenario: Scenario, ...overrides: readonly un
     }
     merged = deepMerge(merged, override);
   }
-  return parseTrainConfig(merged);
+  return checkHumanWeights(parseTrainConfig(withHumanDefaults(merged)));
+}
+
+/** People in the loop: the human rewards get HUMAN_DEFAULT_WEIGHTS where the config does not weigh them. */
+function withHumanDefaults(merged: unknown): unknown {
+  if (!isPlainObject(merged)) return merged;
+  const human = isPlainObject(merged.human) ? merged.human : {};
+  if (human.mode === undefined || human.mode === 'off') return merged;
+  const rewards = isPlainObject(merged.rewards) ? merged.rewards : {};
+  return { ...merged, rewards: { ...HUMAN_DEFAULT_WEIGHTS, ...rewards } };
+}
+
+/** A run that waits for people while their rankings weigh nothing would waste their time: refused. */
+export function checkHumanWeights(config: TrainConfig): TrainConfig {
+  const { mode } = config.human;
+  const { humanRank, preference } = config.rewards;
+  if (mode === 'sync' && humanRank === 0) {
+    throw new ConfigError('rewards.humanRank', "config.rewards.humanRank: human.mode 'sync' waits for people's rankings, but their weight is 0, so they would change nothing; give rewards.humanRank a weight (e.g. 0.25) or set human.mode to 'async' or 'off'");
+  }
+  if (mode === 'async' && humanRank === 0 && preference === 0) {
+    throw new ConfigError('rewards.humanRank', "config.rewards.humanRank: human.mode 'async' sends groups to people, but rewards.humanRank and rewards.preference weigh 0, so rankings would change nothing; give one a weight (e.g. 0.25) or set human.mode to 'off'");
+  }
+  return config;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -40,7 +40,7 @@ test('a perfect cycle edit is stored as source | instruction | edited | inverse 
     const [record] = s.edits.forGroup(s.samples.get(memberId).groupId);
     assert.deepEqual({ ...record!, id: 0 }, {
       id: 0, editedSampleId: memberId, sourceSampleId: null, hasSourceImage: true, instruction: edit.instruction, inverseInstruction: edit.inverse,
-      reconstructionSampleId: s.samples.derived(memberId)[0]!.id, compliance: 1, preservation: record!.preservation, cycleScore: 1,
+      reconstructionSampleId: s.samples.derived(memberId)[0]!.id, compliance: 1, preservation: record!.preservation, cycleScore: 1, marks: [],
     });
     assert.ok(record!.preservation! > 0.95, `preservation ${record!.preservation}`);
     assert.deepEqual(s.samples.trajectories(memberId).map((t) => [t.label, t.tensors.latents!.shape]), [['forward', [3, 4, 3]]]);

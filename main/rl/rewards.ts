@@ -44,6 +44,9 @@ export interface RewardTarget {
 export interface RewardContext {
   /** sampleId -> human rank reward in [-1, 1] (ranking.ts humanRankRewards). */
   humanRanks?: ReadonlyMap<number, number>;
+  /** sampleId -> people's marks on the member's critiques (reflection) or on its edit, mean of +1 right / -1 wrong. */
+  critiqueMarks?: ReadonlyMap<number, number>;
+  editMarks?: ReadonlyMap<number, number>;
   preference?: PreferenceModel | null;
 }
 
@@ -97,6 +100,16 @@ export const REWARD_COMPONENT_DEFS: readonly RewardComponentDef[] = [
   {
     name: 'humanRank',
     score: (s, _t, ctx) => (s.sampleId === undefined ? null : ctx.humanRanks?.get(s.sampleId) ?? null),
+  },
+  {
+    // Reflection: people marked the member's critiques right (+1) or wrong (-1); the mean over rounds and annotators.
+    name: 'critiqueMark',
+    score: (s, _t, ctx) => (s.sampleId === undefined ? null : ctx.critiqueMarks?.get(s.sampleId) ?? null),
+  },
+  {
+    // Editing: people marked the edit as following its instruction (+1) or not (-1); the mean over annotators.
+    name: 'editMark',
+    score: (s, _t, ctx) => (s.sampleId === undefined ? null : ctx.editMarks?.get(s.sampleId) ?? null),
   },
   {
     // 2σ(score) − 1 in (−1, 1): the Bradley-Terry chance of beating a score-0 image, rescaled like the human

@@ -123,7 +123,7 @@ test('sync human mode waits for rankings, adds the human rank reward, and fits t
 });
 
 test('async human mode trains on with automatic rewards and replays groups when their rankings arrive', async () => {
-  const { store, dataDir, policy, config, done } = setup({ steps: 4, human: { mode: 'async', stalenessLimit: 1, groupFraction: 0.5 }, rewards: { humanRank: 1 } });
+  const { store, dataDir, policy, config, done } = setup({ steps: 4, human: { mode: 'async', stalenessLimit: 1, groupFraction: 0.5 }, rewards: { humanRank: 1, preference: 0 } });
   try {
     // Rankings arrive between steps, so each step's groups are ranked only after they were first trained.
     const result = await train({ config, store, dataDir, policy, tasks: toyTasks, components: [redness, ...REWARD_COMPONENT_DEFS.filter((d) => d.name === 'humanRank')], onStep: () => rankQueue(store, 'greener') }, ctx());
@@ -140,6 +140,61 @@ test('async human mode trains on with automatic rewards and replays groups when 
     const mean = totals.reduce((a, b) => a + b, 0) / totals.length;
     const std = Math.sqrt(totals.reduce((a, r) => a + (r - mean) ** 2, 0) / totals.length);
     firstGroup.samples.forEach((s, i) => assert.ok(Math.abs(s.advantage! - (totals[i]! - mean) / (std + 1e-4)) < 1e-9, 'advantages were recomputed with the human reward'));
+  } finally {
+    done();
+  }
+});
+
+test('sync mode: a skip releases its group, the step trains on the automatic rewards and the run goes on', async () => {
+  const { store, dataDir, policy, config, done } = setup({ steps: 2, human: { mode: 'sync', syncTimeoutMinutes: 30 }, rewards: { preference: 0 } });
+  let annotating = true;
+  const skipper = (async () => {
+    while (annotating) {
+      for (const g of store.rankings.queue({ annotator: 'ann' })) store.rankings.submit({ groupId: g.id, annotator: 'ann', skipped: true, durationMs: 1 });
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  try {
+    const components = [redness, ...REWARD_COMPONENT_DEFS.filter((d) => d.name === 'humanRank')];
+    const result = await train({ config, store, dataDir, policy, tasks: toyTasks, components, pollMs: 5 }, ctx());
+    assert.equal(result.step, 2, 'the run went on without waiting for its timeout');
+    const groups = store.groups.list({ runId: result.runId, limit: 100 }).items;
+    assert.deepEqual(groups.map((g) => [g.rankingStatus, g.queueClosed]), groups.map(() => ['none', 'released']));
+    assert.ok(groups.every((g) => store.groups.detail(g.id).samples.every((s) => !s.rewards.some((r) => r.name === 'humanRank'))), 'a skip is no ranking');
+    const [released] = store.metrics.series({ runId: result.runId, names: ['human/released_groups'] });
+    assert.deepEqual(released!.values, [3, 3]);
+  } finally {
+    annotating = false;
+    await skipper;
+    done();
+  }
+});
+
+test('a critique mark becomes its member\'s critiqueMark reward, and the group is trained again with the new advantages', async () => {
+  const { store, dataDir, policy, config, done } = setup({ steps: 3, rewards: { critiqueMark: 2 } });
+  let marked: { groupId: number; sampleId: number; advantage: number } | null = null;
+  try {
+    const components = [redness, ...REWARD_COMPONENT_DEFS.filter((d) => d.name === 'critiqueMark')];
+    const result = await train({
+      config, store, dataDir, policy, tasks: toyTasks, components,
+      onStep: ({ runId, step }) => {
+        if (step !== 1) return;
+        // A person reads member 0's critique of step 1 and marks it wrong.
+        const group = store.groups.list({ runId, step: 1 }).items[0]!;
+        const member = store.samples.members(group.id)[0]!;
+        const cycle = store.reflections.insert(member.id, [{ judgedSampleId: member.id, critique: 'too red', verdict: 'wrong', scorerVerdict: 'correct' }]);
+        store.reflections.mark(cycle.rounds[0]!.id, 'ann', false);
+        marked = { groupId: group.id, sampleId: member.id, advantage: member.advantage! };
+      },
+    }, ctx());
+    const { groupId, sampleId, advantage } = marked!;
+    const sample = store.samples.members(groupId).find((s) => s.id === sampleId)!;
+    assert.deepEqual(sample.rewards.find((r) => r.name === 'critiqueMark'), { name: 'critiqueMark', value: -1, weight: 2 });
+    assert.ok(sample.advantage! < advantage, `advantage ${advantage} -> ${sample.advantage} after the wrong mark`);
+    const [replayed] = store.metrics.series({ runId: result.runId, names: ['human/replayed_groups'] });
+    assert.deepEqual(replayed!.values, [0, 1, 0], 'the marked group joined the next update once');
+    const [share] = store.metrics.series({ runId: result.runId, names: ['human/reward_share'] });
+    assert.ok(share!.values[1]! > 0 && share!.values[0] === 0, `human share of the updates ${share!.values}`);
   } finally {
     done();
   }

@@ -21,6 +21,7 @@ import { MODEL_PARTS, PARAM_GROUP_OF_PART, rewardWeights, type ModelPart, type T
 import { claimRun, runDirOf } from './owner.ts';
 import type { ObjectiveTerms, Policy, RolloutOptions, SampleResult, TaskItem, TaskSource, UpdateSample } from './policy.ts';
 import { PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
+import { humanShare, queueChoice, withFeedback, type GroupFeedback } from './feedback.ts';
 import { humanRankRewards, pairsFromRanks } from './ranking.ts';
 import { latentStorageOf, memberInput, recordCycle, rewardSampleOf } from './records.ts';
 import { computeRewards, REWARD_COMPONENT_DEFS, totalReward, type RewardComponentDef, type RewardContext } from './rewards.ts';
@@ -114,6 +115,9 @@ class Trainer {
   private preference: PreferenceModel | null = null;
   private pairsAtLastFit = 0;
   private lastRankingId = 0;
+  /** Watermarks (ms) of the critique and edit marks already applied. */
+  private marksSince = { critique: 0, edit: 0 };
+  private readonly queueRng: Rng;
   private step = 0;
   private readonly started = Date.now();
 
@@ -128,6 +132,7 @@ class Trainer {
       : opts.store.runs.create({ name: opts.runName ?? `${this.cfg.scenario} ${new Date().toISOString()}`, scenario: this.cfg.scenario, config: this.cfg as unknown as JsonObject });
     this.runId = run.id;
     this.runDir = runDirOf(opts.dataDir, run.id);
+    this.queueRng = new Rng(mixSeeds(this.cfg.seed, run.id, 0x9e11e));
   }
 
   /** Freezes the parts that do not train; one AdamW group per store group, with the lm or dm rate. */
@@ -163,6 +168,8 @@ class Trainer {
     const release = claimRun(this.runDir, this.runId);
     try {
       this.resume();
+      // Groups queued before this start can no longer be trained on (their rollouts are not in memory).
+      for (const groupId of this.store.groups.pendingOfRun(this.runId)) this.store.groups.closeQueue(groupId, 'stale');
       this.setStatus('running');
       return await this.trainUntilStopped();
     } finally {
@@ -197,8 +204,8 @@ class Trainer {
       }
       stoppedBy = 'cancelled';
     }
-    // Rankings that came in after the last update still reach the stored rewards (and the preference model).
-    await this.applyNewRankings({});
+    // Rankings and marks that came in after the last update still reach the stored rewards (and the preference model).
+    await this.applyHumanFeedback({});
     const checkpoint = this.step > 0 ? this.checkpoint() : null;
     this.setStatus(stoppedBy === 'cancelled' ? this.opts.cancelledStatus?.() ?? 'stopped' : 'completed');
     this.store.log.append(this.runId, 'info', `stopped after step ${this.step} (${stoppedBy})`);
@@ -240,7 +247,7 @@ class Trainer {
   private async trainStep(step: number): Promise<void> {
     const t0 = performance.now();
     const metrics: Record<string, number> = {};
-    const replay = await this.applyNewRankings(metrics);
+    const replay = await this.applyHumanFeedback(metrics);
 
     const items = this.opts.tasks.next(this.cfg.rollout.promptsPerStep, step);
     const r = this.cfg.rollout;
@@ -270,7 +277,11 @@ class Trainer {
       elapsedSeconds: (Date.now() - this.started) / 1000, limitSeconds: this.cfg.minutes === null ? null : this.cfg.minutes * 60,
     });
     this.ctx.progress({ done: step, total: this.cfg.steps, message: `step ${step}: reward ${metrics['reward/mean']!.toFixed(3)}` });
-    for (const [id, g] of this.live) if (step - g.step > this.cfg.human.stalenessLimit) this.live.delete(id);
+    for (const [id, g] of this.live) {
+      if (step - g.step <= this.cfg.human.stalenessLimit) continue;
+      this.live.delete(id);
+      if (this.store.groups.get(id).rankingStatus === 'pending') this.store.groups.closeQueue(id, 'stale');
+    }
   }
 
   private rolloutOptions(overrides: Partial<RolloutOptions> & { seed: number }): RolloutOptions {
@@ -282,7 +293,7 @@ class Trainer {
    * trajectories, and (editing, reflection) the derived images and their edit or reflection records.
    */
   private async scoreAndStore(step: number, items: readonly TaskItem[], rolled: SampleResult[][]): Promise<LiveGroup[]> {
-    const wantFeatures = this.cfg.rewards.preference !== 0;
+    const wantFeatures = this.usesPreferenceModel();
     const groups: LiveGroup[] = [];
     const ranked = Math.round(this.cfg.human.groupFraction * items.length);
     for (const [i, item] of items.entries()) {
@@ -295,6 +306,7 @@ class Trainer {
       const [adv] = batchAdvantages([this.advantageRewards(rewards, firstImage)], this.advantageOptions()).groups;
       const sentToRanking = this.cfg.human.mode !== 'off' && i < ranked;
       const storage = latentStorageOf(this.cfg, { step, index: i, ranked: sentToRanking });
+      const queue = sentToRanking ? queueChoice(this.cfg.human.queue, rewards.map(totalReward), this.preference && features ? features.map((f) => this.preference!.score(f)) : null, this.queueRng) : undefined;
       const inserted = this.store.db.transaction(() => {
         const prompt = this.store.prompts.ensure(this.runId, { text: item.text, task: item.task, spec: item.spec });
         const group = this.store.groups.insert({
@@ -302,12 +314,15 @@ class Trainer {
           samples: samples.map((s, k) => memberInput(s, rewards[k]!, adv!.advantages[k]!, storage)),
           ranking: sentToRanking ? 'pending' : 'none',
           rankingsNeeded: this.cfg.human.rankingsPerGroup,
+          ...(queue ? { queue } : {}),
           zeroStd: adv!.zeroStd,
         });
         samples.forEach((s, k) => recordCycle(this.store, group.sampleIds[k]!, item, s, storage));
         return group;
       })();
       if (features) inserted.sampleIds.forEach((id, k) => this.featureCache.set(id, features[k]!));
+      // The Ranking screen's queue and the sync banner follow new groups live.
+      if (sentToRanking) this.ctx.emit?.('group.created', this.store.groups.get(inserted.groupId));
       const group: LiveGroup = {
         groupId: inserted.groupId, step, item, samples, sampleIds: inserted.sampleIds, rewards, advantages: adv!.advantages, zeroStd: adv!.zeroStd, ...(firstImage ? { firstImage } : {}),
       };
@@ -352,48 +367,70 @@ class Trainer {
     return { ...(humanRanks ? { humanRanks } : {}), preference: this.preference };
   }
 
-  /** Sync mode: waits until this step's queued groups are ranked (or the timeout), then applies the ranks. */
+  /**
+   * Sync mode: waits until each of this step's queued groups is ranked, or skipped by someone (a skip
+   * releases the group: it trains on its automatic rewards), or the timeout; then applies the ranks.
+   */
   private async waitForRankings(groups: LiveGroup[], metrics: Record<string, number>): Promise<void> {
     const queued = groups.filter((g) => this.store.groups.get(g.groupId).rankingStatus === 'pending');
     const deadline = Date.now() + this.cfg.human.syncTimeoutMinutes * 60_000;
-    const pending = () => queued.filter((g) => this.store.groups.get(g.groupId).rankingStatus !== 'ranked');
-    while (pending().length > 0 && Date.now() < deadline) {
+    const waiting = () => queued.filter((g) => {
+      if (this.store.groups.get(g.groupId).rankingStatus !== 'pending') return false;
+      if (!this.store.rankings.forGroup(g.groupId).some((r) => r.skipped)) return true;
+      this.store.groups.closeQueue(g.groupId, 'released');
+      return false;
+    });
+    while (waiting().length > 0 && Date.now() < deadline) {
       this.ctx.checkCancelled();
       await new Promise((resolve) => setTimeout(resolve, this.opts.pollMs ?? 500));
     }
-    if (pending().length > 0) this.store.log.append(this.runId, 'warn', `ranking timed out: ${pending().length} groups go on with automatic rewards`);
-    await this.applyNewRankings(metrics);
+    const left = waiting();
+    if (left.length > 0) {
+      for (const g of left) this.store.groups.closeQueue(g.groupId, 'timeout');
+      this.store.log.append(this.runId, 'warn', `ranking timed out: ${left.length} groups go on with automatic rewards`);
+    }
+    metrics['human/released_groups'] = queued.filter((g) => this.store.groups.get(g.groupId).queueClosed !== null).length;
+    await this.applyHumanFeedback(metrics);
   }
 
   /**
-   * Applies rankings that arrived since the last look: human rank rewards and new advantages for their
-   * groups (stored), a refit of the preference model when enough new pairs came. Returns the groups
-   * still fresh enough (staleness limit) to be trained again with their new advantages.
+   * Applies people's answers that arrived since the last look (rankings, critique marks, edit marks): new
+   * reward components and advantages for their groups (stored), a refit of the preference model when
+   * enough new pairs came. Returns the groups still fresh enough (staleness limit) to be trained again
+   * with their new advantages.
    */
-  private async applyNewRankings(metrics: Record<string, number>): Promise<LiveGroup[]> {
-    if (this.cfg.human.mode === 'off') return [];
-    const fresh = this.store.rankings.since(this.runId, this.lastRankingId);
-    if (fresh.length === 0) return [];
-    this.lastRankingId = fresh[fresh.length - 1]!.id;
-    metrics['human/rankings'] = fresh.length;
-    await this.maybeFitPreference(metrics);
+  private async applyHumanFeedback(metrics: Record<string, number>): Promise<LiveGroup[]> {
+    const touched = new Set<number>();
+    if (this.cfg.human.mode !== 'off') {
+      const fresh = this.store.rankings.since(this.runId, this.lastRankingId);
+      if (fresh.length > 0) {
+        this.lastRankingId = fresh[fresh.length - 1]!.id;
+        metrics['human/rankings'] = fresh.length;
+        await this.maybeFitPreference(metrics);
+        for (const r of fresh) touched.add(r.groupId);
+      }
+    }
+    for (const kind of ['critique', 'edit'] as const) {
+      if (this.cfg.rewards[kind === 'critique' ? 'critiqueMark' : 'editMark'] === 0) continue;
+      const marked = (kind === 'critique' ? this.store.reflections : this.store.edits).markedSince(this.runId, this.marksSince[kind]);
+      // The watermark is inclusive (marks in the same millisecond are not missed); re-applying a group changes nothing.
+      this.marksSince[kind] = marked.latest;
+      marked.groupIds.forEach((id) => touched.add(id));
+    }
     const replay: LiveGroup[] = [];
-    for (const groupId of new Set(fresh.map((r) => r.groupId))) {
-      const ranks = humanRankRewards(this.store.rankings.forGroup(groupId));
+    for (const groupId of touched) {
+      const feedback = this.feedbackOf(groupId);
+      const weights = rewardWeights(this.cfg);
       const live = this.live.get(groupId);
       if (!live) {
-        // Too old to train on: the store still gets the human reward for the screens and exports.
+        // Too old to train on: the store still gets people's rewards for the screens and exports.
         const members = this.store.samples.members(groupId);
-        this.store.groups.updateRewards(groupId, members.filter((s) => ranks.has(s.id)).map((s) => ({
-          sampleId: s.id, rewards: [{ name: 'humanRank', value: ranks.get(s.id)!, weight: this.cfg.rewards.humanRank }],
-        })));
+        this.store.groups.updateRewards(groupId, members.map((s) => ({ sampleId: s.id, rewards: withFeedback([], s.id, feedback, weights) })));
         continue;
       }
-      live.rewards = live.rewards.map((components, k) => {
-        const value = ranks.get(live.sampleIds[k]!);
-        const others = components.filter((c) => c.name !== 'humanRank');
-        return value === undefined ? others : [...others, { name: 'humanRank', value, weight: this.cfg.rewards.humanRank }];
-      });
+      const rewards = live.rewards.map((components, k) => withFeedback(components, live.sampleIds[k]!, feedback, weights));
+      if (JSON.stringify(rewards) === JSON.stringify(live.rewards)) continue;
+      live.rewards = rewards;
       const [adv] = batchAdvantages([this.advantageRewards(live.rewards, live.firstImage)], this.advantageOptions()).groups;
       live.advantages = adv!.advantages;
       live.zeroStd = adv!.zeroStd;
@@ -403,9 +440,23 @@ class Trainer {
     return replay;
   }
 
+  /** People's answers on a group: mean rank rewards over its annotators, and the means of its marks. */
+  private feedbackOf(groupId: number): GroupFeedback {
+    return {
+      humanRank: humanRankRewards(this.store.rankings.forGroup(groupId)),
+      critiqueMark: this.store.reflections.markMeans(groupId),
+      editMark: this.store.edits.markMeans(groupId),
+    };
+  }
+
+  /** The preference model is fitted when it is a reward, or when the queue policy orders groups by it. */
+  private usesPreferenceModel(): boolean {
+    return this.cfg.rewards.preference !== 0 || this.cfg.human.queue === 'uncertain' || this.cfg.human.queue === 'disagreement';
+  }
+
   /** Refits the Bradley-Terry reward on every pair of the run's rankings once enough new pairs arrived. */
   private async maybeFitPreference(metrics: Record<string, number>): Promise<void> {
-    if (this.cfg.rewards.preference === 0) return;
+    if (!this.usesPreferenceModel()) return;
     const p = this.cfg.preference;
     const pairs: GroupedPair[] = this.store.rankings.since(this.runId, 0).flatMap((r) => pairsFromRanks(r.ranks).map((pair) => ({ ...pair, group: r.groupId })));
     if (pairs.length < p.minPairs || pairs.length - this.pairsAtLastFit < p.retrainEvery) return;
@@ -454,6 +505,7 @@ class Trainer {
     const terms = objectiveTerms(this.cfg);
     const sums: Record<string, number> = {};
     const trainedGroups = new Set(this.policy.params.trainable().map((p) => p.group));
+    metrics['human/reward_share'] = humanShare(groups.flatMap((g) => g.rewards));
     for (let epoch = 0; epoch < this.cfg.optim.epochsPerBatch; epoch++) {
       const batch: UpdateSample[] = groups.flatMap((g) => g.samples.map((sample, k) => ({
         item: g.item, sample, advantage: g.advantages[k]!, dmSteps: this.pickSteps(sample, rng),

@@ -10,12 +10,14 @@ import { buildSuite } from './suites.ts';
 export type RecordWithImage = SampleRecord & { image?: { width: number; height: number; rgb: Uint8Array } };
 
 export async function runSuiteJob(
-  params: { suite: string; generator: string; limit?: number; checkpoint?: string },
+  params: { suite: string; generator: string; limit?: number; checkpoint?: string; threads?: number; provider?: string },
   ctx: JobContext,
 ): Promise<SuiteReport & { records: RecordWithImage[] }> {
   const records: RecordWithImage[] = [];
   const suite = buildSuite(params.suite, params.limit !== undefined ? { limit: params.limit } : {});
-  const generator = await createGenerator(params.generator, params.checkpoint ? { checkpoint: params.checkpoint } : {});
+  // Runtime options reach generators that run a model (Settings' threads and provider in the app).
+  const { checkpoint, threads, provider } = params;
+  const generator = await createGenerator(params.generator, { ...(checkpoint ? { checkpoint } : {}), ...(threads !== undefined ? { threads } : {}), ...(provider ? { provider } : {}) });
   try {
     const report = await runSuite(suite, generator, {
       onRecord(record, image) {

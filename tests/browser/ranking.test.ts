@@ -1,5 +1,6 @@
 // Keyboard ranking against a real `unirl serve` whose store holds two seeded groups: the ranks
-// typed on the keyboard land in SQLite, undo takes a saved ranking back, skip records a skip.
+// typed on the keyboard land in SQLite, undo takes back a ranking saved on this page (never an earlier one),
+// skip records a skip that is not counted as a ranking.
 // Also shoots the Rollouts and Ranking screens with real ShapeWorld images.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -95,12 +96,19 @@ test('a group ranked by keyboard is saved with ties; undo and skip work', async 
   await waitForGroup(first);
   assert.deepEqual(rankingsOf(first), []);
 
-  // s skips: recorded as a skip, and the queue moves on.
+  // s skips: recorded as a skip (not counted as a ranking), and the queue moves on.
   await page.keyboard.press('s');
-  await page.getByText('1 ranked by').waitFor();
   await waitForGroup(second);
+  await page.getByText('0 ranked by').waitFor();
   const [skip] = rankingsOf(first);
   assert.equal(skip?.skipped, true);
   assert.deepEqual(skip?.ranks, []);
+
+  // After a reload nothing was saved on this page: u says so and leaves the earlier skip alone.
+  await page.reload();
+  await waitForGroup(second);
+  await page.keyboard.press('u');
+  await page.getByRole('status').filter({ hasText: 'Nothing to undo' }).waitFor();
+  assert.equal(rankingsOf(first)[0]?.skipped, true, 'an earlier decision is never undone silently');
   assert.deepEqual(h.pageErrors, []);
 });

@@ -19,6 +19,7 @@ export interface ChartGroup {
 // Order = the order charts appear in; the first rule a name matches wins (REFERENCE §3's metrics first).
 const RULES: { title: string; test: RegExp }[] = [
   { title: 'Reward per component', test: /^rewards?([/_.]|$)/i },
+  { title: "Human rewards' share of the update", test: /^human\/reward_share$/ },
   { title: 'Groups with zero reward std', test: /zero_std/i },
   { title: 'KL', test: /(^|[/_.])(approx_)?kl([/_.]|$)/i },
   { title: 'Clip fraction', test: /clip/i },

@@ -40,7 +40,7 @@ test('picking a non-member or a sample twice changes nothing; tie before any pic
 });
 
 test('an incomplete draft refuses to produce final ranks, naming how many are missing', () => {
-  assert.throws(() => new RankDraft([1, 2, 3]).pick(1).finalRanks(), /2 samples are not ranked yet/);
+  assert.throws(() => new RankDraft([1, 2, 3]).pick(1).finalRanks(), /1 more picks needed/);
   assert.throws(() => new RankDraft([1, 1]), /duplicate sample ids/);
 });
 
@@ -74,4 +74,19 @@ test('drag onto a ranked sample ties with it; dragging back to the pool unpicks'
   const tied = new RankDraft([1, 2, 3]).pick(3).pick(1).tie().pick(2);
   assert.deepEqual(tied.unpick(1).ranks().map((e) => [e.sampleId, e.rank]), [[3, 1], [2, 2]]);
   assert.equal(tied.unpick(99), tied);
+});
+
+test('partial answers: the top k in order with the rest tied after; best and worst with the rest tied between', () => {
+  const top2 = new RankDraft([1, 2, 3, 4, 5], [], false, { kind: 'topK', k: 2 }).pick(3);
+  assert.equal(top2.complete, false);
+  assert.deepEqual(top2.pick(5).finalRanks(), [
+    { sampleId: 3, rank: 1 }, { sampleId: 5, rank: 2 }, { sampleId: 1, rank: 3 }, { sampleId: 2, rank: 3 }, { sampleId: 4, rank: 3 },
+  ]);
+  const bestWorst = new RankDraft([1, 2, 3, 4], [], false, { kind: 'bestWorst' }).pick(4).tie().pick(2);
+  assert.equal(bestWorst.complete, true);
+  assert.deepEqual(bestWorst.rankOf(2), 3, 'the second pick is the worst, never tied with the best');
+  assert.deepEqual(bestWorst.finalRanks(), [
+    { sampleId: 4, rank: 1 }, { sampleId: 2, rank: 3 }, { sampleId: 1, rank: 2 }, { sampleId: 3, rank: 2 },
+  ]);
+  assert.throws(() => new RankDraft([1, 2, 3], [], false, { kind: 'bestWorst' }).pick(1).finalRanks(), /1 more picks needed/);
 });

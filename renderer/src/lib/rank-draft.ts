@@ -8,6 +8,12 @@ export interface Pick {
   tiedWithPrevious: boolean;
 }
 
+/**
+ * What the run asks of people (config human.answer): every sample in order; the best `k` in order with the
+ * rest tied after them; or the best and then the worst, the rest tied between.
+ */
+export type RankAnswer = { kind: 'full' } | { kind: 'topK'; k: number } | { kind: 'bestWorst' };
+
 export class RankDraft {
   constructor(
     /** The group's member samples, in any order. */
@@ -15,15 +21,29 @@ export class RankDraft {
     readonly picks: readonly Pick[] = [],
     /** Set by tie(): the next pick shares the previous pick's rank. */
     readonly tieArmed = false,
+    readonly answer: RankAnswer = { kind: 'full' },
   ) {
     if (new Set(sampleIds).size !== sampleIds.length) throw new Error(`RankDraft: duplicate sample ids in ${sampleIds.join(',')}`);
+  }
+
+  private with(picks: readonly Pick[], tieArmed = false): RankDraft {
+    return new RankDraft(this.sampleIds, picks, tieArmed, this.answer);
+  }
+
+  /** Picks that make the answer complete: all but one, the top k, or best and worst. */
+  get picksNeeded(): number {
+    const allButOne = Math.max(0, this.sampleIds.length - 1);
+    if (this.answer.kind === 'topK') return Math.min(this.answer.k, allButOne);
+    if (this.answer.kind === 'bestWorst') return Math.min(2, allButOne);
+    return allButOne;
   }
 
   /** The next best sample; unchanged when it is not a member or already picked. */
   pick(sampleId: number): RankDraft {
     if (!this.sampleIds.includes(sampleId) || this.isPicked(sampleId)) return this;
-    const tied = this.tieArmed && this.picks.length > 0;
-    return new RankDraft(this.sampleIds, [...this.picks, { sampleId, tiedWithPrevious: tied }]);
+    // Best and worst: the second pick is the worst, never tied with the best.
+    const tied = this.tieArmed && this.picks.length > 0 && this.answer.kind !== 'bestWorst';
+    return this.with([...this.picks, { sampleId, tiedWithPrevious: tied }]);
   }
 
   /**
@@ -37,7 +57,7 @@ export class RankDraft {
     picks.splice(at, 0, { sampleId, tiedWithPrevious: false });
     // What followed at `at` keeps its own rank: a tie with the pick before it now ties across the new one, so break it.
     if (picks[at + 1]?.tiedWithPrevious) picks[at + 1] = { ...picks[at + 1]!, tiedWithPrevious: false };
-    return new RankDraft(this.sampleIds, picks);
+    return this.with(picks);
   }
 
   /** Drag onto a ranked sample: the dragged one shares its rank (placed right after it). */
@@ -46,25 +66,25 @@ export class RankDraft {
     const picks = withoutPick(this.picks, sampleId);
     const at = picks.findIndex((p) => p.sampleId === targetId) + 1;
     picks.splice(at, 0, { sampleId, tiedWithPrevious: true });
-    return new RankDraft(this.sampleIds, picks);
+    return this.with(picks);
   }
 
   /** Takes a sample out of the order (drag back to the pool). */
   unpick(sampleId: number): RankDraft {
     if (!this.isPicked(sampleId)) return this;
-    return new RankDraft(this.sampleIds, withoutPick(this.picks, sampleId));
+    return this.with(withoutPick(this.picks, sampleId));
   }
 
   /** The next pick ties with the previous one (pressing it again disarms it). */
   tie(): RankDraft {
     if (this.picks.length === 0) return this;
-    return new RankDraft(this.sampleIds, this.picks, !this.tieArmed);
+    return this.with(this.picks, !this.tieArmed);
   }
 
   /** Takes back the armed tie, else the last pick. */
   undo(): RankDraft {
-    if (this.tieArmed) return new RankDraft(this.sampleIds, this.picks);
-    return new RankDraft(this.sampleIds, this.picks.slice(0, -1));
+    if (this.tieArmed) return this.with(this.picks);
+    return this.with(this.picks.slice(0, -1));
   }
 
   get canUndo(): boolean {
@@ -75,9 +95,9 @@ export class RankDraft {
     return this.picks.some((p) => p.sampleId === sampleId);
   }
 
-  /** Ready to submit: every sample picked, or all but one (which is then last). */
+  /** Ready to submit: the answer's picks are made (full: every sample, or all but one, which is then last). */
   get complete(): boolean {
-    return this.sampleIds.length > 0 && this.picks.length >= this.sampleIds.length - 1;
+    return this.sampleIds.length > 0 && this.picks.length >= this.picksNeeded;
   }
 
   /** Competition ranks (1 = best; ties share the rank of their first member: 1, 1, 3). */
@@ -86,6 +106,10 @@ export class RankDraft {
   }
 
   ranks(): RankEntry[] {
+    if (this.answer.kind === 'bestWorst' && this.picks.length === 2 && this.sampleIds.length > 2) {
+      // The worst ranks last, below the tied middle.
+      return [{ sampleId: this.picks[0]!.sampleId, rank: 1 }, { sampleId: this.picks[1]!.sampleId, rank: 3 }];
+    }
     const entries: RankEntry[] = [];
     this.picks.forEach((pick, position) => {
       const previous = entries[entries.length - 1];
@@ -94,14 +118,14 @@ export class RankDraft {
     return entries;
   }
 
-  /** The full ranking to submit; the one unpicked sample (if any) comes last. */
+  /** The full ranking to submit: the unpicked samples tie after the picks (best and worst: between them). */
   finalRanks(): RankEntry[] {
     if (!this.complete) {
-      throw new Error(`RankDraft: ${this.sampleIds.length - this.picks.length} samples are not ranked yet`);
+      throw new Error(`RankDraft: ${this.picksNeeded - this.picks.length} more picks needed`);
     }
     const entries = this.ranks();
-    const left = this.sampleIds.find((id) => !this.isPicked(id));
-    if (left !== undefined) entries.push({ sampleId: left, rank: this.picks.length + 1 });
+    const rest = this.answer.kind === 'bestWorst' && this.picks.length === 2 ? 2 : this.picks.length + 1;
+    for (const id of this.sampleIds) if (!this.isPicked(id)) entries.push({ sampleId: id, rank: rest });
     return entries;
   }
 }

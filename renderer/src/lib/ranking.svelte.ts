@@ -1,8 +1,8 @@
 // The ranking screen's state: the annotator's queue, the open group in a randomised display order,
 // the draft ranking, and the keyboard that drives it (REFERENCE §4).
-import type { GroupDetail, RolloutGroup, Sample } from '../../../contract/domain.ts';
+import type { GroupDetail, Ranking, RolloutGroup, Sample } from '../../../contract/domain.ts';
 import { errorMessage, type RendererApi } from './api.ts';
-import { RankDraft, hashString, shuffled } from './rank-draft.ts';
+import { RankDraft, hashString, shuffled, type RankAnswer } from './rank-draft.ts';
 
 const QUEUE_LIMIT = 50;
 
@@ -15,12 +15,19 @@ export class RankingSession {
   draft = $state.raw(new RankDraft([]));
   /** Drafts before each change to the open group's ranking, for undo (keys and drags alike). */
   private past = $state.raw<RankDraft[]>([]);
+  /** Rankings (not skips) saved in this session. */
   submittedCount = $state(0);
+  /** What this session saved, newest last: the only decisions `undo` takes back (never one from an earlier visit). */
+  private saved = $state.raw<Ranking[]>([]);
+  /** Says what an undo did or why it did nothing. */
+  notice = $state<string | null>(null);
   /** Groups still waiting for this annotator (all of the queue, not just the loaded page). */
   waiting = $state(0);
   busy = $state(false);
   error = $state<string | null>(null);
   private openedAt = 0;
+  /** What each run asks of people (its config's human.answer), by run id. */
+  private readonly answers = new Map<number, RankAnswer>();
 
   constructor(private readonly api: RendererApi, private readonly annotator: () => string) {}
 
@@ -48,11 +55,22 @@ export class RankingSession {
   async open(groupId: number): Promise<void> {
     const group = await this.api.call('groups.get', { groupId });
     const members = group.samples.filter((s) => s.role === 'member');
+    const answer = await this.answerOf(group.runId);
     this.group = group;
     this.display = shuffled(members, hashString(this.annotator()) ^ group.id);
-    this.draft = new RankDraft(members.map((s) => s.id));
+    this.draft = new RankDraft(members.map((s) => s.id), [], false, answer);
     this.past = [];
     this.openedAt = performance.now();
+  }
+
+  private async answerOf(runId: number): Promise<RankAnswer> {
+    let answer = this.answers.get(runId);
+    if (!answer) {
+      const human = ((await this.api.call('runs.get', { runId })).config as { human?: { answer?: string; topK?: number } }).human;
+      answer = human?.answer === 'bestWorst' ? { kind: 'bestWorst' } : human?.answer === 'topK' ? { kind: 'topK', k: human.topK ?? 3 } : { kind: 'full' };
+      this.answers.set(runId, answer);
+    }
+    return answer;
   }
 
   /** "Group 3 of 12": the open group's place among those ranked this session and those waiting. */
@@ -103,11 +121,24 @@ export class RankingSession {
     await this.save({ ranks: this.draft.finalRanks() });
   }
 
+  /** No sample is better than another ("all equally bad" or good): every rank 1, so the group's human rewards are equal and change no advantage. */
+  async allTied(): Promise<void> {
+    if (this.group) await this.save({ ranks: this.display.map((s) => ({ sampleId: s.id, rank: 1 })) });
+  }
+
+  /** The group of the last ranking (not skip) saved in this session, to show what it did. */
+  get lastRankedGroupId(): number | null {
+    return [...this.saved].reverse().find((r) => !r.skipped)?.groupId ?? null;
+  }
+
   async skip(): Promise<void> {
     if (this.group) await this.save({ skipped: true });
   }
 
-  /** Undo within the open group first; with nothing to undo there, take back the last saved ranking. */
+  /**
+   * Undo within the open group first; with nothing to undo there, take back the last ranking or skip saved
+   * in this session and reopen its group. Rankings saved before this page opened are never touched.
+   */
   async undo(): Promise<void> {
     const previous = this.past[this.past.length - 1];
     if (previous) {
@@ -115,16 +146,22 @@ export class RankingSession {
       this.past = this.past.slice(0, -1);
       return;
     }
+    const last = this.saved[this.saved.length - 1];
+    if (!last) {
+      this.notice = 'Nothing to undo: you have not ranked or skipped a group on this page (earlier rankings stay as saved).';
+      return;
+    }
     await this.guard(async () => {
-      const { undone } = await this.api.call('ranking.undo', { annotator: this.annotator() });
-      if (!undone) return;
+      await this.api.call('ranking.undo', { annotator: this.annotator(), rankingId: last.id });
+      this.saved = this.saved.slice(0, -1);
+      if (!last.skipped) this.submittedCount = Math.max(0, this.submittedCount - 1);
       await this.loadQueue();
-      await this.open(undone.groupId);
-      this.submittedCount = Math.max(0, this.submittedCount - 1);
+      await this.open(last.groupId);
+      this.notice = `Took back your ${last.skipped ? 'skip' : 'ranking'} of this group.`;
     });
   }
 
-  /** Keyboard: 1-9 pick by display position, t tie, s skip, u or Ctrl+Z undo, Enter submit. Returns whether it handled the key. */
+  /** Keyboard: 1-9 pick by display position, t tie, a all tied, s skip, u or Ctrl+Z undo, Enter submit. Returns whether it handled the key. */
   handleKey(event: KeyboardEvent): boolean {
     if (event.altKey || event.metaKey) return false;
     if ((event.ctrlKey && event.key.toLowerCase() === 'z') || (!event.ctrlKey && event.key === 'u')) {
@@ -139,6 +176,7 @@ export class RankingSession {
     switch (event.key) {
       case 't': this.tie(); return true;
       case 's': void this.skip(); return true;
+      case 'a': void this.allTied(); return true;
       case 'Enter': void this.submit(); return true;
       default: return false;
     }
@@ -149,14 +187,16 @@ export class RankingSession {
     if (!group || this.busy) return;
     await this.guard(async () => {
       const durationMs = Math.round(performance.now() - this.openedAt);
-      await this.api.call('ranking.submit', { groupId: group.id, annotator: this.annotator(), durationMs, ...decision });
+      const ranking = await this.api.call('ranking.submit', { groupId: group.id, annotator: this.annotator(), durationMs, ...decision });
+      this.saved = [...this.saved, ranking];
+      this.notice = null;
       this.queue = this.queue.filter((g) => g.id !== group.id);
       this.waiting = Math.max(0, this.waiting - 1);
       const next = this.queue[0];
       if (next) await this.open(next.id);
       else await this.loadQueue();
-      // Counted once the next group is on screen, so the count and the group change together.
-      this.submittedCount++;
+      // Counted once the next group is on screen, so the count and the group change together; a skip is no ranking.
+      if (!ranking.skipped) this.submittedCount++;
     });
   }
 

@@ -1,0 +1,166 @@
+// Human feedback reaches the policy (issue 14), driven through the real UI against real nano runs: a sync run
+// created from the form with people's default weights, ranked by keyboard, whose stored rewards carry the human
+// weight and whose advantages differ from the automatic ones; a sync run whose groups are all skipped and goes
+// on; a reflection run whose critique, marked on the Reflections screen, becomes a reward in a later update.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Store } from '../../db/index.ts';
+import { groupAdvantages } from '../../main/rl/advantages.ts';
+import { humanPart } from '../../main/rl/feedback.ts';
+import { withStore } from './fixtures.ts';
+import { startHarness, type Harness } from './harness.ts';
+
+let h: Harness;
+before(async () => {
+  h = await startHarness();
+});
+after(async () => {
+  await h?.close();
+});
+
+const read = <T>(fn: (store: Store) => T): T => withStore(h.server.dataDir, fn);
+
+/** Fills the new-run form and creates the run; returns its id. */
+async function createRun(name: string, scenario: string, human: 'off' | 'sync', steps: number): Promise<number> {
+  const { page } = h;
+  await h.open('runs', 'Runs');
+  await page.getByLabel('Run name').fill(name);
+  await page.getByLabel('Scenario').selectOption(scenario);
+  await page.getByLabel('Model').selectOption('nano');
+  await page.getByLabel('Human feedback').selectOption(human);
+  await page.getByLabel('Steps', { exact: true }).fill(String(steps));
+  await page.getByRole('button', { name: 'Create run' }).click();
+  const row = page.getByRole('row').filter({ hasText: name });
+  await row.waitFor();
+  return Number((await row.getByRole('cell').first().innerText()).trim());
+}
+
+async function start(runId: number): Promise<void> {
+  await h.open(`runs/${runId}`, 'Runs');
+  await h.page.getByRole('button', { name: 'Start' }).click();
+}
+
+/** Answers every group the Ranking screen shows with `keys` until the run completes. */
+async function answerUntilDone(runId: number, keys: string[], label: string): Promise<void> {
+  const { page } = h;
+  await h.open('ranking', 'Ranking');
+  const deadline = Date.now() + 150_000;
+  for (;;) {
+    const status = read((s) => s.runs.get(runId).status);
+    if (status === 'completed') return;
+    assert.ok(status !== 'failed' && Date.now() < deadline, `${label}: run ${runId} is ${status}`);
+    const samples = page.getByRole('list', { name: 'Samples in display order' });
+    if (!(await samples.isVisible().catch(() => false))) {
+      await page.waitForTimeout(300);
+      continue;
+    }
+    const prompt = await page.getByRole('region', { name: 'Prompt' }).innerText();
+    for (const key of keys) await page.keyboard.press(key);
+    // The next group (or the empty queue) replaces this one.
+    for (let i = 0; i < 40 && (await page.getByRole('region', { name: 'Prompt' }).innerText().catch(() => '')) === prompt; i++) await page.waitForTimeout(100);
+  }
+}
+
+test('a sync run created from the form waits for people; keyboard rankings weigh in its rewards and change its advantages', async () => {
+  const { page } = h;
+  await h.open('runs', 'Runs');
+  await page.getByLabel('Model').selectOption('nano');
+  await page.getByLabel('Human feedback').selectOption('sync');
+  assert.equal(await page.getByLabel('Weight of humanRank').inputValue(), '0.25', 'sync mode gives rankings their default weight');
+  await page.getByText('Advanced: the resolved config').click();
+  await h.screenshot('run-form', { fullPage: true });
+  await page.getByLabel('Weight of humanRank').fill('0');
+  await page.getByLabel('Weight of preference').fill('0');
+  await page.getByLabel('Run name').fill('refused');
+  await page.getByRole('alert', { name: 'Config problem' }).filter({ hasText: /'sync' waits for people's rankings, but their weight is 0/ }).waitFor();
+  assert.ok(await page.getByRole('button', { name: 'Create run' }).isDisabled(), 'a wait for rankings that weigh nothing cannot be created');
+  await h.screenshot('run-form-refused');
+
+  const runId = await createRun('nano ranked by people', 't2i', 'sync', 2);
+  const config = read((s) => s.runs.get(runId).config) as { rewards: Record<string, number> };
+  assert.equal(config.rewards.humanRank, 0.25);
+  await start(runId);
+
+  await h.open('ranking', 'Ranking');
+  await page.getByRole('status', { name: `Run ${runId} waiting` }).waitFor({ timeout: 60_000 });
+  await page.getByRole('list', { name: 'Samples in display order' }).waitFor();
+  await h.screenshot('ranking-sync-waiting');
+  // Rank by keyboard: 1..4 in display order, then Enter.
+  await answerUntilDone(runId, ['1', '2', '3', '4', 'Enter'], 'ranking');
+  await page.getByRole('region', { name: 'What your last ranking did' }).getByLabel('advantage before and after').first().waitFor({ timeout: 20_000 });
+  await h.screenshot('ranking-effect', { fullPage: true });
+
+  read((store) => {
+    const groups = store.groups.list({ runId, limit: 50 }).items;
+    assert.ok(groups.length >= 4 && groups.every((g) => g.rankingStatus === 'ranked'), groups.map((g) => g.rankingStatus).join());
+    let differ = 0;
+    for (const group of groups) {
+      const members = store.samples.members(group.id);
+      for (const s of members) {
+        const human = s.rewards.find((r) => r.name === 'humanRank');
+        assert.ok(human && human.weight === 0.25, `sample ${s.id} carries the human weight: ${JSON.stringify(s.rewards)}`);
+      }
+      const automatic = groupAdvantages(members.map((s) => s.reward - humanPart(s.rewards)), { stdEps: 1e-4, clip: 5 }).advantages;
+      if (members.some((s, k) => Math.abs(s.advantage! - automatic[k]!) > 1e-6)) differ++;
+    }
+    assert.ok(differ >= 1, 'rankings changed the advantages of ranked groups');
+  });
+  assert.deepEqual(h.pageErrors, []);
+});
+
+test('sync mode: skipping every group releases it and the run goes on to the end', async () => {
+  const { page } = h;
+  const runId = await createRun('nano skipped', 't2i', 'sync', 2);
+  await start(runId);
+  await answerUntilDone(runId, ['s'], 'skipping');
+  read((store) => {
+    const groups = store.groups.list({ runId, limit: 50 }).items;
+    assert.ok(groups.length >= 4);
+    assert.deepEqual(groups.map((g) => g.queueClosed), groups.map(() => 'released'));
+    assert.ok(groups.every((g) => store.samples.members(g.id).every((s) => !s.rewards.some((r) => r.name === 'humanRank'))));
+  });
+  await h.open('ranking', 'Ranking');
+  await page.getByText('Nothing to rank').waitFor();
+  assert.doesNotMatch(await page.locator('main').innerText(), /You ranked \d+ this session/, 'skips are not counted as rankings');
+  assert.deepEqual(h.pageErrors, []);
+});
+
+test('a critique marked on the Reflections screen is a reward in the next update', async () => {
+  const { page } = h;
+  const runId = await createRun('nano reflect marked', 'reflect', 'off', 12);
+  await start(runId);
+  // Mark the first critique of the first step as soon as it shows, while the trainer goes on.
+  const note = page.getByRole('note', { name: 'What a mark does' });
+  for (let i = 0; !(await note.isVisible().catch(() => false)); i++) {
+    assert.ok(i < 300, 'no reflection cycle showed up');
+    await h.open(`reflections/${runId}`, 'Reflections');
+    await page.waitForTimeout(500);
+  }
+  assert.match(await note.innerText(), /critiqueMark weight, 0.5 in this run/);
+  const marks = page.getByRole('group', { name: 'Your mark on the critique of round 1' }).first();
+  await marks.getByRole('button', { name: 'Critique wrong' }).click();
+  await marks.getByText(/0 right · 1 wrong/).waitFor();
+  const markedAt = read((s) => s.runs.get(runId).step);
+  await h.screenshot('reflections-marked', { fullPage: true });
+
+  // The next step applies the mark (stored reward) and trains the group again (its metrics row).
+  const deadline = Date.now() + 150_000;
+  for (;;) {
+    assert.ok(Date.now() < deadline, 'the mark did not reach an update');
+    await page.waitForTimeout(500);
+    const seen = read((store) => {
+      const marked = store.db.prepare(
+        `SELECT c.sample_id AS id FROM critique_marks m JOIN reflection_rounds r ON r.id = m.round_id
+         JOIN reflection_cycles c ON c.id = r.cycle_id`,
+      ).get() as { id: number };
+      const reward = store.samples.get(marked.id).rewards.find((r) => r.name === 'critiqueMark');
+      const replayed = store.metrics.series({ runId, names: ['human/replayed_groups'] })[0]!;
+      const replays = replayed.steps.filter((step, i) => step > markedAt && replayed.values[i]! >= 1);
+      return { reward, replays };
+    });
+    if (!seen.reward || seen.replays.length === 0) continue;
+    assert.deepEqual(seen.reward, { name: 'critiqueMark', value: -1, weight: 0.5 });
+    break;
+  }
+  assert.deepEqual(h.pageErrors, []);
+});
