@@ -100,8 +100,10 @@ export class RankingsRepo {
     const limit = requireInteger('limit', query.limit ?? 10, 1);
     const { where, params } = this.queueFilter(query);
     const rows = this.ctx.db.prepare(
-      `${LIST_SELECT} JOIN runs run ON run.id = g.run_id WHERE ${where}
-       ORDER BY (run.status = 'running' AND json_extract(run.config, '$.human.mode') = 'sync') DESC, coalesce(q.score, -1e300) DESC, g.id
+      // A running sync run's groups first (looked up by id per candidate, so the runs table is never scanned).
+      `${LIST_SELECT} WHERE ${where}
+       ORDER BY (SELECT run.status = 'running' AND json_extract(run.config, '$.human.mode') = 'sync' FROM runs run WHERE run.id = g.run_id) DESC,
+         coalesce(q.score, -1e300) DESC, g.id
        LIMIT ?`,
     ).all(...params, limit) as RolloutGroupListRow[];
     return toGroups(this.ctx, rows);
