@@ -122,7 +122,7 @@ test('a cluster\'s imported rollouts show on the Rollouts screen with its scores
   }
   assert.equal(await images.count(), 2);
   await page.getByText(imported[0]!.prompt).first().waitFor();
-  await page.getByText(`Prompt · ${imported[0]!.task} · step 7`).waitFor();
+  await page.getByText(new RegExp(`Prompt · ${imported[0]!.task} · run #\\d+ step 7`)).waitFor();
   assert.notEqual(imported[0]!.task, 'verl', 'the task comes from the ground-truth spec');
   await h.screenshot('ranking-cluster');
   assert.deepEqual(h.pageErrors, []);

@@ -137,7 +137,9 @@ test('a critique marked on the Reflections screen is a reward in the next update
     await page.waitForTimeout(500);
   }
   assert.match(await note.innerText(), /critiqueMark weight, 0.5 in this run/);
-  const marks = page.getByRole('group', { name: 'Your mark on the critique of round 1' }).first();
+  // The list follows the training run live, so the cycle is found again by its id after the click.
+  const cycle = await page.getByRole('listitem', { name: /^Cycle \d+$/ }).first().getAttribute('aria-label');
+  const marks = page.getByRole('listitem', { name: cycle!, exact: true }).getByRole('group', { name: 'Your mark on the critique of round 1' });
   await marks.getByRole('button', { name: 'Critique wrong' }).click();
   await marks.getByText(/0 right · 1 wrong/).waitFor();
   const markedAt = read((s) => s.runs.get(runId).step);
