@@ -139,7 +139,7 @@ test('a critique marked on the Reflections screen is a reward in the next update
   assert.match(await note.innerText(), /critiqueMark weight, 0.5 in this run/);
   const marks = page.getByRole('group', { name: 'Your mark on the critique of round 1' }).first();
   await marks.getByRole('button', { name: 'Critique wrong' }).click();
-  await marks.getByText(/0 right · 1 wrong/).waitFor();
+  await marks.getByText(/0 right · 1 wrong/).waitFor({ timeout: 90_000 });
   const markedAt = read((s) => s.runs.get(runId).step);
   await h.screenshot('reflections-marked', { fullPage: true });
 
