@@ -200,6 +200,31 @@ test('a critique mark becomes its member\'s critiqueMark reward, and the group i
   }
 });
 
+test('a group that needs two rankings counts once both arrived, merged by mean rank', async () => {
+  const { store, dataDir, policy, config, done } = setup({ steps: 3, human: { mode: 'async', rankingsPerGroup: 2, groupFraction: 0.34 }, rewards: { preference: 0 } });
+  try {
+    const components = [redness, ...REWARD_COMPONENT_DEFS.filter((d) => d.name === 'humanRank')];
+    const result = await train({
+      config, store, dataDir, policy, tasks: toyTasks, components,
+      onStep: ({ step }) => {
+        // Step 1's group: ann ranks it after step 1, bob after step 2.
+        const [group] = store.groups.list({ runId: 1, step: 1 }).items;
+        const ids = store.samples.members(group!.id).map((s) => s.id);
+        const annotator = step === 1 ? 'ann' : step === 2 ? 'bob' : null;
+        if (annotator) store.rankings.submit({ groupId: group!.id, annotator, durationMs: 1, ranks: ids.map((sampleId, i) => ({ sampleId, rank: annotator === 'ann' ? i + 1 : ids.length - i })) });
+      },
+    }, ctx());
+    const [replayed] = store.metrics.series({ runId: result.runId, names: ['human/replayed_groups'] });
+    assert.deepEqual(replayed!.values, [0, 0, 1], 'one ranking of two changes nothing; the second makes it count');
+    const [group] = store.groups.list({ runId: result.runId, step: 1 }).items;
+    // ann and bob ranked in opposite orders: the mean rank ties every sample.
+    const human = store.samples.members(group!.id).map((s) => s.rewards.find((r) => r.name === 'humanRank')?.value);
+    assert.ok(human.every((v) => v !== undefined && Math.abs(v) < 1e-12), `mean ranks ${human}`);
+  } finally {
+    done();
+  }
+});
+
 test('a stopped run resumes from its checkpoint; cancelling stops with a checkpoint', async () => {
   const { store, dataDir, policy, config, done } = setup({ steps: 2, checkpointEvery: 1 });
   try {

@@ -440,10 +440,14 @@ class Trainer {
     return replay;
   }
 
-  /** People's answers on a group: mean rank rewards over its annotators, and the means of its marks. */
+  /**
+   * People's answers on a group: the mean rank rewards over its annotators once it has the rankings it needs
+   * (human.rankingsPerGroup), and the means of its marks.
+   */
   private feedbackOf(groupId: number): GroupFeedback {
+    const ranked = this.store.groups.get(groupId).rankingStatus === 'ranked';
     return {
-      humanRank: humanRankRewards(this.store.rankings.forGroup(groupId)),
+      humanRank: ranked ? humanRankRewards(this.store.rankings.forGroup(groupId)) : new Map(),
       critiqueMark: this.store.reflections.markMeans(groupId),
       editMark: this.store.edits.markMeans(groupId),
     };

@@ -141,7 +141,7 @@ test('a critique marked on the Reflections screen is a reward in the next update
   const cycle = await page.getByRole('listitem', { name: /^Cycle \d+$/ }).first().getAttribute('aria-label');
   const marks = page.getByRole('listitem', { name: cycle!, exact: true }).getByRole('group', { name: 'Your mark on the critique of round 1' });
   await marks.getByRole('button', { name: 'Critique wrong' }).click();
-  await marks.getByText(/0 right · 1 wrong/).waitFor();
+  await marks.getByText(/0 right · 1 wrong/).waitFor({ timeout: 90_000 });
   const markedAt = read((s) => s.runs.get(runId).step);
   await h.screenshot('reflections-marked', { fullPage: true });
 
