@@ -115,7 +115,7 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
 
     'groups.list': (query) => store.groups.list(query),
     'groups.get': ({ groupId }) => store.groups.detail(groupId),
-    'groups.steps': ({ runId }) => store.groups.stepCounts(runId),
+    'groups.steps': ({ runId, discarded }) => store.groups.stepCounts(runId, discarded),
 
     'ranking.queue': (query) => store.rankings.queue(query),
     'ranking.submit': ({ groupId, annotator, ranks, skipped, durationMs }) => {
