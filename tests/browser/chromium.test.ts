@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findChromium, missingLibraries } from './chromium.ts';
+import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
+import { findChromium, missingLibraries, packageRootOf, unpackBundledLibraries } from './chromium.ts';
 import { ensureRendererBuilt, launchBrowser, screenshotDir, startServer, TEST_LOCALE } from './harness.ts';
 
 test('findChromium: CHROMIUM_PATH wins, a wrong one or a bad UNIRL_CHROMIUM is named', async () => {
@@ -36,5 +38,23 @@ test('the bundled Chromium (system one ignored) launches and renders the app', {
     await browser.close();
     await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('on a machine without NSS, the libraries the package ships resolve for its Chromium, which runs on them', { skip: process.platform !== 'linux' && 'the bundled Chromium is Linux-only' }, async () => {
+  const { executablePath } = await findChromium({ UNIRL_CHROMIUM: 'bundled' });
+  const libDir = await unpackBundledLibraries(packageRootOf(createRequire(import.meta.url).resolve('@sparticuz/chromium')));
+  // This machine has NSS; the loader must still take the shipped copies first when they are put on the path.
+  const ldd = spawnSync('ldd', [executablePath], { encoding: 'utf8', env: { ...process.env, LD_LIBRARY_PATH: libDir } });
+  for (const lib of ['libnss3.so', 'libnspr4.so', 'libnssutil3.so']) assert.match(ldd.stdout, new RegExp(`${lib} => ${libDir}/${lib}`), `${lib} from ${libDir}`);
+  assert.doesNotMatch(ldd.stdout, /not found/);
+  // ...and Chromium runs on them.
+  const browser = await launchBrowser({ executablePath, source: 'test', env: { LD_LIBRARY_PATH: libDir, FONTCONFIG_PATH: join(tmpdir(), 'fonts') } });
+  try {
+    const page = await browser.newPage({ locale: TEST_LOCALE });
+    await page.setContent('<p id="p">drawn</p>');
+    assert.equal(await page.locator('#p').textContent(), 'drawn');
+  } finally {
+    await browser.close();
   }
 });

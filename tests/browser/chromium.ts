@@ -60,14 +60,14 @@ async function bundledChromium(): Promise<ChromiumChoice> {
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const env: Record<string, string> = { FONTCONFIG_PATH: process.env.FONTCONFIG_PATH ?? join(tmpdir(), 'fonts') };
   if (missingLibraries(executablePath).length > 0) {
-    const libDir = await unpackBundledLibraries(join(packageRoot, 'bin', 'al2023.tar.br'));
+    const libDir = await unpackBundledLibraries(packageRoot);
     env.LD_LIBRARY_PATH = [libDir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':');
   }
   return { executablePath, source: `${BUNDLED_PACKAGE} ${version}`, env };
 }
 
 /** The bundled package's folder, above its entry file (its exports map hides package.json from resolve). */
-function packageRootOf(entry: string): string {
+export function packageRootOf(entry: string): string {
   for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
     const manifest = join(dir, 'package.json');
     if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === BUNDLED_PACKAGE) return dir;
@@ -83,7 +83,8 @@ export function missingLibraries(executablePath: string, env: NodeJS.ProcessEnv 
 }
 
 /** Unpacks the package's NSS/expat libraries (a Brotli tarball of lib/*) to <tmp>/al2023/lib. */
-async function unpackBundledLibraries(archive: string): Promise<string> {
+export async function unpackBundledLibraries(packageRoot: string): Promise<string> {
+  const archive = join(packageRoot, 'bin', 'al2023.tar.br');
   const root = join(tmpdir(), 'al2023');
   const libDir = join(root, 'lib');
   if (existsSync(join(libDir, 'libnss3.so'))) return libDir;
