@@ -81,6 +81,8 @@ export interface RolloutGroup {
   rewardMean: number | null;
   rewardStd: number | null;
   createdAt: number;
+  /** Drawn by weights a resume gave up (a step after the checkpoint it resumed from): kept for audit only. */
+  discarded: boolean;
 }
 
 export interface RewardComponent {
@@ -236,6 +238,9 @@ export interface Edit {
 
 export type EvaluationStatus = 'running' | 'completed' | 'failed';
 
+/** The suite of the held-out evaluations a run records while it trains (its summary carries the step). */
+export const HELD_OUT_SUITE = 'held-out';
+
 export interface Evaluation {
   id: number;
   /** The run whose checkpoint was scored; null for the shipped base model or an outside checkpoint. */
@@ -323,6 +328,8 @@ export interface GroupListQuery extends PageQuery {
   step?: number;
   /** Steps ascending (default) or newest first. */
   order?: 'asc' | 'desc';
+  /** Include discarded groups (hidden by default). */
+  discarded?: boolean;
 }
 
 export interface MetricSeriesQuery {
