@@ -5,7 +5,7 @@
  * parity test (main/engine/runtime/torch_parity.test.ts), which checks that both compute the same loss
  * and gradients, so the benchmark compares equal work.
  */
-import { grad } from './autodiff/grad.ts';
+import { grad, type GradOptions } from './autodiff/grad.ts';
 import { GraphBuilder, type Tensor } from './graph/builder.ts';
 import type { ModelProto } from './onnx/proto.ts';
 import { paramSpecsFromGraph } from './runtime/fromGraph.ts';
@@ -93,11 +93,11 @@ export function buildModel(c: BenchConfig): GraphBuilder {
  * A reference model ready to run: its parameters (seeded init), the forward graph (loss only) and the
  * training graph (loss + `grad/<param>` for every parameter, autodiff's naming).
  */
-export function benchGraphs(c: BenchConfig, seed = 0): { store: ParamStore; forward: ModelProto; train: ModelProto } {
+export function benchGraphs(c: BenchConfig, seed = 0, options: Pick<GradOptions, 'recompute'> = {}): { store: ParamStore; forward: ModelProto; train: ModelProto } {
   const g = buildModel(c);
   const store = new ParamStore(paramSpecsFromGraph(g.params), { seed });
   const forward = g.build();
-  return { store, forward, train: grad(forward, { loss: 'loss', wrt: store.list().map((p) => p.name) }) };
+  return { store, forward, train: grad(forward, { loss: 'loss', wrt: store.list().map((p) => p.name), ...options }) };
 }
 
 export function buildDecoder(c: BenchConfig): GraphBuilder {

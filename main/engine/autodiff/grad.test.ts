@@ -7,7 +7,10 @@ import { attr } from '../onnx/attrs.ts';
 import { DataType, decodeModel, encodeModel, type ModelProto } from '../onnx/proto.ts';
 import { tensorProto } from '../onnx/tensor.ts';
 import { linear } from '../graph/layers.ts';
-import { grad, gradName } from './grad.ts';
+import { batchFor, benchGraphs, QUICK_CONFIGS } from '../reference-models.ts';
+import { diffStats } from '../runtime/arrays.ts';
+import { createSession } from '../runtime/session.ts';
+import { blockSegments, grad, gradName } from './grad.ts';
 import { checkGradients, rng, session } from './gradcheck.ts';
 
 const f64 = (shape: number[], values: number[]) => new ort.Tensor('float64', Float64Array.from(values), shape);
@@ -232,4 +235,37 @@ test('a two-layer MLP with a shared weight matches finite differences', async ()
     build: (g, { x, w, b }) => g.tanh(g.matmul(g.tanh(g.add(g.matmul(x!, w!), b!)), w!)),
   });
   assert.ok(r.worst <= 1, r.detail);
+});
+
+test('gradient checkpointing: blocks recomputed in their gradient scope give the same gradients, and their backward reads no block activation', async () => {
+  const config = { ...QUICK_CONFIGS[0]!, layers: 3 };
+  const plain = benchGraphs(config, 1);
+  const checkpointed = benchGraphs(config, 1, { recompute: blockSegments(/^block\d+\//) });
+  const train = checkpointed.train;
+  // The backward reads a block's forward values only where they leave the block (its output, the next
+  // block's input): everything inside is read from the recomputation.
+  const segment = (name: string) => /^block\d+\//.exec(name)?.[0];
+  const forward = plain.forward.graph.node;
+  const producedIn = new Map(forward.flatMap((n) => n.output.map((o) => [o, segment(n.name)] as const)));
+  const leaving = new Set(forward.flatMap((n) => n.input.filter((v) => producedIn.get(v) !== undefined && producedIn.get(v) !== segment(n.name))));
+  const inside = forward.filter((n) => segment(n.name)).flatMap((n) => n.output).filter((v) => !leaving.has(v));
+  const readByBackward = new Set(train.graph.node.filter((n) => /_Grad\//.test(n.name)).flatMap((n) => n.input));
+  assert.deepEqual(inside.filter((v) => readByBackward.has(v)), []);
+  assert.ok(benchGraphs(config, 1).train.graph.node.some((n) => /_Grad\//.test(n.name) && n.input.some((v) => inside.includes(v))), 'without checkpointing the backward does read them');
+  assert.ok(train.graph.node.some((n) => n.name.startsWith('block0_Recompute/')), 'block 0 is recomputed');
+
+  const batch = batchFor(config).feeds;
+  const run = async (model: ModelProto) => {
+    const s = await createSession(encodeModel(model), { threads: 1, cache: false });
+    try {
+      return await s.run({ ...plain.store.feeds(), ...batch });
+    } finally {
+      await s.release();
+    }
+  };
+  const [a, b] = [await run(plain.train), await run(train)];
+  for (const p of plain.store.list()) {
+    const { maxAbs, scale } = diffStats(b[gradName(p.name)]!.data as Float32Array, a[gradName(p.name)]!.data as Float32Array);
+    assert.ok(maxAbs <= 1e-6 * Math.max(scale, 1e-3), `${p.name}: ${maxAbs} of ${scale}`);
+  }
 });

@@ -5,7 +5,9 @@
 // than recomputing them. Forward and backward run as one ORT session, so ORT's allocation planner frees
 // each activation after its last backward use. This costs activation memory proportional to depth, which
 // is small for the engine's models (width 128-256, 4-8 layers, 64-128 tokens), and saves the recompute
-// time a checkpointing scheme would spend — train-step speed is what the benchmark measures.
+// time a checkpointing scheme would spend — train-step speed is what the benchmark measures. Where memory
+// matters more (bigger models on a GPU), `recompute` names segments (e.g. transformer blocks) whose forward
+// is recomputed inside their gradient scope instead (gradient checkpointing).
 import { GraphBuilder, type Tensor } from '../graph/builder.ts';
 import type { ModelProto, NodeProto } from '../onnx/proto.ts';
 import { isFloat } from '../onnx/tensor.ts';
@@ -20,6 +22,18 @@ export interface GradOptions {
   stopGradient?: readonly string[];
   /** Rules to use in place of (or in addition to) the built-in table. */
   rules?: Readonly<Record<string, RuleEntry>>;
+  /**
+   * Gradient checkpointing: the segment a forward node belongs to (undefined: none). The backward pass of
+   * a segment reads a recomputation of its forward (emitted from the segment's inputs inside its gradient
+   * scope), not the forward's activations, so those are freed after the forward; the cost is one more
+   * forward of the segment. `blockSegments` gives one segment per top-level scope matching a pattern.
+   */
+  recompute?: (node: NodeProto) => string | undefined;
+}
+
+/** Segments for `recompute`: nodes whose name starts with a scope matching `pattern` (e.g. /^block\d+\//), one per scope. */
+export function blockSegments(pattern: RegExp): (node: NodeProto) => string | undefined {
+  return (node) => pattern.exec(node.name)?.[0];
 }
 
 export const gradName = (name: string) => `grad/${name}`;
@@ -58,20 +72,53 @@ export function grad(model: ModelProto, opts: GradOptions): ModelProto {
     return total;
   };
 
+  // Checkpointed segments: original value name → its recomputation, and the recomputed copy of each node.
+  const recomputed = new Map<string, Map<string, Tensor>>();
+  const copyOf = new Map<NodeProto, NodeProto>();
+  const recomputeSegment = (segment: string, seen: Tensor): Map<string, Tensor> => {
+    const values = new Map<string, Tensor>();
+    g.scope(`${segment.replace(/\/$/, '')}_Recompute`, () => {
+      // The activations entering the segment pass through x + 0·dY[0]: a data dependency on the backward, so
+      // ORT schedules the recomputation there (not beside the forward) and cannot merge it with the forward
+      // as a common subexpression.
+      const gate = g.mul(g.slice(g.reshape(seen, [-1]), [0], [1]), 0);
+      const gated = (n: string) => {
+        const t = g.get(n);
+        return g.producer(n) && isFloat(t.dtype) ? g.add(t, t.dtype === gate.dtype ? gate : g.cast(gate, t.dtype)) : t;
+      };
+      for (const node of forward) {
+        if (opts.recompute!(node) !== segment) continue;
+        const inputs = node.input.map((n) => {
+          if (!n) return undefined;
+          if (!values.has(n)) values.set(n, gated(n));
+          return values.get(n)!;
+        });
+        const outs = g.op(node.opType, inputs, node.attribute, { name: node.opType, outputs: node.output.length, ...(node.domain ? { domain: node.domain } : {}) });
+        node.output.forEach((o, i) => o && values.set(o, outs[i]!));
+        copyOf.set(node, g.producer(outs[0]!)!);
+      }
+    });
+    recomputed.set(segment, values);
+    return values;
+  };
+
   contribute(loss.name, g.scope(`${loss.name}_Grad`, () => g.fullLike(loss, 1)));
   for (const { node, needs } of active) {
     const dy = node.output.map((o) => (o && !stop.has(o) ? gradientOf(o) : undefined));
     if (dy.every((d) => !d)) continue;
     const entry = rules[node.opType]!;
     if (entry.kind !== 'rule') continue;
+    const segment = opts.recompute?.(node);
+    const values = segment ? (recomputed.get(segment) ?? recomputeSegment(segment, dy.find((d) => d)!)) : undefined;
+    const value = (n: string) => values?.get(n) ?? g.get(n);
     const ctx: GradContext = {
       g,
       node,
-      x: node.input.map((n) => (n ? g.get(n) : undefined)),
-      y: node.output.map((n) => (n ? g.get(n) : undefined)),
+      x: node.input.map((n) => (n ? value(n) : undefined)),
+      y: node.output.map((n) => (n ? value(n) : undefined)),
       dy,
       needs,
-      output: (i) => g.ensureOutput(node, i),
+      output: (i) => g.ensureOutput(values ? copyOf.get(node)! : node, i),
     };
     g.scope(`${node.name}_Grad`, () => {
       const dx = entry.grad(ctx);
