@@ -81,6 +81,8 @@ export interface RolloutGroup {
   rewardMean: number | null;
   rewardStd: number | null;
   createdAt: number;
+  /** Drawn by weights a resume gave up (a step after the checkpoint it resumed from): kept for audit only. */
+  discarded: boolean;
 }
 
 export interface RewardComponent {
@@ -143,6 +145,14 @@ export interface Trajectory {
   kind: TrajectoryKind;
   label: string;
   tensors: Record<string, Tensor>;
+  /** DM: the seeds that draw it again (initial noise, SDE noise); null for LM and for rows older than them. */
+  seeds: DrawSeeds | null;
+}
+
+/** Seeds of one SDE draw: x_0 ~ N(0, I) from `noise`, each step's z from `sde` (one source per sample). */
+export interface DrawSeeds {
+  noise: number;
+  sde: number;
 }
 
 // ---------- human rankings ----------
@@ -326,6 +336,8 @@ export interface GroupListQuery extends PageQuery {
   step?: number;
   /** Steps ascending (default) or newest first. */
   order?: 'asc' | 'desc';
+  /** Include discarded groups (hidden by default). */
+  discarded?: boolean;
 }
 
 export interface MetricSeriesQuery {

@@ -9,6 +9,7 @@ import { invalid } from '../../db/errors.ts';
 import type { ComputeClient } from '../compute/client.ts';
 import { JobFailed } from '../compute/client.ts';
 import type { SettingsFile } from '../settings.ts';
+import { dataDirUsage, pruneRun } from './disk.ts';
 import type { Handlers } from './dispatch.ts';
 import type { EventBus } from './events.ts';
 import type { RunController } from './runs.ts';
@@ -115,7 +116,7 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
 
     'groups.list': (query) => store.groups.list(query),
     'groups.get': ({ groupId }) => store.groups.detail(groupId),
-    'groups.steps': ({ runId }) => store.groups.stepCounts(runId),
+    'groups.steps': ({ runId, discarded }) => store.groups.stepCounts(runId, discarded),
 
     'ranking.queue': (query) => store.rankings.queue(query),
     'ranking.submit': ({ groupId, annotator, ranks, skipped, durationMs }) => {
@@ -139,6 +140,13 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       const sample = store.samples.get(sampleId);
       return tokenizers.addWords(store.groups.get(sample.groupId).runId, store.samples.trajectories(sampleId).map(trajectoryView));
     },
+    'samples.redraw': async ({ sampleId }) => {
+      store.samples.get(sampleId);
+      const redrawn = await compute.start('redraw', { dataDir: info().dataDir, sampleId }).result;
+      return { ...redrawn, trajectories: redrawn.trajectories.map((t) => ({ ...t, latents: tensorView(t.latents) })) };
+    },
+    'storage.usage': () => dataDirUsage(store, info().dataDir),
+    'runs.prune': ({ runId, keep }) => pruneRun(store, runId, keep),
     'samples.derived': ({ sampleId }) => {
       store.samples.get(sampleId);
       return store.samples.derived(sampleId);

@@ -16,12 +16,13 @@ import { toUint8, type ImageRGB } from '../world/image.ts';
 import { decodePng } from '../world/png.ts';
 import { mixSeeds, Rng } from '../world/rng.ts';
 import { batchAdvantages, groupAdvantages } from './advantages.ts';
+import { pruneCheckpoints } from './checkpoint-policy.ts';
 import { MODEL_PARTS, PARAM_GROUP_OF_PART, rewardWeights, type ModelPart, type TrainConfig } from './config.ts';
-import { claimRun } from './owner.ts';
+import { claimRun, runDirOf } from './owner.ts';
 import type { ObjectiveTerms, Policy, RolloutOptions, SampleResult, TaskItem, TaskSource, UpdateSample } from './policy.ts';
 import { PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
 import { humanRankRewards, pairsFromRanks } from './ranking.ts';
-import { memberInput, recordCycle, rewardSampleOf } from './records.ts';
+import { latentStorageOf, memberInput, recordCycle, rewardSampleOf } from './records.ts';
 import { computeRewards, REWARD_COMPONENT_DEFS, totalReward, type RewardComponentDef, type RewardContext } from './rewards.ts';
 
 export interface TrainOptions {
@@ -126,7 +127,7 @@ class Trainer {
       ? opts.store.runs.get(opts.runId)
       : opts.store.runs.create({ name: opts.runName ?? `${this.cfg.scenario} ${new Date().toISOString()}`, scenario: this.cfg.scenario, config: this.cfg as unknown as JsonObject });
     this.runId = run.id;
-    this.runDir = join(opts.dataDir, 'runs', String(run.id));
+    this.runDir = runDirOf(opts.dataDir, run.id);
   }
 
   /** Freezes the parts that do not train; one AdamW group per store group, with the lm or dm rate. */
@@ -158,10 +159,11 @@ class Trainer {
   }
 
   async run(): Promise<TrainResult> {
-    this.resume();
-    this.setStatus('running');
-    const release = claimRun(this.runDir);
+    // Claimed first: a second trainer of this run stops here, before it touches the store.
+    const release = claimRun(this.runDir, this.runId);
     try {
+      this.resume();
+      this.setStatus('running');
       return await this.trainUntilStopped();
     } finally {
       release();
@@ -204,17 +206,21 @@ class Trainer {
   }
 
   /**
-   * Continues from the run's latest checkpoint (weights and optimizer state). Groups stored after it (by a
-   * process that died mid-way) stay: the step count goes on after the last stored step, so no step number
-   * is used twice; only those steps' updates are lost.
+   * Continues from the run's latest checkpoint (weights and optimizer state) at the step after it. Steps
+   * stored after that checkpoint (by a process that died mid-way) were drawn by weights no file holds:
+   * their groups are marked discarded (kept for audit, out of lists, exports and ranking queues) and their
+   * metrics set aside, so every kept step matches the weights that drew it.
    */
   private resume(): void {
     const latest = this.store.checkpoints.latest(this.runId);
     if (latest) loadCheckpoint(latest.path, this.policy.params, { optimizer: this.optimizer });
-    const stored = this.store.groups.steps(this.runId);
-    this.step = Math.max(latest?.step ?? 0, stored[stored.length - 1] ?? 0, this.store.runs.get(this.runId).step);
-    if (latest || this.step > 0) {
-      this.store.log.append(this.runId, 'info', `resumed at step ${this.step}${latest ? ` from ${latest.path} (step ${latest.step})` : ' from the starting weights (no checkpoint yet)'}`);
+    this.step = latest?.step ?? 0;
+    const discarded = this.store.groups.discardAfter(this.runId, this.step);
+    if (this.store.runs.get(this.runId).step !== this.step) this.store.runs.setStep(this.runId, this.step);
+    if (latest || discarded.groups > 0) {
+      const from = latest ? `${latest.path} (step ${latest.step})` : 'the starting weights (no checkpoint yet)';
+      const lost = discarded.groups > 0 ? `; ${discarded.groups} groups of later steps discarded (their updates were not saved)` : '';
+      this.store.log.append(this.runId, 'info', `resumed at step ${this.step + 1} from ${from}${lost}`, { discardedGroups: discarded.groups, discardedMetrics: discarded.metrics });
     }
   }
 
@@ -224,6 +230,10 @@ class Trainer {
     const metadata = { ...this.policy.checkpointMetadata(), step: String(this.step), run: String(this.runId), scenario: this.cfg.scenario };
     saveCheckpoint(path, this.policy.params, { optimizer: this.optimizer, metadata });
     this.store.checkpoints.add({ runId: this.runId, step: this.step, path, metadata });
+    const pruned = pruneCheckpoints(this.store, this.runId, this.cfg.storage);
+    if (pruned.deleted.length + pruned.weightsOnly.length > 0) {
+      this.store.log.append(this.runId, 'info', `checkpoints pruned: deleted steps [${pruned.deleted.join(', ')}], weights only [${pruned.weightsOnly.join(', ')}] (${(pruned.freedBytes / 1e6).toFixed(1)} MB freed)`);
+    }
     return path;
   }
 
@@ -283,17 +293,18 @@ class Trainer {
       const rewards = computeRewards(rewardSamples, item.target, rewardWeights(this.cfg), this.rewardContext(), this.opts.components);
       const firstImage = this.firstImageAdvantages(samples, item);
       const [adv] = batchAdvantages([this.advantageRewards(rewards, firstImage)], this.advantageOptions()).groups;
-      const storeLatents = this.cfg.rollout.storeLatents;
+      const sentToRanking = this.cfg.human.mode !== 'off' && i < ranked;
+      const storage = latentStorageOf(this.cfg, { step, index: i, ranked: sentToRanking });
       const inserted = this.store.db.transaction(() => {
         const prompt = this.store.prompts.ensure(this.runId, { text: item.text, task: item.task, spec: item.spec });
         const group = this.store.groups.insert({
           runId: this.runId, step, promptId: prompt.id,
-          samples: samples.map((s, k) => memberInput(s, rewards[k]!, adv!.advantages[k]!, storeLatents)),
-          ranking: this.cfg.human.mode !== 'off' && i < ranked ? 'pending' : 'none',
+          samples: samples.map((s, k) => memberInput(s, rewards[k]!, adv!.advantages[k]!, storage)),
+          ranking: sentToRanking ? 'pending' : 'none',
           rankingsNeeded: this.cfg.human.rankingsPerGroup,
           zeroStd: adv!.zeroStd,
         });
-        samples.forEach((s, k) => recordCycle(this.store, group.sampleIds[k]!, item, s, storeLatents));
+        samples.forEach((s, k) => recordCycle(this.store, group.sampleIds[k]!, item, s, storage));
         return group;
       })();
       if (features) inserted.sampleIds.forEach((id, k) => this.featureCache.set(id, features[k]!));
