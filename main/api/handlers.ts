@@ -212,9 +212,11 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     'eval.start': ({ suite, generator, limit, checkpoint: checkpointRef }) => {
       requireKnown('suite', suite, listSuites().map((s) => s.name));
       requireKnown('generator', generator, listGenerators().map((g) => g.name));
-      // The shipped base is recorded as no checkpoint (the baseline the screen compares with).
+      // The shipped base is no checkpoint: the model generator's default weights, and the baseline the
+      // Evaluation screen compares with.
       const checkpoint = checkpointRef === undefined || checkpointRef === SHIPPED_BASE_ID ? undefined : resolveCheckpoint(store, info().dataDir, checkpointRef);
       // The evaluation row is written first, so the screen lists it while it runs; the job's report lands in it.
+      // It belongs to the run whose checkpoint it scores.
       const runId = checkpointRef === undefined ? null : runOfCheckpoint(checkpointRef);
       const evaluation = store.evaluations.start({ suite, runId, ...(checkpoint ? { checkpointPath: checkpoint } : {}) });
       const { provider, threads } = settings.get();

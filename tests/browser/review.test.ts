@@ -267,10 +267,13 @@ test('evaluation: the model by default, checkpoints from a list, a run\'s evalua
   await checkpoint.locator('option').nth(1).waitFor({ state: 'attached' });
   const labels = await checkpoint.locator('option').allInnerTexts();
   assert.equal(labels[0], 'shipped base model');
-  // The checkpoint policy keeps the latest two of a 3-step run (step 1 was pruned as it trained).
-  for (const step of [2, 3]) assert.ok(labels.includes(`run ${t2iRunId} "nano t2i" step ${step}`), labels.join(' | '));
-  await checkpoint.selectOption({ label: `run ${t2iRunId} "nano t2i" step 3` });
-  await page.getByLabel('Side by side with').selectOption({ label: `run ${t2iRunId} "nano t2i" step 2` });
+  // The run's checkpoints that storage kept (checkpoint-policy.ts prunes older ones), newest first.
+  const kept = readStore((store) => store.checkpoints.list(t2iRunId).map((c) => c.step)).sort((a, b) => b - a);
+  assert.ok(kept.length >= 2 && kept[0] === 3, kept.join());
+  for (const step of kept) assert.ok(labels.includes(`run ${t2iRunId} "nano t2i" step ${step}`), labels.join(' | '));
+  const [newest, oldest] = [kept[0]!, kept[kept.length - 1]!];
+  await checkpoint.selectOption({ label: `run ${t2iRunId} "nano t2i" step ${newest}` });
+  await page.getByLabel('Side by side with').selectOption({ label: `run ${t2iRunId} "nano t2i" step ${oldest}` });
   await page.getByLabel('Prompts (limit)').fill('1');
   await page.getByRole('button', { name: 'Start evaluation' }).click();
   const jobs = page.getByRole('listitem', { name: 'Evaluation geneval with model' });
@@ -281,8 +284,8 @@ test('evaluation: the model by default, checkpoints from a list, a run\'s evalua
     evaluation: e, results: store.evaluations.results({ evaluationId: e.id, failuresFirst: false, limit: 500 }).items,
   })).sort((a, b) => a.evaluation.id - b.evaluation.id));
   assert.ok(later && earlier, 'two evaluations of the run');
-  assert.match(later.evaluation.checkpointPath!, /step-000003/);
-  assert.match(earlier.evaluation.checkpointPath!, /step-000002/);
+  assert.match(later.evaluation.checkpointPath!, new RegExp(`step-0*${newest}\\.safetensors$`));
+  assert.match(earlier.evaluation.checkpointPath!, new RegExp(`step-0*${oldest}\\.safetensors$`));
   assert.deepEqual(later.results.map((r) => [r.prompt, r.imageIndex]), earlier.results.map((r) => [r.prompt, r.imageIndex]));
   // The records show the pair as soon as both are in.
   await page.getByLabel('Evaluation to show').locator(`option[value="${later.evaluation.id}"]`).waitFor({ state: 'attached' });
