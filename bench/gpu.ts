@@ -3,14 +3,16 @@
  * provider, and whether a non-CPU provider computes the same loss and gradients as the CPU one.
  *
  *   node --import tsx bench/gpu.ts [--providers cpu,webgpu] [--threads N] [--quick] [--warmup 3] [--repeats 10]
- *     [--weights PATH] [--speed-repeats 3] [--no-model] [--no-train] [--rl [--scenarios edit,reflect]] [--width W --batch B] [--json out.json]
+ *     [--weights PATH] [--speed-repeats 3] [--no-model] [--resident] [--no-train] [--rl [--scenarios edit,reflect]] [--width W --batch B] [--json out.json]
  *
  * Training: bench/engine.ts's decoder and DiT (--quick: toy size), one forward+backward ORT run per step
  * (loss + every gradient, no optimizer), median ms after warm-up. Each provider starts from the same
  * parameters and batch, so its loss and gradients are compared with the CPU ones (max |diff|, and that
  * divided by max |cpu gradient| per tensor). A provider that cannot load falls back to CPU: `provider`
  * in the results says what was asked for, what ran, and why.
- * Model: `unirl model speed`'s measurement (measureSpeed) of the shipped base weights on each provider.
+ * Model: `unirl model speed`'s measurement (measureSpeed) of the shipped base weights on each provider;
+ * --resident adds each provider with the device-resident SDE sampler (one graph per step, latents left on
+ * the device between steps: RuntimeOptions.residentSampler), reported as `<provider>/resident`.
  * --rl: the GRPO update of every scenario (main/rl/unified.ts's objective graph: the model, the SDE step,
  * the clipped losses and the KL) on the shipped weights: one CPU rollout of 2 prompts x 2 samples, then
  * loss and gradients of the preset's trained parts on each provider, compared with the CPU.
@@ -104,8 +106,8 @@ function compareRuns(run: Pick<TrainRun, 'loss' | 'grads'>, reference: Pick<Trai
 }
 
 /** Sampling speed of the unified model on one provider, and where its sessions actually ran. */
-async function modelSpeed(weights: string, provider: ProviderName, threads: number, repeats: number): Promise<SpeedReport & { providers: Record<string, ProviderReport> }> {
-  const { model } = UnifiedModel.load(weights, { threads, provider });
+async function modelSpeed(weights: string, provider: ProviderName, threads: number, repeats: number, residentSampler: boolean): Promise<SpeedReport & { providers: Record<string, ProviderReport> }> {
+  const { model } = UnifiedModel.load(weights, { threads, provider, residentSampler });
   try {
     const speed = await measureSpeed(model, repeats);
     return { ...speed, providers: await model.providers() };
@@ -177,6 +179,7 @@ function parseArgs(argv: string[]) {
     'speed-repeats': 'string',
     'no-model': 'boolean',
     rl: 'boolean',
+    resident: 'boolean',
     'no-train': 'boolean',
     scenarios: 'string',
     json: 'string',
@@ -201,6 +204,7 @@ function parseArgs(argv: string[]) {
     speedRepeats: count('speed-repeats', flags['speed-repeats'], flags.quick ? 1 : 3, 1),
     model: !flags['no-model'],
     rl: flags.rl ?? false,
+    resident: flags.resident ?? false,
     train: !flags['no-train'],
     scenarios: (flags.scenarios?.split(',') ?? [...SCENARIOS]).map((s) => {
       if (!(SCENARIOS as readonly string[]).includes(s)) throw new Error(`--scenarios: '${s}' is not one of ${SCENARIOS.join(', ')}`);
@@ -282,19 +286,22 @@ async function main(): Promise<void> {
   }
 
   if (args.model) {
-    for (const provider of args.providers) {
+    // --resident adds each provider with the device-resident SDE sampler (RuntimeOptions.residentSampler) as `<provider>/resident`.
+    const variants = args.providers.flatMap((provider) => [{ provider, resident: false }, ...(args.resident ? [{ provider, resident: true }] : [])]);
+    for (const { provider, resident } of variants) {
+      const name = resident ? `${provider}/resident` : provider;
       try {
         const start = performance.now();
-        const speed = await modelSpeed(args.weights, provider, args.threads, args.speedRepeats);
+        const speed = await modelSpeed(args.weights, provider, args.threads, args.speedRepeats, resident);
         const used = [...new Set(Object.values(speed.providers).map((p) => p.used))];
-        report.model.results[provider] = { used, ...speed, seconds: round((performance.now() - start) / 1000) };
+        report.model.results[name] = { used, ...speed, seconds: round((performance.now() - start) / 1000) };
         log(
-          `model ${provider} (used ${used.join(',')}): SDE-10 group of 8 ${speed.sdeImagesPerSecond.toFixed(1)} images/s, ` +
+          `model ${name} (used ${used.join(',')}): SDE-10 group of 8 ${speed.sdeImagesPerSecond.toFixed(1)} images/s, ` +
             `ODE-40 ${speed.odeImagesPerSecond.toFixed(1)} images/s, LM ${speed.lmTokensPerSecond.toFixed(0)} tokens/s`,
         );
       } catch (error) {
-        report.errors.push({ stage: `model ${provider}`, error: errorText(error) });
-        log(`model ${provider} failed: ${errorText(error)}`);
+        report.errors.push({ stage: `model ${name}`, error: errorText(error) });
+        log(`model ${name} failed: ${errorText(error)}`);
       }
       save();
     }

@@ -11,10 +11,13 @@ import {
   type LogEvent,
   type MetricSeries,
   type Page,
-  type ReflectionCycle,
   type RolloutGroup,
   type Ranking,
+  type RewardComponent,
   type Run,
+  type Sample,
+  type Verdict,
+  type CritiqueMark,
   type Scenario,
   type TensorDType,
   type TrajectoryKind,
@@ -119,6 +122,9 @@ export interface ExportedFile {
   format: ExportFileFormat;
   rows: number;
   description: string;
+  fileFormat: 'jsonl' | 'parquet' | 'python';
+  /** Column name -> type (for the Python file: the functions it defines -> their signatures). */
+  schema: Record<string, string>;
 }
 
 export interface ExportManifest {
@@ -127,10 +133,81 @@ export interface ExportManifest {
   run: { id: number; name: string; scenario: string; step: number; status: string };
   formats: ExportFileFormat[];
   files: ExportedFile[];
-  /** PNG files written under images/ (Pick-a-Pic's columns are named jpg_0/jpg_1 as in the dataset, but hold PNG paths). */
+  /** PNG files written under images/ for the JSONL files (Parquet files embed their images as PNG bytes). */
   images: number;
   imageFormat: 'png';
   createdAt: string;
+  /** URL path where a browser downloads the folder as a zip (headless mode only; not in manifest.json). */
+  download?: string;
+}
+
+/** ShapeEval's verdict on one image of a reflection cycle, scored from the stored image against the prompt. */
+export interface ImageVerdict {
+  sampleId: number;
+  correct: boolean;
+  /** ShapeEval's fractional reward in [0, 1] (1 exactly when correct). */
+  reward: number;
+  /** The scorer's reason: "ok", or one line per failed check. */
+  reason: string;
+}
+
+/** One critique round as a person reads it: the LM's critique as plain text, its fix, and what the round earned. */
+export interface ReflectionRoundView {
+  id: number;
+  /** 1-based. */
+  round: number;
+  /** The critique with the format's tags parsed away. */
+  critique: string;
+  /** The corrected prompt the refinement was drawn from; '' when the LM said the image is right. */
+  fix: string;
+  /** The LM's verdict on the judged image, and the scorer's. */
+  verdict: Verdict;
+  scorerVerdict: Verdict;
+  judged: ImageVerdict;
+  /** The refined image; null when the LM said the judged image is right. */
+  refined: ImageVerdict | null;
+  /**
+   * What this round earned, weighted as the run weighs the cycle's components: critique (1 when the
+   * verdict agrees with the scorer's) and, when it refined, improvement (refined less judged ShapeEval).
+   */
+  rewards: RewardComponent[];
+  marks: CritiqueMark[];
+}
+
+/** How a cycle ended, by the scorer: corrected (wrong → right), broken (right → wrong), or kept right or wrong. */
+export type ReflectionOutcome = 'corrected' | 'broken' | 'kept right' | 'kept wrong';
+
+export interface ReflectionCycleView {
+  id: number;
+  /** The group member (the first image) whose advantage the cycle's samples share. */
+  sampleId: number;
+  groupId: number;
+  step: number;
+  prompt: string;
+  task: string;
+  rounds: ReflectionRoundView[];
+  outcome: ReflectionOutcome;
+  /** The member's stored reward components (on the final image), total and advantage. */
+  rewards: RewardComponent[];
+  reward: number;
+  advantage: number | null;
+}
+
+/** Which cycles the Reflections screen lists. */
+export const REFLECTION_FILTERS = ['all', 'disagree', 'corrected', 'broken', 'markedWrong'] as const;
+export type ReflectionFilter = (typeof REFLECTION_FILTERS)[number];
+
+/** One group of an edit run: one source and instruction, its G edits (each with its reconstruction), by step. */
+export interface EditGroupView {
+  groupId: number;
+  step: number;
+  task: string;
+  instruction: string;
+  inverseInstruction: string;
+  /** Mean and std of the members' total rewards. */
+  rewardMean: number | null;
+  rewardStd: number | null;
+  edits: (Edit & { reward: number; advantage: number | null })[];
 }
 
 /** Declares one call: `call<Output>()(inputSchema)`; the output type rides along as a phantom. */
@@ -167,8 +244,14 @@ export const calls = {
       model: z.enum(['base', 'nano']).optional(),
     }).strict(),
   ),
-  /** Starts a created run, or resumes a paused or interrupted one from its last checkpoint. */
-  'runs.start': call<Run>()(z.object({ runId: id }).strict()),
+  /**
+   * Starts a created run, or resumes a paused or interrupted one from its last checkpoint; `steps` sets
+   * the step it trains to (required to continue a completed run, more than it has).
+   */
+  'runs.start': call<Run>()(z.object({ runId: id, steps: z.number().int().min(1).max(10_000_000).optional() }).strict()),
+  'runs.rename': call<Run>()(z.object({ runId: id, name: z.string().trim().min(1).max(120) }).strict()),
+  /** Deletes a run that is not training: its rows (groups, samples, rankings, metrics...) and its files (runs/<id>/). */
+  'runs.delete': call<{ runId: number; removedFiles: boolean }>()(z.object({ runId: id }).strict()),
   /** Pauses after the current step (resumable with runs.start). */
   'runs.pause': call<Run>()(z.object({ runId: id }).strict()),
   'runs.stop': call<Run>()(z.object({ runId: id }).strict()),
@@ -198,14 +281,17 @@ export const calls = {
   'ranking.waiting': call<{ waiting: number }>()(z.object({ annotator, runId: id.optional() }).strict()),
   'ranking.undo': call<{ undone: Ranking | null }>()(z.object({ annotator }).strict()),
 
-  'reflections.list': call<Page<ReflectionCycle>>()(
-    z.object({ runId: id, ...paging }).strict(),
+  'reflections.list': call<Page<ReflectionCycleView>>()(
+    z.object({ runId: id, filter: z.enum(REFLECTION_FILTERS).optional(), ...paging }).strict(),
   ),
-  'edits.list': call<Page<Edit>>()(
+  /** Pages of groups (newest step first), each with its edits. */
+  'edits.list': call<Page<EditGroupView>>()(
     z.object({ runId: id, ...paging }).strict(),
   ),
 
   'samples.trajectory': call<TrajectoryView[]>()(z.object({ sampleId: id }).strict()),
+  /** The images made from a sample (a reflection's refined images, an edit's reconstruction), in order. */
+  'samples.derived': call<Sample[]>()(z.object({ sampleId: id }).strict()),
   'ranking.agreement': call<AgreementReport>()(z.object({ runId: id }).strict()),
   'reflections.mark': call<{ roundId: number; annotator: string; correct: boolean }>()(
     z.object({ roundId: id, annotator, correct: z.boolean() }).strict(),
@@ -252,6 +338,7 @@ export interface Events {
   'job.progress': { jobId: string; kind: string; done: number; total: number; message?: string };
   'job.finished': { jobId: string; kind: string; ok: boolean; result?: unknown; error?: string; cancelled?: boolean };
   'run.updated': Run;
+  'run.deleted': { runId: number };
   'metrics.appended': { runId: number; step: number; values: Record<string, number> };
   'group.created': RolloutGroup;
   'ranking.saved': Ranking;
@@ -270,5 +357,5 @@ export interface UnirlApi {
 
 export const CALL_NAMES = Object.keys(calls) as CallName[];
 export const EVENT_NAMES: EventName[] = [
-  'job.progress', 'job.finished', 'run.updated', 'metrics.appended', 'group.created', 'ranking.saved', 'log.appended', 'settings.changed',
+  'job.progress', 'job.finished', 'run.updated', 'run.deleted', 'metrics.appended', 'group.created', 'ranking.saved', 'log.appended', 'settings.changed',
 ];

@@ -238,6 +238,9 @@ export interface Edit {
 
 export type EvaluationStatus = 'running' | 'completed' | 'failed';
 
+/** The suite of the held-out evaluations a run records while it trains (its summary carries the step). */
+export const HELD_OUT_SUITE = 'held-out';
+
 export interface Evaluation {
   id: number;
   /** The run whose checkpoint was scored; null for the shipped base model or an outside checkpoint. */

@@ -156,6 +156,14 @@ export class GroupsRepo {
     return memberIdsOf(this.ctx, groupId);
   }
 
+  /** Groups (any run) with this prompt text that people ranked (a ranking, not a skip), newest first. */
+  rankedWithPrompt(text: string): number[] {
+    return (this.ctx.db.prepare(
+      `SELECT g.id FROM rollout_groups g JOIN prompts p ON p.id = g.prompt_id
+       WHERE p.text = ? AND EXISTS (SELECT 1 FROM rankings r WHERE r.group_id = g.id AND r.skipped = 0) ORDER BY g.id DESC`,
+    ).all(text) as { id: number }[]).map((r) => r.id);
+  }
+
   /** Of these groups, the ones still waiting for rankings (sync human mode waits until none are). */
   pendingRanking(groupIds: readonly number[]): number[] {
     if (groupIds.length === 0) return [];

@@ -28,6 +28,11 @@ export class PromptsRepo {
     return toPrompt(row);
   }
 
+  /** Every prompt of a run, in the order first used. */
+  forRun(runId: number): Prompt[] {
+    return (this.ctx.db.prepare('SELECT * FROM prompts WHERE run_id = ? ORDER BY id').all(runId) as PromptRow[]).map(toPrompt);
+  }
+
   get(id: number): Prompt {
     const row = this.ctx.db.prepare('SELECT * FROM prompts WHERE id = ?').get(id) as PromptRow | undefined;
     if (!row) throw notFound('prompt', id);

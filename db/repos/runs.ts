@@ -83,6 +83,25 @@ export class RunsRepo {
     if (changes === 0) throw notFound('run', id);
   }
 
+  rename(id: number, name: string): Run {
+    requireText('name', name);
+    const { changes } = this.ctx.db.prepare('UPDATE runs SET name = ?, updated_at = ? WHERE id = ?').run(name.trim(), this.ctx.now(), id);
+    if (changes === 0) throw notFound('run', id);
+    return this.get(id);
+  }
+
+  /** Sets how many steps the run trains to (continuing a completed run); never while it runs, never below its step. */
+  setSteps(id: number, steps: number): Run {
+    requireInteger('steps', steps, 1);
+    return this.ctx.db.transaction(() => {
+      const run = this.get(id);
+      if (run.status === 'running') throw new StoreError('failed_precondition', `run ${id} is running: its steps can change only while it does not train`);
+      if (steps <= run.step) throw invalid('steps', `must be more than the ${run.step} steps run ${id} has trained, got ${steps}`);
+      this.ctx.db.prepare('UPDATE runs SET config = ?, updated_at = ? WHERE id = ?').run(toJson('config', { ...run.config, steps }), this.ctx.now(), id);
+      return this.get(id);
+    })();
+  }
+
   /** The config can change only before the run starts. */
   setConfig(id: number, config: RunConfig): Run {
     return this.ctx.db.transaction(() => {

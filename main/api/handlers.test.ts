@@ -2,8 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { JsonObject } from '../../contract/domain.ts';
+import { exportDownloadPath } from '../../contract/media.ts';
 import type { Store } from '../../db/index.ts';
 import type { ComputeClient } from '../compute/client.ts';
 import { saveCheckpoint } from '../engine/checkpoint/checkpoint.ts';
@@ -160,6 +161,8 @@ test('export.run writes under the data dir\'s exports/ and reports the folder', 
   const manifest = await call('export.run', { runId: seeded.runId, format: 'rollouts' });
   assert.ok(manifest.dir.startsWith(join(dataDir, 'exports')), manifest.dir);
   assert.equal(readFileSync(join(manifest.dir, 'rollouts.jsonl'), 'utf8').trim().split('\n').length, 2);
+  // Headless: a browser downloads the folder as a zip from the path the manifest names.
+  assert.equal(manifest.download, exportDownloadPath(basename(manifest.dir)));
   await assert.rejects(call('export.run', { runId: seeded.runId, format: 'parquet' }), /field "format"/);
   done();
 });

@@ -1,8 +1,9 @@
 // What each API call does. Inputs arrive validated (see dispatch.ts); handlers read and write the
 // store, start jobs on the compute worker, and publish events.
 import { join } from 'node:path';
-import type { AgreementReport, AppInfo, GroupAgreement, TensorView, TrajectoryView } from '../../contract/api.ts';
-import type { Page, Ranking, Tensor, Trajectory } from '../../contract/domain.ts';
+import type { AgreementReport, AppInfo, EditGroupView, GroupAgreement, TensorView, TrajectoryView } from '../../contract/api.ts';
+import { exportDownloadPath } from '../../contract/media.ts';
+import type { Ranking, RolloutGroup, Tensor, Trajectory } from '../../contract/domain.ts';
 import type { Store } from '../../db/index.ts';
 import { invalid } from '../../db/errors.ts';
 import type { ComputeClient } from '../compute/client.ts';
@@ -17,6 +18,7 @@ import { groupAgreement, poolAgreement } from '../export/agreement.ts';
 import { exportRun } from '../export/export.ts';
 import { recordEvalReport } from './eval-records.ts';
 import { listCheckpoints, resolveCheckpoint } from './files.ts';
+import { reflectionPage } from './reflections.ts';
 import { RunTokenizers } from './trajectory-tokens.ts';
 
 export interface HandlerDeps {
@@ -43,11 +45,17 @@ function* runGroups(store: Store, runId: number) {
   }
 }
 
-/** Pages over a run's groups and flattens what each group holds (reflection cycles, edits). */
-function pageAcrossGroups<T>(store: Store, runId: number, offset: number, limit: number, perGroup: (groupId: number) => T[]): Page<T> {
-  const all: T[] = [];
-  for (const group of runGroups(store, runId)) all.push(...perGroup(group.id));
-  return { items: all.slice(offset, offset + limit), total: all.length, offset, limit };
+/** A group of an edit run with its members' edits, their rewards and advantages. */
+function editGroupView(store: Store, group: RolloutGroup): EditGroupView {
+  const members = new Map(store.samples.members(group.id).map((s) => [s.id, s]));
+  const edits = store.edits.forGroup(group.id).map((edit) => {
+    const member = members.get(edit.editedSampleId)!;
+    return { ...edit, reward: member.reward, advantage: member.advantage };
+  });
+  return {
+    groupId: group.id, step: group.step, task: group.task, instruction: edits[0]?.instruction ?? group.prompt,
+    inverseInstruction: edits[0]?.inverseInstruction ?? '', rewardMean: group.rewardMean, rewardStd: group.rewardStd, edits,
+  };
 }
 
 /** TypedArrays do not survive JSON: tensors go out as plain number arrays. */
@@ -95,7 +103,13 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     'runs.list': () => store.runs.list(),
     'runs.get': ({ runId }) => store.runs.get(runId),
     'runs.create': ({ name, scenario, config, model }) => runs.create(name, scenario, config, model ?? 'base'),
-    'runs.start': ({ runId }) => runs.start(runId),
+    'runs.start': ({ runId, steps }) => runs.start(runId, steps),
+    'runs.rename': ({ runId, name }) => {
+      const run = store.runs.rename(runId, name);
+      events.publish('run.updated', run);
+      return run;
+    },
+    'runs.delete': ({ runId }) => runs.delete(runId),
     'runs.pause': ({ runId }) => runs.pause(runId),
     'runs.stop': ({ runId }) => runs.stop(runId),
 
@@ -114,14 +128,20 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     'ranking.waiting': (query) => ({ waiting: store.rankings.queueSize(query) }),
     'ranking.undo': ({ annotator }) => ({ undone: store.rankings.undoLast(annotator) }),
 
-    'reflections.list': ({ runId, offset = 0, limit = 50 }) =>
-      pageAcrossGroups(store, runId, offset, limit, (groupId) => store.reflections.forGroup(groupId)),
-    'edits.list': ({ runId, offset = 0, limit = 50 }) =>
-      pageAcrossGroups(store, runId, offset, limit, (groupId) => store.edits.forGroup(groupId)),
+    'reflections.list': ({ runId, filter = 'all', offset = 0, limit = 50 }) => reflectionPage(store, runId, filter, offset, limit),
+    'edits.list': ({ runId, offset = 0, limit = 50 }) => {
+      if (store.runs.get(runId).scenario !== 'edit') return { items: [], total: 0, offset, limit };
+      const groups = store.groups.list({ runId, offset, limit, order: 'desc' });
+      return { ...groups, items: groups.items.map((group) => editGroupView(store, group)) };
+    },
 
     'samples.trajectory': ({ sampleId }) => {
       const sample = store.samples.get(sampleId);
       return tokenizers.addWords(store.groups.get(sample.groupId).runId, store.samples.trajectories(sampleId).map(trajectoryView));
+    },
+    'samples.derived': ({ sampleId }) => {
+      store.samples.get(sampleId);
+      return store.samples.derived(sampleId);
     },
     'ranking.agreement': ({ runId }) => agreementOf(store, runId),
     'reflections.mark': ({ roundId, annotator, correct }) => {
@@ -162,7 +182,10 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     },
     'export.run': ({ runId, format }) => {
       const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-      return exportRun(store, { runId, format, outDir: join(info().dataDir, 'exports', `run-${runId}-${format}-${stamp}`) });
+      const folder = `run-${runId}-${format}-${stamp}`;
+      const manifest = exportRun(store, { runId, format, outDir: join(info().dataDir, 'exports', folder) });
+      // A browser cannot open a folder on the server: it downloads the export as a zip.
+      return info().mode === 'headless' ? { ...manifest, download: exportDownloadPath(folder) } : manifest;
     },
     'jobs.cancel': ({ jobId }) => ({ cancelled: compute.cancel(jobId) }),
   });

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openStore } from '../../db/index.ts';
 import { ApiError } from '../../contract/rpc.ts';
 import { JobFailed, type ComputeClient, type JobHandle } from '../compute/client.ts';
@@ -87,7 +90,53 @@ test('a job that fails before training records the failure on the run', async ()
   started[1]!.settle(true);
   await tick();
   store.runs.setStatus(run.id, 'running');
-  store.runs.setStatus(run.id, 'completed');
-  assert.throws(() => runs.start(run.id), /only created, paused, interrupted or failed runs can start/);
+  store.runs.setStatus(run.id, 'stopped');
+  assert.throws(() => runs.start(run.id), /is 'stopped': only created, paused, interrupted, failed or \(with more steps\) completed runs can start/);
   store.close();
+});
+
+test('a completed run continues only with more steps; rename and delete (with its files) act on the store and tell the screens', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'unirl-runs-'));
+  const store = openStore(':memory:');
+  const events = new EventBus();
+  const seen: [string, unknown][] = [];
+  events.subscribe((name, payload) => seen.push([name, payload]));
+  const { compute, started } = fakeCompute();
+  const runs = new RunController(store, events, compute, dataDir);
+  const run = runs.create('demo', 't2i', { steps: 2 }, 'nano');
+  store.runs.setStatus(run.id, 'running');
+  store.runs.setStep(run.id, 2);
+  store.runs.setStatus(run.id, 'completed');
+
+  assert.throws(() => runs.start(run.id), /completed its 2 steps: give steps > 2/);
+  assert.throws(() => runs.start(run.id, 2), /give steps > 2/);
+  runs.delete(run.id);
+  const again = runs.create('demo 2', 't2i', { steps: 2 }, 'nano');
+  store.runs.setStatus(again.id, 'running');
+  store.runs.setStep(again.id, 2);
+  store.runs.setStatus(again.id, 'completed');
+  runs.start(again.id, 5);
+  assert.equal((store.runs.get(again.id).config as { steps: number }).steps, 5, 'the run trains to the new step count');
+  assert.equal(started.length, 1);
+  assert.ok(seen.some(([name, payload]) => name === 'run.updated' && (payload as { config: { steps: number } }).config.steps === 5));
+  assert.throws(() => runs.delete(again.id), /is training: stop it first/);
+  started[0]!.settle(true);
+  await tick();
+
+  // Delete removes the rows and runs/<id>/ and says so on the bus; other runs' files stay.
+  const own = join(dataDir, 'runs', String(again.id), 'checkpoints');
+  const other = join(dataDir, 'runs', '999');
+  mkdirSync(own, { recursive: true });
+  mkdirSync(other, { recursive: true });
+  writeFileSync(join(own, 'step-000002.safetensors'), 'weights');
+  assert.deepEqual(runs.delete(again.id), { runId: again.id, removedFiles: true });
+  assert.ok(!existsSync(join(dataDir, 'runs', String(again.id))) && existsSync(other));
+  assert.throws(() => store.runs.get(again.id), /not found/);
+  assert.deepEqual(seen.filter(([name]) => name === 'run.deleted').map(([, p]) => p), [{ runId: run.id }, { runId: again.id }]);
+
+  const renamed = runs.create('old name', 't2i', undefined, 'nano');
+  assert.equal(store.runs.rename(renamed.id, '  new name ').name, 'new name');
+  assert.throws(() => store.runs.rename(renamed.id, ' '), /name/);
+  store.close();
+  rmSync(dataDir, { recursive: true, force: true });
 });

@@ -1,6 +1,8 @@
 // Run lifecycle over the compute worker: create (validated config), start/resume, pause, stop.
 // The trainer itself records the run's status transitions; this keeps one training job per run
 // and turns job endings into events and log lines.
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Run, Scenario } from '../../contract/domain.ts';
 import { ApiError } from '../../contract/rpc.ts';
 import type { Store } from '../../db/index.ts';
@@ -42,17 +44,26 @@ export class RunController {
     return run;
   }
 
-  start(runId: number): Run {
-    const run = this.store.runs.get(runId);
+  /** `steps`: the step to train to (a completed run continues only with more steps than it has). */
+  start(runId: number, steps?: number): Run {
+    let run = this.store.runs.get(runId);
     if (this.jobs.has(runId)) throw this.precondition('runs.start', `run ${runId} is already training`);
     const owner = liveOwner(runDirOf(this.dataDir, runId));
     if (owner && !isThisProcess(owner)) throw this.precondition('runs.start', describeOwner(runId, owner));
-    if (!STARTABLE.has(run.status)) {
-      throw this.precondition('runs.start', `run ${runId} is '${run.status}': only created, paused, interrupted or failed runs can start`);
+    if (run.status === 'completed' && (steps === undefined || steps <= run.step)) {
+      throw this.precondition('runs.start', `run ${runId} completed its ${run.step} steps: give steps > ${run.step} to continue it`);
+    }
+    if (!STARTABLE.has(run.status) && run.status !== 'completed') {
+      throw this.precondition('runs.start', `run ${runId} is '${run.status}': only created, paused, interrupted, failed or (with more steps) completed runs can start`);
+    }
+    const from = run.status;
+    if (steps !== undefined) {
+      run = this.store.runs.setSteps(runId, steps);
+      this.events.publish('run.updated', run);
     }
     const job = this.compute.start('train', { dataDir: this.dataDir, scenario: run.scenario, runId });
     this.jobs.set(runId, job);
-    this.log(runId, 'info', run.status === 'created' ? 'training started' : `training resumed (was ${run.status})`);
+    this.log(runId, 'info', from === 'created' ? 'training started' : from === 'completed' ? `training continued to step ${steps}` : `training resumed (was ${from})`);
     job.result.then(
       (result) => this.finished(runId, `training ended at step ${result.step} (${result.stoppedBy})`, 'info'),
       (err: unknown) => {
@@ -88,6 +99,19 @@ export class RunController {
       return stopped;
     }
     throw this.precondition('runs.stop', `run ${runId} is '${run.status}' and not training`);
+  }
+
+  /** Deletes a run that is not training, with its files (runs/<id>/: checkpoints, preference models). */
+  delete(runId: number): { runId: number; removedFiles: boolean } {
+    const run = this.store.runs.get(runId);
+    if (this.jobs.has(runId) || run.status === 'running') throw this.precondition('runs.delete', `run ${runId} is training: stop it first`);
+    const dir = join(this.dataDir, 'runs', String(runId));
+    const removedFiles = existsSync(dir);
+    this.store.runs.delete(runId);
+    rmSync(dir, { recursive: true, force: true });
+    this.events.publish('log.appended', this.store.log.append(null, 'info', `run ${runId} "${run.name}" deleted${removedFiles ? ` with its files (${dir})` : ''}`));
+    this.events.publish('run.deleted', { runId });
+    return { runId, removedFiles };
   }
 
   isTraining(runId: number): boolean {

@@ -1,6 +1,7 @@
 // The commands' options, one table per command, and the strict parser that reads them. `--help`, the
 // short usage printed on a bad option (main/cli/help.ts) and README's command-line section all come from
 // these tables, so what a command accepts, what it documents and what the README shows cannot drift.
+import { EXPORT_FORMATS } from '../../contract/media.ts';
 
 export interface OptionSpec {
   /** 'string' takes a value; 'boolean' does not. */
@@ -41,15 +42,24 @@ const dataDir = str('DIR', 'where runs and the database live (default: $UNIRL_DA
 export const SERVE = command({
   name: 'serve',
   summary: 'Serve the app headless to a browser',
-  synopsis: ['[--host HOST] [--port N] [--data-dir DIR] [--token T]'],
-  details: 'Prints "listening on http://HOST:PORT". Any host but loopback requires an access token (generated unless --token), printed as a URL with ?token=...',
+  synopsis: ['[--host HOST] [--port N] [--data-dir DIR] [--token T] [--reward-service [--reward-run ID]]'],
+  details: [
+    'Prints "listening on http://HOST:PORT". Any host but loopback requires an access token (generated unless --token), printed as a URL with ?token=...',
+    '--reward-service adds POST /reward/score, behind the same token: a cluster\'s images scored with ShapeEval, the learned',
+    'preference model and people\'s ranks (docs/scale-out.md).',
+  ].join('\n'),
   options: {
     host: str('HOST', 'interface to bind (default 127.0.0.1)'),
     port: str('N', 'port (default 5175; 0 picks a free one)'),
     'data-dir': dataDir,
     token: str('T', 'require this access token (one is generated anyway off loopback)'),
+    'reward-service': bool('also serve rewards to a cluster at POST /reward/score'),
+    'reward-run': str('ID', 'with --reward-service: the run whose preference model scores (default: the newest model)'),
   },
-  examples: [['[--host 127.0.0.1] [--port N|0] [--data-dir DIR]', 'headless mode; prints "listening on http://HOST:PORT"']],
+  examples: [
+    ['[--host 127.0.0.1] [--port N|0] [--data-dir DIR]', 'headless mode; prints "listening on http://HOST:PORT"'],
+    ['--host 0.0.0.0 --reward-service', '+ POST /reward/score: the app\'s rewards for a cluster'],
+  ],
 });
 
 export const EVAL = command({
@@ -58,7 +68,7 @@ export const EVAL = command({
   synopsis: [
     '--suite NAME --generator oracle|noise|model [--checkpoint PATH] [--json out.json] [--jsonl per-image.jsonl]',
     '--images DIR [--rule geneval|strict] [--json out.json] [--jsonl per-image.jsonl]',
-    '--suite NAME --write-prompts DIR [--samples N]',
+    '--suite NAME --write-prompts DIR [--limit N] [--seed N] [--samples N]',
     '--list',
   ],
   details: [
@@ -163,6 +173,19 @@ export const MODEL_SPEED = command({
   examples: [['', 'sampling speed on this machine']],
 });
 
+export const MODEL_IMPORT = command({
+  name: 'model import',
+  summary: 'Register a unified model brought as ONNX graphs for evaluation and training',
+  synopsis: ['DIR [--name NAME] [--check] [--data-dir DIR]'],
+  details: 'DIR holds unirl-model.json and vision, queries, lm, lm_step, lm_head, connector and dit .onnx (docs/model.md, "Bring your own unified model"). The model is copied to <data dir>/models/imported/NAME/ with its first checkpoint, model.safetensors: pass its path to unirl eval and unirl train as their checkpoint.',
+  options: {
+    name: str('NAME', 'register under this name (default: the manifest\'s)'),
+    check: bool('only report what is missing or mismatched'),
+    'data-dir': dataDir,
+  },
+  examples: [['path/to/model', 'register a model exported from PyTorch; prints its checkpoint']],
+});
+
 export const TRAIN = command({
   name: 'train',
   summary: 'GRPO on the unified model',
@@ -202,19 +225,34 @@ export const TRAIN = command({
 
 export const EXPORT = command({
   name: 'export',
-  summary: 'Write a run\'s records to files: rollouts, preference pairs, rankings, reflections, edits, PNGs',
-  synopsis: ['--run ID --format rollouts|pairs|pickapic|rankings|reflections|edits|all --out DIR [--data-dir DIR]'],
+  summary: 'Write a run\'s records to files: rollouts, preference pairs (Parquet), rankings, reflections, edits, verl dataset',
+  synopsis: [`--run ID --format ${EXPORT_FORMATS.join('|')} --out DIR [--data-dir DIR]`],
+  details: 'manifest.json states every file\'s columns. Pairs and Pick-a-Pic rows are Parquet with the images inside; verl writes the run\'s prompts for a cluster (docs/scale-out.md).',
   options: {
     run: str('ID', 'the run id'),
-    format: str('rollouts|pairs|pickapic|rankings|reflections|edits|all', 'what to write (default all)'),
+    format: str(EXPORT_FORMATS.join('|'), 'what to write (default all)'),
     out: str('DIR', 'output folder (with manifest.json)'),
     'data-dir': dataDir,
   },
   examples: [['--run ID --format all --out DIR', 'rollouts, TRL pairs, Pick-a-Pic rows, rankings...']],
 });
 
+export const IMPORT = command({
+  name: 'import',
+  summary: 'Import a cluster\'s verl rollout dump ({step}.jsonl + PNGs) into a run, to review and rank',
+  synopsis: ['--rollouts DIR [--run ID | --name NAME] [--data-dir DIR]'],
+  details: 'Groups are a step\'s lines with the same prompt; groups of two or more images wait in the Ranking queue (docs/scale-out.md).',
+  options: {
+    rollouts: str('DIR', 'verl\'s trainer.rollout_data_dir, with the images its lines name'),
+    run: str('ID', 'add to this run (default: a new t2i run)'),
+    name: str('NAME', 'name of the new run'),
+    'data-dir': dataDir,
+  },
+  examples: [['--rollouts DIR [--run ID | --name NAME]', 'a cluster\'s verl rollout dump, to review and rank']],
+});
+
 /** Every command, in the order `unirl --help` and the README list them. */
-export const COMMANDS: readonly CommandSpec[] = [SERVE, EVAL, TRAIN, PRETRAIN, MODEL_INFO, MODEL_WEIGHTS, MODEL_SPEED, EXPORT];
+export const COMMANDS: readonly CommandSpec[] = [SERVE, EVAL, TRAIN, PRETRAIN, MODEL_INFO, MODEL_WEIGHTS, MODEL_SPEED, MODEL_IMPORT, EXPORT, IMPORT];
 
 type Kind = OptionSpec['kind'];
 type KindOf<V> = V extends OptionSpec ? V['kind'] : V;

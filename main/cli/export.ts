@@ -1,5 +1,5 @@
 // `unirl export`: writes a run's rollouts, preference pairs, rankings, reflections and edits as files
-// other tools read (JSONL + PNG images + manifest.json). See main/export/export.ts for the formats.
+// other tools read (JSONL + PNG images, Parquet with embedded images, manifest.json). See main/export/export.ts.
 import { resolve } from 'node:path';
 import { openStore, resolveDataDir } from '../../db/index.ts';
 import { EXPORT_FORMATS, exportRun, isExportFormat } from '../export/export.ts';
@@ -14,8 +14,8 @@ export async function exportCommand(args: string[]): Promise<number> {
   const store = openStore(resolveDataDir({ cliDir: flags['data-dir'] }).dbPath);
   try {
     const manifest = exportRun(store, { runId: Number(flags.run), format, outDir: resolve(flags.out) });
-    for (const file of manifest.files) process.stdout.write(`${file.path.padEnd(20)} ${String(file.rows).padStart(7)} rows\n`);
-    process.stdout.write(`${manifest.images} PNG images; manifest: ${resolve(flags.out, 'manifest.json')}\n`);
+    for (const file of manifest.files) process.stdout.write(`${file.path.padEnd(20)} ${file.fileFormat === 'python' ? '' : `${String(file.rows).padStart(7)} rows`}\n`);
+    process.stdout.write(`${manifest.images} PNG files under images/; manifest (with each file's schema): ${resolve(flags.out, 'manifest.json')}\n`);
   } finally {
     store.close();
   }

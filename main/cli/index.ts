@@ -13,7 +13,9 @@ const commands: Record<string, () => Promise<Run>> = {
   'model info': async () => (await import('./model.ts')).modelInfoCommand,
   'model weights': async () => (await import('./model.ts')).modelWeightsCommand,
   'model speed': async () => (await import('./model.ts')).modelSpeedCommand,
+  'model import': async () => (await import('./model-import.ts')).modelImportCommand,
   export: async () => (await import('./export.ts')).exportCommand,
+  import: async () => (await import('./import.ts')).importCommand,
 };
 
 const wantsHelp = (args: string[]) => args.includes('--help') || args.includes('-h');

@@ -27,8 +27,22 @@ export const jobBodies: { [K in JobKind]: JobBody<K> } = {
           ctx.emit?.('metrics.appended', { runId: summary.runId, step: summary.step, values: summary.metrics });
           ctx.emit?.('run.updated', store.runs.get(summary.runId));
         },
+        onStatus: (run) => ctx.emit?.('run.updated', run),
         log: (line) => ctx.progress({ done: 0, total: 1, message: line }),
       });
+    } finally {
+      store.close();
+    }
+  },
+
+  async reward({ dataDir, ...params }, ctx) {
+    const [{ scoreRewardBatch, RewardInputError }, { openStore, resolveDataDir }] = await Promise.all([import('../rl/reward-batch.ts'), import('../../db/index.ts')]);
+    const store = openStore(resolveDataDir({ cliDir: dataDir }).dbPath);
+    try {
+      return await scoreRewardBatch(store, params, ctx);
+    } catch (err) {
+      if (err instanceof RewardInputError) return { inputError: { field: err.field, message: err.message } };
+      throw err;
     } finally {
       store.close();
     }

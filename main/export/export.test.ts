@@ -7,6 +7,7 @@ import { PNG } from 'pngjs';
 import { openStore } from '../../db/index.ts';
 import { seedEdits, seedGroups, seedReflections } from '../../tests/browser/fixtures.ts';
 import { exportRun } from './export.ts';
+import { readParquetFile } from './read-parquet.ts';
 
 function readJsonl(path: string): Record<string, unknown>[] {
   return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
@@ -32,10 +33,16 @@ test('rollouts, pairs, Pick-a-Pic and raw rankings read back with their images',
   const manifest = exportRun(store, { runId: seeded.runId, format: 'all', outDir: dir });
   const onDisk = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
   assert.deepEqual(onDisk.files.map((f: { path: string; rows: number }) => [f.path, f.rows]), [
-    ['rollouts.jsonl', 6], ['pairs.trl.jsonl', 2], ['pickapic.jsonl', 3], ['rankings.jsonl', 2], ['reflections.jsonl', 0], ['edits.jsonl', 0],
+    ['rollouts.jsonl', 6], ['pairs.trl.parquet', 2], ['pickapic.parquet', 3], ['rankings.jsonl', 2], ['reflections.jsonl', 0], ['edits.jsonl', 0],
+    ['verl.train.parquet', 2], ['unirl_reward.py', 0],
   ]);
   assert.equal(manifest.images, 6);
   assert.equal(onDisk.imageFormat, 'png');
+  assert.equal(onDisk.download, undefined, 'only the headless handler adds a download URL');
+  const schemaOf = (path: string) => onDisk.files.find((f: { path: string }) => f.path === path).schema as Record<string, string>;
+  assert.match(schemaOf('pairs.trl.parquet').chosen!, /^image \{bytes: binary \(PNG\), path: string\}/);
+  assert.equal(schemaOf('pickapic.parquet').jpg_0, 'binary');
+  assert.equal(schemaOf('rollouts.jsonl').reward, 'float64');
 
   const rollouts = readJsonl(join(dir, 'rollouts.jsonl'));
   const first = rollouts.find((r) => r.sample_id === a)!;
@@ -45,14 +52,30 @@ test('rollouts, pairs, Pick-a-Pic and raw rankings read back with their images',
   const png = PNG.sync.read(readFileSync(join(dir, first.image as string)));
   assert.equal(png.width, 32);
 
-  // TRL: a beats b and a beats c; the tie b = c gives no row.
-  const pairs = readJsonl(join(dir, 'pairs.trl.jsonl'));
-  assert.deepEqual(pairs.map((p) => [p.chosen, p.rejected]), [[`images/sample-${a}.png`, `images/sample-${b}.png`], [`images/sample-${a}.png`, `images/sample-${c}.png`]]);
-  assert.deepEqual(pairs[0]!.images, [pairs[0]!.chosen, pairs[0]!.rejected]);
-  // Pick-a-Pic keeps the tie as 0.5 / 0.5.
-  const pick = readJsonl(join(dir, 'pickapic.jsonl'));
-  assert.deepEqual(pick.map((p) => [p.label_0, p.label_1]), [[1, 0], [1, 0], [0.5, 0.5]]);
-  assert.equal(pick[0]!.caption, rollouts[0]!.prompt);
+  // Read back by an independent reader (Arrow's Rust parquet): TRL rows hold the images' PNG bytes as
+  // datasets' Image struct, and the file declares them as Image features for `datasets`.
+  const pairs = readParquetFile(join(dir, 'pairs.trl.parquet'));
+  assert.equal(pairs.types.chosen, 'Struct<{bytes:Binary, path:Utf8}>');
+  const features = JSON.parse(pairs.metadata.get('huggingface')!).info.features;
+  assert.deepEqual(features.chosen, { _type: 'Image' });
+  assert.deepEqual(features.prompt, { dtype: 'string', _type: 'Value' });
+  // a beats b and a beats c; the tie b = c gives no row.
+  type Cell = { bytes: Uint8Array; path: string };
+  assert.deepEqual(pairs.rows.map((p) => [(p.chosen as Cell).path, (p.rejected as Cell).path]), [[`sample-${a}.png`, `sample-${b}.png`], [`sample-${a}.png`, `sample-${c}.png`]]);
+  assert.deepEqual(Buffer.from((pairs.rows[0]!.chosen as Cell).bytes), store.samples.imagePng(a!));
+  assert.equal(pairs.rows[0]!.prompt, first.prompt);
+  // Pick-a-Pic: raw image bytes like the Hub's pickapic_v2, the tie kept as 0.5 / 0.5.
+  const pick = readParquetFile(join(dir, 'pickapic.parquet'));
+  assert.equal(pick.types.jpg_0, 'Binary');
+  assert.deepEqual(pick.rows.map((p) => [p.label_0, p.label_1]), [[1, 0], [1, 0], [0.5, 0.5]]);
+  assert.deepEqual(Buffer.from(pick.rows[2]!.jpg_1 as Uint8Array), store.samples.imagePng(c!));
+  assert.equal(PNG.sync.read(Buffer.from(pick.rows[0]!.jpg_0 as Uint8Array)).width, 32);
+  assert.equal(pick.rows[0]!.caption, rollouts[0]!.prompt);
+  assert.equal(pick.rows[0]!.user_id, 'ann');
+
+  // The manifest's schema names exactly the columns the rows have.
+  for (const file of ['rollouts.jsonl', 'rankings.jsonl']) assert.deepEqual(Object.keys(readJsonl(join(dir, file))[0]!), Object.keys(schemaOf(file)), file);
+  assert.deepEqual(Object.keys(pick.rows[0]!), Object.keys(schemaOf('pickapic.parquet')));
 
   const rankings = readJsonl(join(dir, 'rankings.jsonl'));
   assert.deepEqual(rankings.map((r) => [r.annotator, r.skipped]), [['ann', false], ['bob', true]]);
@@ -73,8 +96,12 @@ test('reflection cycles and edits export with every image of the cycle', () => w
   for (const r of rounds) assert.ok(existsSync(join(dir, 'r', r.judged_image)), r.judged_image);
   assert.ok(!existsSync(join(dir, 'r', 'rollouts.jsonl')), 'only the asked format is written');
 
+  const reflectionSchema = JSON.parse(readFileSync(join(dir, 'r', 'manifest.json'), 'utf8')).files[0].schema;
+  assert.deepEqual(Object.keys(cycle!), Object.keys(reflectionSchema));
+
   exportRun(store, { runId: edits.runId, format: 'edits', outDir: join(dir, 'e') });
   const rows = readJsonl(join(dir, 'e', 'edits.jsonl'));
+  assert.deepEqual(Object.keys(rows[0]!), Object.keys(JSON.parse(readFileSync(join(dir, 'e', 'manifest.json'), 'utf8')).files[0].schema));
   assert.equal(rows.length, 3);
   assert.match(rows[0]!.source_image as string, /^images\/edit-source-\d+\.png$/);
   for (const key of ['source_image', 'edited_image', 'reconstruction_image']) assert.ok(existsSync(join(dir, 'e', rows[0]![key] as string)), key);

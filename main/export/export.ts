@@ -1,28 +1,62 @@
 // Exports a run's records for outside tools: rollouts (long-format JSONL, one row per member sample),
-// preference pairs as TRL rows and as Pick-a-Pic rows, raw per-annotator rankings, reflection cycles
-// and edits (JSONL), images as PNG files under images/, and a manifest.json describing it all.
+// preference pairs as TRL rows and as Pick-a-Pic rows (Parquet, images embedded as bytes), raw
+// per-annotator rankings, reflection cycles and edits (JSONL, images as PNG files under images/), the
+// run's prompts as a verl dataset, and a manifest.json stating every file's schema.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXPORT_FORMATS, type ExportedFile, type ExportFileFormat, type ExportFormat, type ExportManifest } from '../../contract/api.ts';
 import type { GroupDetail, Ranking, RolloutGroup, Sample } from '../../contract/domain.ts';
 import type { Store } from '../../db/index.ts';
+import { describeSchema, writeParquet, type ImageCell, type TableSchema } from './parquet.ts';
+import { VERL_REWARD_FILE, VERL_SCHEMA, verlRows, writeVerlReward } from './verl.ts';
 
 export { EXPORT_FORMATS } from '../../contract/api.ts';
 export type { ExportFormat, ExportManifest } from '../../contract/api.ts';
 type FileFormat = ExportFileFormat;
 
 const DESCRIPTIONS: Record<FileFormat, string> = {
-  rollouts: 'one row per group member: run, step, group, prompt, task, sample, seed, reward components, reward, advantage, zero_std, human ranks, image',
-  pairs: 'TRL preference rows {prompt, chosen, rejected, images}: chosen/rejected are image paths (images = [chosen, rejected]); one row per ordered pair of a ranking, ties dropped',
-  pickapic: 'Pick-a-Pic rows {caption, jpg_0, jpg_1, label_0, label_1} (+ user_id, group_id): every pair of a ranking, 0.5/0.5 = tie; images are PNG despite the column names',
+  rollouts: 'one row per group member: run, step, group, prompt, task, sample, seed, reward components, reward, advantage, zero_std, human ranks, image (PNG path)',
+  pairs: 'TRL-style preference rows {prompt, chosen, rejected}: chosen and rejected are images embedded as bytes (datasets Image feature); one row per ordered pair of a ranking, ties dropped',
+  pickapic: 'Pick-a-Pic v2 rows {caption, jpg_0, jpg_1, label_0, label_1}: every pair of a ranking, 0.5/0.5 = tie; jpg_0/jpg_1 are raw image bytes like the dataset on the Hub (PNG bytes despite the names), ready for Diffusion-DPO',
   rankings: 'raw per-annotator rankings and skips: annotator, group, per-sample rank (1 = best, equal = tie), duration',
   reflections: 'reflection cycles: per round the judged image, critique, verdict vs the scorer, reward, refined image and human marks',
   edits: 'cycle edits: source | instruction | edited | inverse instruction | reconstruction, with compliance, preservation and cycle scores',
+  verl: `the run's prompts as a verl RL dataset (data_source, chat prompt, ability, reward_model.ground_truth = the ShapeEval spec, extra_info); ${VERL_REWARD_FILE} has the compute_score(...) that asks the app's reward service (unirl serve --reward-service)`,
 };
 
 const FILE_NAMES: Record<FileFormat, string> = {
-  rollouts: 'rollouts.jsonl', pairs: 'pairs.trl.jsonl', pickapic: 'pickapic.jsonl', rankings: 'rankings.jsonl',
-  reflections: 'reflections.jsonl', edits: 'edits.jsonl',
+  rollouts: 'rollouts.jsonl', pairs: 'pairs.trl.parquet', pickapic: 'pickapic.parquet', rankings: 'rankings.jsonl',
+  reflections: 'reflections.jsonl', edits: 'edits.jsonl', verl: 'verl.train.parquet',
+};
+
+/** Column types of every file: what the Parquet writer writes, and what the manifest states. */
+type FileSchema = { parquet: TableSchema } | { jsonl: Record<string, string> };
+
+const SCHEMAS: Record<FileFormat, FileSchema> = {
+  rollouts: { jsonl: {
+    run_id: 'int', step: 'int', group_id: 'int', prompt: 'string', task: 'string', sample_id: 'int', sample_index: 'int', seed: 'int',
+    rewards: 'map<string, float64>', reward_weights: 'map<string, float64>', reward: 'float64', advantage: 'float64 | null', zero_std: 'bool',
+    human_ranks: 'list<{annotator: string, rank: int}>', human_rank_mean: 'float64 | null', text: 'string | null', image: 'string | null (PNG path)',
+  } },
+  pairs: { parquet: { prompt: 'string', chosen: 'image', rejected: 'image', annotator: 'string', group_id: 'int32' } },
+  pickapic: { parquet: {
+    caption: 'string', jpg_0: 'binary', jpg_1: 'binary', label_0: 'float64', label_1: 'float64',
+    image_0_uid: 'string', image_1_uid: 'string', user_id: 'string', group_id: 'int32',
+  } },
+  rankings: { jsonl: {
+    run_id: 'int', step: 'int', group_id: 'int', prompt: 'string', task: 'string', ranking_id: 'int', annotator: 'string', skipped: 'bool',
+    duration_ms: 'int', created_at: 'string (ISO time)', ranks: 'list<{sample_id: int, rank: int, image: string (PNG path)}>',
+  } },
+  reflections: { jsonl: {
+    run_id: 'int', step: 'int', group_id: 'int', prompt: 'string', task: 'string', cycle_id: 'int', sample_id: 'int',
+    rounds: `list<{round: int, judged_image: string, critique: string, verdict: string, scorer_verdict: string, critique_correct: bool, reward: float64 | null, refined_image: string | null, marks: list<{annotator: string, correct: bool}>}>`,
+  } },
+  edits: { jsonl: {
+    run_id: 'int', step: 'int', group_id: 'int', prompt: 'string', task: 'string', edit_id: 'int', edited_sample_id: 'int',
+    source_image: 'string | null', instruction: 'string', edited_image: 'string', inverse_instruction: 'string', reconstruction_image: 'string | null',
+    compliance: 'float64 | null', preservation: 'float64 | null', cycle_score: 'float64 | null',
+  } },
+  verl: { parquet: VERL_SCHEMA },
 };
 
 export function isExportFormat(value: string): value is ExportFormat {
@@ -40,6 +74,12 @@ class ImageWriter {
 
   sample(id: number | null): string | null {
     return id === null ? null : this.write(`sample-${id}.png`, () => this.store.samples.imagePng(id));
+  }
+
+  /** A sample's PNG for a Parquet image column (datasets' Image feature keeps a file name beside the bytes). */
+  cell(id: number): ImageCell | null {
+    const png = this.store.samples.imagePng(id);
+    return png ? { bytes: png, path: `sample-${id}.png` } : null;
   }
 
   editSource(id: number): string | null {
@@ -109,10 +149,12 @@ export function exportRun(store: Store, options: { runId: number; format: Export
     : [options.format];
   mkdirSync(options.outDir, { recursive: true });
   const images = new ImageWriter(options.outDir, store);
-  const rows: Record<FileFormat, Row[]> = { rollouts: [], pairs: [], pickapic: [], rankings: [], reflections: [], edits: [] };
+  const rows: Record<FileFormat, Row[]> = { rollouts: [], pairs: [], pickapic: [], rankings: [], reflections: [], edits: [], verl: [] };
   const wants = new Set(formats);
 
-  for (const group of groupsOf(store, run.id)) {
+  // The verl dataset reads the run's prompts, not its groups.
+  const groups = formats.some((f) => f !== 'verl') ? groupsOf(store, run.id) : [];
+  for (const group of groups) {
     const base = groupColumns(group);
     if (wants.has('rollouts')) {
       for (const sample of group.samples) rows.rollouts.push(rolloutRow(group, sample, images.sample(sample.image ? sample.id : null)));
@@ -127,14 +169,17 @@ export function exportRun(store: Store, options: { runId: number; format: Export
       }
       if (ranking.skipped) continue;
       for (const [a, b] of rankedPairs(ranking)) {
-        const [imageA, imageB] = [images.sample(a.sampleId), images.sample(b.sampleId)];
+        const [imageA, imageB] = [images.cell(a.sampleId), images.cell(b.sampleId)];
         if (wants.has('pairs') && a.rank !== b.rank) {
           const [chosen, rejected] = a.rank < b.rank ? [imageA, imageB] : [imageB, imageA];
-          rows.pairs.push({ prompt: group.prompt, chosen, rejected, images: [chosen, rejected], annotator: ranking.annotator, group_id: group.id });
+          rows.pairs.push({ prompt: group.prompt, chosen, rejected, annotator: ranking.annotator, group_id: group.id });
         }
         if (wants.has('pickapic')) {
           const [label0, label1] = a.rank === b.rank ? [0.5, 0.5] : a.rank < b.rank ? [1, 0] : [0, 1];
-          rows.pickapic.push({ caption: group.prompt, jpg_0: imageA, jpg_1: imageB, label_0: label0, label_1: label1, user_id: ranking.annotator, group_id: group.id });
+          rows.pickapic.push({
+            caption: group.prompt, jpg_0: imageA?.bytes ?? null, jpg_1: imageB?.bytes ?? null, label_0: label0, label_1: label1,
+            image_0_uid: String(a.sampleId), image_1_uid: String(b.sampleId), user_id: ranking.annotator, group_id: group.id,
+          });
         }
       }
     }
@@ -164,10 +209,19 @@ export function exportRun(store: Store, options: { runId: number; format: Export
     }
   }
 
-  const files = formats.map((format): ExportedFile => {
+  if (wants.has('verl')) rows.verl = verlRows(store, run);
+
+  const files = formats.flatMap((format): ExportedFile[] => {
     const path = FILE_NAMES[format];
-    writeFileSync(join(options.outDir, path), rows[format].map((r) => JSON.stringify(r) + '\n').join(''));
-    return { path, format, rows: rows[format].length, description: DESCRIPTIONS[format] };
+    const schema = SCHEMAS[format];
+    if ('parquet' in schema) writeParquet(join(options.outDir, path), schema.parquet, rows[format]);
+    else writeFileSync(join(options.outDir, path), rows[format].map((r) => JSON.stringify(r) + '\n').join(''));
+    const file: ExportedFile = {
+      path, format, rows: rows[format].length, description: DESCRIPTIONS[format],
+      fileFormat: 'parquet' in schema ? 'parquet' : 'jsonl',
+      schema: 'parquet' in schema ? describeSchema(schema.parquet) : schema.jsonl,
+    };
+    return format === 'verl' ? [file, writeVerlReward(options.outDir)] : [file];
   });
   const manifest: ExportManifest = {
     dir: options.outDir,

@@ -183,19 +183,39 @@ export function sdeStepGraph(
   g: GraphBuilder,
   inputs: { x: Tensor; v: Tensor; xNext: Tensor; t: Tensor; dt: Tensor; sigma: Tensor },
 ): { mean: Tensor; logProb: Tensor } {
-  const { x, v, xNext } = inputs;
+  const { mean, std } = sdeMoments(g, inputs);
+  return { mean, logProb: standardLogProb(g, g.div(g.sub(inputs.xNext, mean), std), std) };
+}
+
+/**
+ * One SDE sampling step in a graph: x_next = mean + std·z for the given standard normal draws z [B, N, C],
+ * with mean and log-prob as sdeStepGraph's. The device-resident sampler (sample.ts) chains these steps,
+ * feeding each x_next back without a trip to the CPU.
+ */
+export function sdeSampleGraph(
+  g: GraphBuilder,
+  inputs: { x: Tensor; v: Tensor; z: Tensor; t: Tensor; dt: Tensor; sigma: Tensor },
+): { xNext: Tensor; mean: Tensor; logProb: Tensor } {
+  const { mean, std } = sdeMoments(g, inputs);
+  return { xNext: g.add(mean, g.mul(std, inputs.z)), mean, logProb: standardLogProb(g, inputs.z, std) };
+}
+
+/** The step's Gaussian: mean x + [v + sigma²/(2t)·(x + (1-t)·v)]·dt [B, N, C] and std sigma·sqrt(|dt|) [B, 1, 1]. */
+function sdeMoments(g: GraphBuilder, inputs: { x: Tensor; v: Tensor; t: Tensor; dt: Tensor; sigma: Tensor }): { mean: Tensor; std: Tensor } {
+  const { x, v } = inputs;
   const col = (s: Tensor) => g.unsqueeze(s, [1, 2]); // [B] → [B, 1, 1]
   const t = col(inputs.t);
   const dt = col(inputs.dt);
   const sigma = col(inputs.sigma);
   const drift = g.div(g.mul(sigma, sigma), g.mul(t, 2)); // sigma²/(2t)
   const inner = g.add(x, g.mul(g.sub(1, t), v)); // x + (1-t)·v
-  const mean = g.add(x, g.mul(g.add(v, g.mul(drift, inner)), dt));
-  const std = g.mul(sigma, g.sqrt(g.abs(dt)));
-  const z = g.div(g.sub(xNext, mean), std);
+  return { mean: g.add(x, g.mul(g.add(v, g.mul(drift, inner)), dt)), std: g.mul(sigma, g.sqrt(g.abs(dt))) };
+}
+
+/** log N per row, averaged over N·C, of draws that are `z` standard deviations from the mean. [B] */
+function standardLogProb(g: GraphBuilder, z: Tensor, std: Tensor): Tensor {
   const perElement = g.sub(g.mul(g.mul(z, z), -0.5), g.add(g.log(std), HALF_LOG_2PI));
-  const logProb = g.reduceMean(perElement, [1, 2], false);
-  return { mean, logProb };
+  return g.reduceMean(perElement, [1, 2], false);
 }
 
 function checkSize(v: Float32Array, x: Float32Array, what: string): void {

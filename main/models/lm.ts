@@ -87,10 +87,9 @@ export function lmLogits(g: GraphBuilder, shape: LmShape, hidden: Tensor): Tenso
 /**
  * Log-prob of given next tokens: `targets` [B, L, V] is the one-hot of the token that follows each text
  * position (all-zero rows where nothing is scored). `invTemperature` (scalar or [1]) divides the logits
- * first, matching a sampler run at that temperature. [B, L, D] hidden of the text positions → [B, L]
+ * first, matching a sampler run at that temperature. [B, L, V] logits of the text positions → [B, L]
  */
-export function tokenLogProbs(g: GraphBuilder, shape: LmShape, textHidden: Tensor, targets: Tensor, invTemperature?: Tensor): Tensor {
-  const logits = lmLogits(g, shape, textHidden);
+export function tokenLogProbs(g: GraphBuilder, logits: Tensor, targets: Tensor, invTemperature?: Tensor): Tensor {
   const logProbs = g.logSoftmax(invTemperature ? g.mul(logits, invTemperature) : logits, -1);
   return g.reduceSum(g.mul(logProbs, targets), [-1], false);
 }

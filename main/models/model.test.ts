@@ -139,6 +139,29 @@ test('the SDE sampler records the log-probs and means a recomputation gives', as
   assert.ok(logProb[0]! < trajectory.logProbs[1]![0]!);
 });
 
+test('the resident sampler (one graph per SDE step) draws the trajectory the host loop draws', async () => {
+  const resident = UnifiedModel.create(config, tokenizer, { threads: 1, residentSampler: true });
+  resident.store.flat.set(model.store.flat);
+  try {
+    const prompts = [
+      { text: formats.generate('a red circle'), querySet: 'generate' as const },
+      { text: formats.edit('make the square blue'), querySet: 'edit' as const, source: image(4) },
+    ];
+    const host = (await sampleImages(model, prompts, { sampler: 'sde', steps: 4, seed: 5 })).trajectory!;
+    const chained = (await sampleImages(resident, prompts, { sampler: 'sde', steps: 4, seed: 5 })).trajectory!;
+    assert.ok(Object.keys(await resident.providers()).includes('sdeSample'), 'the step graph ran');
+    assert.deepEqual(chained.times, host.times);
+    assert.deepEqual(chained.stds, host.stds);
+    for (let k = 0; k <= 4; k++) assert.ok(maxAbsDiff(chained.latents[k]!, host.latents[k]!) < 1e-5, `latents ${k}`);
+    for (let k = 0; k < 4; k++) {
+      assert.ok(maxAbsDiff(chained.means[k]!, host.means[k]!) < 1e-5, `means ${k}`);
+      assert.ok(maxAbsDiff(chained.logProbs[k]!, host.logProbs[k]!) < 1e-4, `log-probs ${k}`);
+    }
+  } finally {
+    await resident.dispose();
+  }
+});
+
 test('a checkpoint round-trips parameters, config and tokenizer', async () => {
   const path = join(dir, 'roundtrip.safetensors');
   model.save(path, { metadata: { step: '7' } });

@@ -1,7 +1,8 @@
 // The unified model: LM expert + vision encoder + meta-queries + connector + DiT, one ParamStore whose
 // names are prefixed `lm/`, `vision/`, `queries/`, `connector/`, `dit/` (also the optimizer groups), so a
 // trainer freezes or selects parts by prefix. Graphs are built per use (condition, velocity, LM prefill,
-// LM step, losses), each taking the parameters it uses as inputs; sessions are cached per graph.
+// LM step, losses) from the model's ModelParts (adapter.ts: the built-in layers, or ONNX files a user
+// brought, imported.ts), each taking the parameters it uses as inputs; sessions are cached per graph.
 import { writeFileSync } from 'node:fs';
 import { grad } from '../engine/autodiff/grad.ts';
 import { loadCheckpoint, saveCheckpoint } from '../engine/checkpoint/checkpoint.ts';
@@ -14,13 +15,12 @@ import { ParamStore } from '../engine/runtime/params.ts';
 import type { ProviderName, ProviderReport } from '../engine/runtime/providers.ts';
 import { createSession, type EngineSession, type Feed, type Outputs } from '../engine/runtime/session.ts';
 import { layoutOf, validateConfig, type ModelConfig } from './config.ts';
-import { connect, metaQueries } from './connector.ts';
-import { ditVelocity } from './dit.ts';
-import { flowLoss, sdeStepGraph } from './flow.ts';
-import { lmForward, lmLogits, lmStep, tokenLogProbs, type KvCache, type LmShape } from './lm.ts';
+import { builtinParts, type ModelParts } from './adapter.ts';
+import { flowLoss, sdeSampleGraph, sdeStepGraph } from './flow.ts';
+import { importedParamSpecs, importedParts, loadModelDir } from './imported.ts';
+import { tokenLogProbs, type KvCache, type LmShape } from './lm.ts';
 import type { PackedSequences } from './sequence.ts';
 import { tokenizerFromMetadata, type Tokenizer } from './tokenizer.ts';
-import { visionEncode } from './vision.ts';
 
 /** The parts of the model; each is a parameter-name prefix and an optimizer group. */
 export const PARTS = ['lm', 'vision', 'queries', 'connector', 'dit'] as const;
@@ -33,12 +33,19 @@ export function partOf(paramName: string): Part {
 }
 
 /** Graphs the model builds for itself. */
-export type GraphKind = 'condition' | 'velocity' | 'prefill' | 'step' | 'tokenLogProbs' | 'sdeStep' | 'lmLoss' | 'dmLoss';
+export type GraphKind = 'condition' | 'velocity' | 'prefill' | 'step' | 'tokenLogProbs' | 'sdeStep' | 'sdeSample' | 'lmLoss' | 'dmLoss';
 
 export interface RuntimeOptions {
   /** ORT intra-op threads (0 = ORT default). */
   threads?: number;
   provider?: ProviderName;
+  /**
+   * SDE sampling without CFG runs one graph per step (DiT + the step, sdeSample) whose outputs stay on the
+   * device between steps (WebGPU gpu-buffer outputs), downloading the trajectory once at the end. Same
+   * draws and results as the host loop; on the CPU it only moves the step's arithmetic into the graph.
+   * Not yet measured on a GPU (bench/gpu.ts --resident). Default false.
+   */
+  residentSampler?: boolean;
 }
 
 /** Dims of the graphs' inputs: symbolic by default; static ones let shape inference size everything (FLOP counts). */
@@ -62,29 +69,46 @@ export class UnifiedModel {
   readonly tokenizer: Tokenizer;
   readonly store: ParamStore;
   readonly runtime: RuntimeOptions;
+  /** The pieces every graph is built from. */
+  readonly parts: ModelParts;
+  /** The directory of ONNX files of an imported model (recorded in its checkpoints); undefined for the built-in one. */
+  readonly graphsDir: string | undefined;
   private readonly sessions = new Map<string, Promise<EngineSession>>();
 
-  private constructor(config: ModelConfig, tokenizer: Tokenizer, store: ParamStore, runtime: RuntimeOptions) {
+  private constructor(config: ModelConfig, tokenizer: Tokenizer, store: ParamStore, runtime: RuntimeOptions, parts: ModelParts, graphsDir?: string) {
     this.config = config;
     this.tokenizer = tokenizer;
     this.store = store;
     this.runtime = runtime;
+    this.parts = parts;
+    this.graphsDir = graphsDir;
   }
 
   /** A freshly initialised model. */
   static create(config: ModelConfig, tokenizer: Tokenizer, options: RuntimeOptions & { seed?: number } = {}): UnifiedModel {
     validateConfig(config);
+    const shape = lmShapeOf(config, tokenizer.vocabSize);
+    const parts = builtinParts(config, shape);
     const catalog = new GraphBuilder('catalog');
-    declareEverything(catalog, config, lmShapeOf(config, tokenizer.vocabSize));
+    declareEverything(catalog, config, parts);
     const store = new ParamStore(paramSpecsFromGraph(catalog.params, { group: partOf }), { seed: options.seed ?? 0 });
-    return new UnifiedModel(config, tokenizer, store, runtimeOf(options));
+    return new UnifiedModel(config, tokenizer, store, runtimeOf(options), parts);
   }
 
-  /** Loads a checkpoint written by `save` (config and tokenizer travel in its metadata). */
+  /** A model from a directory of ONNX files (imported.ts), with the files' weights. */
+  static fromModelDir(dir: string, options: RuntimeOptions = {}): UnifiedModel {
+    const { config, tokenizer, graphs } = loadModelDir(dir);
+    const store = new ParamStore(importedParamSpecs(graphs));
+    return new UnifiedModel(config, tokenizer, store, runtimeOf(options), importedParts(graphs, config), dir);
+  }
+
+  /** Loads a checkpoint written by `save` (config and tokenizer, or an imported model's graphs, travel in its metadata). */
   static load(path: string, options: RuntimeOptions & { optimizer?: (model: UnifiedModel) => AdamW } = {}): { model: UnifiedModel; metadata: Record<string, string>; optimizer?: AdamW } {
     const { metadata } = readSafetensors(path);
     if (!metadata.config || !metadata.tokenizer) throw new Error(`${path}: not a unified-model checkpoint (no config/tokenizer metadata)`);
-    const model = UnifiedModel.create(JSON.parse(metadata.config) as ModelConfig, tokenizerFromMetadata(metadata, path), options);
+    const model = metadata.graphs
+      ? UnifiedModel.fromModelDir(metadata.graphs, options)
+      : UnifiedModel.create(JSON.parse(metadata.config) as ModelConfig, tokenizerFromMetadata(metadata, path), options);
     const optimizer = options.optimizer?.(model);
     loadCheckpoint(path, model.store, optimizer ? { optimizer } : {});
     return optimizer ? { model, metadata, optimizer } : { model, metadata };
@@ -92,8 +116,15 @@ export class UnifiedModel {
 
   /** Writes parameters (and optimizer state) as safetensors with the config and tokenizer in the metadata. */
   save(path: string, options: { optimizer?: AdamW; metadata?: Record<string, string> } = {}): void {
-    const metadata = { ...options.metadata, preset: this.config.name, config: JSON.stringify(this.config), tokenizer: JSON.stringify(this.tokenizer.toJSON()) };
+    const metadata = { ...options.metadata, ...this.checkpointMetadata() };
     saveCheckpoint(path, this.store, options.optimizer ? { metadata, optimizer: options.optimizer } : { metadata });
+  }
+
+  /** What a checkpoint needs to rebuild the model: preset, config and tokenizer, or an imported model's graph directory. */
+  checkpointMetadata(): Record<string, string> {
+    const metadata: Record<string, string> = { preset: this.config.name, config: JSON.stringify(this.config), tokenizer: JSON.stringify(this.tokenizer.toJSON()) };
+    if (this.graphsDir) metadata.graphs = this.graphsDir;
+    return metadata;
   }
 
   get lmShape(): LmShape {
@@ -109,7 +140,7 @@ export class UnifiedModel {
 
   /** The ONNX graph of `kind` (parameters are inputs named as in the store). */
   graph(kind: GraphKind, dims: GraphDims = DYNAMIC): ModelProto {
-    return buildGraph(kind, this.config, this.lmShape, dims);
+    return buildGraph(kind, this.config, this.parts, this.lmShape, dims);
   }
 
   /** Writes a graph to disk (for Netron). */
@@ -119,14 +150,16 @@ export class UnifiedModel {
 
   /** Runs graph `kind`, feeding the store's parameters automatically. */
   async run(kind: GraphKind, feeds: Record<string, Feed>, fetch?: readonly string[]): Promise<Outputs> {
-    return this.runModel(kind, () => this.graph(kind), feeds, fetch);
+    // The resident sampler's step feeds its outputs back: they stay on the device.
+    return this.runModel(kind, () => this.graph(kind), feeds, fetch, { outputsOnDevice: kind === 'sdeSample' });
   }
 
   /** Runs any graph whose parameter inputs are named as in the store (e.g. a trainer's loss graph), cached by `key`. */
-  async runModel(key: string, build: () => ModelProto, feeds: Record<string, Feed>, fetch?: readonly string[]): Promise<Outputs> {
+  async runModel(key: string, build: () => ModelProto, feeds: Record<string, Feed>, fetch?: readonly string[], options: { outputsOnDevice?: boolean } = {}): Promise<Outputs> {
     let session = this.sessions.get(key);
     if (!session) {
-      session = createSession(encodeModel(build()), { threads: this.runtime.threads ?? 0, provider: this.runtime.provider ?? 'cpu', cache: false });
+      const sessionOptions = { threads: this.runtime.threads ?? 0, provider: this.runtime.provider ?? 'cpu', cache: false, outputsOnDevice: options.outputsOnDevice ?? false };
+      session = createSession(encodeModel(build()), sessionOptions);
       this.sessions.set(key, session);
       session.catch(() => this.sessions.delete(key));
     }
@@ -154,6 +187,7 @@ function runtimeOf(options: RuntimeOptions): RuntimeOptions {
   const runtime: RuntimeOptions = {};
   if (options.threads !== undefined) runtime.threads = options.threads;
   if (options.provider !== undefined) runtime.provider = options.provider;
+  if (options.residentSampler !== undefined) runtime.residentSampler = options.residentSampler;
   return runtime;
 }
 
@@ -196,22 +230,20 @@ export function sequenceFeeds(config: ModelConfig, packed: PackedSequences): Rec
  * Vision → LM (with meta-queries) → connector: the DM condition [B, Q, Dc] and the LM's final hidden
  * states [B, T, D]. `editFlag` [B] picks the query set.
  */
-export function conditionSubgraph(g: GraphBuilder, config: ModelConfig, shape: LmShape, seq: SequenceInputs, editFlag: Tensor): { cond: Tensor; hidden: Tensor } {
+export function conditionSubgraph(g: GraphBuilder, parts: ModelParts, config: ModelConfig, seq: SequenceInputs, editFlag: Tensor): { cond: Tensor; hidden: Tensor } {
   const { imageTokens } = layoutOf(config);
-  const D = config.lm.width;
-  const image = visionEncode(g, config.vision, seq.visionPatches, { tokens: imageTokens, lmWidth: D });
-  const queries = metaQueries(g, editFlag, { queries: config.queries, width: D }); // [B, Q, D]
-  const { hidden } = lmForward(g, shape, { imageTokens: image, textIds: seq.textIds, queries, positions: seq.positions, bias: seq.bias });
+  const image = parts.vision(g, seq.visionPatches);
+  const queries = parts.queries(g, editFlag); // [B, Q, D]
+  const { hidden } = parts.lm(g, { imageTokens: image, textIds: seq.textIds, queries, positions: seq.positions, bias: seq.bias });
   const queryHidden = splitSlots(g, hidden, seq.textIds, imageTokens, config.queries).queries!; // [B, Q, D]
-  const cond = connect(g, config.connector, queryHidden, { queries: config.queries, lmWidth: D, condWidth: config.dit.condWidth });
-  return { cond, hidden };
+  return { cond: parts.connector(g, queryHidden), hidden };
 }
 
 /** Vision → LM without queries: hidden states of the text slots [B, L, D] and the KV cache. */
-export function textSubgraph(g: GraphBuilder, config: ModelConfig, shape: LmShape, seq: SequenceInputs): { textHidden: Tensor; cache: KvCache } {
+export function textSubgraph(g: GraphBuilder, parts: ModelParts, config: ModelConfig, seq: SequenceInputs): { textHidden: Tensor; cache: KvCache } {
   const { imageTokens } = layoutOf(config);
-  const image = visionEncode(g, config.vision, seq.visionPatches, { tokens: imageTokens, lmWidth: config.lm.width });
-  const { hidden, cache } = lmForward(g, shape, { imageTokens: image, textIds: seq.textIds, positions: seq.positions, bias: seq.bias });
+  const image = parts.vision(g, seq.visionPatches);
+  const { hidden, cache } = parts.lm(g, { imageTokens: image, textIds: seq.textIds, positions: seq.positions, bias: seq.bias });
   return { textHidden: splitSlots(g, hidden, seq.textIds, imageTokens, 0).text, cache };
 }
 
@@ -243,36 +275,36 @@ export function condInput(g: GraphBuilder, config: ModelConfig, dims: GraphDims 
   return g.input('cond', 'float32', [dims.batch, config.queries, config.dit.condWidth]);
 }
 
-function declareEverything(g: GraphBuilder, config: ModelConfig, shape: LmShape): void {
+function declareEverything(g: GraphBuilder, config: ModelConfig, parts: ModelParts): void {
   const seq = sequenceInputs(g, config, DYNAMIC, true);
-  const { cond, hidden } = conditionSubgraph(g, config, shape, seq, g.input('edit_flag', 'float32', ['batch']));
-  g.output(lmLogits(g, shape, hidden), 'logits');
+  const { cond, hidden } = conditionSubgraph(g, parts, config, seq, g.input('edit_flag', 'float32', ['batch']));
+  g.output(parts.lmHead(g, hidden), 'logits');
   const { x, t, ref } = velocityInputs(g, config);
-  g.output(ditVelocity(g, config.dit, { x, t, cond, ref }, { tokens: layoutOf(config).ditTokens }), 'v');
+  g.output(parts.velocity(g, { x, t, cond, ref }), 'v');
 }
 
-function buildGraph(kind: GraphKind, config: ModelConfig, shape: LmShape, dims: GraphDims): ModelProto {
+function buildGraph(kind: GraphKind, config: ModelConfig, parts: ModelParts, shape: LmShape, dims: GraphDims): ModelProto {
   const g = new GraphBuilder(kind);
   const c = config.lm;
   const B = dims.batch;
   const headDim = c.width / c.heads;
-  const { ditTokens, ditPatchDim } = layoutOf(config);
+  const { ditPatchDim, ditTokens } = layoutOf(config);
   const editFlag = () => g.input('edit_flag', 'float32', [B]);
   switch (kind) {
     case 'condition': {
       const seq = sequenceInputs(g, config, dims, true);
-      g.output(conditionSubgraph(g, config, shape, seq, editFlag()).cond, 'cond');
+      g.output(conditionSubgraph(g, parts, config, seq, editFlag()).cond, 'cond');
       return g.build();
     }
     case 'velocity': {
       const { x, t, ref } = velocityInputs(g, config, dims);
       const cond = condInput(g, config, dims);
-      g.output(ditVelocity(g, config.dit, { x, t, cond, ref }, { tokens: ditTokens }), 'v');
+      g.output(parts.velocity(g, { x, t, cond, ref }), 'v');
       return g.build();
     }
     case 'prefill': {
-      const { textHidden, cache } = textSubgraph(g, config, shape, sequenceInputs(g, config, dims));
-      g.output(lmLogits(g, shape, textHidden), 'logits');
+      const { textHidden, cache } = textSubgraph(g, parts, config, sequenceInputs(g, config, dims));
+      g.output(parts.lmHead(g, textHidden), 'logits');
       cache.forEach((kv, i) => {
         g.output(kv.k, `present_k${i}`);
         g.output(kv.v, `present_v${i}`);
@@ -286,7 +318,7 @@ function buildGraph(kind: GraphKind, config: ModelConfig, shape: LmShape, dims: 
         k: g.input(`past_k${i}`, 'float32', [B, c.heads, pastLength, headDim]),
         v: g.input(`past_v${i}`, 'float32', [B, c.heads, pastLength, headDim]),
       }));
-      const { logits, cache } = lmStep(g, shape, {
+      const { logits, cache } = parts.lmStep(g, {
         tokenIds: g.input('token_ids', 'int64', [B, 1]),
         positions: g.input('positions', 'int64', [B, 1]),
         bias: g.input('bias', 'float32', [B, 1, 1, total]),
@@ -300,15 +332,15 @@ function buildGraph(kind: GraphKind, config: ModelConfig, shape: LmShape, dims: 
       return g.build();
     }
     case 'tokenLogProbs': {
-      const { textHidden } = textSubgraph(g, config, shape, sequenceInputs(g, config, dims));
+      const { textHidden } = textSubgraph(g, parts, config, sequenceInputs(g, config, dims));
       const targets = g.input('targets', 'float32', [B, dims.text, shape.vocabSize]);
-      g.output(tokenLogProbs(g, shape, textHidden, targets, g.input('inv_temperature', 'float32', [1])), 'log_probs');
+      g.output(tokenLogProbs(g, parts.lmHead(g, textHidden), targets, g.input('inv_temperature', 'float32', [1])), 'log_probs');
       return g.build();
     }
     case 'sdeStep': {
       const { x, t, ref } = velocityInputs(g, config, dims);
       const cond = condInput(g, config, dims);
-      const v = ditVelocity(g, config.dit, { x, t, cond, ref }, { tokens: ditTokens });
+      const v = parts.velocity(g, { x, t, cond, ref });
       const { mean, logProb } = sdeStepGraph(g, {
         x, v, t,
         xNext: g.input('x_next', 'float32', [B, ditTokens, ditPatchDim]),
@@ -319,18 +351,33 @@ function buildGraph(kind: GraphKind, config: ModelConfig, shape: LmShape, dims: 
       g.output(logProb, 'log_prob');
       return g.build();
     }
+    case 'sdeSample': {
+      const { x, t, ref } = velocityInputs(g, config, dims);
+      const cond = condInput(g, config, dims);
+      const v = parts.velocity(g, { x, t, cond, ref });
+      const { xNext, mean, logProb } = sdeSampleGraph(g, {
+        x, v, t,
+        z: g.input('z', 'float32', [B, ditTokens, ditPatchDim]),
+        dt: g.input('dt', 'float32', [B]),
+        sigma: g.input('sigma', 'float32', [B]),
+      });
+      g.output(xNext, 'x_next');
+      g.output(mean, 'mean');
+      g.output(logProb, 'log_prob');
+      return g.build();
+    }
     case 'lmLoss': {
-      const { textHidden } = textSubgraph(g, config, shape, sequenceInputs(g, config, dims));
+      const { textHidden } = textSubgraph(g, parts, config, sequenceInputs(g, config, dims));
       const targets = g.input('targets', 'float32', [B, dims.text, shape.vocabSize]);
-      g.output(g.neg(g.reduceSum(tokenLogProbs(g, shape, textHidden, targets), undefined, false)), 'loss');
+      g.output(g.neg(g.reduceSum(tokenLogProbs(g, parts.lmHead(g, textHidden), targets), undefined, false)), 'loss');
       return withGradients(g);
     }
     case 'dmLoss': {
       const seq = sequenceInputs(g, config, dims, true);
-      const { cond } = conditionSubgraph(g, config, shape, seq, editFlag());
+      const { cond } = conditionSubgraph(g, parts, config, seq, editFlag());
       const { x, t, ref } = velocityInputs(g, config, dims);
       const target = g.input('target', 'float32', [B, ditTokens, ditPatchDim]);
-      g.output(flowLoss(g, ditVelocity(g, config.dit, { x, t, cond, ref }, { tokens: ditTokens }), target), 'loss');
+      g.output(flowLoss(g, parts.velocity(g, { x, t, cond, ref }), target), 'loss');
       return withGradients(g);
     }
   }

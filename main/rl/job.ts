@@ -2,7 +2,7 @@
 // (scenario preset, stored run, overrides), the starting weights, the unified-model policy and the
 // ShapeWorld prompts. The CLI (`unirl train`) and the compute worker's job both call `trainJob`.
 import { existsSync } from 'node:fs';
-import type { Scenario } from '../../contract/domain.ts';
+import type { Run, Scenario } from '../../contract/domain.ts';
 import { resolveDataDir } from '../../db/datadir.ts';
 import { openStore } from '../../db/store.ts';
 import type { JobContext } from '../compute/job-context.ts';
@@ -41,6 +41,8 @@ export interface TrainJobHooks {
   /** A line for the user (where the weights came from, the data dir). */
   log?: (line: string) => void;
   cancelledStatus?: () => 'stopped' | 'paused';
+  /** A status the run was given (by this job or the trainer). */
+  onStatus?: (run: Run) => void;
 }
 
 /** The weights GRPO starts from (also the frozen reference). */
@@ -67,7 +69,8 @@ export async function trainJob(params: TrainJobParams, ctx: JobContext, hooks: T
       const owner = liveOwner(runDirOf(dataDir, stored.id));
       if (owner) throw new Error(describeOwner(stored.id, owner));
       // Its trainer died mid-run (killed, out of memory): the run goes on from its latest checkpoint.
-      store.runs.setStatus(stored.id, 'interrupted');
+      const interrupted = store.runs.setStatus(stored.id, 'interrupted');
+      hooks.onStatus?.(interrupted);
       hooks.log?.(`run ${stored.id} was left running by a trainer that is gone; resuming it`);
     }
     const config = stored
@@ -91,6 +94,7 @@ export async function trainJob(params: TrainJobParams, ctx: JobContext, hooks: T
         ...(stored ? { runId: stored.id } : params.runName ? { runName: params.runName } : {}),
         ...(hooks.onStep ? { onStep: hooks.onStep } : {}),
         ...(hooks.cancelledStatus ? { cancelledStatus: hooks.cancelledStatus } : {}),
+        ...(hooks.onStatus ? { onStatus: hooks.onStatus } : {}),
       }, ctx);
     } finally {
       stopAnnotator?.();

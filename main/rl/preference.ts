@@ -81,6 +81,11 @@ export class PreferenceModel {
   }
 }
 
+/** The preference reward in [-1, 1]: 2 sigmoid(score) - 1 (what the trainer and the reward service use). */
+export function preferenceReward(model: PreferenceModel, features: ArrayLike<number>): number {
+  return 2 / (1 + Math.exp(-model.score(features))) - 1;
+}
+
 /** Features of a sample by id (throws for an unknown id). */
 export type FeatureLookup = (sampleId: number) => ArrayLike<number>;
 

@@ -9,7 +9,7 @@ import { imageSimilarity, type ImageRGB } from '../world/image.ts';
 import { answerMatches } from '../world/questions.ts';
 import type { PromptSpec } from '../world/spec.ts';
 import { extractAnswer } from '../world/vague.ts';
-import type { PreferenceModel } from './preference.ts';
+import { preferenceReward, type PreferenceModel } from './preference.ts';
 
 /** What the components may look at of one sample. */
 export interface RewardSample {
@@ -103,7 +103,7 @@ export const REWARD_COMPONENT_DEFS: readonly RewardComponentDef[] = [
     // rank reward. The raw score is an unbounded logit that grows as the model fits, and would drown the
     // other components once the group's rewards are mixed.
     name: 'preference',
-    score: (s, _t, ctx) => (ctx.preference ? 2 / (1 + Math.exp(-ctx.preference.score(need(s.features, 'image features', 'preference')))) - 1 : null),
+    score: (s, _t, ctx) => (ctx.preference ? preferenceReward(ctx.preference, need(s.features, 'image features', 'preference')) : null),
   },
   {
     // Instruction compliance: target objects found where they belong (ShapeEval's edit object term).

@@ -3,7 +3,7 @@
 // `Policy` and a `TaskSource` (policy.ts). Runs in the compute worker; everything goes to SQLite.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { JsonObject, RewardComponent, Verdict } from '../../contract/domain.ts';
+import { HELD_OUT_SUITE, type JsonObject, type RewardComponent, type Run, type RunStatus, type Verdict } from '../../contract/domain.ts';
 import type { Store } from '../../db/store.ts';
 import { JobCancelled, type JobContext } from '../compute/job-context.ts';
 import { loadCheckpoint, saveCheckpoint } from '../engine/checkpoint/checkpoint.ts';
@@ -12,7 +12,7 @@ import { clipGradNorm } from '../engine/optim/clip.ts';
 import { constantLr, warmupCosineLr } from '../engine/optim/schedule.ts';
 import { scoreEdit } from '../world/edits.ts';
 import { score } from '../world/evaluate.ts';
-import type { ImageRGB } from '../world/image.ts';
+import { toUint8, type ImageRGB } from '../world/image.ts';
 import { decodePng } from '../world/png.ts';
 import { mixSeeds, Rng } from '../world/rng.ts';
 import { batchAdvantages, groupAdvantages } from './advantages.ts';
@@ -42,6 +42,8 @@ export interface TrainOptions {
   pollMs?: number;
   /** The run's status after a cancellation: 'paused' when the cancel meant pause (resume with runId). Default 'stopped'. */
   cancelledStatus?: () => 'stopped' | 'paused';
+  /** Called whenever the trainer records a new status (the UI shows 'running' before the first step ends). */
+  onStatus?: (run: Run) => void;
 }
 
 export interface StepSummary {
@@ -160,11 +162,16 @@ class Trainer {
     const release = claimRun(this.runDir, this.runId);
     try {
       this.resume();
-      this.store.runs.setStatus(this.runId, 'running');
+      this.setStatus('running');
       return await this.trainUntilStopped();
     } finally {
       release();
     }
+  }
+
+  private setStatus(status: RunStatus, error?: string): void {
+    const run = this.store.runs.setStatus(this.runId, status, error);
+    this.opts.onStatus?.(run);
   }
 
   private async trainUntilStopped(): Promise<TrainResult> {
@@ -184,7 +191,7 @@ class Trainer {
       }
     } catch (err) {
       if (!(err instanceof JobCancelled)) {
-        this.store.runs.setStatus(this.runId, 'failed', err instanceof Error ? err.message : String(err));
+        this.setStatus('failed', err instanceof Error ? err.message : String(err));
         throw err;
       }
       stoppedBy = 'cancelled';
@@ -192,7 +199,7 @@ class Trainer {
     // Rankings that came in after the last update still reach the stored rewards (and the preference model).
     await this.applyNewRankings({});
     const checkpoint = this.step > 0 ? this.checkpoint() : null;
-    this.store.runs.setStatus(this.runId, stoppedBy === 'cancelled' ? this.opts.cancelledStatus?.() ?? 'stopped' : 'completed');
+    this.setStatus(stoppedBy === 'cancelled' ? this.opts.cancelledStatus?.() ?? 'stopped' : 'completed');
     this.store.log.append(this.runId, 'info', `stopped after step ${this.step} (${stoppedBy})`);
     return { runId: this.runId, step: this.step, stoppedBy, checkpoint };
   }
@@ -482,22 +489,33 @@ class Trainer {
   private async evaluate(step: number, metrics: Record<string, number>): Promise<void> {
     const items = this.opts.tasks.heldout();
     if (items.length === 0) return;
+    const seed = mixSeeds(this.cfg.seed, 0xe7a1);
+    // Each held-out image with the scorer's verdict, recorded as an evaluation of the run (the Evaluation
+    // screen lists it; the dashboard's step slider shows one prompt's image across the evaluations).
+    let scored: { item: TaskItem; image: ImageRGB; verdict: { correct: boolean; reward: number; reason: string } }[] = [];
     if (items.every((it) => it.target.edit)) {
-      const images = await this.policy.generate(items, this.cfg.eval.odeSteps, mixSeeds(this.cfg.seed, 0xe7a1));
+      const images = await this.policy.generate(items, this.cfg.eval.odeSteps, seed);
       const scores = items.map((it, i) => scoreEdit(images[i]!, it.target.edit!.source, it.target.edit!.edit));
       const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
       metrics['eval/accuracy'] = scores.filter((s) => s.correct).length / scores.length;
       metrics['eval/compliance'] = mean(scores.map((s) => s.objectTerm));
       metrics['eval/preservation'] = mean(scores.map((s) => s.similarity));
+      scored = items.map((item, i) => ({ item, image: images[i]!, verdict: scores[i]! }));
     } else if (this.cfg.scenario === 'reflect' && this.policy.reflectGreedy) {
-      await this.evaluateReflection(items, metrics);
+      const cycles = await this.policy.reflectGreedy(items, this.cfg.eval.odeSteps, this.cfg.reflect.rounds, seed);
+      Object.assign(metrics, reflectionMetrics(items, cycles));
+      scored = items.map((item, i) => {
+        const image = cycles[i]!.images[cycles[i]!.images.length - 1]!;
+        return { item, image, verdict: score(image, item.target.spec ?? failNoSpec(item)) };
+      });
     } else if (items.every((it) => it.target.spec)) {
-      const images = await this.policy.generate(items, this.cfg.eval.odeSteps, mixSeeds(this.cfg.seed, 0xe7a1));
+      const images = await this.policy.generate(items, this.cfg.eval.odeSteps, seed);
       const scores = items.map((it, i) => score(images[i]!, it.target.spec!));
       metrics['eval/accuracy'] = scores.filter((s) => s.correct).length / scores.length;
       metrics['eval/reward'] = scores.reduce((a, s) => a + s.reward, 0) / scores.length;
+      scored = items.map((item, i) => ({ item, image: images[i]!, verdict: scores[i]! }));
     } else {
-      const answers = await this.policy.rollout(items, this.rolloutOptions({ groupSize: 1, sameNoisePerGroup: false, temperature: 0, topP: 1, seed: mixSeeds(this.cfg.seed, 0xe7a1) }));
+      const answers = await this.policy.rollout(items, this.rolloutOptions({ groupSize: 1, sameNoisePerGroup: false, temperature: 0, topP: 1, seed }));
       const weights = { answer: 1, format: this.cfg.rewards.format === 0 ? 0 : 1 };
       const rewards = items.map((it, i) => computeRewards(answers[i]!.map((s) => ({ text: s.text ?? '' })), it.target, weights, {}, this.opts.components)[0]!);
       for (const name of ['answer', 'format'] as const) {
@@ -505,21 +523,32 @@ class Trainer {
         if (values.length) metrics[name === 'answer' ? 'eval/accuracy' : 'eval/format'] = values.reduce((a, b) => a + b, 0) / values.length;
       }
     }
+    if (scored.length > 0) this.recordEvaluation(step, metrics, scored);
     this.store.log.append(this.runId, 'info', `step ${step}: eval accuracy ${metrics['eval/accuracy']?.toFixed(3)} on ${items.length} held-out prompts`);
   }
 
-  /**
-   * Reflection: greedy critique -> refinement cycles on ODE images. eval/accuracy: the final image is right;
-   * eval/first_accuracy: the single-shot first image is; eval/critique_accuracy: verdicts that agree with
-   * the scorer; eval/corrected: wrong first images that end right; eval/broken: right ones that end wrong.
-   */
-  private async evaluateReflection(items: readonly TaskItem[], metrics: Record<string, number>): Promise<void> {
-    const cycles = await this.policy.reflectGreedy!(items, this.cfg.eval.odeSteps, this.cfg.reflect.rounds, mixSeeds(this.cfg.seed, 0xe7a1));
-    Object.assign(metrics, reflectionMetrics(items, cycles));
+  /** The held-out images of one evaluation step, stored as an evaluation of this run (suite "held-out", summary per task). */
+  private recordEvaluation(step: number, metrics: Record<string, number>, scored: { item: TaskItem; image: ImageRGB; verdict: { correct: boolean; reward: number; reason: string } }[]): void {
+    const evaluation = this.store.evaluations.start({ runId: this.runId, suite: HELD_OUT_SUITE });
+    this.store.evaluations.addResults(evaluation.id, scored.map(({ item, image, verdict }) => {
+      const { width, height, data } = toUint8(image);
+      return { task: item.task, prompt: item.text, imageIndex: 0, correct: verdict.correct, reward: verdict.reward, reason: verdict.reason, image: { width, height, rgb: data } };
+    }));
+    const tasks = [...new Set(scored.map((s) => s.item.task))].map((task) => {
+      const of = scored.filter((s) => s.item.task === task);
+      return { task, accuracy: of.filter((s) => s.verdict.correct).length / of.length, prompts: of.length };
+    });
+    const evalMetrics = Object.fromEntries(Object.entries(metrics).filter(([name]) => name.startsWith('eval/')));
+    this.store.evaluations.complete(evaluation.id, { step, generator: 'model (during training)', tasks, overall: metrics['eval/accuracy'] ?? 0, metrics: evalMetrics });
   }
 }
 
-/** The reflection evaluation's numbers (see Trainer.evaluateReflection) over greedy cycles of `items`. */
+/**
+ * The reflection evaluation's numbers over greedy critique -> refinement cycles of `items` on ODE images:
+ * eval/accuracy: the final image is right; eval/first_accuracy: the single-shot first image is;
+ * eval/critique_accuracy: verdicts that agree with the scorer; eval/corrected: wrong first images that end
+ * right; eval/broken: right ones that end wrong.
+ */
 export function reflectionMetrics(items: readonly TaskItem[], cycles: readonly { images: ImageRGB[]; verdicts: Verdict[] }[]): Record<string, number> {
   let agreed = 0;
   let judged = 0;

@@ -22,11 +22,9 @@ import type { ModelProto } from '../engine/onnx/proto.ts';
 import { Rng as EngineRng } from '../engine/runtime/rng.ts';
 import type { Feed } from '../engine/runtime/session.ts';
 import { layoutOf } from '../models/config.ts';
-import { ditVelocity } from '../models/dit.ts';
 import { sampleSde, sdeSigma, sdeStepGraph } from '../models/flow.ts';
 import type { QuerySet } from '../models/connector.ts';
 import { formats, readCritique } from '../models/formats.ts';
-import { lmLogits } from '../models/lm.ts';
 import { imagesToPatches, patchesToImages } from '../models/patches.ts';
 import { reflectCycles } from '../models/reflect.ts';
 import { referencePatches, sampleImages, sampleText, velocityFn, type ImagePrompt } from '../models/sample.ts';
@@ -142,7 +140,7 @@ export class UnifiedPolicy implements Policy {
 
   checkpointMetadata(): Record<string, string> {
     const inherited = Object.fromEntries(INHERITED_METADATA.flatMap((key) => (this.startingMetadata[key] !== undefined ? [[key, this.startingMetadata[key]!]] : [])));
-    return { ...inherited, preset: this.model.config.name, config: JSON.stringify(this.model.config), tokenizer: JSON.stringify(this.model.tokenizer.toJSON()) };
+    return { ...inherited, ...this.model.checkpointMetadata() };
   }
 
   // ----- rollout -----------------------------------------------------------------------------------------
@@ -483,18 +481,18 @@ export class UnifiedPolicy implements Policy {
     let hidden: Tensor;
     let cond: Tensor | undefined;
     if (this.shape.dm) {
-      const c = conditionSubgraph(g, config, shape, seq, g.input('edit_flag', 'float32', ['batch']));
+      const c = conditionSubgraph(g, this.model.parts, config, seq, g.input('edit_flag', 'float32', ['batch']));
       hidden = c.hidden;
       cond = c.cond;
     } else {
-      hidden = textSubgraph(g, config, shape, seq).textHidden;
+      hidden = textSubgraph(g, this.model.parts, config, seq).textHidden;
     }
     const X = this.shape.dm ? 'seq' : 'text';
     // The policy's forward values: token log-probs [C, X] (and the scaled logits), step means and log-probs.
     let lmForward: { logits: Tensor; logProbs: Tensor } | undefined;
     if (useLm) {
       const completionHidden = g.gather(hidden, g.input('lm_seq', 'int64', ['completions']), 0); // [C, X, D]
-      const logits = g.mul(lmLogits(g, shape, completionHidden), g.input('inv_temperature', 'float32', [1])); // [C, X, V]
+      const logits = g.mul(this.model.parts.lmHead(g, completionHidden), g.input('inv_temperature', 'float32', [1])); // [C, X, V]
       const targets = g.input('targets', 'float32', ['completions', X, shape.vocabSize]);
       lmForward = { logits, logProbs: g.reduceSum(g.mul(g.logSoftmax(logits, -1), targets), [-1], false) };
     }
@@ -505,7 +503,7 @@ export class UnifiedPolicy implements Policy {
       const x = rows('x');
       const t = scalars('t');
       const condRows = g.gather(cond!, g.input('row_sample', 'int64', ['rows']), 0); // [R, Q, Dc]
-      const v = ditVelocity(g, config.dit, { x, t, cond: condRows, ref: rows('ref') }, { tokens: ditTokens });
+      const v = this.model.parts.velocity(g, { x, t, cond: condRows, ref: rows('ref') });
       dmForward = sdeStepGraph(g, { x, v, t, xNext: rows('x_next'), dt: scalars('dt'), sigma: scalars('sigma') });
     }
     const params = g.params.map((p) => p.name);

@@ -24,7 +24,12 @@ export interface HeadlessOptions {
   media(ref: MediaRef): Buffer | null;
   /** Force a token even on loopback (tests); generated when the host is not loopback. */
   token?: string;
+  /** More HTTP routes (export downloads, the reward service), behind the same host and token checks. */
+  routes?: HttpRoute[];
 }
+
+/** Answers the request and returns true when `pathname` (decoded) is its path; false lets the next route try. */
+export type HttpRoute = (req: IncomingMessage, res: ServerResponse, pathname: string) => boolean;
 
 export interface HeadlessServer {
   url: string;
@@ -172,6 +177,7 @@ export async function startHeadlessServer(options: HeadlessOptions): Promise<Hea
     if (token && query.get('token')) {
       res.setHeader('Set-Cookie', `${TOKEN_COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`);
     }
+    if (options.routes?.some((route) => route(req, res, pathname))) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;

@@ -4,7 +4,8 @@
 //     (white, grey, black) is background; its colour is the palette hue bin it falls in (mixing a colour
 //     with a neutral background keeps its hue, so anti-aliased and blurred edges keep their colour),
 //  3. 8-connected components of equal colour; those below a minimum area are not objects, but a lot of
-//     such stray colour (noise, texture) becomes one 'unknown' object (see clutterObject),
+//     such stray colour (noise, texture) becomes one 'unknown' object (see clutterObject); a component that
+//     is no shape but splits into shapes (touching objects of one colour) is those objects (see splitComponent),
 //  4. shape by matching blur-tolerant templates (see shapeFeatures), box and centre from the component.
 import { assertImage, type ImageRGB } from './image.ts';
 import { COLORS, SHAPES, signedDistance, type Box, type ColorName, type Shape } from './scene.ts';
@@ -45,6 +46,9 @@ const FRINGE_FLOOR = 0.15;
 /** A blob whose interior chroma is below this is too washed out to be a palette object (palette colours
  *  at 60% contrast still pass; blobs of smoothed uniform noise mostly do not). */
 const MIN_STRENGTH = 0.32;
+/** Every shape's box is about square (the widest, an equilateral triangle, is 1.15:1); a blob of 3:2 or longer is
+ *  not one shape (two touching squares make a 2:1 box whose outline can still pass a circle's template). */
+const MIN_ASPECT = 0.67;
 /** A blob whose best template IoU is below this is 'unknown'. */
 const MIN_TEMPLATE_IOU = 0.7;
 
@@ -139,14 +143,9 @@ export function detectObjects(image: ImageRGB): DetectedObject[] {
     }
     for (let i = 0; i < count; i++) visited[stack[i]!] = OBJECT_PIXEL;
     const features = shapeFeatures(stack, count, ws, lab, w, h, minX, minY, maxX, maxY);
-    objects.push({
-      shape: classifyShape(features),
-      color: COLORS[lab]!,
-      box: [minX / w, minY / h, (maxX + 1) / w, (maxY + 1) / h],
-      center: [(minX + maxX + 1) / (2 * w), (minY + maxY + 1) / (2 * h)],
-      area: count / (w * h),
-      features,
-    });
+    const whole = objectOf(stack, count, features, lab, w, h);
+    const parts = whole.shape === 'unknown' && count >= 2 * minArea ? splitComponent(stack.slice(0, count), ws, lab, w, h, minArea) : null;
+    objects.push(...(parts ?? [whole]));
   }
   const clutter = clutterObject(ws, smallComponents, w, h);
   if (clutter && clutter.area * w * h >= minArea) objects.push(clutter);
@@ -154,6 +153,151 @@ export function detectObjects(image: ImageRGB): DetectedObject[] {
 }
 
 const OBJECT_PIXEL = 2;
+/** Label of pixels that belong to another part of a component being split (neither this part nor background). */
+const OTHER_PART = -2;
+
+function boundsOf(pixels: Int32Array, count: number, w: number): [number, number, number, number] {
+  let minX = Infinity, minY = Infinity, maxX = -1, maxY = -1;
+  for (let i = 0; i < count; i++) {
+    const p = pixels[i]!, x = p % w, y = (p - x) / w;
+    if (x < minX) minX = x;
+    if (x > maxX) maxX = x;
+    if (y < minY) minY = y;
+    if (y > maxY) maxY = y;
+  }
+  return [minX, minY, maxX, maxY];
+}
+
+function objectOf(pixels: Int32Array, count: number, features: ShapeFeatures, lab: number, w: number, h: number): DetectedObject {
+  const [minX, minY, maxX, maxY] = boundsOf(pixels, count, w);
+  return {
+    shape: classifyShape(features),
+    color: COLORS[lab]!,
+    box: [minX / w, minY / h, (maxX + 1) / w, (maxY + 1) / h],
+    center: [(minX + maxX + 1) / (2 * w), (minY + maxY + 1) / (2 * h)],
+    area: count / (w * h),
+    features,
+  };
+}
+
+/**
+ * Touching objects of one colour form one component that matches no shape. Its parts are found by eroding
+ * it (chessboard distance to its edge) until it falls apart at the neck where the objects touch, then
+ * growing the pieces back over the component; a blob with no neck but the outline of 2-4 equal squares in a
+ * row is cut into equal parts. The split stands only when every part is a shape of its own.
+ */
+function splitComponent(pixels: Int32Array, ws: Workspace, lab: number, w: number, h: number, minArea: number): DetectedObject[] | null {
+  const [minX, minY, maxX, maxY] = boundsOf(pixels, pixels.length, w);
+  const bw = maxX - minX + 1, bh = maxY - minY + 1;
+  const local = (p: number) => ((p - (p % w)) / w - minY) * bw + (p % w) - minX;
+  const mask = new Uint8Array(bw * bh);
+  for (const p of pixels) mask[local(p)] = 1;
+  for (const part of [...erosionSeeds(mask, bw, bh), ...rowCuts(bw, bh, pixels.length)]) {
+    const owner = growSeeds(mask, bw, bh, part);
+    const count = owner.reduce((m, o) => Math.max(m, o), -1) + 1;
+    if (count < 2) continue;
+    const groups = Array.from({ length: count }, () => [] as number[]);
+    for (const p of pixels) groups[owner[local(p)]!]!.push(p);
+    if (groups.some((g) => g.length < minArea)) continue;
+    const found = groups.map((group) => {
+      // The other parts' pixels count as neither this part nor background while this one is matched.
+      for (const other of groups) if (other !== group) for (const p of other) ws.label[p] = OTHER_PART;
+      const partPixels = Int32Array.from(group);
+      const [x0, y0, x1, y1] = boundsOf(partPixels, group.length, w);
+      const features = shapeFeatures(partPixels, group.length, ws, lab, w, h, x0, y0, x1, y1);
+      for (const p of pixels) ws.label[p] = lab;
+      return objectOf(partPixels, group.length, features, lab, w, h);
+    });
+    if (found.every((o) => o.shape !== 'unknown')) return found;
+  }
+  return null;
+}
+
+/** Seed maps (0: none, k: seed k) from the first erosion depth at which the mask falls into 2+ pieces. */
+function erosionSeeds(mask: Uint8Array, bw: number, bh: number): Int32Array[] {
+  const depth = new Int32Array(bw * bh);
+  for (let i = 0; i < depth.length; i++) depth[i] = mask[i] ? 1 << 20 : 0;
+  // Chessboard distance to the nearest pixel outside the mask (outside the box counts as outside).
+  for (let y = 0; y < bh; y++) for (let x = 0; x < bw; x++) {
+    const i = y * bw + x;
+    if (!depth[i]) continue;
+    let d = 1 << 20;
+    for (const [dx, dy] of [[-1, 0], [-1, -1], [0, -1], [1, -1]] as const) {
+      const nx = x + dx, ny = y + dy;
+      d = Math.min(d, nx < 0 || ny < 0 || nx >= bw ? 0 : depth[ny * bw + nx]!);
+    }
+    depth[i] = d + 1;
+  }
+  for (let y = bh - 1; y >= 0; y--) for (let x = bw - 1; x >= 0; x--) {
+    const i = y * bw + x;
+    if (!depth[i]) continue;
+    let d = depth[i]! - 1;
+    for (const [dx, dy] of [[1, 0], [1, 1], [0, 1], [-1, 1]] as const) {
+      const nx = x + dx, ny = y + dy;
+      d = Math.min(d, nx < 0 || ny >= bh || nx >= bw ? 0 : depth[ny * bw + nx]!);
+    }
+    depth[i] = d + 1;
+  }
+  const deepest = depth.reduce((m, d) => Math.max(m, d), 0);
+  const out: Int32Array[] = [];
+  for (let level = 2; level <= deepest; level++) {
+    const seeds = new Int32Array(bw * bh);
+    let pieces = 0;
+    for (let i = 0; i < seeds.length; i++) {
+      if (depth[i]! < level || seeds[i]) continue;
+      pieces++;
+      const queue = [i];
+      seeds[i] = pieces;
+      while (queue.length) {
+        const q = queue.pop()!, qx = q % bw, qy = (q - qx) / bw;
+        for (let ny = Math.max(0, qy - 1); ny <= Math.min(bh - 1, qy + 1); ny++) for (let nx = Math.max(0, qx - 1); nx <= Math.min(bw - 1, qx + 1); nx++) {
+          const r = ny * bw + nx;
+          if (depth[r]! >= level && !seeds[r]) { seeds[r] = pieces; queue.push(r); }
+        }
+      }
+    }
+    if (pieces >= 2) {
+      out.push(seeds);
+      break;
+    }
+  }
+  return out;
+}
+
+/** Seed maps cutting a well-filled box into k = 2..4 equal cells along its long side when its aspect is about k. */
+function rowCuts(bw: number, bh: number, area: number): Int32Array[] {
+  const long = Math.max(bw, bh), short = Math.min(bw, bh);
+  const k = Math.round(long / short);
+  if (k < 2 || k > 4 || Math.abs(long / short - k) > 0.35 || area < 0.8 * bw * bh) return [];
+  const seeds = new Int32Array(bw * bh);
+  for (let y = 0; y < bh; y++) for (let x = 0; x < bw; x++) {
+    const along = bw >= bh ? x / bw : y / bh;
+    const cell = Math.min(k - 1, Math.floor(along * k));
+    // Seed each cell's middle only; growth assigns the pixels between cells to the nearer one.
+    const middle = Math.abs(along * k - cell - 0.5) < 0.25;
+    if (middle) seeds[y * bw + x] = cell + 1;
+  }
+  return [seeds];
+}
+
+/** Every mask pixel's part (0-based): multi-source breadth-first growth from the seeds, inside the mask. */
+function growSeeds(mask: Uint8Array, bw: number, bh: number, seeds: Int32Array): Int32Array {
+  const owner = new Int32Array(bw * bh).fill(-1);
+  let frontier: number[] = [];
+  for (let i = 0; i < seeds.length; i++) if (mask[i] && seeds[i]) { owner[i] = seeds[i]! - 1; frontier.push(i); }
+  while (frontier.length) {
+    const next: number[] = [];
+    for (const q of frontier) {
+      const qx = q % bw, qy = (q - qx) / bw;
+      for (let ny = Math.max(0, qy - 1); ny <= Math.min(bh - 1, qy + 1); ny++) for (let nx = Math.max(0, qx - 1); nx <= Math.min(bw - 1, qx + 1); nx++) {
+        const r = ny * bw + nx;
+        if (mask[r] && owner[r] === -1) { owner[r] = owner[q]!; next.push(r); }
+      }
+    }
+    frontier = next;
+  }
+  return owner;
+}
 
 /**
  * Colour in components too small to be objects and not touching an object (a hue-shifted fringe of an
@@ -282,7 +426,7 @@ function shapeFeatures(
       const p = y * w + x;
       const l = label[p]!;
       let c = 0;
-      if (l === lab || l < 0) {
+      if (l === lab || l === -1) {
         c = ((smooth[p * 3]! - background[0]!) * dr + (smooth[p * 3 + 1]! - background[1]!) * dg + (smooth[p * 3 + 2]! - background[2]!) * db) / norm2;
         c = c < FRINGE_FLOOR && l !== lab ? 0 : c > 1 ? 1 : c < 0 ? 0 : c;
       }
@@ -363,7 +507,7 @@ function clamp01(v: number): number {
 
 
 export function classifyShape(f: ShapeFeatures): Shape | 'unknown' {
-  if (f.aspect < 0.5 || f.aspect > 2 || f.strength < MIN_STRENGTH) return 'unknown';
+  if (f.aspect < MIN_ASPECT || f.aspect > 1 / MIN_ASPECT || f.strength < MIN_STRENGTH) return 'unknown';
   let best: Shape | 'unknown' = 'unknown';
   let bestIou = MIN_TEMPLATE_IOU;
   for (const shape of SHAPES) {

@@ -92,15 +92,31 @@ export function evaluateObjects(objects: readonly EvalObject[], spec: PromptSpec
         ofShape.forEach((o) => explained.add(o));
       }
     }
-    const group = full.slice(0, req.count);
+    let group = full.slice(0, req.count);
     if (req.position && matched) {
-      const targets = matchedGroups[req.position.target];
+      let targets = matchedGroups[req.position.target];
       if (!targets) {
         matched = false;
         reasons.push(`no target for ${label} to be ${req.position.relation}`);
         terms.push({ name: `position ${label}`, value: 0 });
       } else {
-        const wrong = group.flatMap((o) => targets.map((t) => relativePosition(o.box, t.box))).find((rels) => !rels.has(req.position!.relation));
+        const holds = (o: EvalObject, t: EvalObject) => relativePosition(o.box, t.box).has(req.position!.relation);
+        // One object relative to one target (every GenEval position prompt): when more than one object could
+        // play either part, any pair that stands in the relation satisfies the prompt, whatever the order found.
+        if (group.length === 1 && targets.length === 1 && !holds(group[0]!, targets[0]!)) {
+          const targetKind = spec.include[req.position.target]!;
+          const previous = targets[0]!;
+          const pair = full.flatMap((o) => objects.filter((t) => t !== o && matchesKind(t, targetKind) && (t === previous || !assigned.has(t))).map((t) => [o, t] as const))
+            .find(([o, t]) => holds(o, t));
+          if (pair) {
+            group = [pair[0]];
+            targets = [pair[1]];
+            assigned.delete(previous);
+            assigned.add(pair[1]);
+            matchedGroups[req.position.target] = targets;
+          }
+        }
+        const wrong = group.flatMap((o) => targets!.map((t) => relativePosition(o.box, t.box))).find((rels) => !rels.has(req.position!.relation));
         terms.push({ name: `position ${label}`, value: wrong ? 0 : 1 });
         if (wrong) {
           matched = false;

@@ -102,3 +102,25 @@ export function meanAbsDiff(a: ImageRGB, b: ImageRGB, mask?: Uint8Array): number
 export function imageSimilarity(a: ImageRGB, b: ImageRGB, mask?: Uint8Array): number {
   return Math.max(0, 1 - meanAbsDiff(a, b, mask) / 0.25);
 }
+
+/** Resizes to size x size by averaging the source pixels each target pixel covers (nearest when enlarging). */
+export function resizeSquare(image: ImageRGB, size: number): ImageRGB & { data: Float32Array } {
+  const src = toFloat(image);
+  if (image.width === size && image.height === size) return src;
+  const out = new Float32Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    const y0 = Math.floor((y * image.height) / size);
+    const y1 = Math.max(y0 + 1, Math.floor(((y + 1) * image.height) / size));
+    for (let x = 0; x < size; x++) {
+      const x0 = Math.floor((x * image.width) / size);
+      const x1 = Math.max(x0 + 1, Math.floor(((x + 1) * image.width) / size));
+      const n = (y1 - y0) * (x1 - x0);
+      for (let c = 0; c < 3; c++) {
+        let sum = 0;
+        for (let sy = y0; sy < y1; sy++) for (let sx = x0; sx < x1; sx++) sum += src.data[(sy * image.width + sx) * 3 + c]!;
+        out[(y * size + x) * 3 + c] = sum / n;
+      }
+    }
+  }
+  return { width: size, height: size, data: out };
+}

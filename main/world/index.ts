@@ -41,4 +41,5 @@ export {
   type ReflectRequest, type ReflectResult, type ReflectRound,
 } from './generators.ts';
 export { runSuiteJob } from './jobs.ts';
+export { FOLDER_RULES, metadataOf, scoreImageFolder, specOf, writePromptFolder, type FolderRule, type PromptMetadata } from './folder.ts';
 export { runSuite, formatReport, type SuiteReport, type TaskReport, type SampleRecord, type RunOptions } from './benchmark.ts';

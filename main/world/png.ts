@@ -22,14 +22,13 @@ export function encodePng(image: ImageRGB, scale = 1): Buffer {
   return PNG.sync.write(png, { colorType: 2 });
 }
 
-/** Decodes a PNG into an 8-bit RGB image (alpha dropped). */
+/** Decodes a PNG (any colour type and depth pngjs reads) into an 8-bit RGB image, transparency over white. */
 export function decodePng(buffer: Buffer): ImageRGB & { data: Uint8Array } {
   const { width, height, data } = PNG.sync.read(buffer);
   const rgb = new Uint8Array(width * height * 3);
   for (let p = 0; p < width * height; p++) {
-    rgb[p * 3] = data[p * 4]!;
-    rgb[p * 3 + 1] = data[p * 4 + 1]!;
-    rgb[p * 3 + 2] = data[p * 4 + 2]!;
+    const alpha = data[p * 4 + 3]! / 255;
+    for (let c = 0; c < 3; c++) rgb[p * 3 + c] = Math.round(data[p * 4 + c]! * alpha + 255 * (1 - alpha));
   }
   return { width, height, data: rgb };
 }

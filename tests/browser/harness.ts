@@ -167,3 +167,14 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     throw err;
   }
 }
+
+/** The buttons, inputs and selects on the page's main area that no label or name describes (their HTML). */
+export function unlabelledControls(page: Page): Promise<string[]> {
+  return page.evaluate(() => [...document.querySelectorAll<HTMLElement>('main button, main input, main select')]
+    .filter((el) => {
+      const named = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || (el instanceof HTMLButtonElement && el.textContent?.trim());
+      const labelled = (el as HTMLInputElement).labels?.length;
+      return !named && !labelled;
+    })
+    .map((el) => el.outerHTML.slice(0, 80)));
+}

@@ -1,7 +1,7 @@
 // The screens of issue 8 against a real `unirl serve` whose store was filled through the store's
 // repositories: dashboard charts (and more metrics after a reload), ranking by drag with undo and the
-// rows in SQLite, the virtualised rollout list and a 64-image group (timed), sample details, critique
-// marks, edits, recorded evaluations beside a baseline with failures first, export read back from
+// rows in SQLite, the virtualised rollout list and a 64-image group (timed), sample details,
+// recorded evaluations beside a baseline with failures first, export read back from
 // disk, and labels on every control. Screenshots go to out/screens (docs/img/screens with UNIRL_SCREENSHOTS=docs).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,12 +9,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { openStore, resolveDataDir, type Store } from '../../db/index.ts';
+import { readParquetFile } from '../../main/export/read-parquet.ts';
 import { shapeWorldTokenizer } from '../../main/models/data.ts';
 import {
-  seedCheckpoint, seedEdits, seedEvaluation, seedGroups, seedMetrics, seedRankings, seedReflections, withStore,
-  type SeededCycles, type SeededRun,
+  seedCheckpoint, seedEvaluation, seedGroups, seedMetrics, seedRankings, withStore, type SeededRun,
 } from './fixtures.ts';
-import { startHarness, type Harness } from './harness.ts';
+import { downloadAndUnzip } from './downloads.ts';
+import { startHarness, unlabelledControls, type Harness } from './harness.ts';
 
 let h: Harness;
 let rankRun: SeededRun;
@@ -22,8 +23,6 @@ let trainRun: SeededRun;
 let compareRunId: number;
 let bigRun: SeededRun;
 let bigGroupId: number;
-let cycles: SeededCycles;
-let edits: { runId: number; editIds: number[] };
 const BIG_RUN_GROUPS = 3000;
 
 before(async () => {
@@ -39,8 +38,6 @@ before(async () => {
         seedMetrics(store, compareRunId, 20, { offset: -0.1 });
         bigRun = seedGroups(store, { groups: BIG_RUN_GROUPS, groupSize: 2, seed: 13, runName: 'big run', pending: false, images: false });
         bigGroupId = seedGroups(store, { runId: bigRun.runId, groups: 1, groupSize: 64, seed: 14, firstStep: BIG_RUN_GROUPS + 1, pending: false }).groupIds[0]!;
-        cycles = seedReflections(store);
-        edits = seedEdits(store);
         seedEvaluation(store, { accuracy: 0.5, seed: 1 });
         seedEvaluation(store, { runId: trainRun.runId, checkpointPath: '/ckpt/step-20.safetensors', accuracy: 0.75, seed: 2 });
       });
@@ -93,7 +90,8 @@ test('the dashboard charts every metric family, shows values on hover, overlays 
   await page.waitForFunction((el) => /\d/.test(el?.textContent ?? ''), await legendValue.elementHandle());
 
   // Compare: the other run's lines join each chart (dashed), labelled with their run.
-  await page.getByLabel('Compare with').selectOption(String(compareRunId));
+  await page.getByText(/^Compare with/).click();
+  await page.getByRole('group', { name: 'Runs to compare with' }).getByLabel(`#${compareRunId} compare run`).check();
   await reward.getByText(`#${compareRunId} reward/shapeeval`).waitFor();
   await page.getByText('pairwise agreement').waitFor();
   assert.equal(await page.getByTestId('pairwise').innerText(), '83.3%');
@@ -256,31 +254,6 @@ test('rollouts: thousands of groups in a virtualised list, jump to a step, a 64-
   assert.deepEqual(h.pageErrors, []);
 });
 
-test('a reflection cycle reads as a timeline and a critique can be marked; edits show all five parts with scores', async () => {
-  const { page } = h;
-  await h.open(`reflections/${cycles.runId}`, 'Reflections');
-  await page.getByText('2 cycles').waitFor();
-  const marks = page.getByRole('group', { name: 'Your mark on the critique of round 2' }).first();
-  await marks.getByRole('button', { name: 'Critique wrong' }).click();
-  await waitForText(marks, /0 right · 1 wrong \(me\)/);
-  const round = readStore((store) => store.reflections.get(cycles.cycleIds[0]!).rounds[1]!);
-  assert.deepEqual(round.marks.map((m) => [m.annotator, m.correct]), [['me', false]]);
-  assert.equal(await marks.getByRole('button', { name: 'Critique wrong' }).getAttribute('aria-pressed'), 'true');
-  await page.waitForFunction(() => [...document.querySelectorAll('img')].every((img) => img.complete && img.naturalWidth === 32));
-  await h.screenshot('reflections-cycle', { fullPage: true });
-
-  await h.open(`edits/${edits.runId}`, 'Edits');
-  const rows = page.getByRole('row').filter({ hasText: /make the/ });
-  await rows.first().waitFor();
-  assert.equal(await rows.count(), 3);
-  const first = rows.first();
-  assert.equal(await first.getByRole('img').count(), 3, 'source, edited and reconstruction');
-  assert.match(await first.innerText(), /make the \w+ green[\s\S]*make the \w+ \w+[\s\S]*0\.500[\s\S]*0\.900[\s\S]*0\.800/);
-  await page.waitForFunction(() => [...document.querySelectorAll('table img')].every((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth === 32));
-  await h.screenshot('edits-records');
-  assert.deepEqual(h.pageErrors, []);
-});
-
 test('evaluations: per-task table beside the base model, failures first with reasons, and a new run recorded', async () => {
   const { page } = h;
   await h.open('evaluation', 'Evaluation');
@@ -308,44 +281,35 @@ test('evaluations: per-task table beside the base model, failures first with rea
   assert.deepEqual(h.pageErrors, []);
 });
 
-test('export from the Runs page writes the files into the data dir and they read back', async () => {
+test('export from the Runs page downloads a zip whose rows read back, the tie made by drag among them', async () => {
   const { page } = h;
   await h.open(`runs/${rankRun.runId}`, 'Runs');
   await page.getByLabel('Export format').selectOption('all');
-  await page.getByRole('button', { name: 'Export', exact: true }).click();
-  const result = page.getByRole('status', { name: 'Export result' });
-  await result.waitFor();
-  const dir = (await result.locator('code.path').innerText()).trim();
-  assert.ok(dir.startsWith(join(h.server.dataDir, 'exports')), dir);
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  const { name, dir } = await downloadAndUnzip(page, h.server.dataDir, () => page.getByRole('button', { name: 'Export', exact: true }).click());
+  const out = join(dir, name.replace(/\.zip$/, ''));
+  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
   assert.equal(manifest.run.id, rankRun.runId);
-  const rankings = readFileSync(join(dir, 'rankings.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  const rankings = readFileSync(join(out, 'rankings.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
   assert.equal(rankings.length, 1, 'the ranking made by drag');
   assert.deepEqual(rankings[0].ranks.map((r: { rank: number }) => r.rank).sort(), [1, 2, 2, 4]);
-  const pickapic = readFileSync(join(dir, 'pickapic.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  assert.ok(existsSync(join(out, rankings[0].ranks[0].image)));
+  const pickapic = readParquetFile(join(out, 'pickapic.parquet')).rows;
   assert.equal(pickapic.length, 6);
   assert.equal(pickapic.filter((r) => r.label_0 === 0.5).length, 1, 'the tie');
-  assert.ok(existsSync(join(dir, pickapic[0].jpg_0)));
+  await page.getByRole('status', { name: 'Export result' }).getByRole('link', { name: /^Download / }).waitFor();
   await h.screenshot('runs-export');
   assert.deepEqual(h.pageErrors, []);
 });
 
 test('every control on the new screens has a label, in light and dark', async () => {
   const { page } = h;
-  const unlabelled = () => page.evaluate(() => [...document.querySelectorAll<HTMLElement>('main button, main input, main select')]
-    .filter((el) => {
-      const named = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || (el instanceof HTMLButtonElement && el.textContent?.trim());
-      const labelled = (el as HTMLInputElement).labels?.length;
-      return !named && !labelled;
-    })
-    .map((el) => el.outerHTML.slice(0, 80)));
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });
     for (const [route, heading] of [[`dashboard/${trainRun.runId}`, 'Dashboard'], ['ranking', 'Ranking'], [`rollouts/${trainRun.runId}`, 'Rollouts'],
-      [`reflections/${cycles.runId}`, 'Reflections'], [`edits/${edits.runId}`, 'Edits'], ['evaluation', 'Evaluation'], [`runs/${rankRun.runId}`, 'Runs']] as const) {
+      ['evaluation', 'Evaluation'], [`runs/${rankRun.runId}`, 'Runs']] as const) {
       await h.open(route, heading);
       await page.waitForTimeout(150);
-      assert.deepEqual(await unlabelled(), [], `${route} (${scheme})`);
+      assert.deepEqual(await unlabelledControls(page), [], `${route} (${scheme})`);
     }
   }
   await h.open(`dashboard/${trainRun.runId}`, 'Dashboard');

@@ -43,6 +43,8 @@ export interface GradCheckCase {
   /** Finite-difference coordinates sampled per input (default 6). */
   samples?: number;
   seed?: number;
+  /** Opset of the graph (default the builder's): for ops whose meaning changed between opsets. */
+  opset?: number;
 }
 
 export interface GradCheckResult {
@@ -68,7 +70,7 @@ function toOrt(f: Feed): ort.Tensor {
 export async function checkGradients(c: GradCheckCase): Promise<GradCheckResult> {
   const dtype = c.dtype ?? 'float64';
   const r = rng(c.seed ?? 1);
-  const g = new GraphBuilder('gradcheck');
+  const g = new GraphBuilder('gradcheck', c.opset ? { opset: c.opset } : {});
   const x: Record<string, Tensor> = {};
   const feeds: Record<string, Feed> = {};
   const Arr = dtype === 'float64' ? Float64Array : Float32Array;

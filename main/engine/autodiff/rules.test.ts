@@ -130,6 +130,16 @@ const CASES: Record<string, GradCheckCase> = {
     inputs: { x: [2, 3, 7, 6], w: [4, 3, 3, 3], b: [4] },
     build: (g, { x, w, b }) => g.op('Conv', [x!, w!, b!], [attr.ints('strides', [2, 2]), attr.ints('pads', [1, 0, 1, 1])])[0]!,
   },
+  'Conv (stride 1, spatial sizes known only at run time)': {
+    inputs: { x: [1, 2, 5, 4], w: [3, 2, 3, 2] },
+    scalar: true,
+    build: (g, { x, w }) => {
+      // The same tensor through a run-time shape: the builder no longer knows its spatial sizes.
+      const free = g.reshape(x!, g.concat([g.ints([1, 2]), g.slice(g.op('Shape', [x!])[0]!, [2], [4])], 0));
+      assert.deepEqual(free.shape!.slice(2), [null, null]);
+      return weightedSum(g, g.op('Conv', [free, w!], [attr.ints('pads', [1, 0, 1, 1])])[0]!);
+    },
+  },
   'Conv (groups 2, dilation 2, 1-D)': {
     inputs: { x: [2, 4, 9], w: [6, 2, 3] },
     build: (g, { x, w }) => g.op('Conv', [x!, w!], [attr.int('group', 2), attr.ints('dilations', [2]), attr.ints('pads', [2, 1])])[0]!,
@@ -145,6 +155,15 @@ const CASES: Record<string, GradCheckCase> = {
   'InstanceNormalization (scale and bias)': {
     inputs: { x: [2, 3, 5], s: [3], b: [3] },
     build: (g, { x, s, b }) => g.op('InstanceNormalization', [x!, s!, b!], [attr.float('epsilon', 1e-5)])[0]!,
+  },
+  'GroupNormalization (opset 21: scale and bias per channel)': {
+    inputs: { x: [2, 6, 3, 2], s: [6], b: [6] },
+    build: (g, { x, s, b }) => g.op('GroupNormalization', [x!, s!, b!], [attr.int('num_groups', 3), attr.float('epsilon', 1e-5)])[0]!,
+  },
+  'GroupNormalization (opset 18: scale and bias per group)': {
+    inputs: { x: [2, 6, 5], s: [2], b: [2] },
+    opset: 18,
+    build: (g, { x, s, b }) => g.op('GroupNormalization', [x!, s!, b!], [attr.int('num_groups', 2)])[0]!,
   },
   'Resize (nearest ×2, asymmetric floor)': {
     inputs: { x: [1, 2, 3, 2] },
@@ -179,9 +198,12 @@ const FLOAT32_ONLY = new Set<string>([
   'Cast (float64 → float32 → float64, float32 tolerance)',
   'Conv (stride 2, pads, bias)',
   'Conv (groups 2, dilation 2, 1-D)',
+  'Conv (stride 1, spatial sizes known only at run time)',
   'ConvTranspose (stride 2, pads, output_padding, bias)',
   'ConvTranspose (groups 2, stride 3, dilation 2, 1-D)',
   'InstanceNormalization (scale and bias)',
+  'GroupNormalization (opset 21: scale and bias per channel)',
+  'GroupNormalization (opset 18: scale and bias per group)',
   'Resize (nearest ×2, asymmetric floor)',
   'Resize (linear ×0.5 and ×1.5, half_pixel)',
   'Resize (linear to sizes, align_corners)',

@@ -322,6 +322,9 @@ export const RULES: Readonly<Record<string, RuleEntry>> = {
   //   x̂ = (X − μ)·r over the spatial axes of each (n, c), Y = x̂ ⊙ s_c + b_c
   //   ds = Σ_{n,spatial} dY ⊙ x̂,  db = Σ_{n,spatial} dY,  g = dY ⊙ s,  dX = r ⊙ (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂))
   InstanceNormalization: rule(instanceNormGrad),
+  // GroupNorm: x̂ = (X − μ)·r over each group of C/G channels and the spatial axes, Y = x̂ ⊙ s + b with s,
+  //   b per channel (opset 21) or per group (opset 18); the same three gradients, summed per group at 18.
+  GroupNormalization: rule(groupNormGrad),
 
   // Conv: Y = Σ_k W_k ⋆ X (strides s, dilations d, pads p, groups G):
   //   dX = convTranspose(dY, W) with the same s, d, p, G (output_padding restores X's size);
@@ -584,6 +587,32 @@ function instanceNormGrad(ctx: GradContext): (Tensor | undefined)[] {
   ];
 }
 
+function groupNormGrad(ctx: GradContext): (Tensor | undefined)[] {
+  const { g, node, x, dy, needs } = ctx;
+  const [input, scale] = [x[0]!, x[1]!];
+  const d = dy[0]!;
+  const rank = input.rank;
+  const groups = intAttr(node, 'num_groups', 1);
+  const channels = input.shape![1];
+  if (typeof channels !== 'number') throw new Error(`GroupNormalization node '${node.name}': the gradient needs a static channel count`);
+  const perGroupScale = g.opset < 21; // opset 18: scale and bias [G]; 21: [C]
+  const grouped = (t: Tensor) => g.reshape(t, [0, groups, -1]); // [N, G, C/G · spatial]
+  const xg = grouped(input);
+  const centered = g.sub(xg, g.reduceMean(xg, [2], true));
+  const invStd = g.reciprocal(g.sqrt(g.add(g.reduceMean(g.mul(centered, centered), [2], true), c(g, floatAttr(node, 'epsilon', 1e-5), input))));
+  const xhatGrouped = g.mul(centered, invStd);
+  const xhat = g.reshape(xhatGrouped, g.shape(input));
+  const trailingOnes = Array<number>(rank - 2).fill(1);
+  const channelScale = perGroupScale ? g.reshape(g.expand(g.reshape(scale, [groups, 1]), [groups, channels / groups]), [channels, ...trailingOnes]) : g.reshape(scale, [channels, ...trailingOnes]);
+  const batchAndSpatial = [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
+  const perParameter = (t: Tensor) => {
+    const perChannel = g.reduceSum(t, batchAndSpatial, false); // [C]
+    return perGroupScale ? g.reduceSum(g.reshape(perChannel, [groups, channels / groups]), [1], false) : perChannel;
+  };
+  const dX = needs[0] ? g.reshape(normalizedInputGrad(g, grouped(g.mul(d, channelScale)), xhatGrouped, invStd, [2]), g.shape(input)) : undefined;
+  return [dX, needs[1] ? perParameter(g.mul(d, xhat)) : undefined, needs[2] ? perParameter(d) : undefined];
+}
+
 /** Conv / ConvTranspose attributes with their defaults; explicit pads only (auto_pad NOTSET or VALID). */
 function convAttrs(ctx: GradContext) {
   const { node, x } = ctx;
@@ -635,10 +664,12 @@ function convGrad(ctx: GradContext): (Tensor | undefined)[] {
   let dX: Tensor | undefined;
   if (needs[0]) {
     const sizes = x[0]!.shape!.slice(2);
-    if (!isStatic(sizes)) throw new Error(`Conv node '${node.name}': the input gradient needs static spatial sizes`);
-    // ConvTranspose gives s·(H'−1) + d·(k−1) + 1 − pads; the rows the forward stride skipped come back as output_padding.
-    const outputPadding = sizes.map((h, i) => (h + a.pads[i]! + a.pads[i + a.spatial]! - a.dilations[i]! * (a.kernel[i]! - 1) - 1) % a.strides[i]!);
-    dX = convOp(g, 'ConvTranspose', d, x[1]!, { ...a, outputPadding });
+    const strided = a.strides.some((st) => st !== 1);
+    if (strided && !isStatic(sizes)) throw new Error(`Conv node '${node.name}': the input gradient of a strided conv needs static spatial sizes`);
+    // ConvTranspose gives s·(H'−1) + d·(k−1) + 1 − pads; the rows the forward stride skipped come back as
+    // output_padding (none at stride 1, whatever the sizes).
+    const outputPadding = strided ? (sizes as number[]).map((h, i) => (h + a.pads[i]! + a.pads[i + a.spatial]! - a.dilations[i]! * (a.kernel[i]! - 1) - 1) % a.strides[i]!) : undefined;
+    dX = convOp(g, 'ConvTranspose', d, x[1]!, outputPadding ? { ...a, outputPadding } : a);
   }
   const dW = needs[1] ? weightGrad(g, x[0]!, d, a) : undefined;
   const dB = x[2] && needs[2] ? g.reduceSum(d, [0, ...Array.from({ length: a.spatial }, (_, i) => i + 2)], false) : undefined;

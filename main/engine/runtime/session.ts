@@ -18,6 +18,12 @@ export interface SessionOptions {
   spinWait?: boolean;
   /** Share one session per (model bytes, options). Default true. */
   cache?: boolean;
+  /**
+   * Leave outputs on the device (ORT's 'gpu-buffer' outputs, WebGPU): feeding them back as inputs never
+   * crosses to the CPU; `await output.getData()` downloads one. Ignored on the CPU (and on a CPU fallback).
+   * Default false.
+   */
+  outputsOnDevice?: boolean;
 }
 
 /** Typed arrays that can be fed to a session. Uint8Array also feeds bool inputs, Uint16Array float16 ones. */
@@ -168,6 +174,7 @@ export async function createSession(model: Uint8Array, options: SessionOptions =
     threads: options.threads ?? 0,
     graphOptimization: options.graphOptimization ?? 'all',
     spinWait: options.spinWait ?? false,
+    outputsOnDevice: options.outputsOnDevice ?? false,
   };
   assertProviderName(resolved.provider);
   if (!Number.isInteger(resolved.threads) || resolved.threads < 0) throw new Error(`createSession: threads must be an integer >= 0, got ${resolved.threads}`);
@@ -208,6 +215,7 @@ async function openSession(model: Uint8Array, options: ResolvedOptions): Promise
     executionMode: 'sequential',
     graphOptimizationLevel: options.graphOptimization,
     extra: { session: { intra_op: { allow_spinning: options.spinWait ? '1' : '0' } } },
+    ...(options.outputsOnDevice && provider === 'webgpu' ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
   });
   try {
     const session = await ort.InferenceSession.create(model, ortOptions(options.provider));

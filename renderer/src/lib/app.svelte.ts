@@ -3,6 +3,7 @@ import { createApi, type RendererApi } from './api.ts';
 import { ConnectionState } from './connection.svelte.ts';
 import { EvalJobsState } from './eval-jobs.svelte.ts';
 import { Router } from './router.svelte.ts';
+import { RunDraftState } from './run-draft.svelte.ts';
 import { RunsState } from './runs.svelte.ts';
 import { SettingsState } from './settings.svelte.ts';
 
@@ -13,6 +14,8 @@ export class AppState {
   readonly settings: SettingsState;
   readonly runs: RunsState;
   readonly evalJobs: EvalJobsState;
+  /** A cloned run waiting for the new-run form. */
+  readonly runDraft = new RunDraftState();
 
   constructor(api: RendererApi = createApi()) {
     this.api = api;

@@ -2,13 +2,13 @@
 // (uPlot wants columnar data: x values, then one y array per line, null where a line has no point).
 import type { MetricSeries } from '../../../contract/domain.ts';
 
-/** One line of a chart: a run's metric (the compared run's lines are dashed). */
+/** One line of a chart: a run's metric (each compared run's lines have their own dash pattern). */
 export interface ChartLine {
   label: string;
   steps: number[];
   values: number[];
   color: string;
-  dashed?: boolean;
+  dash?: number[];
 }
 
 export interface ChartGroup {
@@ -75,4 +75,39 @@ export function appendPoint(series: MetricSeries, step: number, value: number): 
     values.splice(at, 0, value);
   }
   return { ...series, steps, values };
+}
+
+/**
+ * Labels for a value axis's ticks that tell them apart at any scale: fixed decimals as many as the tick
+ * spacing needs, exponent notation for very small or large values (KL near 1e-8, a learning rate of
+ * 3e-6), and never "-0".
+ */
+export function axisLabels(ticks: readonly number[]): string[] {
+  const finite = ticks.filter(Number.isFinite);
+  if (finite.length === 0) return ticks.map(String);
+  const largest = Math.max(...finite.map(Math.abs));
+  const gaps = finite.slice(1).map((t, i) => Math.abs(t - finite[i]!)).filter((g) => g > 0);
+  const spacing = gaps.length ? Math.min(...gaps) : largest;
+  const clean = (label: string, value: number) => (value === 0 || Number(label) === 0 ? '0' : label);
+  // Labels that read back as their ticks (to a hundredth of the spacing) and differ where the ticks do.
+  const distinct = (labels: string[]) => new Set(labels).size === new Set(finite).size
+    && labels.every((label, i) => Math.abs(Number(label) - finite[i]!) <= spacing / 100);
+  if (largest !== 0 && (largest < 1e-3 || largest >= 1e6)) {
+    for (let digits = 0; digits <= 6; digits++) {
+      const labels = ticks.map((t) => clean(t.toExponential(digits).replace('e+', 'e'), t));
+      if (distinct(labels.filter((_, i) => Number.isFinite(ticks[i])))) return labels;
+    }
+  }
+  const decimals = Math.min(12, Math.max(0, -Math.floor(Math.log10(spacing || 1))));
+  for (let d = decimals; d <= 12; d++) {
+    const labels = ticks.map((t) => clean(t.toFixed(d), t));
+    if (distinct(labels.filter((_, i) => Number.isFinite(ticks[i])))) return labels;
+  }
+  return ticks.map((t) => clean(String(t), t));
+}
+
+/** The metrics worth a chart for a run: human-feedback counters only when the run takes human feedback. */
+export function chartedMetrics(names: readonly string[], config: { human?: { mode?: unknown } }): string[] {
+  const human = config.human?.mode !== undefined && config.human.mode !== 'off';
+  return names.filter((name) => human || !/^human([/_.]|$)/.test(name));
 }

@@ -9,6 +9,9 @@ export class RunsState {
 
   constructor(private readonly api: RendererApi) {
     api.on('run.updated', (run) => this.upsert(run));
+    api.on('run.deleted', ({ runId }) => {
+      this.list = this.list.filter((run) => run.id !== runId);
+    });
   }
 
   async load(): Promise<void> {

@@ -203,7 +203,164 @@ def export(name, model, inputs, dynamic):
     print(f'{name}: {os.path.getsize(path)} B onnx, {len(grads)} initializers; ops {" ".join(ops)}')
 
 
+# ----- a tiny unified model for "bring your own model" (docs/model.md, main/models/adapter.ts) -------------
+# The app's layout at its smallest: 32x32 images, 8x8 vision and DiT patches, 96 text slots, 4 meta-queries,
+# the ShapeWorld vocabulary (151 words). Exported with do_constant_folding=False so every initializer is a
+# parameter under its torch name, shared by name between the LM graphs.
+V, D, H, Q, P, L, DV, N, DP, DC, TF = 151, 16, 2, 4, 16, 96, 192, 16, 192, 16, 16
+UNIFIED = os.path.join(OUT, '..', '..', '..', 'models', 'test-fixtures', 'tiny-unified')
+
+
+class Block(nn.Module):
+    """Pre-LN attention with the app's additive bias [B, 1, T, S] and a KV cache, then a GELU MLP."""
+    def __init__(self):
+        super().__init__()
+        self.ln1, self.qkv, self.out = nn.LayerNorm(D), nn.Linear(D, 3 * D), nn.Linear(D, D)
+        self.ln2, self.up, self.down = nn.LayerNorm(D), nn.Linear(D, 2 * D), nn.Linear(2 * D, D)
+
+    def forward(self, x, bias, past_k=None, past_v=None):
+        b, t = x.shape[0], x.shape[1]
+        heads = lambda z: z.reshape(b, t, H, D // H).transpose(1, 2)
+        q, k, v = (heads(z) for z in self.qkv(self.ln1(x)).split(D, -1))
+        if past_k is not None:
+            k, v = torch.cat([past_k, k], 2), torch.cat([past_v, v], 2)
+        att = torch.softmax(q @ k.transpose(-1, -2) / (D // H) ** 0.5 + bias, -1)
+        x = x + self.out((att @ v).transpose(1, 2).reshape(b, t, D))
+        return x + self.down(F.gelu(self.up(self.ln2(x)))), k, v
+
+
+class Lm(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed, self.positions = nn.Embedding(V, D), nn.Embedding(P + L + Q, D)
+        self.block, self.final = Block(), nn.LayerNorm(D)
+
+
+class LmFull(nn.Module):
+    def __init__(self, lm):
+        super().__init__()
+        self.lm = lm
+
+    def forward(self, image_tokens, text_ids, queries, positions, bias):
+        lm = self.lm
+        x = torch.cat([image_tokens, lm.embed(text_ids), queries], 1) + lm.positions(positions)
+        h, k, v = lm.block(x, bias)
+        return lm.final(h), k, v
+
+
+class LmStep(nn.Module):
+    def __init__(self, lm, head):
+        super().__init__()
+        self.lm, self.head = lm, head
+
+    def forward(self, token_ids, positions, bias, past_k0, past_v0):
+        lm = self.lm
+        h, k, v = lm.block(lm.embed(token_ids) + lm.positions(positions), bias, past_k0, past_v0)
+        return self.head(lm.final(h))[:, 0], k, v
+
+
+class LmHead(nn.Module):
+    def __init__(self, head):
+        super().__init__()
+        self.head = head
+
+    def forward(self, hidden):
+        return self.head(hidden)
+
+
+class Queries(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.generate, self.edit = nn.Parameter(torch.randn(Q, D) * 0.5), nn.Parameter(torch.randn(Q, D) * 0.5)
+
+    def forward(self, edit_flag):
+        f = edit_flag[:, None, None]
+        return (1 - f) * self.generate + f * self.edit
+
+
+class Vision(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.patch, self.positions = nn.Linear(DV, D), nn.Parameter(torch.randn(P, D) * 0.1)
+        self.norm, self.to_lm = nn.LayerNorm(D), nn.Linear(D, D)
+
+    def forward(self, vision_patches):
+        return self.to_lm(self.norm(self.patch(vision_patches) + self.positions))
+
+
+class Connector(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(D, DC), nn.Linear(DC, DC)
+
+    def forward(self, query_hidden):
+        return self.b(F.gelu(self.a(query_hidden)))
+
+
+class Dit(nn.Module):
+    """Patch tokens + time + pooled condition, self-attention, cross-attention to the condition, MLP."""
+    def __init__(self):
+        super().__init__()
+        self.patch, self.ref, self.positions = nn.Linear(DP, D), nn.Linear(DP, D), nn.Parameter(torch.randn(N, D) * 0.1)
+        self.time1, self.time2, self.pool = nn.Linear(TF, D), nn.Linear(D, D), nn.Linear(DC, D)
+        self.ln1, self.attn = nn.LayerNorm(D), nn.MultiheadAttention(D, H, batch_first=True)
+        self.ln2, self.cross = nn.LayerNorm(D), nn.MultiheadAttention(D, H, batch_first=True)
+        self.ln3, self.up, self.down, self.out = nn.LayerNorm(D), nn.Linear(D, 2 * D), nn.Linear(2 * D, D), nn.Linear(D, DP)
+        self.register_buffer('freqs', torch.exp(-np.log(10000.0) * torch.arange(TF // 2) / (TF // 2)), persistent=False)
+
+    def forward(self, x, t, cond, ref):
+        args = (t * 1000)[:, None] * self.freqs[None]
+        temb = self.time2(F.silu(self.time1(torch.cat([args.cos(), args.sin()], 1))))
+        h = self.patch(x) + self.ref(ref) + self.positions + (temb + self.pool(cond.mean(1)))[:, None]
+        a = self.ln1(h)
+        h = h + self.attn(a, a, a, need_weights=False)[0]
+        h = h + self.cross(self.ln2(h), cond, cond, need_weights=False)[0]
+        h = h + self.down(F.gelu(self.up(self.ln3(h))))
+        return self.out(h)
+
+
+def export_unified():
+    torch.manual_seed(1)
+    lm, head = Lm(), nn.Linear(D, V)
+    parts = [Vision(), Queries(), Connector(), Dit(), lm, head]
+    with torch.no_grad():
+        for module in parts:
+            for name, p in module.named_parameters():
+                if name.endswith('ln1.weight') or name.endswith('ln2.weight') or name.endswith('ln3.weight') or name.endswith('norm.weight') or name.endswith('final.weight'):
+                    p.add_(torch.randn(p.shape) * 0.05)  # LayerNorms that differ, as trained ones do (identical tensors would be merged)
+                elif name.endswith('bias'):
+                    p.copy_(torch.randn(p.shape) * 0.02)
+    os.makedirs(UNIFIED, exist_ok=True)
+    b, t = 2, 5
+    graphs = {
+        'vision': (parts[0], {'vision_patches': torch.randn(b, P, DV)}, {'vision_patches': {0: 'batch'}}, ['image_tokens']),
+        'queries': (parts[1], {'edit_flag': torch.tensor([0.0, 1.0])}, {'edit_flag': {0: 'batch'}}, ['queries']),
+        'connector': (parts[2], {'query_hidden': torch.randn(b, Q, D)}, {'query_hidden': {0: 'batch'}}, ['cond']),
+        'dit': (parts[3], {'x': torch.randn(b, N, DP), 't': torch.rand(b), 'cond': torch.randn(b, Q, DC), 'ref': torch.randn(b, N, DP)},
+                {'x': {0: 'batch'}, 't': {0: 'batch'}, 'cond': {0: 'batch'}, 'ref': {0: 'batch'}}, ['v']),
+        'lm': (LmFull(lm), {'image_tokens': torch.randn(b, P, D), 'text_ids': torch.randint(0, V, (b, t)), 'queries': torch.randn(b, Q, D),
+                            'positions': torch.arange(P + t + Q).repeat(b, 1), 'bias': torch.zeros(b, 1, P + t + Q, P + t + Q)},
+               {'image_tokens': {0: 'batch'}, 'text_ids': {0: 'batch', 1: 'text'}, 'queries': {0: 'batch', 1: 'queries'},
+                'positions': {0: 'batch', 1: 'seq'}, 'bias': {0: 'batch', 2: 'seq', 3: 'seq'}}, ['hidden', 'present_k0', 'present_v0']),
+        'lm_step': (LmStep(lm, head), {'token_ids': torch.randint(0, V, (b, 1)), 'positions': torch.full((b, 1), 3), 'bias': torch.zeros(b, 1, 1, t + 1),
+                                       'past_k0': torch.randn(b, H, t, D // H), 'past_v0': torch.randn(b, H, t, D // H)},
+                    {'token_ids': {0: 'batch'}, 'positions': {0: 'batch'}, 'bias': {0: 'batch', 3: 'total'},
+                     'past_k0': {0: 'batch', 2: 'past'}, 'past_v0': {0: 'batch', 2: 'past'}}, ['logits', 'present_k0', 'present_v0']),
+        'lm_head': (LmHead(head), {'hidden': torch.randn(b, t, D)}, {'hidden': {0: 'batch', 1: 'tokens'}}, ['logits']),
+    }
+    for name, (module, inputs, dynamic, outputs) in graphs.items():
+        path = os.path.join(UNIFIED, f'{name}.onnx')
+        torch.onnx.export(module.eval(), tuple(inputs.values()), path, input_names=list(inputs), output_names=outputs,
+                          dynamic_axes=dynamic, opset_version=OPSET, do_constant_folding=False)
+        print(f'unified/{name}: {os.path.getsize(path)} B')
+    manifest = {'name': 'tiny-torch', 'imageSize': 32, 'textLength': L, 'queries': Q, 'visionPatch': 8, 'ditPatch': 8,
+                'lm': {'width': D, 'heads': H, 'layers': 1}, 'condWidth': DC, 'tokenizer': 'shapeworld'}
+    with open(os.path.join(UNIFIED, 'unirl-model.json'), 'w') as f:
+        json.dump(manifest, f, indent=2)
+
+
 if __name__ == '__main__':
     torch.manual_seed(0)
     for case in cases():
         export(*case)
+    export_unified()
