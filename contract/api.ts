@@ -15,6 +15,7 @@ import {
   type Ranking,
   type RewardComponent,
   type Run,
+  type RunStatus,
   type Sample,
   type Verdict,
   type CritiqueMark,
@@ -88,6 +89,69 @@ export interface TrajectoryView {
   tokens?: string[];
   /** lm without `tokens`: why the ids stay ids (e.g. the run's checkpoint is gone). */
   tokensNote?: string;
+}
+
+/** A sample's DM trajectories drawn again (samples.redraw): its stored seeds, the run's checkpoint nearest to the weights that drew it. */
+export interface RedrawView {
+  sampleId: number;
+  /** The step whose weights drew the sample. */
+  drawnWithStep: number;
+  /** The checkpoint step the re-draw used (0 = the weights the run started from); equal to drawnWithStep: the same trajectory. */
+  checkpointStep: number;
+  trajectories: { trajectoryId: number; label: string; latents: TensorView }[];
+  skipped: { trajectoryId: number; label: string; reason: string }[];
+}
+
+/** What one run takes on disk (storage.usage). Bytes as stored; `rowBytes` is an estimate (db/usage.ts). */
+export interface RunUsage {
+  runId: number;
+  name: string;
+  status: RunStatus;
+  samples: number;
+  rowBytes: number;
+  imageBytes: number;
+  tensorBytes: number;
+  checkpoints: number;
+  checkpointsWithOptimizer: number;
+  checkpointBytes: number;
+  otherFileBytes: number;
+  exportBytes: number;
+}
+
+export interface DataDirUsage {
+  dataDir: string;
+  fileBytes: number;
+  walBytes: number;
+  /** Pages free inside the database file. */
+  freeBytes: number;
+  autoVacuum: 'none' | 'full' | 'incremental';
+  runs: RunUsage[];
+}
+
+/** Overrides of a run's storage policy for pruning (unset: the run's config). */
+export interface StorageKeep {
+  /** Checkpoints with optimizer state kept. */
+  latest?: number;
+  /** Keep the best checkpoint by held-out evaluation. */
+  best?: boolean;
+  /** Weights-only snapshot every K steps (0 = none). */
+  every?: number;
+  /** 'viewed': latents of ranked and sampled groups only (others are re-drawn); 'all': every stored latent stays. */
+  latents?: 'viewed' | 'all';
+}
+
+export interface ReclaimInfo {
+  beforeBytes: number;
+  afterBytes: number;
+  mode: 'incremental_vacuum' | 'vacuum';
+  ms: number;
+}
+
+export interface PruneResult {
+  runId: number;
+  checkpoints: { deleted: number[]; weightsOnly: number[]; freedBytes: number; policy: { keepLatest: number; keepBest: boolean; snapshotEvery: number } };
+  tensorBytesFreed: number;
+  reclaim: ReclaimInfo;
 }
 
 /** Agreement between annotators who ranked the same groups (pure maths in main/export/agreement.ts). */
@@ -251,7 +315,7 @@ export const calls = {
   'runs.start': call<Run>()(z.object({ runId: id, steps: z.number().int().min(1).max(10_000_000).optional() }).strict()),
   'runs.rename': call<Run>()(z.object({ runId: id, name: z.string().trim().min(1).max(120) }).strict()),
   /** Deletes a run that is not training: its rows (groups, samples, rankings, metrics...) and its files (runs/<id>/). */
-  'runs.delete': call<{ runId: number; removedFiles: boolean }>()(z.object({ runId: id }).strict()),
+  'runs.delete': call<{ runId: number; removedFiles: boolean; fileBytesFreed: number; reclaim: ReclaimInfo }>()(z.object({ runId: id }).strict()),
   /** Pauses after the current step (resumable with runs.start). */
   'runs.pause': call<Run>()(z.object({ runId: id }).strict()),
   'runs.stop': call<Run>()(z.object({ runId: id }).strict()),
@@ -290,6 +354,15 @@ export const calls = {
   ),
 
   'samples.trajectory': call<TrajectoryView[]>()(z.object({ sampleId: id }).strict()),
+  'samples.redraw': call<RedrawView>()(z.object({ sampleId: id }).strict()),
+  'storage.usage': call<DataDirUsage>()(z.object({}).strict()),
+  'runs.prune': call<PruneResult>()(z.object({
+    runId: id,
+    keep: z.object({
+      latest: z.number().int().min(1).max(1000).optional(), best: z.boolean().optional(),
+      every: z.number().int().min(0).max(1_000_000).optional(), latents: z.enum(['viewed', 'all']).optional(),
+    }).strict().optional(),
+  }).strict()),
   /** The images made from a sample (a reflection's refined images, an edit's reconstruction), in order. */
   'samples.derived': call<Sample[]>()(z.object({ sampleId: id }).strict()),
   'ranking.agreement': call<AgreementReport>()(z.object({ runId: id }).strict()),

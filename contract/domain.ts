@@ -145,6 +145,14 @@ export interface Trajectory {
   kind: TrajectoryKind;
   label: string;
   tensors: Record<string, Tensor>;
+  /** DM: the seeds that draw it again (initial noise, SDE noise); null for LM and for rows older than them. */
+  seeds: DrawSeeds | null;
+}
+
+/** Seeds of one SDE draw: x_0 ~ N(0, I) from `noise`, each step's z from `sde` (one source per sample). */
+export interface DrawSeeds {
+  noise: number;
+  sde: number;
 }
 
 // ---------- human rankings ----------

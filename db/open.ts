@@ -15,6 +15,8 @@ import { migrate } from './migrate.ts';
 export function openDatabase(path: string, options: { migrate?: boolean } = {}): DB {
   const db = openFile(path);
   try {
+    // A new file frees deleted runs' pages with PRAGMA incremental_vacuum (no effect on an existing file: usage.ts).
+    db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');

@@ -1,5 +1,6 @@
 // Stored-row types: the columns exactly as SQLite returns them (snake_case, 0/1 booleans, JSON as text,
 // blobs as Buffer). Only repositories see these; they map rows to the domain types in contract/domain.ts.
+import type { TensorEncoding } from './tensor.ts';
 import type { EvaluationStatus, LogLevel, RankingStatus, RunStatus, SampleRole, Scenario, TensorDType, TrajectoryKind, Verdict } from '../contract/domain.ts';
 
 export type Bit = 0 | 1;
@@ -76,6 +77,8 @@ export interface TrajectoryRow {
   sample_id: number;
   kind: TrajectoryKind;
   label: string;
+  noise_seed: number | null;
+  sde_seed: number | null;
 }
 
 export interface TrajectoryTensorRow {
@@ -84,6 +87,7 @@ export interface TrajectoryTensorRow {
   dtype: TensorDType;
   shape: string;
   data: Buffer;
+  encoding: TensorEncoding;
 }
 
 export interface RewardComponentRow {

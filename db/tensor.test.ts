@@ -59,3 +59,32 @@ test('PNG encoding refuses a buffer of the wrong size', () => {
   assert.throws(() => encodePng(new Uint8Array(10), 2, 2), /image\.rgb: must be a Uint8Array of 2x2x3 = 12 bytes, got 10/);
   assert.throws(() => encodePng(new Uint8Array(0), 0, 2), /image: size must be positive/);
 });
+
+test('compact encodings restore float32 within their stated error and take a fraction of the bytes', () => {
+  // Latents of 11 frames in [-3, 3], as an SDE writes them.
+  const data = Float32Array.from({ length: 11 * 3072 }, (_, i) => 3 * Math.sin(i * 0.37) * Math.cos(i * 0.011));
+  const tensor: Tensor = { dtype: 'float32', shape: [11, 64, 48], data };
+  const q8 = encodeTensor('t', tensor, 'q8');
+  const f16 = encodeTensor('t', tensor, 'float16');
+  assert.deepEqual([q8.encoding, f16.encoding], ['q8z', 'f16z']);
+  const raw = data.byteLength;
+  assert.ok(q8.data.byteLength < raw / 4, `q8: ${q8.data.byteLength} of ${raw} bytes`);
+  assert.ok(f16.data.byteLength < raw / 2 + 64, `f16: ${f16.data.byteLength} of ${raw} bytes`);
+  const q8Back = decodeTensor(q8).data as Float32Array;
+  const f16Back = decodeTensor(f16).data as Float32Array;
+  assert.deepEqual(decodeTensor(q8).shape, [11, 64, 48]);
+  for (let i = 0; i < data.length; i++) {
+    assert.ok(Math.abs(q8Back[i]! - data[i]!) <= 6 / 255 / 2 + 1e-6, `q8 value ${i}`);
+    assert.ok(Math.abs(f16Back[i]! - data[i]!) <= Math.abs(data[i]!) * 2 ** -11 + 2 ** -24, `f16 value ${i}`);
+  }
+});
+
+test('compact storage leaves small and integer tensors raw, and sends non-finite values to half floats', () => {
+  assert.equal(encodeTensor('t', { dtype: 'float32', shape: [4], data: new Float32Array(4) }, 'q8').encoding, 'raw');
+  assert.equal(encodeTensor('t', { dtype: 'int32', shape: [2, 2], data: new Int32Array(4) }, 'q8').encoding, 'raw');
+  const odd = encodeTensor('t', { dtype: 'float32', shape: [2, 2], data: Float32Array.of(1, Infinity, -2, NaN) }, 'q8');
+  assert.equal(odd.encoding, 'f16z');
+  assert.deepEqual([...(decodeTensor(odd).data as Float32Array)], [1, Infinity, -2, NaN]);
+  const flat = decodeTensor(encodeTensor('t', { dtype: 'float32', shape: [2, 2], data: Float32Array.of(5, 5, 1e-6, 70000) }, 'float16'));
+  assert.deepEqual([...(flat.data as Float32Array)].map((v) => (Number.isFinite(v) ? Number(v.toPrecision(3)) : v)), [5, 5, 1.01e-6, Infinity]);
+});

@@ -28,6 +28,11 @@ export class CheckpointsRepo {
     return row ? toCheckpoint(row) : null;
   }
 
+  /** Forgets the checkpoint of `runId` at `step` (its files are the caller's). */
+  remove(runId: number, step: number): void {
+    this.ctx.db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND step = ?').run(runId, step);
+  }
+
   list(runId: number): Checkpoint[] {
     return (this.ctx.db.prepare('SELECT * FROM checkpoints WHERE run_id = ? ORDER BY step').all(runId) as CheckpointRow[]).map(toCheckpoint);
   }

@@ -1,11 +1,25 @@
 // What every repository is built from: the connection and a clock (injectable so tests are deterministic).
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import { requireInteger } from '../errors.ts';
 
 export interface RepoContext {
   db: Database;
   /** Milliseconds since the Unix epoch. */
   now: () => number;
+}
+
+const statements = new WeakMap<Database, Map<string, Statement>>();
+
+/**
+ * The connection's prepared statement for `sql`, prepared once: preparing costs more than running a small
+ * insert, and the trainer writes thousands of rows a second (bench/db.ts). For fixed SQL only.
+ */
+export function cachedStatement(db: Database, sql: string): Statement {
+  let cache = statements.get(db);
+  if (!cache) statements.set(db, (cache = new Map()));
+  let statement = cache.get(sql);
+  if (!statement) cache.set(sql, (statement = db.prepare(sql)));
+  return statement;
 }
 
 export const DEFAULT_PAGE_LIMIT = 50;

@@ -3,7 +3,7 @@ import type { GroupDetail, GroupListQuery, Page, RankingStatus, RewardComponent,
 import { invalid, notFound, requireInteger } from '../errors.ts';
 import type { RolloutGroupListRow } from '../rows.ts';
 import type { RepoContext } from './context.ts';
-import { pageBounds, placeholders } from './context.ts';
+import { cachedStatement, pageBounds, placeholders } from './context.ts';
 import { LIST_SELECT, memberIdsOf, toGroups } from './group-rows.ts';
 import type { RankingsRepo } from './rankings.ts';
 import { totalReward } from './samples.ts';
@@ -53,10 +53,11 @@ export class GroupsRepo {
     const rewarded = input.samples.every((s) => (s.rewards ?? []).length > 0);
     const zeroStd = input.zeroStd ?? (rewarded && allEqual(input.samples.map((s) => totalReward(s.rewards!))));
     return this.ctx.db.transaction(() => {
-      const prompt = this.ctx.db.prepare('SELECT run_id FROM prompts WHERE id = ?').get(input.promptId) as { run_id: number } | undefined;
+      const prompt = cachedStatement(this.ctx.db, 'SELECT run_id FROM prompts WHERE id = ?').get(input.promptId) as { run_id: number } | undefined;
       if (!prompt) throw notFound('prompt', input.promptId);
       if (prompt.run_id !== input.runId) throw invalid('promptId', `prompt ${input.promptId} belongs to run ${prompt.run_id}, not run ${input.runId}`);
-      const { lastInsertRowid } = this.ctx.db.prepare(
+      const { lastInsertRowid } = cachedStatement(
+        this.ctx.db,
         `INSERT INTO rollout_groups (run_id, step, prompt_id, group_size, zero_std, ranking_status, rankings_needed, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(input.runId, input.step, input.promptId, input.samples.length, zeroStd ? 1 : 0, ranking, rankingsNeeded, this.ctx.now());

@@ -2,7 +2,7 @@
 import type { MetricSeries, MetricSeriesQuery } from '../../contract/domain.ts';
 import { invalid, requireInteger, requireText } from '../errors.ts';
 import type { MetricRow } from '../rows.ts';
-import type { RepoContext } from './context.ts';
+import { cachedStatement, type RepoContext } from './context.ts';
 
 export class MetricsRepo {
   constructor(private readonly ctx: RepoContext) {}
@@ -18,7 +18,8 @@ export class MetricsRepo {
       requireText('metric name', name);
       if (typeof value !== 'number') throw invalid(`values.${name}`, `must be a number, got ${typeof value}`);
     }
-    const insert = this.ctx.db.prepare(
+    const insert = cachedStatement(
+      this.ctx.db,
       `INSERT INTO metrics (run_id, name, step, value) VALUES (?, ?, ?, ?)
        ON CONFLICT (run_id, name, step) DO UPDATE SET value = excluded.value`,
     );

@@ -1,20 +1,24 @@
 // Samples (a group's G members and the images derived from them), their images, rewards and trajectories.
-import type { RewardComponent, Sample, Tensor, Trajectory, TrajectoryKind } from '../../contract/domain.ts';
+import type { DrawSeeds, RewardComponent, Sample, Tensor, Trajectory, TrajectoryKind } from '../../contract/domain.ts';
 import { trajectoryTensorProblems } from '../../contract/tensors.ts';
 import { invalid, notFound, requireFiniteNumber, requireInteger, requireText } from '../errors.ts';
 import { encodePng } from '../png.ts';
 import type { RgbImage } from '../png.ts';
 import type { RewardComponentRow, SampleMetaRow, TrajectoryRow, TrajectoryTensorRow } from '../rows.ts';
-import { decodeTensor, encodeTensor } from '../tensor.ts';
+import { decodeTensor, encodeTensor, type CompactEncoding } from '../tensor.ts';
 import type { RepoContext } from './context.ts';
-import { groupBy, placeholders } from './context.ts';
+import { cachedStatement, groupBy, placeholders } from './context.ts';
 
 export interface TrajectoryInput {
   kind: TrajectoryKind;
   /** Tells several trajectories of one sample apart; defaults to the kind. */
   label?: string;
-  /** See Trajectory in contract/domain.ts for the tensor names the trainer uses. */
+  /** Described in contract/tensors.ts (checked here). */
   tensors: Record<string, Tensor>;
+  /** DM: the seeds that draw it again. */
+  seeds?: DrawSeeds;
+  /** Store the float32 tensors of rank >= 2 (latents, means) compactly (db/tensor.ts). */
+  compact?: CompactEncoding;
 }
 
 export interface SampleInput {
@@ -64,7 +68,8 @@ export class SamplesRepo {
     checkRewards(`${field}.rewards`, rewards);
     const image = input.image ?? null;
     const png = image ? encodePng(image.rgb, image.width, image.height) : null;
-    const { lastInsertRowid } = this.ctx.db.prepare(
+    const { lastInsertRowid } = cachedStatement(
+      this.ctx.db,
       `INSERT INTO samples (group_id, role, idx, parent_sample_id, seed, text, image_png, image_width, image_height, advantage)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(groupId, role, index, parentSampleId, input.seed, input.text ?? null, png, image?.width ?? null, image?.height ?? null, input.advantage ?? null);
@@ -87,19 +92,22 @@ export class SamplesRepo {
   insertTrajectory(field: string, sampleId: number, input: TrajectoryInput): number {
     if (input.kind !== 'lm' && input.kind !== 'dm') throw invalid(`${field}.kind`, `must be 'lm' or 'dm', got '${input.kind}'`);
     const label = input.label ?? input.kind;
-    const blobs = Object.entries(input.tensors).map(([name, t]) => [name, encodeTensor(`${field}.tensors.${name}`, t)] as const);
+    const blobs = Object.entries(input.tensors).map(([name, t]) => [name, encodeTensor(`${field}.tensors.${name}`, t, input.compact)] as const);
+    if (input.seeds) for (const key of ['noise', 'sde'] as const) requireInteger(`${field}.seeds.${key}`, input.seeds[key], 0);
     const problems = trajectoryTensorProblems(input.kind, input.tensors);
     if (problems.length) throw invalid(`${field}.tensors`, problems.join('; '));
-    const { lastInsertRowid } = this.ctx.db.prepare('INSERT INTO trajectories (sample_id, kind, label) VALUES (?, ?, ?)').run(sampleId, input.kind, label);
-    const insertTensor = this.ctx.db.prepare('INSERT INTO trajectory_tensors (trajectory_id, name, dtype, shape, data) VALUES (?, ?, ?, ?, ?)');
-    for (const [name, blob] of blobs) insertTensor.run(lastInsertRowid, name, blob.dtype, blob.shape, blob.data);
+    const { lastInsertRowid } = cachedStatement(this.ctx.db, 'INSERT INTO trajectories (sample_id, kind, label, noise_seed, sde_seed) VALUES (?, ?, ?, ?, ?)')
+      .run(sampleId, input.kind, label, input.seeds?.noise ?? null, input.seeds?.sde ?? null);
+    const insertTensor = cachedStatement(this.ctx.db, 'INSERT INTO trajectory_tensors (trajectory_id, name, dtype, shape, data, encoding) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const [name, blob] of blobs) insertTensor.run(lastInsertRowid, name, blob.dtype, blob.shape, blob.data, blob.encoding);
     return Number(lastInsertRowid);
   }
 
   /** Sets (or replaces, by name) reward components of a sample. */
   upsertRewards(sampleId: number, rewards: readonly RewardComponent[]): void {
     checkRewards('rewards', rewards);
-    const upsert = this.ctx.db.prepare(
+    const upsert = cachedStatement(
+      this.ctx.db,
       `INSERT INTO reward_components (sample_id, name, value, weight) VALUES (?, ?, ?, ?)
        ON CONFLICT (sample_id, name) DO UPDATE SET value = excluded.value, weight = excluded.weight`,
     );
@@ -138,6 +146,7 @@ export class SamplesRepo {
     const tensorsOf = this.ctx.db.prepare('SELECT * FROM trajectory_tensors WHERE trajectory_id = ?');
     return rows.map((row) => ({
       id: row.id, sampleId: row.sample_id, kind: row.kind, label: row.label,
+      seeds: row.noise_seed !== null && row.sde_seed !== null ? { noise: row.noise_seed, sde: row.sde_seed } : null,
       tensors: Object.fromEntries((tensorsOf.all(row.id) as TrajectoryTensorRow[]).map((t) => [t.name, decodeTensor(t)])),
     }));
   }

@@ -9,6 +9,7 @@ import { invalid } from '../../db/errors.ts';
 import type { ComputeClient } from '../compute/client.ts';
 import { JobFailed } from '../compute/client.ts';
 import type { SettingsFile } from '../settings.ts';
+import { dataDirUsage, pruneRun } from './disk.ts';
 import type { Handlers } from './dispatch.ts';
 import type { EventBus } from './events.ts';
 import type { RunController } from './runs.ts';
@@ -17,7 +18,7 @@ import { listGenerators } from '../world/generators.ts';
 import { groupAgreement, poolAgreement } from '../export/agreement.ts';
 import { exportRun } from '../export/export.ts';
 import { recordEvalReport } from './eval-records.ts';
-import { listCheckpoints, resolveCheckpoint } from './files.ts';
+import { SHIPPED_BASE_ID, listCheckpoints, resolveCheckpoint, runOfCheckpoint } from './files.ts';
 import { reflectionPage } from './reflections.ts';
 import { RunTokenizers } from './trajectory-tokens.ts';
 
@@ -139,6 +140,13 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       const sample = store.samples.get(sampleId);
       return tokenizers.addWords(store.groups.get(sample.groupId).runId, store.samples.trajectories(sampleId).map(trajectoryView));
     },
+    'samples.redraw': async ({ sampleId }) => {
+      store.samples.get(sampleId);
+      const redrawn = await compute.start('redraw', { dataDir: info().dataDir, sampleId }).result;
+      return { ...redrawn, trajectories: redrawn.trajectories.map((t) => ({ ...t, latents: tensorView(t.latents) })) };
+    },
+    'storage.usage': () => dataDirUsage(store, info().dataDir),
+    'runs.prune': ({ runId, keep }) => pruneRun(store, runId, keep),
     'samples.derived': ({ sampleId }) => {
       store.samples.get(sampleId);
       return store.samples.derived(sampleId);
@@ -158,9 +166,11 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     'eval.start': ({ suite, generator, limit, checkpoint: checkpointRef }) => {
       requireKnown('suite', suite, listSuites().map((s) => s.name));
       requireKnown('generator', generator, listGenerators().map((g) => g.name));
-      const checkpoint = checkpointRef === undefined ? undefined : resolveCheckpoint(store, info().dataDir, checkpointRef);
+      // The shipped base is recorded as no checkpoint (the baseline the screen compares with).
+      const checkpoint = checkpointRef === undefined || checkpointRef === SHIPPED_BASE_ID ? undefined : resolveCheckpoint(store, info().dataDir, checkpointRef);
       // The evaluation row is written first, so the screen lists it while it runs; the job's report lands in it.
-      const evaluation = store.evaluations.start({ suite, ...(checkpoint ? { checkpointPath: checkpoint } : {}) });
+      const runId = checkpointRef === undefined ? null : runOfCheckpoint(checkpointRef);
+      const evaluation = store.evaluations.start({ suite, runId, ...(checkpoint ? { checkpointPath: checkpoint } : {}) });
       const job = compute.start('eval', { suite, generator, limit, checkpoint });
       job.result.then(
         (result) => {

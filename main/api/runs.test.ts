@@ -129,7 +129,9 @@ test('a completed run continues only with more steps; rename and delete (with it
   mkdirSync(own, { recursive: true });
   mkdirSync(other, { recursive: true });
   writeFileSync(join(own, 'step-000002.safetensors'), 'weights');
-  assert.deepEqual(runs.delete(again.id), { runId: again.id, removedFiles: true });
+  const deleted = runs.delete(again.id);
+  assert.deepEqual([deleted.runId, deleted.removedFiles, deleted.fileBytesFreed], [again.id, true, 'weights'.length]);
+  assert.ok(deleted.reclaim.afterBytes <= deleted.reclaim.beforeBytes);
   assert.ok(!existsSync(join(dataDir, 'runs', String(again.id))) && existsSync(other));
   assert.throws(() => store.runs.get(again.id), /not found/);
   assert.deepEqual(seen.filter(([name]) => name === 'run.deleted').map(([, p]) => p), [{ runId: run.id }, { runId: again.id }]);

@@ -1,14 +1,16 @@
 // Run lifecycle over the compute worker: create (validated config), start/resume, pause, stop.
 // The trainer itself records the run's status transitions; this keeps one training job per run
 // and turns job endings into events and log lines.
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ReclaimInfo } from '../../contract/api.ts';
 import type { Run, Scenario } from '../../contract/domain.ts';
 import { ApiError } from '../../contract/rpc.ts';
 import type { Store } from '../../db/index.ts';
 import { JobFailed, type ComputeClient, type JobHandle } from '../compute/client.ts';
 import { ConfigError, NANO_OVERRIDES, resolveTrainConfig } from '../rl/config.ts';
 import { describeOwner, isThisProcess, liveOwner, runDirOf } from '../rl/owner.ts';
+import { deleteRun } from './disk.ts';
 import type { EventBus } from './events.ts';
 import { resolveCheckpoint } from './files.ts';
 
@@ -102,16 +104,17 @@ export class RunController {
   }
 
   /** Deletes a run that is not training, with its files (runs/<id>/: checkpoints, preference models). */
-  delete(runId: number): { runId: number; removedFiles: boolean } {
+  /** Deletes a run with its rows, folder and exports, and gives the database's freed pages back (disk.ts). */
+  delete(runId: number): { runId: number; removedFiles: boolean; fileBytesFreed: number; reclaim: ReclaimInfo } {
     const run = this.store.runs.get(runId);
     if (this.jobs.has(runId) || run.status === 'running') throw this.precondition('runs.delete', `run ${runId} is training: stop it first`);
     const dir = join(this.dataDir, 'runs', String(runId));
     const removedFiles = existsSync(dir);
-    this.store.runs.delete(runId);
-    rmSync(dir, { recursive: true, force: true });
-    this.events.publish('log.appended', this.store.log.append(null, 'info', `run ${runId} "${run.name}" deleted${removedFiles ? ` with its files (${dir})` : ''}`));
+    const deleted = deleteRun(this.store, this.dataDir, runId);
+    const freed = `${(deleted.fileBytesFreed / 1e6).toFixed(1)} MB of files; database ${(deleted.reclaim.beforeBytes / 1e6).toFixed(1)} -> ${(deleted.reclaim.afterBytes / 1e6).toFixed(1)} MB by ${deleted.reclaim.mode} in ${deleted.reclaim.ms} ms`;
+    this.events.publish('log.appended', this.store.log.append(null, 'info', `run ${runId} "${run.name}" deleted${removedFiles ? ` with its files (${dir})` : ''}: ${freed}`));
     this.events.publish('run.deleted', { runId });
-    return { runId, removedFiles };
+    return { ...deleted, removedFiles };
   }
 
   isTraining(runId: number): boolean {

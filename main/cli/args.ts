@@ -225,9 +225,9 @@ export const TRAIN = command({
 
 export const EXPORT = command({
   name: 'export',
-  summary: 'Write a run\'s records to files: rollouts, preference pairs (Parquet), rankings, reflections, edits, verl dataset',
+  summary: 'Write a run\'s records to files: rollouts and preference pairs (Parquet), rankings, reflections, edits, verl dataset',
   synopsis: [`--run ID --format ${EXPORT_FORMATS.join('|')} --out DIR [--data-dir DIR]`],
-  details: 'manifest.json states every file\'s columns. Pairs and Pick-a-Pic rows are Parquet with the images inside; verl writes the run\'s prompts for a cluster (docs/scale-out.md).',
+  details: 'manifest.json states every file\'s columns. Rollouts, pairs and Pick-a-Pic rows are Parquet with the images inside; verl writes the run\'s prompts for a cluster (docs/scale-out.md).',
   options: {
     run: str('ID', 'the run id'),
     format: str(EXPORT_FORMATS.join('|'), 'what to write (default all)'),
@@ -235,6 +235,21 @@ export const EXPORT = command({
     'data-dir': dataDir,
   },
   examples: [['--run ID --format all --out DIR', 'rollouts, TRL pairs, Pick-a-Pic rows, rankings...']],
+});
+
+export const PRUNE = command({
+  name: 'prune',
+  summary: 'Shrink a finished run to its storage policy (checkpoints, kept latents) and give the space back',
+  synopsis: ['--run ID [--keep latest=N,best,every=K,latents=viewed|all] [--data-dir DIR]'],
+  details: 'Without --keep the run\'s own policy (config.storage) applies. With --keep, what it names: latest=N checkpoints\n'
+    + 'with optimizer state, best (the best held-out evaluation, weights only), every=K (a weights-only snapshot every\n'
+    + 'K steps), latents=viewed (only ranked and sampled groups keep theirs; the rest are re-drawn on demand) or all.',
+  options: {
+    run: str('ID', 'the run id (not training)'),
+    keep: str('latest=N,best,every=K,latents=viewed|all', 'what to keep (default: the run\'s storage policy)'),
+    'data-dir': dataDir,
+  },
+  examples: [['--run ID --keep latest=1,best,every=500', 'checkpoints and latents by policy; prints the space freed']],
 });
 
 export const IMPORT = command({
@@ -252,7 +267,7 @@ export const IMPORT = command({
 });
 
 /** Every command, in the order `unirl --help` and the README list them. */
-export const COMMANDS: readonly CommandSpec[] = [SERVE, EVAL, TRAIN, PRETRAIN, MODEL_INFO, MODEL_WEIGHTS, MODEL_SPEED, MODEL_IMPORT, EXPORT, IMPORT];
+export const COMMANDS: readonly CommandSpec[] = [SERVE, EVAL, TRAIN, PRETRAIN, MODEL_INFO, MODEL_WEIGHTS, MODEL_SPEED, MODEL_IMPORT, EXPORT, IMPORT, PRUNE];
 
 type Kind = OptionSpec['kind'];
 type KindOf<V> = V extends OptionSpec ? V['kind'] : V;

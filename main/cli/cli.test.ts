@@ -78,3 +78,11 @@ test('flags parse strictly', () => {
   assert.equal(parsePort(undefined, 5175), 5175);
   assert.throws(() => parsePort('70000', 1), /--port must be an integer 0-65535/);
 });
+
+test('prune --keep reads latest, best, every and latents, and names a bad item', async () => {
+  const { parseKeep } = await import('./prune.ts');
+  assert.deepEqual(parseKeep('latest=1,best,every=500,latents=all'), { latest: 1, best: true, every: 500, latents: 'all' });
+  assert.deepEqual(parseKeep('latest=3'), { latest: 3, best: false });
+  assert.throws(() => parseKeep('latest=0'), /--keep latest needs a whole number >= 1, got "latest=0"/);
+  assert.throws(() => parseKeep('newest=2'), /--keep: unknown item "newest=2"/);
+});

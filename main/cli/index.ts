@@ -16,6 +16,7 @@ const commands: Record<string, () => Promise<Run>> = {
   'model import': async () => (await import('./model-import.ts')).modelImportCommand,
   export: async () => (await import('./export.ts')).exportCommand,
   import: async () => (await import('./import.ts')).importCommand,
+  prune: async () => (await import('./prune.ts')).pruneCommand,
 };
 
 const wantsHelp = (args: string[]) => args.includes('--help') || args.includes('-h');

@@ -35,6 +35,11 @@ export const jobBodies: { [K in JobKind]: JobBody<K> } = {
     }
   },
 
+  async redraw(params) {
+    const { redrawSample } = await import('../rl/redraw.ts');
+    return redrawSample(params);
+  },
+
   async reward({ dataDir, ...params }, ctx) {
     const [{ scoreRewardBatch, RewardInputError }, { openStore, resolveDataDir }] = await Promise.all([import('../rl/reward-batch.ts'), import('../../db/index.ts')]);
     const store = openStore(resolveDataDir({ cliDir: dataDir }).dbPath);

@@ -2,6 +2,7 @@
 import type { EventName } from '../../contract/api.ts';
 import type { PretrainOptions, PretrainResult } from '../models/pretrain.ts';
 import type { TrainJobParams } from '../rl/job.ts';
+import type { RedrawResult } from '../rl/redraw.ts';
 import type { RewardBatchParams, RewardBatchResult } from '../rl/reward-batch.ts';
 import type { TrainResult } from '../rl/trainer.ts';
 import type { JobProgress } from './job-context.ts';
@@ -17,6 +18,8 @@ export interface JobKinds {
   pretrain: { params: PretrainOptions; result: PretrainResult };
   /** GRPO training of one run (new, or resumed by runId); ends at its limit or when cancelled. */
   train: { params: TrainJobParams; result: TrainResult };
+  /** A stored sample's DM trajectories drawn again from its seeds and the nearest checkpoint. */
+  redraw: { params: { dataDir?: string; sampleId: number }; result: RedrawResult };
   /** Scores a batch of images for the reward service; bad input comes back as `inputError`, not a failure. */
   reward: { params: RewardBatchParams & { dataDir: string }; result: RewardBatchResult | { inputError: { field: string; message: string } } };
   /** Busy CPU work for `ms` milliseconds (used to prove the main thread stays responsive). */

@@ -109,8 +109,11 @@ export interface SdeOptions {
   /** Flow-GRPO noise level a (default 0.7). */
   noiseLevel?: number;
   shift?: number;
-  /** Source of the per-step noise z. */
-  rng: Rng;
+  /**
+   * Source of the per-step noise z: one for the whole batch, or one per batch row (a row's noise then does
+   * not depend on its neighbours in the batch, so one sample can be drawn again alone).
+   */
+  rng: Rng | readonly Rng[];
 }
 
 /**
@@ -119,6 +122,7 @@ export interface SdeOptions {
  */
 export async function sampleSde(velocity: VelocityFn, noise: Float32Array, batch: number, options: SdeOptions): Promise<SdeTrajectory> {
   const { steps, noiseLevel = DEFAULT_NOISE_LEVEL, shift = 1, rng } = options;
+
   const times = timeGrid(steps, shift);
   const latents = [noise.slice()];
   const means: Float32Array[] = [];
@@ -131,14 +135,27 @@ export async function sampleSde(velocity: VelocityFn, noise: Float32Array, batch
     checkSize(v, x, 'sampleSde');
     const mean = sdeMean(x, v, t, times[k + 1]!, noiseLevel);
     const std = sdeStd(t, times[k + 1]!, noiseLevel);
+    const z = standardNormals(rng, batch, x.length / batch);
     const next = new Float32Array(x.length);
-    for (let i = 0; i < x.length; i++) next[i] = mean[i]! + std * rng.normal();
+    for (let i = 0; i < x.length; i++) next[i] = mean[i]! + std * z[i]!;
     stds[k] = std;
     means.push(mean);
     logProbs.push(gaussianLogProb(next, mean, std, batch));
     latents.push(next);
   }
   return { times, latents, means, logProbs, stds };
+}
+
+/**
+ * `batch` rows of `per` standard normals: from one shared source row after row, or from each row's own source
+ * (the same numbers as the shared source gives when the batch is one row).
+ */
+export function standardNormals(rng: Rng | readonly Rng[], batch: number, per: number): Float32Array {
+  const rows: readonly Rng[] = rng instanceof Rng ? new Array<Rng>(batch).fill(rng) : rng;
+  if (rows.length !== batch) throw new Error(`${rows.length} noise sources for a batch of ${batch}`);
+  const z = new Float32Array(batch * per);
+  for (let b = 0; b < batch; b++) for (let i = b * per; i < (b + 1) * per; i++) z[i] = rows[b]!.normal();
+  return z;
 }
 
 /** The SDE step's mean for latents x and velocity v from t to tNext. */

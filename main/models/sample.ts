@@ -6,7 +6,7 @@ import { concatFloat32 } from '../engine/runtime/arrays.ts';
 import type { QuerySet } from './connector.ts';
 import { layoutOf } from './config.ts';
 import * as ort from 'onnxruntime-node';
-import { DEFAULT_NOISE_LEVEL, sampleOde, sampleSde, sdeSigma, sdeStd, timeGrid, type SdeOptions, type SdeTrajectory, type VelocityFn } from './flow.ts';
+import { DEFAULT_NOISE_LEVEL, sampleOde, sampleSde, sdeSigma, sdeStd, standardNormals, timeGrid, type SdeOptions, type SdeTrajectory, type VelocityFn } from './flow.ts';
 import { formats } from './formats.ts';
 import { imagesToPatches, patchesToImages } from './patches.ts';
 import { MASKED, nextTokenTargets, packSequences, type SequenceItem } from './sequence.ts';
@@ -130,7 +130,7 @@ async function sampleSdeResident(model: UnifiedModel, noise: Float32Array, cond:
     const [t, tNext] = [times[k]!, times[k + 1]!];
     const out = await model.run('sdeSample', {
       x,
-      z: { data: new Float32Array(noise.length).map(() => rng.normal()), shape },
+      z: { data: standardNormals(rng, batch, noise.length / batch), shape },
       t: { data: new Float32Array(batch).fill(t), shape: [batch] },
       dt: { data: new Float32Array(batch).fill(tNext - t), shape: [batch] },
       sigma: { data: new Float32Array(batch).fill(sdeSigma(t, tNext, noiseLevel)), shape: [batch] },

@@ -53,8 +53,31 @@ const rolloutSchema = z.strictObject({
   temperature: positive().default(1),
   topP: z.number().gt(0).max(1).default(1),
   maxNewTokens: count(1, 1024).default(48),
-  /** Store every DM latent of each trajectory (for the denoising filmstrip); off stores log-probs and the final image only. */
+  /** Store DM latents at all (by `storage.trajectories`); off stores log-probs, seeds and the final image only. */
   storeLatents: z.boolean().default(true),
+});
+
+/**
+ * What a run keeps on disk (issue 21). The update needs a step's full tensors in memory only; people look at
+ * few of them later, and a sample's filmstrip can be drawn again from a checkpoint and its stored seeds.
+ */
+const storageSchema = z.strictObject({
+  /**
+   * Which samples keep their DM latents: 'viewed' = the groups sent to ranking and a sampled fraction of the
+   * rest (every other sample keeps its seeds and is re-drawn on demand); 'all' = every sample, with the SDE
+   * means too; 'none' = no sample.
+   */
+  trajectories: z.enum(['viewed', 'all', 'none']).default('viewed'),
+  /** 'viewed': the fraction of the other groups kept in full (picked by the run's seed and the step). */
+  sampledFraction: z.number().min(0).max(1).default(0.02),
+  /** How kept latents are stored: 'q8' (8 bits per value with each frame's range, deflated), 'float16' (deflated), 'float32'. */
+  encoding: z.enum(['q8', 'float16', 'float32']).default('q8'),
+  /** Checkpoints with optimizer state (to resume from): the latest N are kept. */
+  keepLatest: count().default(2),
+  /** Keep the checkpoint with the best held-out evaluation (weights only). */
+  keepBest: z.boolean().default(true),
+  /** Keep a weights-only checkpoint every K steps (for the step slider and comparisons; 0 = none). */
+  snapshotEvery: count(0).default(250),
 });
 
 const lmLossSchema = z.strictObject({
@@ -204,6 +227,7 @@ export const trainConfigSchema = z.strictObject({
   }).prefault({}),
   /** Save a checkpoint every N steps (and always at stop). */
   checkpointEvery: count().default(25),
+  storage: storageSchema.prefault({}),
 });
 
 export type TrainConfig = z.output<typeof trainConfigSchema>;

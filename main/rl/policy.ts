@@ -1,7 +1,7 @@
 // What the GRPO trainer needs of a model, and of a task source. The trainer (trainer.ts) is written
 // against these interfaces only; unified.ts adapts the unified model (main/models) to them, and tests plug in
 // small policies of their own.
-import type { JsonValue, Verdict } from '../../contract/domain.ts';
+import type { DrawSeeds, JsonValue, Verdict } from '../../contract/domain.ts';
 import type { PatchGrid } from '../../contract/tensors.ts';
 import type { ParamStore } from '../engine/runtime/params.ts';
 import type { ImageRGB } from '../world/image.ts';
@@ -52,6 +52,8 @@ export interface DmTrajectory {
   latents: Float32Array[];
   /** The image size and patch of the latents. */
   grid: PatchGrid;
+  /** What draws it again: the seeds of its initial noise and of its SDE noise. */
+  seeds: DrawSeeds;
   /** S means. */
   means: Float32Array[];
   /** [S] log-probs of latents[k+1] (averaged over elements). */

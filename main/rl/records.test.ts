@@ -9,13 +9,15 @@ import { sampleReflection } from '../world/reflection.ts';
 import { renderScene } from '../world/render.ts';
 import { Rng } from '../world/rng.ts';
 import type { DmTrajectory, SampleResult, TaskItem } from './policy.ts';
-import { memberInput, recordCycle, rewardSampleOf } from './records.ts';
+import { resolveTrainConfig } from './config.ts';
+import { latentStorageOf, memberInput, recordCycle, rewardSampleOf, SEEDS_ONLY, type LatentStorage } from './records.ts';
 
 /** A 2-step trajectory of a 2x2 image in 1x1 patches (what it holds does not matter here). */
 const trajectory = (): DmTrajectory => ({
-  latents: [new Float32Array(12), new Float32Array(12), new Float32Array(12)], means: [new Float32Array(12), new Float32Array(12)], grid: { size: 2, patch: 1 },
+  latents: [new Float32Array(12), new Float32Array(12), new Float32Array(12)], means: [new Float32Array(12), new Float32Array(12)], grid: { size: 2, patch: 1 }, seeds: { noise: 1, sde: 2 },
   logProbs: new Float32Array([-1, -2]), times: new Float64Array([1, 0.5, 0]), stds: new Float64Array([0.5, 0.5]), noiseLevel: 0.7,
 });
+const FULL: LatentStorage = { latents: true, means: false };
 const lm = () => ({ tokenIds: new Int32Array([5, 6]), logProbs: new Float32Array([-0.5, -0.25]), temperature: 1 });
 
 /** Stores `sample` as the only member of a group, then its cycle; returns the member id. */
@@ -23,8 +25,8 @@ function store(item: TaskItem, sample: SampleResult): { store: Store; memberId: 
   const s = openStore(':memory:');
   const run = s.runs.create({ name: 'records', scenario: 'edit', config: {} });
   const prompt = s.prompts.ensure(run.id, { text: item.text, task: item.task, spec: item.spec });
-  const group = s.groups.insert({ runId: run.id, step: 1, promptId: prompt.id, samples: [memberInput(sample, [], 0, true)] });
-  recordCycle(s, group.sampleIds[0]!, item, sample, true);
+  const group = s.groups.insert({ runId: run.id, step: 1, promptId: prompt.id, samples: [memberInput(sample, [], 0, FULL)] });
+  recordCycle(s, group.sampleIds[0]!, item, sample, FULL);
   return { store: s, memberId: group.sampleIds[0]! };
 }
 
@@ -79,4 +81,17 @@ test('a reflection cycle: wrong image, right critique, refinement, then a "corre
   } finally {
     s.close();
   }
+});
+
+test('the storage policy keeps latents for ranked and sampled groups only (compactly), seeds for every trajectory', () => {
+  const cfg = resolveTrainConfig('t2i');
+  assert.deepEqual([cfg.storage.trajectories, cfg.storage.sampledFraction, cfg.storage.encoding], ['viewed', 0.02, 'q8']);
+  assert.deepEqual(latentStorageOf(cfg, { step: 1, index: 0, ranked: true }), { latents: true, means: false, compact: 'q8' });
+  const kept = Array.from({ length: 5000 }, (_, i) => latentStorageOf(cfg, { step: 1 + (i >> 2), index: i & 3, ranked: false }).latents).filter(Boolean).length;
+  assert.ok(kept > 60 && kept < 140, `${kept} of 5000 groups sampled at 2%`);
+  assert.deepEqual(latentStorageOf(resolveTrainConfig('t2i', { storage: { trajectories: 'all', encoding: 'float32' } }), { step: 1, index: 0, ranked: false }), { latents: true, means: true });
+  assert.equal(latentStorageOf(resolveTrainConfig('t2i', { rollout: { storeLatents: false } }), { step: 1, index: 0, ranked: true }).latents, false);
+  const stored = memberInput({ seed: 1, dm: trajectory() }, [], 0, SEEDS_ONLY).trajectories![0]!;
+  assert.deepEqual(Object.keys(stored.tensors).sort(), ['logProbs', 'steps', 'times']);
+  assert.deepEqual(stored.seeds, { noise: 1, sde: 2 });
 });

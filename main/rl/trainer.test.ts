@@ -1,7 +1,7 @@
 // The GRPO loop on the toy policy (test-fixtures/toy.ts). Rewards favour red; a scripted annotator favours
 // green. The loop must raise the reward, store everything, follow human rankings, resume and stop.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -12,6 +12,7 @@ import { resolveTrainConfig, type TrainConfigInput } from './config.ts';
 import type { Policy } from './policy.ts';
 import { rankRewards } from './ranking.ts';
 import { REWARD_COMPONENT_DEFS } from './rewards.ts';
+import { latentStorageOf } from './records.ts';
 import { channelMean, redness, SHAPE, ToyPolicy, toyTasks } from './test-fixtures/toy.ts';
 import { train } from './trainer.ts';
 
@@ -36,7 +37,7 @@ const ctx = (cancelAfter = Infinity): JobContext & { lines: string[] } => {
 function setup(overrides: TrainConfigInput = {}): { store: Store; dataDir: string; policy: ToyPolicy; config: ReturnType<typeof resolveTrainConfig>; done: () => void } {
   const dataDir = mkdtempSync(join(tmpdir(), 'unirl-rl-'));
   const config = resolveTrainConfig('t2i', {
-    train: ['dm'], steps: 12, checkpointEvery: 5, eval: { every: 0 },
+    train: ['dm'], steps: 12, storage: { sampledFraction: 0.25 }, checkpointEvery: 5, eval: { every: 0 },
     rollout: { promptsPerStep: 3, groupSize: 6, sdeSteps: 4 }, optim: { lr: { dm: 0.1 } },
   }, overrides);
   const store = openStore(':memory:');
@@ -68,11 +69,19 @@ test('GRPO raises the reward and stores groups, samples, trajectories, rewards, 
     const advantages = detail.samples.map((s) => s.advantage!);
     assert.ok(Math.abs(advantages.reduce((a, b) => a + b, 0)) < 1e-6, 'advantages of a group sum to 0');
     assert.deepEqual(detail.samples[0]!.rewards.map((r) => r.name), ['shapeEval']);
-    const [traj] = store.samples.trajectories(detail.samples[0]!.id);
-    assert.equal(traj!.kind, 'dm');
-    assert.deepEqual(traj!.tensors.latents!.shape, [5, ...SHAPE]);
-    assert.deepEqual(traj!.tensors.logProbs!.shape, [4]);
-    assert.deepEqual(store.checkpoints.list(run.id).map((k) => k.step), [5, 10, 12]);
+    // The storage policy: latents for the sampled groups only (compact), seeds and log-probs for every sample.
+    const kept = groups.items.filter((g) => latentStorageOf(config, { step: g.step, index: (g.id - 1) % 3, ranked: false }).latents);
+    assert.ok(kept.length > 0 && kept.length < groups.items.length, `${kept.length} of ${groups.items.length} groups kept in full`);
+    for (const group of groups.items) {
+      const [traj] = store.samples.trajectories(store.groups.detail(group.id).samples[0]!.id);
+      assert.equal(traj!.kind, 'dm');
+      assert.deepEqual(traj!.tensors.logProbs!.shape, [4]);
+      assert.ok(traj!.seeds, `group ${group.id}: the seeds that draw it again`);
+      assert.deepEqual(traj!.tensors.latents?.shape, kept.includes(group) ? [5, ...SHAPE] : undefined, `group ${group.id}`);
+    }
+    // The checkpoint policy: the latest 2 with optimizer state; step 5 (no snapshot, no evaluation) is gone, files too.
+    assert.deepEqual(store.checkpoints.list(run.id).map((k) => k.step), [10, 12]);
+    assert.deepEqual(readdirSync(join(dataDir, 'runs', String(run.id), 'checkpoints')).filter((f) => f.includes('step-000005')), []);
     assert.equal(c.lines.length, 12);
   } finally {
     done();

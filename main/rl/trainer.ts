@@ -16,12 +16,13 @@ import { toUint8, type ImageRGB } from '../world/image.ts';
 import { decodePng } from '../world/png.ts';
 import { mixSeeds, Rng } from '../world/rng.ts';
 import { batchAdvantages, groupAdvantages } from './advantages.ts';
+import { pruneCheckpoints } from './checkpoint-policy.ts';
 import { MODEL_PARTS, PARAM_GROUP_OF_PART, rewardWeights, type ModelPart, type TrainConfig } from './config.ts';
 import { claimRun, runDirOf } from './owner.ts';
 import type { ObjectiveTerms, Policy, RolloutOptions, SampleResult, TaskItem, TaskSource, UpdateSample } from './policy.ts';
 import { PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
 import { humanRankRewards, pairsFromRanks } from './ranking.ts';
-import { memberInput, recordCycle, rewardSampleOf } from './records.ts';
+import { latentStorageOf, memberInput, recordCycle, rewardSampleOf } from './records.ts';
 import { computeRewards, REWARD_COMPONENT_DEFS, totalReward, type RewardComponentDef, type RewardContext } from './rewards.ts';
 
 export interface TrainOptions {
@@ -229,6 +230,10 @@ class Trainer {
     const metadata = { ...this.policy.checkpointMetadata(), step: String(this.step), run: String(this.runId), scenario: this.cfg.scenario };
     saveCheckpoint(path, this.policy.params, { optimizer: this.optimizer, metadata });
     this.store.checkpoints.add({ runId: this.runId, step: this.step, path, metadata });
+    const pruned = pruneCheckpoints(this.store, this.runId, this.cfg.storage);
+    if (pruned.deleted.length + pruned.weightsOnly.length > 0) {
+      this.store.log.append(this.runId, 'info', `checkpoints pruned: deleted steps [${pruned.deleted.join(', ')}], weights only [${pruned.weightsOnly.join(', ')}] (${(pruned.freedBytes / 1e6).toFixed(1)} MB freed)`);
+    }
     return path;
   }
 
@@ -288,17 +293,18 @@ class Trainer {
       const rewards = computeRewards(rewardSamples, item.target, rewardWeights(this.cfg), this.rewardContext(), this.opts.components);
       const firstImage = this.firstImageAdvantages(samples, item);
       const [adv] = batchAdvantages([this.advantageRewards(rewards, firstImage)], this.advantageOptions()).groups;
-      const storeLatents = this.cfg.rollout.storeLatents;
+      const sentToRanking = this.cfg.human.mode !== 'off' && i < ranked;
+      const storage = latentStorageOf(this.cfg, { step, index: i, ranked: sentToRanking });
       const inserted = this.store.db.transaction(() => {
         const prompt = this.store.prompts.ensure(this.runId, { text: item.text, task: item.task, spec: item.spec });
         const group = this.store.groups.insert({
           runId: this.runId, step, promptId: prompt.id,
-          samples: samples.map((s, k) => memberInput(s, rewards[k]!, adv!.advantages[k]!, storeLatents)),
-          ranking: this.cfg.human.mode !== 'off' && i < ranked ? 'pending' : 'none',
+          samples: samples.map((s, k) => memberInput(s, rewards[k]!, adv!.advantages[k]!, storage)),
+          ranking: sentToRanking ? 'pending' : 'none',
           rankingsNeeded: this.cfg.human.rankingsPerGroup,
           zeroStd: adv!.zeroStd,
         });
-        samples.forEach((s, k) => recordCycle(this.store, group.sampleIds[k]!, item, s, storeLatents));
+        samples.forEach((s, k) => recordCycle(this.store, group.sampleIds[k]!, item, s, storage));
         return group;
       })();
       if (features) inserted.sampleIds.forEach((id, k) => this.featureCache.set(id, features[k]!));

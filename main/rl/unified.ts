@@ -15,7 +15,7 @@
 // update), the completions on them (LM term) and the DM trajectories conditioned on them (DM term), so a
 // multi-turn sample is just more sequences and more rows with the sample's advantage (reflection's first
 // image may have its own).
-import type { Scenario, Verdict } from '../../contract/domain.ts';
+import type { DrawSeeds, Scenario, Verdict } from '../../contract/domain.ts';
 import { grad, gradName } from '../engine/autodiff/grad.ts';
 import { GraphBuilder, type Tensor } from '../engine/graph/builder.ts';
 import type { ModelProto } from '../engine/onnx/proto.ts';
@@ -224,6 +224,22 @@ export class UnifiedPolicy implements Policy {
    * successive draws apart in the seeds; turn 0 keeps the single-turn seeds.
    */
   private async draw(requests: readonly DrawRequest[], rows: readonly RolloutRow[], o: RolloutOptions, turn: number): Promise<DrawnImage[]> {
+    return this.drawSeeded(requests, rows.map((r) => drawSeeds(o, r, turn)), o);
+  }
+
+  /**
+   * One stored image drawn again from what its trajectory recorded: the prompt (and, for CoT, the reasoning
+   * tokens the DiT was conditioned on), its seeds and the run's SDE schedule. With the weights it was drawn
+   * with, the same trajectory (up to float rounding of a batch of one).
+   */
+  async drawAgain(request: { prompt: string; reasoning?: readonly number[] }, seeds: DrawSeeds, o: Pick<RolloutOptions, 'sdeSteps' | 'noiseLevel'>): Promise<DrawnImage> {
+    if (!this.shape.dm) throw new Error(`a ${this.scenario} run draws no images`);
+    const ids = [...this.encode(this.shape.prompt({ task: '', text: request.prompt, spec: null, target: {} })), ...(request.reasoning ?? [])];
+    const [drawn] = await this.drawSeeded([{ ids, querySet: 'generate' }], [seeds], o);
+    return drawn!;
+  }
+
+  private async drawSeeded(requests: readonly DrawRequest[], seeds: readonly DrawSeeds[], o: Pick<RolloutOptions, 'sdeSteps' | 'noiseLevel'>): Promise<DrawnImage[]> {
     const { config } = this.model;
     const { ditTokens, ditPatchDim } = layoutOf(config);
     const per = ditTokens * ditPatchDim;
@@ -233,13 +249,11 @@ export class UnifiedPolicy implements Policy {
     const cond = (await this.model.run('condition', sequenceFeeds(config, packed))).cond!.data as Float32Array;
     const ref = referencePatches(this.model, requests.map((r, b) => ({ text: '', querySet: r.querySet, ...(sources[b] ? { source: sources[b] } : {}) })));
     const noise = new Float32Array(B * per);
-    rows.forEach((r, b) => {
-      const seed = o.sameNoisePerGroup ? mixSeeds(o.seed, r.group) : r.seed;
-      const rng = new EngineRng(turn === 0 ? seed : mixSeeds(seed, turn));
+    seeds.forEach((s, b) => {
+      const rng = new EngineRng(s.noise);
       for (let i = 0; i < per; i++) noise[b * per + i] = rng.normal();
     });
-    const sdeSeed = turn === 0 ? mixSeeds(o.seed, 0x5de) : mixSeeds(o.seed, 0x5de, turn);
-    const trajectory = await sampleSde(velocityFn(this.model, B, cond, ref), noise, B, { steps: o.sdeSteps, noiseLevel: o.noiseLevel, rng: new EngineRng(sdeSeed) });
+    const trajectory = await sampleSde(velocityFn(this.model, B, cond, ref), noise, B, { steps: o.sdeSteps, noiseLevel: o.noiseLevel, rng: seeds.map((s) => new EngineRng(s.sde)) });
     const images = patchesToImages(trajectory.latents[o.sdeSteps]!, B, config.imageSize, config.dit.patch);
     const pixels = config.imageSize * config.imageSize * 3;
     const row = (a: Float32Array, b: number, size: number) => a.slice(b * size, (b + 1) * size);
@@ -248,6 +262,7 @@ export class UnifiedPolicy implements Policy {
       dm: {
         latents: trajectory.latents.map((l) => row(l, b, per)),
         grid: { size: config.imageSize, patch: config.dit.patch },
+        seeds: seeds[b]!,
         means: trajectory.means.map((m) => row(m, b, per)),
         logProbs: Float32Array.from(trajectory.logProbs, (l) => l[b]!),
         times: trajectory.times,
@@ -587,6 +602,15 @@ export class UnifiedPolicy implements Policy {
     const features = out.features!.data as Float32Array;
     return images.map((_, b) => features.slice(b * D, (b + 1) * D));
   }
+}
+
+/**
+ * The seeds of one draw (stored with its trajectory, so the draw can be made again): the initial noise (shared
+ * by a group with sameNoisePerGroup) and the row's own SDE noise. `turn` tells a sample's successive draws apart.
+ */
+function drawSeeds(o: RolloutOptions, row: RolloutRow, turn: number): DrawSeeds {
+  const seed = o.sameNoisePerGroup ? mixSeeds(o.seed, row.group) : row.seed;
+  return { noise: turn === 0 ? seed : mixSeeds(seed, turn), sde: mixSeeds(row.seed, 0x5de, turn) };
 }
 
 function lmRecord(samples: { tokens: number[][]; logProbs: number[][] }, b: number, temperature: number): LmRecord {

@@ -66,9 +66,9 @@ function dmTrajectoryTowards(scene: Scene, steps: number, rng: Rng): TrajectoryI
   const clean = imagesToPatches(image.data, 1, grid.size, grid.patch);
   const latents = Array.from({ length: steps + 1 }, (_, s) => Float32Array.from(clean, (v) => (s / steps) * v + (1 - s / steps) * (rng.next() * 2 - 1)));
   return dmTrajectory({
-    latents, grid, means: latents.slice(1), logProbs: Float32Array.from({ length: steps }, () => -rng.next() * 100),
+    latents, grid, seeds: { noise: 1, sde: 2 }, means: latents.slice(1), logProbs: Float32Array.from({ length: steps }, () => -rng.next() * 100),
     times: Float64Array.from({ length: steps + 1 }, (_, s) => 1 - s / steps), stds: new Float64Array(steps).fill(0.1), noiseLevel: 0.7,
-  }, true);
+  }, { latents: true, means: false, compact: 'q8' });
 }
 
 function trajectoriesFor(scene: Scene, rng: Rng): SampleInput['trajectories'] {

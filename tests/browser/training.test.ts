@@ -3,6 +3,7 @@
 // human-in-the-loop run whose groups are ranked by keyboard while it waits.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { openStore, resolveDataDir, type Store } from '../../db/index.ts';
 import { startHarness, type Harness } from './harness.ts';
 
@@ -39,19 +40,28 @@ test('a nano run started from the Runs page trains, and the dashboard updates li
   await h.open('rollouts/1', 'Rollouts');
   await page.locator('img').first().waitFor();
 
-  // The denoising filmstrip of a real sample: S+1 frames of what the trainer stored, the last one its image.
-  const sdeSteps = readStore(h, (store) => (store.runs.get(1).config.rollout as { sdeSteps: number }).sdeSteps);
+  // A sample whose latents the storage policy did not keep (no ranking, not sampled): its filmstrip is
+  // re-drawn from its seeds with the weights that drew it, S+1 frames.
+  await expectFilmstrip(1, { redrawn: true });
+  await h.screenshot('rollout-details-redrawn', { fullPage: true });
+  assert.deepEqual(h.pageErrors, []);
+});
+
+/** Opens the details of sample 1 of the shown group of run `runId` and checks its filmstrip: S+1 frames of 32x32. */
+async function expectFilmstrip(runId: number, { redrawn }: { redrawn: boolean }): Promise<void> {
+  const { page } = h;
+  const sdeSteps = readStore(h, (store) => (store.runs.get(runId).config.rollout as { sdeSteps: number }).sdeSteps);
+  await h.open(`rollouts/${runId}`, 'Rollouts');
   await page.getByRole('button', { name: 'Details of sample 1' }).first().click();
   const details = page.getByRole('region', { name: 'Sample details' });
-  const strip = details.getByRole('list', { name: /Denoising filmstrip/ }).first();
-  await strip.waitFor();
+  const strip = details.getByRole('list', { name: redrawn ? /^Denoising filmstrip of sample 1 \(re-drawn\)$/ : /^Denoising filmstrip of sample 1$/ });
+  await strip.waitFor({ timeout: 30_000 });
   assert.equal(await strip.locator('canvas').count(), sdeSteps + 1);
   const [width, height] = await strip.locator('canvas').last().evaluate((canvas: HTMLCanvasElement) => [canvas.width, canvas.height]);
   assert.deepEqual([width, height], [32, 32]);
-  assert.doesNotMatch(await details.innerText(), /are not frames|not a dm tensor/);
-  await h.screenshot('rollout-details-real', { fullPage: true });
-  assert.deepEqual(h.pageErrors, []);
-});
+  if (redrawn) await details.getByText(/Re-drawn from its seeds with [^]*\(the weights that drew it: the same trajectory\)/).waitFor();
+  assert.doesNotMatch(await details.innerText(), /are not frames|not a dm tensor|failed/);
+}
 
 /** Reads the data dir of the harness's server through a store of its own. */
 function readStore<T>(harness: Harness, read: (store: Store) => T): T {
@@ -115,5 +125,34 @@ test('human in the loop: a sync run waits for people, rankings typed in the brow
   } finally {
     store.close();
   }
+  // Groups sent to ranking keep their latents (the storage policy): the filmstrip shows what the trainer stored.
+  await expectFilmstrip(runId, { redrawn: false });
+  await h.screenshot('rollout-details-stored', { fullPage: true });
+  assert.deepEqual(h.pageErrors, []);
+});
+
+test('Settings shows each real run\'s disk use; Prune and Delete give the space back', async () => {
+  const { page } = h;
+  await h.open('settings', 'Settings');
+  const table = page.getByRole('table', { name: 'Disk use per run' });
+  const first = table.getByRole('row').filter({ hasText: '#1 nano t2i' });
+  const second = table.getByRole('row').filter({ hasText: '#2 nano with people' });
+  await first.waitFor();
+  await second.waitFor();
+  // 2 steps x 2 groups x 4 samples; both checkpoints kept (nano saves every step, the policy keeps the latest 2).
+  assert.match(await first.innerText(), /^#1 nano t2i\s+16\s/);
+  assert.equal(readStore(h, (store) => store.checkpoints.list(1).length), 2);
+  await first.getByRole('button', { name: 'Prune' }).click();
+  await page.getByRole('status').filter({ hasText: /Run #1 pruned: 0 checkpoints deleted/ }).waitFor();
+
+  const files = readStore(h, (store) => store.checkpoints.list(2).map((c) => c.path));
+  assert.ok(files.length > 0 && files.every((p) => existsSync(p)));
+  page.once('dialog', (dialog) => void dialog.accept());
+  await second.getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('status').filter({ hasText: /Run #2 deleted: .* of files; database .* → / }).waitFor();
+  await second.waitFor({ state: 'detached' });
+  assert.ok(files.every((p) => !existsSync(p)), 'its checkpoint files are gone');
+  assert.equal(readStore(h, (store) => store.runs.list().length), 1);
+  await h.screenshot('settings-disk-use', { fullPage: true });
   assert.deepEqual(h.pageErrors, []);
 });

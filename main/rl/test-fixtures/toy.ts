@@ -54,7 +54,7 @@ export class ToyPolicy implements Policy {
         const traj = await sampleSde(async (x) => this.velocity(x, this.params.flat), noise, 1, { steps: o.sdeSteps, noiseLevel: o.noiseLevel, rng });
         return {
           seed, image: toImage(traj.latents[o.sdeSteps]!),
-          dm: { latents: traj.latents, grid: { size: 2, patch: 1 }, means: traj.means, logProbs: Float32Array.from(traj.logProbs.map((l) => l[0]!)), times: traj.times, stds: traj.stds, noiseLevel: o.noiseLevel },
+          dm: { latents: traj.latents, grid: { size: 2, patch: 1 }, seeds: { noise: o.seed + i, sde: seed }, means: traj.means, logProbs: Float32Array.from(traj.logProbs.map((l) => l[0]!)), times: traj.times, stds: traj.stds, noiseLevel: o.noiseLevel },
         };
       }));
     }));

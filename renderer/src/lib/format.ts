@@ -17,6 +17,19 @@ export function percent(value: number | null | undefined, digits = 1): string {
   return value === null || value === undefined || !Number.isFinite(value) ? '—' : `${(value * 100).toFixed(digits)}%`;
 }
 
+/** Bytes in the largest unit that keeps a number >= 1 (kB, MB, GB; powers of 1000). */
+export function bytes(value: number): string {
+  if (!Number.isFinite(value)) return '—';
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = value;
+  let u = 0;
+  while (Math.abs(v) >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${u === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[u]}`;
+}
+
 export function dateTime(ms: number): string {
   return new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 }
