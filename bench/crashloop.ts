@@ -1,4 +1,4 @@
-// `npm run crashloop -- [--kills N] [--seed S] [--max-delay-ms MS (9000; from 1000)] [--checkpoint-every K] [--json out.json]`:
+// `npm run crashloop -- [--kills N] [--seed S] [--max-delay-ms MS] [--step-window-ms MS] [--checkpoint-every K] [--json out.json]`:
 // trains a nano run with `unirl train` and SIGKILLs it at random moments, N times (default 50), resuming it
 // each time; then lets it finish. After every kill it checks the database (integrity, foreign keys), that
 // every group is whole (all its samples, each with rewards), that no kept step has more groups than a step
@@ -18,7 +18,8 @@ const args = process.argv.slice(2);
 const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const kills = Number(flag('--kills') ?? 50);
 const seed = Number(flag('--seed') ?? 1);
-const maxDelayMs = Number(flag('--max-delay-ms') ?? 9000);
+const maxDelayMs = Number(flag('--max-delay-ms') ?? 6000);
+const stepWindowMs = Number(flag('--step-window-ms') ?? 3000);
 const checkpointEvery = Number(flag('--checkpoint-every') ?? 3);
 const jsonPath = flag('--json');
 if (args.includes('--json') && !jsonPath) throw new Error('--json needs a file path');
@@ -41,16 +42,24 @@ interface Problem { after: string; what: string }
 const problems: Problem[] = [];
 const problem = (after: string, what: string) => problems.push({ after, what });
 
-/** Runs `unirl train` and SIGKILLs it after `delayMs` (or lets it end when delayMs is null). */
-function trainOnce(runId: number | null, delayMs: number | null, steps?: number): Promise<{ killed: boolean; code: number | null; output: string }> {
+/** When to kill: `delayMs` after the spawn, or after the first step line (so the kill lands mid-training). */
+interface KillPlan { delayMs: number; from: 'spawn' | 'first-step' }
+
+/** Runs `unirl train` and SIGKILLs it as planned (or lets it end when plan is null). */
+function trainOnce(runId: number | null, plan: KillPlan | null, steps?: number): Promise<{ killed: boolean; code: number | null; output: string }> {
   const cli = [join(root, 'bin', 'unirl.js'), 'train', '--scenario', 't2i', '--preset', 'nano', '--data-dir', dataDir, '--config', configPath,
     ...(runId === null ? ['--name', 'crashloop', '--steps', '100000'] : ['--resume', String(runId)]), ...(steps ? ['--steps', String(steps)] : [])];
   const child = spawn(process.execPath, cli, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   let killed = false;
-  const timer = delayMs === null ? null : setTimeout(() => { killed = true; child.kill('SIGKILL'); }, delayMs);
+  let timer: NodeJS.Timeout | null = null;
+  const arm = () => { timer ??= setTimeout(() => { killed = true; child.kill('SIGKILL'); }, plan!.delayMs); };
+  child.stdout.on('data', (d: Buffer) => {
+    output += d.toString();
+    if (plan?.from === 'first-step' && /step \d+\//.test(output)) arm();
+  });
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  if (plan?.from === 'spawn') arm();
   return new Promise((resolve) => child.once('exit', (code) => {
     if (timer) clearTimeout(timer);
     resolve({ killed, code, output });
@@ -101,7 +110,7 @@ function check(store: Store, runId: number, after: string): { keptSteps: number;
 }
 
 const started = performance.now();
-const iterations: { delayMs: number; killed: boolean; keptSteps: number; latestCheckpoint: number; groups: number; discarded: number; resumed: boolean }[] = [];
+const iterations: { from: KillPlan['from']; delayMs: number; killed: boolean; keptSteps: number; latestCheckpoint: number; groups: number; discarded: number; resumed: boolean }[] = [];
 let runId: number | null = null;
 let stepsWithoutWeights = 0;
 let lostCommittedGroups = 0;
@@ -119,18 +128,22 @@ try {
       groupIds = all<{ id: number }>(store, 'SELECT id FROM rollout_groups WHERE run_id = ?', runId).map((r) => r.id);
       store.close();
     }
-    // From start-up (opening the store, claiming the run, loading weights) to a few steps in.
-    const delayMs = Math.round(1000 + random() * (maxDelayMs - 1000));
-    const result = await trainOnce(runId, delayMs);
+    // A third during start-up (opening the store, claiming the run, resuming, loading weights), the rest
+    // within a few steps of training.
+    const plan: KillPlan = random() < 1 / 3
+      ? { from: 'spawn', delayMs: Math.round(200 + random() * (maxDelayMs - 200)) }
+      : { from: 'first-step', delayMs: Math.round(random() * stepWindowMs) };
+    const delayMs = plan.delayMs;
+    const result = await trainOnce(runId, plan);
     if (!result.killed) problem(`run ${i}`, `the trainer ended by itself (code ${result.code}): ${result.output.slice(-500)}`);
     const store = openStore(join(dataDir, 'unirl.sqlite'));
     try {
       runId ??= store.runs.list()[0]?.id ?? null;
       if (runId === null) {
-        iterations.push({ delayMs, killed: result.killed, keptSteps: 0, latestCheckpoint: 0, groups: 0, discarded: 0, resumed: false });
+        iterations.push({ from: plan.from, delayMs, killed: result.killed, keptSteps: 0, latestCheckpoint: 0, groups: 0, discarded: 0, resumed: false });
         continue;
       }
-      const after = `kill ${i + 1} (${delayMs} ms)`;
+      const after = `kill ${i + 1} (${delayMs} ms after ${plan.from})`;
       // Every group committed before this try is still there.
       const present = new Set(all<{ id: number }>(store, 'SELECT id FROM rollout_groups WHERE run_id = ?', runId).map((r) => r.id));
       const lost = groupIds.filter((id) => !present.has(id)).length;
@@ -142,9 +155,9 @@ try {
           : one<{ n: number }>(store, `SELECT count(*) AS n FROM rollout_groups WHERE id IN (${placeholders}) AND discarded_at IS NULL`, ...mustDiscard).n;
         if (stillKept) { stepsWithoutWeights += stillKept; problem(after, `${stillKept} groups after the resumed checkpoint were kept`); }
       }
-      iterations.push({ delayMs, killed: result.killed, resumed, ...check(store, runId, after) });
+      iterations.push({ from: plan.from, delayMs, killed: result.killed, resumed, ...check(store, runId, after) });
       const last = iterations[iterations.length - 1]!;
-      process.stderr.write(`kill ${i + 1}/${kills} at ${delayMs} ms: ${last.keptSteps} kept steps, checkpoint ${last.latestCheckpoint}, ${last.discarded} discarded groups\n`);
+      process.stderr.write(`kill ${i + 1}/${kills} ${delayMs} ms after ${plan.from}: ${last.keptSteps} kept steps, checkpoint ${last.latestCheckpoint}, ${last.discarded} discarded groups\n`);
     } finally {
       store.close();
     }
@@ -171,6 +184,7 @@ try {
 
   const report = {
     kills: iterations.filter((it) => it.killed).length,
+    killsAfterFirstStep: iterations.filter((it) => it.from === 'first-step').length,
     killsDuringTraining: iterations.filter((it, i) => i > 0 && it.groups > iterations[i - 1]!.groups).length,
     resumes: iterations.filter((it) => it.resumed).length,
     checkpointEvery,
