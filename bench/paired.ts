@@ -1,13 +1,13 @@
 /**
  * Paired comparison of two evaluations of the same suite and seeds (`unirl eval ... --jsonl`): the accuracy
- * of each, their difference, and the difference's standard error clustered by item (the samples of one item
- * share its prompt, so they are not independent).
+ * of each, their difference, and the difference's standard error clustered by item (main/world/paired.ts).
  *
  *   node --import tsx bench/paired.ts before.jsonl after.jsonl [FIELD]
  * FIELD: the boolean compared, a dotted path into each row (default `correct`; e.g. `reflection.firstCorrect`
  * for the refine suite's single-shot images).
  */
 import { readFileSync } from 'node:fs';
+import { pairedComparison } from '../main/world/paired.ts';
 
 interface Row { item: string; sample: number; seed: number; [field: string]: unknown }
 
@@ -26,17 +26,11 @@ const value = (r: Row): number => {
 };
 const before = read(beforePath);
 const after = read(afterPath);
-const perItem = new Map<string, number[]>();
-for (const [key, b] of before) {
+const pairs = [...before].map(([key, b]) => {
   const a = after.get(key);
   if (!a) throw new Error(`${afterPath} has no ${key}`);
   if (a.seed !== b.seed) throw new Error(`${key}: seeds differ (${b.seed} vs ${a.seed}): not the same evaluation`);
-  perItem.set(b.item, [...(perItem.get(b.item) ?? []), value(a) - value(b)]);
-}
-const n = before.size;
-const items = [...perItem.values()].map((d) => d.reduce((s, x) => s + x, 0));
-const diff = items.reduce((s, x) => s + x, 0) / n;
-// Cluster-robust SE of a mean: sqrt(sum over items of (sum_i d - n_i·mean)^2) / n.
-const se = Math.sqrt([...perItem.values()].reduce((s, d) => s + (d.reduce((a, x) => a + x, 0) - d.length * diff) ** 2, 0)) / n;
-const accuracy = (rows: Map<string, Row>) => [...rows.values()].reduce((s, r) => s + value(r), 0) / rows.size;
-console.log(JSON.stringify({ field, samples: n, items: perItem.size, before: accuracy(before), after: accuracy(after), difference: diff, standard_error: se }));
+  return { item: b.item, before: value(b), after: value(a) };
+});
+const { samples, items, before: accuracyBefore, after: accuracyAfter, difference, standardError } = pairedComparison(pairs);
+console.log(JSON.stringify({ field, samples, items, before: accuracyBefore, after: accuracyAfter, difference, standard_error: standardError }));

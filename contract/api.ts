@@ -321,10 +321,11 @@ export const calls = {
   'runs.stop': call<Run>()(z.object({ runId: id }).strict()),
 
   'groups.list': call<Page<RolloutGroup>>()(
-    z.object({ runId: id, step: z.number().int().min(0).optional(), order: z.enum(['asc', 'desc']).optional(), ...paging }).strict(),
+    z.object({ runId: id, step: z.number().int().min(0).optional(), order: z.enum(['asc', 'desc']).optional(), discarded: z.boolean().optional(), ...paging }).strict(),
   ),
   'groups.get': call<GroupDetail>()(z.object({ groupId: id }).strict()),
-  'groups.steps': call<{ step: number; groups: number }[]>()(z.object({ runId: id }).strict()),
+  /** Groups per step; with discarded: true, discarded groups count too (and `discarded` says how many). */
+  'groups.steps': call<{ step: number; groups: number; discarded: number }[]>()(z.object({ runId: id, discarded: z.boolean().optional() }).strict()),
 
   'ranking.queue': call<RolloutGroup[]>()(
     z.object({ annotator, runId: id.optional(), limit: z.number().int().min(1).max(100).optional() }).strict(),

@@ -81,6 +81,8 @@ export interface RolloutGroup {
   rewardMean: number | null;
   rewardStd: number | null;
   createdAt: number;
+  /** Drawn by weights a resume gave up (a step after the checkpoint it resumed from): kept for audit only. */
+  discarded: boolean;
 }
 
 export interface RewardComponent {
@@ -334,6 +336,8 @@ export interface GroupListQuery extends PageQuery {
   step?: number;
   /** Steps ascending (default) or newest first. */
   order?: 'asc' | 'desc';
+  /** Include discarded groups (hidden by default). */
+  discarded?: boolean;
 }
 
 export interface MetricSeriesQuery {

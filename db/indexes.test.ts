@@ -54,8 +54,8 @@ test('the hot reads use their indexes and never scan a whole table', () => {
   const { store, runId, groupId, evaluationId } = filledStore();
   const cases: [string, () => unknown, string][] = [
     ['metrics by run + name + step', () => store.metrics.series({ runId, names: ['kl'], afterStep: 5 }), 'PRIMARY KEY (run_id=? AND name=? AND step>?)'],
-    ['groups by run + step', () => store.groups.list({ runId, step: 3 }), 'rollout_groups_by_run_step (run_id=? AND step=?)'],
-    ['groups of a run, paged', () => store.groups.list({ runId, offset: 10, limit: 5 }), 'rollout_groups_by_run_step (run_id=?)'],
+    ['groups by run + step', () => store.groups.list({ runId, step: 3 }), 'rollout_groups_kept (run_id=? AND discarded_at=? AND step=?)'],
+    ['groups of a run, paged', () => store.groups.list({ runId, offset: 10, limit: 5 }), 'rollout_groups_kept (run_id=? AND discarded_at=?)'],
     ['ranking queue of a run', () => store.rankings.queue({ annotator: 'ann', runId }), 'rollout_groups_ranking_queue (run_id=?)'],
     ['ranking queue of all runs', () => store.rankings.queue({ annotator: 'ann' }), 'rollout_groups_ranking_queue_all'],
     ['queue size', () => store.rankings.queueSize({ annotator: 'ann', runId }), 'rollout_groups_ranking_queue'],

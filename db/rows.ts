@@ -44,6 +44,7 @@ export interface RolloutGroupRow {
   ranking_status: RankingStatus;
   rankings_needed: number;
   created_at: number;
+  discarded_at: number | null;
 }
 
 /** A group row joined with its prompt and its members' reward statistics. */

@@ -10,6 +10,7 @@ import { createHandlers } from './api/handlers.ts';
 import { RunController } from './api/runs.ts';
 import { ComputeClient } from './compute/client.ts';
 import { appPath } from './paths.ts';
+import { interruptAbandonedRuns } from './rl/owner.ts';
 import { SettingsFile } from './settings.ts';
 
 export interface AppCore {
@@ -46,8 +47,9 @@ export async function openApp(options: OpenAppOptions): Promise<AppCore> {
     onProgress: (jobId, kind, progress) => events.publish('job.progress', { jobId, kind, ...progress }),
     onEvent: (name, payload) => events.publish(name, payload as never),
   });
-  // Runs left 'running' by a process that died are marked interrupted, so the UI can offer to resume them.
-  for (const runId of store.runs.markInterrupted()) events.publish('run.updated', store.runs.get(runId));
+  // Runs left 'running' by a process that died are marked interrupted, so the UI can offer to resume them;
+  // a run a live trainer (the CLI) holds stays running.
+  for (const runId of interruptAbandonedRuns(store, dataDir.dir)) events.publish('run.updated', store.runs.get(runId));
 
   const handlers = createHandlers({
     store,

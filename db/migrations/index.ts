@@ -3,6 +3,7 @@ import type { Migration } from '../migrate.ts';
 import { migration0001 } from './0001_initial.ts';
 import { migration0002 } from './0002_human_feedback.ts';
 import { migration0003 } from './0003_evaluations.ts';
-import { migration0004 } from './0004_storage.ts';
+import { migration0004 } from './0004_discarded_steps.ts';
+import { migration0005 } from './0005_storage.ts';
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005];

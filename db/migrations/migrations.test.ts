@@ -28,7 +28,8 @@ function seedVersion1(db: DB): void {
   db.exec(`
     INSERT INTO runs VALUES (1, 'r', 'reflect', '{"g":2}', 'running', 3, 10, 11, NULL);
     INSERT INTO prompts VALUES (1, 1, 'a red circle', 'single_object', '{}');
-    INSERT INTO rollout_groups VALUES (1, 1, 3, 1, 2, 0, 'pending', 1, 12);
+    INSERT INTO rollout_groups (id, run_id, step, prompt_id, group_size, zero_std, ranking_status, rankings_needed, created_at)
+      VALUES (1, 1, 3, 1, 2, 0, 'pending', 1, 12);
     INSERT INTO samples VALUES (1, 1, 'member', 0, NULL, 7, 'critique', x'89504e47', 8, 8, 0.5);
     INSERT INTO samples VALUES (2, 1, 'member', 1, NULL, 8, NULL, NULL, NULL, NULL, -0.5);
     INSERT INTO reward_components VALUES (1, 'shapeeval', 1.0, 1.0);
@@ -50,17 +51,28 @@ function seedVersion2(db: DB): void {
   `);
 }
 
-/** Version 3 adds an evaluation and a trajectory with a raw tensor. */
+/** Version 3 adds an evaluation with one result and a trajectory with a raw tensor. */
 function seedVersion3(db: DB): void {
   seedVersion2(db);
   db.exec(`
     INSERT INTO evaluations VALUES (1, 1, '/c.safetensors', 'geneval', 'completed', '{"overall":0.5}', NULL, 30, 31);
-    INSERT INTO trajectories VALUES (1, 1, 'dm', 'dm');
-    INSERT INTO trajectory_tensors VALUES (1, 'logProbs', 'float32', '[1]', x'0000803f');
+    INSERT INTO eval_results VALUES (1, 1, 'counting', 'two red circles', 0, 0, 0.5, 'found 1 red circle', NULL);
+    INSERT INTO trajectories (id, sample_id, kind, label) VALUES (1, 1, 'dm', 'dm');
+    INSERT INTO trajectory_tensors (trajectory_id, name, dtype, shape, data) VALUES (1, 'logProbs', 'float32', '[1]', x'0000803f');
   `);
 }
 
-const seeds: Record<number, (db: DB) => void> = { 0: () => {}, 1: seedVersion1, 2: seedVersion2, 3: seedVersion3 };
+/** Version 4 adds a discarded metric. */
+function seedVersion4(db: DB): void {
+  seedVersion3(db);
+  db.exec(`INSERT INTO discarded_metrics VALUES (1, 'kl', 3, 0.01, 40)`);
+}
+
+const seeds: Record<number, (db: DB) => void> = { 0: () => {}, 1: seedVersion1, 2: seedVersion2, 3: seedVersion3, 4: seedVersion4 };
+
+/** Rows with only the given columns (a migration may add columns; the old ones keep their values). */
+const project = (rows: unknown[], like: unknown[]) =>
+  rows.map((row, i) => Object.fromEntries(Object.keys((like[i] ?? {}) as object).map((k) => [k, (row as Record<string, unknown>)[k]])));
 
 test('the registry is numbered 1..n without gaps and every version has a seed for its successor test', () => {
   assert.deepEqual(MIGRATIONS.map((m) => m.version), MIGRATIONS.map((_, i) => i + 1));
@@ -76,9 +88,7 @@ for (const m of MIGRATIONS) {
     assert.deepEqual(migrate(db, MIGRATIONS, m.version), [m.version]);
     assert.equal(schemaVersion(db), m.version);
     const after = snapshot(db);
-    // Columns a migration adds are new; the ones there before keep their values.
-    const columnsOf = (rows: unknown[], like: unknown[]) => rows.map((row, i) => Object.fromEntries(Object.keys(like[i] as object).map((k) => [k, (row as Record<string, unknown>)[k]])));
-    for (const [table, rows] of Object.entries(before)) assert.deepEqual(columnsOf(after[table]!, rows), rows, `rows of ${table} changed`);
+    for (const [table, rows] of Object.entries(before)) assert.deepEqual(project(after[table]!, rows), rows, `rows of ${table} changed`);
     for (const [table, strict] of tables(db)) assert.ok(strict, `table ${table} is not STRICT`);
     assert.deepEqual(db.pragma('foreign_key_check'), []);
     assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
@@ -119,16 +129,29 @@ test('migration 3 adds evaluations, usable with a version-2 database', () => {
   assert.throws(() => db.exec(`INSERT INTO eval_results VALUES (2, 1, 'counting', 'x', 0, 2, 0.5, 'r', NULL)`), /CHECK constraint failed/);
 });
 
-test('migration 4 marks old tensors raw and old trajectories without seeds; new rows take an encoding and seeds', () => {
+test('migration 4 marks no group discarded and sets discarded metrics apart, usable with a version-3 database', () => {
   const db = rawDb();
   migrate(db, MIGRATIONS, 3);
   seedVersion3(db);
   migrate(db, MIGRATIONS, 4);
+  assert.deepEqual(db.prepare('SELECT discarded_at FROM rollout_groups').all(), [{ discarded_at: null }]);
+  db.exec(`INSERT INTO discarded_metrics VALUES (1, 'kl', 3, 0.01, 40)`);
+  db.exec(`INSERT INTO metrics VALUES (1, 'kl', 4, 0.02)`);
+  assert.throws(() => db.exec(`INSERT INTO discarded_metrics VALUES (99, 'kl', 3, 0.01, 40)`), /FOREIGN KEY/);
+  db.close();
+});
+
+test('migration 5 marks old tensors raw and old trajectories without seeds; new rows take an encoding and seeds', () => {
+  const db = rawDb();
+  migrate(db, MIGRATIONS, 4);
+  seedVersion4(db);
+  migrate(db, MIGRATIONS, 5);
   assert.deepEqual(db.prepare('SELECT encoding FROM trajectory_tensors').all(), [{ encoding: 'raw' }]);
   assert.deepEqual(db.prepare('SELECT noise_seed, sde_seed FROM trajectories').all(), [{ noise_seed: null, sde_seed: null }]);
   db.exec(`INSERT INTO trajectories VALUES (2, 2, 'dm', 'dm', 7, 4294967295)`);
   db.exec(`INSERT INTO trajectory_tensors VALUES (2, 'latents', 'float32', '[1]', x'00', 'q8z')`);
   assert.throws(() => db.exec(`INSERT INTO trajectory_tensors VALUES (2, 'means', 'float32', '[1]', x'00', 'zip')`), /CHECK constraint failed/);
+  db.close();
 });
 
 test('all pending migrations run in one transaction: a failure leaves the database unchanged', () => {

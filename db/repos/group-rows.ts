@@ -33,7 +33,7 @@ export function toGroups(ctx: RepoContext, rows: RolloutGroupListRow[]): Rollout
     return {
       id: row.id, runId: row.run_id, step: row.step, promptId: row.prompt_id, prompt: row.prompt_text, task: row.prompt_task,
       groupSize: row.group_size, zeroStd: row.zero_std === 1, rankingStatus: row.ranking_status, rankingsNeeded: row.rankings_needed,
-      rewardMean: mean, rewardStd: std, createdAt: row.created_at,
+      rewardMean: mean, rewardStd: std, createdAt: row.created_at, discarded: row.discarded_at !== null,
     };
   });
 }

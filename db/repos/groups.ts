@@ -71,7 +71,8 @@ export class GroupsRepo {
   list(query: GroupListQuery): Page<RolloutGroup> {
     const { offset, limit } = pageBounds(query);
     const order = query.order === 'desc' ? 'DESC' : 'ASC';
-    const where = query.step === undefined ? 'g.run_id = ?' : 'g.run_id = ? AND g.step = ?';
+    const kept = query.discarded ? '' : ' AND g.discarded_at IS NULL';
+    const where = (query.step === undefined ? 'g.run_id = ?' : 'g.run_id = ? AND g.step = ?') + kept;
     const params = query.step === undefined ? [query.runId] : [query.runId, query.step];
     const rows = this.ctx.db.prepare(`${LIST_SELECT} WHERE ${where} ORDER BY g.step ${order}, g.id ${order} LIMIT ? OFFSET ?`)
       .all(...params, limit, offset) as RolloutGroupListRow[];
@@ -79,16 +80,42 @@ export class GroupsRepo {
     return { items: toGroups(this.ctx, rows), total, offset, limit };
   }
 
-  /** The steps of a run that have groups, ascending (for step navigation). */
+  /** The steps of a run that have (not discarded) groups, ascending (for step navigation). */
   steps(runId: number): number[] {
-    return (this.ctx.db.prepare('SELECT DISTINCT step FROM rollout_groups WHERE run_id = ? ORDER BY step').all(runId) as { step: number }[])
+    return (this.ctx.db.prepare('SELECT DISTINCT step FROM rollout_groups WHERE run_id = ? AND discarded_at IS NULL ORDER BY step').all(runId) as { step: number }[])
       .map((r) => r.step);
   }
 
-  /** How many groups each step of a run has, ascending by step (offsets for jumping to a step in a paged list). */
-  stepCounts(runId: number): { step: number; groups: number }[] {
-    return this.ctx.db.prepare('SELECT step, count(*) AS groups FROM rollout_groups WHERE run_id = ? GROUP BY step ORDER BY step')
-      .all(runId) as { step: number; groups: number }[];
+  /**
+   * How many groups each step of a run has, ascending by step (offsets for jumping to a step in a paged
+   * list); with `discarded`, discarded groups count too, as list() with `discarded` pages them.
+   */
+  stepCounts(runId: number, discarded = false): { step: number; groups: number; discarded: number }[] {
+    return this.ctx.db.prepare(
+      `SELECT step, count(*) AS groups, count(discarded_at) AS discarded FROM rollout_groups
+       WHERE run_id = ? ${discarded ? '' : 'AND discarded_at IS NULL'} GROUP BY step ORDER BY step`,
+    ).all(runId) as { step: number; groups: number; discarded: number }[];
+  }
+
+  /**
+   * Gives up the steps after `step` (a resume from that step's checkpoint): their groups are marked
+   * discarded and leave the ranking queue (pending becomes none), and their metrics move to
+   * discarded_metrics, in one transaction. Returns how many of each.
+   */
+  discardAfter(runId: number, step: number): { groups: number; metrics: number } {
+    requireInteger('step', step, 0);
+    return this.ctx.db.transaction(() => {
+      const now = this.ctx.now();
+      const groups = this.ctx.db.prepare(
+        `UPDATE rollout_groups SET discarded_at = ?, ranking_status = CASE ranking_status WHEN 'pending' THEN 'none' ELSE ranking_status END
+         WHERE run_id = ? AND step > ? AND discarded_at IS NULL`,
+      ).run(now, runId, step).changes;
+      const metrics = this.ctx.db.prepare(
+        'INSERT INTO discarded_metrics (run_id, name, step, value, discarded_at) SELECT run_id, name, step, value, ? FROM metrics WHERE run_id = ? AND step > ?',
+      ).run(now, runId, step).changes;
+      this.ctx.db.prepare('DELETE FROM metrics WHERE run_id = ? AND step > ?').run(runId, step);
+      return { groups, metrics };
+    })();
   }
 
   find(id: number): RolloutGroup | null {

@@ -116,7 +116,7 @@ export class RankingsRepo {
   since(runId: number, afterId = 0): Ranking[] {
     return this.toRankings(this.ctx.db.prepare(
       `SELECT r.* FROM rankings r JOIN rollout_groups g ON g.id = r.group_id
-       WHERE r.id > ? AND g.run_id = ? AND r.skipped = 0 ORDER BY r.id`,
+       WHERE r.id > ? AND g.run_id = ? AND r.skipped = 0 AND g.discarded_at IS NULL ORDER BY r.id`,
     ).all(afterId, runId) as RankingRow[]);
   }
 

@@ -113,11 +113,12 @@ export class RunsRepo {
   }
 
   /** At startup: runs still marked running belong to a process that died. Returns their ids. */
-  markInterrupted(): number[] {
-    const rows = this.ctx.db.prepare(
-      `UPDATE runs SET status = 'interrupted', updated_at = ? WHERE status = 'running' RETURNING id`,
-    ).all(this.ctx.now()) as { id: number }[];
-    return rows.map((r) => r.id);
+  markInterrupted(abandoned: (runId: number) => boolean = () => true): number[] {
+    return this.ctx.db.transaction(() => {
+      const running = (this.ctx.db.prepare(`SELECT id FROM runs WHERE status = 'running'`).all() as { id: number }[]).map((r) => r.id);
+      const update = this.ctx.db.prepare(`UPDATE runs SET status = 'interrupted', updated_at = ? WHERE id = ?`);
+      return running.filter(abandoned).map((id) => (update.run(this.ctx.now(), id), id));
+    })();
   }
 
   /** Deletes the run and everything recorded for it. */

@@ -53,7 +53,7 @@ test('every call that names a run answers not_found for a missing one', async ()
   const runCalls = CALL_NAMES.filter((name) => 'runId' in ((calls[name].input as unknown as { shape?: object }).shape ?? {}));
   assert.ok(runCalls.length >= 10, runCalls.join());
   const required: Record<string, object> = {
-    'export.run': { format: 'rollouts' }, 'metrics.series': { names: ['loss'] }, 'ranking.queue': { annotator: 'a' }, 'ranking.waiting': { annotator: 'a' },
+    'export.run': { format: 'rollouts' }, 'metrics.series': { names: ['loss'] }, 'ranking.queue': { annotator: 'a' }, 'ranking.waiting': { annotator: 'a' }, 'runs.rename': { name: 'renamed' },
   };
   for (const name of runCalls) {
     const err = await errorOf(call(name, { runId: 424242, ...required[name] }));

@@ -15,6 +15,12 @@ const RUN_CHECKPOINT_ID = /^run:(\d{1,15}):(\d{1,15})$/;
 
 export const runCheckpointId = (runId: number, step: number) => `run:${runId}:${step}`;
 
+/** The run whose checkpoint a registry id names (`run:<runId>:<step>`), or null. */
+export function runOfCheckpoint(ref: string): number | null {
+  const match = RUN_CHECKPOINT_ID.exec(ref);
+  return match ? Number(match[1]) : null;
+}
+
 /** Every checkpoint the API can use: the shipped base first, then runs' checkpoints, newest run first. */
 export function listCheckpoints(store: Store, runId?: number): CheckpointEntry[] {
   const shipped: CheckpointEntry = { id: SHIPPED_BASE_ID, label: 'shipped base model', source: 'shipped', runId: null, step: null };

@@ -8,6 +8,7 @@ import { exportDownloadPath } from '../../contract/media.ts';
 import type { Store } from '../../db/index.ts';
 import type { ComputeClient } from '../compute/client.ts';
 import { saveCheckpoint } from '../engine/checkpoint/checkpoint.ts';
+import { readParquetFile } from '../export/read-parquet.ts';
 import { getPreset } from '../models/config.ts';
 import { shapeWorldTokenizer } from '../models/data.ts';
 import { UnifiedModel } from '../models/unified.ts';
@@ -160,7 +161,7 @@ test('export.run writes under the data dir\'s exports/ and reports the folder', 
   const seeded = seedGroups(store, { groups: 1, groupSize: 2 });
   const manifest = await call('export.run', { runId: seeded.runId, format: 'rollouts' });
   assert.ok(manifest.dir.startsWith(join(dataDir, 'exports')), manifest.dir);
-  assert.equal(readFileSync(join(manifest.dir, 'rollouts.jsonl'), 'utf8').trim().split('\n').length, 2);
+  assert.equal(readParquetFile(join(manifest.dir, 'rollouts.parquet')).rows.length, 2);
   // Headless: a browser downloads the folder as a zip from the path the manifest names.
   assert.equal(manifest.download, exportDownloadPath(basename(manifest.dir)));
   await assert.rejects(call('export.run', { runId: seeded.runId, format: 'parquet' }), /field "format"/);

@@ -18,7 +18,7 @@ import { listGenerators } from '../world/generators.ts';
 import { groupAgreement, poolAgreement } from '../export/agreement.ts';
 import { exportRun } from '../export/export.ts';
 import { recordEvalReport } from './eval-records.ts';
-import { listCheckpoints, resolveCheckpoint } from './files.ts';
+import { SHIPPED_BASE_ID, listCheckpoints, resolveCheckpoint, runOfCheckpoint } from './files.ts';
 import { reflectionPage } from './reflections.ts';
 import { RunTokenizers } from './trajectory-tokens.ts';
 
@@ -116,7 +116,7 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
 
     'groups.list': (query) => store.groups.list(query),
     'groups.get': ({ groupId }) => store.groups.detail(groupId),
-    'groups.steps': ({ runId }) => store.groups.stepCounts(runId),
+    'groups.steps': ({ runId, discarded }) => store.groups.stepCounts(runId, discarded),
 
     'ranking.queue': (query) => store.rankings.queue(query),
     'ranking.submit': ({ groupId, annotator, ranks, skipped, durationMs }) => {
@@ -166,9 +166,11 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     'eval.start': ({ suite, generator, limit, checkpoint: checkpointRef }) => {
       requireKnown('suite', suite, listSuites().map((s) => s.name));
       requireKnown('generator', generator, listGenerators().map((g) => g.name));
-      const checkpoint = checkpointRef === undefined ? undefined : resolveCheckpoint(store, info().dataDir, checkpointRef);
+      // The shipped base is recorded as no checkpoint (the baseline the screen compares with).
+      const checkpoint = checkpointRef === undefined || checkpointRef === SHIPPED_BASE_ID ? undefined : resolveCheckpoint(store, info().dataDir, checkpointRef);
       // The evaluation row is written first, so the screen lists it while it runs; the job's report lands in it.
-      const evaluation = store.evaluations.start({ suite, ...(checkpoint ? { checkpointPath: checkpoint } : {}) });
+      const runId = checkpointRef === undefined ? null : runOfCheckpoint(checkpointRef);
+      const evaluation = store.evaluations.start({ suite, runId, ...(checkpoint ? { checkpointPath: checkpoint } : {}) });
       const job = compute.start('eval', { suite, generator, limit, checkpoint });
       job.result.then(
         (result) => {

@@ -9,6 +9,7 @@ import { ApiError } from '../../contract/rpc.ts';
 import type { Store } from '../../db/index.ts';
 import { JobFailed, type ComputeClient, type JobHandle } from '../compute/client.ts';
 import { ConfigError, NANO_OVERRIDES, resolveTrainConfig } from '../rl/config.ts';
+import { describeOwner, isThisProcess, liveOwner, runDirOf } from '../rl/owner.ts';
 import { deleteRun } from './disk.ts';
 import type { EventBus } from './events.ts';
 import { resolveCheckpoint } from './files.ts';
@@ -49,6 +50,8 @@ export class RunController {
   start(runId: number, steps?: number): Run {
     let run = this.store.runs.get(runId);
     if (this.jobs.has(runId)) throw this.precondition('runs.start', `run ${runId} is already training`);
+    const owner = liveOwner(runDirOf(this.dataDir, runId));
+    if (owner && !isThisProcess(owner)) throw this.precondition('runs.start', describeOwner(runId, owner));
     if (run.status === 'completed' && (steps === undefined || steps <= run.step)) {
       throw this.precondition('runs.start', `run ${runId} completed its ${run.step} steps: give steps > ${run.step} to continue it`);
     }

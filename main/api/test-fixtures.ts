@@ -33,6 +33,7 @@ export function pendingCompute(): { compute: Partial<ComputeClient>; started: un
       started.push(params);
       return { id: `job-${started.length}`, kind, result: new Promise(() => {}), cancel() {} };
     },
+    cancel: () => false,
   } as unknown as Partial<ComputeClient>;
   return { compute, started };
 }

@@ -225,9 +225,9 @@ export const TRAIN = command({
 
 export const EXPORT = command({
   name: 'export',
-  summary: 'Write a run\'s records to files: rollouts, preference pairs (Parquet), rankings, reflections, edits, verl dataset',
+  summary: 'Write a run\'s records to files: rollouts and preference pairs (Parquet), rankings, reflections, edits, verl dataset',
   synopsis: [`--run ID --format ${EXPORT_FORMATS.join('|')} --out DIR [--data-dir DIR]`],
-  details: 'manifest.json states every file\'s columns. Pairs and Pick-a-Pic rows are Parquet with the images inside; verl writes the run\'s prompts for a cluster (docs/scale-out.md).',
+  details: 'manifest.json states every file\'s columns. Rollouts, pairs and Pick-a-Pic rows are Parquet with the images inside; verl writes the run\'s prompts for a cluster (docs/scale-out.md).',
   options: {
     run: str('ID', 'the run id'),
     format: str(EXPORT_FORMATS.join('|'), 'what to write (default all)'),

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seedRolloutGroups } from '../../tests/browser/fixtures.ts';
+import { readParquetFile } from '../export/read-parquet.ts';
 
 const bin = fileURLToPath(new URL('../../bin/unirl.js', import.meta.url));
 
@@ -16,10 +17,10 @@ test('unirl export writes the asked files into --out from --data-dir; bad flags 
     const out = join(dataDir, 'out');
     const run = spawnSync(process.execPath, [bin, 'export', '--run', String(runId), '--format', 'rollouts', '--out', out, '--data-dir', dataDir], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(run.status, 0, run.stderr);
-    assert.match(run.stdout, /rollouts\.jsonl\s+6 rows/);
+    assert.match(run.stdout, /rollouts\.parquet\s+6 rows/);
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
     assert.deepEqual(manifest.formats, ['rollouts']);
-    assert.equal(readFileSync(join(out, 'rollouts.jsonl'), 'utf8').trim().split('\n').length, 6);
+    assert.equal(readParquetFile(join(out, 'rollouts.parquet')).rows.length, 6);
 
     const bad = spawnSync(process.execPath, [bin, 'export', '--run', String(runId), '--format', 'parquet', '--out', out, '--data-dir', dataDir], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(bad.status, 2);

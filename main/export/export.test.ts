@@ -33,27 +33,28 @@ test('rollouts, pairs, Pick-a-Pic and raw rankings read back with their images',
   const manifest = exportRun(store, { runId: seeded.runId, format: 'all', outDir: dir });
   const onDisk = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
   assert.deepEqual(onDisk.files.map((f: { path: string; rows: number }) => [f.path, f.rows]), [
-    ['rollouts.jsonl', 6], ['pairs.trl.parquet', 2], ['pickapic.parquet', 3], ['rankings.jsonl', 2], ['reflections.jsonl', 0], ['edits.jsonl', 0],
+    ['rollouts.parquet', 6], ['pairs.trl.parquet', 2], ['pickapic.parquet', 3], ['rankings.jsonl', 2], ['reflections.jsonl', 0], ['edits.jsonl', 0],
     ['verl.train.parquet', 2], ['unirl_reward.py', 0],
   ]);
-  assert.equal(manifest.images, 6);
+  assert.equal(manifest.images, 3, 'PNG files for the ranked samples the rankings JSONL names');
   assert.equal(onDisk.imageFormat, 'png');
   assert.equal(onDisk.download, undefined, 'only the headless handler adds a download URL');
   const schemaOf = (path: string) => onDisk.files.find((f: { path: string }) => f.path === path).schema as Record<string, string>;
   assert.match(schemaOf('pairs.trl.parquet').chosen!, /^image \{bytes: binary \(PNG\), path: string\}/);
   assert.equal(schemaOf('pickapic.parquet').jpg_0, 'binary');
-  assert.equal(schemaOf('rollouts.jsonl').reward, 'float64');
+  assert.equal(schemaOf('rollouts.parquet').rewards, 'list<struct<name: string, value: float64, weight: float64>>');
 
-  const rollouts = readJsonl(join(dir, 'rollouts.jsonl'));
+  // Read back by an independent reader (Arrow's Rust parquet). Rollouts in long format, the image inside.
+  const rollouts = readParquetFile(join(dir, 'rollouts.parquet')).rows;
   const first = rollouts.find((r) => r.sample_id === a)!;
   assert.equal(first.step, 1);
+  assert.equal(first.seed, BigInt(store.samples.get(a!).seed));
   assert.deepEqual(first.human_ranks, [{ annotator: 'ann', rank: 1 }]);
-  assert.equal((first.rewards as Record<string, number>).shapeeval, 1);
-  const png = PNG.sync.read(readFileSync(join(dir, first.image as string)));
-  assert.equal(png.width, 32);
+  assert.deepEqual((first.rewards as { name: string; value: number }[]).find((c) => c.name === 'shapeeval')?.value, 1);
+  assert.equal(PNG.sync.read(Buffer.from((first.image as { bytes: Uint8Array }).bytes)).width, 32);
 
-  // Read back by an independent reader (Arrow's Rust parquet): TRL rows hold the images' PNG bytes as
-  // datasets' Image struct, and the file declares them as Image features for `datasets`.
+  // TRL rows hold the images' PNG bytes as datasets' Image struct, and the file declares them as Image
+  // features for `datasets`.
   const pairs = readParquetFile(join(dir, 'pairs.trl.parquet'));
   assert.equal(pairs.types.chosen, 'Struct<{bytes:Binary, path:Utf8}>');
   const features = JSON.parse(pairs.metadata.get('huggingface')!).info.features;
@@ -74,8 +75,9 @@ test('rollouts, pairs, Pick-a-Pic and raw rankings read back with their images',
   assert.equal(pick.rows[0]!.user_id, 'ann');
 
   // The manifest's schema names exactly the columns the rows have.
-  for (const file of ['rollouts.jsonl', 'rankings.jsonl']) assert.deepEqual(Object.keys(readJsonl(join(dir, file))[0]!), Object.keys(schemaOf(file)), file);
+  assert.deepEqual(Object.keys(readJsonl(join(dir, 'rankings.jsonl'))[0]!), Object.keys(schemaOf('rankings.jsonl')));
   assert.deepEqual(Object.keys(pick.rows[0]!), Object.keys(schemaOf('pickapic.parquet')));
+  assert.deepEqual(Object.keys(first), Object.keys(schemaOf('rollouts.parquet')));
 
   const rankings = readJsonl(join(dir, 'rankings.jsonl'));
   assert.deepEqual(rankings.map((r) => [r.annotator, r.skipped]), [['ann', false], ['bob', true]]);
@@ -94,11 +96,12 @@ test('reflection cycles and edits export with every image of the cycle', () => w
   assert.deepEqual(rounds.map((r) => r.critique_correct), [true, false, true]);
   assert.equal(rounds[2]!.refined_image, null);
   for (const r of rounds) assert.ok(existsSync(join(dir, 'r', r.judged_image)), r.judged_image);
-  assert.ok(!existsSync(join(dir, 'r', 'rollouts.jsonl')), 'only the asked format is written');
+  assert.ok(!existsSync(join(dir, 'r', 'rollouts.parquet')), 'only the asked format is written');
 
   const reflectionSchema = JSON.parse(readFileSync(join(dir, 'r', 'manifest.json'), 'utf8')).files[0].schema;
   assert.deepEqual(Object.keys(cycle!), Object.keys(reflectionSchema));
 
+  assert.throws(() => exportRun(store, { runId: edits.runId, format: 'verl', outDir: join(dir, 'v') }), /run \d+ \(scenario edit\): the verl export is for runs that draw images from prompts alone/);
   exportRun(store, { runId: edits.runId, format: 'edits', outDir: join(dir, 'e') });
   const rows = readJsonl(join(dir, 'e', 'edits.jsonl'));
   assert.deepEqual(Object.keys(rows[0]!), Object.keys(JSON.parse(readFileSync(join(dir, 'e', 'manifest.json'), 'utf8')).files[0].schema));

@@ -1,4 +1,4 @@
-// Exports a run's records for outside tools: rollouts (long-format JSONL, one row per member sample),
+// Exports a run's records for outside tools: rollouts (long format, one row per member sample) and
 // preference pairs as TRL rows and as Pick-a-Pic rows (Parquet, images embedded as bytes), raw
 // per-annotator rankings, reflection cycles and edits (JSONL, images as PNG files under images/), the
 // run's prompts as a verl dataset, and a manifest.json stating every file's schema.
@@ -15,7 +15,7 @@ export type { ExportFormat, ExportManifest } from '../../contract/api.ts';
 type FileFormat = ExportFileFormat;
 
 const DESCRIPTIONS: Record<FileFormat, string> = {
-  rollouts: 'one row per group member: run, step, group, prompt, task, sample, seed, reward components, reward, advantage, zero_std, human ranks, image (PNG path)',
+  rollouts: 'long format, one row per group member: run, step, group, prompt, task, sample, seed, reward components (name, value, weight), reward, advantage, zero_std, human ranks, image (embedded)',
   pairs: 'TRL-style preference rows {prompt, chosen, rejected}: chosen and rejected are images embedded as bytes (datasets Image feature); one row per ordered pair of a ranking, ties dropped',
   pickapic: 'Pick-a-Pic v2 rows {caption, jpg_0, jpg_1, label_0, label_1}: every pair of a ranking, 0.5/0.5 = tie; jpg_0/jpg_1 are raw image bytes like the dataset on the Hub (PNG bytes despite the names), ready for Diffusion-DPO',
   rankings: 'raw per-annotator rankings and skips: annotator, group, per-sample rank (1 = best, equal = tie), duration',
@@ -25,7 +25,7 @@ const DESCRIPTIONS: Record<FileFormat, string> = {
 };
 
 const FILE_NAMES: Record<FileFormat, string> = {
-  rollouts: 'rollouts.jsonl', pairs: 'pairs.trl.parquet', pickapic: 'pickapic.parquet', rankings: 'rankings.jsonl',
+  rollouts: 'rollouts.parquet', pairs: 'pairs.trl.parquet', pickapic: 'pickapic.parquet', rankings: 'rankings.jsonl',
   reflections: 'reflections.jsonl', edits: 'edits.jsonl', verl: 'verl.train.parquet',
 };
 
@@ -33,10 +33,10 @@ const FILE_NAMES: Record<FileFormat, string> = {
 type FileSchema = { parquet: TableSchema } | { jsonl: Record<string, string> };
 
 const SCHEMAS: Record<FileFormat, FileSchema> = {
-  rollouts: { jsonl: {
-    run_id: 'int', step: 'int', group_id: 'int', prompt: 'string', task: 'string', sample_id: 'int', sample_index: 'int', seed: 'int',
-    rewards: 'map<string, float64>', reward_weights: 'map<string, float64>', reward: 'float64', advantage: 'float64 | null', zero_std: 'bool',
-    human_ranks: 'list<{annotator: string, rank: int}>', human_rank_mean: 'float64 | null', text: 'string | null', image: 'string | null (PNG path)',
+  rollouts: { parquet: {
+    run_id: 'int32', step: 'int32', group_id: 'int32', prompt: 'string', task: 'string', sample_id: 'int32', sample_index: 'int32', seed: 'int64',
+    rewards: { list: { struct: { name: 'string', value: 'float64', weight: 'float64' } } }, reward: 'float64', advantage: 'float64', zero_std: 'bool',
+    human_ranks: { list: { struct: { annotator: 'string', rank: 'int32' } } }, human_rank_mean: 'float64', text: 'string', image: 'image',
   } },
   pairs: { parquet: { prompt: 'string', chosen: 'image', rejected: 'image', annotator: 'string', group_id: 'int32' } },
   pickapic: { parquet: {
@@ -123,14 +123,13 @@ function groupColumns(group: RolloutGroup): Row {
   return { run_id: group.runId, step: group.step, group_id: group.id, prompt: group.prompt, task: group.task };
 }
 
-function rolloutRow(group: GroupDetail, sample: Sample, image: string | null): Row {
+function rolloutRow(group: GroupDetail, sample: Sample, image: ImageCell | null): Row {
   const humanRanks = group.rankings.filter((r) => !r.skipped).flatMap((r) =>
     r.ranks.filter((e) => e.sampleId === sample.id).map((e) => ({ annotator: r.annotator, rank: e.rank })));
   return {
     ...groupColumns(group),
     sample_id: sample.id, sample_index: sample.index, seed: sample.seed,
-    rewards: Object.fromEntries(sample.rewards.map((c) => [c.name, c.value])),
-    reward_weights: Object.fromEntries(sample.rewards.map((c) => [c.name, c.weight])),
+    rewards: sample.rewards.map((c) => ({ name: c.name, value: c.value, weight: c.weight })),
     reward: sample.reward, advantage: sample.advantage, zero_std: group.zeroStd,
     human_ranks: humanRanks,
     human_rank_mean: humanRanks.length ? humanRanks.reduce((s, r) => s + r.rank, 0) / humanRanks.length : null,
@@ -157,7 +156,7 @@ export function exportRun(store: Store, options: { runId: number; format: Export
   for (const group of groups) {
     const base = groupColumns(group);
     if (wants.has('rollouts')) {
-      for (const sample of group.samples) rows.rollouts.push(rolloutRow(group, sample, images.sample(sample.image ? sample.id : null)));
+      for (const sample of group.samples) rows.rollouts.push(rolloutRow(group, sample, sample.image ? images.cell(sample.id) : null));
     }
     for (const ranking of group.rankings) {
       if (wants.has('rankings')) {

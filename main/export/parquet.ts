@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
  * (Pick-a-Pic's jpg_0/jpg_1 are raw bytes on the Hub, and Diffusion-DPO opens them with PIL itself).
  */
 export type ColumnType =
-  | 'string' | 'int32' | 'float64' | 'bool' | 'binary' | 'image'
+  | 'string' | 'int32' | 'int64' | 'float64' | 'bool' | 'binary' | 'image'
   | { struct: Record<string, ColumnType> }
   | { list: ColumnType };
 
@@ -27,6 +27,7 @@ function leaf(name: string, type: Exclude<ColumnType, 'image' | object>): Schema
   switch (type) {
     case 'string': return { name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' };
     case 'int32': return { name, type: 'INT32', repetition_type: 'OPTIONAL' };
+    case 'int64': return { name, type: 'INT64', repetition_type: 'OPTIONAL' };
     case 'float64': return { name, type: 'DOUBLE', repetition_type: 'OPTIONAL' };
     case 'bool': return { name, type: 'BOOLEAN', repetition_type: 'OPTIONAL' };
     case 'binary': return { name, type: 'BYTE_ARRAY', repetition_type: 'OPTIONAL' };
@@ -68,11 +69,20 @@ export function describeSchema(schema: TableSchema): Record<string, string> {
   return Object.fromEntries(Object.entries(schema).map(([name, type]) => [name, describeType(type)]));
 }
 
+/** A row's value as the writer takes it: int64 columns (given as numbers) become bigints, at any depth. */
+function cell(type: ColumnType, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  if (type === 'int64') return BigInt(value as number);
+  if (typeof type === 'string') return value;
+  if ('list' in type) return (value as unknown[]).map((v) => cell(type.list, v));
+  return Object.fromEntries(Object.entries(type.struct).map(([f, t]) => [f, cell(t, (value as Record<string, unknown>)[f])]));
+}
+
 /** Writes `rows` (objects keyed by the schema's columns) to a Parquet file with datasets features. */
 export function writeParquet(path: string, schema: TableSchema, rows: readonly Record<string, unknown>[]): void {
   const columns = Object.entries(schema);
   const buffer = parquetWriteBuffer({
-    columnData: columns.map(([name]) => ({ name, data: rows.map((r) => r[name] ?? null) })),
+    columnData: columns.map(([name, type]) => ({ name, data: rows.map((r) => cell(type, r[name])) })),
     schema: [{ name: 'root', num_children: columns.length }, ...columns.flatMap(([name, type]) => elements(name, type))],
     kvMetadata: [{ key: 'huggingface', value: JSON.stringify({ info: { features: Object.fromEntries(columns.map(([n, t]) => [n, feature(t)])) } }) }],
     createdBy: 'UniRL Studio (hyparquet-writer)',

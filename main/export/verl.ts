@@ -29,7 +29,7 @@ const IMAGE_SCENARIOS = new Set(['t2i', 'cot', 'reflect']);
 /** One verl row per prompt of the run; ground_truth is the ShapeEval spec as JSON (what the scorer checks). */
 export function verlRows(store: Store, run: Run): Record<string, unknown>[] {
   if (!IMAGE_SCENARIOS.has(run.scenario)) {
-    throw new Error(`run ${run.id} is a ${run.scenario} run: the verl export is for runs that draw images from prompts (${[...IMAGE_SCENARIOS].join(', ')})`);
+    throw new Error(`run ${run.id} (scenario ${run.scenario}): the verl export is for runs that draw images from prompts alone (${[...IMAGE_SCENARIOS].join(', ')})`);
   }
   return store.prompts.forRun(run.id).map((prompt, index) => ({
     data_source: VERL_DATA_SOURCE,

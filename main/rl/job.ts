@@ -2,7 +2,6 @@
 // (scenario preset, stored run, overrides), the starting weights, the unified-model policy and the
 // ShapeWorld prompts. The CLI (`unirl train`) and the compute worker's job both call `trainJob`.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Run, Scenario } from '../../contract/domain.ts';
 import { resolveDataDir } from '../../db/datadir.ts';
 import { openStore } from '../../db/store.ts';
@@ -15,7 +14,7 @@ import { UnifiedModel } from '../models/unified.ts';
 import type { Criterion } from '../world/criteria.ts';
 import { startScriptedAnnotator } from './annotator.ts';
 import { NANO_OVERRIDES, parseTrainConfig, resolveTrainConfig, type TrainConfig } from './config.ts';
-import { liveOwner } from './owner.ts';
+import { describeOwner, liveOwner, runDirOf } from './owner.ts';
 import { shapeWorldTasks } from './tasks.ts';
 import { train, type StepSummary, type TrainResult } from './trainer.ts';
 import { UnifiedPolicy } from './unified.ts';
@@ -67,8 +66,8 @@ export async function trainJob(params: TrainJobParams, ctx: JobContext, hooks: T
     const stored = params.runId !== undefined ? store.runs.get(params.runId) : undefined;
     if (stored && stored.scenario !== params.scenario) throw new Error(`run ${stored.id} is a ${stored.scenario} run, not ${params.scenario}`);
     if (stored?.status === 'running') {
-      const owner = liveOwner(join(dataDir, 'runs', String(stored.id)));
-      if (owner) throw new Error(`run ${stored.id} is being trained by process ${owner.pid} on ${owner.host} (since ${owner.since}): pause or stop it there first`);
+      const owner = liveOwner(runDirOf(dataDir, stored.id));
+      if (owner) throw new Error(describeOwner(stored.id, owner));
       // Its trainer died mid-run (killed, out of memory): the run goes on from its latest checkpoint.
       const interrupted = store.runs.setStatus(stored.id, 'interrupted');
       hooks.onStatus?.(interrupted);

@@ -18,7 +18,7 @@ import { mixSeeds, Rng } from '../world/rng.ts';
 import { batchAdvantages, groupAdvantages } from './advantages.ts';
 import { pruneCheckpoints } from './checkpoint-policy.ts';
 import { MODEL_PARTS, PARAM_GROUP_OF_PART, rewardWeights, type ModelPart, type TrainConfig } from './config.ts';
-import { claimRun } from './owner.ts';
+import { claimRun, runDirOf } from './owner.ts';
 import type { ObjectiveTerms, Policy, RolloutOptions, SampleResult, TaskItem, TaskSource, UpdateSample } from './policy.ts';
 import { PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
 import { humanRankRewards, pairsFromRanks } from './ranking.ts';
@@ -127,7 +127,7 @@ class Trainer {
       ? opts.store.runs.get(opts.runId)
       : opts.store.runs.create({ name: opts.runName ?? `${this.cfg.scenario} ${new Date().toISOString()}`, scenario: this.cfg.scenario, config: this.cfg as unknown as JsonObject });
     this.runId = run.id;
-    this.runDir = join(opts.dataDir, 'runs', String(run.id));
+    this.runDir = runDirOf(opts.dataDir, run.id);
   }
 
   /** Freezes the parts that do not train; one AdamW group per store group, with the lm or dm rate. */
@@ -159,10 +159,11 @@ class Trainer {
   }
 
   async run(): Promise<TrainResult> {
-    this.resume();
-    this.setStatus('running');
-    const release = claimRun(this.runDir);
+    // Claimed first: a second trainer of this run stops here, before it touches the store.
+    const release = claimRun(this.runDir, this.runId);
     try {
+      this.resume();
+      this.setStatus('running');
       return await this.trainUntilStopped();
     } finally {
       release();
@@ -205,17 +206,21 @@ class Trainer {
   }
 
   /**
-   * Continues from the run's latest checkpoint (weights and optimizer state). Groups stored after it (by a
-   * process that died mid-way) stay: the step count goes on after the last stored step, so no step number
-   * is used twice; only those steps' updates are lost.
+   * Continues from the run's latest checkpoint (weights and optimizer state) at the step after it. Steps
+   * stored after that checkpoint (by a process that died mid-way) were drawn by weights no file holds:
+   * their groups are marked discarded (kept for audit, out of lists, exports and ranking queues) and their
+   * metrics set aside, so every kept step matches the weights that drew it.
    */
   private resume(): void {
     const latest = this.store.checkpoints.latest(this.runId);
     if (latest) loadCheckpoint(latest.path, this.policy.params, { optimizer: this.optimizer });
-    const stored = this.store.groups.steps(this.runId);
-    this.step = Math.max(latest?.step ?? 0, stored[stored.length - 1] ?? 0, this.store.runs.get(this.runId).step);
-    if (latest || this.step > 0) {
-      this.store.log.append(this.runId, 'info', `resumed at step ${this.step}${latest ? ` from ${latest.path} (step ${latest.step})` : ' from the starting weights (no checkpoint yet)'}`);
+    this.step = latest?.step ?? 0;
+    const discarded = this.store.groups.discardAfter(this.runId, this.step);
+    if (this.store.runs.get(this.runId).step !== this.step) this.store.runs.setStep(this.runId, this.step);
+    if (latest || discarded.groups > 0) {
+      const from = latest ? `${latest.path} (step ${latest.step})` : 'the starting weights (no checkpoint yet)';
+      const lost = discarded.groups > 0 ? `; ${discarded.groups} groups of later steps discarded (their updates were not saved)` : '';
+      this.store.log.append(this.runId, 'info', `resumed at step ${this.step + 1} from ${from}${lost}`, { discardedGroups: discarded.groups, discardedMetrics: discarded.metrics });
     }
   }
 

@@ -35,7 +35,7 @@ test('an export folder downloads as a zip behind the token; unknown or hidden na
     assert.deepEqual(Object.keys(files).sort(), [`${folder}/images/sample-1.png`, `${folder}/manifest.json`]);
     assert.equal(Buffer.from(files[`${folder}/manifest.json`]!).toString(), '{"files":[]}\n');
     assert.deepEqual([...files[`${folder}/images/sample-1.png`]!], [0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
-    for (const name of ['nothing-here', '.hidden']) {
+    for (const name of ['nothing-here', '.hidden', '..']) {
       assert.equal((await fetch(server.url + exportDownloadPath(name), { headers: { Authorization: 'Bearer t0ken' } })).status, 404, name);
     }
   } finally {

@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
-import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { ApiError, type ServerMessage } from '../../contract/rpc.ts';
 import { EventBus } from '../api/events.ts';
+import { frame, rawExchange, serverFrames, statusOf, upgradeRequest } from '../../tests/fuzz/fuzz.ts';
 import { startHeadlessServer, type HeadlessServer } from './http.ts';
 
 const PNG_BYTES = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
@@ -17,12 +17,12 @@ async function serve(token?: string): Promise<{ server: HeadlessServer; events: 
   return { server, events };
 }
 
-async function serveWithDir(token?: string): Promise<{ server: HeadlessServer; events: EventBus; rendererDir: string }> {
+async function serveWithDir(token?: string, host = '127.0.0.1'): Promise<{ server: HeadlessServer; events: EventBus; rendererDir: string }> {
   const rendererDir = mkdtempSync(join(tmpdir(), 'unirl-renderer-'));
   writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>UniRL Studio</title>');
   const events = new EventBus();
   const server = await startHeadlessServer({
-    host: '127.0.0.1',
+    host,
     port: 0,
     rendererDir,
     events,
@@ -117,25 +117,13 @@ test('with a token, requests without it are rejected and the token unlocks page,
   }
 });
 
-/** Sends raw bytes and collects what comes back until the server closes the connection (or 2 s pass). */
-function rawExchange(port: number, bytes: string | Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const socket = connectTcp(port, '127.0.0.1', () => socket.write(bytes));
-    const chunks: Buffer[] = [];
-    socket.on('data', (c) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(Buffer.concat(chunks)));
-    socket.setTimeout(2000, () => socket.destroy());
-  });
-}
-
-const statusOf = (reply: Buffer) => Number(/^HTTP\/1\.1 (\d{3})/.exec(reply.toString('latin1'))?.[1] ?? 0);
-const rawGet = (port: number, path: string, headers = '') =>
-  rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${headers}Connection: close\r\n\r\n`);
+const rawGet = async (port: number, path: string, headers = '') =>
+  (await rawExchange(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${headers}Connection: close\r\n\r\n`)).reply;
 
 test('bad request paths answer 400 and the server lives on, with and without a token (problem 1)', async () => {
-  for (const token of [undefined, 'tok']) {
-    const { server } = await serve(token);
+  // The issue's case: --host 0.0.0.0 with a token, where `GET //` crashed before the token check.
+  for (const [token, host] of [[undefined, '127.0.0.1'], ['tok', '127.0.0.1'], ['tok', '0.0.0.0']] as const) {
+    const { server } = await serveWithDir(token, host);
     try {
       const port = Number(new URL(server.url).port);
       const auth = token ? `Authorization: Bearer ${token}\r\n` : '';
@@ -156,26 +144,10 @@ test('bad request paths answer 400 and the server lives on, with and without a t
   }
 });
 
-/** A client frame: FIN set, the opcode, masked unless `masked` is false. */
-function frame(opcode: number, payload: Buffer, { masked = true, fin = true } = {}): Buffer {
-  const mask = Buffer.from([1, 2, 3, 4]);
-  const length = payload.length < 126 ? Buffer.from([payload.length]) : Buffer.from([126, payload.length >> 8, payload.length & 255]);
-  length[0]! |= masked ? 0x80 : 0;
-  const body = masked ? payload.map((b, i) => b ^ mask[i % 4]!) : payload;
-  return Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | opcode]), length, masked ? mask : Buffer.alloc(0), body]);
-}
-
-const upgradeRequest = (port: number) =>
-  `GET /api HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`;
-
 /** The close code the server sends after `bytes` on a fresh socket (0 when it sent none). */
 async function closeCodeAfter(port: number, bytes: Buffer): Promise<number> {
-  const reply = await rawExchange(port, Buffer.concat([Buffer.from(upgradeRequest(port)), bytes]));
-  const start = reply.indexOf('\r\n\r\n') + 4;
-  const frames = reply.subarray(start);
-  // The server's close frame: opcode 8, unmasked, the code in the first two payload bytes.
-  const at = frames.findIndex((b, i) => (b & 0x0f) === 8 && (b & 0x80) !== 0 && i + 3 < frames.length);
-  return at < 0 ? 0 : frames.readUInt16BE(at + 2);
+  const { reply } = await rawExchange(port, Buffer.concat([Buffer.from(upgradeRequest(port)), bytes]));
+  return serverFrames(reply).closeCode;
 }
 
 test('malformed WebSocket frames close that connection with a code, never the process (problem 2)', async () => {
@@ -202,7 +174,7 @@ test('Host and Origin must be exactly a loopback literal with our port (problem 
   const { server } = await serve();
   try {
     const port = Number(new URL(server.url).port);
-    const hostStatus = async (host: string) => statusOf(await rawExchange(port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+    const hostStatus = async (host: string) => statusOf((await rawExchange(port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)).reply);
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) assert.equal(await hostStatus(host), 200, host);
     for (const host of [`127.attacker.example:${port}`, `127.0.0.1:${port + 1}`, `localhost.evil:${port}`, '127.0.0.1', `[::1]x:${port}`, `127.0.0.2:${port}`]) {
       assert.equal(await hostStatus(host), 403, host);

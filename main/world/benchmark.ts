@@ -74,6 +74,7 @@ export interface TaskReport {
 export interface SuiteReport {
   suite: string;
   generator: string;
+  /** Image size; 0 for a folder of images of several sizes (scoreImageFolder). */
   width: number;
   height: number;
   tasks: TaskReport[];
@@ -384,7 +385,7 @@ export function formatReport(report: SuiteReport): string {
   const widths = header.map((_, c) => Math.max(...all.map((r) => r[c]!.length)));
   const line = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   return [
-    `ShapeEval suite "${report.suite}", generator "${report.generator}", ${report.width}x${report.height}, ${(report.elapsedMs / 1000).toFixed(1)} s` +
+    `ShapeEval suite "${report.suite}", generator "${report.generator}", ${report.width ? `${report.width}x${report.height}, ` : ''}${(report.elapsedMs / 1000).toFixed(1)} s` +
       (crit ? `; criterion "${crit.name}": mean over ${crit.images} generated images` : ''),
     line(header), ...rows.map(line), line(overall),
   ].join('\n');

@@ -169,8 +169,8 @@ export function scoreImageFolder(dir: string, options: FolderOptions = {}): Suit
   return {
     suite: dir,
     generator: sizes.size > 1 ? `images (${rule} rule, sizes ${[...sizes].join(', ')})` : `images (${rule} rule)`,
-    width,
-    height,
+    width: sizes.size === 1 ? width : 0,
+    height: sizes.size === 1 ? height : 0,
     tasks,
     overall: tasks.reduce((sum, t) => sum + t.accuracy, 0) / tasks.length,
     elapsedMs: Date.now() - started,

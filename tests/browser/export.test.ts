@@ -8,8 +8,13 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { openStore, resolveDataDir } from '../../db/index.ts';
+import { encodePng, openStore, resolveDataDir } from '../../db/index.ts';
 import { readParquetFile } from '../../main/export/read-parquet.ts';
+import { toUint8 } from '../../main/world/image.ts';
+import { parsePrompt, sampleSceneForSpec } from '../../main/world/prompts.ts';
+import { renderScene } from '../../main/world/render.ts';
+import { Rng } from '../../main/world/rng.ts';
+import type { PromptSpec } from '../../main/world/spec.ts';
 import { downloadAndUnzip } from './downloads.ts';
 import { repoRoot, screenshotDir, startHarness, type Harness } from './harness.ts';
 
@@ -22,18 +27,23 @@ function unirl(args: string[]): string {
   return run.stdout;
 }
 
-/** A cluster's verl dump of one step: two prompts, two images each, taken from the nano run's own samples. */
+/**
+ * A cluster's verl dump of one step for the nano run's first two prompts (their ShapeEval specs are the
+ * ground truth the verl export hands out): two images each, drawn by the cluster, the second one wrong.
+ */
 function writeClusterDump(dataDir: string, dir: string): void {
   mkdirSync(dir, { recursive: true });
   const store = openStore(resolveDataDir({ cliDir: dataDir }).dbPath);
   try {
     const groups = store.groups.list({ runId: 1, limit: 2 }).items;
-    const lines = groups.flatMap((group, g) => store.samples.members(group.id).slice(0, 2).map((sample, k) => {
-      writeFileSync(join(dir, `${g}-${k}.png`), store.samples.imagePng(sample.id)!);
-      // gts: the ShapeEval spec, as the verl export hands it to the cluster.
-      const gts = JSON.stringify(store.prompts.get(group.promptId).spec);
-      return JSON.stringify({ input: `<|im_start|>user\n${group.prompt}<|im_end|>\n`, output: `${g}-${k}.png`, gts, score: k === 0 ? 1 : 0, step: 7 });
-    }));
+    const lines = groups.flatMap((group, g) => {
+      const spec = store.prompts.get(group.promptId).spec as unknown as PromptSpec;
+      return [spec, parsePrompt('four purple circles')].map((drawn, k) => {
+        const image = toUint8(renderScene(sampleSceneForSpec(drawn, new Rng(g * 2 + k)), { width: 64 }));
+        writeFileSync(join(dir, `${g}-${k}.png`), encodePng(image.data, image.width, image.height));
+        return JSON.stringify({ input: `<|im_start|>user\n${group.prompt}<|im_end|>\n`, output: `${g}-${k}.png`, gts: JSON.stringify(spec), score: 1 - k, step: 7 });
+      });
+    });
     writeFileSync(join(dir, '7.jsonl'), lines.join('\n') + '\n');
   } finally {
     store.close();
@@ -69,7 +79,7 @@ test('the Export screen downloads a zip; its Pick-a-Pic and TRL Parquet hold the
   const out = join(dir, name.replace(/\.zip$/, ''));
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
   const listed = manifest.files.map((f: { path: string }) => f.path);
-  assert.deepEqual(listed, ['rollouts.jsonl', 'pairs.trl.parquet', 'pickapic.parquet', 'rankings.jsonl', 'reflections.jsonl', 'edits.jsonl', 'verl.train.parquet', 'unirl_reward.py']);
+  assert.deepEqual(listed, ['rollouts.parquet', 'pairs.trl.parquet', 'pickapic.parquet', 'rankings.jsonl', 'reflections.jsonl', 'edits.jsonl', 'verl.train.parquet', 'unirl_reward.py']);
   for (const f of manifest.files) assert.ok(Object.keys(f.schema).length > 0, `${f.path} states its schema`);
 
   const pick = readParquetFile(join(out, 'pickapic.parquet'));
@@ -85,10 +95,17 @@ test('the Export screen downloads a zip; its Pick-a-Pic and TRL Parquet hold the
   assert.deepEqual(h.pageErrors, []);
 });
 
-test('a cluster\'s imported rollouts wait on the Ranking screen with their prompt', async () => {
+test('a cluster\'s imported rollouts show on the Rollouts screen with its scores, and wait on the Ranking screen', async () => {
   const { page } = h;
   await h.open('runs/2', 'Runs');
   await page.getByRole('row').filter({ hasText: 'cluster rollouts' }).waitFor();
+  await h.open('rollouts/2', 'Rollouts');
+  const grid = page.getByRole('region', { name: 'Group', exact: true });
+  await grid.getByRole('img').first().waitFor();
+  assert.equal(await grid.getByRole('img').count(), 2);
+  await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('section[aria-label="Group"] img')].every((img) => img.complete && img.naturalWidth === 64));
+  assert.match(await grid.innerText(), /cluster/);
+  await h.screenshot('rollouts-cluster');
   await h.open('ranking', 'Ranking');
   const store = openStore(resolveDataDir({ cliDir: h.server.dataDir }).dbPath);
   const imported = store.groups.list({ runId: 2 }).items;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { openStore, resolveDataDir, type Store } from '../../db/index.ts';
 import { trainJob } from '../../main/rl/job.ts';
+import { pairedComparison } from '../../main/world/paired.ts';
 import { startHarness, unlabelledControls, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -254,6 +255,53 @@ test('runs: continue a completed run, rename, clone its config into the form, co
   await page.getByRole('row').filter({ hasText: 'managed run' }).filter({ hasNotText: 'copy' }).waitFor({ state: 'detached' });
   assert.equal(readStore((store) => store.runs.find(runId)), null);
   assert.ok(!existsSync(runDir), 'its files are gone');
+  assert.deepEqual(await unlabelledControls(page), []);
+  assert.deepEqual(h.pageErrors, []);
+});
+
+test('evaluation: the model by default, checkpoints from a list, a run\'s evaluations (training\'s too), two checkpoints side by side with a paired standard error', async () => {
+  const { page } = h;
+  await h.open('evaluation', 'Evaluation');
+  assert.equal(await page.getByLabel('Generator').inputValue(), 'model');
+  const checkpoint = page.getByLabel('Checkpoint', { exact: true });
+  await checkpoint.locator('option').nth(1).waitFor({ state: 'attached' });
+  const labels = await checkpoint.locator('option').allInnerTexts();
+  assert.equal(labels[0], 'shipped base model');
+  for (const step of [1, 2, 3]) assert.ok(labels.includes(`run ${t2iRunId} "nano t2i" step ${step}`), labels.join(' | '));
+  await checkpoint.selectOption({ label: `run ${t2iRunId} "nano t2i" step 3` });
+  await page.getByLabel('Side by side with').selectOption({ label: `run ${t2iRunId} "nano t2i" step 1` });
+  await page.getByLabel('Prompts (limit)').fill('1');
+  await page.getByRole('button', { name: 'Start evaluation' }).click();
+  const jobs = page.getByRole('listitem', { name: 'Evaluation geneval with model' });
+  for (const i of [0, 1]) await jobs.nth(i).getByText('succeeded').waitFor({ timeout: 120_000 });
+
+  // Both recorded under the run, on the same prompts; the numbers are the shared paired maths on the stored results.
+  const [later, earlier] = readStore((store) => store.evaluations.list(t2iRunId).filter((e) => e.suite === 'geneval').map((e) => ({
+    evaluation: e, results: store.evaluations.results({ evaluationId: e.id, failuresFirst: false, limit: 500 }).items,
+  })).sort((a, b) => a.evaluation.id - b.evaluation.id));
+  assert.ok(later && earlier, 'two evaluations of the run');
+  assert.match(later.evaluation.checkpointPath!, /step-000003/);
+  assert.match(earlier.evaluation.checkpointPath!, /step-000001/);
+  assert.deepEqual(later.results.map((r) => [r.prompt, r.imageIndex]), earlier.results.map((r) => [r.prompt, r.imageIndex]));
+  // The records show the pair as soon as both are in.
+  await page.getByLabel('Evaluation to show').locator(`option[value="${later.evaluation.id}"]`).waitFor({ state: 'attached' });
+  await page.waitForFunction((id) => (document.querySelector('select[aria-label="Evaluation to show"]') as HTMLSelectElement | null)?.value === String(id), later.evaluation.id);
+  const paired = page.getByRole('region', { name: 'Paired comparison' });
+  const summary = paired.getByLabel('Paired difference');
+  await summary.getByText(`#${later.evaluation.id}`).waitFor();
+  const expected = pairedComparison(later.results.map((r, i) => ({ item: `${r.task}|${r.prompt}`, before: Number(earlier.results[i]!.correct), after: Number(r.correct) })));
+  const text = await summary.innerText();
+  assert.ok(text.includes(`± ${(expected.standardError * 100).toFixed(1)}`) && text.includes(`${expected.samples} image pairs on ${expected.items} prompts`), text);
+  await paired.getByLabel('Only where the two disagree').uncheck();
+  assert.equal(await paired.getByRole('listitem').count(), Math.min(60, expected.samples));
+  assert.equal(await paired.getByRole('listitem').first().getByRole('img').count(), 2);
+
+  // The run's evaluations: the two above and the three its training made.
+  await page.getByLabel('Evaluations of').selectOption({ label: `run #${t2iRunId} nano t2i (5, made while it trained included)` });
+  const listed = await page.getByLabel('Evaluation to show').locator('option').allInnerTexts();
+  assert.equal(listed.length, 5);
+  assert.equal(listed.filter((l) => /held-out · model \(during training\) \(run #\d+, step \d\)/.test(l)).length, 3, listed.join(' | '));
+  await h.screenshot('evaluation-paired-nano', { fullPage: true });
   assert.deepEqual(await unlabelledControls(page), []);
   assert.deepEqual(h.pageErrors, []);
 });

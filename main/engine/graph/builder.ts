@@ -333,7 +333,7 @@ export class GraphBuilder {
   /** Records the values of a small integer node whose inputs are all constants (see fold.ts). */
   private fold(node: NodeProto, outs: Tensor[]): void {
     const out = outs[0];
-    if (outs.length !== 1 || !out || node.domain || !isStatic(out.shape) || !isShapeLike(out.dtype, out.shape)) return;
+    if (outs.length !== 1 || !out || node.domain || isFloat(out.dtype) || !isStatic(out.shape) || !isShapeLike(out.dtype, out.shape)) return;
     const inputs: (Known | undefined)[] = [];
     for (const name of node.input) {
       if (!name) {

@@ -1,8 +1,9 @@
 // Constant folding of the small integer subgraphs exporters emit for shapes and pads (torch's F.pad builds
 // its pads through ConstantOfShape → Concat → Reshape → Slice(step −1) → Transpose → Reshape → Cast). When
 // every input of such a node is a known constant, the builder records the output's values too, so shape
-// inference and the gradient rules see constants instead of run-time values.
-import { intAttr, intsAttr, tensorAttr } from '../onnx/attrs.ts';
+// inference and the gradient rules see constants instead of run-time values. Integer outputs only (the
+// builder asks for no other), so division truncates as ONNX's integer Div does.
+import { intsAttr, tensorAttr } from '../onnx/attrs.ts';
 import type { NodeProto } from '../onnx/proto.ts';
 import { tensorNumbers } from '../onnx/tensor.ts';
 import { isStatic, normalizeAxis, type ValueType } from './infer.ts';
@@ -32,7 +33,7 @@ export function foldNode(node: NodeProto, inputs: (Known | undefined)[], output:
     case 'Unsqueeze':
     case 'Squeeze':
     case 'Cast':
-      return node.opType === 'Cast' && intAttr(node, 'to', 0) === 1 ? a.values : a.values.map(Math.trunc);
+      return a.values.map(Math.trunc);
     case 'Concat':
       return inputs.every((i) => i && i.shape.length <= 1) ? inputs.flatMap((i) => i!.values) : undefined;
     case 'ConstantOfShape': {

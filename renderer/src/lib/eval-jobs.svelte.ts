@@ -17,6 +17,8 @@ export interface EvalJob {
   error: string | null;
   startedAt: number;
   finishedAt: number | null;
+  /** The evaluation row its results are recorded under. */
+  evaluationId?: number;
 }
 
 export class EvalJobsState {
@@ -28,12 +30,23 @@ export class EvalJobsState {
     api.on('job.finished', (event) => this.finished(event));
   }
 
+  /** The two evaluations of the last side-by-side start: the records section shows them paired. */
+  pair = $state<{ first: number; second: number } | null>(null);
+
+  /** Two checkpoints on the same suite, prompts and seeds: a paired comparison once both finish. */
+  async startPair(suite: string, limit: number | undefined, first: string, second: string): Promise<void> {
+    const a = await this.start(suite, 'model', limit, first);
+    const b = await this.start(suite, 'model', limit, second);
+    if (a.evaluationId !== undefined && b.evaluationId !== undefined) this.pair = { first: a.evaluationId, second: b.evaluationId };
+  }
+
   async start(suite: string, generator: string, limit?: number, checkpoint?: string): Promise<EvalJob> {
     const info = await this.api.call('eval.start', { suite, generator, ...(limit === undefined ? {} : { limit }), ...(checkpoint ? { checkpoint } : {}) });
     // A fast job may have reported (even finished) before this answer arrived.
     const job = this.ensure(info.jobId);
     job.suite = suite;
     job.generator = generator;
+    if (info.evaluationId !== undefined) job.evaluationId = info.evaluationId;
     return job;
   }
 

@@ -7,8 +7,10 @@ const PAGE_SIZE = 100;
 
 export class GroupPages {
   total = $state(0);
-  /** Steps, newest first, with how many groups each has. */
-  steps = $state.raw<{ step: number; groups: number }[]>([]);
+  /** Steps, newest first, with how many groups each has (and how many of them are discarded). */
+  steps = $state.raw<{ step: number; groups: number; discarded: number }[]>([]);
+  /** List the groups of steps a resume discarded too (greyed), for audit. */
+  showDiscarded = $state(false);
   loaded = $state(false);
   error = $state<string | null>(null);
   private pages = $state.raw<Map<number, RolloutGroup[]>>(new Map());
@@ -22,7 +24,7 @@ export class GroupPages {
   async reload(): Promise<void> {
     const generation = ++this.generation;
     try {
-      const steps = await this.api.call('groups.steps', { runId: this.runId });
+      const steps = await this.api.call('groups.steps', { runId: this.runId, discarded: this.showDiscarded });
       if (generation !== this.generation) return;
       this.steps = [...steps].reverse();
       this.total = steps.reduce((sum, s) => sum + s.groups, 0);
@@ -62,7 +64,7 @@ export class GroupPages {
     await Promise.all(wanted.map(async (page) => {
       this.inFlight.add(page);
       try {
-        const result = await this.api.call('groups.list', { runId: this.runId, order: 'desc', offset: page * PAGE_SIZE, limit: PAGE_SIZE });
+        const result = await this.api.call('groups.list', { runId: this.runId, order: 'desc', discarded: this.showDiscarded, offset: page * PAGE_SIZE, limit: PAGE_SIZE });
         if (generation !== this.generation) return;
         this.pages = new Map(this.pages).set(page, result.items);
       } catch (err) {

@@ -3,8 +3,8 @@
 // kept). Old rows stay raw and without seeds.
 import type { Migration } from '../migrate.ts';
 
-export const migration0004: Migration = {
-  version: 4,
+export const migration0005: Migration = {
+  version: 5,
   name: 'storage',
   up(db) {
     db.exec(`
