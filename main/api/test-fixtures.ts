@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { CallName, CallOutput } from '../../contract/api.ts';
 import { openStore } from '../../db/index.ts';
 import type { ComputeClient } from '../compute/client.ts';
-import type { SettingsFile } from '../settings.ts';
+import { SettingsFile } from '../settings.ts';
 import { createDispatch } from './dispatch.ts';
 import { EventBus } from './events.ts';
 import { createHandlers } from './handlers.ts';
@@ -17,7 +17,7 @@ export function setupHandlers(compute: Partial<ComputeClient> = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'unirl-handlers-'));
   const events = new EventBus();
   const dispatch = createDispatch(createHandlers({
-    store, events, compute: compute as ComputeClient, settings: {} as SettingsFile,
+    store, events, compute: compute as ComputeClient, settings: new SettingsFile(dataDir, () => {}),
     runs: new RunController(store, events, compute as ComputeClient, dataDir),
     info: () => ({ version: 'test', mode: 'headless', dataDir, providers: ['cpu'], schemaVersion: 0 }),
   }));
