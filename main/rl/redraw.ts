@@ -3,6 +3,7 @@
 // drew them, with the same prompt, reasoning tokens, seeds and SDE schedule. With the exact weights (a
 // checkpoint of the step before the sample's) the trajectory is the stored one up to float rounding
 // (redraw.test.ts states the tolerance); from another checkpoint it shows how that model draws the same noise.
+import type { RedrawView } from '../../contract/api.ts';
 import type { DrawSeeds, Tensor } from '../../contract/domain.ts';
 import { patchDims } from '../../contract/tensors.ts';
 import { resolveDataDir } from '../../db/datadir.ts';
@@ -17,16 +18,8 @@ import { UnifiedPolicy } from './unified.ts';
 /** Labels of DM trajectories drawn from the prompt alone (t2i and CoT images, a reflection's first image). */
 const FROM_PROMPT = new Set(['dm', 'generate']);
 
-export interface RedrawResult {
-  sampleId: number;
-  /** The step whose weights drew the sample (its group's step - 1). */
-  drawnWithStep: number;
-  /** The checkpoint step the re-draw used (0 = the weights the run started from). */
-  checkpointStep: number;
-  trajectories: { trajectoryId: number; label: string; latents: Tensor }[];
-  /** DM trajectories that cannot be drawn again, with why. */
-  skipped: { trajectoryId: number; label: string; reason: string }[];
-}
+/** What the compute job returns: the API's RedrawView with the latents as a typed tensor. */
+export type RedrawResult = Omit<RedrawView, 'trajectories'> & { trajectories: { trajectoryId: number; label: string; latents: Tensor }[] };
 
 export async function redrawSample(params: { dataDir?: string; sampleId: number }): Promise<RedrawResult> {
   const { dir: dataDir, dbPath } = resolveDataDir({ cliDir: params.dataDir });

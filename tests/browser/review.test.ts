@@ -22,7 +22,8 @@ before(async () => {
     async prepare(dataDir) {
       reflectRunId = (await trainJob({ dataDir, scenario: 'reflect', nano: true, runName: 'nano reflect' }, quiet)).runId;
       editRunId = (await trainJob({ dataDir, scenario: 'edit', nano: true, runName: 'nano edit' }, quiet)).runId;
-      t2iRunId = (await trainJob({ dataDir, scenario: 't2i', nano: true, runName: 'nano t2i', config: { steps: 3, eval: { every: 1 } } }, quiet)).runId;
+      // Every checkpoint kept (the default storage policy keeps the latest 2): the Evaluation screen lists all three.
+      t2iRunId = (await trainJob({ dataDir, scenario: 't2i', nano: true, runName: 'nano t2i', config: { steps: 3, eval: { every: 1 }, storage: { keepLatest: 3 } } }, quiet)).runId;
     },
   });
 });

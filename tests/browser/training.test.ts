@@ -131,7 +131,7 @@ test('human in the loop: a sync run waits for people, rankings typed in the brow
   assert.deepEqual(h.pageErrors, []);
 });
 
-test('Settings shows each real run\'s disk use; Prune and Delete give the space back', async () => {
+test('Settings shows each real run\'s disk use; Prune and Delete give the space back', { timeout: 120_000 }, async () => {
   const { page } = h;
   await h.open('settings', 'Settings');
   const table = page.getByRole('table', { name: 'Disk use per run' });
