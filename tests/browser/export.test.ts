@@ -54,7 +54,7 @@ before(async () => {
   work = mkdtempSync(join(tmpdir(), 'unirl-export-browser-'));
   h = await startHarness({
     prepare(dataDir) {
-      unirl(['train', '--scenario', 't2i', '--preset', 'nano', '--steps', '2', '--human', 'async', '--annotator', 'larger', '--name', 'nano ranked', '--data-dir', dataDir]);
+      unirl(['train', '--scenario', 't2i', '--preset', 'nano', '--steps', '2', '--human', 'sync', '--annotator', 'larger', '--name', 'nano ranked', '--data-dir', dataDir]);
       writeClusterDump(dataDir, join(work, 'dump'));
       unirl(['import', '--rollouts', join(work, 'dump'), '--name', 'cluster rollouts', '--data-dir', dataDir]);
     },
