@@ -21,7 +21,7 @@ after(async () => {
 const read = <T>(fn: (store: Store) => T): T => withStore(h.server.dataDir, fn);
 
 /** Fills the new-run form and creates the run; returns its id. */
-async function createRun(name: string, scenario: string, human: 'off' | 'sync', steps: number): Promise<number> {
+async function createRun(name: string, scenario: string, human: 'off' | 'sync', steps: number, promptsPerStep?: number): Promise<number> {
   const { page } = h;
   await h.open('runs', 'Runs');
   await page.getByLabel('Run name').fill(name);
@@ -29,6 +29,7 @@ async function createRun(name: string, scenario: string, human: 'off' | 'sync', 
   await page.getByLabel('Model').selectOption('nano');
   await page.getByLabel('Human feedback').selectOption(human);
   await page.getByLabel('Steps', { exact: true }).fill(String(steps));
+  if (promptsPerStep !== undefined) await page.getByLabel('Prompts per step').fill(String(promptsPerStep));
   await page.getByRole('button', { name: 'Create run' }).click();
   const row = page.getByRole('row').filter({ hasText: name });
   await row.waitFor();
@@ -127,9 +128,10 @@ test('sync mode: skipping every group releases it and the run goes on to the end
 
 test('a critique marked on the Reflections screen is a reward in the next update', async () => {
   const { page } = h;
-  const runId = await createRun('nano reflect marked', 'reflect', 'off', 12);
+  // Steps of 12 prompts last long enough (even on a fast machine) for the mark to land while its group is
+  // still fresh (human.stalenessLimit steps); the run is stopped once the mark has reached an update.
+  const runId = await createRun('nano reflect marked', 'reflect', 'off', 200, 12);
   await start(runId);
-  // Mark the first critique of the first step as soon as it shows, while the trainer goes on.
   const note = page.getByRole('note', { name: 'What a mark does' });
   for (let i = 0; !(await note.isVisible().catch(() => false)); i++) {
     assert.ok(i < 300, 'no reflection cycle showed up');
@@ -141,7 +143,7 @@ test('a critique marked on the Reflections screen is a reward in the next update
   const cycle = await page.getByRole('listitem', { name: /^Cycle \d+$/ }).first().getAttribute('aria-label');
   const marks = page.getByRole('listitem', { name: cycle!, exact: true }).getByRole('group', { name: 'Your mark on the critique of round 1' });
   await marks.getByRole('button', { name: 'Critique wrong' }).click();
-  await marks.getByText(/0 right · 1 wrong/).waitFor({ timeout: 90_000 });
+  await marks.getByText(/0 right · 1 wrong/).waitFor();
   const markedAt = read((s) => s.runs.get(runId).step);
   await h.screenshot('reflections-marked', { fullPage: true });
 
@@ -164,5 +166,7 @@ test('a critique marked on the Reflections screen is a reward in the next update
     assert.deepEqual(seen.reward, { name: 'critiqueMark', value: -1, weight: 0.5 });
     break;
   }
+  await h.open(`runs/${runId}`, 'Runs');
+  await page.getByRole('button', { name: 'Stop' }).click();
   assert.deepEqual(h.pageErrors, []);
 });
