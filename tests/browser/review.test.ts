@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { openStore, resolveDataDir, type Store } from '../../db/index.ts';
+import type { Store } from '../../db/index.ts';
+import { withStore } from './fixtures.ts';
 import { trainJob } from '../../main/rl/job.ts';
 import { pairedComparison } from '../../main/world/paired.ts';
 import { startHarness, unlabelledControls, type Harness } from './harness.ts';
@@ -31,14 +32,7 @@ after(async () => {
   await h?.close();
 });
 
-function readStore<T>(fn: (store: Store) => T): T {
-  const store = openStore(resolveDataDir({ cliDir: h.server.dataDir }).dbPath);
-  try {
-    return fn(store);
-  } finally {
-    store.close();
-  }
-}
+const readStore = <T>(fn: (store: Store) => T): T => withStore(h.server.dataDir, fn);
 
 /** Format tags of the model's text formats (main/models/formats.ts), which no screen should show. */
 const RAW_TAG = /<\/?(think|answer|eos|bos|critique|generate|edit|pad|img|question|caption|unk)>/;

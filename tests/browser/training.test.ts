@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { openStore, resolveDataDir, type Store } from '../../db/index.ts';
+import { withStore } from './fixtures.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -64,14 +65,7 @@ async function expectFilmstrip(runId: number, { redrawn }: { redrawn: boolean })
 }
 
 /** Reads the data dir of the harness's server through a store of its own. */
-function readStore<T>(harness: Harness, read: (store: Store) => T): T {
-  const store = openStore(resolveDataDir({ cliDir: harness.server.dataDir }).dbPath);
-  try {
-    return read(store);
-  } finally {
-    store.close();
-  }
-}
+const readStore = <T>(harness: Harness, read: (store: Store) => T): T => withStore(harness.server.dataDir, read);
 
 test('human in the loop: a sync run waits for people, rankings typed in the browser become rewards', async () => {
   const { page } = h;
