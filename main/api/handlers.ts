@@ -117,7 +117,8 @@ function withAutomaticAdvantages(store: Store, detail: GroupDetail): GroupDetail
   // Global-std advantages divide by the std of the group's whole step, which the group alone does not tell.
   if (config.loss.advantage === 'globalStd') return { ...detail, automaticAdvantages: null };
   const totals = members.map((s) => s.reward ?? 0);
-  return { ...detail, automaticAdvantages: automaticAdvantages(totals, members.map((s) => humanPart(s.rewards)), advantageOptions(config.loss)) };
+  const automatic = automaticAdvantages(totals, members.map((s) => humanPart(s.rewards)), advantageOptions(config.loss));
+  return { ...detail, automaticAdvantages: automatic };
 }
 
 /** Every call that names a run answers not_found for a missing one, before its handler runs. */

@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import { Rng } from '../engine/runtime/rng.ts';
 import { getPreset, layoutOf } from './config.ts';
 import { captionOf } from './data.ts';
-import { flowPair, gaussianLogProb, sampleOde, sampleSde, sdeMean, sdeSigma, sdeStd, timeGrid, trainableSteps, windowStart } from './flow.ts';
+import {
+  flowPair, gaussianLogProb, sampleOde, sampleSde, sdeMean, sdeSigma, sdeStd, timeGrid, trainableSteps, windowStart,
+} from './flow.ts';
 import { formats, parseCompletion } from './formats.ts';
 import { imagesToPatches, patchesToImages } from './patches.ts';
 import { MASKED, nextTokenTargets, packSequences } from './sequence.ts';

@@ -7,7 +7,8 @@ import type { QuerySet } from './connector.ts';
 import { layoutOf } from './config.ts';
 import * as ort from 'onnxruntime-node';
 import {
-  DEFAULT_NOISE_LEVEL, sampleOde, sampleSde, sdeSigma, sdeStd, standardNormals, timeGrid, windowTest, type SdeOptions, type SdeTrajectory, type SdeWindow, type VelocityFn,
+  DEFAULT_NOISE_LEVEL, sampleOde, sampleSde, sdeSigma, sdeStd, standardNormals, timeGrid, windowTest,
+  type SdeOptions, type SdeTrajectory, type SdeWindow, type VelocityFn,
 } from './flow.ts';
 import { formats } from './formats.ts';
 import { imagesToPatches, patchesToImages } from './patches.ts';
@@ -113,7 +114,8 @@ export async function sampleImages(model: UnifiedModel, prompts: readonly ImageP
     return { images: patchesToImages(x0, B, imageSize, dit.patch), cond, ref };
   }
   const sde: SdeOptions = {
-    steps: options.steps, noiseLevel: options.noiseLevel ?? DEFAULT_NOISE_LEVEL, shift: options.shift ?? 1, rng, ...(options.window ? { window: options.window } : {}),
+    steps: options.steps, noiseLevel: options.noiseLevel ?? DEFAULT_NOISE_LEVEL, shift: options.shift ?? 1, rng,
+    ...(options.window ? { window: options.window } : {}),
   };
   const trajectory = model.runtime.residentSampler && !uncond ? await sampleSdeResident(model, noise, cond, ref, B, sde) : await sampleSde(velocity, noise, B, sde);
   return { images: patchesToImages(trajectory.latents[options.steps]!, B, imageSize, dit.patch), cond, ref, trajectory };

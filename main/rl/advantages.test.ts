@@ -79,7 +79,8 @@ test('zero-spread groups are detected, counted and given no advantage', () => {
     assert.deepEqual(m.groups[0]!.advantages, [0, 0, 0], `${mode}: a zero-spread group has no advantage`);
     assert.equal(m.trainedGroups, 1, mode);
   }
-  assert.equal(batchAdvantages([[1, 1], [2, 2]], { mode: 'globalStd' }).trainedGroups, 0, 'equal groups stay zero-spread under a non-zero batch std');
+  const equalGroups = batchAdvantages([[1, 1], [2, 2]], { mode: 'globalStd' });
+  assert.equal(equalGroups.trainedGroups, 0, 'equal groups stay zero-spread under a non-zero batch std');
 });
 
 test('bad rewards are refused with a reason', () => {

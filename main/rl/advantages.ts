@@ -73,7 +73,9 @@ export function groupAdvantages(rewards: readonly number[], options: AdvantageOp
   let scale = 1;
   if (mode === 'groupStd') scale = std + stdEps;
   if (mode === 'globalStd') {
-    if (batchStd === undefined) throw new Error("groupAdvantages: mode 'globalStd' needs the batch's std (batchStd); batchAdvantages computes it");
+    if (batchStd === undefined) {
+      throw new Error("groupAdvantages: mode 'globalStd' needs the batch's std (batchStd); batchAdvantages computes it");
+    }
     scale = batchStd + stdEps;
   }
   return { advantages: rewards.map((r) => clamp((r - mean) / scale)), mean, std, zeroStd };

@@ -110,12 +110,13 @@ test('rollout.sdeWindow: null by default; a window must fit in the trajectory', 
   assert.equal(resolveTrainConfig('t2i').rollout.sdeWindow, null);
   assert.deepEqual(resolveTrainConfig('t2i', { rollout: { sdeWindow: { size: 3 } } }).rollout.sdeWindow, { size: 3, start: 'random' });
   assert.deepEqual(resolveTrainConfig('t2i', { rollout: { sdeWindow: { size: 2, start: 8 } } }).rollout.sdeWindow, { size: 2, start: 8 });
-  const refused = (sdeWindow: unknown, message: RegExp) => assert.throws(() => resolveTrainConfig('t2i', { rollout: { sdeWindow } }), (err: unknown) => {
-    assert.ok(err instanceof ConfigError);
-    assert.equal(err.field.startsWith('rollout.sdeWindow'), true, err.field);
-    assert.match(err.message, message);
-    return true;
-  });
+  const refused = (sdeWindow: unknown, message: RegExp) =>
+    assert.throws(() => resolveTrainConfig('t2i', { rollout: { sdeWindow } }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.field.startsWith('rollout.sdeWindow'), true, err.field);
+      assert.match(err.message, message);
+      return true;
+    });
   refused({ size: 2, start: 9 }, /ends after the trajectory's 10 steps/);
   refused({ size: 11 }, /ends after the trajectory's 10 steps/);
   refused({ size: 0 }, /config\.rollout\.sdeWindow\.size/);

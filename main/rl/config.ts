@@ -393,10 +393,9 @@ export function resolveTrainConfig(scenario: Scenario, ...overrides: readonly un
 function upgradeLegacyConfig(value: unknown): unknown {
   if (!isPlainObject(value) || !isPlainObject(value.loss) || !('scaleByStd' in value.loss)) return value;
   const { scaleByStd, ...loss } = value.loss;
-  if (typeof scaleByStd !== 'boolean') throw new ConfigError('loss.scaleByStd', 'config.loss.scaleByStd: expected a boolean (it is now loss.advantage)');
-  if (loss.advantage !== undefined) {
-    throw new ConfigError('loss.scaleByStd', "config.loss.scaleByStd: replaced by loss.advantage ('groupStd', 'globalStd', 'none', 'winRate'); give only loss.advantage");
-  }
+  const refuse = (why: string) => new ConfigError('loss.scaleByStd', `config.loss.scaleByStd: ${why}`);
+  if (typeof scaleByStd !== 'boolean') throw refuse('expected a boolean (it is now loss.advantage)');
+  if (loss.advantage !== undefined) throw refuse(`replaced by loss.advantage (${ADVANTAGE_MODES.join(', ')}); give only loss.advantage`);
   return { ...value, loss: { ...loss, advantage: scaleByStd ? 'groupStd' : 'none' } };
 }
 

@@ -6,7 +6,9 @@ import { encodeModel } from '../engine/onnx/proto.ts';
 import { Rng } from '../engine/runtime/rng.ts';
 import { createSession } from '../engine/runtime/session.ts';
 import { gaussianLogProb, sdeMean, sdeSigma, sdeStd, sdeStepGraph, timeGrid } from '../models/flow.ts';
-import { grpoObjective, metricOutput, nftRows, nftTerm, optimalityProbability, outputObjective, type ClipKl, type NftOptions } from './losses.ts';
+import {
+  grpoObjective, metricOutput, nftRows, nftTerm, optimalityProbability, outputObjective, type ClipKl, type NftOptions,
+} from './losses.ts';
 import {
   referenceDmTerm, referenceLmTerm, referenceNftTerm, type DmReferenceInputs, type LmReferenceInputs, type NftReferenceInputs,
 } from './reference.ts';
@@ -296,7 +298,10 @@ async function runNft(x: NftReferenceInputs, options: NftOptions, shape: [number
   const out = await session.run(feeds);
   await session.release();
   const scalar = (name: string) => Number(out[name]!.data[0]);
-  return { loss: scalar('loss'), policyLoss: scalar('policy_loss'), kl: scalar('kl'), oldDeviation: scalar('old_deviation'), dVelocity: Array.from(out[gradName('v')]!.data as Float32Array) };
+  return {
+    loss: scalar('loss'), policyLoss: scalar('policy_loss'), kl: scalar('kl'), oldDeviation: scalar('old_deviation'),
+    dVelocity: Array.from(out[gradName('v')]!.data as Float32Array),
+  };
 }
 
 // Worked on paper. Plain flow matching, beta 1 (v+ = v, v- = 2·v_old - v), klBeta 0.1, 2 rows of 2 elements.
@@ -304,7 +309,8 @@ async function runNft(x: NftReferenceInputs, options: NftOptions, shape: [number
 // Policy loss (0.5 + 1)/2 = 0.75; KL against v_ref = 0: (0.5 + 1)/2 = 0.75.
 // dL/dv: row 0 2·u+/(R·D) = (0.5, 0); row 1 -2·u-/(R·D) = (-0.5, 0.5); plus 2·0.1·v/(R·D) = 0.05·v.
 const handNft: NftReferenceInputs = {
-  velocity: [[1, 0], [1, 1]], oldVelocity: [[0, 0], [1, 1]], target: [[0, 0], [0, 2]], refVelocity: [[0, 0], [0, 0]], t: [0.3, 0.6], r: [1, 0],
+  velocity: [[1, 0], [1, 1]], oldVelocity: [[0, 0], [1, 1]], target: [[0, 0], [0, 2]], refVelocity: [[0, 0], [0, 0]],
+  t: [0.3, 0.6], r: [1, 0],
 };
 const handNftValues = { policyLoss: 0.75, kl: 0.75, loss: 0.75 + 0.1 * 0.75, dVelocity: [0.5 + 0.05, 0, -0.5 + 0.05, 0.5 + 0.05] };
 

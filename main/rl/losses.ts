@@ -233,14 +233,21 @@ export function nftRows(x0: Float32Array, r: number, rng: Rng, { times, count }:
   if (!(r >= 0 && r <= 1)) throw new Error(`nftRows: r must be in [0, 1], got ${r}`);
   const pool = Array.from(times);
   if (pool.some((t) => !(t > 0 && t <= 1))) throw new Error(`nftRows: times must be in (0, 1], got ${pool.join(', ')}`);
-  if (!Number.isInteger(count) || count < 1 || count > pool.length) throw new Error(`nftRows: count must be 1..${pool.length}, got ${count}`);
+  if (!Number.isInteger(count) || count < 1 || count > pool.length) {
+    throw new Error(`nftRows: count must be 1..${pool.length}, got ${count}`);
+  }
   // Partial Fisher-Yates: the first `count` entries become a uniform draw without replacement.
   for (let i = 0; i < count; i++) {
     const j = i + Math.floor(rng.uniform() * (pool.length - i));
     [pool[i], pool[j]] = [pool[j]!, pool[i]!];
   }
   const D = x0.length;
-  const rows: NftRows = { t: Float32Array.from(pool.slice(0, count)), xt: new Float32Array(count * D), target: new Float32Array(count * D), r: new Float32Array(count).fill(r) };
+  const rows: NftRows = {
+    t: Float32Array.from(pool.slice(0, count)),
+    xt: new Float32Array(count * D),
+    target: new Float32Array(count * D),
+    r: new Float32Array(count).fill(r),
+  };
   for (let k = 0; k < count; k++) {
     const t = rows.t[k]!;
     for (let d = 0; d < D; d++) {

@@ -144,7 +144,8 @@ export function referenceNftTerm(
     policyLoss += (r * cPos * meanSquare(uPos) + (1 - r) * cNeg * meanSquare(uNeg)) / beta / R;
     const ref = x.refVelocity?.[n];
     if (ref) kl += v.reduce((a, vd, d) => a + (vd - ref[d]!) ** 2, 0) / D / R;
-    return v.map((vd, d) => (r * 2 * cPos * uPos[d]! - (1 - r) * 2 * cNeg * uNeg[d]!) / (R * D) + (ref ? (2 * klBeta * (vd - ref[d]!)) / (R * D) : 0));
+    const klGrad = (vd: number, d: number) => (ref ? 2 * klBeta * (vd - ref[d]!) : 0);
+    return v.map((vd, d) => (r * 2 * cPos * uPos[d]! - (1 - r) * 2 * cNeg * uNeg[d]! + klGrad(vd, d)) / (R * D));
   });
   return { loss: policyLoss + klBeta * kl, policyLoss, kl, dVelocity, weights: used };
 }
