@@ -129,13 +129,14 @@ export function dmGrpoTerm(g: GraphBuilder, inputs: DmTermInputs, { clipRange, k
  * DiffusionNFT (negative-aware fine-tuning, NVlabs/DiffusionNFT) trains on the forward process: rows are
  * (sample, t) pairs at noised points x_t = (1-t)·x0 + t·eps of the samples' final clean latents x0, with the
  * flow-matching target v* = eps - x0 (flow.ts's convention, the paper's too). From the policy's velocity v
- * and the old (sampling) policy's v_old at x_t, two implicit policies:
+ * and the old policy's v_old at x_t (in the paper's code an EMA of the trained weights, decay min(0.001·step,
+ * 0.5) after each step's update; the rollouts themselves use the current weights), two implicit policies:
  *   v+ = (1-β)·v_old + β·v      (the positive policy, pulled towards v* by well-rewarded samples)
  *   v- = (1+β)·v_old - β·v      (its mirror about v_old, pulled towards v* by badly rewarded ones)
  * so moving v+ towards a good sample's v* and v- towards a bad one's moves v towards the first and away
  * from the second. Per row, with r in [0, 1] its sample's optimality probability:
  *   loss_row = [r·L(v+) + (1-r)·L(v-)] / β,     L(u) = mean_d (u - v*)²       (plain flow matching)
- * or, with the adaptive weighting of the paper's code (default), measured on the x0 prediction
+ * or, with the adaptive weighting of the paper's code (adaptiveWeight: true), measured on the x0 prediction
  * x0(u) = x_t - t·u, whose error is x0(u) - x0 = t·(v* - u):
  *   L(u) = mean_d (t·(u - v*))² / sg(max(mean_d |t·(u - v*)|, 1e-5))
  * (a self-normalised error: rows whose prediction is far off do not dominate; sg = no gradient, the
@@ -148,7 +149,7 @@ export function dmGrpoTerm(g: GraphBuilder, inputs: DmTermInputs, { clipRange, k
 export interface NftTermInputs {
   /** [R, ...] the policy's velocity at each row's x_t (from the model graph). */
   velocity: Tensor;
-  /** [R, ...] the old (sampling) policy's velocity at the same x_t (fed). */
+  /** [R, ...] the old policy's velocity at the same x_t (fed). */
   oldVelocity: Tensor;
   /** [R, ...] flow-matching target v* = eps - x0 (nftRows). */
   target: Tensor;
