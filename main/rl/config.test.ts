@@ -11,7 +11,7 @@ test('the t2i preset has the paper defaults', () => {
   assert.equal(c.rollout.noiseLevel, 0.7);
   assert.equal(c.rollout.timestepFraction, 0.6);
   assert.deepEqual(c.loss.lm, { clipRange: 0.2, klBeta: 0.01 });
-  assert.deepEqual(c.loss.dm, { objective: 'flowGrpo', clipRange: 1e-4, klBeta: 4e-3, nftBeta: 1, adaptiveWeight: true });
+  assert.deepEqual(c.loss.dm, { objective: 'flowGrpo', clipRange: 1e-4, klBeta: 4e-3, nftBeta: 1, adaptiveWeight: true, nftOldDecay: 0.5 });
   assert.equal(c.loss.advantageClip, 5);
   assert.deepEqual(c.train, ['genQueries', 'connector', 'dm']);
   assert.equal(c.optim.lr.dm, 1e-5);
@@ -39,7 +39,7 @@ test('each scenario preset trains the parts the paper trains', () => {
 
 test('overrides merge deeply and later ones win; arrays replace', () => {
   const c = resolveTrainConfig('t2i', { loss: { dm: { klBeta: 0.1 } }, train: ['dm'] }, { loss: { dm: { clipRange: 2e-4 } } });
-  assert.deepEqual(c.loss.dm, { objective: 'flowGrpo', clipRange: 2e-4, klBeta: 0.1, nftBeta: 1, adaptiveWeight: true });
+  assert.deepEqual(c.loss.dm, { objective: 'flowGrpo', clipRange: 2e-4, klBeta: 0.1, nftBeta: 1, adaptiveWeight: true, nftOldDecay: 0.5 });
   assert.equal(c.loss.lm.clipRange, 0.2);
   assert.deepEqual(c.train, ['dm']);
 });

@@ -126,6 +126,11 @@ const dmLossSchema = z.strictObject({
   nftBeta: positive().default(1),
   /** DiffusionNFT: the paper's self-normalised x0-space error (true) or plain velocity flow matching. */
   adaptiveWeight: z.boolean().default(true),
+  /**
+   * DiffusionNFT's old policy is an EMA of the trained weights: after update n, old <- d·old + (1-d)·theta with
+   * d = min(0.001·n, nftOldDecay) (the paper's 0.5); 0 = the weights before each update.
+   */
+  nftOldDecay: z.number().min(0).lt(1).default(0.5),
 });
 
 export type DmLoss = z.output<typeof dmLossSchema> & { advantageClip?: number };

@@ -58,6 +58,8 @@ export class UnifiedPolicy implements Policy {
   /** The frozen reference: the weights the policy started from. */
   private readonly reference: Float32Array;
   private readonly graphs = new Map<string, BuiltGraph>();
+  /** DiffusionNFT's old policy: an EMA of the weights over this policy's updates (config loss.dm.nftOldDecay). */
+  private oldPolicy: { weights: Float32Array; updates: number } | undefined;
 
   /**
    * `startingMetadata`: the metadata of the checkpoint the weights came from; the sampling settings it
@@ -165,6 +167,7 @@ export class UnifiedPolicy implements Policy {
     const totals = { lm: sumCounts(passes, 'lm'), dm: sumCounts(passes, 'dm') };
     if (dm && totals.dm === 0) throw new Error('UnifiedPolicy.objective: no DM steps to train');
     if (totals.lm === 0 && totals.dm === 0) throw new Error(`UnifiedPolicy.objective: scenario '${this.scenario}' has no term to train with [${Object.keys(terms).join(', ')}]`);
+    const oldWeights = dmObjective?.name === 'nft' ? this.advanceOldPolicy(dm!.nftOldDecay) : undefined;
     const wrt = this.model.store.trainable().map((p) => p.name);
     const grads: Record<string, Float32Array> = Object.fromEntries(this.model.store.trainable().map((p) => [p.name, new Float32Array(p.size)]));
     const metrics: Record<string, number> = {};
@@ -178,11 +181,14 @@ export class UnifiedPolicy implements Policy {
       // The reference values (the KL anchors): the same forward pass under the frozen starting weights (also
       // with beta = 0, so the KL metrics stay meaningful); and, for an objective anchored on the sampling
       // policy, under the weights before this update.
-      const refParams = Object.fromEntries(forward.params.map((name) => {
+      const paramsFrom = (weights: Float32Array) => Object.fromEntries(forward.params.map((name) => {
         const p = this.model.store.get(name);
-        return [name, { data: this.reference.subarray(p.offset, p.offset + p.size), shape: p.shape }];
+        return [name, { data: weights.subarray(p.offset, p.offset + p.size), shape: p.shape }];
       }));
-      const anchors = [{ feed: referenceFeed, params: refParams }, ...(objective.old ? [{ feed: oldFeed, params: {} }] : [])];
+      const anchors = [
+        { feed: referenceFeed, params: paramsFrom(this.reference) },
+        ...(objective.old ? [{ feed: oldFeed, params: oldWeights ? paramsFrom(oldWeights) : {} }] : []),
+      ];
       for (const { feed, params } of anchors) {
         const out = await this.model.runModel(forward.key, () => forward.model, { ...inputs, ...params });
         for (const [name, value] of Object.entries(out)) fed[feed(name)] = { data: value.data as Float32Array, shape: [...value.dims] };
@@ -208,6 +214,17 @@ export class UnifiedPolicy implements Policy {
       }
     }
     return { loss, metrics, grads };
+  }
+
+  /** old <- d·old + (1-d)·theta with d = min(0.001·n, maxDecay) at update n (n = 0: the current weights). */
+  private advanceOldPolicy(maxDecay: number): Float32Array {
+    const theta = this.model.store.flat;
+    this.oldPolicy ??= { weights: Float32Array.from(theta), updates: 0 };
+    const d = Math.min(0.001 * this.oldPolicy.updates, maxDecay);
+    const old = this.oldPolicy.weights;
+    for (let i = 0; i < old.length; i++) old[i] = d * old[i]! + (1 - d) * theta[i]!;
+    this.oldPolicy.updates++;
+    return old;
   }
 
   /**

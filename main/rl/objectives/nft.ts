@@ -5,8 +5,8 @@
 // are pulled toward v*: v+ with weight r and v- with weight 1-r, r in [0, 1] the sample's optimality
 // probability from its advantage (losses.ts nftTerm, optimalityProbability). Minimising it moves v_theta toward
 // the positives and away from the negatives; no SDE, no likelihood, any sampler (the ODE included). v_old is
-// the policy that drew the rollout: the weights before this update (a second forward pass), so on the first
-// epoch v+ and v- meet v_theta. Row k of a trajectory uses t = times[k] and its own eps, seeded by the
+// the paper's old policy, an EMA of the trained weights (config loss.dm.nftOldDecay; unified.ts runs the
+// forward pass under it). Row k of a trajectory uses t = times[k] and its own eps, seeded by the
 // trajectory's SDE seed and k (the same rows each epoch).
 import { Rng } from '../../engine/runtime/rng.ts';
 import { mixSeeds } from '../../world/rng.ts';
