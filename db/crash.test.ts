@@ -36,6 +36,7 @@ test('SIGKILL mid-write: the database opens, passes integrity_check and holds ev
   assert.equal(store.db.pragma('integrity_check', { simple: true }), 'ok');
   assert.deepEqual(store.db.pragma('foreign_key_check'), []);
   const [run] = store.runs.list();
+  assert.ok(run, 'the run survived the crash');
   for (const { step, groupId } of committed) {
     const group = store.groups.detail(groupId);
     assert.equal(group.step, step);
@@ -48,6 +49,7 @@ test('SIGKILL mid-write: the database opens, passes integrity_check and holds ev
   }
   const lastStep = committed.at(-1)!.step;
   const [reward] = store.metrics.series({ runId: run.id, names: ['reward_mean'] });
+  assert.ok(reward);
   // Every reported batch is there; at most one more committed after the last report reached us.
   assert.ok(reward.steps.length === lastStep + 1 || reward.steps.length === lastStep + 2, `metrics for ${reward.steps.length} steps, last reported ${lastStep}`);
   const groups = store.groups.list({ runId: run.id, limit: 500 });

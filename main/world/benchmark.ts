@@ -130,8 +130,11 @@ function checkCycle(result: ReflectResult, maxRounds: number, generator: string)
 }
 
 /** numerator / denominator, null when there is nothing to take a share of. */
-function ratio([num, den]: readonly number[]): number | null {
-  return den ? num! / den : null;
+/** A pooled statistic: [numerator, denominator]. */
+type Fraction = [num: number, den: number];
+
+function ratio([num, den]: Fraction): number | null {
+  return den ? num / den : null;
 }
 
 /** Words of a text output, tags left out. */
@@ -152,8 +155,10 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
   if (options.criterion !== undefined && !criterion) throw new Error(`runSuite: unknown criterion "${options.criterion}"; criteria: ${Object.keys(CRITERIA).join(', ')}`);
   let criterionSum = 0;
   let criterionImages = 0;
-  // Reflect tasks, pooled over the suite: [numerator, denominator].
-  const pooled = { corrected: [0, 0], broken: [0, 0], agreement: [0, 0], rounds: [0, 0] };
+  // Reflect tasks, pooled over the suite.
+  const pooled: Record<'corrected' | 'broken' | 'agreement' | 'rounds', Fraction> = {
+    corrected: [0, 0], broken: [0, 0], agreement: [0, 0], rounds: [0, 0],
+  };
   const inBatches = async <R, O>(requests: R[], taskName: string, run: (batch: R[]) => Promise<O[]>): Promise<O[]> => {
     const out: O[] = [];
     for (let i = 0; i < requests.length; i += batch) {
@@ -293,14 +298,14 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
     if (task.kind === 'reflect' && !skipped) {
       const wrongFirst = reflected.filter((r) => !r.firstCorrect);
       const rightFirst = reflected.filter((r) => r.firstCorrect);
-      const corrected = [records.filter((r) => r.reflection && !r.reflection.firstCorrect && r.correct).length, wrongFirst.length];
-      const broken = [records.filter((r) => r.reflection?.firstCorrect && !r.correct).length, rightFirst.length];
+      const corrected: Fraction = [records.filter((r) => r.reflection && !r.reflection.firstCorrect && r.correct).length, wrongFirst.length];
+      const broken: Fraction = [records.filter((r) => r.reflection?.firstCorrect && !r.correct).length, rightFirst.length];
       const critiques = reflected.flatMap((r) => r.rounds);
-      const agreement = [critiques.filter((c) => c.agrees).length, critiques.length];
-      const rounds = [critiques.length, reflected.length];
+      const agreement: Fraction = [critiques.filter((c) => c.agrees).length, critiques.length];
+      const rounds: Fraction = [critiques.length, reflected.length];
       for (const [key, v] of Object.entries({ corrected, broken, agreement, rounds })) {
-        pooled[key as keyof typeof pooled][0] += v[0]!;
-        pooled[key as keyof typeof pooled][1] += v[1]!;
+        pooled[key as keyof typeof pooled][0] += v[0];
+        pooled[key as keyof typeof pooled][1] += v[1];
       }
       reflectStats = {
         firstAccuracy: n ? rightFirst.length / n : 0, corrected: ratio(corrected), broken: ratio(broken),
