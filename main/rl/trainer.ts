@@ -20,7 +20,7 @@ import { pruneCheckpoints } from './checkpoint-policy.ts';
 import { MODEL_PARTS, PARAM_GROUP_OF_PART, rewardWeights, type ModelPart, type TrainConfig } from './config.ts';
 import { claimRun, runDirOf } from './owner.ts';
 import type { ObjectiveTerms, Policy, RolloutOptions, SampleResult, TaskItem, TaskSource, UpdateSample } from './policy.ts';
-import { PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
+import { type PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
 import { humanShare, queueChoice, withFeedback, type GroupFeedback } from './feedback.ts';
 import { humanRankRewards, pairsFromRanks } from './ranking.ts';
 import { latentStorageOf, memberInput, recordCycle, rewardSampleOf } from './records.ts';

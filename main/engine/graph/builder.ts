@@ -664,7 +664,7 @@ function keepsConstantValues(dtype: DType, dims: readonly number[]): boolean {
 
 function valueTypeOf(v: ValueInfoProto): ValueType | undefined {
   const tt = v.type?.tensorType;
-  if (!tt || !tt.elemType) return undefined;
+  if (!tt?.elemType) return undefined;
   return {
     dtype: onnxToDtype(tt.elemType),
     shape: tt.shape ? tt.shape.map((d) => d.dimValue ?? d.dimParam ?? null) : null,
