@@ -21,7 +21,7 @@ test('SIGKILL mid-write: the database opens, passes integrity_check and holds ev
 
   const committed: { step: number; groupId: number }[] = [];
   const exited = new Promise<NodeJS.Signals | null>((resolve) => writer.once('exit', (_code, signal) => resolve(signal)));
-  for await (const line of createInterface({ input: writer.stdout! })) {
+  for await (const line of createInterface({ input: writer.stdout })) {
     const m = /^committed (\d+) (\d+)$/.exec(line);
     if (!m) continue;
     committed.push({ step: Number(m[1]), groupId: Number(m[2]) });
