@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { AgreementReport, AppInfo, EditGroupView, GroupAgreement, PairAgreement, RunWait, TensorView, TrajectoryView } from '../../contract/api.ts';
 import { exportDownloadPath } from '../../contract/media.ts';
 import type { GroupDetail, Ranking, RolloutGroup, Tensor, Trajectory } from '../../contract/domain.ts';
-import { advantageOptions, HUMAN_REWARDS, parseTrainConfig } from '../rl/config.ts';
+import { advantageOptions, HUMAN_REWARDS, parseTrainConfig, type TrainConfig } from '../rl/config.ts';
 import { automaticAdvantages, humanPart } from '../rl/feedback.ts';
 import type { Store } from '../../db/index.ts';
 import { invalid } from '../../db/errors.ts';
@@ -107,7 +107,7 @@ function runWaits(store: Store): RunWait[] {
 function withAutomaticAdvantages(store: Store, detail: GroupDetail): GroupDetail {
   const members = detail.samples.filter((s) => s.role === 'member');
   if (!members.some((s) => s.rewards.some((c) => (HUMAN_REWARDS as readonly string[]).includes(c.name)))) return { ...detail, automaticAdvantages: null };
-  let config;
+  let config: TrainConfig;
   try {
     config = parseTrainConfig(store.runs.get(detail.runId).config);
   } catch {

@@ -132,7 +132,10 @@ test("windowed SDE: the noise only inside the window, the ODE step outside; no w
   assert.deepEqual(trainableSteps(windowed.stds), [2, 3]);
   // ODE steps: the Euler sampler's states (recorded as sampleOde asks for velocities), std 0, log-prob 0.
   const odeStates: Float32Array[] = [];
-  await sampleOde(async (x, t) => (odeStates.push(x.slice()), velocity(x, t)), noise, 6);
+  await sampleOde(async (x, t) => {
+    odeStates.push(x.slice());
+    return velocity(x, t);
+  }, noise, 6);
   for (let k = 0; k <= 2; k++) assert.deepEqual(windowed.latents[k], odeStates[k], `state ${k} is the ODE's`);
   for (const k of [0, 1, 4, 5]) {
     assert.equal(windowed.stds[k], 0);

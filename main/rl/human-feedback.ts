@@ -12,7 +12,7 @@ import { rewardWeights, type TrainConfig } from './config.ts';
 import { humanShare, queueChoice, withFeedback, type GroupFeedback } from './feedback.ts';
 import { assignAdvantages, type ScoredGroup } from './grpo.ts';
 import type { Policy } from './policy.ts';
-import { PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
+import { type PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
 import { humanRankRewards, pairsFromRanks } from './ranking.ts';
 import { recordRewards, type Routing } from './recorder.ts';
 import type { RewardContext } from './rewards.ts';
