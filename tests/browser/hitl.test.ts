@@ -55,7 +55,9 @@ async function answerUntilDone(runId: number, keys: string[], label: string): Pr
       await page.waitForTimeout(300);
       continue;
     }
-    const prompt = await page.getByRole('region', { name: 'Prompt' }).innerText();
+    // The group may leave between the two looks (the run finished its last step): look again.
+    const prompt = await page.getByRole('region', { name: 'Prompt' }).innerText({ timeout: 5_000 }).catch(() => null);
+    if (prompt === null) continue;
     for (const key of keys) await page.keyboard.press(key);
     // The next group (or the empty queue) replaces this one.
     for (let i = 0; i < 40 && (await page.getByRole('region', { name: 'Prompt' }).innerText().catch(() => '')) === prompt; i++) await page.waitForTimeout(100);
