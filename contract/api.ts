@@ -339,7 +339,10 @@ export const calls = {
   'runs.stop': call<Run>()(z.object({ runId: id }).strict()),
 
   'groups.list': call<Page<RolloutGroup>>()(
-    z.object({ runId: id, step: z.number().int().min(0).optional(), order: z.enum(['asc', 'desc']).optional(), discarded: z.boolean().optional(), ...paging }).strict(),
+    z.object({
+      runId: id, step: z.number().int().min(0).optional(), order: z.enum(['asc', 'desc']).optional(), discarded: z.boolean().optional(), ...paging,
+      after: z.object({ step: z.number().int().min(0), id }).strict().optional(), fromStep: z.number().int().min(0).optional(),
+    }).strict(),
   ),
   'groups.get': call<GroupDetail>()(z.object({ groupId: id }).strict()),
   /** Groups per step; with discarded: true, discarded groups count too (and `discarded` says how many). */
@@ -397,7 +400,9 @@ export const calls = {
 
   'metrics.names': call<string[]>()(z.object({ runId: id }).strict()),
   'metrics.series': call<MetricSeries[]>()(
-    z.object({ runId: id, names: z.array(z.string().min(1)).max(64), afterStep: z.number().int().optional() }).strict(),
+    z.object({
+      runId: id, names: z.array(z.string().min(1)).max(64), afterStep: z.number().int().optional(), maxPoints: z.number().int().min(2).max(1_000_000).optional(),
+    }).strict(),
   ),
   'logs.tail': call<LogEvent[]>()(
     z.object({ runId: id.nullable(), limit: z.number().int().min(1).max(2000).optional(), afterId: z.number().int().min(0).optional() }).strict(),

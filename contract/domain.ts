@@ -314,6 +314,11 @@ export interface MetricSeries {
   name: string;
   steps: number[];
   values: number[];
+  /**
+   * Present when the series was thinned (it spans more steps than maxPoints): the points are the first
+   * logged at or after every `stride`-th step from the first, then the last one.
+   */
+  stride?: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -352,6 +357,14 @@ export interface GroupListQuery extends PageQuery {
   order?: 'asc' | 'desc';
   /** Include discarded groups (hidden by default). */
   discarded?: boolean;
+  /**
+   * Keyset paging: only the groups after this one (its step and id) in the list's order; pass the last
+   * group of the page before. A page then reads its own rows only, however deep it is (an offset reads
+   * past every row it skips). `offset` counts from there.
+   */
+  after?: { step: number; id: number };
+  /** Start at this step's first group in the list's order (jumping to a step); `offset` counts from there. */
+  fromStep?: number;
 }
 
 export interface MetricSeriesQuery {
@@ -359,6 +372,11 @@ export interface MetricSeriesQuery {
   names: string[];
   /** Only steps strictly greater than this (for live updates). */
   afterStep?: number;
+  /**
+   * At most about this many points per series (default 1,000: more than a chart has pixels). A longer
+   * series is thinned to a point every `stride` steps and says so (MetricSeries.stride).
+   */
+  maxPoints?: number;
 }
 
 export interface RankingQueueQuery {

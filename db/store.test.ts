@@ -181,6 +181,24 @@ test('metrics: one transaction per step, series since a step, NaN kept, re-loggi
   store.close();
 });
 
+test('metrics: a series longer than maxPoints is thinned to logged points a stride apart, ending at the last', () => {
+  const store = memStore();
+  const { runId } = seedRun(store);
+  for (let step = 1; step <= 1000; step++) store.metrics.log(runId, step, { loss: step * 2, ...(step % 7 === 0 ? { eval: step } : {}) });
+  const [loss, evals] = store.metrics.series({ runId, names: ['loss', 'eval'], maxPoints: 100 });
+  assert.equal(loss.stride, 11);
+  assert.deepEqual(loss.steps.slice(0, 3), [1, 12, 23]);
+  assert.ok(loss.steps.length > 90 && loss.steps.length <= 100, `${loss.steps.length} points`);
+  assert.equal(loss.steps[loss.steps.length - 1], 1000, 'the latest point is always there');
+  assert.deepEqual(loss.values, loss.steps.map((s) => s * 2));
+  // A sparser metric: each grid step picks the next point it logged, never one it did not.
+  assert.ok(evals.steps.every((s, i) => s % 7 === 0 && (i === 0 || s > evals.steps[i - 1]!)));
+  assert.equal(evals.steps[evals.steps.length - 1], 994);
+  const short = store.metrics.series({ runId, names: ['loss'], afterStep: 950, maxPoints: 100 })[0]!;
+  assert.deepEqual([short.steps.length, short.stride], [50, undefined], 'a series that fits is whole');
+  store.close();
+});
+
 test('log: append and tail per run, live tail after an id', () => {
   const store = memStore();
   const { runId } = seedRun(store);

@@ -58,3 +58,30 @@ test('the ranking queue: a running sync run\'s groups first, then by the queue p
   assert.deepEqual(store.groups.pendingOfRun(async.runId), [high.groupId]);
   store.close();
 });
+
+test('keyset paging: after a group and from a step give the offset pages, in both orders, with or without discarded groups', () => {
+  const store = openStore(':memory:');
+  const { runId, promptId } = seedRun(store);
+  for (const step of [1, 2, 2, 3, 3, 3, 4]) store.groups.insert(groupInput(runId, promptId, step, [0.1, 0.2]));
+  store.groups.discardAfter(runId, 3);
+  for (const discarded of [false, true]) {
+    for (const order of ['asc', 'desc'] as const) {
+      const all = store.groups.list({ runId, order, discarded, limit: 500 }).items;
+      const ids = (items: { id: number }[]) => items.map((g) => g.id);
+      // Pages of 2 by keyset equal the offset pages.
+      const pages: number[][] = [];
+      for (let after: (typeof all)[number] | undefined, items; (items = store.groups.list({ runId, order, discarded, limit: 2, ...(after ? { after } : {}) }).items).length;) {
+        pages.push(ids(items));
+        after = items[items.length - 1];
+      }
+      assert.deepEqual(pages.flat(), ids(all), `${order}${discarded ? ' with discarded' : ''}`);
+      assert.deepEqual([...store.groups.each({ runId, order, discarded })].map((g) => g.id), ids(all));
+      // From step 3, skipping one of its groups: the offset page that starts at the same row.
+      const start = all.findIndex((g) => g.step === 3) + 1;
+      const page = store.groups.list({ runId, order, discarded, fromStep: 3, offset: 1, limit: 3 });
+      assert.deepEqual(ids(page.items), ids(all.slice(start, start + 3)));
+      assert.equal(page.total, all.length, 'the total counts the whole list');
+    }
+  }
+  store.close();
+});
