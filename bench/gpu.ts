@@ -39,7 +39,8 @@ import { UnifiedModel } from '../main/models/unified.ts';
 import { resolveTrainConfig } from '../main/rl/config.ts';
 import type { UpdateSample } from '../main/rl/policy.ts';
 import { shapeWorldTasks } from '../main/rl/tasks.ts';
-import { objectiveTerms, rolloutOptionsOf } from '../main/rl/trainer.ts';
+import { objectiveTerms } from '../main/rl/grpo.ts';
+import { rolloutOptionsOf } from '../main/rl/scenarios/scenario.ts';
 import { UnifiedPolicy } from '../main/rl/unified.ts';
 import { SCENARIOS, type Scenario } from '../contract/domain.ts';
 import { round, stats, type Stats } from './stats.ts';
@@ -137,7 +138,7 @@ async function rlObjective(weights: string, scenario: Scenario, providers: reado
   try {
     const rolled = await presetPolicy(cpu, scenario).rollout(items, rolloutOptionsOf(config, { seed: 1 }));
     const steps = Array.from({ length: config.rollout.sdeSteps - 1 }, (_, k) => k).filter((k) => k % 2 === 0);
-    batch = items.flatMap((item, i) => rolled[i]!.map((sample, k) => ({ item, sample, advantage: k % 2 === 0 ? 1 : -0.5, dmSteps: sample.dm ? steps : [] })));
+    batch = items.flatMap((item, i) => rolled[i]!.map((sample, k) => ({ item, sample, advantage: k % 2 === 0 ? 1 : -0.5, dmSteps: sample.turns.some((t) => t.kind === 'image') ? steps : [] })));
   } finally {
     await cpu.dispose();
   }

@@ -17,6 +17,8 @@ import { sequenceFeeds, type UnifiedModel } from './unified.ts';
 /** What to draw: the formatted text (formats.generate / formats.edit / a reasoning transcript). */
 export interface ImagePrompt {
   text: string;
+  /** The token ids the LM reads, when they are not `text` encoded (CoT's prompt followed by the sampled reasoning's tokens). */
+  ids?: readonly number[];
   querySet: QuerySet;
   /** Editing: the source image [S, S, 3] in [0, 1]; the LM sees it and the DiT gets it as reference. */
   source?: Float32Array;
@@ -35,6 +37,8 @@ export interface ImageSampleOptions {
   cfgScale?: number;
   /** Time shift of the step grid (> 1 spends more steps at high noise; default 1 = uniform). */
   shift?: number;
+  /** SDE: one seed per prompt for its own step noise, so a row can be drawn again alone (RL rollouts); default: one stream from `seed`. */
+  rowSeeds?: readonly number[];
 }
 
 export interface ImageSamples {
@@ -50,7 +54,7 @@ export interface ImageSamples {
 
 /** The DM condition [B, Q, Dc] for formatted prompts. */
 export async function conditionFor(model: UnifiedModel, prompts: readonly ImagePrompt[]): Promise<Float32Array> {
-  const items: SequenceItem[] = prompts.map((p) => ({ text: model.tokenizer.encode(p.text), querySet: p.querySet, ...(p.source ? { image: p.source } : {}) }));
+  const items: SequenceItem[] = prompts.map((p) => ({ text: p.ids ? [...p.ids] : model.tokenizer.encode(p.text), querySet: p.querySet, ...(p.source ? { image: p.source } : {}) }));
   const packed = packSequences(model.config, model.tokenizer, items, { withQueries: true });
   const out = await model.run('condition', sequenceFeeds(model.config, packed));
   return out.cond!.data as Float32Array;
@@ -108,7 +112,9 @@ export async function sampleImages(model: UnifiedModel, prompts: readonly ImageP
     const x0 = await sampleOde(velocity, noise, options.steps, options.shift ?? 1);
     return { images: patchesToImages(x0, B, imageSize, dit.patch), cond, ref };
   }
-  const sde: SdeOptions = { steps: options.steps, noiseLevel: options.noiseLevel ?? DEFAULT_NOISE_LEVEL, shift: options.shift ?? 1, rng };
+  if (options.rowSeeds && options.rowSeeds.length !== B) throw new Error(`sampleImages: ${options.rowSeeds.length} row seeds for ${B} prompts`);
+  const rowRngs = options.rowSeeds?.map((seed) => new Rng(seed));
+  const sde: SdeOptions = { steps: options.steps, noiseLevel: options.noiseLevel ?? DEFAULT_NOISE_LEVEL, shift: options.shift ?? 1, rng: rowRngs ?? rng };
   const trajectory = model.runtime.residentSampler && !uncond ? await sampleSdeResident(model, noise, cond, ref, B, sde) : await sampleSde(velocity, noise, B, sde);
   return { images: patchesToImages(trajectory.latents[options.steps]!, B, imageSize, dit.patch), cond, ref, trajectory };
 }

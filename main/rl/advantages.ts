@@ -1,4 +1,5 @@
 // Group-relative advantages (GRPO): each sample's reward against its own group's mean and spread.
+import { meanStd } from './stats.ts';
 
 export interface AdvantageOptions {
   /** Added to the group std before dividing (REFERENCE §1: 1e-4). */
@@ -36,8 +37,7 @@ export function groupAdvantages(rewards: readonly number[], options: AdvantageOp
   rewards.forEach((r, i) => {
     if (!Number.isFinite(r)) throw new Error(`groupAdvantages: reward ${i} is not finite (${r})`);
   });
-  const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
-  const std = Math.sqrt(rewards.reduce((a, r) => a + (r - mean) ** 2, 0) / rewards.length);
+  const { mean, std } = meanStd(rewards);
   const zeroStd = std <= zeroStdTolerance;
   const scale = scaleByStd ? std + stdEps : 1;
   const advantages = rewards.map((r) => (zeroStd ? 0 : Math.min(clip, Math.max(-clip, (r - mean) / scale))));

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { openStore, type Store } from '../../db/index.ts';
 import { CORRECT_CRITIQUE, NO_FIX, formats, readCritique } from '../models/formats.ts';
-import { toUint8 } from '../world/image.ts';
+import { toUint8, type ImageRGB } from '../world/image.ts';
 import { decodePng } from '../world/png.ts';
 import { sampleReflection } from '../world/reflection.ts';
 import { renderScene } from '../world/render.ts';
@@ -17,9 +17,11 @@ import { groupAdvantages } from './advantages.ts';
 import { NANO_OVERRIDES, resolveTrainConfig, type TrainConfigInput } from './config.ts';
 import { REWARD_COMPONENT_DEFS, type RewardSample } from './rewards.ts';
 import { shapeWorldTasks } from './tasks.ts';
-import { reflectionMetrics, train, type TrainResult } from './trainer.ts';
+import { train, type TrainResult } from './trainer.ts';
+import { reflect, reflectionRounds } from './scenarios/reflect.ts';
 import { nanoModel, nanoTokenizer } from './test-fixtures/nano.ts';
-import type { SampleResult, TaskItem } from './policy.ts';
+import type { Policy, SampleResult, TaskItem } from './policy.ts';
+import type { Verdict } from '../../contract/domain.ts';
 import { UnifiedPolicy } from './unified.ts';
 
 const tokenizer = nanoTokenizer;
@@ -179,12 +181,11 @@ test('reflect: nano reflection steps run, train critiques and every image on-pol
 
 test('the reverse edit trajectory gets the GRPO loss with the sample advantage', async () => {
   await withOneSample('edit', 6, async (policy, item, sample) => {
-    assert.ok(sample.reverse, 'the cycle rolled out the inverse edit');
+    assert.deepEqual(sample.turns.map((t) => t.role), ['edit', 'reverse'], 'the cycle rolled out the inverse edit');
     const terms = { dm: { clipRange: 1e-4, klBeta: 0 } };
     const objective = (s: SampleResult) => policy.objective([{ item, sample: s, advantage: 1, dmSteps: [0, 1] }], terms);
     const both = await objective(sample);
-    const { reverse: _dropped, ...forwardOnly } = sample;
-    const forward = await objective(forwardOnly);
+    const forward = await objective({ ...sample, turns: sample.turns.slice(0, 1) });
     const name = 'dit/block0/cross/kv/weight';
     const diff = both.grads[name]!.reduce((a, g, i) => a + Math.abs(g - forward.grads[name]![i]!), 0);
     assert.ok(diff > 1e-6, `the reverse rows change the gradient of ${name} (|diff| ${diff})`);
@@ -195,13 +196,13 @@ test('the reverse edit trajectory gets the GRPO loss with the sample advantage',
 
 test('per-round reflection advantages: the first image\'s DM steps take their own advantage, the refinement the sample\'s', async () => {
   await withOneSample('reflect', 7, async (policy, item, sample) => {
-    assert.ok(sample.rounds?.[0]?.refined, 'the random critic found an error and the DM refined the image');
+    assert.ok(reflectionRounds(sample).rounds[0]?.refined, 'the random critic found an error and the DM refined the image');
     const terms = { dm: { clipRange: 1e-4, klBeta: 0 } };
-    const loss = async (advantages: { advantage: number; firstImageAdvantage?: number }) =>
+    const loss = async (advantages: { advantage: number; splitAdvantage?: number }) =>
       (await policy.objective([{ item, sample, dmSteps: [0, 1], ...advantages }], terms)).loss;
     // On-policy the DM loss is -mean(A) over the rows: two trajectories with the same steps, so -(A_first + A)/2.
-    assert.ok(Math.abs((await loss({ advantage: 0, firstImageAdvantage: 1 })) + 0.5) < 1e-5, 'first image alone carries the advantage');
-    assert.ok(Math.abs(await loss({ advantage: 1, firstImageAdvantage: -1 })) < 1e-5, 'the two advantages cancel');
+    assert.ok(Math.abs((await loss({ advantage: 0, splitAdvantage: 1 })) + 0.5) < 1e-5, 'first image alone carries the advantage');
+    assert.ok(Math.abs(await loss({ advantage: 1, splitAdvantage: -1 })) < 1e-5, 'the two advantages cancel');
     assert.ok(Math.abs((await loss({ advantage: 1 })) + 1) < 1e-5, 'shared mode: the whole cycle takes the sample advantage');
   });
 });
@@ -216,16 +217,19 @@ test('a critique completion reads as a verdict and a corrected instruction', () 
   assert.deepEqual(readCritique('the circle is'), { critique: 'the circle is', verdict: 'wrong', fix: 'the circle is' });
 });
 
-test('reflection evaluation numbers on hand-made cycles', () => {
+test('reflection evaluation numbers on hand-made cycles', async () => {
   const rng = new Rng(4);
   const examples = [sampleReflection(rng, 'color'), sampleReflection(rng, 'count'), sampleReflection(rng, 'missing')];
   const items = examples.map((e) => ({ task: 'reflection', text: e.prompt, spec: null, target: { spec: e.spec } }));
   const [a, b, c] = examples.map((e) => ({ wrong: renderScene(e.wrongScene), right: renderScene(e.rightScene) }));
-  const metrics = reflectionMetrics(items, [
+  const cycles: { images: ImageRGB[]; verdicts: Verdict[] }[] = [
     { images: [a!.wrong, a!.right], verdicts: ['wrong', 'correct'] }, // caught and corrected: 2 right verdicts
     { images: [b!.wrong], verdicts: ['correct'] }, // missed: 1 wrong verdict
     { images: [c!.right, c!.wrong], verdicts: ['wrong'] }, // false alarm that broke a right image
-  ]);
+  ];
+  const policy = { reflectGreedy: async () => cycles } as unknown as Policy;
+  const { metrics, scored } = await reflect.evaluate(policy, items, { cfg: resolveTrainConfig('reflect'), seed: 0 });
+  assert.deepEqual(scored.map((s) => s.image), cycles.map((c) => c.images[c.images.length - 1]), 'the final images are recorded');
   assert.deepEqual(metrics, {
     'eval/accuracy': 1 / 3, 'eval/first_accuracy': 1 / 3, 'eval/critique_accuracy': 2 / 4, 'eval/corrected': 1 / 2, 'eval/broken': 1,
   });

@@ -3,6 +3,7 @@
 // No Node imports: the API computes a group's automatic-only advantages with the same code.
 import type { RewardComponent } from '../../contract/domain.ts';
 import { groupAdvantages, type AdvantageOptions } from './advantages.ts';
+import { mean, meanStd } from './stats.ts';
 import { HUMAN_REWARDS, type QueuePolicy, type RewardComponentName } from './config.ts';
 import type { Rng } from '../world/rng.ts';
 
@@ -76,7 +77,7 @@ export interface QueueChoice {
  */
 export function queueChoice(policy: QueuePolicy, totals: readonly number[], preference: readonly number[] | null, rng: Rng): QueueChoice {
   if (policy === 'random') return { score: rng.next(), reason: 'random pick' };
-  const spread = std(totals);
+  const spread = meanStd(totals).std;
   if (policy === 'spread' || preference === null) {
     const fallback = policy === 'spread' ? '' : ' (no preference model yet)';
     return { score: spread, reason: `reward spread ${spread.toFixed(3)}${fallback}` };
@@ -102,11 +103,3 @@ export function kendallTau(a: readonly number[], b: readonly number[]): number {
   return pairs.reduce((s, [i, j]) => s + Math.sign(a[i]! - a[j]!) * Math.sign(b[i]! - b[j]!), 0) / pairs.length;
 }
 
-function mean(values: readonly number[]): number {
-  return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
-}
-
-function std(values: readonly number[]): number {
-  const m = mean(values);
-  return Math.sqrt(mean(values.map((v) => (v - m) ** 2)));
-}

@@ -142,33 +142,49 @@ export interface GrpoObjective {
   metrics: Record<string, Tensor>;
 }
 
+/** A term on the graph: its scalar loss and its metrics by short name ('policy_loss', 'kl', ...). */
+export interface TermGraph {
+  loss: Tensor;
+  metrics: Record<string, Tensor>;
+}
+
+/** A clipped GRPO term's loss and metrics under their short names. */
+export function grpoTermGraph(r: TermResult): TermGraph {
+  return { loss: r.loss, metrics: { policy_loss: r.policyLoss, kl: r.kl, clip_fraction: r.clipFraction, approx_kl: r.approxKl } };
+}
+
 /**
- * loss = LM term + DM term, with the metrics of each present term. At least one term is needed. A term's
- * `weight` (a scalar input) scales it and its metrics: a batch updated in passes weighs each pass's means
- * by its share of the batch's completions or rows, so the passes' sums are the whole batch's means (the
- * LM's token means, a metric each, combine by completions: close to the batch's, not equal).
+ * loss = the sum of the terms, with each term's metrics as '<metric>/<kind>'. A term's `weight` (a scalar
+ * input) scales it and its metrics: a batch updated in passes weighs each pass's means by its share of the
+ * batch's completions or rows, so the passes' sums are the whole batch's means (the LM's token means, a
+ * metric each, combine by completions: close to the batch's, not equal).
  */
+export function combineTerms(g: GraphBuilder, terms: readonly { kind: string; term: TermGraph; weight?: Tensor }[]): GrpoObjective {
+  if (terms.length === 0) throw new Error('grpoObjective: no LM and no DM term');
+  const metrics: Record<string, Tensor> = {};
+  const scaled = (t: Tensor, weight: Tensor | undefined) => (weight ? g.mul(t, weight) : t);
+  for (const { kind, term, weight } of terms) {
+    for (const [name, t] of Object.entries(term.metrics)) metrics[`${name}/${kind}`] = scaled(t, weight);
+  }
+  return { loss: g.sum(terms.map(({ term, weight }) => scaled(term.loss, weight))), metrics };
+}
+
+/** The joint GRPO objective of UniRL-Zero: the clipped LM term (with its entropy metric when given the logits) and the clipped DM term. */
 export function grpoObjective(
   g: GraphBuilder,
   terms: { lm?: { inputs: LmTermInputs; logits?: Tensor; weight?: Tensor } & ClipKl; dm?: { inputs: DmTermInputs; weight?: Tensor } & ClipKl },
 ): GrpoObjective {
-  const metrics: Record<string, Tensor> = {};
-  const losses: Tensor[] = [];
-  const scaled = (t: Tensor, weight: Tensor | undefined) => (weight ? g.mul(t, weight) : t);
-  for (const kind of ['lm', 'dm'] as const) {
-    const term = terms[kind];
-    if (!term) continue;
-    const r = kind === 'lm' ? lmGrpoTerm(g, terms.lm!.inputs, term) : dmGrpoTerm(g, terms.dm!.inputs, term);
-    const weighted = (t: Tensor) => scaled(t, term.weight);
-    losses.push(weighted(r.loss));
-    metrics[`policy_loss/${kind}`] = weighted(r.policyLoss);
-    metrics[`kl/${kind}`] = weighted(r.kl);
-    metrics[`clip_fraction/${kind}`] = weighted(r.clipFraction);
-    metrics[`approx_kl/${kind}`] = weighted(r.approxKl);
-  }
-  if (losses.length === 0) throw new Error('grpoObjective: no LM and no DM term');
-  if (terms.lm?.logits) metrics['entropy/lm'] = scaled(tokenEntropy(g, terms.lm.logits, terms.lm.inputs.mask), terms.lm.weight);
-  return { loss: g.sum(losses), metrics };
+  const parts: { kind: string; term: TermGraph; weight?: Tensor }[] = [];
+  if (terms.lm) parts.push({ kind: 'lm', term: lmTermGraph(g, terms.lm.inputs, terms.lm, terms.lm.logits), ...(terms.lm.weight ? { weight: terms.lm.weight } : {}) });
+  if (terms.dm) parts.push({ kind: 'dm', term: grpoTermGraph(dmGrpoTerm(g, terms.dm.inputs, terms.dm)), ...(terms.dm.weight ? { weight: terms.dm.weight } : {}) });
+  return combineTerms(g, parts);
+}
+
+/** The LM term with the entropy of its next-token distributions as a metric when the logits are given. */
+export function lmTermGraph(g: GraphBuilder, inputs: LmTermInputs, hyper: ClipKl, logits?: Tensor): TermGraph {
+  const term = grpoTermGraph(lmGrpoTerm(g, inputs, hyper));
+  if (logits) term.metrics.entropy = tokenEntropy(g, logits, inputs.mask);
+  return term;
 }
 
 /** Graph output name of a metric ('metric/kl/lm'). */

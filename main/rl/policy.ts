@@ -79,40 +79,51 @@ export interface DrawnImage {
   dm: DmTrajectory;
 }
 
-/** One reflection round: the LM's critique of the current image and, unless it said right, the refined image. */
-export interface ReflectionRoundResult {
-  /** The critique as written (decoded, special tokens kept). */
+/**
+ * What one model call of a sample produced. Roles: 'reasoning' (CoT's text before its image), 'answer' (text
+ * and VQA), 'image' (drawn from the prompt), 'edit' (the edited source), 'reverse' (Cycle Edit RL's
+ * reconstruction), 'critique' (reflection's judgement of the image before it) and 'refine' (the image a
+ * 'wrong' critique asked for).
+ */
+export type Turn = TextTurn | ImageTurn;
+
+export interface TextTurn {
+  kind: 'text';
+  role: 'reasoning' | 'answer' | 'critique';
+  /** As written (decoded, special tokens kept). */
   text: string;
   lm: LmRecord;
-  verdict: Verdict;
-  /** The corrected instruction the refinement is drawn from (empty when the verdict is 'correct'). */
-  fix: string;
-  /** Absent when the LM said the image is right: the cycle ends there. */
-  refined?: DrawnImage;
+  /** Critiques: the verdict read from the text and the corrected instruction (empty when 'correct'). */
+  verdict?: Verdict;
+  fix?: string;
 }
 
+export interface ImageTurn extends DrawnImage {
+  kind: 'image';
+  role: 'image' | 'edit' | 'reverse' | 'refine';
+}
+
+/** One member of a group: its seed and its model calls in order (a scenario module says which). */
 export interface SampleResult {
   /** Seed of this sample's randomness (stored). */
   seed: number;
-  /** What the LM wrote (decoded, special tokens kept). */
-  text?: string;
-  /** The generated image, [0, 1] floats or bytes (editing: the edited image; reflection: the first image). */
-  image?: ImageRGB;
-  lm?: LmRecord;
-  dm?: DmTrajectory;
-  /** Cycle editing: the edited image edited back with the inverse instruction. */
-  reverse?: DrawnImage;
-  /** Reflection: the rounds after the first image, in order. */
-  rounds?: ReflectionRoundResult[];
+  turns: Turn[];
 }
+
+export const imageTurns = (s: SampleResult): ImageTurn[] => s.turns.filter((t): t is ImageTurn => t.kind === 'image');
+export const textTurns = (s: SampleResult): TextTurn[] => s.turns.filter((t): t is TextTurn => t.kind === 'text');
+/** The sample's first image (t2i, CoT, reflection's first image, the edited image), if it drew one. */
+export const firstImage = (s: SampleResult): ImageTurn | undefined => imageTurns(s)[0];
+/** The sample's first text (CoT's reasoning, an answer, reflection's first critique), if it wrote one. */
+export const firstText = (s: SampleResult): TextTurn | undefined => textTurns(s)[0];
 
 /** One sample in an update, with its advantage and the DM steps to train this epoch. */
 export interface UpdateSample {
   item: TaskItem;
   sample: SampleResult;
   advantage: number;
-  /** Reflection with per-round advantages: the advantage of the first image's DM steps (`advantage` covers the rest of the cycle). */
-  firstImageAdvantage?: number;
+  /** The advantage of the turns its scenario credits on their own (reflection's first image); `advantage` covers the rest. */
+  splitAdvantage?: number;
   /** Indices of the SDE steps to train; the same indices in every DM trajectory of the sample (all have the same steps). */
   dmSteps: number[];
 }

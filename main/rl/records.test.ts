@@ -10,7 +10,11 @@ import { renderScene } from '../world/render.ts';
 import { Rng } from '../world/rng.ts';
 import type { DmTrajectory, SampleResult, TaskItem } from './policy.ts';
 import { resolveTrainConfig } from './config.ts';
-import { latentStorageOf, memberInput, recordCycle, rewardSampleOf, SEEDS_ONLY, type LatentStorage } from './records.ts';
+import { latentStorageOf, SEEDS_ONLY, type LatentStorage } from './records.ts';
+import { edit as editScenario } from './scenarios/edit.ts';
+import { reflect } from './scenarios/reflect.ts';
+import type { ScenarioModule } from './scenarios/scenario.ts';
+import { t2i } from './scenarios/t2i.ts';
 
 /** A 2-step trajectory of a 2x2 image in 1x1 patches (what it holds does not matter here). */
 const trajectory = (): DmTrajectory => ({
@@ -20,13 +24,13 @@ const trajectory = (): DmTrajectory => ({
 const FULL: LatentStorage = { latents: true, means: false };
 const lm = () => ({ tokenIds: new Int32Array([5, 6]), logProbs: new Float32Array([-0.5, -0.25]), temperature: 1 });
 
-/** Stores `sample` as the only member of a group, then its cycle; returns the member id. */
-function store(item: TaskItem, sample: SampleResult): { store: Store; memberId: number } {
+/** Stores `sample` as the only member of a group, then its derived images and record; returns the member id. */
+function store(scenario: ScenarioModule, item: TaskItem, sample: SampleResult): { store: Store; memberId: number } {
   const s = openStore(':memory:');
   const run = s.runs.create({ name: 'records', scenario: 'edit', config: {} });
   const prompt = s.prompts.ensure(run.id, { text: item.text, task: item.task, spec: item.spec });
-  const group = s.groups.insert({ runId: run.id, step: 1, promptId: prompt.id, samples: [memberInput(sample, [], 0, FULL)] });
-  recordCycle(s, group.sampleIds[0]!, item, sample, FULL);
+  const group = s.groups.insert({ runId: run.id, step: 1, promptId: prompt.id, samples: [scenario.member(sample, { rewards: [], advantage: 0 }, FULL)] });
+  scenario.recordDerived!(s, group.sampleIds[0]!, item, sample, FULL);
   return { store: s, memberId: group.sampleIds[0]! };
 }
 
@@ -34,8 +38,10 @@ test('a perfect cycle edit is stored as source | instruction | edited | inverse 
   const edit = sampleEdit(new Rng(4), 'move');
   const source = renderScene(edit.source);
   const item: TaskItem = { task: 'edit_move', text: edit.instruction, spec: null, target: { edit: { edit, source } }, image: source };
-  const sample: SampleResult = { seed: 9, image: renderScene(edit.target), dm: trajectory(), reverse: { image: source, dm: trajectory() } };
-  const { store: s, memberId } = store(item, sample);
+  const sample: SampleResult = {
+    seed: 9, turns: [{ kind: 'image', role: 'edit', image: renderScene(edit.target), dm: trajectory() }, { kind: 'image', role: 'reverse', image: source, dm: trajectory() }],
+  };
+  const { store: s, memberId } = store(editScenario, item, sample);
   try {
     const [record] = s.edits.forGroup(s.samples.get(memberId).groupId);
     assert.deepEqual({ ...record!, id: 0 }, {
@@ -45,7 +51,7 @@ test('a perfect cycle edit is stored as source | instruction | edited | inverse 
     assert.ok(record!.preservation! > 0.95, `preservation ${record!.preservation}`);
     assert.deepEqual(s.samples.trajectories(memberId).map((t) => [t.label, t.tensors.latents!.shape]), [['forward', [3, 4, 3]]]);
     assert.equal(s.samples.derived(memberId)[0]!.text, edit.inverse);
-    assert.equal(rewardSampleOf(sample).reconstruction, source, 'the cycle reward sees the reconstruction');
+    assert.equal(editScenario.rewardSample(sample).reconstruction, source, 'the cycle reward sees the reconstruction');
   } finally {
     s.close();
   }
@@ -56,14 +62,17 @@ test('a reflection cycle: wrong image, right critique, refinement, then a "corre
   const wrong = renderScene(example.wrongScene);
   const right = renderScene(example.rightScene);
   const item: TaskItem = { task: 'single_object', text: example.prompt, spec: null, target: { spec: example.spec } };
+  const critiques = [`${example.critique} </think> <answer> ${example.fix} </answer>`, 'The image matches the prompt. </think> <answer> none </answer>'];
   const sample: SampleResult = {
-    seed: 3, image: wrong, dm: trajectory(),
-    rounds: [
-      { text: `${example.critique} </think> <answer> ${example.fix} </answer>`, lm: lm(), verdict: 'wrong', fix: example.fix, refined: { image: right, dm: trajectory() } },
-      { text: 'The image matches the prompt. </think> <answer> none </answer>', lm: lm(), verdict: 'correct', fix: '' },
+    seed: 3,
+    turns: [
+      { kind: 'image', role: 'image', image: wrong, dm: trajectory() },
+      { kind: 'text', role: 'critique', text: critiques[0]!, lm: lm(), verdict: 'wrong', fix: example.fix },
+      { kind: 'image', role: 'refine', image: right, dm: trajectory() },
+      { kind: 'text', role: 'critique', text: critiques[1]!, lm: lm(), verdict: 'correct', fix: '' },
     ],
   };
-  const { store: s, memberId } = store(item, sample);
+  const { store: s, memberId } = store(reflect, item, sample);
   try {
     const cycle = s.reflections.forSample(memberId)!;
     const [refined] = s.samples.derived(memberId);
@@ -71,11 +80,11 @@ test('a reflection cycle: wrong image, right critique, refinement, then a "corre
       [memberId, refined!.id, 'wrong', 'wrong', 1],
       [refined!.id, null, 'correct', 'correct', 1],
     ]);
-    assert.equal(cycle.rounds[0]!.critique, sample.rounds![0]!.text);
+    assert.equal(cycle.rounds[0]!.critique, critiques[0]);
     assert.deepEqual(s.samples.trajectories(memberId).map((t) => `${t.kind}:${t.label}`), ['dm:generate', 'lm:critique1']);
     assert.deepEqual(s.samples.trajectories(refined!.id).map((t) => `${t.kind}:${t.label}`), ['dm:refine1', 'lm:critique2']);
-    assert.equal(s.samples.get(memberId).text, sample.rounds![0]!.text);
-    const seen = rewardSampleOf(sample);
+    assert.equal(s.samples.get(memberId).text, critiques[0]);
+    const seen = reflect.rewardSample(sample);
     assert.equal(seen.image, right, 'ShapeEval scores the final image');
     assert.deepEqual(seen.reflection!.judged.map((j: { image: ImageRGB }) => j.image), [wrong, right]);
   } finally {
@@ -91,7 +100,8 @@ test('the storage policy keeps latents for ranked and sampled groups only (compa
   assert.ok(kept > 60 && kept < 140, `${kept} of 5000 groups sampled at 2%`);
   assert.deepEqual(latentStorageOf(resolveTrainConfig('t2i', { storage: { trajectories: 'all', encoding: 'float32' } }), { step: 1, index: 0, ranked: false }), { latents: true, means: true });
   assert.equal(latentStorageOf(resolveTrainConfig('t2i', { rollout: { storeLatents: false } }), { step: 1, index: 0, ranked: true }).latents, false);
-  const stored = memberInput({ seed: 1, dm: trajectory() }, [], 0, SEEDS_ONLY).trajectories![0]!;
+  const image = { width: 2, height: 2, data: new Float32Array(12) };
+  const stored = t2i.member({ seed: 1, turns: [{ kind: 'image', role: 'image', image, dm: trajectory() }] }, { rewards: [], advantage: 0 }, SEEDS_ONLY).trajectories![0]!;
   assert.deepEqual(Object.keys(stored.tensors).sort(), ['logProbs', 'steps', 'times']);
   assert.deepEqual(stored.seeds, { noise: 1, sde: 2 });
 });

@@ -9,6 +9,7 @@ import type { Generator, ReflectResult } from './generators.ts';
 import { renderScene, DEFAULT_RESOLUTION } from './render.ts';
 import { answerMatches } from './questions.ts';
 import { critiqueMentions, type CritiqueVerdict } from './reflection.ts';
+import { poolCounts, ratio, reflectionCounts } from './reflection-stats.ts';
 import { mixSeeds, seedFromText } from './rng.ts';
 import { score } from './evaluate.ts';
 import type { Suite, SuiteTask } from './suites.ts';
@@ -129,11 +130,6 @@ function checkCycle(result: ReflectResult, maxRounds: number, generator: string)
   if (images.length !== 1 + refinements) throw bad(`${images.length} images for ${refinements} 'wrong' verdicts (expected ${1 + refinements})`);
 }
 
-/** numerator / denominator, null when there is nothing to take a share of. */
-function ratio([num, den]: readonly number[]): number | null {
-  return den ? num! / den : null;
-}
-
 /** Words of a text output, tags left out. */
 function wordCount(text: string): number {
   return text.replace(/<[^>]+>/g, ' ').split(/\s+/).filter(Boolean).length;
@@ -153,7 +149,7 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
   let criterionSum = 0;
   let criterionImages = 0;
   // Reflect tasks, pooled over the suite: [numerator, denominator].
-  const pooled = { corrected: [0, 0], broken: [0, 0], agreement: [0, 0], rounds: [0, 0] };
+  const pooled = reflectionCounts([]);
   const inBatches = async <R, O>(requests: R[], taskName: string, run: (batch: R[]) => Promise<O[]>): Promise<O[]> => {
     const out: O[] = [];
     for (let i = 0; i < requests.length; i += batch) {
@@ -288,23 +284,15 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
     records.forEach((r, i) => options.onRecord?.(r, recordImages[i]));
     const n = records.length;
     const cycled = records.filter((r) => r.cycle !== undefined);
-    const reflected = records.flatMap((r) => (r.reflection ? [r.reflection] : []));
     let reflectStats: Partial<TaskReport> = {};
     if (task.kind === 'reflect' && !skipped) {
-      const wrongFirst = reflected.filter((r) => !r.firstCorrect);
-      const rightFirst = reflected.filter((r) => r.firstCorrect);
-      const corrected = [records.filter((r) => r.reflection && !r.reflection.firstCorrect && r.correct).length, wrongFirst.length];
-      const broken = [records.filter((r) => r.reflection?.firstCorrect && !r.correct).length, rightFirst.length];
-      const critiques = reflected.flatMap((r) => r.rounds);
-      const agreement = [critiques.filter((c) => c.agrees).length, critiques.length];
-      const rounds = [critiques.length, reflected.length];
-      for (const [key, v] of Object.entries({ corrected, broken, agreement, rounds })) {
-        pooled[key as keyof typeof pooled][0] += v[0]!;
-        pooled[key as keyof typeof pooled][1] += v[1]!;
-      }
+      const counts = reflectionCounts(records.flatMap((r) => (r.reflection
+        ? [{ firstCorrect: r.reflection.firstCorrect, finalCorrect: r.correct, agreements: r.reflection.rounds.map((c) => c.agrees) }]
+        : [])));
+      poolCounts(pooled, counts);
       reflectStats = {
-        firstAccuracy: n ? rightFirst.length / n : 0, corrected: ratio(corrected), broken: ratio(broken),
-        critiqueAgreement: ratio(agreement), meanRounds: ratio(rounds) ?? 0,
+        firstAccuracy: n ? counts.first[0] / n : 0, corrected: ratio(counts.corrected), broken: ratio(counts.broken),
+        critiqueAgreement: ratio(counts.agreement), meanRounds: ratio(counts.rounds) ?? 0,
       };
     }
     const scored = records.filter((r) => r.criterion !== undefined);

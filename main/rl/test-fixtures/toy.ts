@@ -11,7 +11,7 @@ import { sampleOde, sampleSde, sdeMean, sdeSigma, sdeStepGraph } from '../../mod
 import type { ImageRGB } from '../../world/image.ts';
 import { resolveTrainConfig, type ModelPart, type TrainConfig } from '../config.ts';
 import { grpoObjective, metricOutput, outputObjective } from '../losses.ts';
-import type { ObjectiveResult, ObjectiveTerms, Policy, RolloutOptions, SampleResult, TaskItem, TaskSource, UpdateSample } from '../policy.ts';
+import { firstImage, type ObjectiveResult, type ObjectiveTerms, type Policy, type RolloutOptions, type SampleResult, type TaskItem, type TaskSource, type UpdateSample } from '../policy.ts';
 import type { RewardComponentDef } from '../rewards.ts';
 
 export const SHAPE = [4, 3] as const; // a 2x2 RGB image: 4 pixels x 3 channels, the [N, C] the SDE step graph takes
@@ -53,8 +53,10 @@ export class ToyPolicy implements Policy {
         const noise = o.sameNoisePerGroup ? groupNoise : rng.fillNormal(new Float32Array(SIZE));
         const traj = await sampleSde(async (x) => this.velocity(x, this.params.flat), noise, 1, { steps: o.sdeSteps, noiseLevel: o.noiseLevel, rng });
         return {
-          seed, image: toImage(traj.latents[o.sdeSteps]!),
-          dm: { latents: traj.latents, grid: { size: 2, patch: 1 }, seeds: { noise: o.seed + i, sde: seed }, means: traj.means, logProbs: Float32Array.from(traj.logProbs.map((l) => l[0]!)), times: traj.times, stds: traj.stds, noiseLevel: o.noiseLevel },
+          seed, turns: [{
+            kind: 'image' as const, role: 'image' as const, image: toImage(traj.latents[o.sdeSteps]!),
+            dm: { latents: traj.latents, grid: { size: 2, patch: 1 }, seeds: { noise: o.seed + i, sde: seed }, means: traj.means, logProbs: Float32Array.from(traj.logProbs.map((l) => l[0]!)), times: traj.times, stds: traj.stds, noiseLevel: o.noiseLevel },
+          }],
         };
       }));
     }));
@@ -70,7 +72,7 @@ export class ToyPolicy implements Policy {
       t: new Float32Array(R), dt: new Float32Array(R), sigma: new Float32Array(R), old_logp: new Float32Array(R), std: new Float32Array(R), adv: new Float32Array(R),
     };
     rows.forEach(({ u, k }, r) => {
-      const dm = u.sample.dm!;
+      const dm = firstImage(u.sample)!.dm;
       const [t, tNext] = [dm.times[k]!, dm.times[k + 1]!];
       const { noiseLevel } = dm;
       feeds.x.set(dm.latents[k]!, r * SIZE);
