@@ -118,8 +118,8 @@ try {
   };
   const deepPages = Array.from({ length: 201 }, (_, i) => locate(((i * 7919) % pages) * 100));
   const reads = {
-    groupsPage: timed(200, (i) => store.groups.list(deepPages[i]!)),
-    groupsFirstPage: timed(200, () => store.groups.list(deepPages[0]!)),
+    groupsPage: timed(200, (i) => store.groups.page(deepPages[i]!)),
+    groupsFirstPage: timed(200, () => store.groups.page(deepPages[0]!)),
     groupsPageByOffset: timed(50, (i) => store.groups.list({ runId: big.runId, order: 'desc', offset: ((i * 7919) % pages) * 100, limit: 100 })),
     stepCounts: timed(20, () => store.groups.stepCounts(big.runId)),
     groupDetail: timed(200, (i) => store.groups.detail(groupIds[(i * 104729) % groupIds.length]!)),

@@ -8,6 +8,8 @@ import {
   type EvalResult,
   type Evaluation,
   type GroupDetail,
+  type GroupKey,
+  type KeysetPage,
   type LogEvent,
   type MetricSeries,
   type Page,
@@ -338,7 +340,12 @@ export const calls = {
   'runs.pause': call<Run>()(z.object({ runId: id }).strict()),
   'runs.stop': call<Run>()(z.object({ runId: id }).strict()),
 
+  /** A page of a run's groups by offset, with their total (reads past the rows it skips: for short lists). */
   'groups.list': call<Page<RolloutGroup>>()(
+    z.object({ runId: id, step: z.number().int().min(0).optional(), order: z.enum(['asc', 'desc']).optional(), discarded: z.boolean().optional(), ...paging }).strict(),
+  ),
+  /** A page of a run's groups by keyset (GroupPageQuery): the same cost at any depth. */
+  'groups.page': call<KeysetPage<RolloutGroup, GroupKey>>()(
     z.object({
       runId: id, step: z.number().int().min(0).optional(), order: z.enum(['asc', 'desc']).optional(), discarded: z.boolean().optional(), ...paging,
       after: z.object({ step: z.number().int().min(0), id }).strict().optional(), fromStep: z.number().int().min(0).optional(),

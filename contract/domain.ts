@@ -357,14 +357,31 @@ export interface GroupListQuery extends PageQuery {
   order?: 'asc' | 'desc';
   /** Include discarded groups (hidden by default). */
   discarded?: boolean;
-  /**
-   * Keyset paging: only the groups after this one (its step and id) in the list's order; pass the last
-   * group of the page before. A page then reads its own rows only, however deep it is (an offset reads
-   * past every row it skips). `offset` counts from there.
-   */
-  after?: { step: number; id: number };
-  /** Start at this step's first group in the list's order (jumping to a step); `offset` counts from there. */
+}
+
+/** Where a group stands in a run's list (by step, then id). */
+export interface GroupKey {
+  step: number;
+  id: number;
+}
+
+/**
+ * A page of a run's groups read by keyset: it starts after a group (`after`, the last one of the page before)
+ * or at a step (`fromStep`, for jumping), then skips `offset` rows (a place within that step) and reads only
+ * its own rows, however deep in the run it is (an offset page reads past every row it skips, and its total
+ * counts them all).
+ */
+export interface GroupPageQuery extends Omit<GroupListQuery, 'offset'> {
+  after?: GroupKey;
   fromStep?: number;
+  /** Rows to skip from where the page starts: keep it small (a place within a step). */
+  offset?: number;
+}
+
+/** A keyset page: its rows, and the key to pass as `after` for the next page (null after the last row). */
+export interface KeysetPage<T, K> {
+  items: T[];
+  next: K | null;
 }
 
 export interface MetricSeriesQuery {

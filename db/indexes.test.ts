@@ -45,7 +45,7 @@ function filledStore(): { store: Store; runId: number; groupId: number; evaluati
       const prompt = store.prompts.ensure(runId, { text: `prompt ${step}.${g}`, task: 'counting' });
       groupId = store.groups.insert(groupInput(runId, prompt.id, step, [0, 1], { ranking: g === 0 ? 'pending' : 'none' })).groupId;
     }
-    store.metrics.log(runId, step, { kl: step, loss: -step });
+    store.metrics.log(runId, step, { kl: step, loss: -step, ...(step % 3 === 0 ? { eval: step } : {}) });
     store.log.append(runId, 'info', `step ${step}`);
   }
   const evaluation = store.evaluations.start({ runId, suite: 'geneval' });
@@ -63,14 +63,17 @@ test('the hot reads use their indexes and never scan a whole table', () => {
     ['metrics by run + name + step', ({ store, runId }) => store.metrics.series({ runId, names: ['kl'], afterStep: 5 }), 'PRIMARY KEY (run_id=? AND name=? AND step>?)'],
     ['groups by run + step', ({ store, runId }) => store.groups.list({ runId, step: 3 }), 'rollout_groups_kept (run_id=? AND discarded_at=? AND step=?)'],
     ['groups of a run, paged', ({ store, runId }) => store.groups.list({ runId, offset: 10, limit: 5 }), 'rollout_groups_kept (run_id=? AND discarded_at=?)'],
-    // One seek per picked step (a join the other way round would walk the whole series per point).
+    // One seek per grid step, for a metric of every step and for a sparser one (a join the other way round
+    // would walk the whole series per point).
     ['metrics thinned to a point per stride', ({ store, runId }) => store.metrics.series({ runId, names: ['kl'], maxPoints: 4 }),
+      'metrics USING PRIMARY KEY (run_id=? AND name=? AND step=?)'],
+    ['a sparse metric thinned', ({ store, runId }) => store.metrics.series({ runId, names: ['eval'], maxPoints: 5 }),
       'm USING PRIMARY KEY (run_id=? AND name=? AND step=?)'],
-    ['groups of a run after a group (keyset)', ({ store, runId }) => store.groups.list({ runId, after: { step: 10, id: 30 }, limit: 5 }),
+    ['groups of a run after a group (keyset)', ({ store, runId }) => store.groups.page({ runId, after: { step: 10, id: 30 }, limit: 5 }),
       'rollout_groups_kept (run_id=? AND discarded_at=? AND step>?)'],
-    ['groups of a run from a step (keyset)', ({ store, runId }) => store.groups.list({ runId, order: 'desc', fromStep: 10, offset: 1, limit: 5 }),
+    ['groups of a run from a step (keyset)', ({ store, runId }) => store.groups.page({ runId, order: 'desc', fromStep: 10, offset: 1, limit: 5 }),
       'rollout_groups_kept (run_id=? AND discarded_at=? AND step<?)'],
-    ['groups with discarded ones, after a group', ({ store, runId }) => store.groups.list({ runId, discarded: true, after: { step: 10, id: 30 } }),
+    ['groups with discarded ones, after a group', ({ store, runId }) => store.groups.page({ runId, discarded: true, after: { step: 10, id: 30 } }),
       'rollout_groups_by_run_step (run_id=? AND step>?)'],
     // Read in the queue's order from the index: no sort of the pending groups.
     ['ranking queue of a run', ({ store, runId }) => store.rankings.queue({ annotator: 'ann', runId }), 'rollout_groups_queue_by_run (run_id=?)'],

@@ -1,5 +1,7 @@
 // Rollout groups: one prompt's G samples at one step, written whole, read page by page.
-import type { GroupDetail, GroupListQuery, Page, QueueClosed, RankingStatus, RewardComponent, RolloutGroup } from '../../contract/domain.ts';
+import type {
+  GroupDetail, GroupKey, GroupListQuery, GroupPageQuery, KeysetPage, Page, QueueClosed, RankingStatus, RewardComponent, RolloutGroup,
+} from '../../contract/domain.ts';
 import { invalid, notFound, requireFiniteNumber, requireInteger, requireText } from '../errors.ts';
 import type { RolloutGroupListRow } from '../rows.ts';
 import type { RepoContext } from './context.ts';
@@ -85,28 +87,36 @@ export class GroupsRepo {
     })();
   }
 
-  /**
-   * Groups of a run (optionally of one step), by step then id, a page at a time: from `offset`, or by keyset
-   * (`after` a group, `fromStep`), which seeks in the index instead of reading past the skipped rows.
-   */
+  /** Groups of a run (optionally of one step), by step then id, a page at a time from an offset, with their total. */
   list(query: GroupListQuery): Page<RolloutGroup> {
     const { offset, limit } = pageBounds(query);
     const { filter, params } = listFilter(query);
     const { total } = cachedStatement(this.ctx.db, `SELECT count(*) AS total FROM rollout_groups g WHERE ${filter.join(' AND ')}`).get(...params) as { total: number };
-    return { items: this.page(query, offset, limit), total, offset, limit };
+    return { items: this.read(query, offset, limit), total, offset, limit };
+  }
+
+  /**
+   * A page by keyset (after a group, or from a step, then `offset` rows): a seek in the index and the page's
+   * own rows, so a page deep in a long run costs what the first one does (no total: counting is not flat).
+   */
+  page(query: GroupPageQuery): KeysetPage<RolloutGroup, GroupKey> {
+    const { offset, limit } = pageBounds(query);
+    const items = this.read(query, offset, limit);
+    const last = items[items.length - 1];
+    return { items, next: last && items.length === limit ? { step: last.step, id: last.id } : null };
   }
 
   /** Every group of a run in list order, read by keyset pages (exports, whole-run views). */
-  *each(query: Omit<GroupListQuery, 'offset' | 'limit' | 'after' | 'fromStep'>): Generator<RolloutGroup> {
-    for (let after: RolloutGroup | undefined; ;) {
-      const items = this.page({ ...query, ...(after ? { after: { step: after.step, id: after.id } } : {}) }, 0, MAX_PAGE_LIMIT);
+  *each(query: Omit<GroupListQuery, 'offset' | 'limit'>): Generator<RolloutGroup> {
+    for (let after: GroupKey | undefined; ;) {
+      const { items, next } = this.page({ ...query, limit: MAX_PAGE_LIMIT, ...(after ? { after } : {}) });
       yield* items;
-      if (items.length < MAX_PAGE_LIMIT) return;
-      after = items[items.length - 1];
+      if (!next) return;
+      after = next;
     }
   }
 
-  private page(query: GroupListQuery, offset: number, limit: number): RolloutGroup[] {
+  private read(query: GroupPageQuery, offset: number, limit: number): RolloutGroup[] {
     const desc = query.order === 'desc';
     const { filter: seek, params } = listFilter(query);
     if (query.after) {
@@ -162,7 +172,7 @@ export class GroupsRepo {
   }
 
   find(id: number): RolloutGroup | null {
-    const row = this.ctx.db.prepare(`${LIST_SELECT} WHERE g.id = ?`).get(id) as RolloutGroupListRow | undefined;
+    const row = cachedStatement(this.ctx.db, `${LIST_SELECT} WHERE g.id = ?`).get(id) as RolloutGroupListRow | undefined;
     return row ? toGroups(this.ctx, [row])[0] : null;
   }
 

@@ -6,12 +6,15 @@ import { cachedStatement, type RepoContext } from './context.ts';
 
 const DEFAULT_MAX_POINTS = 1000;
 
+/** The grid: first, first + stride, ... below last, and last. */
+const GRID = 'WITH RECURSIVE grid(at) AS (SELECT ? UNION ALL SELECT at + ? FROM grid WHERE at + ? < ?)';
+/** A series logged at every step has a point at each grid step: one seek each. */
+const ON_GRID = `${GRID} SELECT step, value FROM metrics WHERE run_id = ? AND name = ? AND step IN (SELECT at FROM grid UNION SELECT ?) ORDER BY step`;
 /**
- * Per grid step (first, first + stride, ... below last, and last), the first point logged at or after it. CROSS JOIN
- * keeps the picked steps outside, so each is one seek (the planner would otherwise walk the whole series).
+ * Any series: per grid step, the first point logged at or after it. CROSS JOIN keeps the picked steps
+ * outside, so each is one seek (the planner would otherwise walk the whole series per point).
  */
-const THINNED = `
-  WITH RECURSIVE grid(at) AS (SELECT ? UNION ALL SELECT at + ? FROM grid WHERE at + ? < ?),
+const NEAR_GRID = `${GRID},
   picked(step) AS (
     SELECT DISTINCT (SELECT step FROM metrics WHERE run_id = ? AND name = ? AND step >= at ORDER BY step LIMIT 1)
     FROM (SELECT at FROM grid UNION SELECT ?))
@@ -50,15 +53,22 @@ export class MetricsRepo {
   series(query: MetricSeriesQuery): MetricSeries[] {
     const maxPoints = requireInteger('maxPoints', query.maxPoints ?? DEFAULT_MAX_POINTS, 2);
     const after = query.afterStep ?? -1;
-    const range = cachedStatement(this.ctx.db, 'SELECT min(step) AS first, max(step) AS last FROM metrics WHERE run_id = ? AND name = ? AND step > ?');
+    // Two seeks (one query with both min() and max() would scan the range).
+    const range = cachedStatement(this.ctx.db, `SELECT
+      (SELECT step FROM metrics WHERE run_id = ? AND name = ? AND step > ? ORDER BY step LIMIT 1) AS first,
+      (SELECT step FROM metrics WHERE run_id = ? AND name = ? AND step > ? ORDER BY step DESC LIMIT 1) AS last`);
     const all = cachedStatement(this.ctx.db, 'SELECT step, value FROM metrics WHERE run_id = ? AND name = ? AND step > ? ORDER BY step');
-    const thinned = cachedStatement(this.ctx.db, THINNED);
     return query.names.map((name) => {
-      const { first, last } = range.get(query.runId, name, after) as { first: number | null; last: number | null };
+      const { first, last } = range.get(query.runId, name, after, query.runId, name, after) as { first: number | null; last: number | null };
       const stride = first === null || last === null || last - first < maxPoints ? 1 : Math.ceil((last - first) / (maxPoints - 1));
-      const rows = (stride === 1
-        ? all.all(query.runId, name, after)
-        : thinned.all(first, stride, stride, last, query.runId, name, last, query.runId, name)) as Pick<MetricRow, 'step' | 'value'>[];
+      let rows = (stride === 1 ? all.all(query.runId, name, after) : []) as Pick<MetricRow, 'step' | 'value'>[];
+      if (stride > 1) {
+        const grid = [first, stride, stride, last];
+        rows = cachedStatement(this.ctx.db, ON_GRID).all(...grid, query.runId, name, last) as typeof rows;
+        if (rows.length < Math.ceil((last! - first!) / stride) + 1) {
+          rows = cachedStatement(this.ctx.db, NEAR_GRID).all(...grid, query.runId, name, last, query.runId, name) as typeof rows;
+        }
+      }
       return { name, steps: rows.map((r) => r.step), values: rows.map((r) => r.value ?? NaN), ...(stride > 1 ? { stride } : {}) };
     });
   }

@@ -148,6 +148,7 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     'runs.stop': ({ runId }) => runs.stop(runId),
 
     'groups.list': (query) => store.groups.list(query),
+    'groups.page': (query) => store.groups.page(query),
     'groups.get': ({ groupId }) => withAutomaticAdvantages(store, store.groups.detail(groupId)),
     'groups.steps': ({ runId, discarded }) => store.groups.stepCounts(runId, discarded),
 

@@ -1,7 +1,7 @@
 // A run's rollout groups for the virtualised list, newest step first, fetched a page at a time as
 // rows come into view; step counts give each step's offset so "jump to step" scrolls straight there, and
-// turn a row index into (step, place in it): pages are read by keyset from that step (fromStep), so a
-// page deep in a long run costs what the first one does.
+// turn a row index into (step, place in it): pages are read by keyset from that step (groups.page), so
+// a page deep in a long run costs what the first one does.
 import type { RolloutGroup } from '../../../contract/domain.ts';
 import { errorMessage, type RendererApi } from './api.ts';
 
@@ -79,7 +79,7 @@ export class GroupPages {
       this.inFlight.add(page);
       try {
         const { step, within } = this.locate(page * PAGE_SIZE);
-        const result = await this.api.call('groups.list', {
+        const result = await this.api.call('groups.page', {
           runId: this.runId, order: 'desc', discarded: this.showDiscarded, fromStep: step, offset: within, limit: PAGE_SIZE,
         });
         if (generation !== this.generation) return;
