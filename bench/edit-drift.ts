@@ -25,7 +25,7 @@ const noiseLevel = Number(flag('noise', '0.7'));
 const klBeta = Number(flag('kl', '3e-4'));
 const checkpoint = flag('checkpoint', DEFAULT_CHECKPOINT);
 const jsonPath = args.includes('--json') ? flag('json', '') : undefined;
-const scaleByStd = !args.includes('--unscaled');
+const advantage = args.includes('--unscaled') ? 'none' : 'groupStd';
 const SEEDS = 16;
 
 const dir = mkdtempSync(join(tmpdir(), 'unirl-edit-drift-'));
@@ -55,7 +55,7 @@ try {
   const before = await odeScores(checkpoint);
   const config = resolveTrainConfig('edit', undefined, {
     steps, runtime: { threads: 1 }, optim: { lr: { dm: lr } }, eval: { every: 0 }, checkpointEvery: 1_000_000,
-    loss: { dm: { klBeta }, scaleByStd }, rewards: { editCompliance: 4, editPreservation: 2, cycle: 0 }, edit: { cycle: false },
+    loss: { dm: { klBeta }, advantage }, rewards: { editCompliance: 4, editPreservation: 2, cycle: 0 }, edit: { cycle: false },
     rollout: { storeLatents: false, promptsPerStep: items.length, noiseLevel },
   });
   const { model, metadata } = UnifiedModel.load(checkpoint, { threads: 1 });

@@ -31,8 +31,8 @@ async function serve(dataDir: string, token: string | null): Promise<{ url: stri
       const match = /listening on (http:\/\/\S+)/.exec(output);
       if (match) resolve(match[1]!);
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`unirl serve exited (${code}):\n${output}`)));
   });
   return { url, child, exited: () => exited, output: () => output };

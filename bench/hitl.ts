@@ -64,7 +64,7 @@ try {
   await page.getByLabel('Human feedback').selectOption('sync');
   await page.getByLabel('Steps', { exact: true }).fill(String(steps + 5));
   await page.getByLabel('Prompts per step').fill(String(promptsPerStep));
-  await page.getByLabel('DM learning rate').fill(flags.lr!);
+  await page.getByLabel('DM learning rate').fill(flags.lr);
   await page.getByLabel('Evaluate every (steps, 0 = never)').fill('0');
   await page.getByLabel('Share of groups sent to people').fill(String(fraction));
   await page.getByLabel('Threads (0 = one per core)').fill(String(threads));

@@ -26,7 +26,7 @@ function importsOf(file) {
   const out = [];
   for (const m of text.matchAll(IMPORT)) {
     const spec = m[1] ?? m[2];
-    if (!spec || !spec.startsWith('.')) continue;
+    if (!spec?.startsWith('.')) continue;
     const target = resolve(dirname(file), spec);
     for (const candidate of [target, target.replace(/\.js$/, '.ts'), `${target}.ts`, join(target, 'index.ts')]) {
       if (existsSync(candidate) && statSync(candidate).isFile()) { out.push(candidate); break; }

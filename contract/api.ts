@@ -3,27 +3,27 @@
 // at the boundary (both transports), and the TypeScript types type the preload, the WebSocket
 // client and the handlers. No Node or Electron imports: main, preload and renderer import it.
 import { z } from 'zod';
-import {
-  type Edit,
-  type EvalResult,
-  type Evaluation,
-  type GroupDetail,
-  type GroupKey,
-  type KeysetPage,
-  type LogEvent,
-  type MetricSeries,
-  type Page,
-  type RolloutGroup,
-  type Ranking,
-  type RewardComponent,
-  type Run,
-  type RunStatus,
-  type Sample,
-  type Verdict,
-  type CritiqueMark,
-  type Scenario,
-  type TensorDType,
-  type TrajectoryKind,
+import type {
+  Edit,
+  EvalResult,
+  Evaluation,
+  GroupDetail,
+  GroupKey,
+  KeysetPage,
+  LogEvent,
+  MetricSeries,
+  Page,
+  RolloutGroup,
+  Ranking,
+  RewardComponent,
+  Run,
+  RunStatus,
+  Sample,
+  Verdict,
+  CritiqueMark,
+  Scenario,
+  TensorDType,
+  TrajectoryKind,
 } from './domain.ts';
 
 const id = z.number().int().positive();

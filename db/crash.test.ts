@@ -21,7 +21,7 @@ test('SIGKILL mid-write: the database opens, passes integrity_check and holds ev
 
   const committed: { step: number; groupId: number }[] = [];
   const exited = new Promise<NodeJS.Signals | null>((resolve) => writer.once('exit', (_code, signal) => resolve(signal)));
-  for await (const line of createInterface({ input: writer.stdout! })) {
+  for await (const line of createInterface({ input: writer.stdout })) {
     const m = /^committed (\d+) (\d+)$/.exec(line);
     if (!m) continue;
     committed.push({ step: Number(m[1]), groupId: Number(m[2]) });
@@ -36,6 +36,7 @@ test('SIGKILL mid-write: the database opens, passes integrity_check and holds ev
   assert.equal(store.db.pragma('integrity_check', { simple: true }), 'ok');
   assert.deepEqual(store.db.pragma('foreign_key_check'), []);
   const [run] = store.runs.list();
+  assert.ok(run, 'the run survived the crash');
   for (const { step, groupId } of committed) {
     const group = store.groups.detail(groupId);
     assert.equal(group.step, step);
@@ -48,6 +49,7 @@ test('SIGKILL mid-write: the database opens, passes integrity_check and holds ev
   }
   const lastStep = committed.at(-1)!.step;
   const [reward] = store.metrics.series({ runId: run.id, names: ['reward_mean'] });
+  assert.ok(reward);
   // Every reported batch is there; at most one more committed after the last report reached us.
   assert.ok(reward.steps.length === lastStep + 1 || reward.steps.length === lastStep + 2, `metrics for ${reward.steps.length} steps, last reported ${lastStep}`);
   const groups = store.groups.list({ runId: run.id, limit: 500 });

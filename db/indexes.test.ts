@@ -50,7 +50,7 @@ function filledStore(): { store: Store; runId: number; groupId: number; evaluati
   }
   const evaluation = store.evaluations.start({ runId, suite: 'geneval' });
   store.evaluations.addResults(evaluation.id, Array.from({ length: 40 }, (_, i) => (
-    { task: ['counting', 'colors'][i % 2], prompt: `p${i}`, imageIndex: i % 4, correct: i % 3 === 0, reward: 0, reason: '' })));
+    { task: i % 2 ? 'colors' : 'counting', prompt: `p${i}`, imageIndex: i % 4, correct: i % 3 === 0, reward: 0, reason: '' })));
   const other = seedRun(store, 'another run');
   for (let i = 0; i < 40; i++) store.log.append(i % 2 ? other.runId : null, 'info', `event ${i}`);
   store.db.exec('ANALYZE'); // as PRAGMA optimize on close does in the app

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { MetricSeries } from '../contract/domain.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,17 +54,20 @@ test('a group is written whole: samples, PNG images, rewards, typed trajectories
   assert.equal(detail.rewardMean, 1);
   assert.ok(Math.abs(detail.rewardStd! - Math.sqrt(0.125)) < 1e-12);
   assert.deepEqual(detail.samples.map((s) => s.index), [0, 1, 2, 3]);
-  assert.deepEqual(detail.samples[1].rewards, [{ name: 'format', value: 1, weight: 0.5 }, { name: 'shapeeval', value: 1, weight: 1 }]);
-  assert.equal(detail.samples[1].reward, 1.5);
-  assert.deepEqual(detail.samples[1].image, { width: 8, height: 8 });
-  const png = store.samples.imagePng(sampleIds[1])!;
+  assert.deepEqual(detail.samples[1]!.rewards, [{ name: 'format', value: 1, weight: 0.5 }, { name: 'shapeeval', value: 1, weight: 1 }]);
+  assert.equal(detail.samples[1]!.reward, 1.5);
+  assert.deepEqual(detail.samples[1]!.image, { width: 8, height: 8 });
+  const png = store.samples.imagePng(sampleIds[1]!)!;
   assert.deepEqual(decodePng(png).rgb, solidImage(8, 8, 301 % 256).rgb);
-  const [lm, dm] = store.samples.trajectories(sampleIds[1]);
+  const [lm, dm] = store.samples.trajectories(sampleIds[1]!);
+  assert.ok(lm && dm, 'both trajectories read back');
   assert.equal(lm.kind, 'lm');
   assert.deepEqual(lm.tensors.tokenIds, { dtype: 'int32', shape: [5], data: Int32Array.of(1, 2, 3, 4, 301) });
   assert.equal(dm.label, 'dm');
-  assert.deepEqual(dm.tensors.means.shape, [3, 4, 3]);
-  assert.ok(dm.tensors.means.data instanceof Float32Array);
+  const means = dm.tensors.means;
+  assert.ok(means, 'the DM trajectory keeps its means');
+  assert.deepEqual(means.shape, [3, 4, 3]);
+  assert.ok(means.data instanceof Float32Array);
   assert.equal(store.groups.insert(groupInput(runId, promptId, 3, [1, 1])).groupId > groupId, true);
   assert.equal(store.groups.find(groupId + 1)!.zeroStd, true);
   const unrewarded = groupInput(runId, promptId, 4, [1, 1]);
@@ -76,10 +80,10 @@ test('a group with one bad sample writes nothing at all', () => {
   const store = memStore();
   const { runId, promptId } = seedRun(store);
   const input = groupInput(runId, promptId, 0, [0, 1, 1]);
-  input.samples[2].trajectories![1].tensors.means.shape = [2, 4, 3];
+  input.samples[2]!.trajectories![1]!.tensors.means!.shape = [2, 4, 3];
   assert.throws(() => store.groups.insert(input), /samples\[2\]\.trajectories\[1\]\.tensors\.means\.shape: \[2, 4, 3\] holds 24 elements but data has 36/);
   for (const t of ['rollout_groups', 'samples', 'trajectories', 'trajectory_tensors', 'reward_components']) assert.equal(count(store, t), 0, t);
-  input.samples[2].trajectories![1].tensors.means = { dtype: 'float32', shape: [11, 3072], data: new Float32Array(11 * 3072) };
+  input.samples[2]!.trajectories![1]!.tensors.means = { dtype: 'float32', shape: [11, 3072], data: new Float32Array(11 * 3072) };
   assert.throws(() => store.groups.insert(input), /trajectories\[1\]\.tensors: means: shape \[11, 3072\] is not \[step, patch, patchValue\]/, 'the stored-tensor description is checked on write');
   const other = seedRun(store, 'other');
   assert.throws(() => store.groups.insert(groupInput(runId, other.promptId, 0, [1])), /promptId: prompt 2 belongs to run 2, not run 1/);
@@ -107,16 +111,17 @@ test('rewards and advantages updated after the rollout, only for the group membe
   const { runId, promptId } = seedRun(store);
   const { groupId, sampleIds } = store.groups.insert(groupInput(runId, promptId, 0, [0, 1]));
   store.groups.updateRewards(groupId, [
-    { sampleId: sampleIds[0], rewards: [{ name: 'human_rank', value: -1, weight: 0.5 }], advantage: -0.7 },
-    { sampleId: sampleIds[1], rewards: [{ name: 'shapeeval', value: 0.9, weight: 1 }], advantage: 0.7 },
+    { sampleId: sampleIds[0]!, rewards: [{ name: 'human_rank', value: -1, weight: 0.5 }], advantage: -0.7 },
+    { sampleId: sampleIds[1]!, rewards: [{ name: 'shapeeval', value: 0.9, weight: 1 }], advantage: 0.7 },
   ], false);
   const [a, b] = store.samples.members(groupId);
+  assert.ok(a && b, 'both members read back');
   assert.deepEqual(a.rewards.map((r) => r.name), ['format', 'human_rank', 'shapeeval']);
   assert.equal(a.advantage, -0.7);
   assert.equal(b.rewards.find((r) => r.name === 'shapeeval')!.value, 0.9);
   const other = store.groups.insert(groupInput(runId, promptId, 0, [0]));
-  assert.throws(() => store.groups.updateRewards(groupId, [{ sampleId: other.sampleIds[0], advantage: 1 }]), new RegExp(`updates\\[0\\]\\.sampleId: sample ${other.sampleIds[0]} is not a member of group ${groupId}`));
-  assert.throws(() => store.groups.updateRewards(groupId, [{ sampleId: sampleIds[0], rewards: [{ name: 'x', value: NaN, weight: 1 }] }]), /rewards\[0\]\.value: must be a finite number/);
+  assert.throws(() => store.groups.updateRewards(groupId, [{ sampleId: other.sampleIds[0]!, advantage: 1 }]), new RegExp(`updates\\[0\\]\\.sampleId: sample ${other.sampleIds[0]} is not a member of group ${groupId}`));
+  assert.throws(() => store.groups.updateRewards(groupId, [{ sampleId: sampleIds[0]!, rewards: [{ name: 'x', value: NaN, weight: 1 }] }]), /rewards\[0\]\.value: must be a finite number/);
   store.close();
 });
 
@@ -126,10 +131,10 @@ test('rankings: ties, validation naming the field, per-annotator queue, skip, re
   const g1 = store.groups.insert(groupInput(runId, promptId, 0, [0, 1, 2], { ranking: 'pending' }));
   const g2 = store.groups.insert(groupInput(runId, promptId, 0, [0, 1, 2], { ranking: 'pending', rankingsNeeded: 2 }));
   store.groups.insert(groupInput(runId, promptId, 0, [0, 1, 2])); // not sent to people
-  const [a, b, c] = g1.sampleIds;
+  const [a, b, c] = [g1.sampleIds[0]!, g1.sampleIds[1]!, g1.sampleIds[2]!];
   const submit = (ranks: { sampleId: number; rank: number }[]) => store.rankings.submit({ groupId: g1.groupId, annotator: 'ann', ranks, durationMs: 900 });
 
-  assert.throws(() => submit([{ sampleId: a, rank: 1 }, { sampleId: b, rank: 2 }, { sampleId: g2.sampleIds[0], rank: 3 }]),
+  assert.throws(() => submit([{ sampleId: a, rank: 1 }, { sampleId: b, rank: 2 }, { sampleId: g2.sampleIds[0]!, rank: 3 }]),
     /ranks\[2\]\.sampleId: sample 4 is not a member of group 1/);
   assert.throws(() => submit([{ sampleId: a, rank: 1 }, { sampleId: b, rank: 4 }, { sampleId: c, rank: 3 }]), /ranks\[1\]\.rank: must be in 1\.\.3, got 4/);
   assert.throws(() => submit([{ sampleId: a, rank: 1 }, { sampleId: b, rank: 2 }]), /ranks: must rank every sample of group 1; missing 3/);
@@ -172,12 +177,13 @@ test('metrics: one transaction per step, series since a step, NaN kept, re-loggi
   for (let step = 0; step < 5; step++) store.metrics.log(runId, step, { kl: step / 10, loss: step === 3 ? NaN : -step });
   store.metrics.log(runId, 4, { kl: 9 });
   const [kl, loss, missing] = store.metrics.series({ runId, names: ['kl', 'loss', 'nope'], afterStep: 1 });
+  assert.ok(loss, 'a series for every name asked');
   assert.deepEqual(kl, { name: 'kl', steps: [2, 3, 4], values: [0.2, 0.3, 9] });
   assert.deepEqual(loss.values, [-2, NaN, -4]);
   assert.deepEqual(missing, { name: 'nope', steps: [], values: [] });
   assert.deepEqual(store.metrics.names(runId), ['kl', 'loss']);
   assert.throws(() => store.metrics.log(runId, 5, { kl: 1, bad: '1' as unknown as number }), /values\.bad: must be a number/);
-  assert.equal(store.metrics.series({ runId, names: ['kl'] })[0].steps.length, 5, 'a refused step writes nothing');
+  assert.equal(store.metrics.series({ runId, names: ['kl'] })[0]!.steps.length, 5, 'a refused step writes nothing');
   store.close();
 });
 
@@ -185,7 +191,7 @@ test('metrics: a series longer than maxPoints is thinned to logged points a stri
   const store = memStore();
   const { runId } = seedRun(store);
   for (let step = 1; step <= 1000; step++) store.metrics.log(runId, step, { loss: step * 2, ...(step % 7 === 0 ? { eval: step } : {}) });
-  const [loss, evals] = store.metrics.series({ runId, names: ['loss', 'eval'], maxPoints: 100 });
+  const [loss, evals] = store.metrics.series({ runId, names: ['loss', 'eval'], maxPoints: 100 }) as [MetricSeries, MetricSeries];
   assert.equal(loss.stride, 11);
   assert.deepEqual(loss.steps.slice(0, 3), [1, 12, 23]);
   assert.ok(loss.steps.length > 90 && loss.steps.length <= 100, `${loss.steps.length} points`);
@@ -206,8 +212,8 @@ test('log: append and tail per run, live tail after an id', () => {
   store.log.append(null, 'warn', 'app-wide');
   const last = store.log.tail({ runId, limit: 2 });
   assert.deepEqual(last.map((e) => e.message), ['step 3', 'step 4']);
-  assert.deepEqual(last[1].data, { i: 4 });
-  assert.deepEqual(store.log.tail({ runId, afterId: last[0].id }).map((e) => e.message), ['step 4']);
+  assert.deepEqual(last[1]!.data, { i: 4 });
+  assert.deepEqual(store.log.tail({ runId, afterId: last[0]!.id }).map((e) => e.message), ['step 4']);
   assert.deepEqual(store.log.tail({ runId: null }).map((e) => e.message), ['app-wide']);
   assert.throws(() => store.log.append(runId, 'fatal' as 'error', 'x'), /level: must be one of/);
   store.close();
@@ -234,7 +240,7 @@ test('reflection cycles and edits: records with derived samples, marks, and chec
   const { runId, promptId } = seedRun(store);
   const group = store.groups.insert(groupInput(runId, promptId, 0, [0, 1]));
   const other = store.groups.insert(groupInput(runId, promptId, 1, [0]));
-  const member = group.sampleIds[0];
+  const member = group.sampleIds[0]!;
 
   const refined = store.transaction(() => store.samples.insertDerived(member, sampleInput(42, 1)));
   const cycle = store.reflections.insert(member, [
@@ -242,28 +248,28 @@ test('reflection cycles and edits: records with derived samples, marks, and chec
     { judgedSampleId: refined, critique: 'looks right', verdict: 'correct', scorerVerdict: 'correct', reward: 1 },
   ]);
   assert.deepEqual(cycle.rounds.map((r) => [r.round, r.judgedSampleId, r.refinedSampleId]), [[1, member, refined], [2, refined, null]]);
-  store.reflections.mark(cycle.rounds[0].id, 'ann', true);
-  store.reflections.mark(cycle.rounds[0].id, 'ann', false);
-  assert.deepEqual(store.reflections.forSample(member)!.rounds[0].marks.map((m) => m.correct), [false]);
+  store.reflections.mark(cycle.rounds[0]!.id, 'ann', true);
+  store.reflections.mark(cycle.rounds[0]!.id, 'ann', false);
+  assert.deepEqual(store.reflections.forSample(member)!.rounds[0]!.marks.map((m) => m.correct), [false]);
   assert.equal(store.reflections.forGroup(group.groupId).length, 1);
   assert.deepEqual(store.samples.derived(member).map((s) => [s.role, s.parentSampleId]), [['derived', member]]);
   assert.deepEqual(store.samples.members(group.groupId).map((s) => s.id), group.sampleIds, 'derived samples are not members');
-  assert.throws(() => store.reflections.insert(group.sampleIds[1], [{ judgedSampleId: other.sampleIds[0], critique: '', verdict: 'correct', scorerVerdict: 'correct' }]),
+  assert.throws(() => store.reflections.insert(group.sampleIds[1]!, [{ judgedSampleId: other.sampleIds[0]!, critique: '', verdict: 'correct', scorerVerdict: 'correct' }]),
     /rounds\[0\]\.judgedSampleId: sample \d+ is not in group 1/);
-  assert.throws(() => store.reflections.insert(group.sampleIds[1], [{ judgedSampleId: group.sampleIds[1], critique: '', verdict: 'maybe' as 'wrong', scorerVerdict: 'correct' }]),
+  assert.throws(() => store.reflections.insert(group.sampleIds[1]!, [{ judgedSampleId: group.sampleIds[1]!, critique: '', verdict: 'maybe' as 'wrong', scorerVerdict: 'correct' }]),
     /rounds\[0\]\.verdict: must be 'correct' or 'wrong'/);
 
-  const reconstruction = store.samples.insertDerived(group.sampleIds[1], sampleInput(43, 0));
+  const reconstruction = store.samples.insertDerived(group.sampleIds[1]!, sampleInput(43, 0));
   const edit = store.edits.insert({
-    editedSampleId: group.sampleIds[1], sourceImage: solidImage(4, 4, 9), instruction: 'make the circle blue',
+    editedSampleId: group.sampleIds[1]!, sourceImage: solidImage(4, 4, 9), instruction: 'make the circle blue',
     inverseInstruction: 'make the circle red', reconstructionSampleId: reconstruction, compliance: 1, preservation: 0.9, cycleScore: 0.8,
   });
   assert.equal(edit.hasSourceImage, true);
   assert.deepEqual(decodePng(store.edits.sourcePng(edit.id)!).rgb, solidImage(4, 4, 9).rgb);
   assert.deepEqual(store.edits.forGroup(group.groupId).map((e) => e.reconstructionSampleId), [reconstruction]);
-  assert.throws(() => store.edits.insert({ editedSampleId: group.sampleIds[0], instruction: 'x', inverseInstruction: 'y' }),
+  assert.throws(() => store.edits.insert({ editedSampleId: group.sampleIds[0]!, instruction: 'x', inverseInstruction: 'y' }),
     /sourceSampleId: give exactly one of sourceSampleId and sourceImage/);
-  assert.throws(() => store.edits.insert({ editedSampleId: group.sampleIds[0], sourceSampleId: member, instruction: 'x', inverseInstruction: 'y', reconstructionSampleId: reconstruction }),
+  assert.throws(() => store.edits.insert({ editedSampleId: group.sampleIds[0]!, sourceSampleId: member, instruction: 'x', inverseInstruction: 'y', reconstructionSampleId: reconstruction }),
     new RegExp(`reconstructionSampleId: sample ${reconstruction} is not derived from edited sample ${group.sampleIds[0]}`));
   store.close();
 });
@@ -282,8 +288,8 @@ test('evaluations: results page failures first, per task; summary on completion;
   assert.deepEqual(page.items.map((r) => r.reason), ['found 1 red circle', 'no blue square', 'ok']);
   assert.equal(page.total, 3);
   assert.deepEqual(store.evaluations.results({ evaluationId: evaluation.id, task: 'counting', failuresFirst: false }).items.map((r) => r.imageIndex), [0, 1]);
-  assert.ok(store.evaluations.resultPng(page.items[2].id)!.length > 0);
-  assert.equal(page.items[0].hasImage, false);
+  assert.ok(store.evaluations.resultPng(page.items[2]!.id)!.length > 0);
+  assert.equal(page.items[0]!.hasImage, false);
   assert.throws(() => store.evaluations.addResults(evaluation.id, [{ task: 'colors', prompt: 'p', imageIndex: -1, correct: true, reward: 1, reason: '' }]),
     /results\[0\]\.imageIndex: must be an integer >= 0/);
   const done = store.evaluations.complete(evaluation.id, { overall: 0.33, tasks: { counting: 0.5, colors: 0 } });

@@ -173,7 +173,7 @@ export class GroupsRepo {
 
   find(id: number): RolloutGroup | null {
     const row = cachedStatement(this.ctx.db, `${LIST_SELECT} WHERE g.id = ?`).get(id) as RolloutGroupListRow | undefined;
-    return row ? toGroups(this.ctx, [row])[0] : null;
+    return row ? toGroups(this.ctx, [row])[0]! : null;
   }
 
   get(id: number): RolloutGroup {

@@ -69,7 +69,7 @@ export class RankingsRepo {
   get(id: number): Ranking {
     const row = this.ctx.db.prepare('SELECT * FROM rankings WHERE id = ?').get(id) as RankingRow | undefined;
     if (!row) throw notFound('ranking', id);
-    return this.toRankings([row])[0];
+    return this.toRankings([row])[0]!;
   }
 
   /** Every annotator's ranking of a group, oldest first. */

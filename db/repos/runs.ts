@@ -117,7 +117,9 @@ export class RunsRepo {
     return this.ctx.db.transaction(() => {
       const running = (this.ctx.db.prepare(`SELECT id FROM runs WHERE status = 'running'`).all() as { id: number }[]).map((r) => r.id);
       const update = this.ctx.db.prepare(`UPDATE runs SET status = 'interrupted', updated_at = ? WHERE id = ?`);
-      return running.filter(abandoned).map((id) => (update.run(this.ctx.now(), id), id));
+      const interrupted = running.filter(abandoned);
+      for (const id of interrupted) update.run(this.ctx.now(), id);
+      return interrupted;
     })();
   }
 

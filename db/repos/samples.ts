@@ -117,7 +117,7 @@ export class SamplesRepo {
   get(id: number): Sample {
     const row = this.ctx.db.prepare(`SELECT ${META_COLUMNS} FROM samples WHERE id = ?`).get(id) as SampleMetaRow | undefined;
     if (!row) throw notFound('sample', id);
-    return this.withRewards([row])[0];
+    return this.withRewards([row])[0]!;
   }
 
   /** The G members of a group, by index. */

@@ -1,6 +1,6 @@
 // Validates every incoming call against the contract's schema before any handler runs, so a bad
 // call changes nothing and its error names the call and the field. Used by both transports.
-import { z } from 'zod';
+import type { z } from 'zod';
 import { calls, type CallArgs, type CallName, type CallOutput } from '../../contract/api.ts';
 import { ApiError } from '../../contract/rpc.ts';
 import { StoreError } from '../../db/errors.ts';
@@ -9,7 +9,7 @@ export type Handlers = { [K in CallName]: (args: CallArgs<K>) => Promise<CallOut
 export type Dispatch = (name: string, input: unknown) => Promise<unknown>;
 
 function isCallName(name: string): name is CallName {
-  return Object.prototype.hasOwnProperty.call(calls, name);
+  return Object.hasOwn(calls, name);
 }
 
 function describeIssue(issue: z.core.$ZodIssue): { field: string; message: string } {

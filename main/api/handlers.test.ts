@@ -141,7 +141,12 @@ test('reflections.mark stores a person\'s mark; a bad round is not found, a miss
 
 test('Settings\' provider and threads reach new runs and evaluations; a run\'s own runtime wins', async () => {
   const started: unknown[] = [];
-  const compute = { start: (_kind: string, params: unknown) => (started.push(params), { id: 'job-1', kind: 'eval', result: new Promise(() => {}), cancel() {} }) };
+  const compute = {
+    start: (_kind: string, params: unknown) => {
+      started.push(params);
+      return { id: 'job-1', kind: 'eval', result: new Promise(() => {}), cancel() {} };
+    },
+  };
   const { call, done } = setup(compute as unknown as Partial<ComputeClient>, { ...DEFAULT_SETTINGS, provider: 'webgpu', threads: 1 });
   const run = await call('runs.create', { name: 'r', scenario: 't2i', model: 'nano' });
   assert.deepEqual((run.config as { runtime: JsonObject }).runtime, { provider: 'webgpu', threads: 1, samplesPerPass: 8 });

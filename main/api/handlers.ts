@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { AgreementReport, AppInfo, EditGroupView, GroupAgreement, PairAgreement, RunWait, TensorView, TrajectoryView } from '../../contract/api.ts';
 import { exportDownloadPath } from '../../contract/media.ts';
 import type { GroupDetail, Ranking, RolloutGroup, Tensor, Trajectory } from '../../contract/domain.ts';
-import { HUMAN_REWARDS, parseTrainConfig } from '../rl/config.ts';
+import { advantageOptions, HUMAN_REWARDS, parseTrainConfig, type TrainConfig } from '../rl/config.ts';
 import { automaticAdvantages, humanPart } from '../rl/feedback.ts';
 import type { Store } from '../../db/index.ts';
 import { invalid } from '../../db/errors.ts';
@@ -99,16 +99,18 @@ function runWaits(store: Store): RunWait[] {
 function withAutomaticAdvantages(store: Store, detail: GroupDetail): GroupDetail {
   const members = detail.samples.filter((s) => s.role === 'member');
   if (!members.some((s) => s.rewards.some((c) => (HUMAN_REWARDS as readonly string[]).includes(c.name)))) return { ...detail, automaticAdvantages: null };
-  let config;
+  let config: TrainConfig;
   try {
     config = parseTrainConfig(store.runs.get(detail.runId).config);
   } catch {
     return { ...detail, automaticAdvantages: null };
   }
   if (config.scenario === 'reflect' && config.reflect.advantage === 'perRound') return { ...detail, automaticAdvantages: null };
-  const { stdEps, advantageClip: clip, scaleByStd } = config.loss;
+  // Global-std advantages divide by the std of the group's whole step, which the group alone does not tell.
+  if (config.loss.advantage === 'globalStd') return { ...detail, automaticAdvantages: null };
   const totals = members.map((s) => s.reward ?? 0);
-  return { ...detail, automaticAdvantages: automaticAdvantages(totals, members.map((s) => humanPart(s.rewards)), { stdEps, clip, scaleByStd }) };
+  const automatic = automaticAdvantages(totals, members.map((s) => humanPart(s.rewards)), advantageOptions(config.loss));
+  return { ...detail, automaticAdvantages: automatic };
 }
 
 /** Every call that names a run answers not_found for a missing one, before its handler runs. */

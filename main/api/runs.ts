@@ -8,7 +8,7 @@ import type { Run, Scenario } from '../../contract/domain.ts';
 import { ApiError } from '../../contract/rpc.ts';
 import type { Store } from '../../db/index.ts';
 import { JobFailed, type ComputeClient, type JobHandle } from '../compute/client.ts';
-import { ConfigError, NANO_OVERRIDES, resolveTrainConfig } from '../rl/config.ts';
+import { ConfigError, NANO_OVERRIDES, resolveTrainConfig, type TrainConfig } from '../rl/config.ts';
 import { describeOwner, isThisProcess, liveOwner, runDirOf } from '../rl/owner.ts';
 import { deleteRun } from './disk.ts';
 import type { EventBus } from './events.ts';
@@ -32,7 +32,7 @@ export class RunController {
    * provider and threads) comes before the run's own config, which may still set its own.
    */
   create(name: string, scenario: Scenario, config: Record<string, unknown> | undefined, model: 'base' | 'nano', runtime?: { provider: string; threads: number }): Run {
-    let resolved;
+    let resolved: TrainConfig;
     try {
       resolved = resolveTrainConfig(scenario, model === 'nano' ? NANO_OVERRIDES : undefined, runtime ? { runtime } : undefined, config);
     } catch (err) {

@@ -64,7 +64,7 @@ test('Ctrl-C pauses a run after its step (checkpoint written) and --resume conti
     const statusOf = () => {
       const store = openStore(join(dir, 'unirl.sqlite'));
       try {
-        const run = store.runs.get(1)!;
+        const run = store.runs.get(1);
         return { status: run.status, step: run.step, checkpoints: store.checkpoints.list(1).map((c) => c.step) };
       } finally {
         store.close();

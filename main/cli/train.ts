@@ -21,7 +21,7 @@ export function stepLine(s: StepSummary): string {
   const width = 20;
   const done = Math.max(s.step / s.totalSteps, s.limitSeconds ? s.elapsedSeconds / s.limitSeconds : 0);
   const filled = Math.min(width, Math.round(done * width));
-  const num = (name: string, digits = 3) => (m[name] === undefined ? '-' : Math.abs(m[name]!) < 1e-3 && m[name] !== 0 ? m[name]!.toExponential(1) : m[name]!.toFixed(digits));
+  const num = (name: string, digits = 3) => (m[name] === undefined ? '-' : Math.abs(m[name]) < 1e-3 && m[name] !== 0 ? m[name].toExponential(1) : m[name].toFixed(digits));
   const parts = [
     `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${s.step}${s.limitSeconds ? ` ${(s.elapsedSeconds / 60).toFixed(1)}/${(s.limitSeconds / 60).toFixed(0)} min` : `/${s.totalSteps}`}`,
     `reward ${num('reward/mean')} ±${num('reward/std')}`,

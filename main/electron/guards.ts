@@ -39,7 +39,7 @@ export interface IpcSender {
 
 /** IPC calls come only from the app's page in its own window's top frame. */
 export function allowIpcSender(app: AppLocation, sender: IpcSender | null): boolean {
-  return sender !== null && sender.isTopFrameOfAppWindow && isAppUrl(app, sender.url);
+  return sender?.isTopFrameOfAppWindow === true && isAppUrl(app, sender.url);
 }
 
 export function decideNavigation(app: AppLocation, url: string): { allow: true } | { allow: false; openExternal?: string } {

@@ -77,15 +77,13 @@ export function flowLoss(g: GraphBuilder, predicted: Tensor, target: Tensor): Te
 /** Euler ODE sampling from x1 = `noise` [B, ...]; returns x0. Deterministic given the noise. */
 export async function sampleOde(velocity: VelocityFn, noise: Float32Array, steps: number, shift = 1): Promise<Float32Array> {
   const times = timeGrid(steps, shift);
-  let x = noise.slice();
+  let x: Float32Array = noise.slice();
   for (let k = 0; k < steps; k++) {
     const t = times[k]!;
     const dt = times[k + 1]! - t;
     const v = await velocity(x, t);
     checkSize(v, x, 'sampleOde');
-    const next = new Float32Array(x.length);
-    for (let i = 0; i < x.length; i++) next[i] = x[i]! + v[i]! * dt;
-    x = next;
+    x = eulerStep(x, v, dt);
   }
   return x;
 }
@@ -96,12 +94,18 @@ export interface SdeTrajectory {
   times: Float64Array;
   /** steps+1 latents [B, ...]: latents[0] is the initial noise, latents[steps] the sample. */
   latents: Float32Array[];
-  /** steps means [B, ...]: means[k] is the mean of the Gaussian latents[k+1] was drawn from. */
+  /** steps means [B, ...]: means[k] is the mean of the Gaussian latents[k+1] was drawn from (an ODE step's result). */
   means: Float32Array[];
-  /** steps [B] log-probs of latents[k+1] given latents[k], averaged over non-batch dims. */
+  /** steps [B] log-probs of latents[k+1] given latents[k], averaged over non-batch dims (0 on ODE steps). */
   logProbs: Float32Array[];
-  /** steps values: the std of each step's Gaussian (sigma_t·sqrt(|dt|)). */
+  /** steps values: the std of each step's Gaussian (sigma_t·sqrt(|dt|)); 0 on ODE steps. */
   stds: Float64Array;
+}
+
+/** Steps start..start+size-1 of a trajectory. */
+export interface SdeWindow {
+  start: number;
+  size: number;
 }
 
 export interface SdeOptions {
@@ -114,17 +118,24 @@ export interface SdeOptions {
    * not depend on its neighbours in the batch, so one sample can be drawn again alone).
    */
   rng: Rng | readonly Rng[];
+  /**
+   * The SDE only on these steps, the Euler ODE step on the others (Flow-GRPO-Fast, MixGRPO). ODE steps
+   * draw no noise, so the window's steps take the noise sources' first draws. Default: every step.
+   */
+  window?: SdeWindow;
 }
 
 /**
  * Flow-GRPO SDE sampler:
  *   mu = x_t + [v + sigma_t²/(2t)·(x_t + (1-t)·v)]·dt,   x_{t+dt} = mu + sigma_t·sqrt(|dt|)·z.
+ * Outside `window` the step is the ODE's, x_{t+dt} = x_t + v·dt (sigma 0: std 0, log-prob 0, nothing to
+ * train there).
  */
 export async function sampleSde(velocity: VelocityFn, noise: Float32Array, batch: number, options: SdeOptions): Promise<SdeTrajectory> {
   const { steps, noiseLevel = DEFAULT_NOISE_LEVEL, shift = 1, rng } = options;
-
+  const inWindow = windowTest(options.window, steps);
   const times = timeGrid(steps, shift);
-  const latents = [noise.slice()];
+  const latents: Float32Array[] = [noise.slice()];
   const means: Float32Array[] = [];
   const logProbs: Float32Array[] = [];
   const stds = new Float64Array(steps);
@@ -133,6 +144,13 @@ export async function sampleSde(velocity: VelocityFn, noise: Float32Array, batch
     const t = times[k]!;
     const v = await velocity(x, t);
     checkSize(v, x, 'sampleSde');
+    if (!inWindow(k)) {
+      const next = eulerStep(x, v, times[k + 1]! - t);
+      means.push(next);
+      logProbs.push(new Float32Array(batch));
+      latents.push(next);
+      continue;
+    }
     const mean = sdeMean(x, v, t, times[k + 1]!, noiseLevel);
     const std = sdeStd(t, times[k + 1]!, noiseLevel);
     const z = standardNormals(rng, batch, x.length / batch);
@@ -144,6 +162,40 @@ export async function sampleSde(velocity: VelocityFn, noise: Float32Array, batch
     latents.push(next);
   }
   return { times, latents, means, logProbs, stds };
+}
+
+/** Whether step k is an SDE step of the window (every step without one); refuses a window outside the steps. */
+export function windowTest(window: SdeWindow | undefined, steps: number): (k: number) => boolean {
+  if (!window) return () => true;
+  const { start, size } = window;
+  if (!Number.isInteger(start) || !Number.isInteger(size) || start < 0 || size < 1 || start + size > steps) {
+    throw new Error(`SDE window (start ${start}, size ${size}) is not inside the ${steps} steps`);
+  }
+  return (k) => k >= start && k < start + size;
+}
+
+/** The steps an update can train: those with noise (std > 0), i.e. the SDE window's. */
+export function trainableSteps(stds: ArrayLike<number>): number[] {
+  return Array.from(stds, (std, k) => (std > 0 ? k : -1)).filter((k) => k >= 0);
+}
+
+/**
+ * The window of one optimisation step: a fixed start, or 'random' = uniform over 0..floor(steps/2) - size
+ * from the step's seed (Flow-GRPO's fast config keeps the window in the first half of the trajectory, where
+ * the image is decided; 0 when the window is wider than that half). Every sample of the step shares it.
+ */
+export function windowStart(window: { size: number; start: number | 'random' }, seed: number, steps: number): number {
+  if (window.start !== 'random') return window.start;
+  const last = Math.max(0, Math.floor(steps / 2) - window.size);
+  // Salted so the start is not the first draw of the same seed's noise source.
+  return Math.floor(new Rng((seed ^ 0x5ade1e57) >>> 0).uniform() * (last + 1));
+}
+
+/** x + v·dt: the Euler ODE step. */
+function eulerStep(x: Float32Array, v: Float32Array, dt: number): Float32Array {
+  const next = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) next[i] = x[i]! + v[i]! * dt;
+  return next;
 }
 
 /**

@@ -157,6 +157,17 @@ test('the resident sampler (one graph per SDE step) draws the trajectory the hos
       assert.ok(maxAbsDiff(chained.means[k]!, host.means[k]!) < 1e-5, `means ${k}`);
       assert.ok(maxAbsDiff(chained.logProbs[k]!, host.logProbs[k]!) < 1e-4, `log-probs ${k}`);
     }
+    // With an SDE window, the ODE steps outside it too (std 0, log-prob 0).
+    const window = { start: 1, size: 2 };
+    const hostWindow = (await sampleImages(model, prompts, { sampler: 'sde', steps: 4, seed: 5, window })).trajectory!;
+    const chainedWindow = (await sampleImages(resident, prompts, { sampler: 'sde', steps: 4, seed: 5, window })).trajectory!;
+    assert.deepEqual([...chainedWindow.stds].map((s) => s > 0), [false, true, true, false]);
+    assert.deepEqual(chainedWindow.stds, hostWindow.stds);
+    for (let k = 0; k < 4; k++) {
+      assert.ok(maxAbsDiff(chainedWindow.latents[k + 1]!, hostWindow.latents[k + 1]!) < 1e-5, `windowed latents ${k + 1}`);
+      assert.ok(maxAbsDiff(chainedWindow.logProbs[k]!, hostWindow.logProbs[k]!) < 1e-4, `windowed log-probs ${k}`);
+    }
+    assert.deepEqual(chainedWindow.logProbs[3], new Float32Array(2));
   } finally {
     await resident.dispose();
   }

@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import { Rng } from '../engine/runtime/rng.ts';
 import { getPreset, layoutOf } from './config.ts';
 import { captionOf } from './data.ts';
-import { flowPair, gaussianLogProb, sampleOde, sampleSde, sdeMean, sdeSigma, timeGrid } from './flow.ts';
+import {
+  flowPair, gaussianLogProb, sampleOde, sampleSde, sdeMean, sdeSigma, sdeStd, timeGrid, trainableSteps, windowStart,
+} from './flow.ts';
 import { formats, parseCompletion } from './formats.ts';
 import { imagesToPatches, patchesToImages } from './patches.ts';
 import { MASKED, nextTokenTargets, packSequences } from './sequence.ts';
@@ -112,6 +114,68 @@ test('samplers: the ODE follows an exact straight flow to its target; the SDE re
   // Each recorded log-prob is the density of the drawn latent under the recorded mean and std.
   const k = 2;
   assert.deepEqual(gaussianLogProb(sde.latents[k + 1]!, sde.means[k]!, sde.stds[k]!, 2), sde.logProbs[k]);
+});
+
+test("windowed SDE: the noise only inside the window, the ODE step outside; no window is today's sampler exactly", async () => {
+  // A velocity that is not a straight flow, so ODE and SDE states differ visibly.
+  const velocity = async (x: Float32Array, t: number) => x.map((v, i) => Math.sin(v + i) * (1 + t));
+  const noise = new Float32Array([1, 2, -1, 0.5, -0.3, 0.8]);
+  const rngs = (seed: number) => [new Rng(seed), new Rng(seed + 1)];
+  const full = await sampleSde(velocity, noise, 2, { steps: 6, rng: rngs(7) });
+  // The same seeds give the same numbers, with no window or one over every step (the recorded numbers of
+  // the sampler before windows existed: nothing changed for runs without one).
+  assert.deepEqual(await sampleSde(velocity, noise, 2, { steps: 6, rng: rngs(7) }), full);
+  assert.deepEqual(await sampleSde(velocity, noise, 2, { steps: 6, rng: rngs(7), window: { start: 0, size: 6 } }), full);
+  assert.deepEqual(trainableSteps(full.stds), [0, 1, 2, 3, 4, 5]);
+
+  const windowed = await sampleSde(velocity, noise, 2, { steps: 6, rng: rngs(7), window: { start: 2, size: 2 } });
+  assert.deepEqual(trainableSteps(windowed.stds), [2, 3]);
+  // ODE steps: the Euler sampler's states (recorded as sampleOde asks for velocities), std 0, log-prob 0.
+  const odeStates: Float32Array[] = [];
+  await sampleOde(async (x, t) => {
+    odeStates.push(x.slice());
+    return velocity(x, t);
+  }, noise, 6);
+  for (let k = 0; k <= 2; k++) assert.deepEqual(windowed.latents[k], odeStates[k], `state ${k} is the ODE's`);
+  for (const k of [0, 1, 4, 5]) {
+    assert.equal(windowed.stds[k], 0);
+    assert.deepEqual(windowed.logProbs[k], new Float32Array(2));
+    assert.deepEqual(windowed.means[k], windowed.latents[k + 1]);
+  }
+  // After the window the ODE continues from the window's state: Euler steps from latents[4].
+  const times = timeGrid(6);
+  for (const k of [4, 5]) {
+    const v = await velocity(windowed.latents[k]!, times[k]!);
+    const euler = windowed.latents[k]!.map((x, i) => x + v[i]! * (times[k + 1]! - times[k]!));
+    assert.deepEqual(windowed.latents[k + 1], euler, `step ${k} is an Euler step`);
+  }
+  // Window steps: the full SDE's step (mean, std, log-prob) from the state entering them, with the noise
+  // sources' first draws: equal to a full SDE started from that state with the same seeds.
+  for (const k of [2, 3]) {
+    const v = await velocity(windowed.latents[k]!, times[k]!);
+    const mean = sdeMean(windowed.latents[k]!, v, times[k]!, times[k + 1]!, 0.7);
+    assert.deepEqual(windowed.means[k], mean);
+    assert.equal(windowed.stds[k], sdeStd(times[k]!, times[k + 1]!, 0.7));
+    assert.deepEqual(windowed.logProbs[k], gaussianLogProb(windowed.latents[k + 1]!, mean, windowed.stds[k]!, 2));
+  }
+  const startOfWindow = await sampleSde(velocity, noise, 2, { steps: 6, rng: rngs(7), window: { start: 0, size: 2 } });
+  for (let k = 0; k < 2; k++) {
+    assert.deepEqual(startOfWindow.latents[k + 1], full.latents[k + 1], `the window at 0 is the full SDE's step ${k}`);
+    assert.deepEqual(startOfWindow.logProbs[k], full.logProbs[k]);
+  }
+  assert.deepEqual(trainableSteps(startOfWindow.stds), [0, 1]);
+  await assert.rejects(sampleSde(velocity, noise, 2, { steps: 6, rng: rngs(7), window: { start: 5, size: 2 } }), /not inside the 6 steps/);
+  await assert.rejects(sampleSde(velocity, noise, 2, { steps: 6, rng: rngs(7), window: { start: 0, size: 0 } }), /not inside/);
+});
+
+test("windowStart: a fixed start as given; 'random' from the step's seed, in the first half of the trajectory", () => {
+  assert.equal(windowStart({ size: 3, start: 4 }, 123, 10), 4);
+  const starts = Array.from({ length: 400 }, (_, seed) => windowStart({ size: 2, start: 'random' }, seed, 10));
+  assert.deepEqual(starts, Array.from({ length: 400 }, (_, seed) => windowStart({ size: 2, start: 'random' }, seed, 10)), 'deterministic');
+  // steps 10, size 2: starts 0..3, so the window ends by step 5 (Flow-GRPO's range (0, steps // 2))
+  assert.deepEqual([...new Set(starts)].sort(), [0, 1, 2, 3]);
+  for (let s = 0; s <= 3; s++) assert.ok(starts.filter((x) => x === s).length > 60, `start ${s} is drawn about a quarter of the time`);
+  assert.equal(windowStart({ size: 8, start: 'random' }, 5, 10), 0, 'a window wider than half starts at 0');
 });
 
 test('flow pairs: x_t interpolates x0 and noise, the target is noise - x0', () => {

@@ -6,7 +6,10 @@ import { concatFloat32 } from '../engine/runtime/arrays.ts';
 import type { QuerySet } from './connector.ts';
 import { layoutOf } from './config.ts';
 import * as ort from 'onnxruntime-node';
-import { DEFAULT_NOISE_LEVEL, sampleOde, sampleSde, sdeSigma, sdeStd, standardNormals, timeGrid, type SdeOptions, type SdeTrajectory, type VelocityFn } from './flow.ts';
+import {
+  DEFAULT_NOISE_LEVEL, sampleOde, sampleSde, sdeSigma, sdeStd, standardNormals, timeGrid, windowTest,
+  type SdeOptions, type SdeTrajectory, type SdeWindow, type VelocityFn,
+} from './flow.ts';
 import { formats } from './formats.ts';
 import { imagesToPatches, patchesToImages } from './patches.ts';
 import { MASKED, nextTokenTargets, packSequences, type SequenceItem } from './sequence.ts';
@@ -39,6 +42,8 @@ export interface ImageSampleOptions {
   shift?: number;
   /** SDE: one seed per prompt for its own step noise, so a row can be drawn again alone (RL rollouts); default: one stream from `seed`. */
   rowSeeds?: readonly number[];
+  /** SDE only: the noise only on these steps, the ODE step elsewhere (flow.ts sampleSde). */
+  window?: SdeWindow;
 }
 
 export interface ImageSamples {
@@ -114,7 +119,10 @@ export async function sampleImages(model: UnifiedModel, prompts: readonly ImageP
   }
   if (options.rowSeeds && options.rowSeeds.length !== B) throw new Error(`sampleImages: ${options.rowSeeds.length} row seeds for ${B} prompts`);
   const rowRngs = options.rowSeeds?.map((seed) => new Rng(seed));
-  const sde: SdeOptions = { steps: options.steps, noiseLevel: options.noiseLevel ?? DEFAULT_NOISE_LEVEL, shift: options.shift ?? 1, rng: rowRngs ?? rng };
+  const sde: SdeOptions = {
+    steps: options.steps, noiseLevel: options.noiseLevel ?? DEFAULT_NOISE_LEVEL, shift: options.shift ?? 1, rng: rowRngs ?? rng,
+    ...(options.window ? { window: options.window } : {}),
+  };
   const trajectory = model.runtime.residentSampler && !uncond ? await sampleSdeResident(model, noise, cond, ref, B, sde) : await sampleSde(velocity, noise, B, sde);
   return { images: patchesToImages(trajectory.latents[options.steps]!, B, imageSize, dit.patch), cond, ref, trajectory };
 }
@@ -123,36 +131,40 @@ export async function sampleImages(model: UnifiedModel, prompts: readonly ImageP
  * sampleSde with each step one graph run (sdeSample: DiT, mean, draw, log-prob) whose latents stay where
  * the session computed them (on a GPU with RuntimeOptions.residentSampler) and come back once at the end.
  * Draws the same per-step noise from `rng` in the same order as sampleSde, so both give one trajectory.
+ * An ODE step outside the window is the same graph with sigma 0 (its mean is then the Euler step) and z 0;
+ * its log-prob (log of a zero std) is replaced by sampleSde's 0.
  */
 async function sampleSdeResident(model: UnifiedModel, noise: Float32Array, cond: Float32Array, ref: Float32Array, batch: number, options: SdeOptions): Promise<SdeTrajectory> {
   const { steps, noiseLevel = DEFAULT_NOISE_LEVEL, shift = 1, rng } = options;
+  const inWindow = windowTest(options.window, steps);
   const { ditTokens, ditPatchDim } = layoutOf(model.config);
   const shape = [batch, ditTokens, ditPatchDim];
   const times = timeGrid(steps, shift);
   const stds = new Float64Array(steps);
   let x: ort.Tensor = new ort.Tensor('float32', noise.slice(), shape);
-  const kept: { latent: ort.Tensor; mean: ort.Tensor; logProb: ort.Tensor }[] = [];
+  const kept: { latent: ort.Tensor; mean: ort.Tensor; logProb: ort.Tensor | null }[] = [];
   for (let k = 0; k < steps; k++) {
     const [t, tNext] = [times[k]!, times[k + 1]!];
+    const sde = inWindow(k);
     const out = await model.run('sdeSample', {
       x,
-      z: { data: standardNormals(rng, batch, noise.length / batch), shape },
+      z: { data: sde ? standardNormals(rng, batch, noise.length / batch) : new Float32Array(noise.length), shape },
       t: { data: new Float32Array(batch).fill(t), shape: [batch] },
       dt: { data: new Float32Array(batch).fill(tNext - t), shape: [batch] },
-      sigma: { data: new Float32Array(batch).fill(sdeSigma(t, tNext, noiseLevel)), shape: [batch] },
+      sigma: { data: new Float32Array(batch).fill(sde ? sdeSigma(t, tNext, noiseLevel) : 0), shape: [batch] },
       cond: { data: cond, shape: [batch, model.config.queries, model.config.dit.condWidth] },
       ref: { data: ref, shape },
     });
-    stds[k] = sdeStd(t, tNext, noiseLevel);
+    stds[k] = sde ? sdeStd(t, tNext, noiseLevel) : 0;
     x = out.x_next!;
-    kept.push({ latent: x, mean: out.mean!, logProb: out.log_prob! });
+    kept.push({ latent: x, mean: out.mean!, logProb: sde ? out.log_prob! : null });
   }
   const download = async (tensor: ort.Tensor) => (await tensor.getData(true)) as Float32Array;
   return {
     times,
     latents: [noise.slice(), ...(await Promise.all(kept.map((s) => download(s.latent))))],
     means: await Promise.all(kept.map((s) => download(s.mean))),
-    logProbs: await Promise.all(kept.map((s) => download(s.logProb))),
+    logProbs: await Promise.all(kept.map((s) => (s.logProb ? download(s.logProb) : new Float32Array(batch)))),
     stds,
   };
 }

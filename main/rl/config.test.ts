@@ -11,7 +11,7 @@ test('the t2i preset has the paper defaults', () => {
   assert.equal(c.rollout.noiseLevel, 0.7);
   assert.equal(c.rollout.timestepFraction, 0.6);
   assert.deepEqual(c.loss.lm, { clipRange: 0.2, klBeta: 0.01 });
-  assert.deepEqual(c.loss.dm, { clipRange: 1e-4, klBeta: 4e-3 });
+  assert.deepEqual(c.loss.dm, { objective: 'flowGrpo', clipRange: 1e-4, klBeta: 4e-3, nftBeta: 1, adaptiveWeight: true, nftOldDecay: 0.5 });
   assert.equal(c.loss.advantageClip, 5);
   assert.deepEqual(c.train, ['genQueries', 'connector', 'dm']);
   assert.equal(c.optim.lr.dm, 1e-5);
@@ -39,7 +39,7 @@ test('each scenario preset trains the parts the paper trains', () => {
 
 test('overrides merge deeply and later ones win; arrays replace', () => {
   const c = resolveTrainConfig('t2i', { loss: { dm: { klBeta: 0.1 } }, train: ['dm'] }, { loss: { dm: { clipRange: 2e-4 } } });
-  assert.deepEqual(c.loss.dm, { clipRange: 2e-4, klBeta: 0.1 });
+  assert.deepEqual(c.loss.dm, { objective: 'flowGrpo', clipRange: 2e-4, klBeta: 0.1, nftBeta: 1, adaptiveWeight: true, nftOldDecay: 0.5 });
   assert.equal(c.loss.lm.clipRange, 0.2);
   assert.deepEqual(c.train, ['dm']);
 });
@@ -79,4 +79,46 @@ test('a malformed config names the field', () => {
   bad({ rewards: { shapeEval: 0 } }, 'rewards', /at least one reward weight/);
   bad({ scenario: 'cot' }, 'scenario', /'cot' but the run is 't2i'/);
   assert.throws(() => parseTrainConfig({ scenario: 'paint', train: ['dm'] }), /config\.scenario/);
+});
+
+test("loss.advantage defaults to 'groupStd'; the edit preset's is 'none'; old configs' scaleByStd still reads", () => {
+  assert.equal(resolveTrainConfig('t2i').loss.advantage, 'groupStd');
+  assert.equal(resolveTrainConfig('edit').loss.advantage, 'none');
+  assert.equal(resolveTrainConfig('t2i', { loss: { advantage: 'winRate' } }).loss.advantage, 'winRate');
+  // A run stored before the rename: its whole config as parsed then, with scaleByStd and no advantage.
+  const stored = JSON.parse(JSON.stringify(resolveTrainConfig('edit'))) as { loss: Record<string, unknown> };
+  delete stored.loss.advantage;
+  for (const [scaleByStd, mode] of [[false, 'none'], [true, 'groupStd']] as const) {
+    const parsed = parseTrainConfig({ ...stored, loss: { ...stored.loss, scaleByStd } });
+    assert.equal(parsed.loss.advantage, mode);
+    assert.ok(!('scaleByStd' in parsed.loss), 'the old name does not survive the parse');
+  }
+  // Old overrides (docs/results.md's commands) still work, and a later override's old name wins.
+  assert.equal(resolveTrainConfig('reflect', { loss: { scaleByStd: false } }).loss.advantage, 'none');
+  assert.equal(resolveTrainConfig('edit', { loss: { scaleByStd: true } }).loss.advantage, 'groupStd');
+  assert.equal(resolveTrainConfig('t2i', { loss: { scaleByStd: false } }, { loss: { advantage: 'winRate' } }).loss.advantage, 'winRate');
+  assert.throws(() => resolveTrainConfig('t2i', { loss: { scaleByStd: false, advantage: 'none' } }), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.field, 'loss.scaleByStd');
+    assert.match(err.message, /give only loss\.advantage/);
+    return true;
+  });
+  assert.throws(() => resolveTrainConfig('t2i', { loss: { advantage: 'rank' } }), /config\.loss\.advantage/);
+});
+
+test('rollout.sdeWindow: null by default; a window must fit in the trajectory', () => {
+  assert.equal(resolveTrainConfig('t2i').rollout.sdeWindow, null);
+  assert.deepEqual(resolveTrainConfig('t2i', { rollout: { sdeWindow: { size: 3 } } }).rollout.sdeWindow, { size: 3, start: 'random' });
+  assert.deepEqual(resolveTrainConfig('t2i', { rollout: { sdeWindow: { size: 2, start: 8 } } }).rollout.sdeWindow, { size: 2, start: 8 });
+  const refused = (sdeWindow: unknown, message: RegExp) =>
+    assert.throws(() => resolveTrainConfig('t2i', { rollout: { sdeWindow } }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.field.startsWith('rollout.sdeWindow'), true, err.field);
+      assert.match(err.message, message);
+      return true;
+    });
+  refused({ size: 2, start: 9 }, /ends after the trajectory's 10 steps/);
+  refused({ size: 11 }, /ends after the trajectory's 10 steps/);
+  refused({ size: 0 }, /config\.rollout\.sdeWindow\.size/);
+  refused({ size: 2, start: 'middle' }, /config\.rollout\.sdeWindow\.start/);
 });

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { EXECUTION_PROVIDERS } from '../../contract/api.ts';
 import { SCENARIOS, type Scenario } from '../../contract/domain.ts';
+import { ADVANTAGE_MODES, type AdvantageOptions } from './advantages.ts';
 
 /** Trainable parts of the unified model (REFERENCE §1). The vision encoder stays frozen unless asked. */
 export const MODEL_PARTS = ['lm', 'vision', 'genQueries', 'editQueries', 'connector', 'dm'] as const;
@@ -61,6 +62,16 @@ const rolloutSchema = z.strictObject({
   sameNoisePerGroup: z.boolean().default(true),
   /** Fraction of the trained denoising steps used per update, drawn at random per sample (DanceGRPO 0.6; 1 = all). */
   timestepFraction: z.number().gt(0).max(1).default(0.6),
+  /**
+   * SDE only on a window of the trajectory, the deterministic Euler (ODE) step elsewhere (Flow-GRPO-Fast,
+   * MixGRPO): only the window's steps have a log-prob to train. null = the SDE on every step. `start`
+   * 'random' = drawn per optimisation step from the step's seed, in the first half of the trajectory as
+   * Flow-GRPO's fast config does (flow.ts windowStart).
+   */
+  sdeWindow: z.strictObject({
+    size: count(1, 1000),
+    start: z.union([count(0, 999), z.literal('random')]).default('random'),
+  }).nullable().default(null),
   /** Leave the last SDE step out of training: its likelihood blows up as t -> 0. */
   dropLastStep: z.boolean().default(true),
   /** LM sampling. */
@@ -102,11 +113,30 @@ const lmLossSchema = z.strictObject({
 });
 
 const dmLossSchema = z.strictObject({
-  /** PPO clip epsilon on the per-step ratio; tiny, as in Flow-GRPO's code (per-step Gaussian ratios are sharp). */
+  /**
+   * The DM objective (rl/objectives/): 'flowGrpo' (PPO-clip on the SDE steps' likelihood ratios) or 'nft'
+   * (DiffusionNFT: flow matching on the forward process toward positives and away from negatives).
+   */
+  objective: z.enum(['flowGrpo', 'nft']).default('flowGrpo'),
+  /** Flow-GRPO: PPO clip epsilon on the per-step ratio; tiny, as in Flow-GRPO's code (per-step Gaussian ratios are sharp). */
   clipRange: positive().default(1e-4),
-  /** Weight of ||mu - mu_ref||^2 / (2 sigma_t^2 |dt|): 4e-3 for T2I/CoT, 4e-2 for editing. */
+  /** Weight of the KL to the reference: flowGrpo ||mu - mu_ref||^2 / (2 sigma_t^2 |dt|) (4e-3 for T2I/CoT, 4e-2 for editing); nft mean (v - v_ref)^2. */
   klBeta: nonNegative().default(4e-3),
+  /** DiffusionNFT's beta: how far the implicit positive and negative policies stand from the sampling one. */
+  nftBeta: positive().default(1),
+  /** DiffusionNFT: the paper's self-normalised x0-space error (true) or plain velocity flow matching. */
+  adaptiveWeight: z.boolean().default(true),
+  /**
+   * DiffusionNFT's old policy is an EMA of the trained weights: after update n, old <- d·old + (1-d)·theta with
+   * d = min(0.001·n, nftOldDecay) (the paper's 0.5); 0 = the weights before each update.
+   */
+  nftOldDecay: z.number().min(0).lt(1).default(0.5),
 });
+
+export type DmLoss = z.output<typeof dmLossSchema> & { advantageClip?: number };
+/** The DM loss settings a caller leaves out (a test's bare { clipRange, klBeta }). */
+export const DM_LOSS_DEFAULTS: DmLoss = dmLossSchema.parse({});
+export type LmLoss = z.output<typeof lmLossSchema>;
 
 const lossSchema = z.strictObject({
   /** Advantages are clamped to [-advantageClip, advantageClip]. */
@@ -114,11 +144,14 @@ const lossSchema = z.strictObject({
   /** Added to the group std before dividing. */
   stdEps: positive().default(1e-4),
   /**
-   * Divide advantages by the group's reward std (GRPO). false: A = r - mean (Dr. GRPO), so a group whose
-   * rewards differ only a little (every edit compliant, similarities apart by noise) weighs little
-   * instead of getting the same unit advantages as a group split by compliance.
+   * How a group's rewards become advantages (advantages.ts): 'groupStd' (GRPO) divides by the group's std;
+   * 'globalStd' by the std of the step's whole batch (Flow-GRPO's fast config); 'none' (Dr. GRPO) keeps
+   * A = r - mean, so a group whose rewards differ only a little (every edit compliant, similarities apart
+   * by noise) weighs little instead of getting the same unit advantages as a group split by compliance;
+   * 'winRate' (Pref-GRPO) keeps only the order within the group. Replaces `scaleByStd` (false = 'none'),
+   * which configs stored before still say: upgradeLegacyConfig reads it.
    */
-  scaleByStd: z.boolean().default(true),
+  advantage: z.enum(ADVANTAGE_MODES).default('groupStd'),
   lm: lmLossSchema.prefault({}),
   dm: dmLossSchema.prefault({}),
 });
@@ -228,6 +261,12 @@ export const trainConfigSchema = z.strictObject({
       const r = issue.input as { promptsPerStep: number; groupSize: number };
       return `promptsPerStep x groupSize is ${r.promptsPerStep * r.groupSize} samples a step; at most ${MAX_ROLLOUT_SAMPLES} samples (each holds its trajectory in memory until the update)`;
     },
+  }).refine((r) => !r.sdeWindow || (r.sdeWindow.start === 'random' ? 0 : r.sdeWindow.start) + r.sdeWindow.size <= r.sdeSteps, {
+    path: ['sdeWindow'],
+    error: (issue) => {
+      const r = issue.input as z.output<typeof rolloutSchema>;
+      return `the SDE window (start ${r.sdeWindow!.start}, size ${r.sdeWindow!.size}) ends after the trajectory's ${r.sdeSteps} steps`;
+    },
   }).prefault({}),
   loss: lossSchema.prefault({}),
   optim: optimSchema.prefault({}),
@@ -296,7 +335,7 @@ export const PRESETS: Readonly<Record<Scenario, TrainConfigInput>> = {
     rollout: { promptsPerStep: 8 },
     // The paper's KL of 3e-4 let our DM drift: ODE edits lost preservation while the SDE reward held
     // (docs/results.md); 4e-2 kept them intact on the same items while the reward rose more.
-    loss: { dm: { klBeta: 4e-2 }, scaleByStd: false },
+    loss: { dm: { klBeta: 4e-2 }, advantage: 'none' },
     // Cycle Edit RL: 4 x direction + 1 x reconstruction similarity, with direction = compliance and
     // preservation (the edit verdict needs both: a right object in a changed scene is a wrong edit).
     // editMark: people's "instruction followed / not" on the Edits screen, +1 / -1, in a later update.
@@ -337,7 +376,7 @@ export class ConfigError extends Error {
 
 /** Validates a complete config object (e.g. one read back from the store); throws ConfigError naming the field. */
 export function parseTrainConfig(value: unknown): TrainConfig {
-  const result = trainConfigSchema.safeParse(value);
+  const result = trainConfigSchema.safeParse(upgradeLegacyConfig(value));
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
     const field = issue.path.map(String).join('.') || '(config)';
@@ -359,9 +398,29 @@ export function resolveTrainConfig(scenario: Scenario, ...overrides: readonly un
     if (override.scenario !== undefined && override.scenario !== scenario) {
       throw new ConfigError('scenario', `config.scenario: the override says '${String(override.scenario)}' but the run is '${scenario}'`);
     }
-    merged = deepMerge(merged, override);
+    merged = deepMerge(merged, upgradeLegacyConfig(override) as Record<string, unknown>);
   }
   return checkHumanWeights(parseTrainConfig(withHumanDefaults(merged)));
+}
+
+/**
+ * A config written before a field was renamed, in today's words (runs store their config in SQLite, and
+ * scripts and saved overrides keep the old names): `loss.scaleByStd` true / false is `loss.advantage`
+ * 'groupStd' / 'none'. Applied to each override before merging, so a later override's old name still
+ * wins over an earlier one's new name. Saying both in one object is refused.
+ */
+function upgradeLegacyConfig(value: unknown): unknown {
+  if (!isPlainObject(value) || !isPlainObject(value.loss) || !('scaleByStd' in value.loss)) return value;
+  const { scaleByStd, ...loss } = value.loss;
+  const refuse = (why: string) => new ConfigError('loss.scaleByStd', `config.loss.scaleByStd: ${why}`);
+  if (typeof scaleByStd !== 'boolean') throw refuse('expected a boolean (it is now loss.advantage)');
+  if (loss.advantage !== undefined) throw refuse(`replaced by loss.advantage (${ADVANTAGE_MODES.join(', ')}); give only loss.advantage`);
+  return { ...value, loss: { ...loss, advantage: scaleByStd ? 'groupStd' : 'none' } };
+}
+
+/** What advantages.ts needs of a run's loss config. */
+export function advantageOptions(loss: TrainConfig['loss']): AdvantageOptions {
+  return { mode: loss.advantage, stdEps: loss.stdEps, clip: loss.advantageClip };
 }
 
 /** People in the loop: the human rewards get HUMAN_DEFAULT_WEIGHTS where the config does not weigh them. */

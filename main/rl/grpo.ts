@@ -5,9 +5,10 @@
 import type { RewardComponent } from '../../contract/domain.ts';
 import type { AdamW } from '../engine/optim/adamw.ts';
 import { clipGradNorm } from '../engine/optim/clip.ts';
+import { trainableSteps } from '../models/flow.ts';
 import { mixSeeds, Rng } from '../world/rng.ts';
-import { groupAdvantages, type AdvantageOptions } from './advantages.ts';
-import { rewardWeights, type TrainConfig } from './config.ts';
+import { batchAdvantages } from './advantages.ts';
+import { advantageOptions, rewardWeights, type TrainConfig } from './config.ts';
 import type { ObjectiveTerms, Policy, SampleResult, TaskItem, UpdateSample } from './policy.ts';
 import { computeRewards, REWARD_COMPONENT_DEFS, totalReward, type RewardComponentDef, type RewardContext } from './rewards.ts';
 import { rolloutOptionsOf, type ScenarioModule } from './scenarios/scenario.ts';
@@ -23,6 +24,8 @@ export interface ScoredGroup {
   zeroStd: boolean;
   /** Rewards and advantages of the turns the scenario credits on their own (reflection's first image). */
   split?: { rewards: number[]; weight: number; advantages: number[] };
+  /** The spread of its step's rewards (loss.advantage 'globalStd' normalises by it, also when people's answers change the rewards later). */
+  batchStd?: number;
   /** Image features (the preference reward's input), when the run uses them. */
   features?: Float32Array[];
   groupId?: number;
@@ -61,6 +64,7 @@ export async function grpoStep(env: GrpoEnv, step: number, items: readonly TaskI
 
   const groups: ScoredGroup[] = [];
   for (const [i, item] of items.entries()) groups.push(await scoreGroup(env, step, item, rolled[i]!, hooks.rewardContext()));
+  assignAdvantages(groups, cfg);
   const replay = await hooks.scored(groups, metrics);
   Object.assign(metrics, rewardMetrics(groups));
 
@@ -85,30 +89,34 @@ async function scoreGroup(env: GrpoEnv, step: number, item: TaskItem, samples: S
   const features = env.wantsFeatures && images.every((im) => im) ? await env.policy.features(images.map((im) => im!)) : undefined;
   const rewards = computeRewards(seen.map((s, k) => ({ ...s, ...(features ? { features: features[k]! } : {}) })), item.target, rewardWeights(cfg), ctx, env.components);
   const split = scenario.splitRewards?.(samples, item, cfg, env.components ?? REWARD_COMPONENT_DEFS, ctx);
-  const group: ScoredGroup = { step, item, samples, rewards, advantages: [], zeroStd: false, ...(features ? { features } : {}) };
-  if (split) group.split = { ...split, advantages: groupAdvantages(split.rewards, advantageOptions(cfg)).advantages };
-  return withAdvantages(group, cfg);
+  return { step, item, samples, rewards, advantages: [], zeroStd: false, ...(features ? { features } : {}), ...(split ? { split: { ...split, advantages: [] } } : {}) };
 }
 
 /**
- * The group's advantages from its rewards: each member's total, less (with a split) the weighted reward of
- * the turns credited on their own: total = w·first + [the rest], the rest is what the other turns earned.
+ * Advantages of groups scored together (one step, or one group again once people answered on it), by
+ * `loss.advantage`. What is normalised: each member's total reward, less (with a split) the weighted reward
+ * of the turns credited on their own: total = w·first + [the rest], the rest is what the other turns
+ * earned; the split turns' rewards are normalised on their own.
  */
-export function withAdvantages(group: ScoredGroup, cfg: TrainConfig): ScoredGroup {
-  const totals = group.rewards.map((r, k) => totalReward(r) - (group.split ? group.split.weight * group.split.rewards[k]! : 0));
-  const { advantages, zeroStd } = groupAdvantages(totals, advantageOptions(cfg));
-  return Object.assign(group, { advantages, zeroStd });
-}
-
-export function advantageOptions(cfg: TrainConfig): AdvantageOptions {
-  return { stdEps: cfg.loss.stdEps, clip: cfg.loss.advantageClip, scaleByStd: cfg.loss.scaleByStd };
+export function assignAdvantages(groups: readonly ScoredGroup[], cfg: TrainConfig): void {
+  const options = advantageOptions(cfg.loss);
+  const totals = groups.map((g) => g.rewards.map((r, k) => totalReward(r) - (g.split ? g.split.weight * g.split.rewards[k]! : 0)));
+  const known = groups[0]?.batchStd;
+  const main = batchAdvantages(totals, { ...options, ...(known !== undefined ? { batchStd: known } : {}) });
+  groups.forEach((g, i) => Object.assign(g, { advantages: main.groups[i]!.advantages, zeroStd: main.groups[i]!.zeroStd, batchStd: main.batchStd }));
+  const split = groups.filter((g) => g.split && g.split.advantages.length === 0);
+  if (split.length === 0) return;
+  const first = batchAdvantages(split.map((g) => g.split!.rewards), options);
+  split.forEach((g, i) => (g.split!.advantages = first.groups[i]!.advantages));
 }
 
 /** The loss terms a run's trained parts need: the LM term for the LM (or vision encoder), the DM term for the rest. */
 export function objectiveTerms(cfg: TrainConfig): ObjectiveTerms {
   const trainsLm = cfg.train.includes('lm') || cfg.train.includes('vision');
   const trainsDm = cfg.train.some((p) => p !== 'lm' && p !== 'vision');
-  return { ...(trainsLm ? { lm: cfg.loss.lm } : {}), ...(trainsDm ? { dm: cfg.loss.dm } : {}) };
+  // DiffusionNFT reads advantages as optimality probabilities over [-clip, clip]; win rates span [-1, 1].
+  const advantageClip = cfg.loss.advantage === 'winRate' ? 1 : cfg.loss.advantageClip;
+  return { ...(trainsLm ? { lm: cfg.loss.lm } : {}), ...(trainsDm ? { dm: { ...cfg.loss.dm, advantageClip } } : {}) };
 }
 
 /** Epochs of: objective and gradients over the batch, global-norm clip, one optimizer step; their mean metrics. */
@@ -143,7 +151,11 @@ function stepsToTrain(cfg: TrainConfig, sample: SampleResult, rng: Rng): number[
   const drawn = sample.turns.find((t) => t.kind === 'image');
   if (!drawn) return [];
   const S = drawn.dm.logProbs.length;
-  const trainable = Array.from({ length: cfg.rollout.dropLastStep && S > 1 ? S - 1 : S }, (_, k) => k);
+  // With an SDE window only its steps are random (the ODE steps elsewhere have no likelihood to train).
+  const trainable = cfg.rollout.sdeWindow
+    ? trainableSteps(drawn.dm.stds).filter((k) => !(cfg.rollout.dropLastStep && S > 1 && k === S - 1))
+    : Array.from({ length: cfg.rollout.dropLastStep && S > 1 ? S - 1 : S }, (_, k) => k);
+  if (trainable.length === 0) return [];
   const keep = Math.max(1, Math.round(cfg.rollout.timestepFraction * trainable.length));
   for (let i = trainable.length - 1; i > 0; i--) {
     const j = rng.int(i + 1);

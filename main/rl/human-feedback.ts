@@ -10,9 +10,9 @@ import { decodePng } from '../world/png.ts';
 import { mixSeeds, Rng } from '../world/rng.ts';
 import { rewardWeights, type TrainConfig } from './config.ts';
 import { humanShare, queueChoice, withFeedback, type GroupFeedback } from './feedback.ts';
-import { withAdvantages, type ScoredGroup } from './grpo.ts';
+import { assignAdvantages, type ScoredGroup } from './grpo.ts';
 import type { Policy } from './policy.ts';
-import { PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
+import { type PreferenceModel, trainPreferenceModel, type GroupedPair } from './preference.ts';
 import { humanRankRewards, pairsFromRanks } from './ranking.ts';
 import { recordRewards, type Routing } from './recorder.ts';
 import type { RewardContext } from './rewards.ts';
@@ -133,7 +133,7 @@ export class HumanFeedback {
       const rewards = live.rewards.map((components, k) => withFeedback(components, live.sampleIds![k]!, feedback, weights));
       if (JSON.stringify(rewards) === JSON.stringify(live.rewards)) continue;
       live.rewards = rewards;
-      withAdvantages(live, this.cfg);
+      assignAdvantages([live], this.cfg);
       recordRewards(this.store, live);
       if (live.step < step && !live.zeroStd) replay.push(live);
     }

@@ -89,7 +89,7 @@ test('a run left running by a dead trainer resumes; one whose trainer lives is r
     const leaveOwner = (pid: number) => writeFileSync(join(runDir, 'owner.json'), JSON.stringify({ pid, host: hostname(), since: '2026-11-26T20:00:00Z' }));
     leaveOwner(process.pid);
     await assert.rejects(trainJob({ dataDir, scenario: 'text', runId: first.runId }, ctx), new RegExp(`run ${first.runId} is being trained by process ${process.pid}`));
-    leaveOwner(spawnSync(process.execPath, ['-e', '']).pid!); // a process that has exited
+    leaveOwner(spawnSync(process.execPath, ['-e', '']).pid); // a process that has exited
     const lines: string[] = [];
     const second = await trainJob({ dataDir, scenario: 'text', runId: first.runId }, ctx, { log: (l) => lines.push(l) });
     assert.match(lines.join('\n'), /left running by a trainer that is gone; resuming it/);

@@ -5,9 +5,13 @@ import { GraphBuilder } from '../engine/graph/builder.ts';
 import { encodeModel } from '../engine/onnx/proto.ts';
 import { Rng } from '../engine/runtime/rng.ts';
 import { createSession } from '../engine/runtime/session.ts';
-import { gaussianLogProb, sdeMean, sdeSigma, sdeStd, sdeStepGraph } from '../models/flow.ts';
-import { grpoObjective, metricOutput, outputObjective, type ClipKl } from './losses.ts';
-import { referenceDmTerm, referenceLmTerm, type DmReferenceInputs, type LmReferenceInputs } from './reference.ts';
+import { gaussianLogProb, sdeMean, sdeSigma, sdeStd, sdeStepGraph, timeGrid } from '../models/flow.ts';
+import {
+  grpoObjective, metricOutput, nftRows, nftTerm, optimalityProbability, outputObjective, type ClipKl, type NftOptions,
+} from './losses.ts';
+import {
+  referenceDmTerm, referenceLmTerm, referenceNftTerm, type DmReferenceInputs, type LmReferenceInputs, type NftReferenceInputs,
+} from './reference.ts';
 
 const LM: ClipKl = { clipRange: 0.2, klBeta: 0.1 };
 const DM: ClipKl = { clipRange: 1e-4, klBeta: 4e-3 };
@@ -266,4 +270,180 @@ test('the DM term differentiates through the SDE step to the velocity (graph vs 
 
 test('an objective with no term is refused', () => {
   assert.throws(() => grpoObjective(new GraphBuilder(), {}), /no LM and no DM term/);
+});
+
+/** Builds the NFT term over fed [R, N, P] inputs, differentiates it w.r.t. the policy's velocity, runs it. */
+async function runNft(x: NftReferenceInputs, options: NftOptions, shape: [number, number]) {
+  const g = new GraphBuilder('nft_test');
+  const feeds: Record<string, { data: Float32Array; shape: number[] }> = {};
+  const rows = (name: string, values: number[][]) => {
+    const dims = [values.length, ...shape];
+    feeds[name] = { data: Float32Array.from(values.flat()), shape: dims };
+    return g.input(name, 'float32', dims);
+  };
+  const column = (name: string, values: number[]) => {
+    feeds[name] = { data: Float32Array.from(values), shape: [values.length] };
+    return g.input(name, 'float32', [values.length]);
+  };
+  const term = nftTerm(g, {
+    velocity: rows('v', x.velocity), oldVelocity: rows('v_old', x.oldVelocity), target: rows('target', x.target),
+    t: column('t', x.t), r: column('r', x.r), ...(x.refVelocity ? { refVelocity: rows('v_ref', x.refVelocity) } : {}),
+  }, options);
+  g.output(term.loss, 'loss');
+  g.output(term.policyLoss, 'policy_loss');
+  g.output(term.kl, 'kl');
+  g.output(term.oldDeviation, 'old_deviation');
+  const model = grad(g.build(), { loss: 'loss', wrt: ['v'], stopGradient: term.stopGradient.map((t) => t.name) });
+  const session = await createSession(encodeModel(model), { threads: 1, cache: false });
+  const out = await session.run(feeds);
+  await session.release();
+  const scalar = (name: string) => Number(out[name]!.data[0]);
+  return {
+    loss: scalar('loss'), policyLoss: scalar('policy_loss'), kl: scalar('kl'), oldDeviation: scalar('old_deviation'),
+    dVelocity: Array.from(out[gradName('v')]!.data as Float32Array),
+  };
+}
+
+// Worked on paper. Plain flow matching, beta 1 (v+ = v, v- = 2·v_old - v), klBeta 0.1, 2 rows of 2 elements.
+// Row 0 (r = 1): u+ = v - v* = (1, 0), L+ = 0.5. Row 1 (r = 0): v- = (1, 1), u- = (1, -1), L- = 1.
+// Policy loss (0.5 + 1)/2 = 0.75; KL against v_ref = 0: (0.5 + 1)/2 = 0.75.
+// dL/dv: row 0 2·u+/(R·D) = (0.5, 0); row 1 -2·u-/(R·D) = (-0.5, 0.5); plus 2·0.1·v/(R·D) = 0.05·v.
+const handNft: NftReferenceInputs = {
+  velocity: [[1, 0], [1, 1]], oldVelocity: [[0, 0], [1, 1]], target: [[0, 0], [0, 2]], refVelocity: [[0, 0], [0, 0]],
+  t: [0.3, 0.6], r: [1, 0],
+};
+const handNftValues = { policyLoss: 0.75, kl: 0.75, loss: 0.75 + 0.1 * 0.75, dVelocity: [0.5 + 0.05, 0, -0.5 + 0.05, 0.5 + 0.05] };
+
+test('the NFT term matches the hand-worked example (reference and graph, value and gradient)', async () => {
+  const options: NftOptions = { beta: 1, klBeta: 0.1, adaptiveWeight: false };
+  const ref = referenceNftTerm(handNft, options);
+  for (const key of ['policyLoss', 'kl', 'loss'] as const) near(ref[key], handNftValues[key], 1e-12, `reference ${key}`);
+  nearAll(ref.dVelocity.flat(), handNftValues.dVelocity, 1e-12, 'reference dv');
+  const graph = await runNft(handNft, options, [1, 2]);
+  for (const key of ['policyLoss', 'kl', 'loss'] as const) near(graph[key], handNftValues[key], 1e-6, `graph ${key}`);
+  near(graph.oldDeviation, (1 + 0 + 0 + 0) / 4, 1e-6, 'graph old deviation');
+  nearAll(graph.dVelocity, handNftValues.dVelocity, 1e-6, 'graph dv');
+});
+
+test('the adaptive weighting by hand: the x0 error t·(v+ - v*) over its own mean size, held constant', async () => {
+  // beta 0.5, t 0.5, r 1: v+ = 0.5·(1, 0); u+ = (0.5, -1); t·u+ = (0.25, -0.5); w+ = 0.375;
+  // L+ = mean(0.0625, 0.25)/0.375 = 5/12; loss = L+/beta = 5/6; dv = 2·(t²/w+)·u+/D = (1/3, -2/3).
+  const x: NftReferenceInputs = { velocity: [[1, 0]], oldVelocity: [[0, 0]], target: [[0, 1]], t: [0.5], r: [1] };
+  const options: NftOptions = { beta: 0.5, klBeta: 0, adaptiveWeight: true };
+  const ref = referenceNftTerm(x, options);
+  near(ref.loss, 5 / 6, 1e-12, 'reference loss');
+  near(ref.weights.positive[0]!, 0.375, 1e-12, 'w+');
+  nearAll(ref.dVelocity[0]!, [1 / 3, -2 / 3], 1e-12, 'reference dv');
+  const graph = await runNft(x, options, [2, 1]);
+  near(graph.loss, 5 / 6, 1e-6, 'graph loss');
+  near(graph.kl, 0, 0, 'no reference, no KL');
+  nearAll(graph.dVelocity, [1 / 3, -2 / 3], 1e-6, 'graph dv (the weight is a stop-gradient)');
+});
+
+function randomNft(seed: number, R: number, D: number): NftReferenceInputs {
+  const rng = new Rng(seed);
+  const rows = (f: () => number) => Array.from({ length: R }, () => Array.from({ length: D }, f));
+  const oldVelocity = rows(() => rng.normal());
+  return {
+    velocity: oldVelocity.map((row) => row.map((v) => v + 0.3 * rng.normal())),
+    oldVelocity,
+    target: rows(() => rng.normal()),
+    refVelocity: oldVelocity.map((row) => row.map((v) => v + 0.1 * rng.normal())),
+    t: Array.from({ length: R }, () => 0.05 + 0.95 * rng.uniform()),
+    r: Array.from({ length: R }, () => rng.uniform()),
+  };
+}
+
+test('the NFT term: graph value and gradient match the reference on random inputs, both weightings', async () => {
+  for (const adaptiveWeight of [true, false]) {
+    for (const [seed, beta] of [[21, 1], [22, 0.1]] as const) {
+      const x = randomNft(seed, 4, 6);
+      const options: NftOptions = { beta, klBeta: 0.05, adaptiveWeight };
+      const ref = referenceNftTerm(x, options);
+      const graph = await runNft(x, options, [3, 2]);
+      const what = `adaptive ${adaptiveWeight}, seed ${seed}`;
+      near(graph.loss, ref.loss, 1e-5, `${what} loss`);
+      near(graph.kl, ref.kl, 1e-5, `${what} kl`);
+      nearAll(graph.dVelocity, ref.dVelocity.flat(), 1e-4, `${what} dv`);
+    }
+  }
+});
+
+test("the NFT reference's gradient agrees with central finite differences (adaptive weights held fixed)", () => {
+  const h = 1e-6;
+  for (const adaptiveWeight of [true, false]) {
+    const x = randomNft(23, 3, 5);
+    const options: NftOptions = { beta: 0.3, klBeta: 0.02, adaptiveWeight };
+    const base = referenceNftTerm(x, options);
+    x.velocity.forEach((row, n) =>
+      row.forEach((v, d) => {
+        row[d] = v + h;
+        const up = referenceNftTerm(x, options, base.weights).loss;
+        row[d] = v - h;
+        const down = referenceNftTerm(x, options, base.weights).loss;
+        row[d] = v;
+        near(base.dVelocity[n]![d]!, (up - down) / (2 * h), 1e-6, `adaptive ${adaptiveWeight} d/dv[${n}][${d}]`);
+      }),
+    );
+  }
+});
+
+test('at v = v_old a step down the NFT gradient moves v towards v* when r > 1/2 and away when r < 1/2', () => {
+  for (const adaptiveWeight of [true, false]) {
+    for (const r of [0.9, 0.1]) {
+      const x = randomNft(24, 1, 4);
+      x.velocity = x.oldVelocity.map((row) => row.slice());
+      x.r = [r];
+      const { dVelocity } = referenceNftTerm(x, { beta: 1, klBeta: 0, adaptiveWeight });
+      const distance = (v: number[]) => v.reduce((a, vd, d) => a + (vd - x.target[0]![d]!) ** 2, 0);
+      const stepped = x.velocity[0]!.map((v, d) => v - 1e-3 * dVelocity[0]![d]!);
+      assert.equal(distance(stepped) < distance(x.velocity[0]!), r > 0.5, `adaptive ${adaptiveWeight}, r ${r}`);
+    }
+  }
+});
+
+test('nftRows: distinct times from the grid, x_t = (1-t)·x0 + t·eps and v* = eps - x0 with fresh eps per row', () => {
+  const x0 = new Float32Array([0.5, -1, 0.25]);
+  const times = timeGrid(10).subarray(0, 10); // 1, 0.9, ..., 0.1: the sampler's steps
+  const rows = nftRows(x0, 0.7, new Rng(5), { times, count: 9 });
+  assert.equal(new Set(rows.t).size, 9, 'distinct times');
+  for (const t of rows.t) assert.ok(Array.from(times).some((g) => Math.abs(g - t) < 1e-6), `${t} is a grid time`);
+  assert.deepEqual(Array.from(rows.r), Array(9).fill(0.7).map((v) => Math.fround(v)));
+  const eps: number[] = [];
+  for (let k = 0; k < 9; k++) {
+    for (let d = 0; d < 3; d++) {
+      const e = rows.target[k * 3 + d]! + x0[d]!;
+      eps.push(e);
+      near(rows.xt[k * 3 + d]!, (1 - rows.t[k]!) * x0[d]! + rows.t[k]! * e, 1e-6, `x_t[${k}][${d}]`);
+    }
+  }
+  assert.equal(new Set(eps).size, eps.length, 'a new eps for every element of every row');
+  assert.deepEqual(nftRows(x0, 0.7, new Rng(5), { times, count: 9 }), rows, 'the same rng gives the same rows');
+  // Over many draws every grid time is chosen about equally often.
+  const rng = new Rng(6);
+  const counts = new Map<number, number>();
+  for (let i = 0; i < 500; i++) for (const t of nftRows(x0, 0.5, rng, { times, count: 3 }).t) counts.set(t, (counts.get(t) ?? 0) + 1);
+  assert.equal(counts.size, 10);
+  for (const [t, c] of counts) assert.ok(c > 100 && c < 200, `t ${t} drawn ${c} times of 1500`);
+  assert.throws(() => nftRows(x0, 1.5, rng, { times, count: 3 }), /r must be in \[0, 1\]/);
+  assert.throws(() => nftRows(x0, 0.5, rng, { times: timeGrid(4), count: 3 }), /times must be in \(0, 1\]/);
+  assert.throws(() => nftRows(x0, 0.5, rng, { times, count: 11 }), /count must be 1\.\.10/);
+});
+
+test('optimality probability: the clipped advantage mapped onto [0, 1], as DiffusionNFT does', () => {
+  assert.equal(optimalityProbability(0, 5), 0.5);
+  assert.equal(optimalityProbability(2.5, 5), 0.75);
+  assert.equal(optimalityProbability(-5, 5), 0);
+  assert.equal(optimalityProbability(9, 5), 1);
+  assert.equal(optimalityProbability(-0.5, 1), 0.25);
+  assert.throws(() => optimalityProbability(1, 0), /clip must be > 0/);
+});
+
+test('the NFT term refuses a KL weight without a reference velocity, and beta 0', () => {
+  const g = new GraphBuilder();
+  const v = g.input('v', 'float32', [1, 2, 1]);
+  const t = g.input('t', 'float32', [1]);
+  const inputs = { velocity: v, oldVelocity: v, target: v, t, r: t };
+  assert.throws(() => nftTerm(g, inputs, { beta: 1, klBeta: 0.1, adaptiveWeight: true }), /needs the reference velocity/);
+  assert.throws(() => nftTerm(g, inputs, { beta: 0, klBeta: 0, adaptiveWeight: true }), /beta must be > 0/);
 });

@@ -1,8 +1,10 @@
 // The joint GRPO objective of UniRL-Zero (REFERENCE §1) as ONNX graph pieces, so the engine's autodiff
-// differentiates it through the model: loss = LM term + DM term, one shared advantage per sample.
-// The same maths in plain TypeScript (with hand-derived gradients) is in reference.ts; the tests hold
-// the two against each other and against numbers worked out by hand.
+// differentiates it through the model: loss = LM term + DM term, one shared advantage per sample. Also the
+// DiffusionNFT forward-process DM term (nftTerm) with the rows it trains on (nftRows) and its optimality
+// probability. The same maths in plain TypeScript (with hand-derived gradients) is in reference.ts; the
+// tests hold the two against each other and against numbers worked out by hand.
 import type { GraphBuilder, Tensor } from '../engine/graph/builder.ts';
+import type { Rng } from '../engine/runtime/rng.ts';
 
 export interface ClipKl {
   /** PPO clip epsilon. */
@@ -124,6 +126,152 @@ export function dmGrpoTerm(g: GraphBuilder, inputs: DmTermInputs, { clipRange, k
 }
 
 /**
+ * DiffusionNFT (negative-aware fine-tuning, NVlabs/DiffusionNFT) trains on the forward process: rows are
+ * (sample, t) pairs at noised points x_t = (1-t)·x0 + t·eps of the samples' final clean latents x0, with the
+ * flow-matching target v* = eps - x0 (flow.ts's convention, the paper's too). From the policy's velocity v
+ * and the old policy's v_old at x_t (in the paper's code an EMA of the trained weights, decay min(0.001·step,
+ * 0.5) after each step's update; the rollouts themselves use the current weights), two implicit policies:
+ *   v+ = (1-β)·v_old + β·v      (the positive policy, pulled towards v* by well-rewarded samples)
+ *   v- = (1+β)·v_old - β·v      (its mirror about v_old, pulled towards v* by badly rewarded ones)
+ * so moving v+ towards a good sample's v* and v- towards a bad one's moves v towards the first and away
+ * from the second. Per row, with r in [0, 1] its sample's optimality probability:
+ *   loss_row = [r·L(v+) + (1-r)·L(v-)] / β,     L(u) = mean_d (u - v*)²       (plain flow matching)
+ * or, with the adaptive weighting of the paper's code (adaptiveWeight: true), measured on the x0 prediction
+ * x0(u) = x_t - t·u, whose error is x0(u) - x0 = t·(v* - u):
+ *   L(u) = mean_d (t·(u - v*))² / sg(max(mean_d |t·(u - v*)|, 1e-5))
+ * (a self-normalised error: rows whose prediction is far off do not dominate; sg = no gradient, the
+ * `stopGradient` values to pass to grad()). The 1/β keeps the gradient's size independent of β (dv±/dv = ±β).
+ * loss = mean over rows + klBeta·mean_rows mean_d (v - v_ref)². No likelihoods: any sampler (the ODE too)
+ * gives the samples, without CFG. The paper's code also multiplies the policy loss by its advantage clip (5),
+ * a constant that Adam's steps do not see; here klBeta is relative to the loss without it (the paper's 1e-4
+ * against 5x is 2e-5 here).
+ */
+export interface NftTermInputs {
+  /** [R, ...] the policy's velocity at each row's x_t (from the model graph). */
+  velocity: Tensor;
+  /** [R, ...] the old policy's velocity at the same x_t (fed). */
+  oldVelocity: Tensor;
+  /** [R, ...] flow-matching target v* = eps - x0 (nftRows). */
+  target: Tensor;
+  /** [R] time of each row's x_t. */
+  t: Tensor;
+  /** [R] optimality probability of each row's sample (optimalityProbability). */
+  r: Tensor;
+  /** [R, ...] the frozen reference's velocity; needed when klBeta > 0. */
+  refVelocity?: Tensor;
+}
+
+export interface NftOptions {
+  /** β: how far the implicit policies stand from the old one (the paper's GenEval config: 1; OCR 0.1). */
+  beta: number;
+  /** Weight of mean (v - v_ref)². */
+  klBeta: number;
+  /** The paper's self-normalised x0 error (true) or plain velocity flow matching (false). */
+  adaptiveWeight: boolean;
+}
+
+export interface NftTermResult {
+  /** Scalar: policy loss + klBeta·KL. */
+  loss: Tensor;
+  policyLoss: Tensor;
+  /** mean_rows mean_d (v - v_ref)² (0 without a reference). */
+  kl: Tensor;
+  /** mean (v - v_old)²: how far the update has moved from the sampling policy (a metric). */
+  oldDeviation: Tensor;
+  /** Values grad() must treat as constants (`stopGradient: stopGradient.map((t) => t.name)`). */
+  stopGradient: Tensor[];
+}
+
+/** The DiffusionNFT term (see NftTermInputs for the maths). */
+export function nftTerm(g: GraphBuilder, inputs: NftTermInputs, { beta, klBeta, adaptiveWeight }: NftOptions): NftTermResult {
+  if (!(beta > 0)) throw new Error(`nftTerm: beta must be > 0, got ${beta}`);
+  return g.scope('dm_nft', () => {
+    const { velocity: v, oldVelocity: vOld, target } = inputs;
+    const elementAxes = Array.from({ length: v.rank - 1 }, (_, i) => i + 1);
+    const rowMean = (x: Tensor) => g.reduceMean(x, elementAxes, false); // [R]
+    const t = g.unsqueeze(inputs.t, elementAxes); // [R, 1, ...]
+    const stopGradient: Tensor[] = [];
+    const fitLoss = (u: Tensor, side: string): Tensor => {
+      const error = g.sub(u, target);
+      if (!adaptiveWeight) return rowMean(g.mul(error, error));
+      const x0Error = g.mul(t, error);
+      const weight = g.identity(g.max(rowMean(g.abs(x0Error)), 1e-5), `${side}_weight`);
+      stopGradient.push(weight);
+      return g.div(rowMean(g.mul(x0Error, x0Error)), weight);
+    };
+    const positive = fitLoss(g.add(g.mul(vOld, 1 - beta), g.mul(v, beta)), 'positive');
+    const negative = fitLoss(g.sub(g.mul(vOld, 1 + beta), g.mul(v, beta)), 'negative');
+    const r = inputs.r;
+    const perRow = g.div(g.add(g.mul(r, positive), g.mul(g.sub(1, r), negative)), beta);
+    const policyLoss = g.reduceMean(perRow, undefined, false);
+    const drift = g.sub(v, vOld);
+    const oldDeviation = g.reduceMean(g.mul(drift, drift), undefined, false);
+    if (klBeta > 0 && !inputs.refVelocity) throw new Error('nftTerm: klBeta > 0 needs the reference velocity');
+    const fromRef = inputs.refVelocity ? g.sub(v, inputs.refVelocity) : undefined;
+    const kl = fromRef ? g.reduceMean(rowMean(g.mul(fromRef, fromRef)), undefined, false) : g.scalar(0);
+    return { loss: klBeta === 0 ? policyLoss : g.add(policyLoss, g.mul(kl, klBeta)), policyLoss, kl, oldDeviation, stopGradient };
+  });
+}
+
+/** The rows nftTerm trains on for one sample: times, noised latents, targets, and its r repeated. */
+export interface NftRows {
+  /** [K] times, distinct, from the given grid. */
+  t: Float32Array;
+  /** [K, ...] x_t = (1-t)·x0 + t·eps, fresh eps per row. */
+  xt: Float32Array;
+  /** [K, ...] v* = eps - x0. */
+  target: Float32Array;
+  /** [K] the sample's optimality probability. */
+  r: Float32Array;
+}
+
+/**
+ * K rows of one sample with clean latent x0: K distinct times drawn from `times` (the paper trains each
+ * sample at a shuffled subset of its sampler's own time grid: pass timeGrid(steps, shift) without the final
+ * 0, and K = the trained fraction of the steps), each with its own eps ~ N(0, I).
+ */
+export function nftRows(x0: Float32Array, r: number, rng: Rng, { times, count }: { times: ArrayLike<number>; count: number }): NftRows {
+  if (!(r >= 0 && r <= 1)) throw new Error(`nftRows: r must be in [0, 1], got ${r}`);
+  const pool = Array.from(times);
+  if (pool.some((t) => !(t > 0 && t <= 1))) throw new Error(`nftRows: times must be in (0, 1], got ${pool.join(', ')}`);
+  if (!Number.isInteger(count) || count < 1 || count > pool.length) {
+    throw new Error(`nftRows: count must be 1..${pool.length}, got ${count}`);
+  }
+  // Partial Fisher-Yates: the first `count` entries become a uniform draw without replacement.
+  for (let i = 0; i < count; i++) {
+    const j = i + Math.floor(rng.uniform() * (pool.length - i));
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  const D = x0.length;
+  const rows: NftRows = {
+    t: Float32Array.from(pool.slice(0, count)),
+    xt: new Float32Array(count * D),
+    target: new Float32Array(count * D),
+    r: new Float32Array(count).fill(r),
+  };
+  for (let k = 0; k < count; k++) {
+    const t = rows.t[k]!;
+    for (let d = 0; d < D; d++) {
+      const eps = rng.normal();
+      rows.xt[k * D + d] = (1 - t) * x0[d]! + t * eps;
+      rows.target[k * D + d] = eps - x0[d]!;
+    }
+  }
+  return rows;
+}
+
+/**
+ * DiffusionNFT's optimality probability of a sample from its advantage: r = (clamp(A, -c, c) + c) / (2c),
+ * the clipped advantage mapped linearly onto [0, 1] (A = 0 -> 1/2: the sample pulls v+ and v- equally and
+ * v stays). c is the advantage clip (config loss.advantageClip, the paper's 5); winRate advantages span
+ * [-1, 1], so c = 1 uses their whole range there.
+ */
+export function optimalityProbability(advantage: number, clip: number): number {
+  if (!(clip > 0)) throw new Error(`optimalityProbability: clip must be > 0, got ${clip}`);
+  return (Math.min(clip, Math.max(-clip, advantage)) + clip) / (2 * clip);
+}
+
+/**
  * Masked mean over tokens of the entropy of the LM's next-token distribution (a metric: its gradient is
  * never asked for). logits [B, T, V], mask [B, T].
  */
@@ -146,6 +294,8 @@ export interface GrpoObjective {
 export interface TermGraph {
   loss: Tensor;
   metrics: Record<string, Tensor>;
+  /** Values the gradient must treat as constants (grad's stopGradient). */
+  stopGradient?: Tensor[];
 }
 
 /** A clipped GRPO term's loss and metrics under their short names. */

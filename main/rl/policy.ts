@@ -4,8 +4,9 @@
 import type { DrawSeeds, JsonValue, Verdict } from '../../contract/domain.ts';
 import type { PatchGrid } from '../../contract/tensors.ts';
 import type { ParamStore } from '../engine/runtime/params.ts';
+import type { SdeWindow } from '../models/flow.ts';
 import type { ImageRGB } from '../world/image.ts';
-import type { ModelPart } from './config.ts';
+import type { DmLoss, ModelPart } from './config.ts';
 import type { ClipKl } from './losses.ts';
 import type { RewardTarget } from './rewards.ts';
 
@@ -44,6 +45,8 @@ export interface RolloutOptions {
   editCycle: boolean;
   /** Reflection: most critique-and-refine rounds after the first image. */
   reflectionRounds: number;
+  /** The SDE only on these steps, the ODE elsewhere (config.rollout.sdeWindow); absent: the SDE on every step. */
+  sdeWindow?: SdeWindow;
 }
 
 /** The DM's SDE trajectory of one sample (shapes as in the store's convention, contract/domain.ts). */
@@ -128,9 +131,10 @@ export interface UpdateSample {
   dmSteps: number[];
 }
 
+/** The terms an update trains, with their settings (config.loss.lm and loss.dm; left-out DM settings take their defaults). */
 export interface ObjectiveTerms {
   lm?: ClipKl;
-  dm?: ClipKl;
+  dm?: ClipKl & Partial<DmLoss>;
 }
 
 export interface ObjectiveResult {

@@ -122,7 +122,7 @@ export function krippendorffAlpha(data: readonly (readonly (number | null)[])[],
     if (m < 2) continue;
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < m; j++) {
-        if (i !== j) o[index.get(inUnit[i]!)!]![index.get(inUnit[j]!)!] += 1 / (m - 1);
+        if (i !== j) o[index.get(inUnit[i]!)!]![index.get(inUnit[j]!)!]! += 1 / (m - 1);
       }
     }
   }

@@ -14,6 +14,8 @@ import { UnifiedModel } from '../models/unified.ts';
 import { parseTrainConfig, resolveTrainConfig, type TrainConfig } from './config.ts';
 import { startingModel } from './job.ts';
 import { UnifiedPolicy } from './unified.ts';
+import { rolloutOptionsOf } from './scenarios/scenario.ts';
+import { mixSeeds } from '../world/rng.ts';
 
 /** Labels of DM trajectories drawn from the prompt alone (t2i and CoT images, a reflection's first image). */
 const FROM_PROMPT = new Set(['dm', 'generate']);
@@ -53,7 +55,8 @@ export async function redrawFrom(store: Store, dataDir: string, sampleId: number
   result.checkpointStep = checkpointStep;
   try {
     const policy = new UnifiedPolicy(model, run.scenario, metadata);
-    const options = { sdeSteps: config.rollout.sdeSteps, noiseLevel: config.rollout.noiseLevel };
+    // The step's own rollout options: the same SDE schedule and, with a window, the same window.
+    const options = rolloutOptionsOf(config, { seed: mixSeeds(config.seed, group.step) });
     for (const d of drawable) {
       const { dm } = await policy.drawAgain({ prompt: group.prompt, ...(reasoning ? { reasoning: Array.from(reasoning, Number) } : {}) }, d.seeds, options);
       const latents: Tensor = { dtype: 'float32', shape: [dm.latents.length, ...patchDims(dm.grid)], data: concatFloat32(dm.latents) };

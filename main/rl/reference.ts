@@ -1,7 +1,7 @@
 // The GRPO objective of losses.ts in plain TypeScript (float64), with its gradient derived by hand. The
 // tests check the ONNX graph's value and its autodiff gradient against this, and this against numbers
 // worked out on paper and against finite differences.
-import type { ClipKl } from './losses.ts';
+import type { ClipKl, NftOptions } from './losses.ts';
 
 export interface ReferenceTerm {
   loss: number;
@@ -92,4 +92,60 @@ export function referenceDmTerm(x: DmReferenceInputs, { clipRange, klBeta }: Cli
     return row.map((mu, d) => (klBeta * (mu - x.refMeans[n]![d]!)) / (N * D * s2));
   });
   return { loss: policyLoss + klBeta * kl, policyLoss, kl, clipFraction: clipped / N, approxKl: (0.5 * squaredLogRatio) / N, dLogProbs, dMeans };
+}
+
+export interface NftReferenceInputs {
+  /** [R][D] flattened latent elements per row. */
+  velocity: number[][];
+  oldVelocity: number[][];
+  target: number[][];
+  refVelocity?: number[][];
+  t: number[];
+  r: number[];
+}
+
+/** The adaptive weights per row, w± = max(mean_d |t·(v± - v*)|, 1e-5). */
+export interface NftWeights {
+  positive: number[];
+  negative: number[];
+}
+
+/**
+ * L = (1/R) Σ_n [r_n·L+_n + (1-r_n)·L-_n] / β + klBeta·(1/R) Σ_n mean_d (v - v_ref)², with u± = v± - v*,
+ * v+ = (1-β)·v_old + β·v, v- = (1+β)·v_old - β·v, and L± = c±·mean_d u±²: c = 1 plain, c = t²/w± adaptive
+ * (w± held constant: `weights` fixes them, as the graph's stop-gradient does, for finite differences).
+ * dL/dv_nd = (1/R)·[r·2c+·u+_d - (1-r)·2c-·u-_d] / D + 2·klBeta·(v - v_ref)_d / (R·D)   (dv±/dv = ±β cancels 1/β).
+ */
+export function referenceNftTerm(
+  x: NftReferenceInputs,
+  { beta, klBeta, adaptiveWeight }: NftOptions,
+  weights?: NftWeights,
+): { loss: number; policyLoss: number; kl: number; dVelocity: number[][]; weights: NftWeights } {
+  const R = x.velocity.length;
+  let policyLoss = 0;
+  let kl = 0;
+  const used: NftWeights = { positive: [], negative: [] };
+  const dVelocity = x.velocity.map((v, n) => {
+    const D = v.length;
+    const t = x.t[n]!;
+    const r = x.r[n]!;
+    const vOld = x.oldVelocity[n]!;
+    const uPos = v.map((vd, d) => (1 - beta) * vOld[d]! + beta * vd - x.target[n]![d]!);
+    const uNeg = v.map((vd, d) => (1 + beta) * vOld[d]! - beta * vd - x.target[n]![d]!);
+    const scale = (u: number[], side: keyof NftWeights): number => {
+      if (!adaptiveWeight) return 1;
+      const w = weights?.[side][n] ?? Math.max(u.reduce((a, ud) => a + Math.abs(t * ud), 0) / D, 1e-5);
+      used[side].push(w);
+      return (t * t) / w;
+    };
+    const cPos = scale(uPos, 'positive');
+    const cNeg = scale(uNeg, 'negative');
+    const meanSquare = (u: number[]) => u.reduce((a, ud) => a + ud * ud, 0) / D;
+    policyLoss += (r * cPos * meanSquare(uPos) + (1 - r) * cNeg * meanSquare(uNeg)) / beta / R;
+    const ref = x.refVelocity?.[n];
+    if (ref) kl += v.reduce((a, vd, d) => a + (vd - ref[d]!) ** 2, 0) / D / R;
+    const klGrad = (vd: number, d: number) => (ref ? 2 * klBeta * (vd - ref[d]!) : 0);
+    return v.map((vd, d) => (r * 2 * cPos * uPos[d]! - (1 - r) * 2 * cNeg * uNeg[d]! + klGrad(vd, d)) / (R * D));
+  });
+  return { loss: policyLoss + klBeta * kl, policyLoss, kl, dVelocity, weights: used };
 }

@@ -152,7 +152,7 @@ async function scoreNow(store: Store, params: RewardBatchParams, ctx?: JobContex
     const evaluated = shapeEval(images[i]!, specs[i]!);
     const human = humanRank(store, item.prompt, images[i]!);
     const components: Record<RewardComponentName, number | null> = { shapeeval: evaluated.reward, preference: preference?.[i] ?? null, human_rank: human.value };
-    const reward = REWARD_COMPONENTS.reduce((sum, name) => sum + (components[name] === null ? 0 : weights[name] * components[name]!), 0);
+    const reward = REWARD_COMPONENTS.reduce((sum, name) => sum + (components[name] === null ? 0 : weights[name] * components[name]), 0);
     return { reward, shapeeval: evaluated.reward, correct: evaluated.correct, preference: components.preference, human_rank: human.value, rankers: human.rankers };
   });
   return { scores, preferenceModel: source ? { runId: source.runId, version: source.version } : null };

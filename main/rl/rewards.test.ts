@@ -20,7 +20,7 @@ test('shapeEval: a render of the prompt scores 1, a blank image scores less; com
   const [good, empty] = computeRewards([{ image: right }, { image: blank() }], { spec: prompt.spec }, { shapeEval: 2 });
   assert.deepEqual(good, [{ name: 'shapeEval', value: 1, weight: 2 }]);
   assert.ok(empty![0]!.value < 0.5, `blank image reward ${empty![0]!.value}`);
-  assert.equal(totalReward(good!), 2);
+  assert.equal(totalReward(good), 2);
 });
 
 test('format and answer rewards read the tags', () => {

@@ -19,10 +19,10 @@ import { visionEncode } from '../models/vision.ts';
 import { conditionSubgraph, sequenceFeeds, sequenceInputs, textSubgraph, type UnifiedModel } from '../models/unified.ts';
 import { toFloat, type ImageRGB } from '../world/image.ts';
 import { mixSeeds } from '../world/rng.ts';
-import { DEFAULT_SAMPLES_PER_PASS, type ModelPart } from './config.ts';
+import { DEFAULT_SAMPLES_PER_PASS, DM_LOSS_DEFAULTS, type DmLoss, type LmLoss, type ModelPart } from './config.ts';
 import { combineTerms, metricOutput, outputObjective, type TermGraph } from './losses.ts';
-import { DM_OBJECTIVES, lmToken, type DmObjectiveName } from './objectives/index.ts';
-import { referenceFeed, type BuiltTerm, type CompletionRow, type DmObjective, type DmRow, type TermFeeds } from './objectives/objective.ts';
+import { DM_OBJECTIVES, lmToken } from './objectives/index.ts';
+import { oldFeed, referenceFeed, type BuiltTerm, type CompletionRow, type DmObjective, type DmRow, type TermFeeds } from './objectives/objective.ts';
 import type { DrawnImage, ObjectiveResult, ObjectiveTerms, Policy, RolloutOptions, SampleResult, TaskItem, UpdateSample } from './policy.ts';
 import { scenarioModule } from './scenarios/index.ts';
 import type { DrawRequest, EpisodeSequence, ImageRequest, ModelCalls, RolloutRow, ScenarioModule, Written } from './scenarios/scenario.ts';
@@ -42,6 +42,8 @@ interface BuiltGraph {
   key: string;
   model: ModelProto;
   params: string[];
+  /** A term needs the forward values under the weights before the update (objectives/objective.ts BuiltTerm.old). */
+  old: boolean;
 }
 
 /** One pass of an update: the packed sequences' feeds and each term's feeds. */
@@ -56,7 +58,8 @@ export class UnifiedPolicy implements Policy {
   /** The frozen reference: the weights the policy started from. */
   private readonly reference: Float32Array;
   private readonly graphs = new Map<string, BuiltGraph>();
-  private readonly dmObjective: DmObjective;
+  /** DiffusionNFT's old policy: an EMA of the weights over this policy's updates (config loss.dm.nftOldDecay). */
+  private oldPolicy: { weights: Float32Array; updates: number } | undefined;
 
   /**
    * `startingMetadata`: the metadata of the checkpoint the weights came from; the sampling settings it
@@ -70,11 +73,9 @@ export class UnifiedPolicy implements Policy {
     readonly scenario: Scenario,
     private readonly startingMetadata: Readonly<Record<string, string>> = {},
     private readonly samplesPerPass = DEFAULT_SAMPLES_PER_PASS,
-    dmObjective: DmObjectiveName = 'flowGrpo',
   ) {
     if (!Number.isInteger(samplesPerPass) || samplesPerPass < 1) throw new Error(`UnifiedPolicy: samplesPerPass must be a positive integer, got ${samplesPerPass}`);
     this.module = scenarioModule(scenario);
-    this.dmObjective = DM_OBJECTIVES[dmObjective] ?? fail(`unknown DM objective '${String(dmObjective)}'`);
     this.reference = Float32Array.from(model.store.flat);
   }
 
@@ -118,7 +119,7 @@ export class UnifiedPolicy implements Policy {
    * tokens the DiT was conditioned on), its seeds and the run's SDE schedule. With the weights it was drawn
    * with, the same trajectory (up to float rounding of a batch of one).
    */
-  async drawAgain(request: { prompt: string; reasoning?: readonly number[] }, seeds: DrawSeeds, o: Pick<RolloutOptions, 'sdeSteps' | 'noiseLevel'>): Promise<DrawnImage> {
+  async drawAgain(request: { prompt: string; reasoning?: readonly number[] }, seeds: DrawSeeds, o: Pick<RolloutOptions, 'sdeSteps' | 'noiseLevel' | 'sdeWindow'>): Promise<DrawnImage> {
     if (!this.module.draws) throw new Error(`a ${this.scenario} run draws no images`);
     const ids = [...this.calls.encode(this.module.prompt({ task: '', text: request.prompt, spec: null, target: {} })), ...(request.reasoning ?? [])];
     const [drawn] = await this.drawSeeded([{ ids, querySet: 'generate' }], [seeds], o);
@@ -126,7 +127,7 @@ export class UnifiedPolicy implements Policy {
   }
 
   /** SDE images through the models' one drawing path, each row from its own seeds (initial noise, step noise). */
-  private async drawSeeded(requests: readonly DrawRequest[], seeds: readonly DrawSeeds[], o: Pick<RolloutOptions, 'sdeSteps' | 'noiseLevel'>): Promise<DrawnImage[]> {
+  private async drawSeeded(requests: readonly DrawRequest[], seeds: readonly DrawSeeds[], o: Pick<RolloutOptions, 'sdeSteps' | 'noiseLevel' | 'sdeWindow'>): Promise<DrawnImage[]> {
     const { config } = this.model;
     const { ditTokens, ditPatchDim } = layoutOf(config);
     const per = ditTokens * ditPatchDim;
@@ -134,7 +135,9 @@ export class UnifiedPolicy implements Policy {
     seeds.forEach((s, b) => noise.set(new EngineRng(s.noise).fillNormal(new Float32Array(per)), b * per));
     const { images, trajectory } = await sampleImages(this.model, requests.map((r) => ({
       text: '', ids: r.ids, querySet: r.querySet, ...(r.source ? { source: toFloat(r.source).data } : {}),
-    })), { sampler: 'sde', steps: o.sdeSteps, noiseLevel: o.noiseLevel, seed: 0, noise, rowSeeds: seeds.map((s) => s.sde) });
+    })), {
+      sampler: 'sde', steps: o.sdeSteps, noiseLevel: o.noiseLevel, seed: 0, noise, rowSeeds: seeds.map((s) => s.sde), ...(o.sdeWindow ? { window: o.sdeWindow } : {}),
+    });
     const pixels = config.imageSize * config.imageSize * 3;
     const row = (a: Float32Array, b: number, size: number) => a.slice(b * size, (b + 1) * size);
     return requests.map((_, b) => ({
@@ -157,30 +160,39 @@ export class UnifiedPolicy implements Policy {
   async objective(batch: readonly UpdateSample[], terms: ObjectiveTerms): Promise<ObjectiveResult> {
     if (batch.length === 0) throw new Error('UnifiedPolicy.objective: empty batch');
     const wantLm = !!terms.lm && this.module.writes;
-    const wantDm = !!terms.dm && this.module.draws;
+    const dm: DmLoss | undefined = terms.dm && this.module.draws ? { ...DM_LOSS_DEFAULTS, ...terms.dm } : undefined;
+    const dmObjective = dm ? DM_OBJECTIVES[dm.objective] ?? fail(`unknown DM objective '${String(dm.objective)}'`) : undefined;
     const passes = Array.from({ length: Math.ceil(batch.length / this.samplesPerPass) }, (_, i) =>
-      this.passFeeds(batch.slice(i * this.samplesPerPass, (i + 1) * this.samplesPerPass), wantLm, wantDm));
+      this.passFeeds(batch.slice(i * this.samplesPerPass, (i + 1) * this.samplesPerPass), wantLm, dm && dmObjective ? { objective: dmObjective, hyper: dm } : undefined));
     const totals = { lm: sumCounts(passes, 'lm'), dm: sumCounts(passes, 'dm') };
-    if (wantDm && totals.dm === 0) throw new Error('UnifiedPolicy.objective: no DM steps to train');
+    if (dm && totals.dm === 0) throw new Error('UnifiedPolicy.objective: no DM steps to train');
     if (totals.lm === 0 && totals.dm === 0) throw new Error(`UnifiedPolicy.objective: scenario '${this.scenario}' has no term to train with [${Object.keys(terms).join(', ')}]`);
+    const oldWeights = dmObjective?.name === 'nft' ? this.advanceOldPolicy(dm!.nftOldDecay) : undefined;
     const wrt = this.model.store.trainable().map((p) => p.name);
     const grads: Record<string, Float32Array> = Object.fromEntries(this.model.store.trainable().map((p) => [p.name, new Float32Array(p.size)]));
     const metrics: Record<string, number> = {};
     let loss = 0;
     for (const pass of passes) {
-      const kinds = { lm: !!pass.lm, dm: !!pass.dm };
-      const objective = this.graph(kinds, terms, wrt);
-      // The reference values (the KL anchors): the same forward pass under the frozen starting weights (also
-      // with beta = 0, so the KL metrics stay meaningful).
+      const kinds = { lm: !!pass.lm, dm: pass.dm ? dmObjective : undefined };
+      const objective = this.graph(kinds, { ...(terms.lm ? { lm: terms.lm } : {}), ...(dm ? { dm } : {}) }, wrt);
       const forward = this.graph(kinds, undefined, []);
-      const refParams = Object.fromEntries(forward.params.map((name) => {
-        const p = this.model.store.get(name);
-        return [name, { data: this.reference.subarray(p.offset, p.offset + p.size), shape: p.shape }];
-      }));
       const inputs = { ...pass.sequences, ...pass.lm?.inputs, ...pass.dm?.inputs };
-      const ref = await this.model.runModel(forward.key, () => forward.model, { ...inputs, ...refParams });
       const fed: Record<string, Feed> = { ...inputs, ...pass.lm?.terms, ...pass.dm?.terms };
-      for (const [name, value] of Object.entries(ref)) fed[referenceFeed(name)] = { data: value.data as Float32Array, shape: [...value.dims] };
+      // The reference values (the KL anchors): the same forward pass under the frozen starting weights (also
+      // with beta = 0, so the KL metrics stay meaningful); and, for an objective anchored on the sampling
+      // policy, under the weights before this update.
+      const paramsFrom = (weights: Float32Array) => Object.fromEntries(forward.params.map((name) => {
+        const p = this.model.store.get(name);
+        return [name, { data: weights.subarray(p.offset, p.offset + p.size), shape: p.shape }];
+      }));
+      const anchors = [
+        { feed: referenceFeed, params: paramsFrom(this.reference) },
+        ...(objective.old ? [{ feed: oldFeed, params: oldWeights ? paramsFrom(oldWeights) : {} }] : []),
+      ];
+      for (const { feed, params } of anchors) {
+        const out = await this.model.runModel(forward.key, () => forward.model, { ...inputs, ...params });
+        for (const [name, value] of Object.entries(out)) fed[feed(name)] = { data: value.data as Float32Array, shape: [...value.dims] };
+      }
       // Each term's means over this pass, weighed by its share of the batch: the passes add up to the batch's means.
       for (const kind of ['lm', 'dm'] as const) {
         const count = pass[kind]?.count;
@@ -204,13 +216,24 @@ export class UnifiedPolicy implements Policy {
     return { loss, metrics, grads };
   }
 
+  /** old <- d·old + (1-d)·theta with d = min(0.001·n, maxDecay) at update n (n = 0: the current weights). */
+  private advanceOldPolicy(maxDecay: number): Float32Array {
+    const theta = this.model.store.flat;
+    this.oldPolicy ??= { weights: Float32Array.from(theta), updates: 0 };
+    const d = Math.min(0.001 * this.oldPolicy.updates, maxDecay);
+    const old = this.oldPolicy.weights;
+    for (let i = 0; i < old.length; i++) old[i] = d * old[i]! + (1 - d) * theta[i]!;
+    this.oldPolicy.updates++;
+    return old;
+  }
+
   /**
    * The feeds of one pass over its samples' episodes, all sequences in one pack: the LM rows are completions
    * (`lm_seq` picks each one's sequence), the DM rows (trajectory, trained step) pairs (`row_sample` picks the
    * conditioning sequence, `ref` is the DiT reference the trajectory was drawn with). A term is used only
    * when the pass has something for it.
    */
-  private passFeeds(batch: readonly UpdateSample[], wantLm: boolean, wantDm: boolean): PassFeeds {
+  private passFeeds(batch: readonly UpdateSample[], wantLm: boolean, dm: { objective: DmObjective; hyper: DmLoss } | undefined): PassFeeds {
     const { config, tokenizer } = this.model;
     const { imageTokens, ditTokens, ditPatchDim } = layoutOf(config);
     const sequences: EpisodeSequence[] = [];
@@ -222,7 +245,7 @@ export class UnifiedPolicy implements Policy {
       const base = sequences.length;
       sequences.push(...episode.sequences);
       if (wantLm) for (const c of episode.lm) completions.push({ ...c, seq: base + c.seq, advantage: u.advantage });
-      if (!wantDm) continue;
+      if (!dm) continue;
       for (const d of episode.dm) {
         const source = d.source ? this.sourcePatches(d.source) : grey;
         for (const k of u.dmSteps) rows.push({ seq: base + d.seq, source, trajectory: d.trajectory, k, advantage: d.advantage ?? u.advantage });
@@ -242,10 +265,10 @@ export class UnifiedPolicy implements Policy {
       const R = rows.length;
       const ref = new Float32Array(R * ditTokens * ditPatchDim);
       rows.forEach((r, i) => ref.set(r.source, i * ditTokens * ditPatchDim));
-      const dm = this.dmObjective.feeds(rows, rowShape);
-      dm.inputs.row_sample = { data: BigInt64Array.from(rows, (r) => BigInt(r.seq)), shape: [R] };
-      dm.inputs.ref = { data: ref, shape: [R, ...rowShape] };
-      pass.dm = dm;
+      const feeds = dm!.objective.feeds(rows, rowShape, dm!.hyper);
+      feeds.inputs.row_sample = { data: BigInt64Array.from(rows, (r) => BigInt(r.seq)), shape: [R] };
+      feeds.inputs.ref = { data: ref, shape: [R, ...rowShape] };
+      pass.dm = feeds;
     }
     return pass;
   }
@@ -259,8 +282,8 @@ export class UnifiedPolicy implements Policy {
    * The graph of the model's forward pass to each term's policy values, with the objective and its gradients
    * w.r.t. `wrt` when `terms` is given, else the values the reference pass supplies alone.
    */
-  private graph(kinds: { lm: boolean; dm: boolean }, terms: ObjectiveTerms | undefined, wrt: readonly string[]): BuiltGraph {
-    const key = `rl/${this.scenario}/${kinds.lm ? 'lm' : ''}${kinds.dm ? this.dmObjective.name : ''}/${terms ? JSON.stringify(terms) + wrt.join(',') : 'forward'}`;
+  private graph(kinds: { lm: boolean; dm: DmObjective | undefined }, terms: { lm?: LmLoss; dm?: DmLoss } | undefined, wrt: readonly string[]): BuiltGraph {
+    const key = `rl/${this.scenario}/${kinds.lm ? 'lm' : ''}${kinds.dm?.name ?? ''}/${terms ? JSON.stringify(terms) + wrt.join(',') : 'forward'}`;
     const cached = this.graphs.get(key);
     if (cached) return cached;
     const { config } = this.model;
@@ -276,31 +299,30 @@ export class UnifiedPolicy implements Policy {
     } else {
       hidden = textSubgraph(g, this.model.parts, config, seq).textHidden;
     }
-    const built: { kind: 'lm' | 'dm'; term: BuiltTerm }[] = [];
-    if (kinds.lm) {
-      built.push({ kind: 'lm', term: lmToken.build(g, hidden, (h) => this.model.parts.lmHead(g, h), this.module.draws ? 'seq' : 'text', this.model.lmShape.vocabSize) });
-    }
+    const lm = kinds.lm ? lmToken.build(g, hidden, (h) => this.model.parts.lmHead(g, h), this.module.draws ? 'seq' : 'text', this.model.lmShape.vocabSize) : undefined;
+    let dm: BuiltTerm<DmLoss> | undefined;
     if (kinds.dm) {
       const rowShape = [ditTokens, ditPatchDim];
       const velocity = (x: Tensor, t: Tensor) => {
         const condRows = g.gather(cond!, g.input('row_sample', 'int64', ['rows']), 0); // [R, Q, Dc]
         return this.model.parts.velocity(g, { x, t, cond: condRows, ref: g.input('ref', 'float32', ['rows', ...rowShape]) });
       };
-      built.push({ kind: 'dm', term: this.dmObjective.build(g, velocity, rowShape) });
+      dm = kinds.dm.build(g, velocity, rowShape);
     }
     const params = g.params.map((p) => p.name);
     let model: ModelProto;
     if (!terms) {
-      for (const { term } of built) for (const [name, t] of Object.entries(term.reference)) g.output(t, name);
+      for (const term of [lm, dm]) for (const [name, t] of Object.entries(term?.forward ?? {})) g.output(t, name);
       model = g.build();
     } else {
-      const parts: { kind: string; term: TermGraph; weight: Tensor }[] = built.map(({ kind, term }) => ({
-        kind, term: term.term(terms[kind] ?? fail(`no ${kind} loss settings`)), weight: g.input(`${kind}_weight`, 'float32', []),
-      }));
+      const parts: { kind: string; term: TermGraph; weight: Tensor }[] = [];
+      if (lm) parts.push({ kind: 'lm', term: lm.term(terms.lm ?? fail('no LM loss settings')), weight: g.input('lm_weight', 'float32', []) });
+      if (dm) parts.push({ kind: 'dm', term: dm.term(terms.dm ?? fail('no DM loss settings')), weight: g.input('dm_weight', 'float32', []) });
       outputObjective(g, combineTerms(g, parts));
-      model = grad(g.build(), { loss: 'loss', wrt: wrt.filter((name) => params.includes(name)) });
+      const stopGradient = parts.flatMap((p) => (p.term.stopGradient ?? []).map((t) => t.name));
+      model = grad(g.build(), { loss: 'loss', wrt: wrt.filter((name) => params.includes(name)), ...(stopGradient.length ? { stopGradient } : {}) });
     }
-    const graph = { key, model, params };
+    const graph = { key, model, params, old: !!dm?.old };
     this.graphs.set(key, graph);
     return graph;
   }

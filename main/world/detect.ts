@@ -231,7 +231,7 @@ function erosionSeeds(mask: Uint8Array, bw: number, bh: number): Int32Array[] {
   for (let y = bh - 1; y >= 0; y--) for (let x = bw - 1; x >= 0; x--) {
     const i = y * bw + x;
     if (!depth[i]) continue;
-    let d = depth[i]! - 1;
+    let d = depth[i] - 1;
     for (const [dx, dy] of [[1, 0], [1, 1], [0, 1], [-1, 1]] as const) {
       const nx = x + dx, ny = y + dy;
       d = Math.min(d, nx < 0 || ny >= bh || nx >= bw ? 0 : depth[ny * bw + nx]!);

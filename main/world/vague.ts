@@ -6,7 +6,7 @@ import { groundTruth } from './evaluate.ts';
 import { parsePrompt, promptText, sampleSceneForSpec, withArticle } from './prompts.ts';
 import { Rng } from './rng.ts';
 import { COLORS, SHAPES, type ColorName, type Shape } from './scene.ts';
-import { type ObjectRequirement, type PromptSpec, type Relation } from './spec.ts';
+import type { ObjectRequirement, PromptSpec, Relation } from './spec.ts';
 
 export interface VaguePrompt {
   text: string;

@@ -52,8 +52,8 @@ export async function startServer(options: { dataDir: string; port?: number; ext
         resolve(match[1]!);
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code, signal) => fail(new Error(`unirl serve exited early (code ${code}, signal ${signal})`)));
   });
   child.removeAllListeners('exit');

@@ -266,7 +266,7 @@ test('evaluation: the model by default, checkpoints from a list, a run\'s evalua
   const kept = readStore((store) => store.checkpoints.list(t2iRunId).map((c) => c.step)).sort((a, b) => b - a);
   assert.ok(kept.length >= 2 && kept[0] === 3, kept.join());
   for (const step of kept) assert.ok(labels.includes(`run ${t2iRunId} "nano t2i" step ${step}`), labels.join(' | '));
-  const [newest, oldest] = [kept[0]!, kept[kept.length - 1]!];
+  const [newest, oldest] = [kept[0], kept[kept.length - 1]!];
   await checkpoint.selectOption({ label: `run ${t2iRunId} "nano t2i" step ${newest}` });
   await page.getByLabel('Side by side with').selectOption({ label: `run ${t2iRunId} "nano t2i" step ${oldest}` });
   await page.getByLabel('Prompts (limit)').fill('1');

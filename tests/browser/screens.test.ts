@@ -216,7 +216,7 @@ test('rollouts: thousands of groups in a virtualised list, jump to a step, a 64-
   await tokens.first().waitFor();
   assert.ok(await tokens.count() >= 6);
   // Each token reads as its word in the run's tokenizer (from the run's checkpoint); the id is in the tooltip.
-  const shown = await tokens.evaluateAll((items) => items.map((li) => ({ text: li.textContent!.trim(), title: li.getAttribute('title')! })));
+  const shown = await tokens.evaluateAll((items) => items.map((li) => ({ text: li.textContent.trim(), title: li.getAttribute('title')! })));
   const vocab = shapeWorldTokenizer();
   for (const { text, title } of shown) {
     const id = Number(/^token (\d+) ·/.exec(title)?.[1]);

@@ -60,7 +60,7 @@ async function expectFilmstrip(runId: number, { redrawn }: { redrawn: boolean })
   assert.equal(await strip.locator('canvas').count(), sdeSteps + 1);
   const [width, height] = await strip.locator('canvas').last().evaluate((canvas: HTMLCanvasElement) => [canvas.width, canvas.height]);
   assert.deepEqual([width, height], [32, 32]);
-  if (redrawn) await details.getByText(/Re-drawn from its seeds with [^]*\(the weights that drew it: the same trajectory\)/).waitFor();
+  if (redrawn) await details.getByText(/Re-drawn from its seeds with .*\(the weights that drew it: the same trajectory\)/s).waitFor();
   assert.doesNotMatch(await details.innerText(), /are not frames|not a dm tensor|failed/);
 }
 

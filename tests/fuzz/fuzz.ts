@@ -300,7 +300,7 @@ export async function runFuzz(target: FuzzTarget, options: { cases: number; seed
     // Never a valid call that starts training or changes settings: corrupt it until it is not.
     if (WORK_CALLS.has(name)) input = { ...(typeof input === 'object' && input ? input : {}), unexpectedField: true };
     const label = `${name} ${JSON.stringify(input)?.slice(0, 200)}`;
-    let result;
+    let result: Awaited<ReturnType<CallClient['call']>>;
     try {
       result = await client.call(name, input);
     } catch (err) {

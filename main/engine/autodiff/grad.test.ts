@@ -149,8 +149,8 @@ test('a hand-written ModelProto (not from the builder) with an initializer and n
       const y = [0, 1, 2].reduce((s, k) => s + x[r * 3 + k]! * W[j * 3 + k]!, j === 0 ? 0.05 : -0.05);
       const t = Math.tanh(y);
       const dy = ((2 * t) / 4) * (1 - t * t);
-      db[j] += dy;
-      for (let k = 0; k < 3; k++) dW[j * 3 + k] += dy * x[r * 3 + k]!;
+      db[j]! += dy;
+      for (let k = 0; k < 3; k++) dW[j * 3 + k]! += dy * x[r * 3 + k]!;
     }
   }
   (out['grad/W']!.data as Float32Array).forEach((v, i) => assert.ok(Math.abs(v - dW[i]!) < 1e-6, `dW[${i}] ${v} vs ${dW[i]}`));

@@ -44,7 +44,7 @@ export function grad(model: ModelProto, opts: GradOptions): ModelProto {
   if (!g.has(opts.loss)) throw new Error(`grad: loss '${opts.loss}' is not a value in graph '${g.name}'`);
   const loss = g.get(opts.loss);
   if (!isFloat(loss.dtype)) throw new Error(`grad: loss '${opts.loss}' is ${loss.dtype}, not a float`);
-  if (loss.shape && loss.shape.some((d) => d !== 1)) {
+  if (loss.shape?.some((d) => d !== 1)) {
     throw new Error(`grad: loss '${opts.loss}' must be a scalar (shape [${loss.shape.join(', ')}])`);
   }
   for (const w of opts.wrt) {

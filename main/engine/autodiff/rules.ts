@@ -226,7 +226,7 @@ export const RULES: Readonly<Record<string, RuleEntry>> = {
   // Y = Dropout(X) in inference mode is X:  dX = dY  (training mode is random: not differentiated)
   Dropout: rule(({ g, node, x, dy }) => {
     const training = x[2] ? g.constantValue(x[2]) : [0];
-    if (!training || training[0] !== 0) throw new Error(`Dropout node '${node.name}': gradient of training-mode dropout is not supported`);
+    if (training?.[0] !== 0) throw new Error(`Dropout node '${node.name}': gradient of training-mode dropout is not supported`);
     return [dy[0]];
   }),
   // Y = trilu(X, k):  dX = trilu(dY, k)  (a mask: linear and self-adjoint)

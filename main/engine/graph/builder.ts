@@ -350,12 +350,12 @@ export class GraphBuilder {
   }
 
   private inferContext(node: NodeProto, inputs: (ValueType | undefined)[]): InferContext {
-    const constant = (i: number) => (node.input[i] ? this.constValues.get(node.input[i]!) : undefined);
+    const constant = (i: number) => (node.input[i] ? this.constValues.get(node.input[i]) : undefined);
     const dims = (i: number): Dim[] | undefined => {
       const known = constant(i);
       if (known) return known;
       // Shape(T) (whole shape) denotes T's symbolic shape: keeps 'batch' dims through Reshape/Expand.
-      const source = node.input[i] ? this.producers.get(node.input[i]!) : undefined;
+      const source = node.input[i] ? this.producers.get(node.input[i]) : undefined;
       if (source?.opType !== 'Shape' || source.attribute.length > 0) return undefined;
       return this.tensors.get(source.input[0]!)?.shape ?? undefined;
     };
@@ -664,7 +664,7 @@ function keepsConstantValues(dtype: DType, dims: readonly number[]): boolean {
 
 function valueTypeOf(v: ValueInfoProto): ValueType | undefined {
   const tt = v.type?.tensorType;
-  if (!tt || !tt.elemType) return undefined;
+  if (!tt?.elemType) return undefined;
   return {
     dtype: onnxToDtype(tt.elemType),
     shape: tt.shape ? tt.shape.map((d) => d.dimValue ?? d.dimParam ?? null) : null,

@@ -56,7 +56,7 @@ export function broadcastShapes(...shapes: (Shape | null)[]): Shape | null {
 }
 
 export function isStatic(shape: Shape | null): shape is number[] {
-  return shape !== null && shape.every((d) => typeof d === 'number');
+  return shape?.every((d) => typeof d === 'number') ?? false;
 }
 
 export function sameShape(a: Shape | null, b: Shape | null): boolean {

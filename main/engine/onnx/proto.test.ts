@@ -85,5 +85,5 @@ test('initializer values survive decoding from a Node Buffer (as read from disk)
   } as unknown as ModelProto;
   const fromDisk = Buffer.from(encodeModel(model)); // readFileSync returns a pooled Buffer like this
   const decoded = decodeModel(fromDisk);
-  assert.deepEqual(Array.from(tensorValues(decoded.graph!.initializer![0]!) as Float32Array), [1.5, -2, 3.25]);
+  assert.deepEqual(Array.from(tensorValues(decoded.graph.initializer[0]!) as Float32Array), [1.5, -2, 3.25]);
 });

@@ -469,7 +469,7 @@ function readTensor(r: Reader): TensorProto {
       case 9: r.expect(WIRE_LEN, wire, 'raw_data'); t.rawData = r.bytes(); return true;
       case 10: r.repeated(wire, WIRE_I64, () => (t.doubleData ??= []).push(r.double()), 'double_data'); return true;
       case 12: r.expect(WIRE_LEN, wire, 'doc_string'); t.docString = r.string(); return true;
-      case 13: r.fail(`tensor '${t.name}' uses external data, which is not supported`);
+      case 13: return r.fail(`tensor '${t.name}' uses external data, which is not supported`);
       default: return false;
     }
   });

@@ -124,12 +124,12 @@ export class AdamW {
     const oneMinusBeta1 = 1 - beta1;
     const oneMinusBeta2 = 1 - beta2;
     for (let i = 0; i < size; i++) {
-      const g = grad[i];
-      const mi = beta1 * m[i] + oneMinusBeta1 * g;
-      const vi = beta2 * v[i] + oneMinusBeta2 * g * g;
+      const g = grad[i]!;
+      const mi = beta1 * m[i]! + oneMinusBeta1 * g;
+      const vi = beta2 * v[i]! + oneMinusBeta2 * g * g;
       m[i] = mi;
       v[i] = vi;
-      data[i] = data[i] * decay - (stepSize * mi) / (Math.sqrt(vi) / sqrtBiasCorrection2 + eps);
+      data[i] = data[i]! * decay - (stepSize * mi) / (Math.sqrt(vi) / sqrtBiasCorrection2 + eps);
     }
   }
 

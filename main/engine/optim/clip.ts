@@ -4,7 +4,7 @@
 export function globalGradNorm(grads: Iterable<Float32Array>): number {
   let sumSquares = 0;
   for (const grad of grads) {
-    for (let i = 0; i < grad.length; i++) sumSquares += grad[i] * grad[i];
+    for (let i = 0; i < grad.length; i++) sumSquares += grad[i]! * grad[i]!;
   }
   return Math.sqrt(sumSquares);
 }
@@ -21,7 +21,7 @@ export function clipGradNorm(grads: Record<string, Float32Array> | readonly Floa
   if (Number.isFinite(norm) && norm > maxNorm) {
     const scale = maxNorm / (norm + 1e-6);
     for (const grad of arrays) {
-      for (let i = 0; i < grad.length; i++) grad[i] *= scale;
+      for (let i = 0; i < grad.length; i++) grad[i]! *= scale;
     }
   }
   return norm;

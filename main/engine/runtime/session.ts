@@ -37,7 +37,8 @@ export type Feed = FeedArray | { readonly data: FeedArray; readonly shape: reado
 
 export type Outputs = Record<string, ort.Tensor>;
 
-const TENSOR_TYPE_OF_ARRAY = new Map<Function, ort.Tensor.Type>([
+// Keyed by the typed-array constructor, looked up with `data.constructor`.
+const TENSOR_TYPE_OF_ARRAY = new Map<unknown, ort.Tensor.Type>([
   [Float32Array, 'float32'],
   [Float64Array, 'float64'],
   [BigInt64Array, 'int64'],

@@ -44,7 +44,7 @@ export const flowGrpo: DmObjective = {
     const t = scalars('t');
     const step = sdeStepGraph(g, { x, v: velocity(x, t), t, xNext: rows('x_next'), dt: scalars('dt'), sigma: scalars('sigma') });
     return {
-      reference: { dm_mean: step.mean },
+      forward: { dm_mean: step.mean },
       term: (hyper) => grpoTermGraph(dmGrpoTerm(g, {
         logProbs: step.logProb, means: step.mean, oldLogProbs: scalars('dm_old'), refMeans: rows(referenceFeed('dm_mean')),
         stds: scalars('dm_std'), advantages: scalars('dm_adv'),

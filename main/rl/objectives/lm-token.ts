@@ -3,6 +3,7 @@
 // frozen reference; masked mean per completion, mean over completions (losses.ts lmGrpoTerm), and the
 // entropy of the next-token distributions as a metric.
 import type { GraphBuilder, Tensor } from '../../engine/graph/builder.ts';
+import type { LmLoss } from '../config.ts';
 import { lmTermGraph } from '../losses.ts';
 import { referenceFeed, type BuiltTerm, type CompletionRow, type TermFeeds } from './objective.ts';
 
@@ -57,14 +58,14 @@ export const lmToken = {
   },
 
   /** `hidden` [S, X, D] of the packed sequences; `head` maps hidden states to logits [.., V]. */
-  build(g: GraphBuilder, hidden: Tensor, head: (h: Tensor) => Tensor, slots: string, vocabSize: number): BuiltTerm {
+  build(g: GraphBuilder, hidden: Tensor, head: (h: Tensor) => Tensor, slots: string, vocabSize: number): BuiltTerm<LmLoss> {
     const completionHidden = g.gather(hidden, g.input('lm_seq', 'int64', ['completions']), 0); // [C, X, D]
     const logits = g.mul(head(completionHidden), g.input('inv_temperature', 'float32', [1])); // [C, X, V]
     const targets = g.input('targets', 'float32', ['completions', slots, vocabSize]);
     const logProbs = g.reduceSum(g.mul(g.logSoftmax(logits, -1), targets), [-1], false); // [C, X]
     const perToken = (name: string) => g.input(name, 'float32', ['completions', slots]);
     return {
-      reference: { lm_logp: logProbs },
+      forward: { lm_logp: logProbs },
       term: (hyper) => lmTermGraph(g, {
         logProbs, oldLogProbs: perToken('lm_old'), refLogProbs: perToken(referenceFeed('lm_logp')), mask: perToken('lm_mask'),
         advantages: g.input('lm_adv', 'float32', ['completions']),

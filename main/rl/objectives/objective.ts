@@ -4,15 +4,21 @@
 // objective is a new module beside these (issue 18), not a branch in the update.
 import type { Tensor, GraphBuilder } from '../../engine/graph/builder.ts';
 import type { Feed } from '../../engine/runtime/session.ts';
-import type { ClipKl, TermGraph } from '../losses.ts';
+import type { DmLoss } from '../config.ts';
+import type { TermGraph } from '../losses.ts';
 import type { DmTrajectory, LmRecord } from '../policy.ts';
 
 /** A term built on the model's graph, before the loss is asked for. */
-export interface BuiltTerm {
-  /** Forward values the reference pass outputs (graph output name -> tensor), fed back to the term as `referenceFeeds`. */
-  reference: Record<string, Tensor>;
-  /** The term's loss and metrics, with the rollout records and the reference values as inputs. */
-  term(hyper: ClipKl): TermGraph;
+export interface BuiltTerm<Hyper> {
+  /**
+   * Policy values other passes supply as constants: the same forward pass under the frozen reference
+   * weights (fed back as `<name>_ref`, the KL anchor) and, where `old` is set, under the weights that drew
+   * the rollout, i.e. before this update (`<name>_old`, DiffusionNFT's sampling policy).
+   */
+  forward: Record<string, Tensor>;
+  old?: boolean;
+  /** The term's loss and metrics, with the rollout records and the passes' values as inputs. */
+  term(hyper: Hyper): TermGraph;
 }
 
 /** Feeds of one objective over its rows: `inputs` feed the model's forward pass, `terms` the loss. */
@@ -47,9 +53,10 @@ export type VelocityGraph = (x: Tensor, t: Tensor) => Tensor;
 export interface DmObjective {
   readonly name: string;
   /** Feeds of the rows; the DiT's per-row condition and reference are fed by the update. */
-  feeds(rows: readonly DmRow[], rowShape: readonly number[]): TermFeeds;
-  build(g: GraphBuilder, velocity: VelocityGraph, rowShape: readonly (string | number)[]): BuiltTerm;
+  feeds(rows: readonly DmRow[], rowShape: readonly number[], hyper: DmLoss): TermFeeds;
+  build(g: GraphBuilder, velocity: VelocityGraph, rowShape: readonly (string | number)[]): BuiltTerm<DmLoss>;
 }
 
-/** The graph-output name of a reference value and the feed name the term reads it back under. */
+/** The feed names a term reads a forward value back under: from the reference pass, from the old-weights pass. */
 export const referenceFeed = (output: string) => `${output}_ref`;
+export const oldFeed = (output: string) => `${output}_old`;

@@ -6,6 +6,7 @@ import type { Scenario } from '../../../contract/domain.ts';
 import type { SampleInput } from '../../../db/repos/samples.ts';
 import type { Store } from '../../../db/store.ts';
 import type { QuerySet } from '../../models/connector.ts';
+import { windowStart } from '../../models/flow.ts';
 import type { ImageRGB } from '../../world/image.ts';
 import type { Rng } from '../../world/rng.ts';
 import type { TrainConfig } from '../config.ts';
@@ -116,13 +117,17 @@ export interface ScenarioModule {
   evaluate(policy: Policy, items: readonly TaskItem[], env: EvalEnv): Promise<{ metrics: Record<string, number>; scored: ScoredImage[] }>;
 }
 
-/** The policy's rollout options from a run's config (the seed, and anything else given, from `overrides`). */
+/**
+ * The policy's rollout options from a run's config (the seed, and anything else given, from `overrides`);
+ * the SDE window's start follows from the seed, so a step's draws can be made again.
+ */
 export function rolloutOptionsOf(cfg: TrainConfig, overrides: Partial<RolloutOptions> & { seed: number }): RolloutOptions {
   const r = cfg.rollout;
+  const window = r.sdeWindow ? { start: windowStart(r.sdeWindow, overrides.seed, r.sdeSteps), size: r.sdeWindow.size } : undefined;
   return {
     groupSize: r.groupSize, sdeSteps: r.sdeSteps, noiseLevel: r.noiseLevel, sameNoisePerGroup: r.sameNoisePerGroup,
     temperature: r.temperature, topP: r.topP, maxNewTokens: r.maxNewTokens,
-    editCycle: cfg.edit.cycle, reflectionRounds: cfg.reflect.rounds, ...overrides,
+    editCycle: cfg.edit.cycle, reflectionRounds: cfg.reflect.rounds, ...(window ? { sdeWindow: window } : {}), ...overrides,
   };
 }
 

@@ -39,7 +39,7 @@ export function toResultTable(result: unknown): ResultTable | null {
   });
   const overall = typeof result.overall === 'number' ? result.overall
     : isRecord(result.overall) && typeof result.overall.score === 'number' ? result.overall.score : null;
-  const numeric = columns.filter((column) => rows.every((row) => row.cells[column] === undefined || /^-?\d+(\.\d+)?$/.test(row.cells[column]!)));
+  const numeric = columns.filter((column) => rows.every((row) => row.cells[column] === undefined || /^-?\d+(\.\d+)?$/.test(row.cells[column])));
   return { overall, columns, numeric, rows };
 }
 

@@ -136,7 +136,7 @@ function withoutPick(picks: readonly Pick[], sampleId: number): Pick[] {
   if (at < 0) return [...picks];
   const out = [...picks];
   const [removed] = out.splice(at, 1);
-  if (!removed!.tiedWithPrevious && out[at]?.tiedWithPrevious) out[at] = { ...out[at]!, tiedWithPrevious: false };
+  if (!removed!.tiedWithPrevious && out[at]?.tiedWithPrevious) out[at] = { ...out[at], tiedWithPrevious: false };
   return out;
 }
 
