@@ -109,8 +109,8 @@ try {
   // The Rollouts screen's pages of 100, newest first: a row index becomes (step, place in it) from the step
   // counts (renderer/src/lib/group-pages.svelte.ts), read by keyset from that step.
   const counts = store.groups.stepCounts(big.runId).reverse();
-  const firstRow: number[] = [];
-  counts.reduce((row, s) => (firstRow.push(row), row + s.groups), 0);
+  let rows = 0;
+  const firstRow = counts.map((s) => (rows += s.groups) - s.groups);
   const locate = (row: number) => {
     const next = firstRow.findIndex((start) => start > row);
     const k = (next < 0 ? counts.length : next) - 1;

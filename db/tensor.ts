@@ -147,7 +147,7 @@ function quantise(values: Float32Array, rows: number): Uint8Array | null {
     let max = -Infinity;
     for (let i = start; i < end; i++) {
       const v = values[i]!;
-      if (v !== v) return null; // NaN
+      if (Number.isNaN(v)) return null;
       if (v < min) min = v;
       if (v > max) max = v;
     }
