@@ -5,8 +5,9 @@
 //   times, steps and seeds; 2% of groups also keep q8 latents [11, 64, 48] (config.storage's default)
 //   per step: 4 groups of 8 (the t2i preset), 30 metrics; 10% of groups wait in the ranking queue
 // Reports insert throughput (one transaction per group, as the trainer), size on disk, and p50/p99 of: a page
-// of groups (Rollouts), a group's details, the ranking queue, the dashboard's metric series, an export (of a
-// 2,000-sample run in the same file), and reclaiming a deleted run's space.
+// of groups (Rollouts: by keyset as the screen reads them, and by offset for comparison), the step list, a
+// group's details, the ranking queue, the dashboard's metric series (thinned as the screen asks, and whole),
+// an export (of a 2,000-sample run in the same file), and reclaiming a deleted run's space.
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,15 +104,31 @@ try {
   const sizeBytes = statSync(dbPath).size;
   const groups = store.groups.list({ runId: big.runId, limit: 1 }).total;
   const groupIds = (store.db.prepare('SELECT id FROM rollout_groups WHERE run_id = ?').all(big.runId) as { id: number }[]).map((r) => r.id);
-  const pages = Math.floor(groups / 50);
-  const names = store.metrics.names(big.runId).slice(0, 8);
+  const pages = Math.floor(groups / 100);
+  const names = store.metrics.names(big.runId);
+  // The Rollouts screen's pages of 100, newest first: a row index becomes (step, place in it) from the step
+  // counts (renderer/src/lib/group-pages.svelte.ts), read by keyset from that step.
+  const counts = store.groups.stepCounts(big.runId).reverse();
+  let rows = 0;
+  const firstRow = counts.map((s) => (rows += s.groups) - s.groups);
+  const locate = (row: number) => {
+    const next = firstRow.findIndex((start) => start > row);
+    const k = (next < 0 ? counts.length : next) - 1;
+    return { runId: big.runId, order: 'desc' as const, fromStep: counts[k]!.step, offset: row - firstRow[k]!, limit: 100 };
+  };
+  const deepPages = Array.from({ length: 201 }, (_, i) => locate(((i * 7919) % pages) * 100));
   const reads = {
-    groupsPage: timed(200, (i) => store.groups.list({ runId: big.runId, order: 'desc', offset: ((i * 7919) % pages) * 50, limit: 50 })),
-    groupsFirstPage: timed(200, () => store.groups.list({ runId: big.runId, order: 'desc', offset: 0, limit: 50 })),
+    groupsPage: timed(200, (i) => store.groups.page(deepPages[i]!)),
+    groupsFirstPage: timed(200, () => store.groups.page(deepPages[0]!)),
+    groupsPageByOffset: timed(50, (i) => store.groups.list({ runId: big.runId, order: 'desc', offset: ((i * 7919) % pages) * 100, limit: 100 })),
     stepCounts: timed(20, () => store.groups.stepCounts(big.runId)),
     groupDetail: timed(200, (i) => store.groups.detail(groupIds[(i * 104729) % groupIds.length]!)),
     rankingQueue: timed(200, () => store.rankings.queue({ annotator: 'bench', runId: big.runId })),
-    dashboardMetrics8: timed(20, () => store.metrics.series({ runId: big.runId, names })),
+    rankingQueueAllRuns: timed(200, () => store.rankings.queue({ annotator: 'bench' })),
+    // The dashboard asks for every metric the run logged, thinned to 1,000 points each (the default).
+    dashboardMetrics8: timed(20, () => store.metrics.series({ runId: big.runId, names: names.slice(0, 8) })),
+    dashboardMetricsAll: timed(20, () => store.metrics.series({ runId: big.runId, names })),
+    dashboardMetrics8Whole: timed(5, () => store.metrics.series({ runId: big.runId, names: names.slice(0, 8), maxPoints: 1_000_000 })),
   };
 
   const small = writeRun(store, 'export', 2000, false);

@@ -8,6 +8,8 @@ import type {
   EvalResult,
   Evaluation,
   GroupDetail,
+  GroupKey,
+  KeysetPage,
   LogEvent,
   MetricSeries,
   Page,
@@ -338,8 +340,16 @@ export const calls = {
   'runs.pause': call<Run>()(z.object({ runId: id }).strict()),
   'runs.stop': call<Run>()(z.object({ runId: id }).strict()),
 
+  /** A page of a run's groups by offset, with their total (reads past the rows it skips: for short lists). */
   'groups.list': call<Page<RolloutGroup>>()(
     z.object({ runId: id, step: z.number().int().min(0).optional(), order: z.enum(['asc', 'desc']).optional(), discarded: z.boolean().optional(), ...paging }).strict(),
+  ),
+  /** A page of a run's groups by keyset (GroupPageQuery): the same cost at any depth. */
+  'groups.page': call<KeysetPage<RolloutGroup, GroupKey>>()(
+    z.object({
+      runId: id, step: z.number().int().min(0).optional(), order: z.enum(['asc', 'desc']).optional(), discarded: z.boolean().optional(), ...paging,
+      after: z.object({ step: z.number().int().min(0), id }).strict().optional(), fromStep: z.number().int().min(0).optional(),
+    }).strict(),
   ),
   'groups.get': call<GroupDetail>()(z.object({ groupId: id }).strict()),
   /** Groups per step; with discarded: true, discarded groups count too (and `discarded` says how many). */
@@ -397,7 +407,9 @@ export const calls = {
 
   'metrics.names': call<string[]>()(z.object({ runId: id }).strict()),
   'metrics.series': call<MetricSeries[]>()(
-    z.object({ runId: id, names: z.array(z.string().min(1)).max(64), afterStep: z.number().int().optional() }).strict(),
+    z.object({
+      runId: id, names: z.array(z.string().min(1)).max(64), afterStep: z.number().int().optional(), maxPoints: z.number().int().min(2).max(1_000_000).optional(),
+    }).strict(),
   ),
   'logs.tail': call<LogEvent[]>()(
     z.object({ runId: id.nullable(), limit: z.number().int().min(1).max(2000).optional(), afterId: z.number().int().min(0).optional() }).strict(),

@@ -314,6 +314,11 @@ export interface MetricSeries {
   name: string;
   steps: number[];
   values: number[];
+  /**
+   * Present when the series was thinned (it spans more steps than maxPoints): the points are the first
+   * logged at or after every `stride`-th step from the first, then the last one.
+   */
+  stride?: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -354,11 +359,41 @@ export interface GroupListQuery extends PageQuery {
   discarded?: boolean;
 }
 
+/** Where a group stands in a run's list (by step, then id). */
+export interface GroupKey {
+  step: number;
+  id: number;
+}
+
+/**
+ * A page of a run's groups read by keyset: it starts after a group (`after`, the last one of the page before)
+ * or at a step (`fromStep`, for jumping), then skips `offset` rows (a place within that step) and reads only
+ * its own rows, however deep in the run it is (an offset page reads past every row it skips, and its total
+ * counts them all).
+ */
+export interface GroupPageQuery extends Omit<GroupListQuery, 'offset'> {
+  after?: GroupKey;
+  fromStep?: number;
+  /** Rows to skip from where the page starts: keep it small (a place within a step). */
+  offset?: number;
+}
+
+/** A keyset page: its rows, and the key to pass as `after` for the next page (null after the last row). */
+export interface KeysetPage<T, K> {
+  items: T[];
+  next: K | null;
+}
+
 export interface MetricSeriesQuery {
   runId: number;
   names: string[];
   /** Only steps strictly greater than this (for live updates). */
   afterStep?: number;
+  /**
+   * At most about this many points per series (default 1,000: more than a chart has pixels). A longer
+   * series is thinned to a point every `stride` steps and says so (MetricSeries.stride).
+   */
+  maxPoints?: number;
 }
 
 export interface RankingQueueQuery {

@@ -45,6 +45,8 @@ export interface RolloutGroupRow {
   rankings_needed: number;
   created_at: number;
   discarded_at: number | null;
+  /** The queue policy's score of a queued group (higher is shown first); NULL for none. */
+  queue_score: number | null;
 }
 
 /** A group row joined with its prompt and its members' reward statistics. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { MetricSeries } from '../contract/domain.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -183,6 +184,24 @@ test('metrics: one transaction per step, series since a step, NaN kept, re-loggi
   assert.deepEqual(store.metrics.names(runId), ['kl', 'loss']);
   assert.throws(() => store.metrics.log(runId, 5, { kl: 1, bad: '1' as unknown as number }), /values\.bad: must be a number/);
   assert.equal(store.metrics.series({ runId, names: ['kl'] })[0]!.steps.length, 5, 'a refused step writes nothing');
+  store.close();
+});
+
+test('metrics: a series longer than maxPoints is thinned to logged points a stride apart, ending at the last', () => {
+  const store = memStore();
+  const { runId } = seedRun(store);
+  for (let step = 1; step <= 1000; step++) store.metrics.log(runId, step, { loss: step * 2, ...(step % 7 === 0 ? { eval: step } : {}) });
+  const [loss, evals] = store.metrics.series({ runId, names: ['loss', 'eval'], maxPoints: 100 }) as [MetricSeries, MetricSeries];
+  assert.equal(loss.stride, 11);
+  assert.deepEqual(loss.steps.slice(0, 3), [1, 12, 23]);
+  assert.ok(loss.steps.length > 90 && loss.steps.length <= 100, `${loss.steps.length} points`);
+  assert.equal(loss.steps[loss.steps.length - 1], 1000, 'the latest point is always there');
+  assert.deepEqual(loss.values, loss.steps.map((s) => s * 2));
+  // A sparser metric: each grid step picks the next point it logged, never one it did not.
+  assert.ok(evals.steps.every((s, i) => s % 7 === 0 && (i === 0 || s > evals.steps[i - 1]!)));
+  assert.equal(evals.steps[evals.steps.length - 1], 994);
+  const short = store.metrics.series({ runId, names: ['loss'], afterStep: 950, maxPoints: 100 })[0]!;
+  assert.deepEqual([short.steps.length, short.stride], [50, undefined], 'a series that fits is whole');
   store.close();
 });
 

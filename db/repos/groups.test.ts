@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { GroupKey } from '../../contract/domain.ts';
 import { openStore } from '../index.ts';
 import { groupInput, seedRun } from '../test-fixtures/seed.ts';
 
@@ -56,5 +57,31 @@ test('the ranking queue: a running sync run\'s groups first, then by the queue p
   assert.deepEqual(order(), [high.groupId]);
   assert.deepEqual([store.groups.get(waited.groupId).queueClosed, store.groups.get(low.groupId).queueClosed], ['released', 'stale']);
   assert.deepEqual(store.groups.pendingOfRun(async.runId), [high.groupId]);
+  store.close();
+});
+
+test('keyset paging: after a group and from a step give the offset pages, in both orders, with or without discarded groups', () => {
+  const store = openStore(':memory:');
+  const { runId, promptId } = seedRun(store);
+  for (const step of [1, 2, 2, 3, 3, 3, 4]) store.groups.insert(groupInput(runId, promptId, step, [0.1, 0.2]));
+  store.groups.discardAfter(runId, 3);
+  const ids = (items: { id: number }[]) => items.map((g) => g.id);
+  for (const discarded of [false, true]) {
+    for (const order of ['asc', 'desc'] as const) {
+      const all = store.groups.list({ runId, order, discarded, limit: 500 }).items;
+      // Pages of 2, each after the last group of the one before, equal the offset pages.
+      const pages: number[][] = [];
+      for (let after: GroupKey | null | undefined; after !== null;) {
+        const page = store.groups.page({ runId, order, discarded, limit: 2, ...(after ? { after } : {}) });
+        pages.push(ids(page.items));
+        after = page.next;
+      }
+      assert.deepEqual(pages.flat(), ids(all), `${order}${discarded ? ' with discarded' : ''}`);
+      assert.deepEqual(ids([...store.groups.each({ runId, order, discarded })]), ids(all));
+      // From step 3, skipping one of its groups: the rows the offset page starting there shows.
+      const start = all.findIndex((g) => g.step === 3) + 1;
+      assert.deepEqual(ids(store.groups.page({ runId, order, discarded, fromStep: 3, offset: 1, limit: 3 }).items), ids(all.slice(start, start + 3)));
+    }
+  }
   store.close();
 });

@@ -1,9 +1,11 @@
 // Rollout groups: one prompt's G samples at one step, written whole, read page by page.
-import type { GroupDetail, GroupListQuery, Page, QueueClosed, RankingStatus, RewardComponent, RolloutGroup } from '../../contract/domain.ts';
+import type {
+  GroupDetail, GroupKey, GroupListQuery, GroupPageQuery, KeysetPage, Page, QueueClosed, RankingStatus, RewardComponent, RolloutGroup,
+} from '../../contract/domain.ts';
 import { invalid, notFound, requireFiniteNumber, requireInteger, requireText } from '../errors.ts';
 import type { RolloutGroupListRow } from '../rows.ts';
 import type { RepoContext } from './context.ts';
-import { cachedStatement, pageBounds, placeholders } from './context.ts';
+import { cachedStatement, MAX_PAGE_LIMIT, pageBounds, placeholders } from './context.ts';
 import { LIST_SELECT, memberIdsOf, toGroups } from './group-rows.ts';
 import type { RankingsRepo } from './rankings.ts';
 import { totalReward } from './samples.ts';
@@ -38,6 +40,18 @@ export interface RewardUpdate {
   advantage?: number | null;
 }
 
+/** The rows a group list shows (its run, its step, discarded or not), before any paging. */
+function listFilter(query: GroupListQuery): { filter: string[]; params: number[] } {
+  const filter = ['g.run_id = ?'];
+  const params = [query.runId];
+  if (!query.discarded) filter.push('g.discarded_at IS NULL');
+  if (query.step !== undefined) {
+    filter.push('g.step = ?');
+    params.push(requireInteger('step', query.step, 0));
+  }
+  return { filter, params };
+}
+
 function allEqual(values: readonly number[]): boolean {
   return values.every((v) => v === values[0]);
 }
@@ -58,31 +72,65 @@ export class GroupsRepo {
       const prompt = cachedStatement(this.ctx.db, 'SELECT run_id FROM prompts WHERE id = ?').get(input.promptId) as { run_id: number } | undefined;
       if (!prompt) throw notFound('prompt', input.promptId);
       if (prompt.run_id !== input.runId) throw invalid('promptId', `prompt ${input.promptId} belongs to run ${prompt.run_id}, not run ${input.runId}`);
+      const queue = input.queue && ranking === 'pending'
+        ? { score: requireFiniteNumber('queue.score', input.queue.score), reason: requireText('queue.reason', input.queue.reason) }
+        : null;
       const { lastInsertRowid } = cachedStatement(
         this.ctx.db,
-        `INSERT INTO rollout_groups (run_id, step, prompt_id, group_size, zero_std, ranking_status, rankings_needed, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(input.runId, input.step, input.promptId, input.samples.length, zeroStd ? 1 : 0, ranking, rankingsNeeded, this.ctx.now());
+        `INSERT INTO rollout_groups (run_id, step, prompt_id, group_size, zero_std, ranking_status, rankings_needed, created_at, queue_score)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(input.runId, input.step, input.promptId, input.samples.length, zeroStd ? 1 : 0, ranking, rankingsNeeded, this.ctx.now(), queue?.score ?? null);
       const groupId = Number(lastInsertRowid);
-      if (input.queue && ranking === 'pending') {
-        this.ctx.db.prepare('INSERT INTO group_queue (group_id, score, reason) VALUES (?, ?, ?)').run(groupId, requireFiniteNumber('queue.score', input.queue.score), requireText('queue.reason', input.queue.reason));
-      }
+      if (queue) cachedStatement(this.ctx.db, 'INSERT INTO group_queue (group_id, reason) VALUES (?, ?)').run(groupId, queue.reason);
       const sampleIds = input.samples.map((s, i) => this.samples.insertRow(`samples[${i}]`, groupId, 'member', i, null, s));
       return { groupId, sampleIds };
     })();
   }
 
-  /** Groups of a run (optionally of one step), by step then id, a page at a time. */
+  /** Groups of a run (optionally of one step), by step then id, a page at a time from an offset, with their total. */
   list(query: GroupListQuery): Page<RolloutGroup> {
     const { offset, limit } = pageBounds(query);
-    const order = query.order === 'desc' ? 'DESC' : 'ASC';
-    const kept = query.discarded ? '' : ' AND g.discarded_at IS NULL';
-    const where = (query.step === undefined ? 'g.run_id = ?' : 'g.run_id = ? AND g.step = ?') + kept;
-    const params = query.step === undefined ? [query.runId] : [query.runId, query.step];
-    const rows = this.ctx.db.prepare(`${LIST_SELECT} WHERE ${where} ORDER BY g.step ${order}, g.id ${order} LIMIT ? OFFSET ?`)
+    const { filter, params } = listFilter(query);
+    const { total } = cachedStatement(this.ctx.db, `SELECT count(*) AS total FROM rollout_groups g WHERE ${filter.join(' AND ')}`).get(...params) as { total: number };
+    return { items: this.read(query, offset, limit), total, offset, limit };
+  }
+
+  /**
+   * A page by keyset (after a group, or from a step, then `offset` rows): a seek in the index and the page's
+   * own rows, so a page deep in a long run costs what the first one does (no total: counting is not flat).
+   */
+  page(query: GroupPageQuery): KeysetPage<RolloutGroup, GroupKey> {
+    const { offset, limit } = pageBounds(query);
+    const items = this.read(query, offset, limit);
+    const last = items[items.length - 1];
+    return { items, next: last && items.length === limit ? { step: last.step, id: last.id } : null };
+  }
+
+  /** Every group of a run in list order, read by keyset pages (exports, whole-run views). */
+  *each(query: Omit<GroupListQuery, 'offset' | 'limit'>): Generator<RolloutGroup> {
+    for (let after: GroupKey | undefined; ;) {
+      const { items, next } = this.page({ ...query, limit: MAX_PAGE_LIMIT, ...(after ? { after } : {}) });
+      yield* items;
+      if (!next) return;
+      after = next;
+    }
+  }
+
+  private read(query: GroupPageQuery, offset: number, limit: number): RolloutGroup[] {
+    const desc = query.order === 'desc';
+    const { filter: seek, params } = listFilter(query);
+    if (query.after) {
+      seek.push(`(g.step, g.id) ${desc ? '<' : '>'} (?, ?)`);
+      params.push(requireInteger('after.step', query.after.step, 0), requireInteger('after.id', query.after.id, 1));
+    }
+    if (query.fromStep !== undefined) {
+      seek.push(`g.step ${desc ? '<=' : '>='} ?`);
+      params.push(requireInteger('fromStep', query.fromStep, 0));
+    }
+    const order = desc ? 'DESC' : 'ASC';
+    const rows = cachedStatement(this.ctx.db, `${LIST_SELECT} WHERE ${seek.join(' AND ')} ORDER BY g.step ${order}, g.id ${order} LIMIT ? OFFSET ?`)
       .all(...params, limit, offset) as RolloutGroupListRow[];
-    const { total } = this.ctx.db.prepare(`SELECT count(*) AS total FROM rollout_groups g WHERE ${where}`).get(...params) as { total: number };
-    return { items: toGroups(this.ctx, rows), total, offset, limit };
+    return toGroups(this.ctx, rows);
   }
 
   /** The steps of a run that have (not discarded) groups, ascending (for step navigation). */
@@ -124,7 +172,7 @@ export class GroupsRepo {
   }
 
   find(id: number): RolloutGroup | null {
-    const row = this.ctx.db.prepare(`${LIST_SELECT} WHERE g.id = ?`).get(id) as RolloutGroupListRow | undefined;
+    const row = cachedStatement(this.ctx.db, `${LIST_SELECT} WHERE g.id = ?`).get(id) as RolloutGroupListRow | undefined;
     return row ? toGroups(this.ctx, [row])[0]! : null;
   }
 
@@ -163,7 +211,7 @@ export class GroupsRepo {
     this.ctx.db.transaction(() => {
       this.setRanking(groupId, 'none');
       this.ctx.db.prepare(
-        `INSERT INTO group_queue (group_id, score, reason, closed) VALUES (?, 0, '', ?)
+        `INSERT INTO group_queue (group_id, reason, closed) VALUES (?, '', ?)
          ON CONFLICT (group_id) DO UPDATE SET closed = excluded.closed`,
       ).run(groupId, closed);
     })();

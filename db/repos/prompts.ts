@@ -2,7 +2,7 @@
 import type { JsonValue, Prompt } from '../../contract/domain.ts';
 import { notFound, requireText, toJson } from '../errors.ts';
 import type { PromptRow } from '../rows.ts';
-import type { RepoContext } from './context.ts';
+import { cachedStatement, type RepoContext } from './context.ts';
 
 export interface PromptInput {
   text: string;
@@ -21,7 +21,8 @@ export class PromptsRepo {
   ensure(runId: number, input: PromptInput): Prompt {
     requireText('text', input.text);
     requireText('task', input.task);
-    const row = this.ctx.db.prepare(
+    const row = cachedStatement(
+      this.ctx.db,
       `INSERT INTO prompts (run_id, text, task, spec) VALUES (?, ?, ?, ?)
        ON CONFLICT (run_id, task, text) DO UPDATE SET id = id RETURNING *`,
     ).get(runId, input.text, input.task, toJson('spec', input.spec ?? null)) as PromptRow;

@@ -3,8 +3,13 @@ import type { Ranking, RankingInput, RankingQueueQuery, RolloutGroup } from '../
 import { invalid, notFound, requireInteger, requireText } from '../errors.ts';
 import type { RankingEntryRow, RankingRow, RolloutGroupListRow } from '../rows.ts';
 import type { RepoContext } from './context.ts';
-import { groupBy, placeholders } from './context.ts';
+import { cachedStatement, groupBy, placeholders } from './context.ts';
 import { LIST_SELECT, memberIdsOf, toGroups } from './group-rows.ts';
+
+/** The annotator (the last parameter) has not ranked or skipped group g yet. */
+const NOT_DONE = 'NOT EXISTS (SELECT 1 FROM rankings r WHERE r.group_id = g.id AND r.annotator = ?)';
+/** Runs a person is holding up: training in sync mode, which waits for their rankings (found among the running ones). */
+const SYNC_RUNNING = `SELECT id FROM runs INDEXED BY runs_by_status WHERE status = 'running' AND json_extract(config, '$.human.mode') = 'sync'`;
 
 export class RankingsRepo {
   constructor(private readonly ctx: RepoContext) {}
@@ -95,32 +100,30 @@ export class RankingsRepo {
   /**
    * The next groups waiting for this annotator (pending, and not yet ranked or skipped by them): first the
    * groups a sync run is waiting on, then by the queue policy's score (highest first), then oldest first.
+   * Each part is read in that order from the pending groups' index (rollout_groups_queue*), so the queue
+   * costs the same with 10 or 10,000 groups waiting.
    */
   queue(query: RankingQueueQuery): RolloutGroup[] {
     const limit = requireInteger('limit', query.limit ?? 10, 1);
-    const { where, params } = this.queueFilter(query);
-    const rows = this.ctx.db.prepare(
-      // A running sync run's groups first (looked up by id per candidate, so the runs table is never scanned).
-      `${LIST_SELECT} WHERE ${where}
-       ORDER BY (SELECT run.status = 'running' AND json_extract(run.config, '$.human.mode') = 'sync' FROM runs run WHERE run.id = g.run_id) DESC,
-         coalesce(q.score, -1e300) DESC, g.id
-       LIMIT ?`,
-    ).all(...params, limit) as RolloutGroupListRow[];
-    return toGroups(this.ctx, rows);
+    const annotator = requireText('annotator', query.annotator);
+    const select = (where: string) =>
+      cachedStatement(this.ctx.db, `${LIST_SELECT} WHERE g.ranking_status = 'pending' AND ${where} AND ${NOT_DONE} ORDER BY g.queue_score DESC, g.id LIMIT ?`);
+    // One run: its groups share their priority.
+    if (query.runId !== undefined) return toGroups(this.ctx, select('g.run_id = ?').all(query.runId, annotator, limit) as RolloutGroupListRow[]);
+    const waiting = JSON.stringify((cachedStatement(this.ctx.db, SYNC_RUNNING).all() as { id: number }[]).map((r) => r.id));
+    const first = select('g.run_id IN (SELECT value FROM json_each(?))').all(waiting, annotator, limit) as RolloutGroupListRow[];
+    const rest = first.length < limit
+      ? select('g.run_id NOT IN (SELECT value FROM json_each(?))').all(waiting, annotator, limit - first.length) as RolloutGroupListRow[]
+      : [];
+    return toGroups(this.ctx, [...first, ...rest]);
   }
 
   /** How many groups wait for this annotator. */
   queueSize(query: Omit<RankingQueueQuery, 'limit'>): number {
-    const { where, params } = this.queueFilter(query);
-    return (this.ctx.db.prepare(`SELECT count(*) AS n FROM rollout_groups g WHERE ${where}`).get(...params) as { n: number }).n;
-  }
-
-  private queueFilter(query: Omit<RankingQueueQuery, 'limit'>): { where: string; params: (string | number)[] } {
     const annotator = requireText('annotator', query.annotator);
-    const notDone = `NOT EXISTS (SELECT 1 FROM rankings r WHERE r.group_id = g.id AND r.annotator = ?)`;
-    return query.runId === undefined
-      ? { where: `g.ranking_status = 'pending' AND ${notDone}`, params: [annotator] }
-      : { where: `g.ranking_status = 'pending' AND g.run_id = ? AND ${notDone}`, params: [query.runId, annotator] };
+    const [where, params] = query.runId === undefined ? ['', [annotator]] : ['AND g.run_id = ?', [query.runId, annotator]];
+    return (cachedStatement(this.ctx.db, `SELECT count(*) AS n FROM rollout_groups g WHERE g.ranking_status = 'pending' ${where} AND ${NOT_DONE}`)
+      .get(...params) as { n: number }).n;
   }
 
   /** Rankings (not skips) of a run's groups with id > afterId, oldest first: what the trainer has not seen yet. */

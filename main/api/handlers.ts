@@ -38,15 +38,6 @@ function requireKnown(field: string, name: string, known: string[]): void {
   if (!known.includes(name)) throw invalid(field, `unknown ${field} "${name}"; one of ${known.join(', ')}`);
 }
 
-/** Every group of a run, newest step first, a page at a time. */
-function* runGroups(store: Store, runId: number) {
-  store.runs.get(runId);
-  for (let offset = 0; ; offset += 500) {
-    const page = store.groups.list({ runId, offset, limit: 500, order: 'desc' });
-    yield* page.items;
-    if (offset + 500 >= page.total) return;
-  }
-}
 
 /** A group of an edit run with its members' edits, their rewards and advantages. */
 function editGroupView(store: Store, group: RolloutGroup): EditGroupView {
@@ -74,7 +65,8 @@ function trajectoryView(trajectory: Trajectory): TrajectoryView {
 function agreementOf(store: Store, runId: number): AgreementReport {
   const ranked: Ranking[][] = [];
   const groups: GroupAgreement[] = [];
-  for (const group of runGroups(store, runId)) {
+  store.runs.get(runId);
+  for (const group of store.groups.each({ runId, order: 'desc' })) {
     const rankings = store.rankings.forGroup(group.id).filter((r) => !r.skipped);
     if (rankings.length < 2) continue;
     ranked.push(rankings);
@@ -158,6 +150,7 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     'runs.stop': ({ runId }) => runs.stop(runId),
 
     'groups.list': (query) => store.groups.list(query),
+    'groups.page': (query) => store.groups.page(query),
     'groups.get': ({ groupId }) => withAutomaticAdvantages(store, store.groups.detail(groupId)),
     'groups.steps': ({ runId, discarded }) => store.groups.stepCounts(runId, discarded),
 

@@ -45,12 +45,8 @@ export function reflectionPage(store: Store, runId: number, filter: ReflectionFi
   const run = store.runs.get(runId);
   const weights = (run.config as { rewards?: Record<string, number> }).rewards ?? {};
   const matching: StoredCycle[] = [];
-  for (let from = 0; ; from += 500) {
-    const groups = store.groups.list({ runId, offset: from, limit: 500, order: 'desc' });
-    for (const group of groups.items) {
-      for (const cycle of store.reflections.forGroup(group.id)) if (FILTERS[filter](cycle)) matching.push({ group, cycle });
-    }
-    if (from + 500 >= groups.total) break;
+  for (const group of store.groups.each({ runId, order: 'desc' })) {
+    for (const cycle of store.reflections.forGroup(group.id)) if (FILTERS[filter](cycle)) matching.push({ group, cycle });
   }
   const items = matching.slice(offset, offset + limit).map(({ group, cycle }) => cycleView(store, group, cycle, weights));
   return { items, total: matching.length, offset, limit };

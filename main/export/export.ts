@@ -100,12 +100,7 @@ class ImageWriter {
 
 /** Every group of a run with its members and rankings, oldest step first, a page at a time. */
 function* groupsOf(store: Store, runId: number): Generator<GroupDetail> {
-  const pageSize = 500;
-  for (let offset = 0; ; offset += pageSize) {
-    const page = store.groups.list({ runId, offset, limit: pageSize, order: 'asc' });
-    for (const group of page.items) yield store.groups.detail(group.id);
-    if (offset + pageSize >= page.total) return;
-  }
+  for (const group of store.groups.each({ runId, order: 'asc' })) yield store.groups.detail(group.id);
 }
 
 type Row = Record<string, unknown>;

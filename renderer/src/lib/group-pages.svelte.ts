@@ -1,5 +1,7 @@
 // A run's rollout groups for the virtualised list, newest step first, fetched a page at a time as
-// rows come into view; step counts give each step's offset so "jump to step" scrolls straight there.
+// rows come into view; step counts give each step's offset so "jump to step" scrolls straight there, and
+// turn a row index into (step, place in it): pages are read by keyset from that step (groups.page), so
+// a page deep in a long run costs what the first one does.
 import type { RolloutGroup } from '../../../contract/domain.ts';
 import { errorMessage, type RendererApi } from './api.ts';
 
@@ -14,6 +16,8 @@ export class GroupPages {
   loaded = $state(false);
   error = $state<string | null>(null);
   private pages = $state.raw<Map<number, RolloutGroup[]>>(new Map());
+  /** Row index of each step's first group, in `steps` order. */
+  private starts: number[] = [];
   private readonly inFlight = new Set<number>();
   private range: [number, number] = [0, 0];
   private generation = 0;
@@ -27,7 +31,9 @@ export class GroupPages {
       const steps = await this.api.call('groups.steps', { runId: this.runId, discarded: this.showDiscarded });
       if (generation !== this.generation) return;
       this.steps = [...steps].reverse();
-      this.total = steps.reduce((sum, s) => sum + s.groups, 0);
+      let total = 0;
+      this.starts = this.steps.map((s) => (total += s.groups) - s.groups);
+      this.total = total;
       this.pages = new Map();
       this.inFlight.clear();
       this.error = null;
@@ -45,12 +51,20 @@ export class GroupPages {
 
   /** Row index of the first group of `step` (or of the nearest older step), for jumping. */
   offsetOfStep(step: number): number {
-    let offset = 0;
-    for (const s of this.steps) {
-      if (s.step <= step) return offset;
-      offset += s.groups;
+    const i = this.steps.findIndex((s) => s.step <= step);
+    return i < 0 ? Math.max(0, this.total - 1) : this.starts[i]!;
+  }
+
+  /** The step row `index` is in and how many rows of that step come before it. */
+  private locate(index: number): { step: number; within: number } {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= index) lo = mid;
+      else hi = mid - 1;
     }
-    return Math.max(0, offset - 1);
+    return { step: this.steps[lo]!.step, within: index - this.starts[lo]! };
   }
 
   /** Fetches the pages covering rows [start, end). */
@@ -64,7 +78,10 @@ export class GroupPages {
     await Promise.all(wanted.map(async (page) => {
       this.inFlight.add(page);
       try {
-        const result = await this.api.call('groups.list', { runId: this.runId, order: 'desc', discarded: this.showDiscarded, offset: page * PAGE_SIZE, limit: PAGE_SIZE });
+        const { step, within } = this.locate(page * PAGE_SIZE);
+        const result = await this.api.call('groups.page', {
+          runId: this.runId, order: 'desc', discarded: this.showDiscarded, fromStep: step, offset: within, limit: PAGE_SIZE,
+        });
         if (generation !== this.generation) return;
         this.pages = new Map(this.pages).set(page, result.items);
       } catch (err) {
