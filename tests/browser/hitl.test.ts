@@ -2,13 +2,16 @@
 // created from the form with people's default weights, ranked by keyboard, whose stored rewards carry the human
 // weight and whose advantages differ from the automatic ones; a sync run whose groups are all skipped and goes
 // on; a reflection run whose critique, marked on the Reflections screen, becomes a reward in a later update.
+// And the form's other choices reaching the trainer: a DiffusionNFT run with global-std advantages (ranked by
+// people, so that its groups differ) logs what only that objective logs; Flow-GRPO's SDE window is stored.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Store } from '../../db/index.ts';
 import { groupAdvantages } from '../../main/rl/advantages.ts';
+import type { TrainConfig } from '../../main/rl/config.ts';
 import { humanPart } from '../../main/rl/feedback.ts';
 import { withStore } from './fixtures.ts';
-import { startHarness, type Harness } from './harness.ts';
+import { startHarness, unlabelledControls, type Harness } from './harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -20,8 +23,11 @@ after(async () => {
 
 const read = <T>(fn: (store: Store) => T): T => withStore(h.server.dataDir, fn);
 
-/** Fills the new-run form and creates the run; returns its id. */
-async function createRun(name: string, scenario: string, human: 'off' | 'sync', steps: number, promptsPerStep?: number): Promise<number> {
+/** Fills the new-run form (`choose` sets more fields) and creates the run; returns its id. */
+async function createRun(
+  name: string, scenario: string, human: 'off' | 'sync', steps: number,
+  { promptsPerStep, choose }: { promptsPerStep?: number; choose?: () => Promise<void> } = {},
+): Promise<number> {
   const { page } = h;
   await h.open('runs', 'Runs');
   await page.getByLabel('Run name').fill(name);
@@ -30,6 +36,7 @@ async function createRun(name: string, scenario: string, human: 'off' | 'sync', 
   await page.getByLabel('Human feedback').selectOption(human);
   await page.getByLabel('Steps', { exact: true }).fill(String(steps));
   if (promptsPerStep !== undefined) await page.getByLabel('Prompts per step').fill(String(promptsPerStep));
+  await choose?.();
   await page.getByRole('button', { name: 'Create run' }).click();
   const row = page.getByRole('row').filter({ hasText: name });
   await row.waitFor();
@@ -132,7 +139,7 @@ test('a critique marked on the Reflections screen is a reward in the next update
   const { page } = h;
   // Steps of 12 prompts last long enough (even on a fast machine) for the mark to land while its group is
   // still fresh (human.stalenessLimit steps); the run is stopped once the mark has reached an update.
-  const runId = await createRun('nano reflect marked', 'reflect', 'off', 200, 12);
+  const runId = await createRun('nano reflect marked', 'reflect', 'off', 200, { promptsPerStep: 12 });
   await start(runId);
   const note = page.getByRole('note', { name: 'What a mark does' });
   for (let i = 0; !(await note.isVisible().catch(() => false)); i++) {
@@ -170,5 +177,59 @@ test('a critique marked on the Reflections screen is a reward in the next update
   }
   await h.open(`runs/${runId}`, 'Runs');
   await page.getByRole('button', { name: 'Stop' }).click();
+  assert.deepEqual(h.pageErrors, []);
+});
+
+test('the DM objective and the advantages chosen in the form train the run; Clone takes them back', async () => {
+  const { page } = h;
+  await h.open('runs', 'Runs');
+  // Text reasoning trains the LM only: advantages to choose, no DM objective.
+  await page.getByLabel('Scenario').selectOption('text');
+  await page.getByLabel('Advantages').waitFor();
+  assert.equal(await page.getByLabel('DM objective').count(), 0);
+
+  // Random nano weights draw nothing ShapeEval can score: every group's rewards tie and nothing would train.
+  // People's rankings give the groups their spread (sync: each step waits for them).
+  const runId = await createRun('nano nft', 't2i', 'sync', 2, {
+    choose: async () => {
+      assert.equal(await page.getByLabel('DM objective').inputValue(), 'flowGrpo', 'the preset');
+      await page.getByLabel('DM objective').selectOption('nft');
+      assert.equal(await page.getByLabel('SDE window').count(), 0, 'no window for an objective without SDE likelihoods');
+      assert.equal(await page.getByLabel('NFT beta').inputValue(), '1');
+      await page.getByLabel('Advantages').selectOption('globalStd');
+      await page.getByText("÷ the std of the whole step's rewards").waitFor();
+      await page.getByRole('group', { name: 'Optimisation' }).scrollIntoViewIfNeeded();
+      await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      await h.screenshot('run-form-objectives');
+    },
+  });
+  const config = read((s) => s.runs.get(runId).config) as TrainConfig;
+  assert.deepEqual([config.loss.dm.objective, config.loss.advantage, config.rollout.sdeWindow], ['nft', 'globalStd', null]);
+  await start(runId);
+  await answerUntilDone(runId, ['1', '2', '3', '4', 'Enter'], 'ranking the NFT run');
+  // old_deviation (v_old against v_theta) is a metric only DiffusionNFT's term logs.
+  const names = read((s) => s.metrics.names(runId));
+  assert.ok(names.includes('old_deviation/dm'), `the trainer ran DiffusionNFT: ${names.join(', ')}`);
+
+  // Clone fills the choices back; Flow-GRPO with a fixed 2-step window from step 1 is stored as such.
+  await h.open(`runs/${runId}`, 'Runs');
+  await page.getByRole('region', { name: `#${runId} nano nft` }).getByRole('button', { name: 'Clone' }).click();
+  await page.getByText(`Cloned from run #${runId}`).waitFor();
+  const shown = [await page.getByLabel('DM objective').inputValue(), await page.getByLabel('Advantages').inputValue()];
+  assert.deepEqual(shown, ['nft', 'globalStd']);
+  await page.getByLabel('DM objective').selectOption('flowGrpo');
+  await page.getByLabel('SDE window').selectOption('fixed');
+  await page.getByLabel('Window size (steps)').fill('4');
+  await page.getByLabel('Window start (0 = first step)').fill('1');
+  const tooLong = /SDE window \(start 1, size 4\) ends after the trajectory's 4 steps/;
+  await page.getByRole('alert', { name: 'Config problem' }).filter({ hasText: tooLong }).waitFor();
+  await page.getByLabel('Window size (steps)').fill('2');
+  await page.getByLabel('Run name').fill('nano windowed');
+  await page.getByRole('button', { name: 'Create run' }).click();
+  await page.getByRole('row').filter({ hasText: 'nano windowed' }).waitFor();
+  const windowed = read((s) => s.runs.list().find((r) => r.name === 'nano windowed')!.config) as TrainConfig;
+  const stored = [windowed.loss.dm.objective, windowed.loss.advantage, windowed.rollout.sdeWindow];
+  assert.deepEqual(stored, ['flowGrpo', 'globalStd', { size: 2, start: 1 }]);
+  assert.deepEqual(await unlabelledControls(page), []);
   assert.deepEqual(h.pageErrors, []);
 });
