@@ -9,7 +9,7 @@ import { trainableSteps } from '../models/flow.ts';
 import { mixSeeds, Rng } from '../world/rng.ts';
 import { batchAdvantages } from './advantages.ts';
 import { advantageOptions, rewardWeights, type TrainConfig } from './config.ts';
-import type { ObjectiveTerms, Policy, SampleResult, TaskItem, UpdateSample } from './policy.ts';
+import { firstImage, type ObjectiveTerms, type Policy, type SampleResult, type TaskItem, type UpdateSample } from './policy.ts';
 import { computeRewards, REWARD_COMPONENT_DEFS, totalReward, type RewardComponentDef, type RewardContext } from './rewards.ts';
 import { rolloutOptionsOf, type ScenarioModule } from './scenarios/scenario.ts';
 import { meanStd } from './stats.ts';
@@ -85,7 +85,8 @@ async function scoreGroup(env: GrpoEnv, step: number, item: TaskItem, samples: S
   const { cfg, scenario } = env;
   if (samples.length !== cfg.rollout.groupSize) throw new Error(`policy.rollout gave ${samples.length} samples for '${item.text}', expected ${cfg.rollout.groupSize}`);
   const seen = samples.map((s) => scenario.rewardSample(s));
-  const images = seen.map((s) => s.image);
+  // The features of the member's own image (the one stored and shown for ranking; reflection's first image).
+  const images = samples.map((s) => firstImage(s)?.image);
   const features = env.wantsFeatures && images.every((im) => im) ? await env.policy.features(images.map((im) => im!)) : undefined;
   const rewards = computeRewards(seen.map((s, k) => ({ ...s, ...(features ? { features: features[k]! } : {}) })), item.target, rewardWeights(cfg), ctx, env.components);
   const split = scenario.splitRewards?.(samples, item, cfg, env.components ?? REWARD_COMPONENT_DEFS, ctx);
