@@ -9,7 +9,9 @@ import rendererConfig from './renderer/vite.config.ts';
 // drops when Electron's binary cannot be downloaded (it is an optional dependency). The bundles need only
 // the major version, so it comes from package.json's declared range when the package is absent.
 if (!process.env.ELECTRON_MAJOR_VER) {
-  const { optionalDependencies } = JSON.parse(readFileSync(resolve('package.json'), 'utf8')) as { optionalDependencies: Record<string, string> };
+  const { optionalDependencies } = JSON.parse(readFileSync(resolve('package.json'), 'utf8')) as {
+    optionalDependencies: Record<string, string>;
+  };
   const major = /\d+/.exec(optionalDependencies.electron ?? '')?.[0];
   if (!major) throw new Error('package.json declares no electron version in optionalDependencies');
   process.env.ELECTRON_MAJOR_VER = major;

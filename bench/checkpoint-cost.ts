@@ -25,13 +25,20 @@ try {
     saveCheckpoint(path, model.store, { optimizer, metadata: { step: String(i) } });
     seconds.push((performance.now() - t0) / 1000);
     // The weights and, beside them, the optimizer's moments.
-    bytes = readdirSync(dir).filter((f) => f.startsWith(`step-${i}.`)).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+    bytes = readdirSync(dir)
+      .filter((f) => f.startsWith(`step-${i}.`))
+      .reduce((n, f) => n + statSync(join(dir, f)).size, 0);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
   await model.dispose();
 }
 const sorted = [...seconds].sort((a, b) => a - b);
-const result = { parameters: model.store.list().reduce((n, p) => n + p.size, 0), bytes, medianSeconds: sorted[Math.floor(sorted.length / 2)], seconds };
+const result = {
+  parameters: model.store.list().reduce((n, p) => n + p.size, 0),
+  bytes,
+  medianSeconds: sorted[Math.floor(sorted.length / 2)],
+  seconds,
+};
 console.log(JSON.stringify(result));
 if (jsonPath) writeFileSync(jsonPath, JSON.stringify(result, null, 2) + '\n');

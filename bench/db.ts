@@ -32,7 +32,10 @@ if (!Number.isSafeInteger(SAMPLES) || SAMPLES < 1000) throw new Error('--samples
 const dir = option('--dir') ?? mkdtempSync(join(tmpdir(), 'unirl-bench-db-'));
 const dbPath = join(dir, 'unirl.sqlite');
 
-const G = 8, PROMPTS_PER_STEP = 4, S = 10, METRICS = 30;
+const G = 8,
+  PROMPTS_PER_STEP = 4,
+  S = 10,
+  METRICS = 30;
 const config = resolveTrainConfig('t2i');
 const rng = new Rng(7);
 const images = Array.from({ length: 97 }, () => {
@@ -49,21 +52,34 @@ const latentPool = Array.from({ length: 13 }, () => Float32Array.from({ length: 
 function sampleInput(i: number, keepLatents: boolean): SampleInput {
   const tensors: Record<string, Tensor> = {
     logProbs: { dtype: 'float32', shape: [S], data: logProbs[i % logProbs.length]! },
-    times: { dtype: 'float32', shape: [S + 1], data: times }, steps: { dtype: 'int32', shape: [S], data: steps },
+    times: { dtype: 'float32', shape: [S + 1], data: times },
+    steps: { dtype: 'int32', shape: [S], data: steps },
   };
   if (keepLatents) tensors.latents = { dtype: 'float32', shape: [S + 1, 64, 48], data: latentPool[i % latentPool.length]! };
   return {
-    seed: i, text: null, image: images[i % images.length]!, advantage: (i % 17) / 8 - 1,
+    seed: i,
+    text: null,
+    image: images[i % images.length]!,
+    advantage: (i % 17) / 8 - 1,
     rewards: [{ name: 'shapeEval', value: (i % 5) / 4, weight: 1 }],
-    trajectories: [{
-      kind: 'dm', seeds: { noise: i, sde: i + 1 }, ...(keepLatents ? { compact: 'q8' as const } : {}),
-      tensors,
-    }],
+    trajectories: [
+      {
+        kind: 'dm',
+        seeds: { noise: i, sde: i + 1 },
+        ...(keepLatents ? { compact: 'q8' as const } : {}),
+        tensors,
+      },
+    ],
   };
 }
 
 /** Writes `samples` samples of a run the way the trainer does; returns the run id and the insert rate. */
-function writeRun(store: ReturnType<typeof openStore>, name: string, samples: number, progress: boolean): { runId: number; samplesPerSecond: number } {
+function writeRun(
+  store: ReturnType<typeof openStore>,
+  name: string,
+  samples: number,
+  progress: boolean,
+): { runId: number; samplesPerSecond: number } {
   const run = store.runs.create({ name, scenario: 't2i', config: config as never });
   const promptIds = prompts.map((text) => store.prompts.ensure(run.id, { text, task: 'single_object' }).id);
   const stepCount = Math.ceil(samples / (G * PROMPTS_PER_STEP));
@@ -73,14 +89,20 @@ function writeRun(store: ReturnType<typeof openStore>, name: string, samples: nu
     for (let index = 0; index < PROMPTS_PER_STEP && written < samples; index++) {
       const queued = rng.next() < 0.1;
       const keep = latentStorageOf(config, { step, index, ranked: queued }).latents;
-      store.transaction(() => store.groups.insert({
-        runId: run.id, step, promptId: promptIds[(step * PROMPTS_PER_STEP + index) % promptIds.length]!, ranking: queued ? 'pending' : 'none',
-        samples: Array.from({ length: G }, (_, k) => sampleInput(written + k, keep)),
-      }));
+      store.transaction(() =>
+        store.groups.insert({
+          runId: run.id,
+          step,
+          promptId: promptIds[(step * PROMPTS_PER_STEP + index) % promptIds.length]!,
+          ranking: queued ? 'pending' : 'none',
+          samples: Array.from({ length: G }, (_, k) => sampleInput(written + k, keep)),
+        }),
+      );
       written += G;
     }
     store.metrics.log(run.id, step, Object.fromEntries(Array.from({ length: METRICS }, (_, m) => [`metric/${m}`, rng.next()])));
-    if (progress && step % 2000 === 0) process.stderr.write(`  ${written} samples, ${(written / ((performance.now() - t0) / 1000)).toFixed(0)}/s\n`);
+    if (progress && step % 2000 === 0)
+      process.stderr.write(`  ${written} samples, ${(written / ((performance.now() - t0) / 1000)).toFixed(0)}/s\n`);
   }
   return { runId: run.id, samplesPerSecond: written / ((performance.now() - t0) / 1000) };
 }
@@ -120,7 +142,9 @@ try {
   const reads = {
     groupsPage: timed(200, (i) => store.groups.page(deepPages[i]!)),
     groupsFirstPage: timed(200, () => store.groups.page(deepPages[0]!)),
-    groupsPageByOffset: timed(50, (i) => store.groups.list({ runId: big.runId, order: 'desc', offset: ((i * 7919) % pages) * 100, limit: 100 })),
+    groupsPageByOffset: timed(50, (i) =>
+      store.groups.list({ runId: big.runId, order: 'desc', offset: ((i * 7919) % pages) * 100, limit: 100 }),
+    ),
     stepCounts: timed(20, () => store.groups.stepCounts(big.runId)),
     groupDetail: timed(200, (i) => store.groups.detail(groupIds[(i * 104729) % groupIds.length]!)),
     rankingQueue: timed(200, () => store.rankings.queue({ annotator: 'bench', runId: big.runId })),
@@ -139,10 +163,15 @@ try {
   const reclaim = reclaimSpace(store);
 
   const result = {
-    samples: SAMPLES, groups, steps: Math.ceil(SAMPLES / (G * PROMPTS_PER_STEP)), metricsPerStep: METRICS,
+    samples: SAMPLES,
+    groups,
+    steps: Math.ceil(SAMPLES / (G * PROMPTS_PER_STEP)),
+    metricsPerStep: METRICS,
     insertSamplesPerSecond: Math.round(big.samplesPerSecond),
-    sizeBytes, bytesPerSample: Math.round(sizeBytes / SAMPLES),
-    readsMs: reads, exportRollouts2kMs: exportRollouts2k,
+    sizeBytes,
+    bytesPerSample: Math.round(sizeBytes / SAMPLES),
+    readsMs: reads,
+    exportRollouts2kMs: exportRollouts2k,
     deleteRun2kReclaim: reclaim,
   };
   const text = JSON.stringify(result, null, 2);

@@ -39,10 +39,17 @@ async function odeScores(weights: string) {
     const out = [];
     for (const item of items) {
       const { edit, source } = item.target.edit as { edit: Edit; source: ImageRGB };
-      const images = await generator.edit!(Array.from({ length: SEEDS }, (_, k) => ({ source, instruction: edit.instruction, seed: 1000 + k })));
+      const images = await generator.edit!(
+        Array.from({ length: SEEDS }, (_, k) => ({ source, instruction: edit.instruction, seed: 1000 + k })),
+      );
       const scores = images.map((image) => scoreEdit(image, source, edit));
       const mean = (f: (s: (typeof scores)[number]) => number) => Number((scores.reduce((a, s) => a + f(s), 0) / SEEDS).toFixed(3));
-      out.push({ instruction: edit.instruction, objectTerm: mean((s) => s.objectTerm), similarity: mean((s) => s.similarity), correct: mean((s) => (s.correct ? 1 : 0)) });
+      out.push({
+        instruction: edit.instruction,
+        objectTerm: mean((s) => s.objectTerm),
+        similarity: mean((s) => s.similarity),
+        correct: mean((s) => (s.correct ? 1 : 0)),
+      });
     }
     return out;
   } finally {
@@ -54,17 +61,29 @@ const store = openStore(join(dir, 'runs.sqlite'));
 try {
   const before = await odeScores(checkpoint);
   const config = resolveTrainConfig('edit', undefined, {
-    steps, runtime: { threads: 1 }, optim: { lr: { dm: lr } }, eval: { every: 0 }, checkpointEvery: 1_000_000,
-    loss: { dm: { klBeta }, advantage }, rewards: { editCompliance: 4, editPreservation: 2, cycle: 0 }, edit: { cycle: false },
+    steps,
+    runtime: { threads: 1 },
+    optim: { lr: { dm: lr } },
+    eval: { every: 0 },
+    checkpointEvery: 1_000_000,
+    loss: { dm: { klBeta }, advantage },
+    rewards: { editCompliance: 4, editPreservation: 2, cycle: 0 },
+    edit: { cycle: false },
     rollout: { storeLatents: false, promptsPerStep: items.length, noiseLevel },
   });
   const { model, metadata } = UnifiedModel.load(checkpoint, { threads: 1 });
   const rewards: number[] = [];
-  const result = await train({
-    config, store, dataDir: dir, policy: new UnifiedPolicy(model, 'edit', metadata),
-    tasks: { ...tasks, next: (count) => items.slice(0, count) },
-    onStep: (s) => void rewards.push(s.metrics['reward/mean']!),
-  }, { progress() {}, checkCancelled() {} });
+  const result = await train(
+    {
+      config,
+      store,
+      dataDir: dir,
+      policy: new UnifiedPolicy(model, 'edit', metadata),
+      tasks: { ...tasks, next: (count) => items.slice(0, count) },
+      onStep: (s) => void rewards.push(s.metrics['reward/mean']!),
+    },
+    { progress() {}, checkCancelled() {} },
+  );
   await model.dispose();
   const window = Math.min(10, rewards.length);
   const meanOf = (xs: number[]) => Number((xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3));

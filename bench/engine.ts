@@ -115,7 +115,9 @@ function ensureTorch(): string | undefined {
   const probe = (): boolean => spawnSync(TORCH_PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
   if (probe()) return undefined;
   console.error('bench: torch missing, installing python3-torch and libopenblas0-pthread with apt-get (a few minutes)...');
-  const install = spawnSync('sh', ['-c', 'apt-get update && apt-get install -y python3-torch libopenblas0-pthread'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const install = spawnSync('sh', ['-c', 'apt-get update && apt-get install -y python3-torch libopenblas0-pthread'], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   if (install.status !== 0 || !probe()) return `could not install python3-torch (apt-get exit ${install.status})`;
   return undefined;
 }

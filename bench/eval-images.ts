@@ -10,8 +10,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseFlags } from '../main/cli/args.ts';
 import {
-  buildSuite, COLORS, encodePng, evaluateObjects, mixSeeds, placeObjects, Rng, sampleSceneForSpec, SHAPES, scoreImageFolder, writePromptFolder,
-  type FolderRule, type PromptSpec, type SampleRecord,
+  buildSuite,
+  COLORS,
+  encodePng,
+  evaluateObjects,
+  mixSeeds,
+  placeObjects,
+  Rng,
+  sampleSceneForSpec,
+  SHAPES,
+  scoreImageFolder,
+  writePromptFolder,
+  type FolderRule,
+  type PromptSpec,
+  type SampleRecord,
 } from '../main/world/index.ts';
 import { paint, paintedObjectsForEval, type PaintedObject } from './painter.ts';
 
@@ -19,7 +31,8 @@ const { flags } = parseFlags(process.argv.slice(2), { json: 'string', sizes: 'st
 const sizes = (flags.sizes ?? '32,48,64,128,256').split(',').map(Number);
 const noise = Number(flags.noise ?? 0.03);
 const seed = Number(flags.seed ?? 7);
-if (sizes.some((s) => !Number.isInteger(s) || s < 16) || !(noise >= 0) || !Number.isInteger(seed)) throw new Error('--sizes: integers >= 16; --noise: >= 0; --seed: integer');
+if (sizes.some((s) => !Number.isInteger(s) || s < 16) || !(noise >= 0) || !Number.isInteger(seed))
+  throw new Error('--sizes: integers >= 16; --noise: >= 0; --seed: integer');
 
 const suite = buildSuite('geneval', flags.limit ? { limit: Number(flags.limit) } : {});
 const items = suite.tasks.flatMap((task) => task.items.map((item) => ({ task: task.name, spec: (item as { spec: PromptSpec }).spec })));
@@ -78,7 +91,15 @@ for (const size of sizes) {
     });
     const started = performance.now();
     const row: SizeResult = {
-      size, images: 0, truthCorrect: 0, agreement: { geneval: 0, strict: 0 }, falsePass: { geneval: 0, strict: 0 }, falseFail: { geneval: 0, strict: 0 }, perTask: {}, disagreements: [], seconds: 0,
+      size,
+      images: 0,
+      truthCorrect: 0,
+      agreement: { geneval: 0, strict: 0 },
+      falsePass: { geneval: 0, strict: 0 },
+      falseFail: { geneval: 0, strict: 0 },
+      perTask: {},
+      disagreements: [],
+      seconds: 0,
     };
     const taskAgree = new Map<string, [number, number]>();
     for (const rule of ['geneval', 'strict'] as const) {
@@ -90,7 +111,8 @@ for (const size of sizes) {
         else if (r.correct) row.falsePass[rule]++;
         else row.falseFail[rule]++;
         if (rule === 'geneval') {
-          if (r.correct !== expected) row.disagreements.push({ image: `${r.item}/${r.output}`, prompt: r.input, truth: expected, reason: r.reason });
+          if (r.correct !== expected)
+            row.disagreements.push({ image: `${r.item}/${r.output}`, prompt: r.input, truth: expected, reason: r.reason });
           row.images++;
           if (expected) row.truthCorrect++;
           const t = taskAgree.get(r.task) ?? [0, 0];
@@ -107,11 +129,16 @@ for (const size of sizes) {
     row.perTask = Object.fromEntries([...taskAgree].map(([task, [agree, n]]) => [task, agree / n]));
     row.seconds = (performance.now() - started) / 1000;
     results.push(row);
-    console.log(`${String(size).padStart(3)} px  ${row.images} images (${(100 * row.truthCorrect).toFixed(0)}% right)  agreement geneval ${row.agreement.geneval.toFixed(4)} ` +
-      `(false pass ${row.falsePass.geneval.toFixed(4)}, false fail ${row.falseFail.geneval.toFixed(4)})  strict ${row.agreement.strict.toFixed(4)}  ` +
-      `per task ${Object.entries(row.perTask).map(([t, a]) => `${t} ${a.toFixed(3)}`).join(', ')}  (${row.seconds.toFixed(1)} s to score both rules)`);
+    console.log(
+      `${String(size).padStart(3)} px  ${row.images} images (${(100 * row.truthCorrect).toFixed(0)}% right)  agreement geneval ${row.agreement.geneval.toFixed(4)} ` +
+        `(false pass ${row.falsePass.geneval.toFixed(4)}, false fail ${row.falseFail.geneval.toFixed(4)})  strict ${row.agreement.strict.toFixed(4)}  ` +
+        `per task ${Object.entries(row.perTask)
+          .map(([t, a]) => `${t} ${a.toFixed(3)}`)
+          .join(', ')}  (${row.seconds.toFixed(1)} s to score both rules)`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-if (flags.json) writeFileSync(flags.json, JSON.stringify({ noise, seed, prompts: items.length, antialiased: 0.75, results }, null, 2) + '\n');
+if (flags.json)
+  writeFileSync(flags.json, JSON.stringify({ noise, seed, prompts: items.length, antialiased: 0.75, results }, null, 2) + '\n');

@@ -19,9 +19,15 @@ if (!Number.isSafeInteger(cases) || cases < 1) throw new Error(`--cases must be 
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-async function serve(dataDir: string, token: string | null): Promise<{ url: string; child: ChildProcess; exited: () => boolean; output: () => string }> {
-  const child = spawn(process.execPath, [join(root, 'bin', 'unirl.js'), 'serve', '--port', '0', '--data-dir', dataDir, ...(token ? ['--token', token] : [])],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+async function serve(
+  dataDir: string,
+  token: string | null,
+): Promise<{ url: string; child: ChildProcess; exited: () => boolean; output: () => string }> {
+  const child = spawn(
+    process.execPath,
+    [join(root, 'bin', 'unirl.js'), 'serve', '--port', '0', '--data-dir', dataDir, ...(token ? ['--token', token] : [])],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
   let exited = false;
   child.on('exit', () => (exited = true));
@@ -45,7 +51,10 @@ writeFileSync(secretPath, secret);
 
 const phases: { name: string; report: FuzzReport; serverOutputTail: string }[] = [];
 try {
-  for (const [name, token, share, phaseSeed] of [['loopback', null, 0.5, seed], ['token', 'fuzz-token-0123456789abcdef', 0.5, seed + 1]] as const) {
+  for (const [name, token, share, phaseSeed] of [
+    ['loopback', null, 0.5, seed],
+    ['token', 'fuzz-token-0123456789abcdef', 0.5, seed + 1],
+  ] as const) {
     const dataDir = mkdtempSync(join(tmpdir(), 'unirl-fuzz-data-'));
     const server = await serve(dataDir, token);
     try {
@@ -54,16 +63,22 @@ try {
       const report = await runFuzz(
         { url: server.url, token, secret, secretPath, alive: async () => !server.exited() },
         {
-          cases: phaseCases, seed: phaseSeed,
+          cases: phaseCases,
+          seed: phaseSeed,
           onProgress: (done) => {
-            if (Date.now() - last > 5000) { last = Date.now(); process.stderr.write(`${name}: ${done}/${phaseCases}\n`); }
+            if (Date.now() - last > 5000) {
+              last = Date.now();
+              process.stderr.write(`${name}: ${done}/${phaseCases}\n`);
+            }
           },
         },
       );
       phases.push({ name, report, serverOutputTail: server.output().slice(-2000) });
-      console.log(`${name}: ${report.cases} cases in ${report.seconds.toFixed(1)} s (${JSON.stringify(report.byKind)}): `
-        + `${report.crashes} crashes, ${report.hangs} hangs, ${report.leaks} leaks, ${report.unclear} unclear, ${report.unexpected} unexpected; `
-        + `runs created ${report.runsCreated}, listed ${report.runsListed}`);
+      console.log(
+        `${name}: ${report.cases} cases in ${report.seconds.toFixed(1)} s (${JSON.stringify(report.byKind)}): ` +
+          `${report.crashes} crashes, ${report.hangs} hangs, ${report.leaks} leaks, ${report.unclear} unclear, ${report.unexpected} unexpected; ` +
+          `runs created ${report.runsCreated}, listed ${report.runsListed}`,
+      );
       for (const f of report.findings.slice(0, 20)) console.log(`  ${f.what} (${f.kind}) ${f.case}: ${f.detail}`);
     } finally {
       server.child.kill('SIGTERM');
@@ -77,7 +92,12 @@ try {
 
 const sum = (key: 'cases' | 'crashes' | 'hangs' | 'leaks' | 'unclear' | 'unexpected') => phases.reduce((a, p) => a + p.report[key], 0);
 const totals = {
-  cases: sum('cases'), crashes: sum('crashes'), hangs: sum('hangs'), leaks: sum('leaks'), unclear: sum('unclear'), unexpected: sum('unexpected'),
+  cases: sum('cases'),
+  crashes: sum('crashes'),
+  hangs: sum('hangs'),
+  leaks: sum('leaks'),
+  unclear: sum('unclear'),
+  unexpected: sum('unexpected'),
   lostOrExtraRuns: phases.reduce((a, p) => a + Math.abs(p.report.runsListed - p.report.runsCreated), 0),
 };
 console.log(`total: ${JSON.stringify(totals)}`);

@@ -107,7 +107,13 @@ function compareRuns(run: Pick<TrainRun, 'loss' | 'grads'>, reference: Pick<Trai
 }
 
 /** Sampling speed of the unified model on one provider, and where its sessions actually ran. */
-async function modelSpeed(weights: string, provider: ProviderName, threads: number, repeats: number, residentSampler: boolean): Promise<SpeedReport & { providers: Record<string, ProviderReport> }> {
+async function modelSpeed(
+  weights: string,
+  provider: ProviderName,
+  threads: number,
+  repeats: number,
+  residentSampler: boolean,
+): Promise<SpeedReport & { providers: Record<string, ProviderReport> }> {
   const { model } = UnifiedModel.load(weights, { threads, provider, residentSampler });
   try {
     const speed = await measureSpeed(model, repeats);
@@ -138,7 +144,14 @@ async function rlObjective(weights: string, scenario: Scenario, providers: reado
   try {
     const rolled = await presetPolicy(cpu, scenario).rollout(items, rolloutOptionsOf(config, { seed: 1 }));
     const steps = Array.from({ length: config.rollout.sdeSteps - 1 }, (_, k) => k).filter((k) => k % 2 === 0);
-    batch = items.flatMap((item, i) => rolled[i]!.map((sample, k) => ({ item, sample, advantage: k % 2 === 0 ? 1 : -0.5, dmSteps: sample.turns.some((t) => t.kind === 'image') ? steps : [] })));
+    batch = items.flatMap((item, i) =>
+      rolled[i]!.map((sample, k) => ({
+        item,
+        sample,
+        advantage: k % 2 === 0 ? 1 : -0.5,
+        dmSteps: sample.turns.some((t) => t.kind === 'image') ? steps : [],
+      })),
+    );
   } finally {
     await cpu.dispose();
   }
@@ -161,7 +174,13 @@ async function rlObjective(weights: string, scenario: Scenario, providers: reado
       const sessions = Object.values(await model.providers());
       const used = [...new Set(sessions.map((p) => p.used))];
       const reasons = [...new Set(sessions.flatMap((p) => (p.reason ? [p.reason] : [])))];
-      results[provider] = { used, ...(reasons.length ? { reasons } : {}), loss: run.loss, update_ms: stats(times), ...(vs ? { vs_cpu: { loss_abs_diff: vs.loss_abs_diff, worst: vs.worst, max_relative: vs.max_relative } } : {}) };
+      results[provider] = {
+        used,
+        ...(reasons.length ? { reasons } : {}),
+        loss: run.loss,
+        update_ms: stats(times),
+        ...(vs ? { vs_cpu: { loss_abs_diff: vs.loss_abs_diff, worst: vs.worst, max_relative: vs.max_relative } } : {}),
+      };
     } finally {
       await model.dispose();
     }
@@ -226,7 +245,9 @@ async function main(): Promise<void> {
     const width = args.width ?? c.width;
     const batch = args.batch ?? c.batch;
     const heads = args.width === undefined ? c.heads : width / 32;
-    return width === c.width && batch === c.batch ? c : { ...c, width, batch, heads, name: `${c.kind}-w${width}-l${c.layers}-t${c.tokens}-b${batch}` };
+    return width === c.width && batch === c.batch
+      ? c
+      : { ...c, width, batch, heads, name: `${c.kind}-w${width}-l${c.layers}-t${c.tokens}-b${batch}` };
   });
   const report = {
     bench: 'gpu',
@@ -255,7 +276,9 @@ async function main(): Promise<void> {
     if (args.json) writeFileSync(args.json, JSON.stringify(report, null, 2) + '\n');
   };
   const log = (line: string) => console.error(`[gpu] ${line}`);
-  log(`onnxruntime-node ${ort.env.versions.node}, backends ${JSON.stringify(report.backends)}, ${report.cpus} CPUs (${report.available_parallelism} available), threads ${args.threads}`);
+  log(
+    `onnxruntime-node ${ort.env.versions.node}, backends ${JSON.stringify(report.backends)}, ${report.cpus} CPUs (${report.available_parallelism} available), threads ${args.threads}`,
+  );
   save();
 
   for (const c of args.train ? configs : []) {
@@ -276,7 +299,9 @@ async function main(): Promise<void> {
         log(
           `train ${c.name} ${provider} (used ${run.provider.used}${run.provider.reason ? `: ${run.provider.reason}` : ''}): ` +
             `${run.step_ms.median} ms median, loss ${run.loss}` +
-            (vs ? `, vs cpu: loss diff ${vs.loss_abs_diff}, worst grad ${vs.worst.tensor} rel ${vs.worst.relative} abs ${vs.worst.maxAbs}` : ''),
+            (vs
+              ? `, vs cpu: loss diff ${vs.loss_abs_diff}, worst grad ${vs.worst.tensor} rel ${vs.worst.relative} abs ${vs.worst.maxAbs}`
+              : ''),
         );
       } catch (error) {
         report.errors.push({ stage: `train ${c.name} ${provider}`, error: errorText(error) });
@@ -288,7 +313,10 @@ async function main(): Promise<void> {
 
   if (args.model) {
     // --resident adds each provider with the device-resident SDE sampler (RuntimeOptions.residentSampler) as `<provider>/resident`.
-    const variants = args.providers.flatMap((provider) => [{ provider, resident: false }, ...(args.resident ? [{ provider, resident: true }] : [])]);
+    const variants = args.providers.flatMap((provider) => [
+      { provider, resident: false },
+      ...(args.resident ? [{ provider, resident: true }] : []),
+    ]);
     for (const { provider, resident } of variants) {
       const name = resident ? `${provider}/resident` : provider;
       try {
@@ -313,10 +341,21 @@ async function main(): Promise<void> {
       try {
         const result = await rlObjective(args.weights, scenario, args.providers, args.threads, args.repeats);
         report.rl.push(result);
-        for (const [provider, r] of Object.entries(result.results) as [string, { used: string[]; reasons?: string[]; loss: number; update_ms: Stats; vs_cpu?: { loss_abs_diff: number; worst: { tensor: string; relative: number } } }][]) {
+        for (const [provider, r] of Object.entries(result.results) as [
+          string,
+          {
+            used: string[];
+            reasons?: string[];
+            loss: number;
+            update_ms: Stats;
+            vs_cpu?: { loss_abs_diff: number; worst: { tensor: string; relative: number } };
+          },
+        ][]) {
           log(
             `rl ${scenario} ${provider} (used ${r.used.join(',')}${r.reasons ? `: ${r.reasons.join(' | ').slice(0, 400)}` : ''}): ${r.update_ms.median} ms median update, loss ${r.loss}` +
-              (r.vs_cpu ? `, vs cpu: loss diff ${r.vs_cpu.loss_abs_diff}, worst grad ${r.vs_cpu.worst.tensor} rel ${r.vs_cpu.worst.relative}` : ''),
+              (r.vs_cpu
+                ? `, vs cpu: loss diff ${r.vs_cpu.loss_abs_diff}, worst grad ${r.vs_cpu.worst.tensor} rel ${r.vs_cpu.worst.relative}`
+                : ''),
           );
         }
       } catch (error) {

@@ -87,13 +87,24 @@ try {
       continue;
     }
     const prompt = await page.getByRole('region', { name: 'Prompt' }).innerText();
-    const ids = await grid.locator('img').evaluateAll((imgs) => imgs.map((img) => Number(/\/media\/sample\/(\d+)\.png/.exec((img as HTMLImageElement).src)?.[1])));
+    const ids = await grid
+      .locator('img')
+      .evaluateAll((imgs) => imgs.map((img) => Number(/\/media\/sample\/(\d+)\.png/.exec((img as HTMLImageElement).src)?.[1])));
     const area = withStore(dataDir, (s) => ids.map((id) => CRITERIA.larger(decodePng(s.samples.imagePng(id)!))));
     const order = ids.map((_, i) => i).sort((a, b) => area[b]! - area[a]!);
     for (const position of order.slice(0, -1)) await page.keyboard.press(String(position + 1));
     await page.keyboard.press('Enter');
     ranked++;
-    for (let i = 0; i < 50 && (await page.getByRole('region', { name: 'Prompt' }).innerText().catch(() => '')) === prompt; i++) await page.waitForTimeout(100);
+    for (
+      let i = 0;
+      i < 50 &&
+      (await page
+        .getByRole('region', { name: 'Prompt' })
+        .innerText()
+        .catch(() => '')) === prompt;
+      i++
+    )
+      await page.waitForTimeout(100);
   }
 
   await h.open(`runs/${runId}`, 'Runs');
@@ -111,9 +122,13 @@ try {
   const after = await evaluate(checkpoint);
   const result = {
     command: `npm run bench:hitl -- --groups ${groups} --fraction ${fraction} --lr ${flags.lr} --limit ${limit} --threads ${threads}`,
-    rankedGroups: stored, steps: step, rewards: config.rewards, trainSeconds,
+    rankedGroups: stored,
+    steps: step,
+    rewards: config.rewards,
+    trainSeconds,
     eval: { suite: 'geneval', limitPerTask: limit, criterion: 'larger (object area)' },
-    base, after,
+    base,
+    after,
     criterionRatio: after.criterion / base.criterion,
     shapeEvalChange: after.shapeEval - base.shapeEval,
     seconds: (Date.now() - started) / 1000,

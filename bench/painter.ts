@@ -7,7 +7,12 @@ import type { Box, ColorName, EvalObject, Rng, Shape } from '../main/world/index
 
 /** Hue ranges in degrees, each well inside the colour's name (the scorer's bins are wider). */
 const HUES: Readonly<Record<ColorName, readonly [number, number]>> = {
-  red: [-8, 6], orange: [22, 34], yellow: [48, 60], green: [100, 145], blue: [205, 235], purple: [268, 292],
+  red: [-8, 6],
+  orange: [22, 34],
+  yellow: [48, 60],
+  green: [100, 145],
+  blue: [205, 235],
+  purple: [268, 292],
 };
 
 export interface PaintedObject {
@@ -29,7 +34,9 @@ export interface PaintOptions {
 
 function hsvToRgb(h: number, s: number, v: number): [number, number, number] {
   const hh = (((h % 360) + 360) % 360) / 60;
-  const c = v * s, x = c * (1 - Math.abs((hh % 2) - 1)), m = v - c;
+  const c = v * s,
+    x = c * (1 - Math.abs((hh % 2) - 1)),
+    m = v - c;
   const [r, g, b] = hh < 1 ? [c, x, 0] : hh < 2 ? [x, c, 0] : hh < 3 ? [0, c, x] : hh < 4 ? [0, x, c] : hh < 5 ? [x, 0, c] : [c, 0, x];
   return [r + m, g + m, b + m];
 }
@@ -47,7 +54,8 @@ function inside(shape: Shape, dx: number, dy: number, size: number): number {
   if (shape === 'square') return Math.max(Math.abs(dx), Math.abs(dy)) - half;
   // Equilateral triangle of side `size`, apex up, centred on its bounding box.
   const height = (size * Math.sqrt(3)) / 2;
-  const top = -height / 2, bottom = height / 2;
+  const top = -height / 2,
+    bottom = height / 2;
   // Edges: base y = bottom; slanted sides through the apex (0, top) with slope +-2h/size.
   const slant = (Math.abs(dx) * height * 2) / size - (dy - top);
   return Math.max(dy - bottom, slant / Math.hypot((2 * height) / size, 1));
@@ -64,7 +72,11 @@ export function paintedObjectsForEval(objects: readonly PaintedObject[]): EvalOb
 }
 
 /** Paints the objects on a random near-neutral background; returns 8-bit RGB. */
-export function paint(objects: readonly PaintedObject[], options: PaintOptions, rng: Rng): { width: number; height: number; data: Uint8Array } {
+export function paint(
+  objects: readonly PaintedObject[],
+  options: PaintOptions,
+  rng: Rng,
+): { width: number; height: number; data: Uint8Array } {
   const n = options.size;
   const level = rng.uniform(0.82, 1);
   const tint = [0, 1, 2].map(() => rng.uniform(-0.03, 0.03));
@@ -76,16 +88,18 @@ export function paint(objects: readonly PaintedObject[], options: PaintOptions, 
     for (let px = 0; px < n; px++) {
       const pixel = [background[0]!, background[1]!, background[2]!];
       objects.forEach((o, k) => {
-        const cx = (px + 0.5) / n - o.x, cy = (py + 0.5) / n - o.y;
+        const cx = (px + 0.5) / n - o.x,
+          cy = (py + 0.5) / n - o.y;
         const d = inside(o.shape, cx, cy, o.size);
         let coverage: number;
         if (d > edge) return;
         if (d < -edge || !options.antialias) coverage = d <= 0 ? 1 : 0;
         else {
           let hits = 0;
-          for (let sy = 0; sy < 4; sy++) for (let sx = 0; sx < 4; sx++) {
-            if (inside(o.shape, (px + (sx + 0.5) / 4) / n - o.x, (py + (sy + 0.5) / 4) / n - o.y, o.size) <= 0) hits++;
-          }
+          for (let sy = 0; sy < 4; sy++)
+            for (let sx = 0; sx < 4; sx++) {
+              if (inside(o.shape, (px + (sx + 0.5) / 4) / n - o.x, (py + (sy + 0.5) / 4) / n - o.y, o.size) <= 0) hits++;
+            }
           coverage = hits / 16;
         }
         for (let c = 0; c < 3; c++) pixel[c] = pixel[c]! * (1 - coverage) + colors[k]![c]! * coverage;

@@ -9,13 +9,23 @@
 import { readFileSync } from 'node:fs';
 import { pairedComparison } from '../main/world/paired.ts';
 
-interface Row { item: string; sample: number; seed: number; [field: string]: unknown }
+interface Row {
+  item: string;
+  sample: number;
+  seed: number;
+  [field: string]: unknown;
+}
 
 const read = (path: string): Map<string, Row> =>
-  new Map(readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line) => {
-    const r = JSON.parse(line) as Row;
-    return [`${r.item}#${r.sample}`, r];
-  }));
+  new Map(
+    readFileSync(path, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => {
+        const r = JSON.parse(line) as Row;
+        return [`${r.item}#${r.sample}`, r];
+      }),
+  );
 
 const [beforePath, afterPath, field = 'correct'] = process.argv.slice(2);
 if (!beforePath || !afterPath) throw new Error('usage: bench/paired.ts before.jsonl after.jsonl [FIELD]');
@@ -33,4 +43,6 @@ const pairs = [...before].map(([key, b]) => {
   return { item: b.item, before: value(b), after: value(a) };
 });
 const { samples, items, before: accuracyBefore, after: accuracyAfter, difference, standardError } = pairedComparison(pairs);
-console.log(JSON.stringify({ field, samples, items, before: accuracyBefore, after: accuracyAfter, difference, standard_error: standardError }));
+console.log(
+  JSON.stringify({ field, samples, items, before: accuracyBefore, after: accuracyAfter, difference, standard_error: standardError }),
+);

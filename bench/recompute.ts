@@ -35,15 +35,34 @@ async function child(mode: ModeResult['mode'], config: BenchConfig, steps: numbe
   }
   await session.release();
   times.sort((a, b) => a - b);
-  return { mode, max_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024), step_ms: Math.round(times[Math.floor(times.length / 2)]!), graph_nodes: train.graph.node.length };
+  return {
+    mode,
+    max_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
+    step_ms: Math.round(times[Math.floor(times.length / 2)]!),
+    graph_nodes: train.graph.node.length,
+  };
 }
 
 async function main(): Promise<void> {
-  const { flags } = parseFlags(process.argv.slice(2), { width: 'string', layers: 'string', tokens: 'string', batch: 'string', steps: 'string', threads: 'string', json: 'string', child: 'string' });
+  const { flags } = parseFlags(process.argv.slice(2), {
+    width: 'string',
+    layers: 'string',
+    tokens: 'string',
+    batch: 'string',
+    steps: 'string',
+    threads: 'string',
+    json: 'string',
+    child: 'string',
+  });
   const base = CONFIGS[0]!;
   const width = Number(flags.width ?? base.width);
   const config: BenchConfig = {
-    ...base, width, heads: width / 32, layers: Number(flags.layers ?? base.layers), tokens: Number(flags.tokens ?? base.tokens), batch: Number(flags.batch ?? base.batch),
+    ...base,
+    width,
+    heads: width / 32,
+    layers: Number(flags.layers ?? base.layers),
+    tokens: Number(flags.tokens ?? base.tokens),
+    batch: Number(flags.batch ?? base.batch),
   };
   config.name = `decoder-w${config.width}-l${config.layers}-t${config.tokens}-b${config.batch}`;
   const steps = Number(flags.steps ?? 3);
@@ -54,12 +73,25 @@ async function main(): Promise<void> {
   }
   const script = fileURLToPath(import.meta.url);
   const results = (['kept', 'recomputed'] as const).map((mode) => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', script, ...process.argv.slice(2).filter((a) => a !== '--json' && a !== flags.json), '--child', mode], { encoding: 'utf8' });
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', script, ...process.argv.slice(2).filter((a) => a !== '--json' && a !== flags.json), '--child', mode],
+      { encoding: 'utf8' },
+    );
     if (run.status !== 0) throw new Error(`${mode}: ${run.stderr}`);
     return JSON.parse(run.stdout) as ModeResult;
   });
   const [kept, recomputed] = results as [ModeResult, ModeResult];
-  const report = { bench: 'recompute', date: new Date().toISOString(), config, steps, threads, results, saved_mib: kept.max_rss_mib - recomputed.max_rss_mib, time_ratio: +(recomputed.step_ms / kept.step_ms).toFixed(2) };
+  const report = {
+    bench: 'recompute',
+    date: new Date().toISOString(),
+    config,
+    steps,
+    threads,
+    results,
+    saved_mib: kept.max_rss_mib - recomputed.max_rss_mib,
+    time_ratio: +(recomputed.step_ms / kept.step_ms).toFixed(2),
+  };
   console.log(JSON.stringify(report, null, 2));
   if (flags.json) writeFileSync(flags.json, JSON.stringify(report, null, 2) + '\n');
 }

@@ -38,10 +38,20 @@ const ARMS: Readonly<Record<string, { label: string; config: TrainConfigInput }>
   },
   fastLr: {
     label: 'Flow-GRPO-Fast, DM lr 3e-5',
-    config: { rollout: { sdeWindow: { size: 3, start: 'random' }, timestepFraction: 1 }, loss: { advantage: 'globalStd' }, optim: { lr: { dm: 3e-5 } } },
+    config: {
+      rollout: { sdeWindow: { size: 3, start: 'random' }, timestepFraction: 1 },
+      loss: { advantage: 'globalStd' },
+      optim: { lr: { dm: 3e-5 } },
+    },
   },
-  nft: { label: 'DiffusionNFT, global std', config: { loss: { dm: { objective: 'nft', klBeta: 1e-4 }, advantage: 'globalStd' }, optim: { lr: { dm: 3e-5 } } } },
-  nftWinRate: { label: 'DiffusionNFT, win rate', config: { loss: { dm: { objective: 'nft', klBeta: 1e-4 }, advantage: 'winRate' }, optim: { lr: { dm: 3e-5 } } } },
+  nft: {
+    label: 'DiffusionNFT, global std',
+    config: { loss: { dm: { objective: 'nft', klBeta: 1e-4 }, advantage: 'globalStd' }, optim: { lr: { dm: 3e-5 } } },
+  },
+  nftWinRate: {
+    label: 'DiffusionNFT, win rate',
+    config: { loss: { dm: { objective: 'nft', klBeta: 1e-4 }, advantage: 'winRate' }, optim: { lr: { dm: 3e-5 } } },
+  },
   winRate: { label: 'Flow-GRPO, win rate', config: { loss: { advantage: 'winRate' } } },
 };
 
@@ -65,7 +75,9 @@ const threads = Number(flags.threads);
 const limit = Number(flags.limit);
 const samplesPerItem = Number(flags.samples);
 const seed = Number(flags.seed);
-const arms = flags.arms.split(',').map((name) => ({ name, ...(ARMS[name] ?? fail(`unknown arm '${name}' (arms: ${Object.keys(ARMS).join(', ')})`)) }));
+const arms = flags.arms
+  .split(',')
+  .map((name) => ({ name, ...(ARMS[name] ?? fail(`unknown arm '${name}' (arms: ${Object.keys(ARMS).join(', ')})`)) }));
 if (!(minutes > 0) || !Number.isInteger(marks) || marks < 1) fail('--minutes must be > 0 and --marks a positive integer');
 if (flags.preset !== 'base' && flags.preset !== 'nano') fail(`--preset must be base or nano, got ${flags.preset}`);
 const suite = buildSuite('geneval', { limit, samplesPerItem });
@@ -94,18 +106,28 @@ async function evaluate(checkpoint: string): Promise<{ overall: number; tasks: R
   const generator = await createModelGenerator({ threads, checkpoint });
   const records: ArmResult['final'] = [];
   try {
-    const report = await runSuite(suite, generator, { onRecord: (r) => records.push({ item: r.item, sample: r.sample, correct: r.correct }) });
+    const report = await runSuite(suite, generator, {
+      onRecord: (r) => records.push({ item: r.item, sample: r.sample, correct: r.correct }),
+    });
     return { overall: report.overall, tasks: Object.fromEntries(report.tasks.map((t) => [t.task, t.accuracy])), records };
   } finally {
     await generator.model.dispose();
   }
 }
 
-async function runArm(arm: (typeof arms)[number], base: { overall: number; tasks: Record<string, number>; records: ArmResult['final'] }): Promise<ArmResult> {
+async function runArm(
+  arm: (typeof arms)[number],
+  base: { overall: number; tasks: Record<string, number>; records: ArmResult['final'] },
+): Promise<ArmResult> {
   const dataDir = mkdtempSync(join(tmpdir(), `unirl-bench-rl-${arm.name}-`));
   const store = openStore(join(dataDir, 'unirl.sqlite'));
   const config = resolveTrainConfig('t2i', flags.preset === 'nano' ? NANO_OVERRIDES : {}, arm.config, {
-    seed, steps: 100_000, minutes: null, eval: { every: 0 }, checkpointEvery: 100_000, runtime: { threads },
+    seed,
+    steps: 100_000,
+    minutes: null,
+    eval: { every: 0 },
+    checkpointEvery: 100_000,
+    runtime: { threads },
     storage: { trajectories: 'none', keepLatest: 1, keepBest: false, snapshotEvery: 0 },
   });
   const start = startingModel(config, dataDir);
@@ -127,7 +149,18 @@ async function runArm(arm: (typeof arms)[number], base: { overall: number; tasks
         },
       };
       // Each mark pauses the run (a checkpoint to evaluate) and the next resumes it.
-      const result = await train({ config, store, dataDir, policy, tasks, cancelledStatus: () => 'paused', ...(runId !== undefined ? { runId } : { runName: arm.name }) }, ctx);
+      const result = await train(
+        {
+          config,
+          store,
+          dataDir,
+          policy,
+          tasks,
+          cancelledStatus: () => 'paused',
+          ...(runId !== undefined ? { runId } : { runName: arm.name }),
+        },
+        ctx,
+      );
       spent += cpuSeconds() - from;
       runId = result.runId;
       step = result.step;
@@ -158,16 +191,23 @@ function svgPlot(results: readonly ArmResult[]): string {
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    ...ticks.map((t) => `<line x1="${left}" x2="${W - right}" y1="${y(t)}" y2="${y(t)}" stroke="#ddd"/><text x="${left - 6}" y="${y(t) + 4}" text-anchor="end">${t.toFixed(2)}</text>`),
+    ...ticks.map(
+      (t) =>
+        `<line x1="${left}" x2="${W - right}" y1="${y(t)}" y2="${y(t)}" stroke="#ddd"/><text x="${left - 6}" y="${y(t) + 4}" text-anchor="end">${t.toFixed(2)}</text>`,
+    ),
     `<line x1="${left}" x2="${W - right}" y1="${H - bottom}" y2="${H - bottom}" stroke="black"/>`,
     `<text x="${(left + W - right) / 2}" y="${H - 8}" text-anchor="middle">CPU-minutes of training (${threads} threads)</text>`,
     `<text x="14" y="${(H - bottom) / 2}" transform="rotate(-90 14 ${(H - bottom) / 2})" text-anchor="middle">ShapeEval (GenEval-like, ${suite.tasks.length} tasks)</text>`,
     ...results.map((r, i) => {
       const colour = colours[i % colours.length]!;
       const points = r.points.map((p) => `${x(p.cpuMinutes).toFixed(1)},${y(p.overall).toFixed(1)}`).join(' ');
-      return `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${points}"/>`
-        + r.points.map((p) => `<circle cx="${x(p.cpuMinutes).toFixed(1)}" cy="${y(p.overall).toFixed(1)}" r="3" fill="${colour}"/>`).join('')
-        + `<text x="${W - right + 8}" y="${top + 16 * i + 8}" fill="${colour}">${escapeXml(r.label)}</text>`;
+      return (
+        `<polyline fill="none" stroke="${colour}" stroke-width="2" points="${points}"/>` +
+        r.points
+          .map((p) => `<circle cx="${x(p.cpuMinutes).toFixed(1)}" cy="${y(p.overall).toFixed(1)}" r="3" fill="${colour}"/>`)
+          .join('') +
+        `<text x="${W - right + 8}" y="${top + 16 * i + 8}" fill="${colour}">${escapeXml(r.label)}</text>`
+      );
     }),
     '</svg>',
   ].join('\n');
@@ -180,7 +220,9 @@ function fail(message: string): never {
 }
 
 const started = Date.now();
-console.log(`bench:rl: ${arms.length} arms x ${minutes} CPU-minutes, marks every ${(minutes / marks).toFixed(1)}; suite geneval, ${limit} prompts per task x ${samplesPerItem} images`);
+console.log(
+  `bench:rl: ${arms.length} arms x ${minutes} CPU-minutes, marks every ${(minutes / marks).toFixed(1)}; suite geneval, ${limit} prompts per task x ${samplesPerItem} images`,
+);
 // The weights every arm starts from, as a file the evaluation loads (nano without pretraining: its seeded random weights).
 const scratch = mkdtempSync(join(tmpdir(), 'unirl-bench-rl-'));
 const starting = startingModel(resolveTrainConfig('t2i', flags.preset === 'nano' ? NANO_OVERRIDES : {}, { seed }), scratch);
@@ -196,23 +238,44 @@ for (const arm of arms) results.push(await runArm(arm, base));
 const paired = (before: ArmResult['final'], after: ArmResult['final'], what: string) => {
   const key = (p: { item: string; sample: number }) => `${p.item}#${p.sample}`;
   const was = new Map(before.map((p) => [key(p), p.correct ? 1 : 0]));
-  return pairedComparison(after.map((p) => ({ item: p.item, before: was.get(key(p)) ?? fail(`no ${key(p)} in ${what}`), after: p.correct ? 1 : 0 })));
+  return pairedComparison(
+    after.map((p) => ({ item: p.item, before: was.get(key(p)) ?? fail(`no ${key(p)} in ${what}`), after: p.correct ? 1 : 0 })),
+  );
 };
 const [reference] = results;
-const comparisons = results.slice(1).map((r) => ({ arm: r.name, against: reference!.name, ...paired(reference!.final, r.final, reference!.name) }));
+const comparisons = results
+  .slice(1)
+  .map((r) => ({ arm: r.name, against: reference!.name, ...paired(reference!.final, r.final, reference!.name) }));
 const fromBase = results.map((r) => ({ arm: r.name, ...paired(base.records, r.final, 'the starting evaluation') }));
 
-console.log('\n| arm | steps | ' + results[0]!.points.map((_, i) => (i === 0 ? 'start' : `mark ${i}`)).join(' | ') + ' | vs start (paired SE) |');
+console.log(
+  '\n| arm | steps | ' + results[0]!.points.map((_, i) => (i === 0 ? 'start' : `mark ${i}`)).join(' | ') + ' | vs start (paired SE) |',
+);
 console.log('|' + ' --- |'.repeat(results[0]!.points.length + 3));
 for (const [i, r] of results.entries()) {
   const d = fromBase[i]!;
-  console.log(`| ${r.label} | ${r.steps} | ${r.points.map((p) => `${p.overall.toFixed(3)} (${p.cpuMinutes.toFixed(1)} min)`).join(' | ')} | ${d.difference >= 0 ? '+' : ''}${d.difference.toFixed(3)} ± ${d.standardError.toFixed(3)} |`);
+  console.log(
+    `| ${r.label} | ${r.steps} | ${r.points.map((p) => `${p.overall.toFixed(3)} (${p.cpuMinutes.toFixed(1)} min)`).join(' | ')} | ${d.difference >= 0 ? '+' : ''}${d.difference.toFixed(3)} ± ${d.standardError.toFixed(3)} |`,
+  );
 }
-for (const c of comparisons) console.log(`${c.arm} - ${c.against}: ${c.difference >= 0 ? '+' : ''}${c.difference.toFixed(3)} ± ${c.standardError.toFixed(3)} (${c.samples} images, ${c.items} prompts)`);
+for (const c of comparisons)
+  console.log(
+    `${c.arm} - ${c.against}: ${c.difference >= 0 ? '+' : ''}${c.difference.toFixed(3)} ± ${c.standardError.toFixed(3)} (${c.samples} images, ${c.items} prompts)`,
+  );
 
 const out = {
-  bench: 'rl', preset: flags.preset, threads, minutes, marks, seed, suite: { name: 'geneval', limit, samplesPerItem, images: base.records.length },
-  base: { overall: base.overall, tasks: base.tasks }, arms: results.map(({ final: _final, ...r }) => r), fromBase, comparisons, wallSeconds: (Date.now() - started) / 1000,
+  bench: 'rl',
+  preset: flags.preset,
+  threads,
+  minutes,
+  marks,
+  seed,
+  suite: { name: 'geneval', limit, samplesPerItem, images: base.records.length },
+  base: { overall: base.overall, tasks: base.tasks },
+  arms: results.map(({ final: _final, ...r }) => r),
+  fromBase,
+  comparisons,
+  wallSeconds: (Date.now() - started) / 1000,
 };
 if (flags.json) writeFileSync(flags.json, JSON.stringify(out, null, 2));
 if (flags.svg) {

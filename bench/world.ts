@@ -3,7 +3,15 @@
 // Usage: node --import tsx bench/world.ts [--json out.json] [--quick]
 import { writeFileSync } from 'node:fs';
 import {
-  GENEVAL_TASKS, Rng, renderSceneInto, sampleSceneForSpec, samplePrompt, sampleScene, score, type ImageRGB, type PromptSpec,
+  GENEVAL_TASKS,
+  Rng,
+  renderSceneInto,
+  sampleSceneForSpec,
+  samplePrompt,
+  sampleScene,
+  score,
+  type ImageRGB,
+  type PromptSpec,
 } from '../main/world/index.ts';
 import { measureReliability } from '../main/world/reliability.ts';
 
@@ -43,10 +51,13 @@ for (const size of [32, 64]) {
   });
   results[`score_per_s_${size}`] = rate((i) => score(cases[i % cases.length]!.image, cases[i % cases.length]!.spec), quick ? 300 : 1500);
 }
-results.sample_and_render_per_s_32 = rate(() => {
-  const buffer = new Float32Array(32 * 32 * 3);
-  renderSceneInto(sampleScene(rng), buffer, 32, 32);
-}, quick ? 300 : 1500);
+results.sample_and_render_per_s_32 = rate(
+  () => {
+    const buffer = new Float32Array(32 * 32 * 3);
+    renderSceneInto(sampleScene(rng), buffer, 32, 32);
+  },
+  quick ? 300 : 1500,
+);
 
 const trials = quick ? 600 : 6000;
 for (const degradation of ['clean', 'noise_blur'] as const) {
@@ -55,6 +66,8 @@ for (const degradation of ['clean', 'noise_blur'] as const) {
 results.reliability_trials = trials;
 
 for (const [key, value] of Object.entries(results)) {
-  console.log(`${key.padEnd(30)} ${key.startsWith('reliability_') && key !== 'reliability_trials' ? value.toFixed(4) : Math.round(value).toLocaleString('en-US')}`);
+  console.log(
+    `${key.padEnd(30)} ${key.startsWith('reliability_') && key !== 'reliability_trials' ? value.toFixed(4) : Math.round(value).toLocaleString('en-US')}`,
+  );
 }
 if (jsonPath) writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');

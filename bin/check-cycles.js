@@ -29,7 +29,10 @@ function importsOf(file) {
     if (!spec?.startsWith('.')) continue;
     const target = resolve(dirname(file), spec);
     for (const candidate of [target, target.replace(/\.js$/, '.ts'), `${target}.ts`, join(target, 'index.ts')]) {
-      if (existsSync(candidate) && statSync(candidate).isFile()) { out.push(candidate); break; }
+      if (existsSync(candidate) && statSync(candidate).isFile()) {
+        out.push(candidate);
+        break;
+      }
     }
   }
   return out;
@@ -49,13 +52,19 @@ function visit(v) {
   stack.push(v);
   for (const w of graph.get(v) ?? []) {
     if (!graph.has(w)) continue;
-    if (!state.has(w)) { visit(w); state.get(v).low = Math.min(state.get(v).low, state.get(w).low); }
-    else if (state.get(w).onStack) state.get(v).low = Math.min(state.get(v).low, state.get(w).index);
+    if (!state.has(w)) {
+      visit(w);
+      state.get(v).low = Math.min(state.get(v).low, state.get(w).low);
+    } else if (state.get(w).onStack) state.get(v).low = Math.min(state.get(v).low, state.get(w).index);
   }
   if (state.get(v).low === state.get(v).index) {
     const component = [];
     let w;
-    do { w = stack.pop(); state.get(w).onStack = false; component.push(w); } while (w !== v);
+    do {
+      w = stack.pop();
+      state.get(w).onStack = false;
+      component.push(w);
+    } while (w !== v);
     if (component.length > 1 || (graph.get(v) ?? []).includes(v)) cycles.push(component);
   }
 }
@@ -64,6 +73,12 @@ for (const f of files) if (!state.has(f)) visit(f);
 if (cycles.length === 0) {
   console.log(`import cycles: none among ${files.length} modules`);
 } else {
-  for (const c of cycles) console.error(`import cycle: ${c.map((f) => relative(root, f)).sort().join(' <-> ')}`);
+  for (const c of cycles)
+    console.error(
+      `import cycle: ${c
+        .map((f) => relative(root, f))
+        .sort()
+        .join(' <-> ')}`,
+    );
   process.exit(1);
 }

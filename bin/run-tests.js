@@ -21,11 +21,23 @@ function findTests(dir) {
   return out;
 }
 
-const files = roots.flatMap((r) => { try { return findTests(join(root, r)); } catch { return []; } })
-  .filter((f) => f.includes(filter)).sort();
-if (files.length === 0) { console.error(`no ${suite} tests found`); process.exit(1); }
+const files = roots
+  .flatMap((r) => {
+    try {
+      return findTests(join(root, r));
+    } catch {
+      return [];
+    }
+  })
+  .filter((f) => f.includes(filter))
+  .sort();
+if (files.length === 0) {
+  console.error(`no ${suite} tests found`);
+  process.exit(1);
+}
 const concurrency = suite === 'browser' ? '1' : '2';
-const result = spawnSync(process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files],
-  { stdio: 'inherit', cwd: root });
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
+  stdio: 'inherit',
+  cwd: root,
+});
 process.exit(result.status ?? 1);

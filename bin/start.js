@@ -16,9 +16,13 @@ function electronBinary() {
 
 const electron = electronBinary();
 if (electron && typeof electron === 'string') {
-  const child = spawn(process.execPath, [new URL('../node_modules/electron-vite/bin/electron-vite.js', import.meta.url).pathname, 'preview'], {
-    stdio: 'inherit',
-  });
+  const child = spawn(
+    process.execPath,
+    [new URL('../node_modules/electron-vite/bin/electron-vite.js', import.meta.url).pathname, 'preview'],
+    {
+      stdio: 'inherit',
+    },
+  );
   child.on('exit', (code) => process.exit(code ?? 0));
 } else {
   console.log('Electron is not installed here; serving UniRL Studio headless instead (open the URL below in a browser).');

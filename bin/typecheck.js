@@ -22,7 +22,12 @@ for (const project of projects) {
 }
 
 // The Svelte compiler's warnings (accessibility, unused CSS, state misuse) fail the check as errors do: there are none to keep.
-const svelte = spawnSync(process.execPath, [svelteCheck, '--tsconfig', './renderer/tsconfig.json', '--fail-on-warnings', '--output', 'human'], {
-  stdio: 'inherit', cwd: root,
-});
+const svelte = spawnSync(
+  process.execPath,
+  [svelteCheck, '--tsconfig', './renderer/tsconfig.json', '--fail-on-warnings', '--output', 'human'],
+  {
+    stdio: 'inherit',
+    cwd: root,
+  },
+);
 process.exit(svelte.status ?? 1);

@@ -159,7 +159,12 @@ export interface ReclaimInfo {
 
 export interface PruneResult {
   runId: number;
-  checkpoints: { deleted: number[]; weightsOnly: number[]; freedBytes: number; policy: { keepLatest: number; keepBest: boolean; snapshotEvery: number } };
+  checkpoints: {
+    deleted: number[];
+    weightsOnly: number[];
+    freedBytes: number;
+    policy: { keepLatest: number; keepBest: boolean; snapshotEvery: number };
+  };
   tensorBytesFreed: number;
   reclaim: ReclaimInfo;
 }
@@ -301,32 +306,40 @@ function call<O>() {
 
 const scenario = z.enum(['t2i', 'cot', 'text', 'vqa', 'edit', 'reflect']);
 // Compile-time check that the schema and the domain list name the same scenarios.
-const _scenariosMatch: [z.infer<typeof scenario>] extends [Scenario] ? ([Scenario] extends [z.infer<typeof scenario>] ? true : never) : never = true;
+const _scenariosMatch: [z.infer<typeof scenario>] extends [Scenario]
+  ? [Scenario] extends [z.infer<typeof scenario>]
+    ? true
+    : never
+  : never = true;
 void _scenariosMatch;
 
 export const calls = {
   'app.info': call<AppInfo>()(z.object({}).strict()),
   'settings.get': call<Settings>()(z.object({}).strict()),
   'settings.set': call<Settings>()(
-    z.object({
-      annotator: annotator.optional(),
-      theme: z.enum(['system', 'light', 'dark']).optional(),
-      provider: z.enum(EXECUTION_PROVIDERS).optional(),
-      threads: z.number().int().min(0).max(256).optional(),
-    }).strict(),
+    z
+      .object({
+        annotator: annotator.optional(),
+        theme: z.enum(['system', 'light', 'dark']).optional(),
+        provider: z.enum(EXECUTION_PROVIDERS).optional(),
+        threads: z.number().int().min(0).max(256).optional(),
+      })
+      .strict(),
   ),
 
   'runs.list': call<Run[]>()(z.object({}).strict()),
   'runs.get': call<Run>()(z.object({ runId: id }).strict()),
   'runs.create': call<Run>()(
-    z.object({
-      name: z.string().trim().min(1).max(120),
-      scenario,
-      /** Overrides over the scenario's preset (see main/rl/config.ts); validated field by field. */
-      config: z.record(z.string(), z.unknown()).optional(),
-      /** base: the shipped model; nano: a tiny one that trains in seconds (demos, tests). */
-      model: z.enum(['base', 'nano']).optional(),
-    }).strict(),
+    z
+      .object({
+        name: z.string().trim().min(1).max(120),
+        scenario,
+        /** Overrides over the scenario's preset (see main/rl/config.ts); validated field by field. */
+        config: z.record(z.string(), z.unknown()).optional(),
+        /** base: the shipped model; nano: a tiny one that trains in seconds (demos, tests). */
+        model: z.enum(['base', 'nano']).optional(),
+      })
+      .strict(),
   ),
   /**
    * Starts a created run, or resumes a paused or interrupted one from its last checkpoint; `steps` sets
@@ -335,40 +348,68 @@ export const calls = {
   'runs.start': call<Run>()(z.object({ runId: id, steps: z.number().int().min(1).max(10_000_000).optional() }).strict()),
   'runs.rename': call<Run>()(z.object({ runId: id, name: z.string().trim().min(1).max(120) }).strict()),
   /** Deletes a run that is not training: its rows (groups, samples, rankings, metrics...) and its files (runs/<id>/). */
-  'runs.delete': call<{ runId: number; removedFiles: boolean; fileBytesFreed: number; reclaim: ReclaimInfo }>()(z.object({ runId: id }).strict()),
+  'runs.delete': call<{ runId: number; removedFiles: boolean; fileBytesFreed: number; reclaim: ReclaimInfo }>()(
+    z.object({ runId: id }).strict(),
+  ),
   /** Pauses after the current step (resumable with runs.start). */
   'runs.pause': call<Run>()(z.object({ runId: id }).strict()),
   'runs.stop': call<Run>()(z.object({ runId: id }).strict()),
 
   /** A page of a run's groups by offset, with their total (reads past the rows it skips: for short lists). */
   'groups.list': call<Page<RolloutGroup>>()(
-    z.object({ runId: id, step: z.number().int().min(0).optional(), order: z.enum(['asc', 'desc']).optional(), discarded: z.boolean().optional(), ...paging }).strict(),
+    z
+      .object({
+        runId: id,
+        step: z.number().int().min(0).optional(),
+        order: z.enum(['asc', 'desc']).optional(),
+        discarded: z.boolean().optional(),
+        ...paging,
+      })
+      .strict(),
   ),
   /** A page of a run's groups by keyset (GroupPageQuery): the same cost at any depth. */
   'groups.page': call<KeysetPage<RolloutGroup, GroupKey>>()(
-    z.object({
-      runId: id, step: z.number().int().min(0).optional(), order: z.enum(['asc', 'desc']).optional(), discarded: z.boolean().optional(), ...paging,
-      after: z.object({ step: z.number().int().min(0), id }).strict().optional(), fromStep: z.number().int().min(0).optional(),
-    }).strict(),
+    z
+      .object({
+        runId: id,
+        step: z.number().int().min(0).optional(),
+        order: z.enum(['asc', 'desc']).optional(),
+        discarded: z.boolean().optional(),
+        ...paging,
+        after: z
+          .object({ step: z.number().int().min(0), id })
+          .strict()
+          .optional(),
+        fromStep: z.number().int().min(0).optional(),
+      })
+      .strict(),
   ),
   'groups.get': call<GroupDetail>()(z.object({ groupId: id }).strict()),
   /** Groups per step; with discarded: true, discarded groups count too (and `discarded` says how many). */
-  'groups.steps': call<{ step: number; groups: number; discarded: number }[]>()(z.object({ runId: id, discarded: z.boolean().optional() }).strict()),
+  'groups.steps': call<{ step: number; groups: number; discarded: number }[]>()(
+    z.object({ runId: id, discarded: z.boolean().optional() }).strict(),
+  ),
 
   'ranking.queue': call<RolloutGroup[]>()(
     z.object({ annotator, runId: id.optional(), limit: z.number().int().min(1).max(100).optional() }).strict(),
   ),
   'ranking.submit': call<Ranking>()(
-    z.object({
-      groupId: id,
-      annotator,
-      ranks: z.array(z.object({ sampleId: id, rank: z.number().int().min(1) }).strict()).max(256).optional(),
-      skipped: z.boolean().optional(),
-      durationMs: z.number().min(0),
-    }).strict().refine((v) => v.skipped === true || (v.ranks !== undefined && v.ranks.length > 0), {
-      message: 'either skipped: true or a non-empty ranks list is required',
-      path: ['ranks'],
-    }),
+    z
+      .object({
+        groupId: id,
+        annotator,
+        ranks: z
+          .array(z.object({ sampleId: id, rank: z.number().int().min(1) }).strict())
+          .max(256)
+          .optional(),
+        skipped: z.boolean().optional(),
+        durationMs: z.number().min(0),
+      })
+      .strict()
+      .refine((v) => v.skipped === true || (v.ranks !== undefined && v.ranks.length > 0), {
+        message: 'either skipped: true or a non-empty ranks list is required',
+        path: ['ranks'],
+      }),
   ),
   'ranking.waiting': call<{ waiting: number }>()(z.object({ annotator, runId: id.optional() }).strict()),
   /** Sync runs waiting for rankings now, with the groups they wait on. */
@@ -380,20 +421,27 @@ export const calls = {
     z.object({ runId: id, filter: z.enum(REFLECTION_FILTERS).optional(), ...paging }).strict(),
   ),
   /** Pages of groups (newest step first), each with its edits. */
-  'edits.list': call<Page<EditGroupView>>()(
-    z.object({ runId: id, ...paging }).strict(),
-  ),
+  'edits.list': call<Page<EditGroupView>>()(z.object({ runId: id, ...paging }).strict()),
 
   'samples.trajectory': call<TrajectoryView[]>()(z.object({ sampleId: id }).strict()),
   'samples.redraw': call<RedrawView>()(z.object({ sampleId: id }).strict()),
   'storage.usage': call<DataDirUsage>()(z.object({}).strict()),
-  'runs.prune': call<PruneResult>()(z.object({
-    runId: id,
-    keep: z.object({
-      latest: z.number().int().min(1).max(1000).optional(), best: z.boolean().optional(),
-      every: z.number().int().min(0).max(1_000_000).optional(), latents: z.enum(['viewed', 'all']).optional(),
-    }).strict().optional(),
-  }).strict()),
+  'runs.prune': call<PruneResult>()(
+    z
+      .object({
+        runId: id,
+        keep: z
+          .object({
+            latest: z.number().int().min(1).max(1000).optional(),
+            best: z.boolean().optional(),
+            every: z.number().int().min(0).max(1_000_000).optional(),
+            latents: z.enum(['viewed', 'all']).optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict(),
+  ),
   /** The images made from a sample (a reflection's refined images, an edit's reconstruction), in order. */
   'samples.derived': call<Sample[]>()(z.object({ sampleId: id }).strict()),
   'ranking.agreement': call<AgreementReport>()(z.object({ runId: id }).strict()),
@@ -407,26 +455,35 @@ export const calls = {
 
   'metrics.names': call<string[]>()(z.object({ runId: id }).strict()),
   'metrics.series': call<MetricSeries[]>()(
-    z.object({
-      runId: id, names: z.array(z.string().min(1)).max(64), afterStep: z.number().int().optional(), maxPoints: z.number().int().min(2).max(1_000_000).optional(),
-    }).strict(),
+    z
+      .object({
+        runId: id,
+        names: z.array(z.string().min(1)).max(64),
+        afterStep: z.number().int().optional(),
+        maxPoints: z.number().int().min(2).max(1_000_000).optional(),
+      })
+      .strict(),
   ),
   'logs.tail': call<LogEvent[]>()(
-    z.object({ runId: id.nullable(), limit: z.number().int().min(1).max(2000).optional(), afterId: z.number().int().min(0).optional() }).strict(),
+    z
+      .object({ runId: id.nullable(), limit: z.number().int().min(1).max(2000).optional(), afterId: z.number().int().min(0).optional() })
+      .strict(),
   ),
 
   /** The shipped model and every run's checkpoints (only that run's with runId), for eval.start and runs.create. */
   'checkpoints.list': call<CheckpointEntry[]>()(z.object({ runId: id.optional() }).strict()),
   'eval.suites': call<SuiteInfo[]>()(z.object({}).strict()),
   'eval.start': call<JobInfo>()(
-    z.object({
-      /** A name from eval.suites; the handler checks it against the list. */
-      suite: z.string().min(1).max(64),
-      generator: z.string().min(1).max(64),
-      limit: z.number().int().min(1).optional(),
-      /** Weights for the model generator: an id from checkpoints.list (or a path inside the data dir); the shipped base when absent. */
-      checkpoint: z.string().min(1).max(4096).optional(),
-    }).strict(),
+    z
+      .object({
+        /** A name from eval.suites; the handler checks it against the list. */
+        suite: z.string().min(1).max(64),
+        generator: z.string().min(1).max(64),
+        limit: z.number().int().min(1).optional(),
+        /** Weights for the model generator: an id from checkpoints.list (or a path inside the data dir); the shipped base when absent. */
+        checkpoint: z.string().min(1).max(4096).optional(),
+      })
+      .strict(),
   ),
   'evaluations.list': call<Evaluation[]>()(z.object({ runId: id.nullable().optional() }).strict()),
   'evaluations.results': call<Page<EvalResult>>()(
@@ -467,5 +524,13 @@ export interface UnirlApi {
 
 export const CALL_NAMES = Object.keys(calls) as CallName[];
 export const EVENT_NAMES: EventName[] = [
-  'job.progress', 'job.finished', 'run.updated', 'run.deleted', 'metrics.appended', 'group.created', 'ranking.saved', 'log.appended', 'settings.changed',
+  'job.progress',
+  'job.finished',
+  'run.updated',
+  'run.deleted',
+  'metrics.appended',
+  'group.created',
+  'ranking.saved',
+  'log.appended',
+  'settings.changed',
 ];

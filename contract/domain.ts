@@ -15,8 +15,7 @@ export const SCENARIOS: readonly Scenario[] = ['t2i', 'cot', 'text', 'vqa', 'edi
  * running -> interrupted (the process died: found 'running' at startup) -> running (resumed) | stopped.
  */
 export type RunStatus = 'created' | 'running' | 'paused' | 'stopped' | 'completed' | 'failed' | 'interrupted';
-export const RUN_STATUSES: readonly RunStatus[] =
-  ['created', 'running', 'paused', 'stopped', 'completed', 'failed', 'interrupted'];
+export const RUN_STATUSES: readonly RunStatus[] = ['created', 'running', 'paused', 'stopped', 'completed', 'failed', 'interrupted'];
 
 /** The trainer's typed config lives with the trainer; the store keeps it as an opaque JSON object. */
 export type RunConfig = JsonObject;
@@ -120,11 +119,23 @@ export interface Sample {
 
 export type TensorDType = 'float32' | 'float64' | 'int32' | 'uint32' | 'int16' | 'uint16' | 'int8' | 'uint8' | 'int64';
 
-export type TypedArrayFor<D extends TensorDType> =
-  D extends 'float32' ? Float32Array : D extends 'float64' ? Float64Array :
-  D extends 'int32' ? Int32Array : D extends 'uint32' ? Uint32Array :
-  D extends 'int16' ? Int16Array : D extends 'uint16' ? Uint16Array :
-  D extends 'int8' ? Int8Array : D extends 'uint8' ? Uint8Array : BigInt64Array;
+export type TypedArrayFor<D extends TensorDType> = D extends 'float32'
+  ? Float32Array
+  : D extends 'float64'
+    ? Float64Array
+    : D extends 'int32'
+      ? Int32Array
+      : D extends 'uint32'
+        ? Uint32Array
+        : D extends 'int16'
+          ? Int16Array
+          : D extends 'uint16'
+            ? Uint16Array
+            : D extends 'int8'
+              ? Int8Array
+              : D extends 'uint8'
+                ? Uint8Array
+                : BigInt64Array;
 
 export type AnyTypedArray = TypedArrayFor<TensorDType>;
 

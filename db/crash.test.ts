@@ -12,12 +12,16 @@ import { openStore } from './store.ts';
 const WRITER = fileURLToPath(new URL('./test-fixtures/writer.ts', import.meta.url));
 const KILL_AFTER_BATCHES = 25;
 
-test('SIGKILL mid-write: the database opens, passes integrity_check and holds every committed batch whole', { timeout: 30_000 }, async (t) => {
+test('SIGKILL mid-write: the database opens, passes integrity_check and holds every committed batch whole', {
+  timeout: 30_000,
+}, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'unirl-crash-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const dbPath = join(dir, 'unirl.sqlite');
   const writer = spawn(process.execPath, ['--import', 'tsx', WRITER, dbPath], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => { if (writer.exitCode === null && writer.signalCode === null) writer.kill('SIGKILL'); });
+  t.after(() => {
+    if (writer.exitCode === null && writer.signalCode === null) writer.kill('SIGKILL');
+  });
 
   const committed: { step: number; groupId: number }[] = [];
   const exited = new Promise<NodeJS.Signals | null>((resolve) => writer.once('exit', (_code, signal) => resolve(signal)));
@@ -51,10 +55,16 @@ test('SIGKILL mid-write: the database opens, passes integrity_check and holds ev
   const [reward] = store.metrics.series({ runId: run.id, names: ['reward_mean'] });
   assert.ok(reward);
   // Every reported batch is there; at most one more committed after the last report reached us.
-  assert.ok(reward.steps.length === lastStep + 1 || reward.steps.length === lastStep + 2, `metrics for ${reward.steps.length} steps, last reported ${lastStep}`);
+  assert.ok(
+    reward.steps.length === lastStep + 1 || reward.steps.length === lastStep + 2,
+    `metrics for ${reward.steps.length} steps, last reported ${lastStep}`,
+  );
   const groups = store.groups.list({ runId: run.id, limit: 500 });
   assert.equal(groups.total, reward.steps.length, 'a batch was committed in part');
   assert.ok(groups.items.every((g) => g.groupSize === 8));
   const memberCounts = store.db.prepare(`SELECT count(*) AS n FROM samples GROUP BY group_id`).all() as { n: number }[];
-  assert.ok(memberCounts.every((c) => c.n === 8), 'a group was committed in part');
+  assert.ok(
+    memberCounts.every((c) => c.n === 8),
+    'a group was committed in part',
+  );
 });

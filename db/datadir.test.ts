@@ -26,11 +26,25 @@ test('--data-dir wins over UNIRL_DATA_DIR, which wins over Electron userData; th
 
 test('the per-user default follows XDG on Linux and the OS conventions elsewhere', (t) => {
   const home = tempRoot(t);
-  assert.deepEqual(resolveDataDir({ env: {}, platform: 'linux', home }), { dir: join(home, '.local', 'share', 'unirl-studio'), dbPath: join(home, '.local', 'share', 'unirl-studio', 'unirl.sqlite'), source: 'default' });
-  assert.equal(resolveDataDir({ env: { XDG_DATA_HOME: join(home, 'xdg') }, platform: 'linux', home }).dir, join(home, 'xdg', 'unirl-studio'));
-  assert.equal(resolveDataDir({ env: { XDG_DATA_HOME: 'relative' }, platform: 'linux', home }).dir, join(home, '.local', 'share', 'unirl-studio'), 'XDG ignores relative paths');
+  assert.deepEqual(resolveDataDir({ env: {}, platform: 'linux', home }), {
+    dir: join(home, '.local', 'share', 'unirl-studio'),
+    dbPath: join(home, '.local', 'share', 'unirl-studio', 'unirl.sqlite'),
+    source: 'default',
+  });
+  assert.equal(
+    resolveDataDir({ env: { XDG_DATA_HOME: join(home, 'xdg') }, platform: 'linux', home }).dir,
+    join(home, 'xdg', 'unirl-studio'),
+  );
+  assert.equal(
+    resolveDataDir({ env: { XDG_DATA_HOME: 'relative' }, platform: 'linux', home }).dir,
+    join(home, '.local', 'share', 'unirl-studio'),
+    'XDG ignores relative paths',
+  );
   assert.equal(resolveDataDir({ env: {}, platform: 'darwin', home }).dir, join(home, 'Library', 'Application Support', 'unirl-studio'));
-  assert.equal(resolveDataDir({ env: { APPDATA: join(home, 'Roaming') }, platform: 'win32', home }).dir, join(home, 'Roaming', 'unirl-studio'));
+  assert.equal(
+    resolveDataDir({ env: { APPDATA: join(home, 'Roaming') }, platform: 'win32', home }).dir,
+    join(home, 'Roaming', 'unirl-studio'),
+  );
 });
 
 test('a relative --data-dir resolves against the working directory', (t) => {
@@ -45,12 +59,21 @@ test('a data dir that is a file, or one that cannot be written, fails naming the
   const root = tempRoot(t);
   const file = join(root, 'not-a-folder');
   writeFileSync(file, 'x');
-  assert.throws(() => resolveDataDir({ cliDir: file }), (err: Error) =>
-    err.message === `data dir ${file} is a file, not a folder: choose another with --data-dir or UNIRL_DATA_DIR`);
-  assert.throws(() => resolveDataDir({ cliDir: join(file, 'sub') }), (err: Error) => err.message.startsWith(`cannot create the data dir ${join(file, 'sub')}:`));
+  assert.throws(
+    () => resolveDataDir({ cliDir: file }),
+    (err: Error) => err.message === `data dir ${file} is a file, not a folder: choose another with --data-dir or UNIRL_DATA_DIR`,
+  );
+  assert.throws(
+    () => resolveDataDir({ cliDir: join(file, 'sub') }),
+    (err: Error) => err.message.startsWith(`cannot create the data dir ${join(file, 'sub')}:`),
+  );
   // Read-only folders: /sys refuses writes even to root; a path under a file fails the same way.
   for (const dbPath of ['/sys/unirl.sqlite', join(file, 'unirl.sqlite')]) {
-    assert.throws(() => openStore(dbPath), (err: Error) =>
-      err.message.startsWith(`cannot open the database ${dbPath}: unable to open database file (is its folder there and writable?)`), dbPath);
+    assert.throws(
+      () => openStore(dbPath),
+      (err: Error) =>
+        err.message.startsWith(`cannot open the database ${dbPath}: unable to open database file (is its folder there and writable?)`),
+      dbPath,
+    );
   }
 });

@@ -34,11 +34,13 @@ function defaultDir(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, home: str
 /** --data-dir, then UNIRL_DATA_DIR, then Electron's userData, then the per-user default; creates the folder. */
 export function resolveDataDir(options: DataDirOptions = {}): DataDir {
   const env = options.env ?? process.env;
-  const [chosen, source]: [string, DataDir['source']] =
-    options.cliDir ? [options.cliDir, 'cli']
-    : env.UNIRL_DATA_DIR ? [env.UNIRL_DATA_DIR, 'env']
-    : options.electronUserData ? [options.electronUserData, 'electron']
-    : [defaultDir(env, options.platform ?? process.platform, options.home ?? homedir()), 'default'];
+  const [chosen, source]: [string, DataDir['source']] = options.cliDir
+    ? [options.cliDir, 'cli']
+    : env.UNIRL_DATA_DIR
+      ? [env.UNIRL_DATA_DIR, 'env']
+      : options.electronUserData
+        ? [options.electronUserData, 'electron']
+        : [defaultDir(env, options.platform ?? process.platform, options.home ?? homedir()), 'default'];
   const dir = resolve(chosen);
   createFolder(dir);
   return { dir, dbPath: join(dir, DB_FILE), source };
@@ -49,7 +51,13 @@ function createFolder(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (err) {
-    const isFile = (() => { try { return statSync(dir).isFile(); } catch { return false; } })();
+    const isFile = (() => {
+      try {
+        return statSync(dir).isFile();
+      } catch {
+        return false;
+      }
+    })();
     if (isFile) throw new Error(`data dir ${dir} is a file, not a folder: choose another with --data-dir or UNIRL_DATA_DIR`);
     throw new Error(`cannot create the data dir ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }

@@ -9,13 +9,22 @@ import { groupInput, seedRun } from './test-fixtures/seed.ts';
 function plansOf(store: Store, read: () => unknown): { sql: string; plan: string[] }[] {
   const captured: string[] = [];
   const prepare = store.db.prepare.bind(store.db);
-  store.db.prepare = ((sql: string) => { captured.push(sql); return prepare(sql); }) as typeof store.db.prepare;
-  try { read(); } finally { store.db.prepare = prepare as typeof store.db.prepare; }
-  return captured.filter((sql) => /^\s*(SELECT|WITH)/i.test(sql)).map((sql) => {
-    const params = (sql.match(/\?/g) ?? []).map(() => 1);
-    const rows = store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[];
-    return { sql, plan: rows.map((r) => r.detail) };
-  });
+  store.db.prepare = ((sql: string) => {
+    captured.push(sql);
+    return prepare(sql);
+  }) as typeof store.db.prepare;
+  try {
+    read();
+  } finally {
+    store.db.prepare = prepare as typeof store.db.prepare;
+  }
+  return captured
+    .filter((sql) => /^\s*(SELECT|WITH)/i.test(sql))
+    .map((sql) => {
+      const params = (sql.match(/\?/g) ?? []).map(() => 1);
+      const rows = store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[];
+      return { sql, plan: rows.map((r) => r.detail) };
+    });
 }
 
 /**
@@ -49,8 +58,17 @@ function filledStore(): { store: Store; runId: number; groupId: number; evaluati
     store.log.append(runId, 'info', `step ${step}`);
   }
   const evaluation = store.evaluations.start({ runId, suite: 'geneval' });
-  store.evaluations.addResults(evaluation.id, Array.from({ length: 40 }, (_, i) => (
-    { task: i % 2 ? 'colors' : 'counting', prompt: `p${i}`, imageIndex: i % 4, correct: i % 3 === 0, reward: 0, reason: '' })));
+  store.evaluations.addResults(
+    evaluation.id,
+    Array.from({ length: 40 }, (_, i) => ({
+      task: i % 2 ? 'colors' : 'counting',
+      prompt: `p${i}`,
+      imageIndex: i % 4,
+      correct: i % 3 === 0,
+      reward: 0,
+      reason: '',
+    })),
+  );
   const other = seedRun(store, 'another run');
   for (let i = 0; i < 40; i++) store.log.append(i % 2 ? other.runId : null, 'info', `event ${i}`);
   store.db.exec('ANALYZE'); // as PRAGMA optimize on close does in the app
@@ -60,23 +78,54 @@ function filledStore(): { store: Store; runId: number; groupId: number; evaluati
 test('the hot reads use their indexes and never scan a whole table', () => {
   // A fresh store per read: repositories prepare their statements once per connection (cachedStatement).
   const cases: [string, (filled: ReturnType<typeof filledStore>) => unknown, string][] = [
-    ['metrics by run + name + step', ({ store, runId }) => store.metrics.series({ runId, names: ['kl'], afterStep: 5 }), 'PRIMARY KEY (run_id=? AND name=? AND step>?)'],
-    ['groups by run + step', ({ store, runId }) => store.groups.list({ runId, step: 3 }), 'rollout_groups_kept (run_id=? AND discarded_at=? AND step=?)'],
-    ['groups of a run, paged', ({ store, runId }) => store.groups.list({ runId, offset: 10, limit: 5 }), 'rollout_groups_kept (run_id=? AND discarded_at=?)'],
+    [
+      'metrics by run + name + step',
+      ({ store, runId }) => store.metrics.series({ runId, names: ['kl'], afterStep: 5 }),
+      'PRIMARY KEY (run_id=? AND name=? AND step>?)',
+    ],
+    [
+      'groups by run + step',
+      ({ store, runId }) => store.groups.list({ runId, step: 3 }),
+      'rollout_groups_kept (run_id=? AND discarded_at=? AND step=?)',
+    ],
+    [
+      'groups of a run, paged',
+      ({ store, runId }) => store.groups.list({ runId, offset: 10, limit: 5 }),
+      'rollout_groups_kept (run_id=? AND discarded_at=?)',
+    ],
     // One seek per grid step, for a metric of every step and for a sparser one (a join the other way round
     // would walk the whole series per point).
-    ['metrics thinned to a point per stride', ({ store, runId }) => store.metrics.series({ runId, names: ['kl'], maxPoints: 4 }),
-      'metrics USING PRIMARY KEY (run_id=? AND name=? AND step=?)'],
-    ['a sparse metric thinned', ({ store, runId }) => store.metrics.series({ runId, names: ['eval'], maxPoints: 5 }),
-      'm USING PRIMARY KEY (run_id=? AND name=? AND step=?)'],
-    ['groups of a run after a group (keyset)', ({ store, runId }) => store.groups.page({ runId, after: { step: 10, id: 30 }, limit: 5 }),
-      'rollout_groups_kept (run_id=? AND discarded_at=? AND step>?)'],
-    ['groups of a run from a step (keyset)', ({ store, runId }) => store.groups.page({ runId, order: 'desc', fromStep: 10, offset: 1, limit: 5 }),
-      'rollout_groups_kept (run_id=? AND discarded_at=? AND step<?)'],
-    ['groups with discarded ones, after a group', ({ store, runId }) => store.groups.page({ runId, discarded: true, after: { step: 10, id: 30 } }),
-      'rollout_groups_by_run_step (run_id=? AND step>?)'],
+    [
+      'metrics thinned to a point per stride',
+      ({ store, runId }) => store.metrics.series({ runId, names: ['kl'], maxPoints: 4 }),
+      'metrics USING PRIMARY KEY (run_id=? AND name=? AND step=?)',
+    ],
+    [
+      'a sparse metric thinned',
+      ({ store, runId }) => store.metrics.series({ runId, names: ['eval'], maxPoints: 5 }),
+      'm USING PRIMARY KEY (run_id=? AND name=? AND step=?)',
+    ],
+    [
+      'groups of a run after a group (keyset)',
+      ({ store, runId }) => store.groups.page({ runId, after: { step: 10, id: 30 }, limit: 5 }),
+      'rollout_groups_kept (run_id=? AND discarded_at=? AND step>?)',
+    ],
+    [
+      'groups of a run from a step (keyset)',
+      ({ store, runId }) => store.groups.page({ runId, order: 'desc', fromStep: 10, offset: 1, limit: 5 }),
+      'rollout_groups_kept (run_id=? AND discarded_at=? AND step<?)',
+    ],
+    [
+      'groups with discarded ones, after a group',
+      ({ store, runId }) => store.groups.page({ runId, discarded: true, after: { step: 10, id: 30 } }),
+      'rollout_groups_by_run_step (run_id=? AND step>?)',
+    ],
     // Read in the queue's order from the index: no sort of the pending groups.
-    ['ranking queue of a run', ({ store, runId }) => store.rankings.queue({ annotator: 'ann', runId }), 'rollout_groups_queue_by_run (run_id=?)'],
+    [
+      'ranking queue of a run',
+      ({ store, runId }) => store.rankings.queue({ annotator: 'ann', runId }),
+      'rollout_groups_queue_by_run (run_id=?)',
+    ],
     ['ranking queue of all runs', ({ store }) => store.rankings.queue({ annotator: 'ann' }), 'SCAN g USING INDEX rollout_groups_queue'],
     ['sync runs first', ({ store }) => store.rankings.queue({ annotator: 'ann' }), 'runs USING INDEX runs_by_status (status=?)'],
     ['queue size', ({ store, runId }) => store.rankings.queueSize({ annotator: 'ann', runId }), 'rollout_groups_queue'],
@@ -85,8 +134,16 @@ test('the hot reads use their indexes and never scan a whole table', () => {
     ['log tail', ({ store, runId }) => store.log.tail({ runId, limit: 10 }), 'events_by_run (run_id=?)'],
     // Either index serves a live tail: its afterId is near the end, so the rowid range is short.
     ['live log tail', ({ store, runId }) => store.log.tail({ runId, afterId: 5 }), 'SEARCH events'],
-    ['evaluation failures first', ({ store, evaluationId }) => store.evaluations.results({ evaluationId }), 'eval_results_by_outcome (evaluation_id=?)'],
-    ['evaluation failures first, one task', ({ store, evaluationId }) => store.evaluations.results({ evaluationId, task: 'colors' }), 'eval_results_by_task (evaluation_id=? AND task=?)'],
+    [
+      'evaluation failures first',
+      ({ store, evaluationId }) => store.evaluations.results({ evaluationId }),
+      'eval_results_by_outcome (evaluation_id=?)',
+    ],
+    [
+      'evaluation failures first, one task',
+      ({ store, evaluationId }) => store.evaluations.results({ evaluationId, task: 'colors' }),
+      'eval_results_by_task (evaluation_id=? AND task=?)',
+    ],
     ['app log tail', ({ store }) => store.log.tail({ runId: null }), 'events_by_run (run_id=?)'],
   ];
   for (const [name, read, index] of cases) {

@@ -9,9 +9,14 @@ export interface Migration {
 }
 
 export class SchemaTooNewError extends Error {
-  constructor(readonly databaseVersion: number, readonly appVersion: number) {
-    super(`database schema version ${databaseVersion} is newer than this app supports (schema version ` +
-      `${appVersion}); upgrade UniRL Studio or open another data directory`);
+  constructor(
+    readonly databaseVersion: number,
+    readonly appVersion: number,
+  ) {
+    super(
+      `database schema version ${databaseVersion} is newer than this app supports (schema version ` +
+        `${appVersion}); upgrade UniRL Studio or open another data directory`,
+    );
     this.name = 'SchemaTooNewError';
   }
 }

@@ -27,7 +27,8 @@ export function openDatabase(path: string, options: { migrate?: boolean } = {}):
     db.close();
     // A read-only folder lets SQLite open an existing file but not its WAL: say which file.
     const code = (err as { code?: string }).code ?? '';
-    if (/^SQLITE_(CANTOPEN|READONLY|PERM)/.test(code)) throw new Error(`cannot open the database ${path}: ${(err as Error).message} (is its folder writable?)`);
+    if (/^SQLITE_(CANTOPEN|READONLY|PERM)/.test(code))
+      throw new Error(`cannot open the database ${path}: ${(err as Error).message} (is its folder writable?)`);
     throw err;
   }
   return db;

@@ -1,7 +1,18 @@
 // Stored-row types: the columns exactly as SQLite returns them (snake_case, 0/1 booleans, JSON as text,
 // blobs as Buffer). Only repositories see these; they map rows to the domain types in contract/domain.ts.
 import type { TensorEncoding } from './tensor.ts';
-import type { EvaluationStatus, LogLevel, QueueClosed, RankingStatus, RunStatus, SampleRole, Scenario, TensorDType, TrajectoryKind, Verdict } from '../contract/domain.ts';
+import type {
+  EvaluationStatus,
+  LogLevel,
+  QueueClosed,
+  RankingStatus,
+  RunStatus,
+  SampleRole,
+  Scenario,
+  TensorDType,
+  TrajectoryKind,
+  Verdict,
+} from '../contract/domain.ts';
 
 export type Bit = 0 | 1;
 

@@ -53,8 +53,14 @@ test('a group is written whole: samples, PNG images, rewards, typed trajectories
   // totals = shapeeval + 0.5 x format(1) -> 0.5, 1.5, 1, 1: mean 1, population std sqrt(0.125)
   assert.equal(detail.rewardMean, 1);
   assert.ok(Math.abs(detail.rewardStd! - Math.sqrt(0.125)) < 1e-12);
-  assert.deepEqual(detail.samples.map((s) => s.index), [0, 1, 2, 3]);
-  assert.deepEqual(detail.samples[1]!.rewards, [{ name: 'format', value: 1, weight: 0.5 }, { name: 'shapeeval', value: 1, weight: 1 }]);
+  assert.deepEqual(
+    detail.samples.map((s) => s.index),
+    [0, 1, 2, 3],
+  );
+  assert.deepEqual(detail.samples[1]!.rewards, [
+    { name: 'format', value: 1, weight: 0.5 },
+    { name: 'shapeeval', value: 1, weight: 1 },
+  ]);
   assert.equal(detail.samples[1]!.reward, 1.5);
   assert.deepEqual(detail.samples[1]!.image, { width: 8, height: 8 });
   const png = store.samples.imagePng(sampleIds[1]!)!;
@@ -81,10 +87,18 @@ test('a group with one bad sample writes nothing at all', () => {
   const { runId, promptId } = seedRun(store);
   const input = groupInput(runId, promptId, 0, [0, 1, 1]);
   input.samples[2]!.trajectories![1]!.tensors.means!.shape = [2, 4, 3];
-  assert.throws(() => store.groups.insert(input), /samples\[2\]\.trajectories\[1\]\.tensors\.means\.shape: \[2, 4, 3\] holds 24 elements but data has 36/);
-  for (const t of ['rollout_groups', 'samples', 'trajectories', 'trajectory_tensors', 'reward_components']) assert.equal(count(store, t), 0, t);
+  assert.throws(
+    () => store.groups.insert(input),
+    /samples\[2\]\.trajectories\[1\]\.tensors\.means\.shape: \[2, 4, 3\] holds 24 elements but data has 36/,
+  );
+  for (const t of ['rollout_groups', 'samples', 'trajectories', 'trajectory_tensors', 'reward_components'])
+    assert.equal(count(store, t), 0, t);
   input.samples[2]!.trajectories![1]!.tensors.means = { dtype: 'float32', shape: [11, 3072], data: new Float32Array(11 * 3072) };
-  assert.throws(() => store.groups.insert(input), /trajectories\[1\]\.tensors: means: shape \[11, 3072\] is not \[step, patch, patchValue\]/, 'the stored-tensor description is checked on write');
+  assert.throws(
+    () => store.groups.insert(input),
+    /trajectories\[1\]\.tensors: means: shape \[11, 3072\] is not \[step, patch, patchValue\]/,
+    'the stored-tensor description is checked on write',
+  );
   const other = seedRun(store, 'other');
   assert.throws(() => store.groups.insert(groupInput(runId, other.promptId, 0, [1])), /promptId: prompt 2 belongs to run 2, not run 1/);
   store.close();
@@ -96,11 +110,20 @@ test('groups list by run and step with paging and order; steps for navigation', 
   for (let step = 0; step < 5; step++) for (let g = 0; g < 3; g++) store.groups.insert(groupInput(runId, promptId, step, [g, 1]));
   const page = store.groups.list({ runId, offset: 4, limit: 5 });
   assert.equal(page.total, 15);
-  assert.deepEqual(page.items.map((g) => g.step), [1, 1, 2, 2, 2]);
+  assert.deepEqual(
+    page.items.map((g) => g.step),
+    [1, 1, 2, 2, 2],
+  );
   const step2 = store.groups.list({ runId, step: 2 });
   assert.equal(step2.total, 3);
-  assert.deepEqual(step2.items.map((g) => g.rewardMean), [1, 1.5, 2]);
-  assert.deepEqual(store.groups.list({ runId, order: 'desc', limit: 2 }).items.map((g) => g.step), [4, 4]);
+  assert.deepEqual(
+    step2.items.map((g) => g.rewardMean),
+    [1, 1.5, 2],
+  );
+  assert.deepEqual(
+    store.groups.list({ runId, order: 'desc', limit: 2 }).items.map((g) => g.step),
+    [4, 4],
+  );
   assert.deepEqual(store.groups.steps(runId), [0, 1, 2, 3, 4]);
   assert.throws(() => store.groups.list({ runId, limit: 0 }), /limit: must be an integer >= 1/);
   store.close();
@@ -110,18 +133,31 @@ test('rewards and advantages updated after the rollout, only for the group membe
   const store = memStore();
   const { runId, promptId } = seedRun(store);
   const { groupId, sampleIds } = store.groups.insert(groupInput(runId, promptId, 0, [0, 1]));
-  store.groups.updateRewards(groupId, [
-    { sampleId: sampleIds[0]!, rewards: [{ name: 'human_rank', value: -1, weight: 0.5 }], advantage: -0.7 },
-    { sampleId: sampleIds[1]!, rewards: [{ name: 'shapeeval', value: 0.9, weight: 1 }], advantage: 0.7 },
-  ], false);
+  store.groups.updateRewards(
+    groupId,
+    [
+      { sampleId: sampleIds[0]!, rewards: [{ name: 'human_rank', value: -1, weight: 0.5 }], advantage: -0.7 },
+      { sampleId: sampleIds[1]!, rewards: [{ name: 'shapeeval', value: 0.9, weight: 1 }], advantage: 0.7 },
+    ],
+    false,
+  );
   const [a, b] = store.samples.members(groupId);
   assert.ok(a && b, 'both members read back');
-  assert.deepEqual(a.rewards.map((r) => r.name), ['format', 'human_rank', 'shapeeval']);
+  assert.deepEqual(
+    a.rewards.map((r) => r.name),
+    ['format', 'human_rank', 'shapeeval'],
+  );
   assert.equal(a.advantage, -0.7);
   assert.equal(b.rewards.find((r) => r.name === 'shapeeval')!.value, 0.9);
   const other = store.groups.insert(groupInput(runId, promptId, 0, [0]));
-  assert.throws(() => store.groups.updateRewards(groupId, [{ sampleId: other.sampleIds[0]!, advantage: 1 }]), new RegExp(`updates\\[0\\]\\.sampleId: sample ${other.sampleIds[0]} is not a member of group ${groupId}`));
-  assert.throws(() => store.groups.updateRewards(groupId, [{ sampleId: sampleIds[0]!, rewards: [{ name: 'x', value: NaN, weight: 1 }] }]), /rewards\[0\]\.value: must be a finite number/);
+  assert.throws(
+    () => store.groups.updateRewards(groupId, [{ sampleId: other.sampleIds[0]!, advantage: 1 }]),
+    new RegExp(`updates\\[0\\]\\.sampleId: sample ${other.sampleIds[0]} is not a member of group ${groupId}`),
+  );
+  assert.throws(
+    () => store.groups.updateRewards(groupId, [{ sampleId: sampleIds[0]!, rewards: [{ name: 'x', value: NaN, weight: 1 }] }]),
+    /rewards\[0\]\.value: must be a finite number/,
+  );
   store.close();
 });
 
@@ -132,41 +168,107 @@ test('rankings: ties, validation naming the field, per-annotator queue, skip, re
   const g2 = store.groups.insert(groupInput(runId, promptId, 0, [0, 1, 2], { ranking: 'pending', rankingsNeeded: 2 }));
   store.groups.insert(groupInput(runId, promptId, 0, [0, 1, 2])); // not sent to people
   const [a, b, c] = [g1.sampleIds[0]!, g1.sampleIds[1]!, g1.sampleIds[2]!];
-  const submit = (ranks: { sampleId: number; rank: number }[]) => store.rankings.submit({ groupId: g1.groupId, annotator: 'ann', ranks, durationMs: 900 });
+  const submit = (ranks: { sampleId: number; rank: number }[]) =>
+    store.rankings.submit({ groupId: g1.groupId, annotator: 'ann', ranks, durationMs: 900 });
 
-  assert.throws(() => submit([{ sampleId: a, rank: 1 }, { sampleId: b, rank: 2 }, { sampleId: g2.sampleIds[0]!, rank: 3 }]),
-    /ranks\[2\]\.sampleId: sample 4 is not a member of group 1/);
-  assert.throws(() => submit([{ sampleId: a, rank: 1 }, { sampleId: b, rank: 4 }, { sampleId: c, rank: 3 }]), /ranks\[1\]\.rank: must be in 1\.\.3, got 4/);
-  assert.throws(() => submit([{ sampleId: a, rank: 1 }, { sampleId: b, rank: 2 }]), /ranks: must rank every sample of group 1; missing 3/);
-  assert.throws(() => submit([{ sampleId: a, rank: 1 }, { sampleId: a, rank: 2 }, { sampleId: c, rank: 3 }]), /ranks\[1\]\.sampleId: sample 1 is ranked twice/);
+  assert.throws(
+    () =>
+      submit([
+        { sampleId: a, rank: 1 },
+        { sampleId: b, rank: 2 },
+        { sampleId: g2.sampleIds[0]!, rank: 3 },
+      ]),
+    /ranks\[2\]\.sampleId: sample 4 is not a member of group 1/,
+  );
+  assert.throws(
+    () =>
+      submit([
+        { sampleId: a, rank: 1 },
+        { sampleId: b, rank: 4 },
+        { sampleId: c, rank: 3 },
+      ]),
+    /ranks\[1\]\.rank: must be in 1\.\.3, got 4/,
+  );
+  assert.throws(
+    () =>
+      submit([
+        { sampleId: a, rank: 1 },
+        { sampleId: b, rank: 2 },
+      ]),
+    /ranks: must rank every sample of group 1; missing 3/,
+  );
+  assert.throws(
+    () =>
+      submit([
+        { sampleId: a, rank: 1 },
+        { sampleId: a, rank: 2 },
+        { sampleId: c, rank: 3 },
+      ]),
+    /ranks\[1\]\.sampleId: sample 1 is ranked twice/,
+  );
   assert.throws(() => store.rankings.submit({ groupId: 99, annotator: 'ann', ranks: [], durationMs: 1 }), /group 99 not found/);
-  assert.throws(() => store.rankings.submit({ groupId: g1.groupId, annotator: '', skipped: true, durationMs: 1 }), /annotator: must be a non-empty string/);
+  assert.throws(
+    () => store.rankings.submit({ groupId: g1.groupId, annotator: '', skipped: true, durationMs: 1 }),
+    /annotator: must be a non-empty string/,
+  );
   assert.equal(count(store, 'rankings'), 0);
 
-  assert.deepEqual(store.rankings.queue({ annotator: 'ann', runId }).map((g) => g.id), [g1.groupId, g2.groupId]);
-  const ranking = submit([{ sampleId: c, rank: 1 }, { sampleId: a, rank: 2 }, { sampleId: b, rank: 2 }]); // a and b tie
-  assert.deepEqual(ranking.ranks, [{ sampleId: a, rank: 2 }, { sampleId: b, rank: 2 }, { sampleId: c, rank: 1 }]);
+  assert.deepEqual(
+    store.rankings.queue({ annotator: 'ann', runId }).map((g) => g.id),
+    [g1.groupId, g2.groupId],
+  );
+  const ranking = submit([
+    { sampleId: c, rank: 1 },
+    { sampleId: a, rank: 2 },
+    { sampleId: b, rank: 2 },
+  ]); // a and b tie
+  assert.deepEqual(ranking.ranks, [
+    { sampleId: a, rank: 2 },
+    { sampleId: b, rank: 2 },
+    { sampleId: c, rank: 1 },
+  ]);
   assert.equal(ranking.durationMs, 900);
   assert.equal(store.groups.get(g1.groupId).rankingStatus, 'ranked');
-  assert.deepEqual(store.rankings.queue({ annotator: 'ann' }).map((g) => g.id), [g2.groupId]);
+  assert.deepEqual(
+    store.rankings.queue({ annotator: 'ann' }).map((g) => g.id),
+    [g2.groupId],
+  );
   assert.equal(store.rankings.queueSize({ annotator: 'bob', runId }), 1, 'a ranked group leaves every queue');
 
   store.rankings.submit({ groupId: g2.groupId, annotator: 'ann', skipped: true, durationMs: 100 });
   assert.equal(store.rankings.queueSize({ annotator: 'ann' }), 0);
   assert.equal(store.groups.get(g2.groupId).rankingStatus, 'pending', 'a skip is not a ranking');
-  store.rankings.submit({ groupId: g2.groupId, annotator: 'bob', ranks: g2.sampleIds.map((sampleId) => ({ sampleId, rank: 1 })), durationMs: 5 });
+  store.rankings.submit({
+    groupId: g2.groupId,
+    annotator: 'bob',
+    ranks: g2.sampleIds.map((sampleId) => ({ sampleId, rank: 1 })),
+    durationMs: 5,
+  });
   assert.equal(store.groups.get(g2.groupId).rankingStatus, 'pending', 'needs 2 rankings');
-  assert.deepEqual(store.rankings.since(runId).map((r) => r.annotator), ['ann', 'bob']);
+  assert.deepEqual(
+    store.rankings.since(runId).map((r) => r.annotator),
+    ['ann', 'bob'],
+  );
   assert.deepEqual(store.groups.pendingRanking([g1.groupId, g2.groupId]), [g2.groupId]);
-  assert.deepEqual(store.rankings.since(runId, ranking.id).map((r) => r.groupId), [g2.groupId]);
+  assert.deepEqual(
+    store.rankings.since(runId, ranking.id).map((r) => r.groupId),
+    [g2.groupId],
+  );
 
   // Resubmitting replaces; undo removes the latest and puts the group back in the queue.
-  const again = submit([{ sampleId: a, rank: 1 }, { sampleId: b, rank: 2 }, { sampleId: c, rank: 3 }]);
+  const again = submit([
+    { sampleId: a, rank: 1 },
+    { sampleId: b, rank: 2 },
+    { sampleId: c, rank: 3 },
+  ]);
   assert.equal(store.rankings.forGroup(g1.groupId).length, 1);
   assert.throws(() => store.rankings.undo('bob', again.id), new RegExp(`rankingId: ranking ${again.id} is ann's, not bob's`));
   assert.equal(store.rankings.undo('ann', again.id).id, again.id);
   assert.equal(store.groups.get(g1.groupId).rankingStatus, 'pending');
-  assert.deepEqual(store.rankings.queue({ annotator: 'ann' }).map((g) => g.id), [g1.groupId]);
+  assert.deepEqual(
+    store.rankings.queue({ annotator: 'ann' }).map((g) => g.id),
+    [g1.groupId],
+  );
   assert.throws(() => store.rankings.undo('ann', again.id), /not found/);
   store.close();
 });
@@ -196,7 +298,10 @@ test('metrics: a series longer than maxPoints is thinned to logged points a stri
   assert.deepEqual(loss.steps.slice(0, 3), [1, 12, 23]);
   assert.ok(loss.steps.length > 90 && loss.steps.length <= 100, `${loss.steps.length} points`);
   assert.equal(loss.steps[loss.steps.length - 1], 1000, 'the latest point is always there');
-  assert.deepEqual(loss.values, loss.steps.map((s) => s * 2));
+  assert.deepEqual(
+    loss.values,
+    loss.steps.map((s) => s * 2),
+  );
   // A sparser metric: each grid step picks the next point it logged, never one it did not.
   assert.ok(evals.steps.every((s, i) => s % 7 === 0 && (i === 0 || s > evals.steps[i - 1]!)));
   assert.equal(evals.steps[evals.steps.length - 1], 994);
@@ -211,10 +316,19 @@ test('log: append and tail per run, live tail after an id', () => {
   for (let i = 0; i < 5; i++) store.log.append(runId, 'info', `step ${i}`, { i });
   store.log.append(null, 'warn', 'app-wide');
   const last = store.log.tail({ runId, limit: 2 });
-  assert.deepEqual(last.map((e) => e.message), ['step 3', 'step 4']);
+  assert.deepEqual(
+    last.map((e) => e.message),
+    ['step 3', 'step 4'],
+  );
   assert.deepEqual(last[1]!.data, { i: 4 });
-  assert.deepEqual(store.log.tail({ runId, afterId: last[0]!.id }).map((e) => e.message), ['step 4']);
-  assert.deepEqual(store.log.tail({ runId: null }).map((e) => e.message), ['app-wide']);
+  assert.deepEqual(
+    store.log.tail({ runId, afterId: last[0]!.id }).map((e) => e.message),
+    ['step 4'],
+  );
+  assert.deepEqual(
+    store.log.tail({ runId: null }).map((e) => e.message),
+    ['app-wide'],
+  );
   assert.throws(() => store.log.append(runId, 'fatal' as 'error', 'x'), /level: must be one of/);
   store.close();
 });
@@ -226,12 +340,18 @@ test('checkpoints and preference models: latest wins, versions count up', () => 
   store.checkpoints.add({ runId, step: 20, path: '/c/20.safetensors' });
   store.checkpoints.add({ runId, step: 10, path: '/c/10b.safetensors' });
   assert.equal(store.checkpoints.latest(runId)!.step, 20);
-  assert.deepEqual(store.checkpoints.list(runId).map((c) => c.path), ['/c/10b.safetensors', '/c/20.safetensors']);
+  assert.deepEqual(
+    store.checkpoints.list(runId).map((c) => c.path),
+    ['/c/10b.safetensors', '/c/20.safetensors'],
+  );
   store.preferences.add({ runId, path: '/p1', trainPairs: 10, heldoutPairs: 4, heldoutAccuracy: 0.5 });
   const v2 = store.preferences.add({ runId, path: '/p2', trainPairs: 30, heldoutPairs: 8, heldoutAccuracy: 0.875 });
   assert.equal(v2.version, 2);
   assert.equal(store.preferences.latest(runId)!.heldoutAccuracy, 0.875);
-  assert.throws(() => store.preferences.add({ runId, path: '/p3', trainPairs: 1, heldoutPairs: 1, heldoutAccuracy: 1.5 }), /heldoutAccuracy: must be in \[0, 1\]/);
+  assert.throws(
+    () => store.preferences.add({ runId, path: '/p3', trainPairs: 1, heldoutPairs: 1, heldoutAccuracy: 1.5 }),
+    /heldoutAccuracy: must be in \[0, 1\]/,
+  );
   store.close();
 });
 
@@ -244,33 +364,86 @@ test('reflection cycles and edits: records with derived samples, marks, and chec
 
   const refined = store.transaction(() => store.samples.insertDerived(member, sampleInput(42, 1)));
   const cycle = store.reflections.insert(member, [
-    { judgedSampleId: member, refinedSampleId: refined, critique: 'the circle is blue; make it red', verdict: 'wrong', scorerVerdict: 'wrong', reward: 0 },
+    {
+      judgedSampleId: member,
+      refinedSampleId: refined,
+      critique: 'the circle is blue; make it red',
+      verdict: 'wrong',
+      scorerVerdict: 'wrong',
+      reward: 0,
+    },
     { judgedSampleId: refined, critique: 'looks right', verdict: 'correct', scorerVerdict: 'correct', reward: 1 },
   ]);
-  assert.deepEqual(cycle.rounds.map((r) => [r.round, r.judgedSampleId, r.refinedSampleId]), [[1, member, refined], [2, refined, null]]);
+  assert.deepEqual(
+    cycle.rounds.map((r) => [r.round, r.judgedSampleId, r.refinedSampleId]),
+    [
+      [1, member, refined],
+      [2, refined, null],
+    ],
+  );
   store.reflections.mark(cycle.rounds[0]!.id, 'ann', true);
   store.reflections.mark(cycle.rounds[0]!.id, 'ann', false);
-  assert.deepEqual(store.reflections.forSample(member)!.rounds[0]!.marks.map((m) => m.correct), [false]);
+  assert.deepEqual(
+    store.reflections.forSample(member)!.rounds[0]!.marks.map((m) => m.correct),
+    [false],
+  );
   assert.equal(store.reflections.forGroup(group.groupId).length, 1);
-  assert.deepEqual(store.samples.derived(member).map((s) => [s.role, s.parentSampleId]), [['derived', member]]);
-  assert.deepEqual(store.samples.members(group.groupId).map((s) => s.id), group.sampleIds, 'derived samples are not members');
-  assert.throws(() => store.reflections.insert(group.sampleIds[1]!, [{ judgedSampleId: other.sampleIds[0]!, critique: '', verdict: 'correct', scorerVerdict: 'correct' }]),
-    /rounds\[0\]\.judgedSampleId: sample \d+ is not in group 1/);
-  assert.throws(() => store.reflections.insert(group.sampleIds[1]!, [{ judgedSampleId: group.sampleIds[1]!, critique: '', verdict: 'maybe' as 'wrong', scorerVerdict: 'correct' }]),
-    /rounds\[0\]\.verdict: must be 'correct' or 'wrong'/);
+  assert.deepEqual(
+    store.samples.derived(member).map((s) => [s.role, s.parentSampleId]),
+    [['derived', member]],
+  );
+  assert.deepEqual(
+    store.samples.members(group.groupId).map((s) => s.id),
+    group.sampleIds,
+    'derived samples are not members',
+  );
+  assert.throws(
+    () =>
+      store.reflections.insert(group.sampleIds[1]!, [
+        { judgedSampleId: other.sampleIds[0]!, critique: '', verdict: 'correct', scorerVerdict: 'correct' },
+      ]),
+    /rounds\[0\]\.judgedSampleId: sample \d+ is not in group 1/,
+  );
+  assert.throws(
+    () =>
+      store.reflections.insert(group.sampleIds[1]!, [
+        { judgedSampleId: group.sampleIds[1]!, critique: '', verdict: 'maybe' as 'wrong', scorerVerdict: 'correct' },
+      ]),
+    /rounds\[0\]\.verdict: must be 'correct' or 'wrong'/,
+  );
 
   const reconstruction = store.samples.insertDerived(group.sampleIds[1]!, sampleInput(43, 0));
   const edit = store.edits.insert({
-    editedSampleId: group.sampleIds[1]!, sourceImage: solidImage(4, 4, 9), instruction: 'make the circle blue',
-    inverseInstruction: 'make the circle red', reconstructionSampleId: reconstruction, compliance: 1, preservation: 0.9, cycleScore: 0.8,
+    editedSampleId: group.sampleIds[1]!,
+    sourceImage: solidImage(4, 4, 9),
+    instruction: 'make the circle blue',
+    inverseInstruction: 'make the circle red',
+    reconstructionSampleId: reconstruction,
+    compliance: 1,
+    preservation: 0.9,
+    cycleScore: 0.8,
   });
   assert.equal(edit.hasSourceImage, true);
   assert.deepEqual(decodePng(store.edits.sourcePng(edit.id)!).rgb, solidImage(4, 4, 9).rgb);
-  assert.deepEqual(store.edits.forGroup(group.groupId).map((e) => e.reconstructionSampleId), [reconstruction]);
-  assert.throws(() => store.edits.insert({ editedSampleId: group.sampleIds[0]!, instruction: 'x', inverseInstruction: 'y' }),
-    /sourceSampleId: give exactly one of sourceSampleId and sourceImage/);
-  assert.throws(() => store.edits.insert({ editedSampleId: group.sampleIds[0]!, sourceSampleId: member, instruction: 'x', inverseInstruction: 'y', reconstructionSampleId: reconstruction }),
-    new RegExp(`reconstructionSampleId: sample ${reconstruction} is not derived from edited sample ${group.sampleIds[0]}`));
+  assert.deepEqual(
+    store.edits.forGroup(group.groupId).map((e) => e.reconstructionSampleId),
+    [reconstruction],
+  );
+  assert.throws(
+    () => store.edits.insert({ editedSampleId: group.sampleIds[0]!, instruction: 'x', inverseInstruction: 'y' }),
+    /sourceSampleId: give exactly one of sourceSampleId and sourceImage/,
+  );
+  assert.throws(
+    () =>
+      store.edits.insert({
+        editedSampleId: group.sampleIds[0]!,
+        sourceSampleId: member,
+        instruction: 'x',
+        inverseInstruction: 'y',
+        reconstructionSampleId: reconstruction,
+      }),
+    new RegExp(`reconstructionSampleId: sample ${reconstruction} is not derived from edited sample ${group.sampleIds[0]}`),
+  );
   store.close();
 });
 
@@ -285,20 +458,35 @@ test('evaluations: results page failures first, per task; summary on completion;
     { task: 'colors', prompt: 'a blue square', imageIndex: 0, correct: false, reward: 0, reason: 'no blue square' },
   ]);
   const page = store.evaluations.results({ evaluationId: evaluation.id });
-  assert.deepEqual(page.items.map((r) => r.reason), ['found 1 red circle', 'no blue square', 'ok']);
+  assert.deepEqual(
+    page.items.map((r) => r.reason),
+    ['found 1 red circle', 'no blue square', 'ok'],
+  );
   assert.equal(page.total, 3);
-  assert.deepEqual(store.evaluations.results({ evaluationId: evaluation.id, task: 'counting', failuresFirst: false }).items.map((r) => r.imageIndex), [0, 1]);
+  assert.deepEqual(
+    store.evaluations.results({ evaluationId: evaluation.id, task: 'counting', failuresFirst: false }).items.map((r) => r.imageIndex),
+    [0, 1],
+  );
   assert.ok(store.evaluations.resultPng(page.items[2]!.id)!.length > 0);
   assert.equal(page.items[0]!.hasImage, false);
-  assert.throws(() => store.evaluations.addResults(evaluation.id, [{ task: 'colors', prompt: 'p', imageIndex: -1, correct: true, reward: 1, reason: '' }]),
-    /results\[0\]\.imageIndex: must be an integer >= 0/);
+  assert.throws(
+    () =>
+      store.evaluations.addResults(evaluation.id, [{ task: 'colors', prompt: 'p', imageIndex: -1, correct: true, reward: 1, reason: '' }]),
+    /results\[0\]\.imageIndex: must be an integer >= 0/,
+  );
   const done = store.evaluations.complete(evaluation.id, { overall: 0.33, tasks: { counting: 0.5, colors: 0 } });
   assert.deepEqual(done.summary, { overall: 0.33, tasks: { counting: 0.5, colors: 0 } });
   assert.ok(done.finishedAt! >= done.createdAt);
   assert.throws(() => store.evaluations.addResults(evaluation.id, []), /evaluation 1 is already completed/);
   const base = store.evaluations.start({ suite: 'geneval' });
-  assert.deepEqual(store.evaluations.list(null).map((e) => e.id), [base.id]);
-  assert.deepEqual(store.evaluations.list(runId).map((e) => e.id), [evaluation.id]);
+  assert.deepEqual(
+    store.evaluations.list(null).map((e) => e.id),
+    [base.id],
+  );
+  assert.deepEqual(
+    store.evaluations.list(runId).map((e) => e.id),
+    [evaluation.id],
+  );
   assert.equal(store.evaluations.fail(base.id, 'out of memory').error, 'out of memory');
   store.close();
 });
@@ -311,7 +499,18 @@ test('deleting a run removes everything recorded for it', () => {
   store.metrics.log(runId, 0, { kl: 1 });
   store.log.append(runId, 'info', 'x');
   store.runs.delete(runId);
-  for (const t of ['runs', 'prompts', 'rollout_groups', 'samples', 'trajectory_tensors', 'reward_components', 'rankings', 'ranking_entries', 'metrics', 'events']) {
+  for (const t of [
+    'runs',
+    'prompts',
+    'rollout_groups',
+    'samples',
+    'trajectory_tensors',
+    'reward_components',
+    'rankings',
+    'ranking_entries',
+    'metrics',
+    'events',
+  ]) {
     assert.equal(count(store, t), 0, t);
   }
   store.close();
@@ -322,7 +521,10 @@ test('two connections on one file (app and trainer): WAL lets the reader work wh
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const trainer = openStore(join(dir, 'unirl.sqlite'));
   const app = openStore(join(dir, 'unirl.sqlite'));
-  t.after(() => { trainer.close(); app.close(); });
+  t.after(() => {
+    trainer.close();
+    app.close();
+  });
   assert.equal(trainer.db.pragma('journal_mode', { simple: true }), 'wal');
   const { runId, promptId } = seedRun(trainer);
   trainer.db.exec('BEGIN IMMEDIATE');

@@ -34,7 +34,10 @@ export class Store {
   readonly preferences: PreferencesRepo;
   readonly evaluations: EvaluationsRepo;
 
-  constructor(readonly db: Database, options: StoreOptions = {}) {
+  constructor(
+    readonly db: Database,
+    options: StoreOptions = {},
+  ) {
     const ctx: RepoContext = { db, now: options.now ?? Date.now };
     this.runs = new RunsRepo(ctx);
     this.checkpoints = new CheckpointsRepo(ctx);

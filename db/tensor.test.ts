@@ -33,9 +33,18 @@ test('a view into a larger buffer stores only its own elements, as a copy', () =
 });
 
 test('bad tensors are refused naming the field', () => {
-  assert.throws(() => encodeTensor('traj.means', { dtype: 'float32', shape: [2, 2], data: new Float32Array(3) }), /traj\.means\.shape: \[2, 2\] holds 4 elements but data has 3/);
-  assert.throws(() => encodeTensor('traj.ids', { dtype: 'int32', shape: [2], data: new Float32Array(2) } as unknown as Tensor), /traj\.ids\.data: must be a Int32Array/);
-  assert.throws(() => encodeTensor('x', { dtype: 'float16', shape: [1], data: new Uint16Array(1) } as unknown as Tensor), /x\.dtype: unknown dtype 'float16'/);
+  assert.throws(
+    () => encodeTensor('traj.means', { dtype: 'float32', shape: [2, 2], data: new Float32Array(3) }),
+    /traj\.means\.shape: \[2, 2\] holds 4 elements but data has 3/,
+  );
+  assert.throws(
+    () => encodeTensor('traj.ids', { dtype: 'int32', shape: [2], data: new Float32Array(2) } as unknown as Tensor),
+    /traj\.ids\.data: must be a Int32Array/,
+  );
+  assert.throws(
+    () => encodeTensor('x', { dtype: 'float16', shape: [1], data: new Uint16Array(1) } as unknown as Tensor),
+    /x\.dtype: unknown dtype 'float16'/,
+  );
   assert.throws(() => encodeTensor('x', { dtype: 'uint8', shape: [-1], data: new Uint8Array(0) }), /x\.shape/);
 });
 
@@ -45,7 +54,8 @@ test('a stored blob whose size does not match its shape is reported corrupt', ()
 });
 
 test('PNG round-trips RGB pixels exactly', () => {
-  const w = 5, h = 3;
+  const w = 5,
+    h = 3;
   const rgb = Uint8Array.from({ length: w * h * 3 }, (_, i) => (i * 37) % 256);
   const png = encodePng(rgb, w, h);
   assert.deepEqual([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), 'PNG');
@@ -86,5 +96,8 @@ test('compact storage leaves small and integer tensors raw, and sends non-finite
   assert.equal(odd.encoding, 'f16z');
   assert.deepEqual([...(decodeTensor(odd).data as Float32Array)], [1, Infinity, -2, NaN]);
   const flat = decodeTensor(encodeTensor('t', { dtype: 'float32', shape: [2, 2], data: Float32Array.of(5, 5, 1e-6, 70000) }, 'float16'));
-  assert.deepEqual([...(flat.data as Float32Array)].map((v) => (Number.isFinite(v) ? Number(v.toPrecision(3)) : v)), [5, 5, 1.01e-6, Infinity]);
+  assert.deepEqual(
+    [...(flat.data as Float32Array)].map((v) => (Number.isFinite(v) ? Number(v.toPrecision(3)) : v)),
+    [5, 5, 1.01e-6, Infinity],
+  );
 });

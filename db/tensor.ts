@@ -20,8 +20,15 @@ const HUFFMAN = { strategy: constants.Z_HUFFMAN_ONLY };
 type TypedArrayCtor = { new (buffer: ArrayBuffer, byteOffset?: number, length?: number): AnyTypedArray; BYTES_PER_ELEMENT: number };
 
 const CTORS: Record<TensorDType, TypedArrayCtor> = {
-  float32: Float32Array, float64: Float64Array, int32: Int32Array, uint32: Uint32Array,
-  int16: Int16Array, uint16: Uint16Array, int8: Int8Array, uint8: Uint8Array, int64: BigInt64Array,
+  float32: Float32Array,
+  float64: Float64Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  int64: BigInt64Array,
 };
 
 export interface TensorBlob {
@@ -119,11 +126,11 @@ function halfBits(value: number): number {
     const half = mant >>> shift;
     const rest = mant & ((1 << shift) - 1);
     const mid = 1 << (shift - 1);
-    return sign | (half + (rest > mid || (rest === mid && (half & 1)) ? 1 : 0));
+    return sign | (half + (rest > mid || (rest === mid && half & 1) ? 1 : 0));
   }
   const half = (e << 10) | (mant >>> 13);
   const rest = mant & 0x1fff;
-  e = half + (rest > 0x1000 || (rest === 0x1000 && (half & 1)) ? 1 : 0);
+  e = half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0);
   return sign | e;
 }
 
@@ -142,7 +149,8 @@ function quantise(values: Float32Array, rows: number): Uint8Array | null {
   const out = new Uint8Array(rows * 8 + values.length);
   const header = new Float32Array(out.buffer, 0, rows * 2);
   for (let r = 0; r < rows; r++) {
-    const start = r * per, end = start + per;
+    const start = r * per,
+      end = start + per;
     let min = Infinity;
     let max = -Infinity;
     for (let i = start; i < end; i++) {

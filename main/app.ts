@@ -34,7 +34,12 @@ const APP_VERSION: string = JSON.parse(readFileSync(appPath('package.json'), 'ut
 
 /** Providers this onnxruntime-node build can load here (CUDA only when its binaries were installed). */
 function availableProviders(): ExecutionProvider[] {
-  const names = new Set(ort.listSupportedBackends().filter((b) => b.bundled || b.name === 'cpu').map((b) => b.name));
+  const names = new Set(
+    ort
+      .listSupportedBackends()
+      .filter((b) => b.bundled || b.name === 'cpu')
+      .map((b) => b.name),
+  );
   return EXECUTION_PROVIDERS.filter((p) => names.has(p));
 }
 
@@ -75,9 +80,12 @@ export async function openApp(options: OpenAppOptions): Promise<AppCore> {
     media(ref) {
       try {
         switch (ref.kind) {
-          case 'sample': return store.samples.imagePng(ref.id);
-          case 'edit-source': return store.edits.sourcePng(ref.id);
-          case 'eval-result': return store.evaluations.resultPng(ref.id);
+          case 'sample':
+            return store.samples.imagePng(ref.id);
+          case 'edit-source':
+            return store.edits.sourcePng(ref.id);
+          case 'eval-result':
+            return store.evaluations.resultPng(ref.id);
         }
       } catch (err) {
         // A missing row is a 404 like a row without an image, not a server error.

@@ -18,7 +18,10 @@ export class SettingsFile {
   private current: Settings;
   readonly path: string;
 
-  constructor(dataDir: string, private readonly warn: (message: string) => void = console.warn) {
+  constructor(
+    dataDir: string,
+    private readonly warn: (message: string) => void = console.warn,
+  ) {
     this.path = join(dataDir, 'settings.json');
     this.current = this.load();
   }
@@ -43,7 +46,9 @@ export class SettingsFile {
     } catch (err) {
       const backup = `${this.path}.invalid-${Date.now()}`;
       renameSync(this.path, backup);
-      this.warn(`settings: ${this.path} is malformed (${(err as Error).message.split('\n')[0]}); using defaults, kept the old file as ${backup}`);
+      this.warn(
+        `settings: ${this.path} is malformed (${(err as Error).message.split('\n')[0]}); using defaults, kept the old file as ${backup}`,
+      );
       return { ...DEFAULT_SETTINGS };
     }
   }

@@ -8,4 +8,12 @@ import { migration0005 } from './0005_storage.ts';
 import { migration0006 } from './0006_human_queue.ts';
 import { migration0007 } from './0007_queue_order.ts';
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006, migration0007];
+export const MIGRATIONS: readonly Migration[] = [
+  migration0001,
+  migration0002,
+  migration0003,
+  migration0004,
+  migration0005,
+  migration0006,
+  migration0007,
+];

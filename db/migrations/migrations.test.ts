@@ -14,7 +14,10 @@ function rawDb(): DB {
 }
 
 function tables(db: DB): Map<string, boolean> {
-  const rows = db.prepare(`SELECT name, strict FROM pragma_table_list WHERE schema = 'main' AND name NOT LIKE 'sqlite_%'`).all() as { name: string; strict: number }[];
+  const rows = db.prepare(`SELECT name, strict FROM pragma_table_list WHERE schema = 'main' AND name NOT LIKE 'sqlite_%'`).all() as {
+    name: string;
+    strict: number;
+  }[];
   return new Map(rows.map((r) => [r.name, r.strict === 1]));
 }
 
@@ -90,7 +93,13 @@ function seedVersion6(db: DB): void {
 }
 
 const seeds: Record<number, (db: DB) => void> = {
-  0: () => {}, 1: seedVersion1, 2: seedVersion2, 3: seedVersion3, 4: seedVersion4, 5: seedVersion5, 6: seedVersion6,
+  0: () => {},
+  1: seedVersion1,
+  2: seedVersion2,
+  3: seedVersion3,
+  4: seedVersion4,
+  5: seedVersion5,
+  6: seedVersion6,
 };
 
 /** Columns a migration moved to another table (checked by that migration's own test), left out of "keeps its rows". */
@@ -101,7 +110,10 @@ const project = (rows: unknown[], like: unknown[]) =>
   rows.map((row, i) => Object.fromEntries(Object.keys((like[i] ?? {}) as object).map((k) => [k, (row as Record<string, unknown>)[k]])));
 
 test('the registry is numbered 1..n without gaps and every version has a seed for its successor test', () => {
-  assert.deepEqual(MIGRATIONS.map((m) => m.version), MIGRATIONS.map((_, i) => i + 1));
+  assert.deepEqual(
+    MIGRATIONS.map((m) => m.version),
+    MIGRATIONS.map((_, i) => i + 1),
+  );
   for (let v = 0; v < MIGRATIONS.length; v++) assert.ok(seeds[v], `no seed rows for schema version ${v}`);
 });
 
@@ -115,7 +127,9 @@ for (const m of MIGRATIONS) {
     assert.equal(schemaVersion(db), m.version);
     const after = snapshot(db);
     for (const [table, rows] of Object.entries(before)) {
-      const kept = rows.map((row) => Object.fromEntries(Object.entries(row as object).filter(([column]) => !moved[m.version]?.[table]?.includes(column))));
+      const kept = rows.map((row) =>
+        Object.fromEntries(Object.entries(row as object).filter(([column]) => !moved[m.version]?.[table]?.includes(column))),
+      );
       assert.deepEqual(project(after[table]!, kept), kept, `rows of ${table} changed`);
     }
     for (const [table, strict] of tables(db)) assert.ok(strict, `table ${table} is not STRICT`);
@@ -127,8 +141,23 @@ for (const m of MIGRATIONS) {
 test('migration 1 creates the whole schema', () => {
   const db = rawDb();
   migrate(db, MIGRATIONS, 1);
-  for (const t of ['runs', 'checkpoints', 'prompts', 'rollout_groups', 'samples', 'trajectories', 'trajectory_tensors', 'reward_components',
-    'rankings', 'ranking_entries', 'reflection_cycles', 'reflection_rounds', 'edits', 'metrics', 'events']) {
+  for (const t of [
+    'runs',
+    'checkpoints',
+    'prompts',
+    'rollout_groups',
+    'samples',
+    'trajectories',
+    'trajectory_tensors',
+    'reward_components',
+    'rankings',
+    'ranking_entries',
+    'reflection_cycles',
+    'reflection_rounds',
+    'edits',
+    'metrics',
+    'events',
+  ]) {
     assert.ok(tables(db).has(t), `missing table ${t}`);
   }
 });
@@ -179,7 +208,10 @@ test('migration 5 marks old tensors raw and old trajectories without seeds; new 
   assert.deepEqual(db.prepare('SELECT noise_seed, sde_seed FROM trajectories').all(), [{ noise_seed: null, sde_seed: null }]);
   db.exec(`INSERT INTO trajectories VALUES (2, 2, 'dm', 'dm', 7, 4294967295)`);
   db.exec(`INSERT INTO trajectory_tensors VALUES (2, 'latents', 'float32', '[1]', x'00', 'q8z')`);
-  assert.throws(() => db.exec(`INSERT INTO trajectory_tensors VALUES (2, 'means', 'float32', '[1]', x'00', 'zip')`), /CHECK constraint failed/);
+  assert.throws(
+    () => db.exec(`INSERT INTO trajectory_tensors VALUES (2, 'means', 'float32', '[1]', x'00', 'zip')`),
+    /CHECK constraint failed/,
+  );
   db.close();
 });
 
@@ -199,16 +231,24 @@ test('migration 6 adds the ranking queue notes and edit marks, usable with a ver
   db.close();
 });
 
-test('migration 7 moves the queue score onto the group, where the pending groups\' index orders by it', () => {
+test("migration 7 moves the queue score onto the group, where the pending groups' index orders by it", () => {
   const db = rawDb();
   migrate(db, MIGRATIONS, 6);
   seedVersion6(db);
   migrate(db, MIGRATIONS, 7);
-  assert.deepEqual(db.prepare('SELECT id, queue_score FROM rollout_groups ORDER BY id').all(), [{ id: 1, queue_score: 0.4 }, { id: 2, queue_score: 0 }]);
-  assert.deepEqual(db.prepare('SELECT * FROM group_queue ORDER BY group_id').all(), [
-    { group_id: 1, reason: 'reward spread 0.40', closed: null }, { group_id: 2, reason: '', closed: 'stale' },
+  assert.deepEqual(db.prepare('SELECT id, queue_score FROM rollout_groups ORDER BY id').all(), [
+    { id: 1, queue_score: 0.4 },
+    { id: 2, queue_score: 0 },
   ]);
-  const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT id FROM rollout_groups WHERE ranking_status = 'pending' AND run_id = 1 ORDER BY queue_score DESC, id`).all();
+  assert.deepEqual(db.prepare('SELECT * FROM group_queue ORDER BY group_id').all(), [
+    { group_id: 1, reason: 'reward spread 0.40', closed: null },
+    { group_id: 2, reason: '', closed: 'stale' },
+  ]);
+  const plan = db
+    .prepare(
+      `EXPLAIN QUERY PLAN SELECT id FROM rollout_groups WHERE ranking_status = 'pending' AND run_id = 1 ORDER BY queue_score DESC, id`,
+    )
+    .all();
   assert.match(JSON.stringify(plan), /rollout_groups_queue_by_run/);
   assert.doesNotMatch(JSON.stringify(plan), /TEMP B-TREE/, 'read in order, not sorted');
   db.close();
@@ -219,8 +259,15 @@ test('all pending migrations run in one transaction: a failure leaves the databa
   migrate(db, MIGRATIONS, 1);
   seedVersion1(db);
   const before = snapshot(db);
-  const failing: Migration = { version: MIGRATIONS.length + 1, name: 'broken', up: (d) => d.exec('CREATE TABLE half_done (x INTEGER) STRICT; SELECT * FROM no_such_table') };
-  assert.throws(() => migrate(db, [...MIGRATIONS, failing]), new RegExp(`migration ${failing.version} \\(broken\\) failed: no such table: no_such_table`));
+  const failing: Migration = {
+    version: MIGRATIONS.length + 1,
+    name: 'broken',
+    up: (d) => d.exec('CREATE TABLE half_done (x INTEGER) STRICT; SELECT * FROM no_such_table'),
+  };
+  assert.throws(
+    () => migrate(db, [...MIGRATIONS, failing]),
+    new RegExp(`migration ${failing.version} \\(broken\\) failed: no such table: no_such_table`),
+  );
   assert.equal(schemaVersion(db), 1);
   assert.deepEqual(snapshot(db), before);
   assert.ok(!tables(db).has('preference_models'), 'migration 2 was applied although a later one failed');
@@ -231,11 +278,17 @@ test('all pending migrations run in one transaction: a failure leaves the databa
 test('a database newer than the app is refused naming both versions', () => {
   const db = rawDb();
   db.pragma('user_version = 99');
-  assert.throws(() => migrate(db, MIGRATIONS), (err: unknown) => {
-    assert.ok(err instanceof SchemaTooNewError);
-    assert.match(err.message, new RegExp(`database schema version 99 is newer than this app supports \\(schema version ${MIGRATIONS.length}\\)`));
-    return true;
-  });
+  assert.throws(
+    () => migrate(db, MIGRATIONS),
+    (err: unknown) => {
+      assert.ok(err instanceof SchemaTooNewError);
+      assert.match(
+        err.message,
+        new RegExp(`database schema version 99 is newer than this app supports \\(schema version ${MIGRATIONS.length}\\)`),
+      );
+      return true;
+    },
+  );
 });
 
 test('openDatabase migrates once, then applies nothing on reopen; settings are on', () => {
@@ -248,5 +301,8 @@ test('openDatabase migrates once, then applies nothing on reopen; settings are o
 });
 
 test('a registry out of order is refused', () => {
-  assert.throws(() => migrate(rawDb(), [MIGRATIONS[1]!, MIGRATIONS[0]!]), /out of order: entry 0 \('human_feedback'\) has version 2, expected 1/);
+  assert.throws(
+    () => migrate(rawDb(), [MIGRATIONS[1]!, MIGRATIONS[0]!]),
+    /out of order: entry 0 \('human_feedback'\) has version 2, expected 1/,
+  );
 });

@@ -74,8 +74,10 @@ export function saveMark(ctx: RepoContext, spec: MarkTable, targetId: number, an
   requireText('annotator', annotator);
   if (typeof value !== 'boolean') throw invalid(spec.valueColumn, 'must be a boolean');
   if (!ctx.db.prepare(`SELECT 1 FROM ${spec.target.table} WHERE id = ?`).get(targetId)) throw notFound(spec.target.what, targetId);
-  ctx.db.prepare(
-    `INSERT INTO ${spec.table} (${spec.target.column}, annotator, ${spec.valueColumn}, created_at) VALUES (?, ?, ?, ?)
+  ctx.db
+    .prepare(
+      `INSERT INTO ${spec.table} (${spec.target.column}, annotator, ${spec.valueColumn}, created_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (${spec.target.column}, annotator) DO UPDATE SET ${spec.valueColumn} = excluded.${spec.valueColumn}, created_at = excluded.created_at`,
-  ).run(targetId, annotator, value ? 1 : 0, ctx.now());
+    )
+    .run(targetId, annotator, value ? 1 : 0, ctx.now());
 }

@@ -22,16 +22,29 @@ const RESULT_COLUMNS = 'id, evaluation_id, task, prompt, image_index, correct, r
 
 function toEvaluation(row: EvaluationRow): Evaluation {
   return {
-    id: row.id, runId: row.run_id, checkpointPath: row.checkpoint_path, suite: row.suite, status: row.status,
-    summary: row.summary === null ? null : JSON.parse(row.summary) as JsonObject, error: row.error,
-    createdAt: row.created_at, finishedAt: row.finished_at,
+    id: row.id,
+    runId: row.run_id,
+    checkpointPath: row.checkpoint_path,
+    suite: row.suite,
+    status: row.status,
+    summary: row.summary === null ? null : (JSON.parse(row.summary) as JsonObject),
+    error: row.error,
+    createdAt: row.created_at,
+    finishedAt: row.finished_at,
   };
 }
 
 function toResult(row: EvalResultMetaRow): EvalResult {
   return {
-    id: row.id, evaluationId: row.evaluation_id, task: row.task, prompt: row.prompt, imageIndex: row.image_index,
-    correct: row.correct === 1, reward: row.reward, reason: row.reason, hasImage: row.has_image === 1,
+    id: row.id,
+    evaluationId: row.evaluation_id,
+    task: row.task,
+    prompt: row.prompt,
+    imageIndex: row.image_index,
+    correct: row.correct === 1,
+    reward: row.reward,
+    reason: row.reason,
+    hasImage: row.has_image === 1,
   };
 }
 
@@ -42,9 +55,9 @@ export class EvaluationsRepo {
     requireText('suite', input.suite);
     if (input.checkpointPath != null) requireText('checkpointPath', input.checkpointPath);
     if (input.runId != null && !this.ctx.db.prepare('SELECT 1 FROM runs WHERE id = ?').get(input.runId)) throw notFound('run', input.runId);
-    const row = this.ctx.db.prepare(
-      `INSERT INTO evaluations (run_id, checkpoint_path, suite, status, created_at) VALUES (?, ?, ?, 'running', ?) RETURNING *`,
-    ).get(input.runId ?? null, input.checkpointPath ?? null, input.suite, this.ctx.now()) as EvaluationRow;
+    const row = this.ctx.db
+      .prepare(`INSERT INTO evaluations (run_id, checkpoint_path, suite, status, created_at) VALUES (?, ?, ?, 'running', ?) RETURNING *`)
+      .get(input.runId ?? null, input.checkpointPath ?? null, input.suite, this.ctx.now()) as EvaluationRow;
     return toEvaluation(row);
   }
 
@@ -79,7 +92,8 @@ export class EvaluationsRepo {
   private finish(id: number, status: 'completed' | 'failed', summary: string | null, error: string | null): Evaluation {
     return this.ctx.db.transaction(() => {
       this.requireRunning(id);
-      this.ctx.db.prepare('UPDATE evaluations SET status = ?, summary = ?, error = ?, finished_at = ? WHERE id = ?')
+      this.ctx.db
+        .prepare('UPDATE evaluations SET status = ?, summary = ?, error = ?, finished_at = ? WHERE id = ?')
         .run(status, summary, error, this.ctx.now(), id);
       return this.get(id);
     })();
@@ -98,10 +112,12 @@ export class EvaluationsRepo {
 
   /** Newest first; of one run, or (runId null) of the base model and outside checkpoints, or all. */
   list(runId?: number | null): Evaluation[] {
-    const rows = runId === undefined
-      ? this.ctx.db.prepare('SELECT * FROM evaluations ORDER BY id DESC').all()
-      : this.ctx.db.prepare(`SELECT * FROM evaluations WHERE run_id ${runId === null ? 'IS NULL' : '= ?'} ORDER BY id DESC`)
-        .all(...(runId === null ? [] : [runId]));
+    const rows =
+      runId === undefined
+        ? this.ctx.db.prepare('SELECT * FROM evaluations ORDER BY id DESC').all()
+        : this.ctx.db
+            .prepare(`SELECT * FROM evaluations WHERE run_id ${runId === null ? 'IS NULL' : '= ?'} ORDER BY id DESC`)
+            .all(...(runId === null ? [] : [runId]));
     return (rows as EvaluationRow[]).map(toEvaluation);
   }
 
@@ -110,14 +126,19 @@ export class EvaluationsRepo {
     const where = query.task === undefined ? 'evaluation_id = ?' : 'evaluation_id = ? AND task = ?';
     const params: (number | string)[] = query.task === undefined ? [query.evaluationId] : [query.evaluationId, query.task];
     const order = query.failuresFirst === false ? 'id' : 'correct, id';
-    const items = (this.ctx.db.prepare(`SELECT ${RESULT_COLUMNS} FROM eval_results WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`)
-      .all(...params, limit, offset) as EvalResultMetaRow[]).map(toResult);
+    const items = (
+      this.ctx.db
+        .prepare(`SELECT ${RESULT_COLUMNS} FROM eval_results WHERE ${where} ORDER BY ${order} LIMIT ? OFFSET ?`)
+        .all(...params, limit, offset) as EvalResultMetaRow[]
+    ).map(toResult);
     const { total } = this.ctx.db.prepare(`SELECT count(*) AS total FROM eval_results WHERE ${where}`).get(...params) as { total: number };
     return { items, total, offset, limit };
   }
 
   resultPng(resultId: number): Buffer | null {
-    const row = this.ctx.db.prepare('SELECT image_png FROM eval_results WHERE id = ?').get(resultId) as { image_png: Buffer | null } | undefined;
+    const row = this.ctx.db.prepare('SELECT image_png FROM eval_results WHERE id = ?').get(resultId) as
+      | { image_png: Buffer | null }
+      | undefined;
     if (!row) throw notFound('evaluation result', resultId);
     return row.image_png;
   }

@@ -6,7 +6,14 @@ import type { EventRow } from '../rows.ts';
 import type { RepoContext } from './context.ts';
 
 function toEvent(row: EventRow): LogEvent {
-  return { id: row.id, runId: row.run_id, time: row.time, level: row.level, message: row.message, data: row.data === null ? null : JSON.parse(row.data) as JsonValue };
+  return {
+    id: row.id,
+    runId: row.run_id,
+    time: row.time,
+    level: row.level,
+    message: row.message,
+    data: row.data === null ? null : (JSON.parse(row.data) as JsonValue),
+  };
 }
 
 export class EventsRepo {
@@ -15,7 +22,8 @@ export class EventsRepo {
   append(runId: number | null, level: LogLevel, message: string, data: JsonValue | null = null): LogEvent {
     if (!LOG_LEVELS.includes(level)) throw invalid('level', `must be one of ${LOG_LEVELS.join(', ')}, got '${level}'`);
     if (typeof message !== 'string') throw invalid('message', 'must be a string');
-    const row = this.ctx.db.prepare('INSERT INTO events (run_id, time, level, message, data) VALUES (?, ?, ?, ?, ?) RETURNING *')
+    const row = this.ctx.db
+      .prepare('INSERT INTO events (run_id, time, level, message, data) VALUES (?, ?, ?, ?, ?) RETURNING *')
       .get(runId, this.ctx.now(), level, message, data === null ? null : toJson('data', data)) as EventRow;
     return toEvent(row);
   }
@@ -29,7 +37,8 @@ export class EventsRepo {
       conditions.push('id > ?');
       params.push(query.afterId);
     }
-    const rows = this.ctx.db.prepare(`SELECT * FROM events WHERE ${conditions.join(' AND ')} ORDER BY id DESC LIMIT ?`)
+    const rows = this.ctx.db
+      .prepare(`SELECT * FROM events WHERE ${conditions.join(' AND ')} ORDER BY id DESC LIMIT ?`)
       .all(...params, limit) as EventRow[];
     return rows.reverse().map(toEvent);
   }

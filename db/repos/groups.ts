@@ -1,6 +1,15 @@
 // Rollout groups: one prompt's G samples at one step, written whole, read page by page.
 import type {
-  GroupDetail, GroupKey, GroupListQuery, GroupPageQuery, KeysetPage, Page, QueueClosed, RankingStatus, RewardComponent, RolloutGroup,
+  GroupDetail,
+  GroupKey,
+  GroupListQuery,
+  GroupPageQuery,
+  KeysetPage,
+  Page,
+  QueueClosed,
+  RankingStatus,
+  RewardComponent,
+  RolloutGroup,
 } from '../../contract/domain.ts';
 import { invalid, notFound, requireFiniteNumber, requireInteger, requireText } from '../errors.ts';
 import type { RolloutGroupListRow } from '../rows.ts';
@@ -57,7 +66,11 @@ function allEqual(values: readonly number[]): boolean {
 }
 
 export class GroupsRepo {
-  constructor(private readonly ctx: RepoContext, private readonly samples: SamplesRepo, private readonly rankings: RankingsRepo) {}
+  constructor(
+    private readonly ctx: RepoContext,
+    private readonly samples: SamplesRepo,
+    private readonly rankings: RankingsRepo,
+  ) {}
 
   /** Inserts the group, its samples, their images, rewards and trajectories in one transaction. */
   insert(input: GroupInput): InsertedGroup {
@@ -69,17 +82,31 @@ export class GroupsRepo {
     const rewarded = input.samples.every((s) => (s.rewards ?? []).length > 0);
     const zeroStd = input.zeroStd ?? (rewarded && allEqual(input.samples.map((s) => totalReward(s.rewards!))));
     return this.ctx.db.transaction(() => {
-      const prompt = cachedStatement(this.ctx.db, 'SELECT run_id FROM prompts WHERE id = ?').get(input.promptId) as { run_id: number } | undefined;
+      const prompt = cachedStatement(this.ctx.db, 'SELECT run_id FROM prompts WHERE id = ?').get(input.promptId) as
+        | { run_id: number }
+        | undefined;
       if (!prompt) throw notFound('prompt', input.promptId);
-      if (prompt.run_id !== input.runId) throw invalid('promptId', `prompt ${input.promptId} belongs to run ${prompt.run_id}, not run ${input.runId}`);
-      const queue = input.queue && ranking === 'pending'
-        ? { score: requireFiniteNumber('queue.score', input.queue.score), reason: requireText('queue.reason', input.queue.reason) }
-        : null;
+      if (prompt.run_id !== input.runId)
+        throw invalid('promptId', `prompt ${input.promptId} belongs to run ${prompt.run_id}, not run ${input.runId}`);
+      const queue =
+        input.queue && ranking === 'pending'
+          ? { score: requireFiniteNumber('queue.score', input.queue.score), reason: requireText('queue.reason', input.queue.reason) }
+          : null;
       const { lastInsertRowid } = cachedStatement(
         this.ctx.db,
         `INSERT INTO rollout_groups (run_id, step, prompt_id, group_size, zero_std, ranking_status, rankings_needed, created_at, queue_score)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(input.runId, input.step, input.promptId, input.samples.length, zeroStd ? 1 : 0, ranking, rankingsNeeded, this.ctx.now(), queue?.score ?? null);
+      ).run(
+        input.runId,
+        input.step,
+        input.promptId,
+        input.samples.length,
+        zeroStd ? 1 : 0,
+        ranking,
+        rankingsNeeded,
+        this.ctx.now(),
+        queue?.score ?? null,
+      );
       const groupId = Number(lastInsertRowid);
       if (queue) cachedStatement(this.ctx.db, 'INSERT INTO group_queue (group_id, reason) VALUES (?, ?)').run(groupId, queue.reason);
       const sampleIds = input.samples.map((s, i) => this.samples.insertRow(`samples[${i}]`, groupId, 'member', i, null, s));
@@ -91,7 +118,9 @@ export class GroupsRepo {
   list(query: GroupListQuery): Page<RolloutGroup> {
     const { offset, limit } = pageBounds(query);
     const { filter, params } = listFilter(query);
-    const { total } = cachedStatement(this.ctx.db, `SELECT count(*) AS total FROM rollout_groups g WHERE ${filter.join(' AND ')}`).get(...params) as { total: number };
+    const { total } = cachedStatement(this.ctx.db, `SELECT count(*) AS total FROM rollout_groups g WHERE ${filter.join(' AND ')}`).get(
+      ...params,
+    ) as { total: number };
     return { items: this.read(query, offset, limit), total, offset, limit };
   }
 
@@ -108,7 +137,7 @@ export class GroupsRepo {
 
   /** Every group of a run in list order, read by keyset pages (exports, whole-run views). */
   *each(query: Omit<GroupListQuery, 'offset' | 'limit'>): Generator<RolloutGroup> {
-    for (let after: GroupKey | undefined; ;) {
+    for (let after: GroupKey | undefined; ; ) {
       const { items, next } = this.page({ ...query, limit: MAX_PAGE_LIMIT, ...(after ? { after } : {}) });
       yield* items;
       if (!next) return;
@@ -128,15 +157,20 @@ export class GroupsRepo {
       params.push(requireInteger('fromStep', query.fromStep, 0));
     }
     const order = desc ? 'DESC' : 'ASC';
-    const rows = cachedStatement(this.ctx.db, `${LIST_SELECT} WHERE ${seek.join(' AND ')} ORDER BY g.step ${order}, g.id ${order} LIMIT ? OFFSET ?`)
-      .all(...params, limit, offset) as RolloutGroupListRow[];
+    const rows = cachedStatement(
+      this.ctx.db,
+      `${LIST_SELECT} WHERE ${seek.join(' AND ')} ORDER BY g.step ${order}, g.id ${order} LIMIT ? OFFSET ?`,
+    ).all(...params, limit, offset) as RolloutGroupListRow[];
     return toGroups(this.ctx, rows);
   }
 
   /** The steps of a run that have (not discarded) groups, ascending (for step navigation). */
   steps(runId: number): number[] {
-    return (this.ctx.db.prepare('SELECT DISTINCT step FROM rollout_groups WHERE run_id = ? AND discarded_at IS NULL ORDER BY step').all(runId) as { step: number }[])
-      .map((r) => r.step);
+    return (
+      this.ctx.db
+        .prepare('SELECT DISTINCT step FROM rollout_groups WHERE run_id = ? AND discarded_at IS NULL ORDER BY step')
+        .all(runId) as { step: number }[]
+    ).map((r) => r.step);
   }
 
   /**
@@ -144,10 +178,12 @@ export class GroupsRepo {
    * list); with `discarded`, discarded groups count too, as list() with `discarded` pages them.
    */
   stepCounts(runId: number, discarded = false): { step: number; groups: number; discarded: number }[] {
-    return this.ctx.db.prepare(
-      `SELECT step, count(*) AS groups, count(discarded_at) AS discarded FROM rollout_groups
+    return this.ctx.db
+      .prepare(
+        `SELECT step, count(*) AS groups, count(discarded_at) AS discarded FROM rollout_groups
        WHERE run_id = ? ${discarded ? '' : 'AND discarded_at IS NULL'} GROUP BY step ORDER BY step`,
-    ).all(runId) as { step: number; groups: number; discarded: number }[];
+      )
+      .all(runId) as { step: number; groups: number; discarded: number }[];
   }
 
   /**
@@ -159,13 +195,17 @@ export class GroupsRepo {
     requireInteger('step', step, 0);
     return this.ctx.db.transaction(() => {
       const now = this.ctx.now();
-      const groups = this.ctx.db.prepare(
-        `UPDATE rollout_groups SET discarded_at = ?, ranking_status = CASE ranking_status WHEN 'pending' THEN 'none' ELSE ranking_status END
+      const groups = this.ctx.db
+        .prepare(
+          `UPDATE rollout_groups SET discarded_at = ?, ranking_status = CASE ranking_status WHEN 'pending' THEN 'none' ELSE ranking_status END
          WHERE run_id = ? AND step > ? AND discarded_at IS NULL`,
-      ).run(now, runId, step).changes;
-      const metrics = this.ctx.db.prepare(
-        'INSERT INTO discarded_metrics (run_id, name, step, value, discarded_at) SELECT run_id, name, step, value, ? FROM metrics WHERE run_id = ? AND step > ?',
-      ).run(now, runId, step).changes;
+        )
+        .run(now, runId, step).changes;
+      const metrics = this.ctx.db
+        .prepare(
+          'INSERT INTO discarded_metrics (run_id, name, step, value, discarded_at) SELECT run_id, name, step, value, ? FROM metrics WHERE run_id = ? AND step > ?',
+        )
+        .run(now, runId, step).changes;
       this.ctx.db.prepare('DELETE FROM metrics WHERE run_id = ? AND step > ?').run(runId, step);
       return { groups, metrics };
     })();
@@ -210,17 +250,22 @@ export class GroupsRepo {
   closeQueue(groupId: number, closed: QueueClosed): void {
     this.ctx.db.transaction(() => {
       this.setRanking(groupId, 'none');
-      this.ctx.db.prepare(
-        `INSERT INTO group_queue (group_id, reason, closed) VALUES (?, '', ?)
+      this.ctx.db
+        .prepare(
+          `INSERT INTO group_queue (group_id, reason, closed) VALUES (?, '', ?)
          ON CONFLICT (group_id) DO UPDATE SET closed = excluded.closed`,
-      ).run(groupId, closed);
+        )
+        .run(groupId, closed);
     })();
   }
 
   /** A run's groups still in the ranking queue, oldest first. */
   pendingOfRun(runId: number): number[] {
-    return (this.ctx.db.prepare(`SELECT id FROM rollout_groups WHERE run_id = ? AND ranking_status = 'pending' ORDER BY id`).all(runId) as { id: number }[])
-      .map((r) => r.id);
+    return (
+      this.ctx.db.prepare(`SELECT id FROM rollout_groups WHERE run_id = ? AND ranking_status = 'pending' ORDER BY id`).all(runId) as {
+        id: number;
+      }[]
+    ).map((r) => r.id);
   }
 
   memberIds(groupId: number): number[] {
@@ -229,17 +274,23 @@ export class GroupsRepo {
 
   /** Groups (any run) with this prompt text that people ranked (a ranking, not a skip), newest first. */
   rankedWithPrompt(text: string): number[] {
-    return (this.ctx.db.prepare(
-      `SELECT g.id FROM rollout_groups g JOIN prompts p ON p.id = g.prompt_id
+    return (
+      this.ctx.db
+        .prepare(
+          `SELECT g.id FROM rollout_groups g JOIN prompts p ON p.id = g.prompt_id
        WHERE p.text = ? AND EXISTS (SELECT 1 FROM rankings r WHERE r.group_id = g.id AND r.skipped = 0) ORDER BY g.id DESC`,
-    ).all(text) as { id: number }[]).map((r) => r.id);
+        )
+        .all(text) as { id: number }[]
+    ).map((r) => r.id);
   }
 
   /** Of these groups, the ones still waiting for rankings (sync human mode waits until none are). */
   pendingRanking(groupIds: readonly number[]): number[] {
     if (groupIds.length === 0) return [];
-    return (this.ctx.db.prepare(
-      `SELECT id FROM rollout_groups WHERE id IN (${placeholders(groupIds.length)}) AND ranking_status = 'pending' ORDER BY id`,
-    ).all(...groupIds) as { id: number }[]).map((r) => r.id);
+    return (
+      this.ctx.db
+        .prepare(`SELECT id FROM rollout_groups WHERE id IN (${placeholders(groupIds.length)}) AND ranking_status = 'pending' ORDER BY id`)
+        .all(...groupIds) as { id: number }[]
+    ).map((r) => r.id);
   }
 }

@@ -54,12 +54,18 @@ export class MetricsRepo {
     const maxPoints = requireInteger('maxPoints', query.maxPoints ?? DEFAULT_MAX_POINTS, 2);
     const after = query.afterStep ?? -1;
     // Two seeks (one query with both min() and max() would scan the range).
-    const range = cachedStatement(this.ctx.db, `SELECT
+    const range = cachedStatement(
+      this.ctx.db,
+      `SELECT
       (SELECT step FROM metrics WHERE run_id = ? AND name = ? AND step > ? ORDER BY step LIMIT 1) AS first,
-      (SELECT step FROM metrics WHERE run_id = ? AND name = ? AND step > ? ORDER BY step DESC LIMIT 1) AS last`);
+      (SELECT step FROM metrics WHERE run_id = ? AND name = ? AND step > ? ORDER BY step DESC LIMIT 1) AS last`,
+    );
     const all = cachedStatement(this.ctx.db, 'SELECT step, value FROM metrics WHERE run_id = ? AND name = ? AND step > ? ORDER BY step');
     return query.names.map((name) => {
-      const { first, last } = range.get(query.runId, name, after, query.runId, name, after) as { first: number | null; last: number | null };
+      const { first, last } = range.get(query.runId, name, after, query.runId, name, after) as {
+        first: number | null;
+        last: number | null;
+      };
       const stride = first === null || last === null || last - first < maxPoints ? 1 : Math.ceil((last - first) / (maxPoints - 1));
       let rows = (stride === 1 ? all.all(query.runId, name, after) : []) as Pick<MetricRow, 'step' | 'value'>[];
       if (stride > 1) {
@@ -75,7 +81,8 @@ export class MetricsRepo {
 
   /** Every metric name the run has logged, sorted. */
   names(runId: number): string[] {
-    return (this.ctx.db.prepare('SELECT DISTINCT name FROM metrics WHERE run_id = ? ORDER BY name').all(runId) as { name: string }[])
-      .map((r) => r.name);
+    return (this.ctx.db.prepare('SELECT DISTINCT name FROM metrics WHERE run_id = ? ORDER BY name').all(runId) as { name: string }[]).map(
+      (r) => r.name,
+    );
   }
 }

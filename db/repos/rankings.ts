@@ -26,9 +26,9 @@ export class RankingsRepo {
       const members = memberIdsOf(this.ctx, input.groupId);
       const ranks = input.skipped === true ? [] : this.checkRanks(input.groupId, members, input.ranks);
       this.ctx.db.prepare('DELETE FROM rankings WHERE group_id = ? AND annotator = ?').run(input.groupId, annotator);
-      const { lastInsertRowid } = this.ctx.db.prepare(
-        'INSERT INTO rankings (group_id, annotator, skipped, created_at, duration_ms) VALUES (?, ?, ?, ?, ?)',
-      ).run(input.groupId, annotator, input.skipped === true ? 1 : 0, this.ctx.now(), durationMs);
+      const { lastInsertRowid } = this.ctx.db
+        .prepare('INSERT INTO rankings (group_id, annotator, skipped, created_at, duration_ms) VALUES (?, ?, ?, ?, ?)')
+        .run(input.groupId, annotator, input.skipped === true ? 1 : 0, this.ctx.now(), durationMs);
       const insertEntry = this.ctx.db.prepare('INSERT INTO ranking_entries (ranking_id, sample_id, rank) VALUES (?, ?, ?)');
       for (const r of ranks) insertEntry.run(lastInsertRowid, r.sampleId, r.rank);
       this.refreshStatus(input.groupId);
@@ -57,13 +57,15 @@ export class RankingsRepo {
 
   /** ranked <-> pending as rankings arrive or are undone; groups never queued ('none') stay out of the queue. */
   private refreshStatus(groupId: number): void {
-    this.ctx.db.prepare(
-      `UPDATE rollout_groups SET ranking_status = CASE
+    this.ctx.db
+      .prepare(
+        `UPDATE rollout_groups SET ranking_status = CASE
          WHEN (SELECT count(*) FROM rankings WHERE group_id = @groupId AND skipped = 0) >= rankings_needed THEN 'ranked'
          WHEN ranking_status = 'ranked' THEN 'pending'
          ELSE ranking_status END
        WHERE id = @groupId`,
-    ).run({ groupId });
+      )
+      .run({ groupId });
   }
 
   get(id: number): Ranking {
@@ -107,14 +109,23 @@ export class RankingsRepo {
     const limit = requireInteger('limit', query.limit ?? 10, 1);
     const annotator = requireText('annotator', query.annotator);
     const select = (where: string) =>
-      cachedStatement(this.ctx.db, `${LIST_SELECT} WHERE g.ranking_status = 'pending' AND ${where} AND ${NOT_DONE} ORDER BY g.queue_score DESC, g.id LIMIT ?`);
+      cachedStatement(
+        this.ctx.db,
+        `${LIST_SELECT} WHERE g.ranking_status = 'pending' AND ${where} AND ${NOT_DONE} ORDER BY g.queue_score DESC, g.id LIMIT ?`,
+      );
     // One run: its groups share their priority.
-    if (query.runId !== undefined) return toGroups(this.ctx, select('g.run_id = ?').all(query.runId, annotator, limit) as RolloutGroupListRow[]);
+    if (query.runId !== undefined)
+      return toGroups(this.ctx, select('g.run_id = ?').all(query.runId, annotator, limit) as RolloutGroupListRow[]);
     const waiting = JSON.stringify((cachedStatement(this.ctx.db, SYNC_RUNNING).all() as { id: number }[]).map((r) => r.id));
     const first = select('g.run_id IN (SELECT value FROM json_each(?))').all(waiting, annotator, limit) as RolloutGroupListRow[];
-    const rest = first.length < limit
-      ? select('g.run_id NOT IN (SELECT value FROM json_each(?))').all(waiting, annotator, limit - first.length) as RolloutGroupListRow[]
-      : [];
+    const rest =
+      first.length < limit
+        ? (select('g.run_id NOT IN (SELECT value FROM json_each(?))').all(
+            waiting,
+            annotator,
+            limit - first.length,
+          ) as RolloutGroupListRow[])
+        : [];
     return toGroups(this.ctx, [...first, ...rest]);
   }
 
@@ -122,28 +133,47 @@ export class RankingsRepo {
   queueSize(query: Omit<RankingQueueQuery, 'limit'>): number {
     const annotator = requireText('annotator', query.annotator);
     const [where, params] = query.runId === undefined ? ['', [annotator]] : ['AND g.run_id = ?', [query.runId, annotator]];
-    return (cachedStatement(this.ctx.db, `SELECT count(*) AS n FROM rollout_groups g WHERE g.ranking_status = 'pending' ${where} AND ${NOT_DONE}`)
-      .get(...params) as { n: number }).n;
+    return (
+      cachedStatement(
+        this.ctx.db,
+        `SELECT count(*) AS n FROM rollout_groups g WHERE g.ranking_status = 'pending' ${where} AND ${NOT_DONE}`,
+      ).get(...params) as { n: number }
+    ).n;
   }
 
   /** Rankings (not skips) of a run's groups with id > afterId, oldest first: what the trainer has not seen yet. */
   since(runId: number, afterId = 0): Ranking[] {
-    return this.toRankings(this.ctx.db.prepare(
-      `SELECT r.* FROM rankings r JOIN rollout_groups g ON g.id = r.group_id
+    return this.toRankings(
+      this.ctx.db
+        .prepare(
+          `SELECT r.* FROM rankings r JOIN rollout_groups g ON g.id = r.group_id
        WHERE r.id > ? AND g.run_id = ? AND r.skipped = 0 AND g.discarded_at IS NULL ORDER BY r.id`,
-    ).all(afterId, runId) as RankingRow[]);
+        )
+        .all(afterId, runId) as RankingRow[],
+    );
   }
 
   private toRankings(rows: RankingRow[]): Ranking[] {
     if (rows.length === 0) return [];
-    const entries = this.ctx.db.prepare(
-      `SELECT e.* FROM ranking_entries e JOIN samples s ON s.id = e.sample_id
+    const entries = this.ctx.db
+      .prepare(
+        `SELECT e.* FROM ranking_entries e JOIN samples s ON s.id = e.sample_id
        WHERE e.ranking_id IN (${placeholders(rows.length)}) ORDER BY e.ranking_id, s.idx`,
-    ).all(...rows.map((r) => r.id)) as RankingEntryRow[];
-    const byRanking = groupBy(entries, (e) => e.ranking_id, (e) => ({ sampleId: e.sample_id, rank: e.rank }));
+      )
+      .all(...rows.map((r) => r.id)) as RankingEntryRow[];
+    const byRanking = groupBy(
+      entries,
+      (e) => e.ranking_id,
+      (e) => ({ sampleId: e.sample_id, rank: e.rank }),
+    );
     return rows.map((r) => ({
-      id: r.id, groupId: r.group_id, annotator: r.annotator, skipped: r.skipped === 1,
-      ranks: byRanking.get(r.id) ?? [], createdAt: r.created_at, durationMs: r.duration_ms,
+      id: r.id,
+      groupId: r.group_id,
+      annotator: r.annotator,
+      skipped: r.skipped === 1,
+      ranks: byRanking.get(r.id) ?? [],
+      createdAt: r.created_at,
+      durationMs: r.duration_ms,
     }));
   }
 }

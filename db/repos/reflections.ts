@@ -5,7 +5,11 @@ import type { CritiqueMarkRow, ReflectionCycleRow, ReflectionRoundRow } from '..
 import type { RepoContext } from './context.ts';
 import { groupBy, markedGroups, markMeans, placeholders, saveMark, type MarkedGroups, type MarkTable } from './context.ts';
 
-const CRITIQUE_MARKS: MarkTable = { table: 'critique_marks', target: { table: 'reflection_rounds', column: 'round_id', what: 'reflection round' }, valueColumn: 'correct' };
+const CRITIQUE_MARKS: MarkTable = {
+  table: 'critique_marks',
+  target: { table: 'reflection_rounds', column: 'round_id', what: 'reflection round' },
+  valueColumn: 'correct',
+};
 
 export interface ReflectionRoundInput {
   judgedSampleId: number;
@@ -30,7 +34,9 @@ export class ReflectionsRepo {
   insert(sampleId: number, rounds: ReflectionRoundInput[]): ReflectionCycle {
     if (!Array.isArray(rounds) || rounds.length === 0) throw invalid('rounds', 'a cycle needs at least one round');
     return this.ctx.db.transaction(() => {
-      const owner = this.ctx.db.prepare(`SELECT group_id FROM samples WHERE id = ? AND role = 'member'`).get(sampleId) as { group_id: number } | undefined;
+      const owner = this.ctx.db.prepare(`SELECT group_id FROM samples WHERE id = ? AND role = 'member'`).get(sampleId) as
+        | { group_id: number }
+        | undefined;
       if (!owner) throw invalid('sampleId', `sample ${sampleId} is not a group member`);
       const groupOf = this.ctx.db.prepare('SELECT group_id FROM samples WHERE id = ?');
       const checkSample = (field: string, id: number) => {
@@ -51,7 +57,16 @@ export class ReflectionsRepo {
         checkVerdict(`${field}.verdict`, r.verdict);
         checkVerdict(`${field}.scorerVerdict`, r.scorerVerdict);
         if (r.reward != null) requireFiniteNumber(`${field}.reward`, r.reward);
-        insertRound.run(cycleId, i + 1, r.judgedSampleId, r.refinedSampleId ?? null, r.critique, r.verdict, r.scorerVerdict, r.reward ?? null);
+        insertRound.run(
+          cycleId,
+          i + 1,
+          r.judgedSampleId,
+          r.refinedSampleId ?? null,
+          r.critique,
+          r.verdict,
+          r.scorerVerdict,
+          r.reward ?? null,
+        );
       });
       return this.get(Number(cycleId));
     })();
@@ -71,9 +86,11 @@ export class ReflectionsRepo {
 
   /** The cycles of a group's members, by member index. */
   forGroup(groupId: number): ReflectionCycle[] {
-    const rows = this.ctx.db.prepare(
-      `SELECT c.* FROM reflection_cycles c JOIN samples s ON s.id = c.sample_id WHERE s.group_id = ? AND s.role = 'member' ORDER BY s.idx`,
-    ).all(groupId) as ReflectionCycleRow[];
+    const rows = this.ctx.db
+      .prepare(
+        `SELECT c.* FROM reflection_cycles c JOIN samples s ON s.id = c.sample_id WHERE s.group_id = ? AND s.role = 'member' ORDER BY s.idx`,
+      )
+      .all(groupId) as ReflectionCycleRow[];
     return rows.map((r) => this.withRounds(r));
   }
 
@@ -84,32 +101,57 @@ export class ReflectionsRepo {
 
   /** Per member sample of the group: the mean of its critiques' marks, +1 right / -1 wrong (the critiqueMark reward). */
   markMeans(groupId: number): Map<number, number> {
-    return markMeans(this.ctx.db.prepare(
-      `SELECT c.sample_id AS sample_id, avg(CASE m.correct WHEN 1 THEN 1.0 ELSE -1.0 END) AS mean
+    return markMeans(
+      this.ctx.db
+        .prepare(
+          `SELECT c.sample_id AS sample_id, avg(CASE m.correct WHEN 1 THEN 1.0 ELSE -1.0 END) AS mean
        FROM critique_marks m JOIN reflection_rounds r ON r.id = m.round_id JOIN reflection_cycles c ON c.id = r.cycle_id
        JOIN samples s ON s.id = c.sample_id WHERE s.group_id = ? GROUP BY c.sample_id`,
-    ).all(groupId));
+        )
+        .all(groupId),
+    );
   }
 
   /** Groups of a run with a critique mark made or changed at or after `since` (ms), and the latest mark's time. */
   markedSince(runId: number, since: number): MarkedGroups {
-    return markedGroups(this.ctx.db.prepare(
-      `SELECT s.group_id AS group_id, max(m.created_at) AS latest
+    return markedGroups(
+      this.ctx.db
+        .prepare(
+          `SELECT s.group_id AS group_id, max(m.created_at) AS latest
        FROM critique_marks m JOIN reflection_rounds r ON r.id = m.round_id JOIN reflection_cycles c ON c.id = r.cycle_id
        JOIN samples s ON s.id = c.sample_id JOIN rollout_groups g ON g.id = s.group_id
        WHERE g.run_id = ? AND m.created_at >= ? GROUP BY s.group_id`,
-    ).all(runId, since), since);
+        )
+        .all(runId, since),
+      since,
+    );
   }
 
   private withRounds(cycle: ReflectionCycleRow): ReflectionCycle {
-    const rows = this.ctx.db.prepare('SELECT * FROM reflection_rounds WHERE cycle_id = ? ORDER BY round').all(cycle.id) as ReflectionRoundRow[];
-    const marks = rows.length === 0 ? [] : this.ctx.db.prepare(
-      `SELECT * FROM critique_marks WHERE round_id IN (${placeholders(rows.length)}) ORDER BY created_at`,
-    ).all(...rows.map((r) => r.id)) as CritiqueMarkRow[];
-    const marksByRound = groupBy(marks, (m) => m.round_id, (m): CritiqueMark => ({ annotator: m.annotator, correct: m.correct === 1, createdAt: m.created_at }));
+    const rows = this.ctx.db
+      .prepare('SELECT * FROM reflection_rounds WHERE cycle_id = ? ORDER BY round')
+      .all(cycle.id) as ReflectionRoundRow[];
+    const marks =
+      rows.length === 0
+        ? []
+        : (this.ctx.db
+            .prepare(`SELECT * FROM critique_marks WHERE round_id IN (${placeholders(rows.length)}) ORDER BY created_at`)
+            .all(...rows.map((r) => r.id)) as CritiqueMarkRow[]);
+    const marksByRound = groupBy(
+      marks,
+      (m) => m.round_id,
+      (m): CritiqueMark => ({ annotator: m.annotator, correct: m.correct === 1, createdAt: m.created_at }),
+    );
     const rounds: ReflectionRound[] = rows.map((r) => ({
-      id: r.id, cycleId: r.cycle_id, round: r.round, judgedSampleId: r.judged_sample_id, refinedSampleId: r.refined_sample_id,
-      critique: r.critique, verdict: r.verdict, scorerVerdict: r.scorer_verdict, reward: r.reward,
+      id: r.id,
+      cycleId: r.cycle_id,
+      round: r.round,
+      judgedSampleId: r.judged_sample_id,
+      refinedSampleId: r.refined_sample_id,
+      critique: r.critique,
+      verdict: r.verdict,
+      scorerVerdict: r.scorer_verdict,
+      reward: r.reward,
       marks: marksByRound.get(r.id) ?? [],
     }));
     return { id: cycle.id, sampleId: cycle.sample_id, rounds };

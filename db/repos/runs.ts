@@ -25,8 +25,15 @@ const TRANSITIONS: Record<RunStatus, readonly RunStatus[]> = {
 
 function toRun(row: RunRow): Run {
   return {
-    id: row.id, name: row.name, scenario: row.scenario, config: JSON.parse(row.config) as RunConfig,
-    status: row.status, step: row.step, createdAt: row.created_at, updatedAt: row.updated_at, error: row.error,
+    id: row.id,
+    name: row.name,
+    scenario: row.scenario,
+    config: JSON.parse(row.config) as RunConfig,
+    status: row.status,
+    step: row.step,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    error: row.error,
   };
 }
 
@@ -40,10 +47,12 @@ export class RunsRepo {
       throw invalid('config', 'must be a JSON object');
     }
     const now = this.ctx.now();
-    const { lastInsertRowid } = this.ctx.db.prepare(
-      `INSERT INTO runs (name, scenario, config, status, step, created_at, updated_at, error)
+    const { lastInsertRowid } = this.ctx.db
+      .prepare(
+        `INSERT INTO runs (name, scenario, config, status, step, created_at, updated_at, error)
        VALUES (?, ?, ?, 'created', 0, ?, ?, NULL)`,
-    ).run(name, input.scenario, toJson('config', input.config), now, now);
+      )
+      .run(name, input.scenario, toJson('config', input.config), now, now);
     return this.get(Number(lastInsertRowid));
   }
 
@@ -71,8 +80,9 @@ export class RunsRepo {
       if (!TRANSITIONS[run.status].includes(status)) {
         throw new StoreError('failed_precondition', `run ${id} cannot go from '${run.status}' to '${status}'`);
       }
-      this.ctx.db.prepare('UPDATE runs SET status = ?, error = ?, updated_at = ? WHERE id = ?')
-        .run(status, status === 'failed' ? error ?? 'unknown error' : null, this.ctx.now(), id);
+      this.ctx.db
+        .prepare('UPDATE runs SET status = ?, error = ?, updated_at = ? WHERE id = ?')
+        .run(status, status === 'failed' ? (error ?? 'unknown error') : null, this.ctx.now(), id);
       return this.get(id);
     })();
   }
@@ -95,9 +105,12 @@ export class RunsRepo {
     requireInteger('steps', steps, 1);
     return this.ctx.db.transaction(() => {
       const run = this.get(id);
-      if (run.status === 'running') throw new StoreError('failed_precondition', `run ${id} is running: its steps can change only while it does not train`);
+      if (run.status === 'running')
+        throw new StoreError('failed_precondition', `run ${id} is running: its steps can change only while it does not train`);
       if (steps <= run.step) throw invalid('steps', `must be more than the ${run.step} steps run ${id} has trained, got ${steps}`);
-      this.ctx.db.prepare('UPDATE runs SET config = ?, updated_at = ? WHERE id = ?').run(toJson('config', { ...run.config, steps }), this.ctx.now(), id);
+      this.ctx.db
+        .prepare('UPDATE runs SET config = ?, updated_at = ? WHERE id = ?')
+        .run(toJson('config', { ...run.config, steps }), this.ctx.now(), id);
       return this.get(id);
     })();
   }
@@ -106,7 +119,8 @@ export class RunsRepo {
   setConfig(id: number, config: RunConfig): Run {
     return this.ctx.db.transaction(() => {
       const run = this.get(id);
-      if (run.status !== 'created') throw new StoreError('failed_precondition', `run ${id} is '${run.status}': its config can change only before it starts`);
+      if (run.status !== 'created')
+        throw new StoreError('failed_precondition', `run ${id} is '${run.status}': its config can change only before it starts`);
       this.ctx.db.prepare('UPDATE runs SET config = ?, updated_at = ? WHERE id = ?').run(toJson('config', config), this.ctx.now(), id);
       return this.get(id);
     })();

@@ -7,7 +7,11 @@ import { CALL_NAMES, calls } from '../../contract/api.ts';
 import type { ApiErrorInfo } from '../../contract/rpc.ts';
 import { pendingCompute, setupHandlers } from './test-fixtures.ts';
 
-const errorOf = (promise: Promise<unknown>) => promise.then(() => null, (err: { info: ApiErrorInfo }) => err.info);
+const errorOf = (promise: Promise<unknown>) =>
+  promise.then(
+    () => null,
+    (err: { info: ApiErrorInfo }) => err.info,
+  );
 
 test('numeric config fields are bounded, naming the field and the limit; no run is created', async () => {
   const { store, call, done } = setupHandlers();
@@ -25,7 +29,9 @@ test('numeric config fields are bounded, naming the field and the limit; no run 
     assert.equal(err?.code, 'invalid_argument', JSON.stringify(config));
     assert.equal(err?.field, field, JSON.stringify(config));
   }
-  const batch = await errorOf(call('runs.create', { name: 'x', scenario: 't2i', config: { rollout: { promptsPerStep: 128, groupSize: 64 } } }));
+  const batch = await errorOf(
+    call('runs.create', { name: 'x', scenario: 't2i', config: { rollout: { promptsPerStep: 128, groupSize: 64 } } }),
+  );
   assert.match(batch!.message, /8192 samples a step; at most 4096/);
   assert.equal(store.runs.list().length, 0);
   done();
@@ -34,7 +40,11 @@ test('numeric config fields are bounded, naming the field and the limit; no run 
 test('eval.start takes only known suites and generators and writes no row for others', async () => {
   const { compute, started } = pendingCompute();
   const { store, call, done } = setupHandlers(compute);
-  for (const input of [{ suite: 'x'.repeat(1_000_000), generator: 'model' }, { suite: 'nope', generator: 'model' }, { suite: 'geneval', generator: 'nope' }]) {
+  for (const input of [
+    { suite: 'x'.repeat(1_000_000), generator: 'model' },
+    { suite: 'nope', generator: 'model' },
+    { suite: 'geneval', generator: 'nope' },
+  ]) {
     const err = await errorOf(call('eval.start', input));
     assert.equal(err?.code, 'invalid_argument');
     assert.ok(err.message.length < 400, 'the message does not echo a huge name');
@@ -53,7 +63,11 @@ test('every call that names a run answers not_found for a missing one', async ()
   const runCalls = CALL_NAMES.filter((name) => 'runId' in ((calls[name].input as unknown as { shape?: object }).shape ?? {}));
   assert.ok(runCalls.length >= 10, runCalls.join());
   const required: Record<string, object> = {
-    'export.run': { format: 'rollouts' }, 'metrics.series': { names: ['loss'] }, 'ranking.queue': { annotator: 'a' }, 'ranking.waiting': { annotator: 'a' }, 'runs.rename': { name: 'renamed' },
+    'export.run': { format: 'rollouts' },
+    'metrics.series': { names: ['loss'] },
+    'ranking.queue': { annotator: 'a' },
+    'ranking.waiting': { annotator: 'a' },
+    'runs.rename': { name: 'renamed' },
   };
   for (const name of runCalls) {
     const err = await errorOf(call(name, { runId: 424242, ...required[name] }));

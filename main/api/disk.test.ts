@@ -8,7 +8,11 @@ import { optimizerPath } from '../engine/checkpoint/checkpoint.ts';
 import { dataDirUsage, deleteRun, pruneRun } from './disk.ts';
 
 const FRAMES = 11;
-const latents = () => ({ dtype: 'float32' as const, shape: [FRAMES, 64, 48], data: Float32Array.from({ length: FRAMES * 3072 }, () => Math.random() * 2 - 1) });
+const latents = () => ({
+  dtype: 'float32' as const,
+  shape: [FRAMES, 64, 48],
+  data: Float32Array.from({ length: FRAMES * 3072 }, () => Math.random() * 2 - 1),
+});
 
 /** A finished t2i run: `groups` groups of 2 samples with latents, means and seeds; group 0 ranked; 3 checkpoints; an export. */
 function seedRun(store: Store, dataDir: string, groups: number): number {
@@ -18,10 +22,22 @@ function seedRun(store: Store, dataDir: string, groups: number): number {
   const prompt = store.prompts.ensure(run.id, { text: 'a red circle', task: 'single_object' });
   for (let g = 0; g < groups; g++) {
     store.groups.insert({
-      runId: run.id, step: g + 1, promptId: prompt.id, ranking: g === 0 ? 'pending' : 'none',
+      runId: run.id,
+      step: g + 1,
+      promptId: prompt.id,
+      ranking: g === 0 ? 'pending' : 'none',
       samples: [0, 1].map((k) => ({
         seed: g * 10 + k,
-        trajectories: [{ kind: 'dm' as const, seeds: { noise: 1, sde: 2 }, tensors: { latents: latents(), means: { ...latents(), shape: [FRAMES - 1, 64, 48], data: new Float32Array((FRAMES - 1) * 3072) } } }],
+        trajectories: [
+          {
+            kind: 'dm' as const,
+            seeds: { noise: 1, sde: 2 },
+            tensors: {
+              latents: latents(),
+              means: { ...latents(), shape: [FRAMES - 1, 64, 48], data: new Float32Array((FRAMES - 1) * 3072) },
+            },
+          },
+        ],
       })),
     });
   }
@@ -47,18 +63,29 @@ test('usage per run, pruning to the policy and deleting a run give the space bac
     const usage = dataDirUsage(store, dataDir);
     assert.equal(usage.autoVacuum, 'incremental', 'a new database frees pages incrementally');
     const [run] = usage.runs;
-    assert.deepEqual([run!.samples, run!.checkpoints, run!.checkpointsWithOptimizer, run!.checkpointBytes, run!.exportBytes], [40, 3, 3, 9000, 500]);
+    assert.deepEqual(
+      [run!.samples, run!.checkpoints, run!.checkpointsWithOptimizer, run!.checkpointBytes, run!.exportBytes],
+      [40, 3, 3, 9000, 500],
+    );
     assert.equal(run!.tensorBytes, 40 * (FRAMES + FRAMES - 1) * 3072 * 4);
 
     // Pruned: the latest checkpoint only, means gone, latents kept for the ranked group alone (the rest re-draw).
     const pruned = pruneRun(store, runId, { latest: 1, every: 0, best: false });
     assert.deepEqual([pruned.checkpoints.deleted, pruned.checkpoints.freedBytes], [[1, 2], 6000]);
     assert.equal(pruned.tensorBytesFreed, run!.tensorBytes - 2 * FRAMES * 3072 * 4);
-    assert.ok(pruned.reclaim.afterBytes < pruned.reclaim.beforeBytes / 10, `database ${pruned.reclaim.beforeBytes} -> ${pruned.reclaim.afterBytes}`);
+    assert.ok(
+      pruned.reclaim.afterBytes < pruned.reclaim.beforeBytes / 10,
+      `database ${pruned.reclaim.beforeBytes} -> ${pruned.reclaim.afterBytes}`,
+    );
     assert.equal(pruned.reclaim.mode, 'incremental_vacuum');
-    const kept = store.db.prepare(`SELECT g.step, tt.name FROM trajectory_tensors tt JOIN trajectories t ON t.id = tt.trajectory_id
-      JOIN samples s ON s.id = t.sample_id JOIN rollout_groups g ON g.id = s.group_id`).all();
-    assert.deepEqual(kept, [{ step: 1, name: 'latents' }, { step: 1, name: 'latents' }]);
+    const kept = store.db
+      .prepare(`SELECT g.step, tt.name FROM trajectory_tensors tt JOIN trajectories t ON t.id = tt.trajectory_id
+      JOIN samples s ON s.id = t.sample_id JOIN rollout_groups g ON g.id = s.group_id`)
+      .all();
+    assert.deepEqual(kept, [
+      { step: 1, name: 'latents' },
+      { step: 1, name: 'latents' },
+    ]);
 
     store.runs.setStatus(runId, 'running');
     assert.throws(() => deleteRun(store, dataDir, runId), /run \d+ is training/);

@@ -25,7 +25,9 @@ function treeBytes(path: string): number {
 function exportDirs(dataDir: string, runId: number): string[] {
   const root = join(dataDir, 'exports');
   if (!existsSync(root)) return [];
-  return readdirSync(root).filter((name) => name.startsWith(`run-${runId}-`)).map((name) => join(root, name));
+  return readdirSync(root)
+    .filter((name) => name.startsWith(`run-${runId}-`))
+    .map((name) => join(root, name));
 }
 
 export function dataDirUsage(store: Store, dataDir: string): DataDirUsage {
@@ -36,9 +38,15 @@ export function dataDirUsage(store: Store, dataDir: string): DataDirUsage {
     const runDir = join(dataDir, 'runs', String(run.id));
     const checkpointBytes = checkpoints.reduce((sum, c) => sum + treeBytes(c.path) + treeBytes(optimizerPath(c.path)), 0);
     return {
-      runId: run.id, name: run.name, status: run.status, samples: u.samples,
-      rowBytes: u.rowBytes, imageBytes: u.imageBytes, tensorBytes: u.tensorBytes,
-      checkpoints: checkpoints.length, checkpointsWithOptimizer: checkpoints.filter((c) => existsSync(optimizerPath(c.path))).length,
+      runId: run.id,
+      name: run.name,
+      status: run.status,
+      samples: u.samples,
+      rowBytes: u.rowBytes,
+      imageBytes: u.imageBytes,
+      tensorBytes: u.tensorBytes,
+      checkpoints: checkpoints.length,
+      checkpointsWithOptimizer: checkpoints.filter((c) => existsSync(optimizerPath(c.path))).length,
       checkpointBytes,
       // Preference models and any checkpoint file the store no longer lists.
       otherFileBytes: Math.max(0, treeBytes(runDir) - checkpointBytes),
@@ -69,7 +77,9 @@ export function pruneRun(store: Store, runId: number, keep: StorageKeep = {}): P
     if ((keep.latents ?? 'viewed') === 'all') return;
     const dropLatents = store.db.prepare(`DELETE FROM trajectory_tensors WHERE name = 'latents' AND trajectory_id IN (
       SELECT t.id FROM trajectories t JOIN samples s ON s.id = t.sample_id WHERE s.group_id = ? AND t.noise_seed IS NOT NULL)`);
-    const groups = store.db.prepare('SELECT id, step, ranking_status FROM rollout_groups WHERE run_id = ? ORDER BY step, id').all(runId) as { id: number; step: number; ranking_status: string }[];
+    const groups = store.db
+      .prepare('SELECT id, step, ranking_status FROM rollout_groups WHERE run_id = ? ORDER BY step, id')
+      .all(runId) as { id: number; step: number; ranking_status: string }[];
     let index = 0;
     groups.forEach((g, i) => {
       index = i > 0 && groups[i - 1]!.step === g.step ? index + 1 : 0;
@@ -89,10 +99,15 @@ function storagePolicyOf(scenario: Scenario, config: RunConfig): TrainConfig {
   }
 }
 
-const RUN_TRAJECTORIES = 'SELECT t.id FROM trajectories t JOIN samples s ON s.id = t.sample_id JOIN rollout_groups g ON g.id = s.group_id WHERE g.run_id = ?';
+const RUN_TRAJECTORIES =
+  'SELECT t.id FROM trajectories t JOIN samples s ON s.id = t.sample_id JOIN rollout_groups g ON g.id = s.group_id WHERE g.run_id = ?';
 
 function tensorBytesOf(store: Store, runId: number): number {
-  return (store.db.prepare(`SELECT coalesce(sum(length(data)), 0) AS b FROM trajectory_tensors WHERE trajectory_id IN (${RUN_TRAJECTORIES})`).get(runId) as { b: number }).b;
+  return (
+    store.db
+      .prepare(`SELECT coalesce(sum(length(data)), 0) AS b FROM trajectory_tensors WHERE trajectory_id IN (${RUN_TRAJECTORIES})`)
+      .get(runId) as { b: number }
+  ).b;
 }
 
 /** Deletes a run that is not training: its rows, its folder (checkpoints, preference models) and exports; then reclaims the pages. */

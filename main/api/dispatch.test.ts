@@ -33,16 +33,23 @@ test('a bad field is rejected naming the call and the field, and no handler runs
     return true;
   });
   await assert.rejects(dispatch('ranking.submit', { groupId: 1, annotator: 'a', durationMs: 3 }), /field "ranks"/);
-  await assert.rejects(dispatch('settings.set', { theme: 'dark', colour: 'red' }), (err: unknown) =>
-    err instanceof ApiError && err.info.field === 'colour' && /unknown field/.test(err.message));
+  await assert.rejects(
+    dispatch('settings.set', { theme: 'dark', colour: 'red' }),
+    (err: unknown) => err instanceof ApiError && err.info.field === 'colour' && /unknown field/.test(err.message),
+  );
   await assert.rejects(dispatch('groups.list', { runId: 1, limit: 10_000 }), /field "limit"/);
   assert.deepEqual(seen, []);
 });
 
 test('unknown calls and handler failures become ApiErrors', async () => {
   const dispatch = createDispatch(recordingHandlers([]));
-  await assert.rejects(dispatch('runs.delete-everything', {}), (err: unknown) =>
-    err instanceof ApiError && err.info.code === 'unknown_call' && /unknown call "runs.delete-everything"/.test(err.message));
-  await assert.rejects(dispatch('runs.get', { runId: 3 }), (err: unknown) =>
-    err instanceof ApiError && err.info.code === 'internal' && /"runs.get" failed: disk on fire/.test(err.message));
+  await assert.rejects(
+    dispatch('runs.delete-everything', {}),
+    (err: unknown) =>
+      err instanceof ApiError && err.info.code === 'unknown_call' && /unknown call "runs.delete-everything"/.test(err.message),
+  );
+  await assert.rejects(
+    dispatch('runs.get', { runId: 3 }),
+    (err: unknown) => err instanceof ApiError && err.info.code === 'internal' && /"runs.get" failed: disk on fire/.test(err.message),
+  );
 });

@@ -41,8 +41,13 @@ export function createDispatch(handlers: Handlers): Dispatch {
       return await handler(parsed.data);
     } catch (err) {
       if (err instanceof ApiError) throw err;
-      if (err instanceof StoreError) throw new ApiError({ call: name, code: err.code, field: err.field, message: `"${name}": ${err.message}` });
-      throw new ApiError({ call: name, code: 'internal', message: `"${name}" failed: ${err instanceof Error ? err.message : String(err)}` });
+      if (err instanceof StoreError)
+        throw new ApiError({ call: name, code: err.code, field: err.field, message: `"${name}": ${err.message}` });
+      throw new ApiError({
+        call: name,
+        code: 'internal',
+        message: `"${name}" failed: ${err instanceof Error ? err.message : String(err)}`,
+      });
     }
   };
 }

@@ -25,9 +25,20 @@ export function recordEvalReport(store: Store, evaluationId: number, generator: 
   }
   const { records, ...summary } = report;
   if (records?.length) {
-    store.evaluations.addResults(evaluationId, records.map((r): EvalResultInput => ({
-      task: r.task, prompt: r.input, imageIndex: r.sample, correct: r.correct, reward: r.reward, reason: r.reason, image: r.image ?? null,
-    })));
+    store.evaluations.addResults(
+      evaluationId,
+      records.map(
+        (r): EvalResultInput => ({
+          task: r.task,
+          prompt: r.input,
+          imageIndex: r.sample,
+          correct: r.correct,
+          reward: r.reward,
+          reason: r.reason,
+          image: r.image ?? null,
+        }),
+      ),
+    );
   }
   const completed = { ...(summary as JsonObject), generator };
   store.evaluations.complete(evaluationId, completed);

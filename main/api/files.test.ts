@@ -20,15 +20,30 @@ test('checkpoints.list names the shipped model and each run checkpoint by id; ev
   store.checkpoints.add({ runId: run.id, step: 2, path });
 
   const all = await call('checkpoints.list', {});
-  assert.deepEqual(all.map((c) => c.id), [SHIPPED_BASE_ID, `run:${run.id}:2`]);
-  assert.deepEqual((await call('checkpoints.list', { runId: run.id })).map((c) => c.step), [2]);
-  await assert.rejects(call('checkpoints.list', { runId: 42 }), (err: Error & { info?: { code: string } }) => err.info?.code === 'not_found');
+  assert.deepEqual(
+    all.map((c) => c.id),
+    [SHIPPED_BASE_ID, `run:${run.id}:2`],
+  );
+  assert.deepEqual(
+    (await call('checkpoints.list', { runId: run.id })).map((c) => c.step),
+    [2],
+  );
+  await assert.rejects(
+    call('checkpoints.list', { runId: 42 }),
+    (err: Error & { info?: { code: string } }) => err.info?.code === 'not_found',
+  );
 
   await call('eval.start', { suite: 'geneval', generator: 'model', checkpoint: `run:${run.id}:2` });
   await call('eval.start', { suite: 'geneval', generator: 'model', checkpoint: SHIPPED_BASE_ID });
   // The shipped base goes to the job as no checkpoint: the model generator's default weights.
-  assert.deepEqual(started.map((p) => (p as { checkpoint?: string }).checkpoint), [path, undefined]);
-  await assert.rejects(call('eval.start', { suite: 'geneval', generator: 'model', checkpoint: `run:${run.id}:3` }), /no checkpoint at step 3/);
+  assert.deepEqual(
+    started.map((p) => (p as { checkpoint?: string }).checkpoint),
+    [path, undefined],
+  );
+  await assert.rejects(
+    call('eval.start', { suite: 'geneval', generator: 'model', checkpoint: `run:${run.id}:3` }),
+    /no checkpoint at step 3/,
+  );
   done();
 });
 
@@ -38,8 +53,19 @@ test('a path outside the data dir is refused alike whether it exists, is a folde
   writeFileSync(join(outside, 'secret'), 'root:x:0:0');
   symlinkSync(outside, join(dataDir, 'link'));
   const messages = [];
-  for (const checkpoint of ['/etc/passwd', '/etc', '/no/such/file', join(outside, 'secret'), '../secret', 'link/secret', join(dataDir, 'link', 'new')]) {
-    const err = await call('eval.start', { suite: 'geneval', generator: 'model', checkpoint }).then(() => null, (e: Error & { info: { code: string; field: string } }) => e);
+  for (const checkpoint of [
+    '/etc/passwd',
+    '/etc',
+    '/no/such/file',
+    join(outside, 'secret'),
+    '../secret',
+    'link/secret',
+    join(dataDir, 'link', 'new'),
+  ]) {
+    const err = await call('eval.start', { suite: 'geneval', generator: 'model', checkpoint }).then(
+      () => null,
+      (e: Error & { info: { code: string; field: string } }) => e,
+    );
     assert.ok(err, `${checkpoint} accepted`);
     assert.equal(err.info.code, 'invalid_argument');
     assert.equal(err.info.field, 'checkpoint');
@@ -65,10 +91,17 @@ test('runs.create resolves model.checkpoint through the registry and refuses pat
   const path = join(dataDir, 'runs', String(first.id), 'checkpoints', 'step-000005.safetensors');
   store.checkpoints.add({ runId: first.id, step: 5, path });
 
-  const run = await call('runs.create', { name: 'b', scenario: 't2i', model: 'nano', config: { model: { checkpoint: `run:${first.id}:5` } } });
+  const run = await call('runs.create', {
+    name: 'b',
+    scenario: 't2i',
+    model: 'nano',
+    config: { model: { checkpoint: `run:${first.id}:5` } },
+  });
   assert.equal((run.config.model as { checkpoint: string }).checkpoint, path);
-  const refused = await call('runs.create', { name: 'c', scenario: 't2i', config: { model: { checkpoint: '/etc/passwd' } } })
-    .then(() => null, (e: Error & { info: { field: string } }) => e);
+  const refused = await call('runs.create', { name: 'c', scenario: 't2i', config: { model: { checkpoint: '/etc/passwd' } } }).then(
+    () => null,
+    (e: Error & { info: { field: string } }) => e,
+  );
   assert.equal(refused?.info.field, 'config.model.checkpoint');
   assert.equal(store.runs.list().length, 2);
   done();

@@ -26,9 +26,19 @@ export function listCheckpoints(store: Store, runId?: number): CheckpointEntry[]
   const shipped: CheckpointEntry = { id: SHIPPED_BASE_ID, label: 'shipped base model', source: 'shipped', runId: null, step: null };
   const runs = runId === undefined ? store.runs.list() : [store.runs.get(runId)];
   const saved = runs.flatMap((run) =>
-    store.checkpoints.list(run.id).reverse().map((c): CheckpointEntry => ({
-      id: runCheckpointId(run.id, c.step), label: `run ${run.id} "${run.name}" step ${c.step}`, source: 'run', runId: run.id, step: c.step,
-    })));
+    store.checkpoints
+      .list(run.id)
+      .reverse()
+      .map(
+        (c): CheckpointEntry => ({
+          id: runCheckpointId(run.id, c.step),
+          label: `run ${run.id} "${run.name}" step ${c.step}`,
+          source: 'run',
+          runId: run.id,
+          step: c.step,
+        }),
+      ),
+  );
   return runId === undefined ? [shipped, ...saved] : saved;
 }
 

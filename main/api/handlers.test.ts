@@ -44,18 +44,30 @@ function lmSample(store: Store, text: string, config: JsonObject = {}): { runId:
   const runId = store.runs.create({ name: 'cot run', scenario: 'cot', config }).id;
   const prompt = store.prompts.ensure(runId, { text: 'how many circles?', task: 'counting' });
   const { sampleIds } = store.groups.insert({
-    runId, step: 1, promptId: prompt.id,
-    samples: [{
-      seed: 1, text, trajectories: [{
-        kind: 'lm', label: 'round1',
-        tensors: { tokenIds: { dtype: 'int32', shape: [ids.length], data: Int32Array.from(ids) }, logProbs: { dtype: 'float32', shape: [ids.length], data: new Float32Array(ids.length).fill(-0.5) } },
-      }],
-    }],
+    runId,
+    step: 1,
+    promptId: prompt.id,
+    samples: [
+      {
+        seed: 1,
+        text,
+        trajectories: [
+          {
+            kind: 'lm',
+            label: 'round1',
+            tensors: {
+              tokenIds: { dtype: 'int32', shape: [ids.length], data: Int32Array.from(ids) },
+              logProbs: { dtype: 'float32', shape: [ids.length], data: new Float32Array(ids.length).fill(-0.5) },
+            },
+          },
+        ],
+      },
+    ],
   });
   return { runId, sampleId: sampleIds[0]!, ids };
 }
 
-test('samples.trajectory decodes LM token ids with the tokenizer of the run\'s checkpoint; without one the ids stay, with a note', async () => {
+test("samples.trajectory decodes LM token ids with the tokenizer of the run's checkpoint; without one the ids stay, with a note", async () => {
   const { store, call, dataDir, done } = setup();
   const text = '<think> there are two red circles. </think> <answer> two </answer>';
   const words = ['<think>', 'there', 'are', 'two', 'red', 'circles', '.', '</think>', '<answer>', 'two', '</answer>'];
@@ -94,8 +106,12 @@ test('samples.trajectory decodes LM token ids with the tokenizer of the run\'s c
   assert.equal((await call('samples.trajectory', { sampleId: bare.sampleId }))[0]!.tokensNote, 'no checkpoint of this run yet');
   model.save(own);
   const outside = store.groups.insert({
-    runId: run.runId, step: 2, promptId: store.prompts.ensure(run.runId, { text: 'p', task: 'counting' }).id,
-    samples: [{ seed: 2, trajectories: [{ kind: 'lm', tensors: { tokenIds: { dtype: 'int32', shape: [2], data: Int32Array.from([5, 9999]) } } }] }],
+    runId: run.runId,
+    step: 2,
+    promptId: store.prompts.ensure(run.runId, { text: 'p', task: 'counting' }).id,
+    samples: [
+      { seed: 2, trajectories: [{ kind: 'lm', tensors: { tokenIds: { dtype: 'int32', shape: [2], data: Int32Array.from([5, 9999]) } } }] },
+    ],
   });
   const [far] = await call('samples.trajectory', { sampleId: outside.sampleIds[0]! });
   assert.equal(far!.tokens, undefined);
@@ -117,29 +133,39 @@ test('ranking.agreement reports groups with two or more rankings and the pooled 
   done();
 });
 
-test('ranking.agreement has Krippendorff\'s alpha and pairwise agreement for every two annotators', async () => {
+test("ranking.agreement has Krippendorff's alpha and pairwise agreement for every two annotators", async () => {
   const { store, call, done } = setup();
   const seeded = seedGroups(store, { groups: 2, groupSize: 4 });
   seedRankings(store, seeded, ['ann', 'bob', 'cy'], 2);
   const { pairs } = await call('ranking.agreement', { runId: seeded.runId });
   // bob swaps ann's 2nd and 3rd, cy her 3rd and 4th: each agrees with ann on 5 of 6 pairs, with each other on 4.
-  assert.deepEqual(pairs.map((p) => [p.a, p.b, p.groups, Math.round(p.pairwise! * 6)]), [['ann', 'bob', 2, 5], ['ann', 'cy', 2, 5], ['bob', 'cy', 2, 4]]);
+  assert.deepEqual(
+    pairs.map((p) => [p.a, p.b, p.groups, Math.round(p.pairwise! * 6)]),
+    [
+      ['ann', 'bob', 2, 5],
+      ['ann', 'cy', 2, 5],
+      ['bob', 'cy', 2, 4],
+    ],
+  );
   assert.ok(pairs[2]!.alpha! < pairs[0]!.alpha!, 'the pair that agrees less has the lower alpha');
   done();
 });
 
-test('reflections.mark stores a person\'s mark; a bad round is not found, a missing field is named', async () => {
+test("reflections.mark stores a person's mark; a bad round is not found, a missing field is named", async () => {
   const { store, call, done } = setup();
   const cycles = seedReflections(store);
   await call('reflections.mark', { roundId: cycles.roundIds[1]!, annotator: 'ann', correct: false });
   const cycle = store.reflections.get(cycles.cycleIds[0]!);
-  assert.deepEqual(cycle.rounds[1]!.marks.map((m) => [m.annotator, m.correct]), [['ann', false]]);
+  assert.deepEqual(
+    cycle.rounds[1]!.marks.map((m) => [m.annotator, m.correct]),
+    [['ann', false]],
+  );
   await assert.rejects(call('reflections.mark', { roundId: 999, annotator: 'ann', correct: true }), /reflection round 999 not found/);
   await assert.rejects(call('reflections.mark', { roundId: 1, annotator: 'ann' }), /field "correct"/);
   done();
 });
 
-test('Settings\' provider and threads reach new runs and evaluations; a run\'s own runtime wins', async () => {
+test("Settings' provider and threads reach new runs and evaluations; a run's own runtime wins", async () => {
   const started: unknown[] = [];
   const compute = {
     start: (_kind: string, params: unknown) => {
@@ -157,27 +183,48 @@ test('Settings\' provider and threads reach new runs and evaluations; a run\'s o
   done();
 });
 
-test('edits.mark stores a person\'s mark, one per annotator, and their mean is the editMark reward', async () => {
+test("edits.mark stores a person's mark, one per annotator, and their mean is the editMark reward", async () => {
   const { store, call, done } = setup();
   const runId = store.runs.create({ name: 'edit run', scenario: 'edit', config: {} }).id;
   const prompt = store.prompts.ensure(runId, { text: 'make it blue', task: 'edit' });
   const { sampleIds } = store.groups.insert({ runId, step: 1, promptId: prompt.id, samples: [{ seed: 1 }, { seed: 2 }] });
-  const edit = store.edits.insert({ editedSampleId: sampleIds[0]!, sourceSampleId: sampleIds[1]!, instruction: 'make it blue', inverseInstruction: 'make it red' });
+  const edit = store.edits.insert({
+    editedSampleId: sampleIds[0]!,
+    sourceSampleId: sampleIds[1]!,
+    instruction: 'make it blue',
+    inverseInstruction: 'make it red',
+  });
   await call('edits.mark', { editId: edit.id, annotator: 'ann', followed: false });
   await call('edits.mark', { editId: edit.id, annotator: 'bob', followed: true });
-  assert.deepEqual(store.edits.get(edit.id).marks.map((m) => [m.annotator, m.followed]), [['ann', false], ['bob', true]]);
+  assert.deepEqual(
+    store.edits.get(edit.id).marks.map((m) => [m.annotator, m.followed]),
+    [
+      ['ann', false],
+      ['bob', true],
+    ],
+  );
   assert.deepEqual(store.edits.markMeans(1), new Map([[sampleIds[0]!, 0]]));
   await assert.rejects(call('edits.mark', { editId: 99, annotator: 'ann', followed: true }), /edit 99 not found/);
   done();
 });
 
-test('eval.start records the job\'s summary and per-image results under an evaluation row', async () => {
+test("eval.start records the job's summary and per-image results under an evaluation row", async () => {
   const report = {
-    suite: 'geneval', generator: 'oracle', tasks: [{ task: 'counting', accuracy: 0.5 }], overall: 0.5,
+    suite: 'geneval',
+    generator: 'oracle',
+    tasks: [{ task: 'counting', accuracy: 0.5 }],
+    overall: 0.5,
     records: [
       { task: 'counting', input: 'two red circles', sample: 0, correct: true, reward: 1, reason: 'ok' },
-      { task: 'counting', input: 'two red circles', sample: 1, correct: false, reward: 0.5, reason: 'expected 2 red circle, found 1',
-        image: { width: 2, height: 1, rgb: new Uint8Array(6).fill(200) } },
+      {
+        task: 'counting',
+        input: 'two red circles',
+        sample: 1,
+        correct: false,
+        reward: 0.5,
+        reason: 'expected 2 red circle, found 1',
+        image: { width: 2, height: 1, rgb: new Uint8Array(6).fill(200) },
+      },
     ],
   };
   let finish!: (value: unknown) => void;
@@ -194,13 +241,19 @@ test('eval.start records the job\'s summary and per-image results under an evalu
   assert.equal(evaluation!.summary!.generator, 'oracle');
   assert.equal(evaluation!.summary!.overall, 0.5);
   const results = await call('evaluations.results', { evaluationId: evaluation!.id });
-  assert.deepEqual(results.items.map((r) => [r.correct, r.reason, r.hasImage]), [[false, 'expected 2 red circle, found 1', true], [true, 'ok', false]]);
+  assert.deepEqual(
+    results.items.map((r) => [r.correct, r.reason, r.hasImage]),
+    [
+      [false, 'expected 2 red circle, found 1', true],
+      [true, 'ok', false],
+    ],
+  );
   assert.ok(store.evaluations.resultPng(results.items[0]!.id)!.length > 0);
   await assert.rejects(call('evaluations.results', { evaluationId: 77 }), /evaluation 77 not found/);
   done();
 });
 
-test('export.run writes under the data dir\'s exports/ and reports the folder', async () => {
+test("export.run writes under the data dir's exports/ and reports the folder", async () => {
   const { store, call, dataDir, done } = setup();
   const seeded = seedGroups(store, { groups: 1, groupSize: 2 });
   const manifest = await call('export.run', { runId: seeded.runId, format: 'rollouts' });

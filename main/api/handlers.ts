@@ -1,7 +1,16 @@
 // What each API call does. Inputs arrive validated (see dispatch.ts); handlers read and write the
 // store, start jobs on the compute worker, and publish events.
 import { join } from 'node:path';
-import type { AgreementReport, AppInfo, EditGroupView, GroupAgreement, PairAgreement, RunWait, TensorView, TrajectoryView } from '../../contract/api.ts';
+import type {
+  AgreementReport,
+  AppInfo,
+  EditGroupView,
+  GroupAgreement,
+  PairAgreement,
+  RunWait,
+  TensorView,
+  TrajectoryView,
+} from '../../contract/api.ts';
 import { exportDownloadPath } from '../../contract/media.ts';
 import type { GroupDetail, Ranking, RolloutGroup, Tensor, Trajectory } from '../../contract/domain.ts';
 import { advantageOptions, HUMAN_REWARDS, parseTrainConfig, type TrainConfig } from '../rl/config.ts';
@@ -38,7 +47,6 @@ function requireKnown(field: string, name: string, known: string[]): void {
   if (!known.includes(name)) throw invalid(field, `unknown ${field} "${name}"; one of ${known.join(', ')}`);
 }
 
-
 /** A group of an edit run with its members' edits, their rewards and advantages. */
 function editGroupView(store: Store, group: RolloutGroup): EditGroupView {
   const members = new Map(store.samples.members(group.id).map((s) => [s.id, s]));
@@ -47,8 +55,14 @@ function editGroupView(store: Store, group: RolloutGroup): EditGroupView {
     return { ...edit, reward: member.reward, advantage: member.advantage };
   });
   return {
-    groupId: group.id, step: group.step, task: group.task, instruction: edits[0]?.instruction ?? group.prompt,
-    inverseInstruction: edits[0]?.inverseInstruction ?? '', rewardMean: group.rewardMean, rewardStd: group.rewardStd, edits,
+    groupId: group.id,
+    step: group.step,
+    task: group.task,
+    instruction: edits[0]?.instruction ?? group.prompt,
+    inverseInstruction: edits[0]?.inverseInstruction ?? '',
+    rewardMean: group.rewardMean,
+    rewardStd: group.rewardStd,
+    edits,
   };
 }
 
@@ -78,12 +92,14 @@ function agreementOf(store: Store, runId: number): AgreementReport {
 /** Krippendorff's alpha and pairwise agreement for every two annotators, over the groups both ranked. */
 function pairAgreements(ranked: readonly Ranking[][]): PairAgreement[] {
   const annotators = [...new Set(ranked.flat().map((r) => r.annotator))].sort();
-  return annotators.flatMap((a, i) => annotators.slice(i + 1).flatMap((b) => {
-    const both = ranked
-      .map((rankings) => rankings.filter((r) => r.annotator === a || r.annotator === b))
-      .filter((rankings) => rankings.length === 2);
-    return both.length === 0 ? [] : [{ a, b, groups: both.length, ...poolAgreement(both) }];
-  }));
+  return annotators.flatMap((a, i) =>
+    annotators.slice(i + 1).flatMap((b) => {
+      const both = ranked
+        .map((rankings) => rankings.filter((r) => r.annotator === a || r.annotator === b))
+        .filter((rankings) => rankings.length === 2);
+      return both.length === 0 ? [] : [{ a, b, groups: both.length, ...poolAgreement(both) }];
+    }),
+  );
 }
 
 /** The sync runs training now that wait for people, with the groups each waits on. */
@@ -98,7 +114,8 @@ function runWaits(store: Store): RunWait[] {
 /** A group with its members' advantages on the automatic rewards alone, when people's answers reached it. */
 function withAutomaticAdvantages(store: Store, detail: GroupDetail): GroupDetail {
   const members = detail.samples.filter((s) => s.role === 'member');
-  if (!members.some((s) => s.rewards.some((c) => (HUMAN_REWARDS as readonly string[]).includes(c.name)))) return { ...detail, automaticAdvantages: null };
+  if (!members.some((s) => s.rewards.some((c) => (HUMAN_REWARDS as readonly string[]).includes(c.name))))
+    return { ...detail, automaticAdvantages: null };
   let config: TrainConfig;
   try {
     config = parseTrainConfig(store.runs.get(detail.runId).config);
@@ -109,16 +126,23 @@ function withAutomaticAdvantages(store: Store, detail: GroupDetail): GroupDetail
   // Global-std advantages divide by the std of the group's whole step, which the group alone does not tell.
   if (config.loss.advantage === 'globalStd') return { ...detail, automaticAdvantages: null };
   const totals = members.map((s) => s.reward ?? 0);
-  const automatic = automaticAdvantages(totals, members.map((s) => humanPart(s.rewards)), advantageOptions(config.loss));
+  const automatic = automaticAdvantages(
+    totals,
+    members.map((s) => humanPart(s.rewards)),
+    advantageOptions(config.loss),
+  );
   return { ...detail, automaticAdvantages: automatic };
 }
 
 /** Every call that names a run answers not_found for a missing one, before its handler runs. */
 function requireNamedRun(store: Store, handlers: Handlers): Handlers {
-  const checked = Object.entries(handlers).map(([name, handler]) => [name, (args: { runId?: number | null }) => {
-    if (typeof args.runId === 'number') store.runs.get(args.runId);
-    return (handler as (a: unknown) => unknown)(args);
-  }]);
+  const checked = Object.entries(handlers).map(([name, handler]) => [
+    name,
+    (args: { runId?: number | null }) => {
+      if (typeof args.runId === 'number') store.runs.get(args.runId);
+      return (handler as (a: unknown) => unknown)(args);
+    },
+  ]);
   return Object.fromEntries(checked) as Handlers;
 }
 
@@ -139,7 +163,7 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
       const { provider, threads } = settings.get();
       return runs.create(name, scenario, config, model ?? 'base', { provider, threads });
     },
-        'runs.start': ({ runId, steps }) => runs.start(runId, steps),
+    'runs.start': ({ runId, steps }) => runs.start(runId, steps),
     'runs.rename': ({ runId, name }) => {
       const run = store.runs.rename(runId, name);
       events.publish('run.updated', run);
@@ -205,11 +229,22 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
     'checkpoints.list': ({ runId }) => listCheckpoints(store, runId),
     'eval.suites': () => listSuites(),
     'eval.start': ({ suite, generator, limit, checkpoint: checkpointRef }) => {
-      requireKnown('suite', suite, listSuites().map((s) => s.name));
-      requireKnown('generator', generator, listGenerators().map((g) => g.name));
+      requireKnown(
+        'suite',
+        suite,
+        listSuites().map((s) => s.name),
+      );
+      requireKnown(
+        'generator',
+        generator,
+        listGenerators().map((g) => g.name),
+      );
       // The shipped base is no checkpoint: the model generator's default weights, and the baseline the
       // Evaluation screen compares with.
-      const checkpoint = checkpointRef === undefined || checkpointRef === SHIPPED_BASE_ID ? undefined : resolveCheckpoint(store, info().dataDir, checkpointRef);
+      const checkpoint =
+        checkpointRef === undefined || checkpointRef === SHIPPED_BASE_ID
+          ? undefined
+          : resolveCheckpoint(store, info().dataDir, checkpointRef);
       // The evaluation row is written first, so the screen lists it while it runs; the job's report lands in it.
       // It belongs to the run whose checkpoint it scores.
       const runId = checkpointRef === undefined ? null : runOfCheckpoint(checkpointRef);
@@ -224,7 +259,13 @@ export function createHandlers({ store, events, compute, settings, runs, info }:
         (err: unknown) => {
           const error = err instanceof Error ? err.message : String(err);
           store.evaluations.fail(evaluation.id, error);
-          events.publish('job.finished', { jobId: job.id, kind: job.kind, ok: false, error, cancelled: err instanceof JobFailed && err.cancelled });
+          events.publish('job.finished', {
+            jobId: job.id,
+            kind: job.kind,
+            ok: false,
+            error,
+            cancelled: err instanceof JobFailed && err.cancelled,
+          });
         },
       );
       return { jobId: job.id, kind: job.kind, evaluationId: evaluation.id };

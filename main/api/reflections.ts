@@ -41,7 +41,13 @@ const FILTERS: Record<ReflectionFilter, (cycle: ReflectionCycle) => boolean> = {
 };
 
 /** A page of a run's cycles (newest step first) that pass the filter, with what the screen shows of each. */
-export function reflectionPage(store: Store, runId: number, filter: ReflectionFilter, offset: number, limit: number): Page<ReflectionCycleView> {
+export function reflectionPage(
+  store: Store,
+  runId: number,
+  filter: ReflectionFilter,
+  offset: number,
+  limit: number,
+): Page<ReflectionCycleView> {
   const run = store.runs.get(runId);
   const weights = (run.config as { rewards?: Record<string, number> }).rewards ?? {};
   const matching: StoredCycle[] = [];
@@ -63,20 +69,42 @@ function cycleView(store: Store, group: RolloutGroup, cycle: ReflectionCycle, we
   };
   const member = store.samples.get(cycle.sampleId);
   return {
-    id: cycle.id, sampleId: cycle.sampleId, groupId: group.id, step: group.step, prompt: group.prompt, task: group.task,
+    id: cycle.id,
+    sampleId: cycle.sampleId,
+    groupId: group.id,
+    step: group.step,
+    prompt: group.prompt,
+    task: group.task,
     rounds: cycle.rounds.map((round) => roundView(round, verdictOf, weights)),
-    outcome: outcomeOf(cycle), rewards: member.rewards, reward: member.reward, advantage: member.advantage,
+    outcome: outcomeOf(cycle),
+    rewards: member.rewards,
+    reward: member.reward,
+    advantage: member.advantage,
   };
 }
 
-function roundView(round: ReflectionRound, verdictOf: (sampleId: number) => ImageVerdict, weights: Record<string, number>): ReflectionRoundView {
+function roundView(
+  round: ReflectionRound,
+  verdictOf: (sampleId: number) => ImageVerdict,
+  weights: Record<string, number>,
+): ReflectionRoundView {
   const { critique, fix } = readCritique(round.critique);
   const judged = verdictOf(round.judgedSampleId);
   const refined = round.refinedSampleId === null ? null : verdictOf(round.refinedSampleId);
-  const rewards: RewardComponent[] = [{ name: 'critique', value: round.verdict === round.scorerVerdict ? 1 : 0, weight: weights.critique ?? 0 }];
+  const rewards: RewardComponent[] = [
+    { name: 'critique', value: round.verdict === round.scorerVerdict ? 1 : 0, weight: weights.critique ?? 0 },
+  ];
   if (refined) rewards.push({ name: 'improvement', value: refined.reward - judged.reward, weight: weights.improvement ?? 0 });
   return {
-    id: round.id, round: round.round, critique, fix, verdict: round.verdict, scorerVerdict: round.scorerVerdict,
-    judged, refined, rewards, marks: round.marks,
+    id: round.id,
+    round: round.round,
+    critique,
+    fix,
+    verdict: round.verdict,
+    scorerVerdict: round.scorerVerdict,
+    judged,
+    refined,
+    rewards,
+    marks: round.marks,
   };
 }

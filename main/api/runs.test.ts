@@ -17,15 +17,25 @@ function fakeCompute() {
     start(_kind: 'train', params: unknown) {
       let resolve!: (v: unknown) => void;
       let reject!: (e: Error) => void;
-      const result = new Promise((res, rej) => { resolve = res; reject = rej; });
+      const result = new Promise((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
       const record = {
         params,
         cancels: [] as CancelMode[],
         settle: (ok: boolean, cancelled = false) =>
-          ok ? resolve({ runId: 1, step: 3, stoppedBy: 'steps', checkpoint: null }) : reject(new JobFailed(cancelled ? 'job cancelled' : 'no weights', cancelled)),
+          ok
+            ? resolve({ runId: 1, step: 3, stoppedBy: 'steps', checkpoint: null })
+            : reject(new JobFailed(cancelled ? 'job cancelled' : 'no weights', cancelled)),
       };
       started.push(record);
-      return { id: `job${started.length}`, kind: 'train', result, cancel: (mode: CancelMode = 'stop') => record.cancels.push(mode) } as unknown as JobHandle<'train'>;
+      return {
+        id: `job${started.length}`,
+        kind: 'train',
+        result,
+        cancel: (mode: CancelMode = 'stop') => record.cancels.push(mode),
+      } as unknown as JobHandle<'train'>;
     },
   };
   return { compute: compute as unknown as ComputeClient, started };
@@ -39,8 +49,10 @@ test('create validates the config against the scenario preset and names the bad 
   const run = runs.create('demo', 't2i', { rollout: { groupSize: 6 } }, 'nano');
   assert.equal((run.config as { rollout: { groupSize: number } }).rollout.groupSize, 6);
   assert.equal((run.config as { model: { preset: string } }).model.preset, 'nano');
-  assert.throws(() => runs.create('bad', 't2i', { rollout: { groupSize: 'eight' } }, 'base'), (err: unknown) =>
-    err instanceof ApiError && err.info.code === 'invalid_argument' && err.info.field === 'config.rollout.groupSize');
+  assert.throws(
+    () => runs.create('bad', 't2i', { rollout: { groupSize: 'eight' } }, 'base'),
+    (err: unknown) => err instanceof ApiError && err.info.code === 'invalid_argument' && err.info.field === 'config.rollout.groupSize',
+  );
   assert.equal(store.runs.list().length, 1, 'a rejected config creates nothing');
   store.close();
 });
@@ -62,7 +74,13 @@ test('start launches one training job per run; pause and stop cancel it the righ
   started[0]!.settle(false, true);
   await tick();
   assert.equal(runs.isTraining(run.id), false);
-  assert.match(store.log.tail({ runId: run.id }).map((e) => e.message).join('\n'), /training cancelled/);
+  assert.match(
+    store.log
+      .tail({ runId: run.id })
+      .map((e) => e.message)
+      .join('\n'),
+    /training cancelled/,
+  );
 
   assert.throws(() => runs.pause(run.id), /is not training/);
   runs.start(run.id);
@@ -91,7 +109,10 @@ test('a job that fails before training records the failure on the run', async ()
   await tick();
   store.runs.setStatus(run.id, 'running');
   store.runs.setStatus(run.id, 'stopped');
-  assert.throws(() => runs.start(run.id), /is 'stopped': only created, paused, interrupted, failed or \(with more steps\) completed runs can start/);
+  assert.throws(
+    () => runs.start(run.id),
+    /is 'stopped': only created, paused, interrupted, failed or \(with more steps\) completed runs can start/,
+  );
   store.close();
 });
 
@@ -134,7 +155,10 @@ test('a completed run continues only with more steps; rename and delete (with it
   assert.ok(deleted.reclaim.afterBytes <= deleted.reclaim.beforeBytes);
   assert.ok(!existsSync(join(dataDir, 'runs', String(again.id))) && existsSync(other));
   assert.throws(() => store.runs.get(again.id), /not found/);
-  assert.deepEqual(seen.filter(([name]) => name === 'run.deleted').map(([, p]) => p), [{ runId: run.id }, { runId: again.id }]);
+  assert.deepEqual(
+    seen.filter(([name]) => name === 'run.deleted').map(([, p]) => p),
+    [{ runId: run.id }, { runId: again.id }],
+  );
 
   const renamed = runs.create('old name', 't2i', undefined, 'nano');
   assert.equal(store.runs.rename(renamed.id, '  new name ').name, 'new name');

@@ -31,13 +31,24 @@ export class RunController {
    * Validates the config against the scenario's preset and stores the resolved config. `runtime` (Settings'
    * provider and threads) comes before the run's own config, which may still set its own.
    */
-  create(name: string, scenario: Scenario, config: Record<string, unknown> | undefined, model: 'base' | 'nano', runtime?: { provider: string; threads: number }): Run {
+  create(
+    name: string,
+    scenario: Scenario,
+    config: Record<string, unknown> | undefined,
+    model: 'base' | 'nano',
+    runtime?: { provider: string; threads: number },
+  ): Run {
     let resolved: TrainConfig;
     try {
       resolved = resolveTrainConfig(scenario, model === 'nano' ? NANO_OVERRIDES : undefined, runtime ? { runtime } : undefined, config);
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
-      throw new ApiError({ call: 'runs.create', code: 'invalid_argument', field: `config.${err.field}`, message: `"runs.create": ${err.message}` });
+      throw new ApiError({
+        call: 'runs.create',
+        code: 'invalid_argument',
+        field: `config.${err.field}`,
+        message: `"runs.create": ${err.message}`,
+      });
     }
     // Starting weights come from the registry or the data dir, never from an arbitrary path.
     if (resolved.model.checkpoint !== null) {
@@ -59,7 +70,10 @@ export class RunController {
       throw this.precondition('runs.start', `run ${runId} completed its ${run.step} steps: give steps > ${run.step} to continue it`);
     }
     if (!STARTABLE.has(run.status) && run.status !== 'completed') {
-      throw this.precondition('runs.start', `run ${runId} is '${run.status}': only created, paused, interrupted, failed or (with more steps) completed runs can start`);
+      throw this.precondition(
+        'runs.start',
+        `run ${runId} is '${run.status}': only created, paused, interrupted, failed or (with more steps) completed runs can start`,
+      );
     }
     const from = run.status;
     if (steps !== undefined) {
@@ -68,7 +82,15 @@ export class RunController {
     }
     const job = this.compute.start('train', { dataDir: this.dataDir, scenario: run.scenario, runId });
     this.jobs.set(runId, job);
-    this.log(runId, 'info', from === 'created' ? 'training started' : from === 'completed' ? `training continued to step ${steps}` : `training resumed (was ${from})`);
+    this.log(
+      runId,
+      'info',
+      from === 'created'
+        ? 'training started'
+        : from === 'completed'
+          ? `training continued to step ${steps}`
+          : `training resumed (was ${from})`,
+    );
     job.result.then(
       (result) => this.finished(runId, `training ended at step ${result.step} (${result.stoppedBy})`, 'info'),
       (err: unknown) => {
@@ -115,7 +137,10 @@ export class RunController {
     const removedFiles = existsSync(dir);
     const deleted = deleteRun(this.store, this.dataDir, runId);
     const freed = `${(deleted.fileBytesFreed / 1e6).toFixed(1)} MB of files; database ${(deleted.reclaim.beforeBytes / 1e6).toFixed(1)} -> ${(deleted.reclaim.afterBytes / 1e6).toFixed(1)} MB by ${deleted.reclaim.mode} in ${deleted.reclaim.ms} ms`;
-    this.events.publish('log.appended', this.store.log.append(null, 'info', `run ${runId} "${run.name}" deleted${removedFiles ? ` with its files (${dir})` : ''}: ${freed}`));
+    this.events.publish(
+      'log.appended',
+      this.store.log.append(null, 'info', `run ${runId} "${run.name}" deleted${removedFiles ? ` with its files (${dir})` : ''}: ${freed}`),
+    );
     this.events.publish('run.deleted', { runId });
     return { ...deleted, removedFiles };
   }

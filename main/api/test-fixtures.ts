@@ -16,13 +16,28 @@ export function setupHandlers(compute: Partial<ComputeClient> = {}, settings: Se
   const store = openStore(':memory:');
   const dataDir = mkdtempSync(join(tmpdir(), 'unirl-handlers-'));
   const events = new EventBus();
-  const dispatch = createDispatch(createHandlers({
-    store, events, compute: compute as ComputeClient, settings: { get: () => settings } as SettingsFile,
-    runs: new RunController(store, events, compute as ComputeClient, dataDir),
-    info: () => ({ version: 'test', mode: 'headless', dataDir, providers: ['cpu'], schemaVersion: 0 }),
-  }));
+  const dispatch = createDispatch(
+    createHandlers({
+      store,
+      events,
+      compute: compute as ComputeClient,
+      settings: { get: () => settings } as SettingsFile,
+      runs: new RunController(store, events, compute as ComputeClient, dataDir),
+      info: () => ({ version: 'test', mode: 'headless', dataDir, providers: ['cpu'], schemaVersion: 0 }),
+    }),
+  );
   const call = <K extends CallName>(name: K, input: unknown) => dispatch(name, input) as Promise<CallOutput<K>>;
-  return { store, events, call, dispatch, dataDir, done: () => { store.close(); rmSync(dataDir, { recursive: true, force: true }); } };
+  return {
+    store,
+    events,
+    call,
+    dispatch,
+    dataDir,
+    done: () => {
+      store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A compute worker whose jobs never finish; `started` records each job's parameters. */

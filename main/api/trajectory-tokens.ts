@@ -42,7 +42,13 @@ export class RunTokenizers {
 
   /** The tokenizer of the run's newest readable checkpoint (then its starting checkpoint), or why there is none. */
   tokenizerOf(runId: number): Found {
-    const paths = [...this.store.checkpoints.list(runId).map((c) => c.path).reverse(), ...startingCheckpoint(this.store.runs.get(runId).config)];
+    const paths = [
+      ...this.store.checkpoints
+        .list(runId)
+        .map((c) => c.path)
+        .reverse(),
+      ...startingCheckpoint(this.store.runs.get(runId).config),
+    ];
     if (paths.length === 0) return { note: 'no checkpoint of this run yet' };
     let first: string | undefined;
     for (const path of paths) {

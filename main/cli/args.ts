@@ -45,8 +45,8 @@ export const SERVE = command({
   synopsis: ['[--host HOST] [--port N] [--data-dir DIR] [--token T] [--reward-service [--reward-run ID]]'],
   details: [
     'Prints "listening on http://HOST:PORT". Any host but loopback requires an access token (generated unless --token), printed as a URL with ?token=...',
-    '--reward-service adds POST /reward/score, behind the same token: a cluster\'s images scored with ShapeEval, the learned',
-    'preference model and people\'s ranks (docs/scale-out.md).',
+    "--reward-service adds POST /reward/score, behind the same token: a cluster's images scored with ShapeEval, the learned",
+    "preference model and people's ranks (docs/scale-out.md).",
   ].join('\n'),
   options: {
     host: str('HOST', 'interface to bind (default 127.0.0.1)'),
@@ -58,13 +58,13 @@ export const SERVE = command({
   },
   examples: [
     ['[--host 127.0.0.1] [--port N|0] [--data-dir DIR]', 'headless mode; prints "listening on http://HOST:PORT"'],
-    ['--host 0.0.0.0 --reward-service', '+ POST /reward/score: the app\'s rewards for a cluster'],
+    ['--host 0.0.0.0 --reward-service', "+ POST /reward/score: the app's rewards for a cluster"],
   ],
 });
 
 export const EVAL = command({
   name: 'eval',
-  summary: 'Score a generator, or a folder of anyone\'s images, on ShapeEval',
+  summary: "Score a generator, or a folder of anyone's images, on ShapeEval",
   synopsis: [
     '--suite NAME --generator oracle|noise|model [--checkpoint PATH] [--json out.json] [--jsonl per-image.jsonl]',
     '--images DIR [--rule geneval|strict] [--json out.json] [--jsonl per-image.jsonl]',
@@ -74,7 +74,7 @@ export const EVAL = command({
   details: [
     'Prints the per-task table. --images scores a GenEval-layout folder written by any model: NNNNN/metadata.jsonl',
     '(the prompt and its include/exclude clauses) and NNNNN/samples/*.png of any size. --write-prompts writes a',
-    'suite\'s prompts in that layout for another model to draw. Edit tasks also edit each result back with the',
+    "suite's prompts in that layout for another model to draw. Edit tasks also edit each result back with the",
     'inverse instruction (cycle); the refine suite runs critique -> refine rounds.',
   ].join('\n'),
   options: {
@@ -83,7 +83,7 @@ export const EVAL = command({
     generator: str('NAME', 'oracle (exact renders), noise, or model (the unified model)'),
     images: str('DIR', 'score the images in a GenEval-layout folder instead of running a generator'),
     rule: str('geneval|strict', 'with --images: geneval fails only objects the prompt names (default); strict also fails any extra object'),
-    'write-prompts': str('DIR', 'write the suite\'s prompts as a GenEval-layout folder (metadata.jsonl per prompt)'),
+    'write-prompts': str('DIR', "write the suite's prompts as a GenEval-layout folder (metadata.jsonl per prompt)"),
     checkpoint: str('PATH', 'model weights (default: the shipped base weights)'),
     steps: str('N', 'model: ODE steps per image (default 40)'),
     cfg: str('S', 'model: classifier-free guidance scale'),
@@ -91,7 +91,7 @@ export const EVAL = command({
     reasoning: bool('model: the LM reasons before drawing'),
     temperature: str('T', 'model: LM sampling temperature (0 = greedy)'),
     threads: str('N', 'model: onnxruntime threads'),
-    criterion: str('larger|greener', 'also report a hidden criterion\'s mean over the generated images'),
+    criterion: str('larger|greener', "also report a hidden criterion's mean over the generated images"),
     'no-cycle': bool('edit tasks skip editing each result back (no cycle column; half the edit requests)'),
     json: str('PATH', 'write the summary as JSON'),
     jsonl: str('PATH', 'write one JSON line per image, with the reasons'),
@@ -104,9 +104,9 @@ export const EVAL = command({
     ['--list', 'ShapeEval suites and generators'],
     ['--suite geneval --generator model [--checkpoint PATH] [--json out.json]', 'the shipped model on GenEval-style tasks'],
     ['--suite vague --generator model --reasoning', 'vague prompts, the LM reasons first'],
-    ['--suite rewrite --generator model --temperature 1', 'text reasoning: the LM\'s rewrites, sampled'],
-    ['--suite single_object --generator model --criterion larger', '+ a hidden criterion\'s mean'],
-    ['--suite geneval --write-prompts prompts/', 'prompts for another model, in GenEval\'s layout'],
+    ['--suite rewrite --generator model --temperature 1', "text reasoning: the LM's rewrites, sampled"],
+    ['--suite single_object --generator model --criterion larger', "+ a hidden criterion's mean"],
+    ['--suite geneval --write-prompts prompts/', "prompts for another model, in GenEval's layout"],
     ['--images prompts/ [--json out.json]', 'score the images another model drew into that layout'],
   ],
 });
@@ -136,7 +136,7 @@ export const MODEL_INFO = command({
   name: 'model info',
   summary: 'Parameters per part and FLOPs per sample of a preset or checkpoint',
   synopsis: ['[--preset nano|base] [--checkpoint PATH] [--json]'],
-  details: 'FLOPs count the MatMul/Gemm nodes of the model\'s own ONNX graphs.',
+  details: "FLOPs count the MatMul/Gemm nodes of the model's own ONNX graphs.",
   options: {
     preset: str('nano|base', 'model preset (default base)'),
     checkpoint: str('PATH', 'read the model from a checkpoint instead'),
@@ -147,9 +147,10 @@ export const MODEL_INFO = command({
 
 export const MODEL_WEIGHTS = command({
   name: 'model weights',
-  summary: 'Write a checkpoint\'s weights alone (no optimizer state), keeping its metadata',
+  summary: "Write a checkpoint's weights alone (no optimizer state), keeping its metadata",
   synopsis: ['--checkpoint PATH --out PATH [--cfg-scale S] [--time-shift S]'],
-  details: 'Optionally records the guidance scale and ODE time shift the model generator uses by default (how assets/models/base/model.safetensors is made).',
+  details:
+    'Optionally records the guidance scale and ODE time shift the model generator uses by default (how assets/models/base/model.safetensors is made).',
   options: {
     checkpoint: str('PATH', 'the checkpoint to read'),
     out: str('PATH', 'where to write the weights'),
@@ -163,7 +164,8 @@ export const MODEL_SPEED = command({
   name: 'model speed',
   summary: 'Sampling speed on this machine',
   synopsis: ['[--checkpoint PATH] [--threads N] [--repeats N] [--json]'],
-  details: 'A group of 8 images at 10 SDE steps (RL rollout), 40-step ODE images, and KV-cached LM tokens/s (shipped base weights by default).',
+  details:
+    'A group of 8 images at 10 SDE steps (RL rollout), 40-step ODE images, and KV-cached LM tokens/s (shipped base weights by default).',
   options: {
     checkpoint: str('PATH', 'model weights (default: the shipped base weights)'),
     threads: str('N', 'onnxruntime threads (default 2; 0 = all)'),
@@ -177,9 +179,10 @@ export const MODEL_IMPORT = command({
   name: 'model import',
   summary: 'Register a unified model brought as ONNX graphs for evaluation and training',
   synopsis: ['DIR [--name NAME] [--check] [--data-dir DIR]'],
-  details: 'DIR holds unirl-model.json and vision, queries, lm, lm_step, lm_head, connector and dit .onnx (docs/model.md, "Bring your own unified model"). The model is copied to <data dir>/models/imported/NAME/ with its first checkpoint, model.safetensors: pass its path to unirl eval and unirl train as their checkpoint.',
+  details:
+    'DIR holds unirl-model.json and vision, queries, lm, lm_step, lm_head, connector and dit .onnx (docs/model.md, "Bring your own unified model"). The model is copied to <data dir>/models/imported/NAME/ with its first checkpoint, model.safetensors: pass its path to unirl eval and unirl train as their checkpoint.',
   options: {
-    name: str('NAME', 'register under this name (default: the manifest\'s)'),
+    name: str('NAME', "register under this name (default: the manifest's)"),
     check: bool('only report what is missing or mismatched'),
     'data-dir': dataDir,
   },
@@ -212,7 +215,7 @@ export const TRAIN = command({
     preset: str('nano|base', 'model preset (nano: quick smoke run)'),
     checkpoint: str('PATH', 'start from these weights'),
     resume: str('RUN_ID', 'continue a paused, killed or completed run'),
-    name: str('NAME', 'the run\'s name'),
+    name: str('NAME', "the run's name"),
     threads: str('N', 'onnxruntime threads'),
     seed: str('N', 'run seed'),
     annotator: str('larger|greener', 'rank the ranking queue with a scripted annotator by a hidden criterion (with --human)'),
@@ -225,9 +228,10 @@ export const TRAIN = command({
 
 export const EXPORT = command({
   name: 'export',
-  summary: 'Write a run\'s records to files: rollouts and preference pairs (Parquet), rankings, reflections, edits, verl dataset',
+  summary: "Write a run's records to files: rollouts and preference pairs (Parquet), rankings, reflections, edits, verl dataset",
   synopsis: [`--run ID --format ${EXPORT_FORMATS.join('|')} --out DIR [--data-dir DIR]`],
-  details: 'manifest.json states every file\'s columns. Rollouts, pairs and Pick-a-Pic rows are Parquet with the images inside; verl writes the run\'s prompts for a cluster (docs/scale-out.md).',
+  details:
+    "manifest.json states every file's columns. Rollouts, pairs and Pick-a-Pic rows are Parquet with the images inside; verl writes the run's prompts for a cluster (docs/scale-out.md).",
   options: {
     run: str('ID', 'the run id'),
     format: str(EXPORT_FORMATS.join('|'), 'what to write (default all)'),
@@ -241,12 +245,13 @@ export const PRUNE = command({
   name: 'prune',
   summary: 'Shrink a finished run to its storage policy (checkpoints, kept latents) and give the space back',
   synopsis: ['--run ID [--keep latest=N,best,every=K,latents=viewed|all] [--data-dir DIR]'],
-  details: 'Without --keep the run\'s own policy (config.storage) applies. With --keep, what it names: latest=N checkpoints\n'
-    + 'with optimizer state, best (the best held-out evaluation, weights only), every=K (a weights-only snapshot every\n'
-    + 'K steps), latents=viewed (only ranked and sampled groups keep theirs; the rest are re-drawn on demand) or all.',
+  details:
+    "Without --keep the run's own policy (config.storage) applies. With --keep, what it names: latest=N checkpoints\n" +
+    'with optimizer state, best (the best held-out evaluation, weights only), every=K (a weights-only snapshot every\n' +
+    'K steps), latents=viewed (only ranked and sampled groups keep theirs; the rest are re-drawn on demand) or all.',
   options: {
     run: str('ID', 'the run id (not training)'),
-    keep: str('latest=N,best,every=K,latents=viewed|all', 'what to keep (default: the run\'s storage policy)'),
+    keep: str('latest=N,best,every=K,latents=viewed|all', "what to keep (default: the run's storage policy)"),
     'data-dir': dataDir,
   },
   examples: [['--run ID --keep latest=1,best,every=500', 'checkpoints and latents by policy; prints the space freed']],
@@ -254,20 +259,32 @@ export const PRUNE = command({
 
 export const IMPORT = command({
   name: 'import',
-  summary: 'Import a cluster\'s verl rollout dump ({step}.jsonl + PNGs) into a run, to review and rank',
+  summary: "Import a cluster's verl rollout dump ({step}.jsonl + PNGs) into a run, to review and rank",
   synopsis: ['--rollouts DIR [--run ID | --name NAME] [--data-dir DIR]'],
-  details: 'Groups are a step\'s lines with the same prompt; groups of two or more images wait in the Ranking queue (docs/scale-out.md).',
+  details: "Groups are a step's lines with the same prompt; groups of two or more images wait in the Ranking queue (docs/scale-out.md).",
   options: {
-    rollouts: str('DIR', 'verl\'s trainer.rollout_data_dir, with the images its lines name'),
+    rollouts: str('DIR', "verl's trainer.rollout_data_dir, with the images its lines name"),
     run: str('ID', 'add to this run (default: a new t2i run)'),
     name: str('NAME', 'name of the new run'),
     'data-dir': dataDir,
   },
-  examples: [['--rollouts DIR [--run ID | --name NAME]', 'a cluster\'s verl rollout dump, to review and rank']],
+  examples: [['--rollouts DIR [--run ID | --name NAME]', "a cluster's verl rollout dump, to review and rank"]],
 });
 
 /** Every command, in the order `unirl --help` and the README list them. */
-export const COMMANDS: readonly CommandSpec[] = [SERVE, EVAL, TRAIN, PRETRAIN, MODEL_INFO, MODEL_WEIGHTS, MODEL_SPEED, MODEL_IMPORT, EXPORT, IMPORT, PRUNE];
+export const COMMANDS: readonly CommandSpec[] = [
+  SERVE,
+  EVAL,
+  TRAIN,
+  PRETRAIN,
+  MODEL_INFO,
+  MODEL_WEIGHTS,
+  MODEL_SPEED,
+  MODEL_IMPORT,
+  EXPORT,
+  IMPORT,
+  PRUNE,
+];
 
 type Kind = OptionSpec['kind'];
 type KindOf<V> = V extends OptionSpec ? V['kind'] : V;
@@ -305,7 +322,10 @@ export function parseFlags<O extends OptionKinds>(args: readonly string[], optio
 }
 
 /** Parses `args` against a command's table. */
-export function parseCommand<O extends Record<string, OptionSpec>>(spec: CommandSpec<O>, args: readonly string[]): { flags: Flags<O>; positional: string[] } {
+export function parseCommand<O extends Record<string, OptionSpec>>(
+  spec: CommandSpec<O>,
+  args: readonly string[],
+): { flags: Flags<O>; positional: string[] } {
   return parseFlags(args, spec.options);
 }
 

@@ -31,7 +31,8 @@ test('every command answers --help with its options, and a bad option with the s
     const help = unirl(...words, '--help');
     assert.equal(help.status, 0, `${spec.name} --help: ${help.stderr}`);
     assert.match(help.stdout, new RegExp(`^unirl ${spec.name} — `));
-    for (const option of Object.keys(spec.options)) assert.match(help.stdout, new RegExp(`\\n  --${option}\\b`), `${spec.name} --help shows --${option}`);
+    for (const option of Object.keys(spec.options))
+      assert.match(help.stdout, new RegExp(`\\n  --${option}\\b`), `${spec.name} --help shows --${option}`);
 
     // The command's own module parses with its table: an unknown option is named, with the usage.
     const bad = unirl(...words, '--bogus');

@@ -19,7 +19,10 @@ test('unirl eval --write-prompts, then --images on what was drawn: the per-task 
     assert.match(wrote.stdout, /wrote 3 prompts \(counting\)/);
     for (const folder of readdirSync(prompts)) {
       const { spec } = specOf(JSON.parse(readFileSync(join(prompts, folder, 'metadata.jsonl'), 'utf8')), 'geneval', folder);
-      writeFileSync(join(prompts, folder, 'samples', '0000.png'), encodePng(renderScene(sampleSceneForSpec(spec, new Rng(1)), { width: 80, height: 80 })));
+      writeFileSync(
+        join(prompts, folder, 'samples', '0000.png'),
+        encodePng(renderScene(sampleSceneForSpec(spec, new Rng(1)), { width: 80, height: 80 })),
+      );
     }
     const out = join(dir, 'out.json');
     const scored = unirl('--images', prompts, '--json', out, '--jsonl', join(dir, 'images.jsonl'));

@@ -9,8 +9,20 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  buildSuite, createGenerator, CRITERION_NAMES, FOLDER_RULES, formatReport, isCriterion, listGenerators, runSuite, scoreImageFolder, SUITE_NAMES,
-  writePromptFolder, type FolderRule, type SampleRecord, type SuiteReport,
+  buildSuite,
+  createGenerator,
+  CRITERION_NAMES,
+  FOLDER_RULES,
+  formatReport,
+  isCriterion,
+  listGenerators,
+  runSuite,
+  scoreImageFolder,
+  SUITE_NAMES,
+  writePromptFolder,
+  type FolderRule,
+  type SampleRecord,
+  type SuiteReport,
 } from '../world/index.ts';
 import { EVAL, parseOptions, UsageError } from './args.ts';
 // Registers the `model` generator (the unified model) beside ShapeWorld's oracle and noise.
@@ -50,7 +62,9 @@ export async function evalCommand(args: string[]): Promise<number> {
     for (const name of SUITE_NAMES) {
       const suite = buildSuite(name);
       const items = suite.tasks.reduce((s, t) => s + t.items.length, 0);
-      lines.push(`  ${name.padEnd(14)} ${String(suite.tasks.length).padStart(2)} tasks ${String(items).padStart(4)} items  ${suite.description}`);
+      lines.push(
+        `  ${name.padEnd(14)} ${String(suite.tasks.length).padStart(2)} tasks ${String(items).padStart(4)} items  ${suite.description}`,
+      );
     }
     lines.push('Generators:');
     for (const g of listGenerators()) lines.push(`  ${g.name.padEnd(14)} ${g.description}`);
@@ -76,20 +90,31 @@ export async function evalCommand(args: string[]): Promise<number> {
     const dir = resolve(flags['write-prompts']);
     const { prompts, tasks } = writePromptFolder(suite, dir);
     const samples = positiveInt(flags.samples, 'samples') ?? suite.samplesPerItem;
-    process.stdout.write(`wrote ${prompts} prompts (${tasks.join(', ')}) to ${dir}\n` +
-      `draw ${samples} images per prompt into NNNNN/samples/ (PNG, any size), then: unirl eval --images ${flags['write-prompts']}\n`);
+    process.stdout.write(
+      `wrote ${prompts} prompts (${tasks.join(', ')}) to ${dir}\n` +
+        `draw ${samples} images per prompt into NNNNN/samples/ (PNG, any size), then: unirl eval --images ${flags['write-prompts']}\n`,
+    );
     return 0;
   }
   if (!flags.generator) throw new UsageError('--generator is required (or --write-prompts DIR, or --images DIR)');
   if (!listGenerators().some((g) => g.name === flags.generator)) {
-    throw new UsageError(`unknown generator "${flags.generator}"; generators: ${listGenerators().map((g) => g.name).join(', ')}`);
+    throw new UsageError(
+      `unknown generator "${flags.generator}"; generators: ${listGenerators()
+        .map((g) => g.name)
+        .join(', ')}`,
+    );
   }
   const size = positiveInt(flags.size, 'size');
   if (size !== undefined && size < 16) throw new UsageError(`--size must be at least 16, got ${size}`);
   const seed = integer(flags.seed, 'seed');
   const criterion = flags.criterion;
-  if (criterion !== undefined && !isCriterion(criterion)) throw new UsageError(`--criterion must be one of ${CRITERION_NAMES.join(', ')}, got "${criterion}"`);
-  const suite = buildSuite(flags.suite, { seed, limit: positiveInt(flags.limit, 'limit'), samplesPerItem: positiveInt(flags.samples, 'samples') });
+  if (criterion !== undefined && !isCriterion(criterion))
+    throw new UsageError(`--criterion must be one of ${CRITERION_NAMES.join(', ')}, got "${criterion}"`);
+  const suite = buildSuite(flags.suite, {
+    seed,
+    limit: positiveInt(flags.limit, 'limit'),
+    samplesPerItem: positiveInt(flags.samples, 'samples'),
+  });
   if (criterion !== undefined && !suite.tasks.some((t) => t.kind === 'text_to_image' || t.kind === 'edit' || t.kind === 'reflect')) {
     throw new UsageError(`--criterion scores generated images; suite "${suite.name}" generates none`);
   }
@@ -98,7 +123,8 @@ export async function evalCommand(args: string[]): Promise<number> {
   const shift = flags.shift === undefined ? undefined : Number(flags.shift);
   if (shift !== undefined && !(shift > 0)) throw new UsageError(`--shift must be a number > 0, got "${flags.shift}"`);
   const temperature = flags.temperature === undefined ? undefined : Number(flags.temperature);
-  if (temperature !== undefined && !(temperature >= 0)) throw new UsageError(`--temperature must be a number >= 0, got "${flags.temperature}"`);
+  if (temperature !== undefined && !(temperature >= 0))
+    throw new UsageError(`--temperature must be a number >= 0, got "${flags.temperature}"`);
   // Options only the model generator reads: which weights, how many ODE steps, their time shift, guidance, reasoning first.
   const generator = await createGenerator(flags.generator, {
     ...(flags.checkpoint ? { checkpoint: flags.checkpoint } : {}),

@@ -15,17 +15,28 @@ test('unirl export writes the asked files into --out from --data-dir; bad flags 
   try {
     const { runId } = seedRolloutGroups(dataDir, { groups: 2, groupSize: 3 });
     const out = join(dataDir, 'out');
-    const run = spawnSync(process.execPath, [bin, 'export', '--run', String(runId), '--format', 'rollouts', '--out', out, '--data-dir', dataDir], { encoding: 'utf8', timeout: 30_000 });
+    const run = spawnSync(
+      process.execPath,
+      [bin, 'export', '--run', String(runId), '--format', 'rollouts', '--out', out, '--data-dir', dataDir],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /rollouts\.parquet\s+6 rows/);
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
     assert.deepEqual(manifest.formats, ['rollouts']);
     assert.equal(readParquetFile(join(out, 'rollouts.parquet')).rows.length, 6);
 
-    const bad = spawnSync(process.execPath, [bin, 'export', '--run', String(runId), '--format', 'parquet', '--out', out, '--data-dir', dataDir], { encoding: 'utf8', timeout: 30_000 });
+    const bad = spawnSync(
+      process.execPath,
+      [bin, 'export', '--run', String(runId), '--format', 'parquet', '--out', out, '--data-dir', dataDir],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
     assert.equal(bad.status, 2);
     assert.match(bad.stderr, /--format must be one of rollouts, pairs/);
-    const missing = spawnSync(process.execPath, [bin, 'export', '--run', '999', '--out', out, '--data-dir', dataDir], { encoding: 'utf8', timeout: 30_000 });
+    const missing = spawnSync(process.execPath, [bin, 'export', '--run', '999', '--out', out, '--data-dir', dataDir], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /run 999 not found/);
   } finally {

@@ -7,15 +7,19 @@ import { EXPORT, parseOptions, UsageError } from './args.ts';
 
 export async function exportCommand(args: string[]): Promise<number> {
   const flags = parseOptions(EXPORT, args);
-  if (!flags.run || !/^\d+$/.test(flags.run) || Number(flags.run) < 1) throw new UsageError(`--run must be a run id (a positive integer), got "${flags.run ?? ''}"`);
+  if (!flags.run || !/^\d+$/.test(flags.run) || Number(flags.run) < 1)
+    throw new UsageError(`--run must be a run id (a positive integer), got "${flags.run ?? ''}"`);
   const format = flags.format ?? 'all';
   if (!isExportFormat(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got "${format}"`);
   if (!flags.out) throw new UsageError('--out is required');
   const store = openStore(resolveDataDir({ cliDir: flags['data-dir'] }).dbPath);
   try {
     const manifest = exportRun(store, { runId: Number(flags.run), format, outDir: resolve(flags.out) });
-    for (const file of manifest.files) process.stdout.write(`${file.path.padEnd(20)} ${file.fileFormat === 'python' ? '' : `${String(file.rows).padStart(7)} rows`}\n`);
-    process.stdout.write(`${manifest.images} PNG files under images/; manifest (with each file's schema): ${resolve(flags.out, 'manifest.json')}\n`);
+    for (const file of manifest.files)
+      process.stdout.write(`${file.path.padEnd(20)} ${file.fileFormat === 'python' ? '' : `${String(file.rows).padStart(7)} rows`}\n`);
+    process.stdout.write(
+      `${manifest.images} PNG files under images/; manifest (with each file's schema): ${resolve(flags.out, 'manifest.json')}\n`,
+    );
   } finally {
     store.close();
   }

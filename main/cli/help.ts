@@ -26,7 +26,9 @@ export function shortUsage(spec: CommandSpec): string {
 }
 
 export function commandHelp(spec: CommandSpec): string {
-  const rows = Object.entries(spec.options).map(([name, o]) => [`--${name}${o.kind === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`, o.help] as const);
+  const rows = Object.entries(spec.options).map(
+    ([name, o]) => [`--${name}${o.kind === 'string' ? ` ${o.value ?? 'VALUE'}` : ''}`, o.help] as const,
+  );
   const width = Math.min(34, Math.max(...rows.map(([flag]) => flag.length))) + 2;
   return [
     `unirl ${spec.name} — ${spec.summary}`,
@@ -44,7 +46,13 @@ export function commandHelp(spec: CommandSpec): string {
 /** README's command-line block: every command's examples, commented. */
 export function readmeCommands(): string {
   const lines: [string, string][] = [['npx unirl --help', 'every command; "npx unirl COMMAND --help" for its options']];
-  for (const spec of COMMANDS) for (const [args, comment] of spec.examples) lines.push([`npx unirl ${spec.name} ${args}`.trimEnd(), comment]);
+  for (const spec of COMMANDS)
+    for (const [args, comment] of spec.examples) lines.push([`npx unirl ${spec.name} ${args}`.trimEnd(), comment]);
   const width = 67;
-  return ['```sh', ...lines.map(([cmd, comment]) => (comment ? `${cmd.length < width ? cmd.padEnd(width) : `${cmd}  `}# ${comment}` : cmd)), '```', ''].join('\n');
+  return [
+    '```sh',
+    ...lines.map(([cmd, comment]) => (comment ? `${cmd.length < width ? cmd.padEnd(width) : `${cmd}  `}# ${comment}` : cmd)),
+    '```',
+    '',
+  ].join('\n');
 }

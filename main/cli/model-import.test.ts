@@ -35,14 +35,36 @@ test('model import registers the torch-built model; eval and train run on its ch
   assert.ok(existsSync(checkpoint));
   assert.match(imported.out, /registered tiny-torch: 27271 parameters \(lm 9095, vision 3648, queries 128, connector 544, dit 13856\)/);
 
-  await assert.rejects(captured(() => modelImportCommand([FIXTURE, '--data-dir', dataDir])), /a model named 'tiny-torch' is already registered/);
+  await assert.rejects(
+    captured(() => modelImportCommand([FIXTURE, '--data-dir', dataDir])),
+    /a model named 'tiny-torch' is already registered/,
+  );
 
   const jsonOut = join(dataDir, 'eval.json');
-  const evaluated = await captured(() => evalCommand(['--suite', 'single_object', '--generator', 'model', '--checkpoint', checkpoint, '--limit', '2', '--samples', '2', '--steps', '3', '--json', jsonOut]));
+  const evaluated = await captured(() =>
+    evalCommand([
+      '--suite',
+      'single_object',
+      '--generator',
+      'model',
+      '--checkpoint',
+      checkpoint,
+      '--limit',
+      '2',
+      '--samples',
+      '2',
+      '--steps',
+      '3',
+      '--json',
+      jsonOut,
+    ]),
+  );
   assert.equal(evaluated.code, 0, evaluated.err);
   assert.match(readFileSync(jsonOut, 'utf8'), /"single_object"/);
 
-  const trained = await captured(() => trainCommand(['--scenario', 't2i', '--steps', '2', '--checkpoint', checkpoint, '--data-dir', dataDir, '--human', 'off']));
+  const trained = await captured(() =>
+    trainCommand(['--scenario', 't2i', '--steps', '2', '--checkpoint', checkpoint, '--data-dir', dataDir, '--human', 'off']),
+  );
   assert.equal(trained.code, 0, trained.err);
   assert.match(trained.out, new RegExp(`starting from ${checkpoint}`));
   const store = openStore(join(dataDir, 'unirl.sqlite'));

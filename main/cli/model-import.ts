@@ -21,7 +21,9 @@ export async function modelImportCommand(args: string[]): Promise<number> {
   const report = validateModelDir(source);
   for (const warning of report.warnings) console.log(`warning: ${warning}`);
   if (report.problems.length > 0) {
-    console.error(`${source}: ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}:\n  ${report.problems.join('\n  ')}`);
+    console.error(
+      `${source}: ${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}:\n  ${report.problems.join('\n  ')}`,
+    );
     return 1;
   }
   const manifest = report.manifest!;

@@ -30,7 +30,10 @@ test('model info: parts add up to the total; FLOPs are positive and a 40-step im
   const { code, out } = await captured(() => modelInfoCommand(['--preset', 'nano', '--json']));
   assert.equal(code, 0);
   const info = JSON.parse(out) as ModelInfo;
-  assert.equal(info.parameters.total, PARTS.reduce((s, p) => s + info.parameters[p], 0));
+  assert.equal(
+    info.parameters.total,
+    PARTS.reduce((s, p) => s + info.parameters[p], 0),
+  );
   assert.ok(PARTS.every((p) => info.parameters[p] > 0));
   assert.ok(info.flops.ditStep > 0 && info.flops.condition > 0 && info.flops.lmToken > 0);
   assert.ok(info.flops.image40Steps > info.flops.image10Steps);
@@ -40,11 +43,16 @@ test('model info: parts add up to the total; FLOPs are positive and a 40-step im
 
 test('pretrain then weights: a short run writes a checkpoint whose weights export without optimizer state', async () => {
   const out = join(dir, 'nano.safetensors');
-  const run = await captured(() => pretrainCommand(['--preset', 'nano', '--steps', '3', '--threads', '1', '--data-dir', dir, '--out', out]));
+  const run = await captured(() =>
+    pretrainCommand(['--preset', 'nano', '--steps', '3', '--threads', '1', '--data-dir', dir, '--out', out]),
+  );
   assert.equal(run.code, 0);
   assert.match(run.out, /done: 3 steps/);
   const shipped = join(dir, 'shipped.safetensors');
-  assert.equal((await captured(() => modelWeightsCommand(['--checkpoint', out, '--out', shipped, '--cfg-scale', '2', '--time-shift', '3']))).code, 0);
+  assert.equal(
+    (await captured(() => modelWeightsCommand(['--checkpoint', out, '--out', shipped, '--cfg-scale', '2', '--time-shift', '3']))).code,
+    0,
+  );
   const { metadata } = readSafetensors(shipped);
   assert.equal(metadata.cfg_scale, '2');
   assert.equal(metadata.time_shift, '3');
@@ -53,11 +61,17 @@ test('pretrain then weights: a short run writes a checkpoint whose weights expor
 });
 
 test('bad flags are usage errors that name the flag', async () => {
-  await assert.rejects(pretrainCommand(['--preset', 'nano']), (e: unknown) => e instanceof UsageError && /--minutes N or --steps N/.test(e.message));
+  await assert.rejects(
+    pretrainCommand(['--preset', 'nano']),
+    (e: unknown) => e instanceof UsageError && /--minutes N or --steps N/.test(e.message),
+  );
   await assert.rejects(pretrainCommand(['--steps', '-2']), /--steps must be a positive integer/);
   await assert.rejects(modelSpeedCommand(['--repeats', '0']), /--repeats must be a positive integer/);
   await assert.rejects(modelInfoCommand(['--preset', 'huge']), /unknown model preset 'huge'/);
   for (const flag of ['--cfg-scale', '--time-shift']) {
-    await assert.rejects(modelWeightsCommand(['--checkpoint', 'in.safetensors', '--out', 'out.safetensors', flag, '0']), new RegExp(`${flag} must be a number > 0, got "0"`));
+    await assert.rejects(
+      modelWeightsCommand(['--checkpoint', 'in.safetensors', '--out', 'out.safetensors', flag, '0']),
+      new RegExp(`${flag} must be a number > 0, got "0"`),
+    );
   }
 });

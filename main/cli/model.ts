@@ -18,10 +18,17 @@ export async function modelInfoCommand(args: string[]): Promise<number> {
     console.log(JSON.stringify(info, null, 2));
     return 0;
   }
-  console.log(`preset ${info.preset}: ${(info.parameters.total / 1e6).toFixed(2)} M parameters, ${(info.bytes / 2 ** 20).toFixed(1)} MiB float32, vocabulary ${info.vocabSize}`);
-  console.log(`layout: ${info.layout.imageTokens} image tokens + up to ${model.config.textLength} text + ${model.config.queries} queries; DiT ${info.layout.ditTokens} patch tokens of ${info.layout.ditPatchDim} values`);
+  console.log(
+    `preset ${info.preset}: ${(info.parameters.total / 1e6).toFixed(2)} M parameters, ${(info.bytes / 2 ** 20).toFixed(1)} MiB float32, vocabulary ${info.vocabSize}`,
+  );
+  console.log(
+    `layout: ${info.layout.imageTokens} image tokens + up to ${model.config.textLength} text + ${model.config.queries} queries; DiT ${info.layout.ditTokens} patch tokens of ${info.layout.ditPatchDim} values`,
+  );
   console.log('\nparameters per part');
-  for (const part of PARTS) console.log(`  ${part.padEnd(10)} ${String(info.parameters[part]).padStart(10)}  ${((100 * info.parameters[part]) / info.parameters.total).toFixed(1)}%`);
+  for (const part of PARTS)
+    console.log(
+      `  ${part.padEnd(10)} ${String(info.parameters[part]).padStart(10)}  ${((100 * info.parameters[part]) / info.parameters.total).toFixed(1)}%`,
+    );
   console.log(`\nFLOPs per sample (prompt of ${info.promptTokens} tokens)`);
   const f = info.flops;
   const rows: [string, number][] = [
@@ -49,8 +56,12 @@ export async function modelSpeedCommand(args: string[]): Promise<number> {
     if (flags.json) console.log(JSON.stringify({ threads, repeats, ...result }, null, 2));
     else {
       console.log(`threads ${threads}, median of ${repeats} runs`);
-      console.log(`  group of 8 images, 10 SDE steps:  ${result.sdeGroupSeconds.toFixed(3)} s  = ${result.sdeImagesPerSecond.toFixed(1)} images/s`);
-      console.log(`  group of 8 images, 40 ODE steps:  ${result.odeGroupSeconds.toFixed(3)} s  = ${result.odeImagesPerSecond.toFixed(1)} images/s`);
+      console.log(
+        `  group of 8 images, 10 SDE steps:  ${result.sdeGroupSeconds.toFixed(3)} s  = ${result.sdeImagesPerSecond.toFixed(1)} images/s`,
+      );
+      console.log(
+        `  group of 8 images, 40 ODE steps:  ${result.odeGroupSeconds.toFixed(3)} s  = ${result.odeImagesPerSecond.toFixed(1)} images/s`,
+      );
       console.log(`  LM, 8 rows x ${result.lmTokensPerRow} tokens (KV cache): ${result.lmTokensPerSecond.toFixed(0)} tokens/s`);
     }
   } finally {
@@ -60,7 +71,10 @@ export async function modelSpeedCommand(args: string[]): Promise<number> {
 }
 
 /** `model weights` flags that record how the model generator should sample the file, and their metadata keys. */
-const RECOMMENDATION_FLAGS = [['cfg-scale', 'cfg_scale'], ['time-shift', 'time_shift']] as const;
+const RECOMMENDATION_FLAGS = [
+  ['cfg-scale', 'cfg_scale'],
+  ['time-shift', 'time_shift'],
+] as const;
 
 export async function modelWeightsCommand(args: string[]): Promise<number> {
   const flags = parseOptions(MODEL_WEIGHTS, args);
@@ -75,7 +89,9 @@ export async function modelWeightsCommand(args: string[]): Promise<number> {
   const { model, metadata } = UnifiedModel.load(flags.checkpoint);
   const { optimizer_step: _dropped, ...kept } = metadata;
   model.save(flags.out, { metadata: { ...kept, ...recommended } });
-  const notes = Object.entries(recommended).map(([k, v]) => `, ${k} ${v}`).join('');
+  const notes = Object.entries(recommended)
+    .map(([k, v]) => `, ${k} ${v}`)
+    .join('');
   console.log(`wrote ${flags.out} (${model.store.size} parameters${notes})`);
   return 0;
 }

@@ -7,7 +7,8 @@ import { parseOptions, PRETRAIN, UsageError } from './args.ts';
 function positiveNumber(value: string | undefined, flag: string, integer: boolean): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new UsageError(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got "${value}"`);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
+    throw new UsageError(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got "${value}"`);
   return n;
 }
 
@@ -53,7 +54,9 @@ export async function pretrainCommand(args: string[]): Promise<number> {
   });
   process.off('SIGINT', onSignal);
   if (tty) process.stdout.write('\n');
-  console.log(`done: ${result.steps} steps in ${(result.seconds / 60).toFixed(1)} min, dm loss ${result.dmLoss.toFixed(4)}, lm loss ${result.lmLoss.toFixed(3)}`);
+  console.log(
+    `done: ${result.steps} steps in ${(result.seconds / 60).toFixed(1)} min, dm loss ${result.dmLoss.toFixed(4)}, lm loss ${result.lmLoss.toFixed(3)}`,
+  );
   console.log(`checkpoint ${result.checkpoint}`);
   console.log(`loss curve ${result.lossCurve}`);
   return 0;

@@ -23,11 +23,13 @@ export async function serveCommand(args: string[]): Promise<number> {
   const core = await openApp({ mode: 'headless', dataDir: flags['data-dir'] });
   const routes: HttpRoute[] = [exportDownloadRoute(join(core.dataDir, 'exports'))];
   if (flags['reward-service']) {
-    routes.push(rewardServiceRoute({
-      dataDir: core.dataDir,
-      startJob: (params) => core.compute.start('reward', params),
-      ...(rewardRun ? { preferenceRunId: Number(rewardRun) } : {}),
-    }));
+    routes.push(
+      rewardServiceRoute({
+        dataDir: core.dataDir,
+        startJob: (params) => core.compute.start('reward', params),
+        ...(rewardRun ? { preferenceRunId: Number(rewardRun) } : {}),
+      }),
+    );
   }
   const server = await startHeadlessServer({
     host,
@@ -42,7 +44,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   console.log(`data dir ${core.dataDir}`);
   console.log(`listening on ${server.url}`);
   if (server.token) console.log(`open ${server.openUrl}  (access token required off loopback)`);
-  if (flags['reward-service']) console.log(`reward service: POST ${server.url}${REWARD_SCORE_PATH}${server.token ? ' (Authorization: Bearer <token>)' : ''}`);
+  if (flags['reward-service'])
+    console.log(`reward service: POST ${server.url}${REWARD_SCORE_PATH}${server.token ? ' (Authorization: Bearer <token>)' : ''}`);
 
   await new Promise<void>((resolve) => {
     const stop = () => resolve();

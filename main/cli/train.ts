@@ -11,7 +11,8 @@ import { parseOptions, TRAIN, UsageError } from './args.ts';
 function positive(value: string | undefined, flag: string, integer: boolean): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new UsageError(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got "${value}"`);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n)))
+    throw new UsageError(`--${flag} must be a positive ${integer ? 'integer' : 'number'}, got "${value}"`);
   return n;
 }
 
@@ -21,12 +22,15 @@ export function stepLine(s: StepSummary): string {
   const width = 20;
   const done = Math.max(s.step / s.totalSteps, s.limitSeconds ? s.elapsedSeconds / s.limitSeconds : 0);
   const filled = Math.min(width, Math.round(done * width));
-  const num = (name: string, digits = 3) => (m[name] === undefined ? '-' : Math.abs(m[name]) < 1e-3 && m[name] !== 0 ? m[name].toExponential(1) : m[name].toFixed(digits));
+  const num = (name: string, digits = 3) =>
+    m[name] === undefined ? '-' : Math.abs(m[name]) < 1e-3 && m[name] !== 0 ? m[name].toExponential(1) : m[name].toFixed(digits);
   const parts = [
     `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${s.step}${s.limitSeconds ? ` ${(s.elapsedSeconds / 60).toFixed(1)}/${(s.limitSeconds / 60).toFixed(0)} min` : `/${s.totalSteps}`}`,
     `reward ${num('reward/mean')} ±${num('reward/std')}`,
     `zero-std ${num('frac_reward_zero_std', 2)}`,
-    ...(['lm', 'dm'] as const).filter((k) => m[`policy_loss/${k}`] !== undefined).map((k) => `${k}: kl ${num(`kl/${k}`)} clip ${num(`clip_fraction/${k}`, 2)}`),
+    ...(['lm', 'dm'] as const)
+      .filter((k) => m[`policy_loss/${k}`] !== undefined)
+      .map((k) => `${k}: kl ${num(`kl/${k}`)} clip ${num(`clip_fraction/${k}`, 2)}`),
     ...(m['eval/accuracy'] !== undefined ? [`eval ${num('eval/accuracy')}`] : []),
     `${num('time/step', 1)} s (rollout ${num('time/rollout', 1)}, update ${num('time/update', 1)})`,
     `${num('samples_per_s', 1)} samples/s`,
@@ -37,11 +41,15 @@ export function stepLine(s: StepSummary): string {
 export async function trainCommand(args: string[]): Promise<number> {
   const flags = parseOptions(TRAIN, args);
   const scenario = flags.scenario as Scenario | undefined;
-  if (!scenario || !SCENARIOS.includes(scenario)) throw new UsageError(`--scenario must be one of ${SCENARIOS.join(', ')}${flags.scenario ? `, got "${flags.scenario}"` : ''}`);
+  if (!scenario || !SCENARIOS.includes(scenario))
+    throw new UsageError(`--scenario must be one of ${SCENARIOS.join(', ')}${flags.scenario ? `, got "${flags.scenario}"` : ''}`);
   if (flags.steps !== undefined && flags.minutes !== undefined) throw new UsageError('give --steps or --minutes, not both');
-  if (flags.human !== undefined && !['off', 'sync', 'async'].includes(flags.human)) throw new UsageError(`--human must be sync, async or off, got "${flags.human}"`);
-  if (flags.preset !== undefined && flags.preset !== 'nano' && flags.preset !== 'base') throw new UsageError(`--preset must be nano or base, got "${flags.preset}"`);
-  if (flags.annotator !== undefined && !isCriterion(flags.annotator)) throw new UsageError(`--annotator must be one of ${Object.keys(CRITERIA).join(', ')}, got "${flags.annotator}"`);
+  if (flags.human !== undefined && !['off', 'sync', 'async'].includes(flags.human))
+    throw new UsageError(`--human must be sync, async or off, got "${flags.human}"`);
+  if (flags.preset !== undefined && flags.preset !== 'nano' && flags.preset !== 'base')
+    throw new UsageError(`--preset must be nano or base, got "${flags.preset}"`);
+  if (flags.annotator !== undefined && !isCriterion(flags.annotator))
+    throw new UsageError(`--annotator must be one of ${Object.keys(CRITERIA).join(', ')}, got "${flags.annotator}"`);
   const runId = positive(flags.resume, 'resume', true);
   const steps = positive(flags.steps, 'steps', true);
   const minutes = positive(flags.minutes, 'minutes', false);
@@ -62,28 +70,35 @@ export async function trainCommand(args: string[]): Promise<number> {
   };
   process.once('SIGINT', onSignal);
   try {
-    const result = await trainJob({
-      scenario,
-      config: mergeObjects(fromFile, fromFlags),
-      nano: flags.preset === 'nano',
-      ...(flags['data-dir'] ? { dataDir: flags['data-dir'] } : {}),
-      ...(runId !== undefined ? { runId } : {}),
-      ...(flags.name ? { runName: flags.name } : {}),
-      ...(flags.checkpoint ? { checkpoint: flags.checkpoint } : {}),
-      ...(flags.annotator && isCriterion(flags.annotator) ? { scriptedAnnotator: flags.annotator } : {}),
-    }, {
-      progress: () => {},
-      checkCancelled: () => {
-        if (cancelled) throw new JobCancelled();
+    const result = await trainJob(
+      {
+        scenario,
+        config: mergeObjects(fromFile, fromFlags),
+        nano: flags.preset === 'nano',
+        ...(flags['data-dir'] ? { dataDir: flags['data-dir'] } : {}),
+        ...(runId !== undefined ? { runId } : {}),
+        ...(flags.name ? { runName: flags.name } : {}),
+        ...(flags.checkpoint ? { checkpoint: flags.checkpoint } : {}),
+        ...(flags.annotator && isCriterion(flags.annotator) ? { scriptedAnnotator: flags.annotator } : {}),
       },
-    }, {
-      onStep: (s) => console.log(stepLine(s)),
-      log: (line) => console.log(line),
-      // Ctrl-C pauses: the run stays resumable, as the app's pause button leaves it.
-      cancelledStatus: () => 'paused',
-    });
+      {
+        progress: () => {},
+        checkCancelled: () => {
+          if (cancelled) throw new JobCancelled();
+        },
+      },
+      {
+        onStep: (s) => console.log(stepLine(s)),
+        log: (line) => console.log(line),
+        // Ctrl-C pauses: the run stays resumable, as the app's pause button leaves it.
+        cancelledStatus: () => 'paused',
+      },
+    );
     console.log(`run ${result.runId}: ${result.step} steps (${result.stoppedBy}); checkpoint ${result.checkpoint ?? 'none'}`);
-    if (result.stoppedBy === 'cancelled') console.log(`paused; continue with: unirl train --scenario ${scenario} --resume ${result.runId}${flags['data-dir'] ? ` --data-dir ${flags['data-dir']}` : ''} [--steps N | --minutes M]`);
+    if (result.stoppedBy === 'cancelled')
+      console.log(
+        `paused; continue with: unirl train --scenario ${scenario} --resume ${result.runId}${flags['data-dir'] ? ` --data-dir ${flags['data-dir']}` : ''} [--steps N | --minutes M]`,
+      );
     return 0;
   } finally {
     process.off('SIGINT', onSignal);
@@ -99,7 +114,8 @@ function readConfigFile(path: string): object {
   } catch (error) {
     throw new UsageError(`--config ${path}: not valid JSON (${(error as Error).message})`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`--config ${path}: must hold a JSON object of TrainConfig fields`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new UsageError(`--config ${path}: must hold a JSON object of TrainConfig fields`);
   return value;
 }
 

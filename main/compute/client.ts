@@ -26,7 +26,10 @@ interface PendingJob {
 }
 
 export class JobFailed extends Error {
-  constructor(message: string, readonly cancelled: boolean) {
+  constructor(
+    message: string,
+    readonly cancelled: boolean,
+  ) {
     super(message);
     this.name = cancelled ? 'JobCancelled' : 'JobFailed';
   }

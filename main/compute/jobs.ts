@@ -41,7 +41,10 @@ export const jobBodies: { [K in JobKind]: JobBody<K> } = {
   },
 
   async reward({ dataDir, ...params }, ctx) {
-    const [{ scoreRewardBatch, RewardInputError }, { openStore, resolveDataDir }] = await Promise.all([import('../rl/reward-batch.ts'), import('../../db/index.ts')]);
+    const [{ scoreRewardBatch, RewardInputError }, { openStore, resolveDataDir }] = await Promise.all([
+      import('../rl/reward-batch.ts'),
+      import('../../db/index.ts'),
+    ]);
     const store = openStore(resolveDataDir({ cliDir: dataDir }).dbPath);
     try {
       return await scoreRewardBatch(store, params, ctx);

@@ -13,7 +13,10 @@ import type { JobProgress } from './job-context.ts';
 /** Every kind of job the worker can run, with its parameters and its result. */
 export interface JobKinds {
   /** ShapeEval on a suite with a named generator. */
-  eval: { params: { suite: string; generator: string; limit?: number; checkpoint?: string; threads?: number; provider?: string }; result: unknown };
+  eval: {
+    params: { suite: string; generator: string; limit?: number; checkpoint?: string; threads?: number; provider?: string };
+    result: unknown;
+  };
   /** Supervised pretraining of the unified model (the same code path as `unirl pretrain`). */
   pretrain: { params: PretrainOptions; result: PretrainResult };
   /** GRPO training of one run (new, or resumed by runId); ends at its limit or when cancelled. */
@@ -21,7 +24,10 @@ export interface JobKinds {
   /** A stored sample's DM trajectories drawn again from its seeds and the nearest checkpoint. */
   redraw: { params: { dataDir?: string; sampleId: number }; result: RedrawResult };
   /** Scores a batch of images for the reward service; bad input comes back as `inputError`, not a failure. */
-  reward: { params: RewardBatchParams & { dataDir: string }; result: RewardBatchResult | { inputError: { field: string; message: string } } };
+  reward: {
+    params: RewardBatchParams & { dataDir: string };
+    result: RewardBatchResult | { inputError: { field: string; message: string } };
+  };
   /** Busy CPU work for `ms` milliseconds (used to prove the main thread stays responsive). */
   spin: { params: { ms: number }; result: { iterations: number } };
 }
@@ -30,8 +36,7 @@ export type JobParams<K extends JobKind> = JobKinds[K]['params'];
 export type JobResult<K extends JobKind> = JobKinds[K]['result'];
 
 /** main -> worker */
-export type ToWorker =
-  | { type: 'start'; jobId: string; kind: JobKind; params: unknown; cancelFlag: SharedArrayBuffer };
+export type ToWorker = { type: 'start'; jobId: string; kind: JobKind; params: unknown; cancelFlag: SharedArrayBuffer };
 
 /** The shared cancel flag's values: a job stops the same way for both; `pause` tells it to resume-ably park. */
 export const CANCEL = { none: 0, stop: 1, pause: 2 } as const;

@@ -29,7 +29,10 @@ test('navigation stays in the app; links to the web open in the system browser; 
   assert.deepEqual(decideNavigation(FILE_APP, 'file:///opt/unirl/out/renderer/index.html#/eval'), { allow: true });
   assert.deepEqual(decideNavigation(FILE_APP, 'https://example.org/paper'), { allow: false, openExternal: 'https://example.org/paper' });
   assert.deepEqual(decideNavigation(FILE_APP, 'file:///etc/passwd'), { allow: false });
-  assert.deepEqual(decideWindowOpen('https://arxiv.org/abs/2510.17937'), { action: 'deny', openExternal: 'https://arxiv.org/abs/2510.17937' });
+  assert.deepEqual(decideWindowOpen('https://arxiv.org/abs/2510.17937'), {
+    action: 'deny',
+    openExternal: 'https://arxiv.org/abs/2510.17937',
+  });
   for (const url of ['file:///etc/passwd', 'javascript:alert(1)', 'smb://host/share', 'unirl-media://sample/1.png']) {
     assert.deepEqual(decideWindowOpen(url), { action: 'deny' }, url);
   }

@@ -10,7 +10,8 @@ import { IPC_CALL, IPC_EVENT, MEDIA_SCHEME } from './channels.ts';
 import { allowIpcSender, decideNavigation, decidePermission, decideWindowOpen, type AppLocation } from './guards.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const CSP = "default-src 'self'; img-src 'self' data: unirl-media:; connect-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'";
+const CSP =
+  "default-src 'self'; img-src 'self' data: unirl-media:; connect-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'";
 
 protocol.registerSchemesAsPrivileged([{ scheme: MEDIA_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 
@@ -47,7 +48,9 @@ async function start(): Promise<void> {
   protocol.handle(MEDIA_SCHEME, (request) => {
     const match = MEDIA_PATH_PATTERN.exec(new URL(request.url).pathname);
     const png = match ? core.media({ kind: match[1] as MediaRef['kind'], id: Number(match[2]) }) : null;
-    return png ? new Response(new Uint8Array(png), { headers: { 'Content-Type': 'image/png' } }) : new Response('not found', { status: 404 });
+    return png
+      ? new Response(new Uint8Array(png), { headers: { 'Content-Type': 'image/png' } })
+      : new Response('not found', { status: 404 });
   });
 
   const window = new BrowserWindow({
@@ -65,7 +68,10 @@ async function start(): Promise<void> {
     const frame = event.senderFrame;
     const sender = frame ? { url: frame.url, isTopFrameOfAppWindow: frame === window.webContents.mainFrame } : null;
     if (!allowIpcSender(APP, sender)) {
-      return { ok: false, error: { call: String(name), code: 'failed_precondition', message: 'calls are accepted only from the app window' } };
+      return {
+        ok: false,
+        error: { call: String(name), code: 'failed_precondition', message: 'calls are accepted only from the app window' },
+      };
     }
     try {
       return { ok: true, value: await core.dispatch(String(name), input) };

@@ -33,7 +33,15 @@ export const CONFIGS: BenchConfig[] = [
 ];
 
 /** The same two models at toy size: a smoke run of a benchmark's pipeline (not of its speed). */
-export const QUICK_CONFIGS: BenchConfig[] = CONFIGS.map((c) => ({ ...c, name: `${c.name}-quick`, width: 48, layers: 2, heads: 3, tokens: 16, batch: 4 }));
+export const QUICK_CONFIGS: BenchConfig[] = CONFIGS.map((c) => ({
+  ...c,
+  name: `${c.name}-quick`,
+  width: 48,
+  layers: 2,
+  heads: 3,
+  tokens: 16,
+  batch: 4,
+}));
 
 // ----- models (twins of bench/engine_torch.py; activations kept 2-D [N = batch·tokens, width] so every
 // linear layer is one large GEMM forward and backward) -------------------------------------------------
@@ -93,7 +101,11 @@ export function buildModel(c: BenchConfig): GraphBuilder {
  * A reference model ready to run: its parameters (seeded init), the forward graph (loss only) and the
  * training graph (loss + `grad/<param>` for every parameter, autodiff's naming).
  */
-export function benchGraphs(c: BenchConfig, seed = 0, options: Pick<GradOptions, 'recompute'> = {}): { store: ParamStore; forward: ModelProto; train: ModelProto } {
+export function benchGraphs(
+  c: BenchConfig,
+  seed = 0,
+  options: Pick<GradOptions, 'recompute'> = {},
+): { store: ParamStore; forward: ModelProto; train: ModelProto } {
   const g = buildModel(c);
   const store = new ParamStore(paramSpecsFromGraph(g.params), { seed });
   const forward = g.build();

@@ -10,7 +10,13 @@ import { writeFileSync } from 'node:fs';
  * (Pick-a-Pic's jpg_0/jpg_1 are raw bytes on the Hub, and Diffusion-DPO opens them with PIL itself).
  */
 export type ColumnType =
-  | 'string' | 'int32' | 'int64' | 'float64' | 'bool' | 'binary' | 'image'
+  | 'string'
+  | 'int32'
+  | 'int64'
+  | 'float64'
+  | 'bool'
+  | 'binary'
+  | 'image'
   | { struct: Record<string, ColumnType> }
   | { list: ColumnType };
 
@@ -25,12 +31,18 @@ const IMAGE_STRUCT: Record<string, ColumnType> = { bytes: 'binary', path: 'strin
 
 function leaf(name: string, type: Exclude<ColumnType, 'image' | object>): SchemaElement {
   switch (type) {
-    case 'string': return { name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' };
-    case 'int32': return { name, type: 'INT32', repetition_type: 'OPTIONAL' };
-    case 'int64': return { name, type: 'INT64', repetition_type: 'OPTIONAL' };
-    case 'float64': return { name, type: 'DOUBLE', repetition_type: 'OPTIONAL' };
-    case 'bool': return { name, type: 'BOOLEAN', repetition_type: 'OPTIONAL' };
-    case 'binary': return { name, type: 'BYTE_ARRAY', repetition_type: 'OPTIONAL' };
+    case 'string':
+      return { name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' };
+    case 'int32':
+      return { name, type: 'INT32', repetition_type: 'OPTIONAL' };
+    case 'int64':
+      return { name, type: 'INT64', repetition_type: 'OPTIONAL' };
+    case 'float64':
+      return { name, type: 'DOUBLE', repetition_type: 'OPTIONAL' };
+    case 'bool':
+      return { name, type: 'BOOLEAN', repetition_type: 'OPTIONAL' };
+    case 'binary':
+      return { name, type: 'BYTE_ARRAY', repetition_type: 'OPTIONAL' };
   }
 }
 
@@ -61,7 +73,10 @@ function feature(type: ColumnType): unknown {
 export function describeType(type: ColumnType): string {
   if (type === 'image') return 'image {bytes: binary (PNG), path: string} (datasets Image feature)';
   if (typeof type === 'string') return type;
-  if ('struct' in type) return `struct<${Object.entries(type.struct).map(([f, t]) => `${f}: ${describeType(t)}`).join(', ')}>`;
+  if ('struct' in type)
+    return `struct<${Object.entries(type.struct)
+      .map(([f, t]) => `${f}: ${describeType(t)}`)
+      .join(', ')}>`;
   return `list<${describeType(type.list)}>`;
 }
 
@@ -84,7 +99,9 @@ export function writeParquet(path: string, schema: TableSchema, rows: readonly R
   const buffer = parquetWriteBuffer({
     columnData: columns.map(([name, type]) => ({ name, data: rows.map((r) => cell(type, r[name])) })),
     schema: [{ name: 'root', num_children: columns.length }, ...columns.flatMap(([name, type]) => elements(name, type))],
-    kvMetadata: [{ key: 'huggingface', value: JSON.stringify({ info: { features: Object.fromEntries(columns.map(([n, t]) => [n, feature(t)])) } }) }],
+    kvMetadata: [
+      { key: 'huggingface', value: JSON.stringify({ info: { features: Object.fromEntries(columns.map(([n, t]) => [n, feature(t)])) } }) },
+    ],
     createdBy: 'UniRL Studio (hyparquet-writer)',
   });
   writeFileSync(path, Buffer.from(buffer));

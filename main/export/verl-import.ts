@@ -63,16 +63,21 @@ function parseLine(dir: string, file: string, lineNo: number, raw: string): { st
   if (typeof input !== 'string' || !input.trim()) throw new Error(`${where}: no "input" (the prompt)`);
   const imagePath = imagePathOf(dir, row.image) ?? imagePathOf(dir, row.output);
   if (!imagePath) {
-    throw new Error(`${where}: no image: give "image" (a PNG path relative to ${dir}) or an "output" that is one; got image=${JSON.stringify(row.image)}, output=${JSON.stringify(String(row.output ?? '').slice(0, 60))}`);
+    throw new Error(
+      `${where}: no image: give "image" (a PNG path relative to ${dir}) or an "output" that is one; got image=${JSON.stringify(row.image)}, output=${JSON.stringify(String(row.output ?? '').slice(0, 60))}`,
+    );
   }
-  if (typeof row.score !== 'number' || !Number.isFinite(row.score)) throw new Error(`${where}: "score" must be a number, got ${JSON.stringify(row.score)}`);
+  if (typeof row.score !== 'number' || !Number.isFinite(row.score))
+    throw new Error(`${where}: "score" must be a number, got ${JSON.stringify(row.score)}`);
   let image: RgbImage;
   try {
     image = decodePng(readFileSync(imagePath));
   } catch (err) {
     throw new Error(`${where}: ${imagePath} is not a PNG image (${(err as Error).message})`);
   }
-  const extras = Object.entries(row).filter((e): e is [string, number] => !NOT_REWARDS.has(e[0]) && typeof e[1] === 'number' && Number.isFinite(e[1]));
+  const extras = Object.entries(row).filter(
+    (e): e is [string, number] => !NOT_REWARDS.has(e[0]) && typeof e[1] === 'number' && Number.isFinite(e[1]),
+  );
   return {
     step: typeof row.step === 'number' ? row.step : null,
     line: {
@@ -100,26 +105,35 @@ function specOf(groundTruth: string): { task: string; spec: JsonValue } {
 export function importVerlRollouts(store: Store, options: VerlImportOptions): VerlImportResult {
   const dir = resolve(options.dir);
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${dir}: no such folder`);
-  const files = readdirSync(dir).filter((f) => STEP_FILE.test(f)).sort((a, b) => Number(STEP_FILE.exec(a)![1]) - Number(STEP_FILE.exec(b)![1]));
+  const files = readdirSync(dir)
+    .filter((f) => STEP_FILE.test(f))
+    .sort((a, b) => Number(STEP_FILE.exec(a)![1]) - Number(STEP_FILE.exec(b)![1]));
   if (files.length === 0) throw new Error(`${dir}: no {step}.jsonl files (verl writes them to trainer.rollout_data_dir)`);
 
   // step -> prompt -> lines, in file order
   const steps = new Map<number, Map<string, DumpLine[]>>();
   for (const file of files) {
     const fileStep = Number(STEP_FILE.exec(file)![1]);
-    readFileSync(join(dir, file), 'utf8').split('\n').forEach((raw, i) => {
-      if (!raw.trim()) return;
-      const { step, line } = parseLine(dir, file, i + 1, raw);
-      const groups = steps.get(step ?? fileStep) ?? new Map<string, DumpLine[]>();
-      steps.set(step ?? fileStep, groups);
-      groups.set(line.prompt, [...(groups.get(line.prompt) ?? []), line]);
-    });
+    readFileSync(join(dir, file), 'utf8')
+      .split('\n')
+      .forEach((raw, i) => {
+        if (!raw.trim()) return;
+        const { step, line } = parseLine(dir, file, i + 1, raw);
+        const groups = steps.get(step ?? fileStep) ?? new Map<string, DumpLine[]>();
+        steps.set(step ?? fileStep, groups);
+        groups.set(line.prompt, [...(groups.get(line.prompt) ?? []), line]);
+      });
   }
 
   return store.transaction(() => {
-    const run = options.runId !== undefined
-      ? store.runs.get(options.runId)
-      : store.runs.create({ name: options.name ?? `verl rollouts: ${basename(dir)}`, scenario: 't2i', config: resolveTrainConfig('t2i') as never });
+    const run =
+      options.runId !== undefined
+        ? store.runs.get(options.runId)
+        : store.runs.create({
+            name: options.name ?? `verl rollouts: ${basename(dir)}`,
+            scenario: 't2i',
+            config: resolveTrainConfig('t2i') as never,
+          });
     if (run.status === 'created') store.runs.setStatus(run.id, 'running');
     const result: VerlImportResult = { runId: run.id, steps: [...steps.keys()].sort((a, b) => a - b), groups: 0, samples: 0, queued: 0 };
     for (const step of result.steps) {
@@ -127,7 +141,10 @@ export function importVerlRollouts(store: Store, options: VerlImportOptions): Ve
         const promptId = store.prompts.ensure(run.id, { text: prompt, ...specOf(lines[0]!.groundTruth) }).id;
         const rankable = lines.length > 1;
         store.groups.insert({
-          runId: run.id, step, promptId, ranking: rankable ? 'pending' : 'none',
+          runId: run.id,
+          step,
+          promptId,
+          ranking: rankable ? 'pending' : 'none',
           samples: lines.map((line, index) => ({ seed: index, text: line.text, image: line.image, rewards: line.rewards })),
         });
         result.groups++;

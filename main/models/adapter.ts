@@ -49,7 +49,8 @@ export function builtinParts(config: ModelConfig, shape: LmShape): ModelParts {
     lm: (g, inputs) => lmForward(g, shape, inputs),
     lmStep: (g, inputs) => lmStep(g, shape, inputs),
     lmHead: (g, hidden) => lmLogits(g, shape, hidden),
-    connector: (g, queryHidden) => connect(g, config.connector, queryHidden, { queries: config.queries, lmWidth: D, condWidth: config.dit.condWidth }),
+    connector: (g, queryHidden) =>
+      connect(g, config.connector, queryHidden, { queries: config.queries, lmWidth: D, condWidth: config.dit.condWidth }),
     velocity: (g, inputs) => ditVelocity(g, config.dit, inputs, { tokens: ditTokens }),
   };
 }
@@ -99,23 +100,34 @@ const one: ContractDim = { exactly: 1 };
 
 export const GRAPH_FILES: readonly GraphFile[] = [
   {
-    file: 'vision.onnx', part: 'vision', about: 'vision encoder: image patches to image tokens in the LM width',
+    file: 'vision.onnx',
+    part: 'vision',
+    about: 'vision encoder: image patches to image tokens in the LM width',
     inputs: [{ name: 'vision_patches', dtype: 'float32', dims: [B, f('P'), f('Dv')], about: 'p×p×3 patches in [-1, 1], row-major' }],
     outputs: [{ name: 'image_tokens', dtype: 'float32', dims: [B, f('P'), f('D')], about: 'image tokens' }],
   },
   {
-    file: 'queries.onnx', part: 'queries', about: 'the meta-queries of each row (generation or editing set)',
+    file: 'queries.onnx',
+    part: 'queries',
+    about: 'the meta-queries of each row (generation or editing set)',
     inputs: [{ name: 'edit_flag', dtype: 'float32', dims: [B], about: '0 = generation queries, 1 = editing queries' }],
     outputs: [{ name: 'queries', dtype: 'float32', dims: [B, f('Q'), f('D')], about: 'query embeddings' }],
   },
   {
-    file: 'lm.onnx', part: 'lm', about: 'LM over the whole sequence: image tokens, text, queries (prefill, losses, condition)',
+    file: 'lm.onnx',
+    part: 'lm',
+    about: 'LM over the whole sequence: image tokens, text, queries (prefill, losses, condition)',
     inputs: [
       { name: 'image_tokens', dtype: 'float32', dims: [B, f('P'), f('D')], about: 'from vision.onnx' },
       { name: 'text_ids', dtype: 'int64', dims: [B, any('L')], about: 'token ids, right-padded' },
       { name: 'queries', dtype: 'float32', dims: [B, any('Q or 0'), f('D')], about: 'from queries.onnx; zero slots for text-only passes' },
       { name: 'positions', dtype: 'int64', dims: [B, any('T')], about: 'position ids (T = P + L + Q), counting real tokens only' },
-      { name: 'bias', dtype: 'float32', dims: [B, one, any('T'), any('T')], about: 'additive attention bias: causal + padding (0 or -1e9)' },
+      {
+        name: 'bias',
+        dtype: 'float32',
+        dims: [B, one, any('T'), any('T')],
+        about: 'additive attention bias: causal + padding (0 or -1e9)',
+      },
     ],
     outputs: [{ name: 'hidden', dtype: 'float32', dims: [B, any('T'), f('D')], about: 'final hidden states' }],
     perLayer: {
@@ -127,7 +139,9 @@ export const GRAPH_FILES: readonly GraphFile[] = [
     },
   },
   {
-    file: 'lm_step.onnx', part: 'lm', about: 'one KV-cache decoding step (same parameters as lm.onnx, by name)',
+    file: 'lm_step.onnx',
+    part: 'lm',
+    about: 'one KV-cache decoding step (same parameters as lm.onnx, by name)',
     inputs: [
       { name: 'token_ids', dtype: 'int64', dims: [B, one], about: 'the newest token' },
       { name: 'positions', dtype: 'int64', dims: [B, one], about: 'its position id' },
@@ -146,17 +160,23 @@ export const GRAPH_FILES: readonly GraphFile[] = [
     },
   },
   {
-    file: 'lm_head.onnx', part: 'lm', about: 'hidden states to next-token logits (same head as lm_step.onnx, by name)',
+    file: 'lm_head.onnx',
+    part: 'lm',
+    about: 'hidden states to next-token logits (same head as lm_step.onnx, by name)',
     inputs: [{ name: 'hidden', dtype: 'float32', dims: [B, any('L'), f('D')], about: 'hidden states' }],
     outputs: [{ name: 'logits', dtype: 'float32', dims: [B, any('L'), f('V')], about: 'logits' }],
   },
   {
-    file: 'connector.onnx', part: 'connector', about: 'LM hidden states at the query slots to the DM condition',
+    file: 'connector.onnx',
+    part: 'connector',
+    about: 'LM hidden states at the query slots to the DM condition',
     inputs: [{ name: 'query_hidden', dtype: 'float32', dims: [B, f('Q'), f('D')], about: 'hidden states of the query slots' }],
     outputs: [{ name: 'cond', dtype: 'float32', dims: [B, f('Q'), f('Dc')], about: 'condition tokens' }],
   },
   {
-    file: 'dit.onnx', part: 'dit', about: 'the DM: rectified-flow velocity v = eps - x0',
+    file: 'dit.onnx',
+    part: 'dit',
+    about: 'the DM: rectified-flow velocity v = eps - x0',
     inputs: [
       { name: 'x', dtype: 'float32', dims: [B, f('N'), f('Dp')], about: 'noised image patches x_t' },
       { name: 't', dtype: 'float32', dims: [B], about: 'times in [0, 1] (1 = noise)' },
@@ -175,7 +195,12 @@ export function describeDims(dims: readonly ContractDim[], sizes?: ContractSizes
 /** The contract as the markdown table in docs/model.md (a test keeps the two the same). */
 export function adapterTable(): string {
   const values = (list: readonly ContractValue[], perLayer: readonly ContractValue[] = []) =>
-    [...list, ...perLayer.map((v) => ({ ...v, name: `${v.name}{i}` }))].map((v) => `\`${v.name}\` ${v.dtype === 'int64' ? 'int64 ' : ''}${describeDims(v.dims)}`).join(', ');
-  const rows = GRAPH_FILES.map((f) => `| \`${f.file}\` | \`${f.part}/\` | ${f.about} | ${values(f.inputs, f.perLayer?.inputs)} | ${values(f.outputs, f.perLayer?.outputs)} |`);
+    [...list, ...perLayer.map((v) => ({ ...v, name: `${v.name}{i}` }))]
+      .map((v) => `\`${v.name}\` ${v.dtype === 'int64' ? 'int64 ' : ''}${describeDims(v.dims)}`)
+      .join(', ');
+  const rows = GRAPH_FILES.map(
+    (f) =>
+      `| \`${f.file}\` | \`${f.part}/\` | ${f.about} | ${values(f.inputs, f.perLayer?.inputs)} | ${values(f.outputs, f.perLayer?.outputs)} |`,
+  );
   return ['| file | parameters | what | inputs | outputs |', '|---|---|---|---|---|', ...rows].join('\n');
 }

@@ -107,7 +107,12 @@ export function selfAttention(
 }
 
 /** Cross-attention from x [B, T, D] to context [B, S, Dc] (no mask). [B, T, D] */
-export function crossAttention(g: GraphBuilder, x: Tensor, context: Tensor, o: { width: number; contextWidth: number; heads: number; name: string }): Tensor {
+export function crossAttention(
+  g: GraphBuilder,
+  x: Tensor,
+  context: Tensor,
+  o: { width: number; contextWidth: number; heads: number; name: string },
+): Tensor {
   return g.scope(o.name, () => {
     const headDim = o.width / o.heads;
     const q = splitHeads(g, linear(g, x, o.width, o.width, 'q'), o.heads, headDim);

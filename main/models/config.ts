@@ -122,7 +122,8 @@ export function layoutOf(config: ModelConfig): {
 /** Checks divisibility and positivity; throws naming the bad field. */
 export function validateConfig(config: ModelConfig): ModelConfig {
   const positive = (value: number, field: string): void => {
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`model config ${config.name}: ${field} must be a positive integer, got ${value}`);
+    if (!Number.isInteger(value) || value <= 0)
+      throw new Error(`model config ${config.name}: ${field} must be a positive integer, got ${value}`);
   };
   positive(config.imageSize, 'imageSize');
   positive(config.textLength, 'textLength');
@@ -133,7 +134,8 @@ export function validateConfig(config: ModelConfig): ModelConfig {
     positive(c.layers, `${part}.layers`);
     positive(c.heads, `${part}.heads`);
     positive(c.mlpHidden, `${part}.mlpHidden`);
-    if (c.width % c.heads !== 0) throw new Error(`model config ${config.name}: ${part}.width ${c.width} is not divisible by ${part}.heads ${c.heads}`);
+    if (c.width % c.heads !== 0)
+      throw new Error(`model config ${config.name}: ${part}.width ${c.width} is not divisible by ${part}.heads ${c.heads}`);
   }
   for (const part of ['vision', 'dit'] as const) {
     if (config.imageSize % config[part].patch !== 0) {

@@ -24,7 +24,12 @@ export function metaQueries(g: GraphBuilder, editFlag: Tensor, o: { queries: num
 }
 
 /** LM hidden states at the query positions [B, Q, lmWidth] → the DM's condition [B, Q, condWidth]. */
-export function connect(g: GraphBuilder, c: ConnectorConfig, queryHidden: Tensor, o: { queries: number; lmWidth: number; condWidth: number }): Tensor {
+export function connect(
+  g: GraphBuilder,
+  c: ConnectorConfig,
+  queryHidden: Tensor,
+  o: { queries: number; lmWidth: number; condWidth: number },
+): Tensor {
   return g.scope('connector', () => {
     const positions = g.param('positions', [o.queries, c.width], { kind: 'normal', std: POSITION_STD });
     const x = g.add(linear(g, queryHidden, o.lmWidth, c.width, 'in'), positions);

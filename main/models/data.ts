@@ -76,7 +76,11 @@ export function dmExample(kind: DmKind, rng: Rng, size: number): DmExample {
     case 'reason_generate': {
       const vague = sampleVaguePrompt(rng);
       const target = image(sampleSceneForSpec(vague.rewriteSpec, rng), size);
-      return { text: `${formats.think(vague.text)} ${formats.thinkCompletion(vague.reasoning, vague.rewrite)}`, querySet: 'generate', target };
+      return {
+        text: `${formats.think(vague.text)} ${formats.thinkCompletion(vague.reasoning, vague.rewrite)}`,
+        querySet: 'generate',
+        target,
+      };
     }
   }
 }
@@ -101,9 +105,17 @@ export function lmExample(kind: LmKind, rng: Rng, size: number): LmExample {
       const example = sampleReflection(rng);
       // A third of the critiques are of right images, so "the image matches" is learnt too.
       if (rng.next() < 1 / 3) {
-        return { image: image(example.rightScene, size), prompt: formats.critique(example.prompt), completion: formats.critiqueCompletion(CORRECT_CRITIQUE, NO_FIX) };
+        return {
+          image: image(example.rightScene, size),
+          prompt: formats.critique(example.prompt),
+          completion: formats.critiqueCompletion(CORRECT_CRITIQUE, NO_FIX),
+        };
       }
-      return { image: image(example.wrongScene, size), prompt: formats.critique(example.prompt), completion: formats.critiqueCompletion(example.critique, example.fix) };
+      return {
+        image: image(example.wrongScene, size),
+        prompt: formats.critique(example.prompt),
+        completion: formats.critiqueCompletion(example.critique, example.fix),
+      };
     }
   }
 }

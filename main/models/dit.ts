@@ -55,7 +55,10 @@ export function ditVelocity(g: GraphBuilder, c: DitConfig, inputs: DitInputs, o:
         const [shift1, scale1, gate1, shift2, scale2, gate2] = g.split(mod, 6, -1);
         const attnIn = modulate(g, plainLayerNorm(g, x, D), shift1!, scale1!);
         let h = g.add(x, g.mul(gate1!, selfAttention(g, attnIn, { width: D, heads: c.heads, name: 'attn', outScale }).out));
-        h = g.add(h, crossAttention(g, plainLayerNorm(g, h, D), inputs.cond, { width: D, contextWidth: c.condWidth, heads: c.heads, name: 'cross' }));
+        h = g.add(
+          h,
+          crossAttention(g, plainLayerNorm(g, h, D), inputs.cond, { width: D, contextWidth: c.condWidth, heads: c.heads, name: 'cross' }),
+        );
         const mlpIn = modulate(g, plainLayerNorm(g, h, D), shift2!, scale2!);
         return g.add(h, g.mul(gate2!, swiglu(g, mlpIn, D, c.mlpHidden, 'mlp', outScale)));
       });

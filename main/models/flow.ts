@@ -270,7 +270,10 @@ export function sdeSampleGraph(
 }
 
 /** The step's Gaussian: mean x + [v + sigma²/(2t)·(x + (1-t)·v)]·dt [B, N, C] and std sigma·sqrt(|dt|) [B, 1, 1]. */
-function sdeMoments(g: GraphBuilder, inputs: { x: Tensor; v: Tensor; t: Tensor; dt: Tensor; sigma: Tensor }): { mean: Tensor; std: Tensor } {
+function sdeMoments(
+  g: GraphBuilder,
+  inputs: { x: Tensor; v: Tensor; t: Tensor; dt: Tensor; sigma: Tensor },
+): { mean: Tensor; std: Tensor } {
   const { x, v } = inputs;
   const col = (s: Tensor) => g.unsqueeze(s, [1, 2]); // [B] → [B, 1, 1]
   const t = col(inputs.t);

@@ -36,12 +36,21 @@ export function between(text: string, open: string, close: string): string | und
   if (start < 0) return undefined;
   const from = start + open.length;
   const end = text.indexOf(close, from);
-  return (end < 0 ? text.slice(from) : text.slice(from, end)).replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+  return (end < 0 ? text.slice(from) : text.slice(from, end))
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** Reads a completion of the reasoning or critique formats: the thinking and the answer. */
 export function parseCompletion(completion: string): { thinking?: string; answer?: string } {
-  const thinking = completion.includes('</think>') ? completion.slice(0, completion.indexOf('</think>')).replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim() : undefined;
+  const thinking = completion.includes('</think>')
+    ? completion
+        .slice(0, completion.indexOf('</think>'))
+        .replace(/<[^>]+>/g, ' ')
+        .replace(/\s+/g, ' ')
+        .trim()
+    : undefined;
   const answer = between(completion, '<answer>', '</answer>');
   const out: { thinking?: string; answer?: string } = {};
   if (thinking !== undefined) out.thinking = thinking;
@@ -57,9 +66,14 @@ export function parseCompletion(completion: string): { thinking?: string; answer
  */
 export function readCritique(completion: string): { critique: string; verdict: CritiqueVerdict; fix: string } {
   const { thinking, answer } = parseCompletion(completion);
-  const plain = (text: string) => text.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim();
+  const plain = (text: string) =>
+    text
+      .replace(/<[^>]+>/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim();
   const words = (text: string) => splitWords(text).join(' ');
   const critique = thinking ?? plain(completion);
-  const verdict: CritiqueVerdict = words(critique) === words(CORRECT_CRITIQUE) || (answer !== undefined && words(answer) === words(NO_FIX)) ? 'correct' : 'wrong';
+  const verdict: CritiqueVerdict =
+    words(critique) === words(CORRECT_CRITIQUE) || (answer !== undefined && words(answer) === words(NO_FIX)) ? 'correct' : 'wrong';
   return { critique, verdict, fix: verdict === 'correct' ? '' : answer || critique };
 }

@@ -44,10 +44,16 @@ test('the model generator is registered and runs every kind of ShapeEval task', 
     await assert.rejects(generator.textToImage!([{ ...request, width: 64, height: 64 }]), /draws 32x32 images/);
     // Reflection: the first image is the single-shot image of the seed; every round's critique is read as the
     // RL reflect scenario reads it, and a 'wrong' one is refined (one image more).
-    const [cycle, short] = await generator.reflect!([{ ...request, rounds: 2 }, { ...request, seed: 6, rounds: 1 }]);
+    const [cycle, short] = await generator.reflect!([
+      { ...request, rounds: 2 },
+      { ...request, seed: 6, rounds: 1 },
+    ]);
     assert.deepEqual(cycle!.images[0]!.data, a!.data);
     assert.deepEqual(short!.images[0]!.data, other!.data);
-    for (const [c, k] of [[cycle!, 2], [short!, 1]] as const) {
+    for (const [c, k] of [
+      [cycle!, 2],
+      [short!, 1],
+    ] as const) {
       assert.ok(c.rounds.length >= 1 && c.rounds.length <= k);
       assert.equal(c.images.length, 1 + c.rounds.filter((r) => r.verdict === 'wrong').length);
       for (const r of c.rounds) {

@@ -40,7 +40,10 @@ export interface ModelGeneratorOptions {
 }
 
 export async function createModelGenerator(options: ModelGeneratorOptions = {}): Promise<Generator & { model: UnifiedModel }> {
-  const { model, metadata } = UnifiedModel.load(options.checkpoint ?? DEFAULT_CHECKPOINT, { threads: options.threads ?? 2, ...(options.provider ? { provider: options.provider } : {}) });
+  const { model, metadata } = UnifiedModel.load(options.checkpoint ?? DEFAULT_CHECKPOINT, {
+    threads: options.threads ?? 2,
+    ...(options.provider ? { provider: options.provider } : {}),
+  });
   const steps = options.steps ?? 40;
   // A checkpoint may recommend how to sample it (the shipped base does); an explicit option wins, else 1.
   const recommended = (option: number | undefined, key: string, what: string): number => {
@@ -79,7 +82,12 @@ export async function createModelGenerator(options: ModelGeneratorOptions = {}):
     (await sampleText(model, prompts, { maxTokens, temperature, seed: 0 })).texts;
   /** The reasoning completion of each vague prompt (`... </think> <answer> REWRITE </answer>`), cut at <eos>. */
   const reason = async (prompts: string[]) =>
-    (await decode(prompts.map((p) => ({ text: formats.think(p) })), model.config.textLength)).map((c) => c.replace(/<eos>.*$/, '').trim());
+    (
+      await decode(
+        prompts.map((p) => ({ text: formats.think(p) })),
+        model.config.textLength,
+      )
+    ).map((c) => c.replace(/<eos>.*$/, '').trim());
 
   return {
     name: 'model',
@@ -92,17 +100,34 @@ export async function createModelGenerator(options: ModelGeneratorOptions = {}):
         const completions = await reason(requests.map((r) => r.prompt));
         texts = requests.map((r, i) => `${formats.think(r.prompt)} ${completions[i]!}`);
       }
-      return draw(texts.map((text) => ({ text, querySet: 'generate' })), requests.map((r) => r.seed));
+      return draw(
+        texts.map((text) => ({ text, querySet: 'generate' })),
+        requests.map((r) => r.seed),
+      );
     },
     async edit(requests) {
-      return draw(requests.map((r) => ({ text: formats.edit(r.instruction), querySet: 'edit', source: asFloat(r.source) })), requests.map((r) => r.seed));
+      return draw(
+        requests.map((r) => ({ text: formats.edit(r.instruction), querySet: 'edit', source: asFloat(r.source) })),
+        requests.map((r) => r.seed),
+      );
     },
     async answer(requests) {
-      const texts = await decode(requests.map((r) => ({ text: formats.question(r.question), image: asFloat(r.image) })), 8);
-      return texts.map((t) => t.split('</answer>')[0]!.replace(/<[^>]+>/g, ' ').trim());
+      const texts = await decode(
+        requests.map((r) => ({ text: formats.question(r.question), image: asFloat(r.image) })),
+        8,
+      );
+      return texts.map((t) =>
+        t
+          .split('</answer>')[0]!
+          .replace(/<[^>]+>/g, ' ')
+          .trim(),
+      );
     },
     async critique(requests) {
-      const texts = await decode(requests.map((r) => ({ text: formats.critique(r.prompt), image: asFloat(r.image) })), 64);
+      const texts = await decode(
+        requests.map((r) => ({ text: formats.critique(r.prompt), image: asFloat(r.image) })),
+        64,
+      );
       return texts.map((t) => parseCompletion(t).thinking ?? t.replace(/<[^>]+>/g, ' ').trim());
     },
     async rewrite(requests) {
@@ -112,7 +137,11 @@ export async function createModelGenerator(options: ModelGeneratorOptions = {}):
       requests.forEach((r) => checkSize(r.width, r.height));
       // The first image is the single-shot image of the request's seed; refinement k uses turn k of that seed.
       return reflectCycles(requests, {
-        draw: (prompts, round, which) => draw(prompts, which.map((i) => (round === 0 ? requests[i]!.seed : mixSeeds(requests[i]!.seed, round)))),
+        draw: (prompts, round, which) =>
+          draw(
+            prompts,
+            which.map((i) => (round === 0 ? requests[i]!.seed : mixSeeds(requests[i]!.seed, round))),
+          ),
         decode: (prompts) => decode(prompts, model.config.textLength),
       });
     },
@@ -150,4 +179,3 @@ registerGenerator('model', 'the unified model (shipped base weights, or --checkp
   }
   return createModelGenerator(o);
 });
-

@@ -68,8 +68,16 @@ export function configOfManifest(m: ModelManifest): ModelConfig {
 function contractSizes(config: ModelConfig, vocab: number): ContractSizes {
   const l = layoutOf(config);
   return {
-    P: l.imageTokens, Dv: l.visionPatchDim, D: config.lm.width, Q: config.queries, Dc: config.dit.condWidth,
-    N: l.ditTokens, Dp: l.ditPatchDim, V: vocab, H: config.lm.heads, dh: config.lm.width / config.lm.heads,
+    P: l.imageTokens,
+    Dv: l.visionPatchDim,
+    D: config.lm.width,
+    Q: config.queries,
+    Dc: config.dit.condWidth,
+    N: l.ditTokens,
+    Dp: l.ditPatchDim,
+    V: vocab,
+    H: config.lm.heads,
+    dh: config.lm.width / config.lm.heads,
   };
 }
 
@@ -88,13 +96,16 @@ function readManifest(dir: string, problems: string[]): ModelManifest | undefine
   }
   const m = raw as Partial<ModelManifest>;
   const before = problems.length;
-  if (typeof m.name !== 'string' || !/^[\w.-]+$/.test(m.name)) problems.push(`${MANIFEST_FILE}: name must be letters, digits, '.', '-' or '_', got ${JSON.stringify(m.name)}`);
+  if (typeof m.name !== 'string' || !/^[\w.-]+$/.test(m.name))
+    problems.push(`${MANIFEST_FILE}: name must be letters, digits, '.', '-' or '_', got ${JSON.stringify(m.name)}`);
   const integer = (value: unknown, field: string) => {
-    if (!Number.isInteger(value) || (value as number) <= 0) problems.push(`${MANIFEST_FILE}: ${field} must be a positive integer, got ${JSON.stringify(value)}`);
+    if (!Number.isInteger(value) || (value as number) <= 0)
+      problems.push(`${MANIFEST_FILE}: ${field} must be a positive integer, got ${JSON.stringify(value)}`);
   };
   for (const field of ['imageSize', 'textLength', 'queries', 'visionPatch', 'ditPatch', 'condWidth'] as const) integer(m[field], field);
   for (const field of ['width', 'heads', 'layers'] as const) integer(m.lm?.[field], `lm.${field}`);
-  if ((m.tokenizer ?? 'shapeworld') !== 'shapeworld') problems.push(`${MANIFEST_FILE}: tokenizer must be 'shapeworld', got ${JSON.stringify(m.tokenizer)}`);
+  if ((m.tokenizer ?? 'shapeworld') !== 'shapeworld')
+    problems.push(`${MANIFEST_FILE}: tokenizer must be 'shapeworld', got ${JSON.stringify(m.tokenizer)}`);
   if (problems.length > before) return undefined;
   try {
     configOfManifest(m as ModelManifest);
@@ -120,21 +131,29 @@ function checkValue(where: string, declared: ValueInfoProto | undefined, want: C
   if (dtype !== want.dtype) problems.push(`${where} '${want.name}' is ${dtype ?? 'untyped'}, expected ${want.dtype}`);
   const dims = dimsOf(declared);
   if (!dims) return problems;
-  if (dims.length !== want.dims.length) return [...problems, `${where} '${want.name}' has rank ${dims.length} [${dims.join(', ')}], expected ${shape}`];
+  if (dims.length !== want.dims.length)
+    return [...problems, `${where} '${want.name}' has rank ${dims.length} [${dims.join(', ')}], expected ${shape}`];
   want.dims.forEach((d, i) => {
     const got = dims[i];
     if (typeof got !== 'number') return; // symbolic in the file: checked when it runs
-    if ('varies' in d) problems.push(`${where} '${want.name}' dim ${i} is fixed at ${got}, but ${d.varies} varies between calls: export it as a dynamic axis`);
+    if ('varies' in d)
+      problems.push(
+        `${where} '${want.name}' dim ${i} is fixed at ${got}, but ${d.varies} varies between calls: export it as a dynamic axis`,
+      );
     else {
       const expected = 'fixed' in d ? sizes[d.fixed] : d.exactly;
-      if (got !== expected) problems.push(`${where} '${want.name}' dim ${i} is ${got}, expected ${'fixed' in d ? `${d.fixed} = ${expected}` : expected} (${shape})`);
+      if (got !== expected)
+        problems.push(
+          `${where} '${want.name}' dim ${i} is ${got}, expected ${'fixed' in d ? `${d.fixed} = ${expected}` : expected} (${shape})`,
+        );
     }
   });
   return problems;
 }
 
 function contractOf(spec: GraphFile, layers: number): { inputs: ContractValue[]; outputs: ContractValue[] } {
-  const expand = (values: ContractValue[]) => Array.from({ length: layers }, (_, i) => values.map((v) => ({ ...v, name: `${v.name}${i}` }))).flat();
+  const expand = (values: ContractValue[]) =>
+    Array.from({ length: layers }, (_, i) => values.map((v) => ({ ...v, name: `${v.name}${i}` }))).flat();
   return {
     inputs: [...spec.inputs, ...expand(spec.perLayer?.inputs ?? [])],
     outputs: [...spec.outputs, ...expand(spec.perLayer?.outputs ?? [])],
@@ -173,14 +192,19 @@ export function validateModelDir(dir: string): ModelDirReport & { graphs?: Recor
     for (const want of contract.inputs) problems.push(...checkValue(`${spec.file}: input`, inputs.get(want.name), want, sizes));
     for (const want of contract.outputs) problems.push(...checkValue(`${spec.file}: output`, outputs.get(want.name), want, sizes));
     const known = new Set(contract.inputs.map((v) => v.name));
-    for (const name of inputs.keys()) if (!known.has(name)) problems.push(`${spec.file}: input '${name}' is not one the app feeds (it feeds ${[...known].join(', ')})`);
+    for (const name of inputs.keys())
+      if (!known.has(name)) problems.push(`${spec.file}: input '${name}' is not one the app feeds (it feeds ${[...known].join(', ')})`);
     for (const node of model.graph.node) {
-      if (node.attribute.some((a) => a.g)) problems.push(`${spec.file}: node '${node.name}' (${node.opType}) has a subgraph; control flow is not supported`);
+      if (node.attribute.some((a) => a.g))
+        problems.push(`${spec.file}: node '${node.name}' (${node.opType}) has a subgraph; control flow is not supported`);
     }
     const untrainable = [...new Set(model.graph.node.filter((n) => !RULES[n.opType]).map((n) => n.opType))];
-    if (untrainable.length > 0) warnings.push(`${spec.file}: no gradient rule for ${untrainable.join(', ')}: evaluation works, training through these ops does not`);
+    if (untrainable.length > 0)
+      warnings.push(`${spec.file}: no gradient rule for ${untrainable.join(', ')}: evaluation works, training through these ops does not`);
     for (const s of sharedInitializers(model)) {
-      warnings.push(`${spec.file}: initializer '${s.initializer}' is shared by ${[...s.aliases, ...s.scopes].join(', ')}: they train as one tensor (torch merges identical tensors; export trained or perturbed weights to keep them apart)`);
+      warnings.push(
+        `${spec.file}: initializer '${s.initializer}' is shared by ${[...s.aliases, ...s.scopes].join(', ')}: they train as one tensor (torch merges identical tensors; export trained or perturbed weights to keep them apart)`,
+      );
     }
     // The LM's graphs share parameters by name: the same name must hold the same tensor everywhere.
     for (const init of model.graph.initializer.filter(isParameterInitializer)) {
@@ -190,7 +214,9 @@ export function validateModelDir(dir: string): ModelDirReport & { graphs?: Recor
       const seen = shared.get(key);
       if (!seen) shared.set(key, { file: spec.file, dims, values });
       else if (seen.dims !== dims || seen.values.some((v, i) => v !== values[i])) {
-        problems.push(`${spec.file}: parameter '${init.name}' differs from the one of the same name in ${seen.file} (the ${spec.part} graphs must share their parameters by name)`);
+        problems.push(
+          `${spec.file}: parameter '${init.name}' differs from the one of the same name in ${seen.file} (the ${spec.part} graphs must share their parameters by name)`,
+        );
       }
     }
   }
@@ -198,10 +224,22 @@ export function validateModelDir(dir: string): ModelDirReport & { graphs?: Recor
 }
 
 /** The model directory's graphs and sizes, or an error listing every problem. */
-export function loadModelDir(dir: string): { manifest: ModelManifest; config: ModelConfig; tokenizer: Tokenizer; graphs: Record<string, ModelProto>; warnings: string[] } {
+export function loadModelDir(dir: string): {
+  manifest: ModelManifest;
+  config: ModelConfig;
+  tokenizer: Tokenizer;
+  graphs: Record<string, ModelProto>;
+  warnings: string[];
+} {
   const report = validateModelDir(dir);
   if (!report.graphs || !report.manifest) throw new Error(`${dir} is not a usable model:\n  ${report.problems.join('\n  ')}`);
-  return { manifest: report.manifest, config: configOfManifest(report.manifest), tokenizer: shapeWorldTokenizer(), graphs: report.graphs, warnings: report.warnings };
+  return {
+    manifest: report.manifest,
+    config: configOfManifest(report.manifest),
+    tokenizer: shapeWorldTokenizer(),
+    graphs: report.graphs,
+    warnings: report.warnings,
+  };
 }
 
 /** Parameters of the files (initial values from the files), one per `<part>/<initializer>`. */
@@ -210,7 +248,13 @@ export function importedParamSpecs(graphs: Readonly<Record<string, ModelProto>>)
   for (const spec of GRAPH_FILES) {
     for (const init of graphs[spec.file]!.graph.initializer.filter(isParameterInitializer)) {
       const name = `${spec.part}/${init.name}`;
-      if (!specs.has(name)) specs.set(name, { name, shape: [...init.dims], group: spec.part, init: { kind: 'values', data: Float32Array.from(tensorValues(init) as Float32Array) } });
+      if (!specs.has(name))
+        specs.set(name, {
+          name,
+          shape: [...init.dims],
+          group: spec.part,
+          init: { kind: 'values', data: Float32Array.from(tensorValues(init) as Float32Array) },
+        });
     }
   }
   return [...specs.values()];
@@ -228,12 +272,25 @@ export function importedParts(graphs: Readonly<Record<string, ModelProto>>, conf
     queries: (g, editFlag) => run(g, 'queries.onnx', { edit_flag: editFlag }).queries!,
     lm: (g, inputs) => {
       // Text-only passes have no query slots: an empty [B, 0, D] tensor.
-      const queries = inputs.queries ?? g.constantOfShape(g.concat([g.slice(g.op('Shape', [inputs.textIds])[0]!, [0], [1]), g.ints([0, config.lm.width])], 0), 0);
-      const out = run(g, 'lm.onnx', { image_tokens: inputs.imageTokens, text_ids: inputs.textIds, queries, positions: inputs.positions, bias: inputs.bias });
+      const queries =
+        inputs.queries ??
+        g.constantOfShape(g.concat([g.slice(g.op('Shape', [inputs.textIds])[0]!, [0], [1]), g.ints([0, config.lm.width])], 0), 0);
+      const out = run(g, 'lm.onnx', {
+        image_tokens: inputs.imageTokens,
+        text_ids: inputs.textIds,
+        queries,
+        positions: inputs.positions,
+        bias: inputs.bias,
+      });
       return { hidden: out.hidden!, cache: cacheOf(out) };
     },
     lmStep: (g, inputs) => {
-      const past = Object.fromEntries(inputs.past.flatMap((kv, i) => [[`past_k${i}`, kv.k], [`past_v${i}`, kv.v]]));
+      const past = Object.fromEntries(
+        inputs.past.flatMap((kv, i) => [
+          [`past_k${i}`, kv.k],
+          [`past_v${i}`, kv.v],
+        ]),
+      );
       const out = run(g, 'lm_step.onnx', { token_ids: inputs.tokenIds, positions: inputs.positions, bias: inputs.bias, ...past });
       return { logits: out.logits!, cache: cacheOf(out) };
     },

@@ -12,7 +12,11 @@ export function matmulFlops(model: ModelProto): number {
   const dims = new Map<string, number[]>();
   for (const v of [...model.graph.input, ...model.graph.valueInfo, ...model.graph.output]) {
     const shape = v.type?.tensorType?.shape;
-    if (shape) dims.set(v.name, shape.map((d) => d.dimValue ?? NaN));
+    if (shape)
+      dims.set(
+        v.name,
+        shape.map((d) => d.dimValue ?? NaN),
+      );
   }
   for (const init of model.graph.initializer) dims.set(init.name, [...init.dims]);
   let flops = 0;
@@ -94,7 +98,10 @@ export interface SpeedReport {
  * KV-cached decoding of 8 reasoning rows at temperature 1 (up to 32 tokens; tokens/s counts the tokens written).
  */
 export async function measureSpeed(model: UnifiedModel, repeats = 5): Promise<SpeedReport> {
-  const group = Array.from({ length: 8 }, () => ({ text: formats.generate('a red circle left of a blue square'), querySet: 'generate' as const }));
+  const group = Array.from({ length: 8 }, () => ({
+    text: formats.generate('a red circle left of a blue square'),
+    querySet: 'generate' as const,
+  }));
   const median = async (run: (i: number) => Promise<unknown>): Promise<number> => {
     await run(-1);
     const times: number[] = [];

@@ -31,7 +31,10 @@ export interface LmInputs {
 
 /** Token embedding. [B, L] int64 → [B, L, D] */
 export function embedTokens(g: GraphBuilder, shape: LmShape, ids: Tensor): Tensor {
-  return g.gather(g.scope('lm', () => g.param('embed', [shape.vocabSize, shape.config.width], { kind: 'normal', std: INIT_STD })), ids);
+  return g.gather(
+    g.scope('lm', () => g.param('embed', [shape.vocabSize, shape.config.width], { kind: 'normal', std: INIT_STD })),
+    ids,
+  );
 }
 
 function positionTable(g: GraphBuilder, shape: LmShape): Tensor {

@@ -134,7 +134,13 @@ test('the SDE sampler records the log-probs and means a recomputation gives', as
   }
   // Another sample is less likely under this step's Gaussian than the one drawn from it.
   const other = await sampleImages(model, prompts, { sampler: 'sde', steps: 4, seed: 3 });
-  const swapped = { ...samples, trajectory: { ...trajectory, latents: [...trajectory.latents.slice(0, 2), other.trajectory!.latents[1]!, ...trajectory.latents.slice(2)] } };
+  const swapped = {
+    ...samples,
+    trajectory: {
+      ...trajectory,
+      latents: [...trajectory.latents.slice(0, 2), other.trajectory!.latents[1]!, ...trajectory.latents.slice(2)],
+    },
+  };
   const { logProb } = await sdeStepLogProbs(model, swapped, 1);
   assert.ok(logProb[0]! < trajectory.logProbs[1]![0]!);
 });
@@ -161,7 +167,10 @@ test('the resident sampler (one graph per SDE step) draws the trajectory the hos
     const window = { start: 1, size: 2 };
     const hostWindow = (await sampleImages(model, prompts, { sampler: 'sde', steps: 4, seed: 5, window })).trajectory!;
     const chainedWindow = (await sampleImages(resident, prompts, { sampler: 'sde', steps: 4, seed: 5, window })).trajectory!;
-    assert.deepEqual([...chainedWindow.stds].map((s) => s > 0), [false, true, true, false]);
+    assert.deepEqual(
+      [...chainedWindow.stds].map((s) => s > 0),
+      [false, true, true, false],
+    );
     assert.deepEqual(chainedWindow.stds, hostWindow.stds);
     for (let k = 0; k < 4; k++) {
       assert.ok(maxAbsDiff(chainedWindow.latents[k + 1]!, hostWindow.latents[k + 1]!) < 1e-5, `windowed latents ${k + 1}`);

@@ -6,7 +6,16 @@ import { Rng } from '../engine/runtime/rng.ts';
 import { getPreset, layoutOf } from './config.ts';
 import { captionOf } from './data.ts';
 import {
-  flowPair, gaussianLogProb, sampleOde, sampleSde, sdeMean, sdeSigma, sdeStd, timeGrid, trainableSteps, windowStart,
+  flowPair,
+  gaussianLogProb,
+  sampleOde,
+  sampleSde,
+  sdeMean,
+  sdeSigma,
+  sdeStd,
+  timeGrid,
+  trainableSteps,
+  windowStart,
 } from './flow.ts';
 import { formats, parseCompletion } from './formats.ts';
 import { imagesToPatches, patchesToImages } from './patches.ts';
@@ -32,10 +41,15 @@ test('packing: image slots, right padding, positions over real tokens, causal bi
   const { imageTokens: P } = layoutOf(config);
   const Q = config.queries;
   const image = new Float32Array(config.imageSize ** 2 * 3).fill(1);
-  const packed = packSequences(config, tokenizer, [
-    { text: [1, 20, 21], querySet: 'generate', image },
-    { text: [1, 22], querySet: 'edit' },
-  ], { withQueries: true });
+  const packed = packSequences(
+    config,
+    tokenizer,
+    [
+      { text: [1, 20, 21], querySet: 'generate', image },
+      { text: [1, 22], querySet: 'edit' },
+    ],
+    { withQueries: true },
+  );
   const L = 3;
   const T = P + L + Q;
   assert.equal(packed.length, T);
@@ -62,8 +76,16 @@ test('packing: image slots, right padding, positions over real tokens, causal bi
 
 test('next-token targets put weight 1/count on the token after each scored position', () => {
   const config = getPreset('nano');
-  const texts = [[1, 20, 21, 2], [1, 22]];
-  const packed = packSequences(config, tokenizer, texts.map((text) => ({ text })), { withQueries: false });
+  const texts = [
+    [1, 20, 21, 2],
+    [1, 22],
+  ];
+  const packed = packSequences(
+    config,
+    tokenizer,
+    texts.map((text) => ({ text })),
+    { withQueries: false },
+  );
   const V = tokenizer.vocabSize;
   const { targets, count } = nextTokenTargets(packed, texts, [2, 1], V);
   assert.equal(count, 3); // tokens 21 and 2 of row 0, token 22 of row 1
@@ -132,10 +154,14 @@ test("windowed SDE: the noise only inside the window, the ODE step outside; no w
   assert.deepEqual(trainableSteps(windowed.stds), [2, 3]);
   // ODE steps: the Euler sampler's states (recorded as sampleOde asks for velocities), std 0, log-prob 0.
   const odeStates: Float32Array[] = [];
-  await sampleOde(async (x, t) => {
-    odeStates.push(x.slice());
-    return velocity(x, t);
-  }, noise, 6);
+  await sampleOde(
+    async (x, t) => {
+      odeStates.push(x.slice());
+      return velocity(x, t);
+    },
+    noise,
+    6,
+  );
   for (let k = 0; k <= 2; k++) assert.deepEqual(windowed.latents[k], odeStates[k], `state ${k} is the ODE's`);
   for (const k of [0, 1, 4, 5]) {
     assert.equal(windowed.stds[k], 0);
@@ -171,7 +197,11 @@ test("windowed SDE: the noise only inside the window, the ODE step outside; no w
 test("windowStart: a fixed start as given; 'random' from the step's seed, in the first half of the trajectory", () => {
   assert.equal(windowStart({ size: 3, start: 4 }, 123, 10), 4);
   const starts = Array.from({ length: 400 }, (_, seed) => windowStart({ size: 2, start: 'random' }, seed, 10));
-  assert.deepEqual(starts, Array.from({ length: 400 }, (_, seed) => windowStart({ size: 2, start: 'random' }, seed, 10)), 'deterministic');
+  assert.deepEqual(
+    starts,
+    Array.from({ length: 400 }, (_, seed) => windowStart({ size: 2, start: 'random' }, seed, 10)),
+    'deterministic',
+  );
   // steps 10, size 2: starts 0..3, so the window ends by step 5 (Flow-GRPO's range (0, steps // 2))
   assert.deepEqual([...new Set(starts)].sort(), [0, 1, 2, 3]);
   for (let s = 0; s <= 3; s++) assert.ok(starts.filter((x) => x === s).length > 60, `start ${s} is drawn about a quarter of the time`);
@@ -194,10 +224,13 @@ test('formats: completions parse into thinking and answer; captions list every o
   const completion = formats.thinkCompletion('A round shape is a circle. So: a red circle.', 'a red circle');
   assert.deepEqual(parseCompletion(completion), { thinking: 'A round shape is a circle. So: a red circle.', answer: 'a red circle' });
   assert.deepEqual(parseCompletion('yes </answer> <eos>'), {});
-  const scene = { background: 'grey' as const, objects: [
-    { shape: 'circle' as const, color: 'red' as const, size: 0.2, x: 0.2, y: 0.2 },
-    { shape: 'circle' as const, color: 'red' as const, size: 0.2, x: 0.7, y: 0.2 },
-    { shape: 'square' as const, color: 'blue' as const, size: 0.2, x: 0.5, y: 0.7 },
-  ] };
+  const scene = {
+    background: 'grey' as const,
+    objects: [
+      { shape: 'circle' as const, color: 'red' as const, size: 0.2, x: 0.2, y: 0.2 },
+      { shape: 'circle' as const, color: 'red' as const, size: 0.2, x: 0.7, y: 0.2 },
+      { shape: 'square' as const, color: 'blue' as const, size: 0.2, x: 0.5, y: 0.7 },
+    ],
+  };
   assert.equal(captionOf(scene), 'two red circles and a blue square');
 });

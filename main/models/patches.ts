@@ -48,5 +48,6 @@ export function patchesToImages(patches: Float32Array, batch: number, size: numb
 
 function checkLayout(length: number, batch: number, size: number, patch: number, what: string): void {
   if (size % patch !== 0) throw new Error(`${what}: image size ${size} is not divisible by patch ${patch}`);
-  if (length !== batch * size * size * 3) throw new Error(`${what}: got ${length} values, expected ${batch}x${size}x${size}x3 = ${batch * size * size * 3}`);
+  if (length !== batch * size * size * 3)
+    throw new Error(`${what}: got ${length} values, expected ${batch}x${size}x${size}x3 = ${batch * size * size * 3}`);
 }

@@ -44,16 +44,30 @@ test('a stopped run resumes from its checkpoint and keeps one loss curve', async
   assert.ok(existsSync(out.replace('.safetensors', '.optim.safetensors')), 'optimizer state is saved');
   const resumed = await pretrain({ preset: 'nano', dataDir: dir, out, steps: 9, threads: 1, resume: true }, quiet);
   assert.equal(resumed.steps, 9);
-  const records = readFileSync(lossCurvePath(out), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as LossRecord);
-  assert.deepEqual(records.map((r) => r.step), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  const records = readFileSync(lossCurvePath(out), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as LossRecord);
+  assert.deepEqual(
+    records.map((r) => r.step),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
   await assert.rejects(pretrain({ preset: 'base', dataDir: dir, out, steps: 10, threads: 1, resume: true }, quiet), /holds preset 'nano'/);
-  await assert.rejects(pretrain({ preset: 'nano', dataDir: dir, out: join(dir, 'none.safetensors'), steps: 2, resume: true }, quiet), /no checkpoint/);
+  await assert.rejects(
+    pretrain({ preset: 'nano', dataDir: dir, out: join(dir, 'none.safetensors'), steps: 2, resume: true }, quiet),
+    /no checkpoint/,
+  );
 });
 
 test('pretraining stops when cancelled and keeps its checkpoint', async () => {
   const out = join(dir, 'cancelled.safetensors');
   let calls = 0;
-  const ctx = { progress() {}, checkCancelled() { if (++calls > 3) throw new Error('cancelled'); } };
+  const ctx = {
+    progress() {},
+    checkCancelled() {
+      if (++calls > 3) throw new Error('cancelled');
+    },
+  };
   await assert.rejects(pretrain({ preset: 'nano', dataDir: dir, out, steps: 50, threads: 1 }, ctx), /cancelled/);
   assert.ok(existsSync(out), 'the checkpoint of the steps taken is written');
 });

@@ -84,7 +84,8 @@ export function lossCurvePath(checkpoint: string): string {
 
 export async function pretrain(options: PretrainOptions, ctx: JobContext): Promise<PretrainResult> {
   if (options.steps === undefined && options.minutes === undefined) throw new Error('pretrain: give steps or minutes (or both)');
-  if (options.steps !== undefined && (!Number.isInteger(options.steps) || options.steps < 1)) throw new Error(`pretrain: steps must be a positive integer, got ${options.steps}`);
+  if (options.steps !== undefined && (!Number.isInteger(options.steps) || options.steps < 1))
+    throw new Error(`pretrain: steps must be a positive integer, got ${options.steps}`);
   if (options.minutes !== undefined && !(options.minutes > 0)) throw new Error(`pretrain: minutes must be > 0, got ${options.minutes}`);
   const checkpoint = options.out ?? defaultCheckpointPath(options.dataDir, options.preset);
   const curve = lossCurvePath(checkpoint);
@@ -108,7 +109,8 @@ export async function pretrain(options: PretrainOptions, ctx: JobContext): Promi
     const loaded = UnifiedModel.load(checkpoint, { ...runtime, optimizer: makeOptimizer });
     model = loaded.model;
     optimizer = loaded.optimizer!;
-    if (model.config.name !== options.preset) throw new Error(`pretrain --resume: ${checkpoint} holds preset '${model.config.name}', not '${options.preset}'`);
+    if (model.config.name !== options.preset)
+      throw new Error(`pretrain --resume: ${checkpoint} holds preset '${model.config.name}', not '${options.preset}'`);
     priorSeconds = Number(loaded.metadata.trained_seconds ?? 0);
   } else {
     model = UnifiedModel.create(getPreset(options.preset), shapeWorldTokenizer(), { ...runtime, seed });
@@ -124,7 +126,15 @@ export async function pretrain(options: PretrainOptions, ctx: JobContext): Promi
   const elapsed = () => priorSeconds + (performance.now() - started) / 1000;
   const fractionDone = (step: number) => Math.max(plannedSteps ? step / plannedSteps : 0, plannedSeconds ? elapsed() / plannedSeconds : 0);
   const save = (step: number) =>
-    model.save(checkpoint, { optimizer, metadata: { step: String(step), trained_seconds: elapsed().toFixed(1), seed: String(seed), data: 'ShapeWorld (generated on the fly)' } });
+    model.save(checkpoint, {
+      optimizer,
+      metadata: {
+        step: String(step),
+        trained_seconds: elapsed().toFixed(1),
+        seed: String(seed),
+        data: 'ShapeWorld (generated on the fly)',
+      },
+    });
 
   const recent: LossRecord[] = [];
   let step = optimizer.steps;
@@ -148,17 +158,28 @@ export async function pretrain(options: PretrainOptions, ctx: JobContext): Promi
     }
     const gradNorm = clipGradNorm(grads, 1);
     progressFraction = fractionDone(stepBefore);
-    if (!Number.isFinite(gradNorm)) throw new Error(`pretrain: non-finite gradient norm at step ${stepBefore + 1} (dm loss ${dm.loss}, lm loss ${lm.loss})`);
+    if (!Number.isFinite(gradNorm))
+      throw new Error(`pretrain: non-finite gradient norm at step ${stepBefore + 1} (dm loss ${dm.loss}, lm loss ${lm.loss})`);
     const report = optimizer.step(grads);
     const step = report.step;
-    const record: LossRecord = { step, seconds: Number(elapsed().toFixed(2)), dmKind, dmLoss: dm.loss, lmKind, lmLoss: lm.loss, gradNorm, lr: report.lr.lm ?? lr };
+    const record: LossRecord = {
+      step,
+      seconds: Number(elapsed().toFixed(2)),
+      dmKind,
+      dmLoss: dm.loss,
+      lmKind,
+      lmLoss: lm.loss,
+      gradNorm,
+      lr: report.lr.lm ?? lr,
+    };
     appendFileSync(curve, JSON.stringify(record) + '\n');
     recent.push(record);
     if (recent.length > 50) recent.shift();
     const rate = (step - startStep) / ((performance.now() - started) / 1000);
-    const remaining = plannedSteps && (!plannedSeconds || (plannedSteps - step) / rate < plannedSeconds - elapsed())
-      ? (plannedSteps - step) / rate
-      : plannedSeconds! - elapsed();
+    const remaining =
+      plannedSteps && (!plannedSeconds || (plannedSteps - step) / rate < plannedSeconds - elapsed())
+        ? (plannedSteps - step) / rate
+        : plannedSeconds! - elapsed();
     ctx.progress({
       done: Math.round(fractionDone(step) * 1000),
       total: 1000,
@@ -195,10 +216,21 @@ export async function pretrain(options: PretrainOptions, ctx: JobContext): Promi
 }
 
 /** Flow-loss gradients of a batch of `kind`. */
-export async function dmGradients(model: UnifiedModel, kind: DmKind, batch: number, rng: Rng, noise: EngineRng): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
+export async function dmGradients(
+  model: UnifiedModel,
+  kind: DmKind,
+  batch: number,
+  rng: Rng,
+  noise: EngineRng,
+): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
   const config = model.config;
   const examples = Array.from({ length: batch }, () => dmExample(kind, rng, config.imageSize));
-  const packed = packSequences(config, model.tokenizer, examples.map((e) => ({ text: model.tokenizer.encode(e.text), querySet: e.querySet, ...(e.image ? { image: e.image } : {}) })), { withQueries: true });
+  const packed = packSequences(
+    config,
+    model.tokenizer,
+    examples.map((e) => ({ text: model.tokenizer.encode(e.text), querySet: e.querySet, ...(e.image ? { image: e.image } : {}) })),
+    { withQueries: true },
+  );
   const targets = concatFloat32(examples.map((e) => e.target));
   const refs = concatFloat32(examples.map((e) => e.ref ?? new Float32Array(e.target.length).fill(0.5)));
   const { ditTokens, ditPatchDim } = layoutOf(config);
@@ -217,15 +249,28 @@ export async function dmGradients(model: UnifiedModel, kind: DmKind, batch: numb
 }
 
 /** Next-token-loss gradients of a batch of `kind` (loss on the completions). */
-export async function lmGradients(model: UnifiedModel, kind: LmKind, batch: number, rng: Rng): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
+export async function lmGradients(
+  model: UnifiedModel,
+  kind: LmKind,
+  batch: number,
+  rng: Rng,
+): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
   const config: ModelConfig = model.config;
   const tok = model.tokenizer;
   const examples = Array.from({ length: batch }, () => lmExample(kind, rng, config.imageSize));
   const texts = examples.map((e) => tok.encode(`${e.prompt} ${e.completion}`));
   const lossFrom = examples.map((e) => tok.encode(e.prompt).length);
-  const packed = packSequences(config, tok, examples.map((e, i) => ({ text: texts[i]!, ...(e.image ? { image: e.image } : {}) })), { withQueries: false });
+  const packed = packSequences(
+    config,
+    tok,
+    examples.map((e, i) => ({ text: texts[i]!, ...(e.image ? { image: e.image } : {}) })),
+    { withQueries: false },
+  );
   const { targets } = nextTokenTargets(packed, texts, lossFrom, tok.vocabSize);
-  const out = await model.run('lmLoss', { ...sequenceFeeds(config, packed), targets: { data: targets, shape: [batch, packed.textLength, tok.vocabSize] } });
+  const out = await model.run('lmLoss', {
+    ...sequenceFeeds(config, packed),
+    targets: { data: targets, shape: [batch, packed.textLength, tok.vocabSize] },
+  });
   return { loss: (out.loss!.data as Float32Array)[0]!, grads: gradientsOf(model, out) };
 }
 
@@ -248,4 +293,3 @@ export function formatSeconds(seconds: number): string {
   const s = Math.round(seconds % 60);
   return m >= 60 ? `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m` : `${m}m${String(s).padStart(2, '0')}s`;
 }
-

@@ -15,19 +15,32 @@ export interface ReflectHooks {
 }
 
 /** One cycle per request: every image, and the critique of each judged image (a 'wrong' one is followed by its refinement). */
-export async function reflectCycles(requests: readonly { prompt: string; rounds: number }[], hooks: ReflectHooks): Promise<ReflectResult[]> {
-  const first = await hooks.draw(requests.map((r) => ({ text: formats.generate(r.prompt), querySet: 'generate' })), 0, requests.map((_, i) => i));
+export async function reflectCycles(
+  requests: readonly { prompt: string; rounds: number }[],
+  hooks: ReflectHooks,
+): Promise<ReflectResult[]> {
+  const first = await hooks.draw(
+    requests.map((r) => ({ text: formats.generate(r.prompt), querySet: 'generate' })),
+    0,
+    requests.map((_, i) => i),
+  );
   const out: ReflectResult[] = first.map((image) => ({ images: [image], rounds: [] }));
   const latest = (i: number) => out[i]!.images[out[i]!.images.length - 1]!;
   let active = requests.map((_, i) => i);
   for (let round = 1; active.length > 0; round++) {
     active = active.filter((i) => round <= requests[i]!.rounds);
     if (active.length === 0) break;
-    const completions = await hooks.decode(active.map((i) => ({ text: formats.critique(requests[i]!.prompt), image: toFloat(latest(i)).data })));
+    const completions = await hooks.decode(
+      active.map((i) => ({ text: formats.critique(requests[i]!.prompt), image: toFloat(latest(i)).data })),
+    );
     const refine: { i: number; fix: string }[] = [];
     active.forEach((i, j) => {
       const read = readCritique(completions[j]!);
-      out[i]!.rounds.push({ critique: completions[j]!.replace(/<eos>.*$/, '').trim(), verdict: read.verdict, ...(read.verdict === 'wrong' ? { fix: read.fix } : {}) });
+      out[i]!.rounds.push({
+        critique: completions[j]!.replace(/<eos>.*$/, '').trim(),
+        verdict: read.verdict,
+        ...(read.verdict === 'wrong' ? { fix: read.fix } : {}),
+      });
       if (read.verdict === 'wrong') refine.push({ i, fix: read.fix });
     });
     if (refine.length === 0) break;

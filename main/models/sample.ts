@@ -7,8 +7,18 @@ import type { QuerySet } from './connector.ts';
 import { layoutOf } from './config.ts';
 import * as ort from 'onnxruntime-node';
 import {
-  DEFAULT_NOISE_LEVEL, sampleOde, sampleSde, sdeSigma, sdeStd, standardNormals, timeGrid, windowTest,
-  type SdeOptions, type SdeTrajectory, type SdeWindow, type VelocityFn,
+  DEFAULT_NOISE_LEVEL,
+  sampleOde,
+  sampleSde,
+  sdeSigma,
+  sdeStd,
+  standardNormals,
+  timeGrid,
+  windowTest,
+  type SdeOptions,
+  type SdeTrajectory,
+  type SdeWindow,
+  type VelocityFn,
 } from './flow.ts';
 import { formats } from './formats.ts';
 import { imagesToPatches, patchesToImages } from './patches.ts';
@@ -59,7 +69,11 @@ export interface ImageSamples {
 
 /** The DM condition [B, Q, Dc] for formatted prompts. */
 export async function conditionFor(model: UnifiedModel, prompts: readonly ImagePrompt[]): Promise<Float32Array> {
-  const items: SequenceItem[] = prompts.map((p) => ({ text: p.ids ? [...p.ids] : model.tokenizer.encode(p.text), querySet: p.querySet, ...(p.source ? { image: p.source } : {}) }));
+  const items: SequenceItem[] = prompts.map((p) => ({
+    text: p.ids ? [...p.ids] : model.tokenizer.encode(p.text),
+    querySet: p.querySet,
+    ...(p.source ? { image: p.source } : {}),
+  }));
   const packed = packSequences(model.config, model.tokenizer, items, { withQueries: true });
   const out = await model.run('condition', sequenceFeeds(model.config, packed));
   return out.cond!.data as Float32Array;
@@ -75,7 +89,13 @@ export function referencePatches(model: UnifiedModel, prompts: readonly ImagePro
 }
 
 /** The DiT as a VelocityFn over a fixed condition and reference; CFG mixes in `uncond` when scale != 1. */
-export function velocityFn(model: UnifiedModel, batch: number, cond: Float32Array, ref: Float32Array, cfg?: { scale: number; uncond: Float32Array }): VelocityFn {
+export function velocityFn(
+  model: UnifiedModel,
+  batch: number,
+  cond: Float32Array,
+  ref: Float32Array,
+  cfg?: { scale: number; uncond: Float32Array },
+): VelocityFn {
   const { ditTokens, ditPatchDim } = layoutOf(model.config);
   const { queries, dit } = model.config;
   const guided = cfg && cfg.scale !== 1;
@@ -99,7 +119,11 @@ export function velocityFn(model: UnifiedModel, batch: number, cond: Float32Arra
 }
 
 /** Draws images for the prompts (one per prompt). */
-export async function sampleImages(model: UnifiedModel, prompts: readonly ImagePrompt[], options: ImageSampleOptions): Promise<ImageSamples> {
+export async function sampleImages(
+  model: UnifiedModel,
+  prompts: readonly ImagePrompt[],
+  options: ImageSampleOptions,
+): Promise<ImageSamples> {
   const B = prompts.length;
   if (B === 0) throw new Error('sampleImages: no prompts');
   const { ditTokens, ditPatchDim } = layoutOf(model.config);
@@ -110,20 +134,33 @@ export async function sampleImages(model: UnifiedModel, prompts: readonly ImageP
   const cond = await conditionFor(model, prompts);
   const ref = referencePatches(model, prompts);
   const scale = options.cfgScale ?? 1;
-  const uncond = scale !== 1 ? await conditionFor(model, prompts.map((p) => ({ ...p, text: p.querySet === 'edit' ? formats.edit('') : formats.generate('') }))) : undefined;
+  const uncond =
+    scale !== 1
+      ? await conditionFor(
+          model,
+          prompts.map((p) => ({ ...p, text: p.querySet === 'edit' ? formats.edit('') : formats.generate('') })),
+        )
+      : undefined;
   const velocity = velocityFn(model, B, cond, ref, uncond ? { scale, uncond } : undefined);
   const { imageSize, dit } = model.config;
   if (options.sampler === 'ode') {
     const x0 = await sampleOde(velocity, noise, options.steps, options.shift ?? 1);
     return { images: patchesToImages(x0, B, imageSize, dit.patch), cond, ref };
   }
-  if (options.rowSeeds && options.rowSeeds.length !== B) throw new Error(`sampleImages: ${options.rowSeeds.length} row seeds for ${B} prompts`);
+  if (options.rowSeeds && options.rowSeeds.length !== B)
+    throw new Error(`sampleImages: ${options.rowSeeds.length} row seeds for ${B} prompts`);
   const rowRngs = options.rowSeeds?.map((seed) => new Rng(seed));
   const sde: SdeOptions = {
-    steps: options.steps, noiseLevel: options.noiseLevel ?? DEFAULT_NOISE_LEVEL, shift: options.shift ?? 1, rng: rowRngs ?? rng,
+    steps: options.steps,
+    noiseLevel: options.noiseLevel ?? DEFAULT_NOISE_LEVEL,
+    shift: options.shift ?? 1,
+    rng: rowRngs ?? rng,
     ...(options.window ? { window: options.window } : {}),
   };
-  const trajectory = model.runtime.residentSampler && !uncond ? await sampleSdeResident(model, noise, cond, ref, B, sde) : await sampleSde(velocity, noise, B, sde);
+  const trajectory =
+    model.runtime.residentSampler && !uncond
+      ? await sampleSdeResident(model, noise, cond, ref, B, sde)
+      : await sampleSde(velocity, noise, B, sde);
   return { images: patchesToImages(trajectory.latents[options.steps]!, B, imageSize, dit.patch), cond, ref, trajectory };
 }
 
@@ -134,7 +171,14 @@ export async function sampleImages(model: UnifiedModel, prompts: readonly ImageP
  * An ODE step outside the window is the same graph with sigma 0 (its mean is then the Euler step) and z 0;
  * its log-prob (log of a zero std) is replaced by sampleSde's 0.
  */
-async function sampleSdeResident(model: UnifiedModel, noise: Float32Array, cond: Float32Array, ref: Float32Array, batch: number, options: SdeOptions): Promise<SdeTrajectory> {
+async function sampleSdeResident(
+  model: UnifiedModel,
+  noise: Float32Array,
+  cond: Float32Array,
+  ref: Float32Array,
+  batch: number,
+  options: SdeOptions,
+): Promise<SdeTrajectory> {
   const { steps, noiseLevel = DEFAULT_NOISE_LEVEL, shift = 1, rng } = options;
   const inWindow = windowTest(options.window, steps);
   const { ditTokens, ditPatchDim } = layoutOf(model.config);
@@ -199,7 +243,6 @@ export async function sdeStepLogProbs(
   return { mean: out.mean!.data as Float32Array, logProb: out.log_prob!.data as Float32Array };
 }
 
-
 // ----- text --------------------------------------------------------------------------------------------------
 
 export interface TextPrompt {
@@ -240,7 +283,12 @@ export async function sampleText(model: UnifiedModel, prompts: readonly TextProm
   const { config, tokenizer } = model;
   const rng = new Rng(options.seed);
   const promptIds = prompts.map((p) => tokenizer.encode(p.text));
-  const packed = packSequences(config, tokenizer, prompts.map((p, b) => ({ text: promptIds[b]!, ...(p.image ? { image: p.image } : {}) })), { withQueries: false });
+  const packed = packSequences(
+    config,
+    tokenizer,
+    prompts.map((p, b) => ({ text: promptIds[b]!, ...(p.image ? { image: p.image } : {}) })),
+    { withQueries: false },
+  );
   const maxNew = Math.min(options.maxTokens, config.textLength - Math.max(...promptIds.map((ids) => ids.length)));
   const V = tokenizer.vocabSize;
   const L = packed.textLength;
@@ -258,7 +306,10 @@ export async function sampleText(model: UnifiedModel, prompts: readonly TextProm
   const eos = tokenizer.specials['<eos>'];
   const pad = tokenizer.specials['<pad>'];
   // Slot validity of the prefill (image slots, real prompt tokens), extended by one valid slot per step.
-  const prefixValid = prompts.map((p, b) => [...Array.from({ length: P }, () => !!p.image), ...Array.from({ length: L }, (_, l) => l < promptIds[b]!.length)]);
+  const prefixValid = prompts.map((p, b) => [
+    ...Array.from({ length: P }, () => !!p.image),
+    ...Array.from({ length: L }, (_, l) => l < promptIds[b]!.length),
+  ]);
   const validCount = prefixValid.map((v) => v.filter(Boolean).length);
   for (let k = 0; k < maxNew; k++) {
     const chosen = new BigInt64Array(B);
@@ -286,7 +337,12 @@ export async function sampleText(model: UnifiedModel, prompts: readonly TextProm
       token_ids: { data: chosen, shape: [B, 1] },
       positions: { data: positions, shape: [B, 1] },
       bias: { data: bias, shape: [B, 1, 1, total] },
-      ...Object.fromEntries(cache.flatMap((kv, i) => [[`past_k${i}`, kv.k], [`past_v${i}`, kv.v]])),
+      ...Object.fromEntries(
+        cache.flatMap((kv, i) => [
+          [`past_k${i}`, kv.k],
+          [`past_v${i}`, kv.v],
+        ]),
+      ),
     });
     cache = cacheOf(step, config.lm.layers);
     logits = step.logits!.data as Float32Array;
@@ -338,9 +394,19 @@ export async function completionLogProbs(
   const { config, tokenizer } = model;
   const promptIds = prompts.map((p) => tokenizer.encode(p.text));
   const texts = promptIds.map((ids, b) => [...ids, ...completions[b]!]);
-  const packed = packSequences(config, tokenizer, prompts.map((p, b) => ({ text: texts[b]!, ...(p.image ? { image: p.image } : {}) })), { withQueries: false });
+  const packed = packSequences(
+    config,
+    tokenizer,
+    prompts.map((p, b) => ({ text: texts[b]!, ...(p.image ? { image: p.image } : {}) })),
+    { withQueries: false },
+  );
   const V = tokenizer.vocabSize;
-  const { targets } = nextTokenTargets(packed, texts, promptIds.map((ids) => ids.length), V);
+  const { targets } = nextTokenTargets(
+    packed,
+    texts,
+    promptIds.map((ids) => ids.length),
+    V,
+  );
   for (let i = 0; i < targets.length; i++) if (targets[i]! > 0) targets[i] = 1;
   const out = await model.run('tokenLogProbs', {
     ...sequenceFeeds(config, packed),

@@ -65,11 +65,13 @@ export function packSequences(
   const editFlag = new Float32Array(B);
   items.forEach((item, b) => {
     if (item.image) {
-      if (item.image.length !== pixels) throw new Error(`packSequences: item ${b} image has ${item.image.length} values, expected ${pixels}`);
+      if (item.image.length !== pixels)
+        throw new Error(`packSequences: item ${b} image has ${item.image.length} values, expected ${pixels}`);
       images.set(item.image, b * pixels);
     }
     item.text.forEach((id, l) => {
-      if (!Number.isInteger(id) || id < 0 || id >= tokenizer.vocabSize) throw new Error(`packSequences: item ${b} token ${l} is ${id}, outside the vocabulary`);
+      if (!Number.isInteger(id) || id < 0 || id >= tokenizer.vocabSize)
+        throw new Error(`packSequences: item ${b} token ${l} is ${id}, outside the vocabulary`);
       textIds[b * L + l] = BigInt(id);
     });
     if (o.withQueries && !item.querySet) throw new Error(`packSequences: item ${b} has no querySet but queries were requested`);
@@ -119,7 +121,12 @@ function rowValidity(P: number, L: number, Q: number, hasImage: boolean, textLen
  * Next-token targets for the text slots: `targets` [B, L, V] holds weight·one-hot(text[l+1]) at text
  * slot l for every scored token l+1 >= lossFrom[b]; the weights sum to 1 over the batch (mean NLL).
  */
-export function nextTokenTargets(packed: PackedSequences, texts: readonly (readonly number[])[], lossFrom: readonly number[], vocabSize: number): { targets: Float32Array; count: number } {
+export function nextTokenTargets(
+  packed: PackedSequences,
+  texts: readonly (readonly number[])[],
+  lossFrom: readonly number[],
+  vocabSize: number,
+): { targets: Float32Array; count: number } {
   const L = packed.textLength;
   const targets = new Float32Array(packed.batch * L * vocabSize);
   let count = 0;

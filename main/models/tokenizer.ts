@@ -3,9 +3,21 @@
 
 /** Special tokens every tokenizer of the unified model provides. */
 export const SPECIAL_TOKENS = [
-  '<pad>', '<bos>', '<eos>', '<unk>',
-  '<think>', '</think>', '<answer>', '</answer>', '<critique>', '</critique>',
-  '<img>', '<question>', '<caption>', '<edit>', '<generate>',
+  '<pad>',
+  '<bos>',
+  '<eos>',
+  '<unk>',
+  '<think>',
+  '</think>',
+  '<answer>',
+  '</answer>',
+  '<critique>',
+  '</critique>',
+  '<img>',
+  '<question>',
+  '<caption>',
+  '<edit>',
+  '<generate>',
 ] as const;
 export type SpecialToken = (typeof SPECIAL_TOKENS)[number];
 
@@ -81,7 +93,10 @@ export class WordTokenizer implements Tokenizer {
       words.push(word);
     }
     // Re-attach punctuation to the word before it.
-    return words.join(' ').replace(/ ([.,;:?!)])/g, '$1').replace(/\( /g, '(');
+    return words
+      .join(' ')
+      .replace(/ ([.,;:?!)])/g, '$1')
+      .replace(/\( /g, '(');
   }
 
   toJSON(): TokenizerJson {
@@ -101,5 +116,9 @@ export function tokenizerFromMetadata(metadata: Readonly<Record<string, string>>
 
 /** Lower-cased words, punctuation split off; special tokens stay whole. */
 export function splitWords(text: string): string[] {
-  return text.toLowerCase().replace(PUNCTUATION, ' $1 ').split(/\s+/).filter((w) => w.length > 0);
+  return text
+    .toLowerCase()
+    .replace(PUNCTUATION, ' $1 ')
+    .split(/\s+/)
+    .filter((w) => w.length > 0);
 }

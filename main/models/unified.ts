@@ -28,7 +28,8 @@ export type Part = (typeof PARTS)[number];
 
 export function partOf(paramName: string): Part {
   const prefix = paramName.slice(0, paramName.indexOf('/'));
-  if (!(PARTS as readonly string[]).includes(prefix)) throw new Error(`parameter '${paramName}' belongs to no model part (${PARTS.join(', ')})`);
+  if (!(PARTS as readonly string[]).includes(prefix))
+    throw new Error(`parameter '${paramName}' belongs to no model part (${PARTS.join(', ')})`);
   return prefix as Part;
 }
 
@@ -75,7 +76,14 @@ export class UnifiedModel {
   readonly graphsDir: string | undefined;
   private readonly sessions = new Map<string, Promise<EngineSession>>();
 
-  private constructor(config: ModelConfig, tokenizer: Tokenizer, store: ParamStore, runtime: RuntimeOptions, parts: ModelParts, graphsDir?: string) {
+  private constructor(
+    config: ModelConfig,
+    tokenizer: Tokenizer,
+    store: ParamStore,
+    runtime: RuntimeOptions,
+    parts: ModelParts,
+    graphsDir?: string,
+  ) {
     this.config = config;
     this.tokenizer = tokenizer;
     this.store = store;
@@ -103,7 +111,10 @@ export class UnifiedModel {
   }
 
   /** Loads a checkpoint written by `save` (config and tokenizer, or an imported model's graphs, travel in its metadata). */
-  static load(path: string, options: RuntimeOptions & { optimizer?: (model: UnifiedModel) => AdamW } = {}): { model: UnifiedModel; metadata: Record<string, string>; optimizer?: AdamW } {
+  static load(
+    path: string,
+    options: RuntimeOptions & { optimizer?: (model: UnifiedModel) => AdamW } = {},
+  ): { model: UnifiedModel; metadata: Record<string, string>; optimizer?: AdamW } {
     const { metadata } = readSafetensors(path);
     if (!metadata.config || !metadata.tokenizer) throw new Error(`${path}: not a unified-model checkpoint (no config/tokenizer metadata)`);
     const model = metadata.graphs
@@ -122,7 +133,11 @@ export class UnifiedModel {
 
   /** What a checkpoint needs to rebuild the model: preset, config and tokenizer, or an imported model's graph directory. */
   checkpointMetadata(): Record<string, string> {
-    const metadata: Record<string, string> = { preset: this.config.name, config: JSON.stringify(this.config), tokenizer: JSON.stringify(this.tokenizer.toJSON()) };
+    const metadata: Record<string, string> = {
+      preset: this.config.name,
+      config: JSON.stringify(this.config),
+      tokenizer: JSON.stringify(this.tokenizer.toJSON()),
+    };
     if (this.graphsDir) metadata.graphs = this.graphsDir;
     return metadata;
   }
@@ -155,10 +170,21 @@ export class UnifiedModel {
   }
 
   /** Runs any graph whose parameter inputs are named as in the store (e.g. a trainer's loss graph), cached by `key`. */
-  async runModel(key: string, build: () => ModelProto, feeds: Record<string, Feed>, fetch?: readonly string[], options: { outputsOnDevice?: boolean } = {}): Promise<Outputs> {
+  async runModel(
+    key: string,
+    build: () => ModelProto,
+    feeds: Record<string, Feed>,
+    fetch?: readonly string[],
+    options: { outputsOnDevice?: boolean } = {},
+  ): Promise<Outputs> {
     let session = this.sessions.get(key);
     if (!session) {
-      const sessionOptions = { threads: this.runtime.threads ?? 0, provider: this.runtime.provider ?? 'cpu', cache: false, outputsOnDevice: options.outputsOnDevice ?? false };
+      const sessionOptions = {
+        threads: this.runtime.threads ?? 0,
+        provider: this.runtime.provider ?? 'cpu',
+        cache: false,
+        outputsOnDevice: options.outputsOnDevice ?? false,
+      };
       session = createSession(encodeModel(build()), sessionOptions);
       this.sessions.set(key, session);
       session.catch(() => this.sessions.delete(key));
@@ -230,7 +256,13 @@ export function sequenceFeeds(config: ModelConfig, packed: PackedSequences): Rec
  * Vision → LM (with meta-queries) → connector: the DM condition [B, Q, Dc] and the LM's final hidden
  * states [B, T, D]. `editFlag` [B] picks the query set.
  */
-export function conditionSubgraph(g: GraphBuilder, parts: ModelParts, config: ModelConfig, seq: SequenceInputs, editFlag: Tensor): { cond: Tensor; hidden: Tensor } {
+export function conditionSubgraph(
+  g: GraphBuilder,
+  parts: ModelParts,
+  config: ModelConfig,
+  seq: SequenceInputs,
+  editFlag: Tensor,
+): { cond: Tensor; hidden: Tensor } {
   const { imageTokens } = layoutOf(config);
   const image = parts.vision(g, seq.visionPatches);
   const queries = parts.queries(g, editFlag); // [B, Q, D]
@@ -240,7 +272,12 @@ export function conditionSubgraph(g: GraphBuilder, parts: ModelParts, config: Mo
 }
 
 /** Vision → LM without queries: hidden states of the text slots [B, L, D] and the KV cache. */
-export function textSubgraph(g: GraphBuilder, parts: ModelParts, config: ModelConfig, seq: SequenceInputs): { textHidden: Tensor; cache: KvCache } {
+export function textSubgraph(
+  g: GraphBuilder,
+  parts: ModelParts,
+  config: ModelConfig,
+  seq: SequenceInputs,
+): { textHidden: Tensor; cache: KvCache } {
   const { imageTokens } = layoutOf(config);
   const image = parts.vision(g, seq.visionPatches);
   const { hidden, cache } = parts.lm(g, { imageTokens: image, textIds: seq.textIds, positions: seq.positions, bias: seq.bias });
@@ -251,12 +288,24 @@ export function textSubgraph(g: GraphBuilder, parts: ModelParts, config: ModelCo
  * Splits [B, T, D] states along the slots into image [B, P, D], text [B, L, D] and queries [B, Q, D]
  * (L is dynamic: read from textIds). A Split, not Slices, so the gradient works with a dynamic L.
  */
-function splitSlots(g: GraphBuilder, states: Tensor, textIds: Tensor, imageTokens: number, queries: number): { image: Tensor; text: Tensor; queries?: Tensor } {
+function splitSlots(
+  g: GraphBuilder,
+  states: Tensor,
+  textIds: Tensor,
+  imageTokens: number,
+  queries: number,
+): { image: Tensor; text: Tensor; queries?: Tensor } {
   const staticLength = textIds.shape?.[1];
   const withQueries = (sizes: Tensor[]) => (queries > 0 ? [...sizes, g.ints([queries])] : sizes);
-  const parts = typeof staticLength === 'number'
-    ? g.split(states, queries > 0 ? [imageTokens, staticLength, queries] : [imageTokens, staticLength], 1)
-    : g.splitDynamic(states, g.concat(withQueries([g.ints([imageTokens]), g.slice(g.op('Shape', [textIds])[0]!, [1], [2])]), 0), queries > 0 ? 3 : 2, 1);
+  const parts =
+    typeof staticLength === 'number'
+      ? g.split(states, queries > 0 ? [imageTokens, staticLength, queries] : [imageTokens, staticLength], 1)
+      : g.splitDynamic(
+          states,
+          g.concat(withQueries([g.ints([imageTokens]), g.slice(g.op('Shape', [textIds])[0]!, [1], [2])]), 0),
+          queries > 0 ? 3 : 2,
+          1,
+        );
   return queries > 0 ? { image: parts[0]!, text: parts[1]!, queries: parts[2]! } : { image: parts[0]!, text: parts[1]! };
 }
 
@@ -342,7 +391,9 @@ function buildGraph(kind: GraphKind, config: ModelConfig, parts: ModelParts, sha
       const cond = condInput(g, config, dims);
       const v = parts.velocity(g, { x, t, cond, ref });
       const { mean, logProb } = sdeStepGraph(g, {
-        x, v, t,
+        x,
+        v,
+        t,
         xNext: g.input('x_next', 'float32', [B, ditTokens, ditPatchDim]),
         dt: g.input('dt', 'float32', [B]),
         sigma: g.input('sigma', 'float32', [B]),
@@ -356,7 +407,9 @@ function buildGraph(kind: GraphKind, config: ModelConfig, parts: ModelParts, sha
       const cond = condInput(g, config, dims);
       const v = parts.velocity(g, { x, t, cond, ref });
       const { xNext, mean, logProb } = sdeSampleGraph(g, {
-        x, v, t,
+        x,
+        v,
+        t,
         z: g.input('z', 'float32', [B, ditTokens, ditPatchDim]),
         dt: g.input('dt', 'float32', [B]),
         sigma: g.input('sigma', 'float32', [B]),
@@ -387,4 +440,3 @@ function buildGraph(kind: GraphKind, config: ModelConfig, parts: ModelParts, sha
 function withGradients(g: GraphBuilder): ModelProto {
   return grad(g.build(), { loss: 'loss', wrt: g.params.map((p) => p.name) });
 }
-

@@ -35,7 +35,14 @@ test("mode 'none' (Dr. GRPO): advantages are r - mean in reward units, still cla
 
 test("mode 'globalStd': the group's mean, the batch's population std, by hand", () => {
   // rewards 1, 0 | 0.6, 0.4 | 0.5, 0.5: batch mean 0.5, squared deviations 0.25·2 + 0.01·2 + 0 -> std sqrt(0.52/6)
-  const b = batchAdvantages([[1, 0], [0.6, 0.4], [0.5, 0.5]], { mode: 'globalStd' });
+  const b = batchAdvantages(
+    [
+      [1, 0],
+      [0.6, 0.4],
+      [0.5, 0.5],
+    ],
+    { mode: 'globalStd' },
+  );
   const s = Math.sqrt(0.52 / 6);
   assert.ok(Math.abs(b.batchStd - s) < 1e-12);
   close(b.groups[0]!.advantages, [0.5 / (s + 1e-4), -0.5 / (s + 1e-4)]);
@@ -69,17 +76,37 @@ test("mode 'winRate': 2·(share of pairwise wins in the group, ties half) - 1, b
 });
 
 test('zero-spread groups are detected, counted and given no advantage', () => {
-  const b = batchAdvantages([[0.3, 0.3, 0.3], [0, 1, 0], [1, 1, 1], [0.1 + 0.2, 0.3, 0.3]]);
-  assert.deepEqual(b.groups.map((g) => g.zeroStd), [true, false, true, true]);
+  const b = batchAdvantages([
+    [0.3, 0.3, 0.3],
+    [0, 1, 0],
+    [1, 1, 1],
+    [0.1 + 0.2, 0.3, 0.3],
+  ]);
+  assert.deepEqual(
+    b.groups.map((g) => g.zeroStd),
+    [true, false, true, true],
+  );
   assert.equal(b.fracZeroStd, 0.75);
   assert.equal(b.trainedGroups, 1);
   assert.deepEqual(b.groups[0]!.advantages, [0, 0, 0]);
   for (const mode of ADVANTAGE_MODES) {
-    const m = batchAdvantages([[0.3, 0.3, 0.3], [0, 1, 0]], { mode });
+    const m = batchAdvantages(
+      [
+        [0.3, 0.3, 0.3],
+        [0, 1, 0],
+      ],
+      { mode },
+    );
     assert.deepEqual(m.groups[0]!.advantages, [0, 0, 0], `${mode}: a zero-spread group has no advantage`);
     assert.equal(m.trainedGroups, 1, mode);
   }
-  const equalGroups = batchAdvantages([[1, 1], [2, 2]], { mode: 'globalStd' });
+  const equalGroups = batchAdvantages(
+    [
+      [1, 1],
+      [2, 2],
+    ],
+    { mode: 'globalStd' },
+  );
   assert.equal(equalGroups.trainedGroups, 0, 'equal groups stay zero-spread under a non-zero batch std');
 });
 

@@ -18,7 +18,9 @@ export function rankQueue(store: Store, criterion: Criterion, annotator = `scrip
     });
     const distinct = [...new Set(scores)].sort((a, b) => b - a);
     store.rankings.submit({
-      groupId: group.id, annotator, durationMs: 0,
+      groupId: group.id,
+      annotator,
+      durationMs: 0,
       ranks: members.map((s, i) => ({ sampleId: s.id, rank: distinct.indexOf(scores[i]!) + 1 })),
     });
   }
@@ -26,7 +28,11 @@ export function rankQueue(store: Store, criterion: Criterion, annotator = `scrip
 }
 
 /** Keeps ranking the queue every `intervalMs` until the returned stop function is called. */
-export function startScriptedAnnotator(store: Store, criterion: Criterion, options: { runId?: number; intervalMs?: number } = {}): () => void {
+export function startScriptedAnnotator(
+  store: Store,
+  criterion: Criterion,
+  options: { runId?: number; intervalMs?: number } = {},
+): () => void {
   const timer = setInterval(() => rankQueue(store, criterion, undefined, options.runId), options.intervalMs ?? 200);
   return () => clearInterval(timer);
 }

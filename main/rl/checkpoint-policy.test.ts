@@ -11,7 +11,10 @@ test('latest N full, best and every K-th as weights only, the rest deleted', () 
   const steps = [25, 50, 75, 100, 125, 150];
   const fates = checkpointFates(steps, { keepLatest: 2, keepBest: true, snapshotEvery: 100 }, 50);
   assert.deepEqual(Object.fromEntries(fates), { 25: 'delete', 50: 'weights', 75: 'delete', 100: 'weights', 125: 'full', 150: 'full' });
-  assert.deepEqual([...checkpointFates(steps, { keepLatest: 1, keepBest: false, snapshotEvery: 0 }, 50).values()], ['delete', 'delete', 'delete', 'delete', 'delete', 'full']);
+  assert.deepEqual(
+    [...checkpointFates(steps, { keepLatest: 1, keepBest: false, snapshotEvery: 0 }, 50).values()],
+    ['delete', 'delete', 'delete', 'delete', 'delete', 'full'],
+  );
 });
 
 test('pruning a run removes files and rows by the policy and reports the bytes freed', () => {
@@ -32,10 +35,22 @@ test('pruning a run removes files and rows by the policy and reports the bytes f
     assert.equal(bestCheckpointStep(store, run.id), 20);
     const report = pruneCheckpoints(store, run.id, { keepLatest: 1, keepBest: true, snapshotEvery: 0 });
     assert.deepEqual(report, { deleted: [10, 30], weightsOnly: [20], freedBytes: 300 + 200 + 300 });
-    assert.deepEqual(store.checkpoints.list(run.id).map((c) => c.step), [20, 40]);
-    assert.deepEqual([10, 20, 30, 40].map((s) => [existsSync(join(dir, `step-${s}.safetensors`)), existsSync(optimizerPath(join(dir, `step-${s}.safetensors`)))]), [
-      [false, false], [true, false], [false, false], [true, true],
-    ]);
+    assert.deepEqual(
+      store.checkpoints.list(run.id).map((c) => c.step),
+      [20, 40],
+    );
+    assert.deepEqual(
+      [10, 20, 30, 40].map((s) => [
+        existsSync(join(dir, `step-${s}.safetensors`)),
+        existsSync(optimizerPath(join(dir, `step-${s}.safetensors`))),
+      ]),
+      [
+        [false, false],
+        [true, false],
+        [false, false],
+        [true, true],
+      ],
+    );
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -20,11 +20,13 @@ export const BEST_METRIC = 'eval/accuracy';
 /** What the policy does with each checkpoint step (`bestStep`: the checkpointed step with the best evaluation, if any). */
 export function checkpointFates(steps: readonly number[], policy: CheckpointPolicy, bestStep: number | null): Map<number, CheckpointFate> {
   const latest = new Set([...steps].sort((a, b) => b - a).slice(0, policy.keepLatest));
-  return new Map(steps.map((step) => {
-    if (latest.has(step)) return [step, 'full'];
-    const snapshot = policy.snapshotEvery > 0 && step % policy.snapshotEvery === 0;
-    return [step, snapshot || (policy.keepBest && step === bestStep) ? 'weights' : 'delete'];
-  }));
+  return new Map(
+    steps.map((step) => {
+      if (latest.has(step)) return [step, 'full'];
+      const snapshot = policy.snapshotEvery > 0 && step % policy.snapshotEvery === 0;
+      return [step, snapshot || (policy.keepBest && step === bestStep) ? 'weights' : 'delete'];
+    }),
+  );
 }
 
 /** The checkpointed step with the highest held-out evaluation (the later one on a tie), or null. */
@@ -49,7 +51,11 @@ export interface PruneReport {
 /** Applies `policy` to the checkpoints of `runId`: files removed from disk, rows of deleted ones from the store. */
 export function pruneCheckpoints(store: Store, runId: number, policy: CheckpointPolicy): PruneReport {
   const checkpoints = store.checkpoints.list(runId);
-  const fates = checkpointFates(checkpoints.map((c) => c.step), policy, policy.keepBest ? bestCheckpointStep(store, runId) : null);
+  const fates = checkpointFates(
+    checkpoints.map((c) => c.step),
+    policy,
+    policy.keepBest ? bestCheckpointStep(store, runId) : null,
+  );
   const report: PruneReport = { deleted: [], weightsOnly: [], freedBytes: 0 };
   for (const c of checkpoints) {
     const fate = fates.get(c.step)!;

@@ -27,7 +27,11 @@ test('each scenario preset trains the parts the paper trains', () => {
   assert.deepEqual(resolveTrainConfig('edit').train, ['editQueries', 'connector', 'dm']);
   assert.equal(resolveTrainConfig('edit').loss.dm.klBeta, 4e-2);
   assert.deepEqual(activeRewards(resolveTrainConfig('edit')), ['editCompliance', 'editPreservation', 'cycle', 'editMark']);
-  assert.deepEqual(activeRewards(resolveTrainConfig('edit', { edit: { cycle: false } })), ['editCompliance', 'editPreservation', 'editMark'], 'the cycle flag drops the cycle term');
+  assert.deepEqual(
+    activeRewards(resolveTrainConfig('edit', { edit: { cycle: false } })),
+    ['editCompliance', 'editPreservation', 'editMark'],
+    'the cycle flag drops the cycle term',
+  );
   assert.equal(resolveTrainConfig('reflect').reflect.rounds, 2);
   assert.throws(() => resolveTrainConfig('reflect', { reflect: { rounds: 0 } }), /config\.reflect\.rounds/);
   assert.equal(resolveTrainConfig('reflect').reflect.advantage, 'perRound');
@@ -48,28 +52,43 @@ test('people in the loop get the measured human weights unless the config sets t
   assert.deepEqual(resolveTrainConfig('t2i').rewards.humanRank, 0, 'no people, no human weight');
   for (const mode of ['sync', 'async'] as const) {
     const c = resolveTrainConfig('t2i', { human: { mode } });
-    assert.deepEqual([c.rewards.shapeEval, c.rewards.humanRank, c.rewards.preference], [1, 0.25, 0.25], `${mode}: docs/results.md's 1 : 0.25 : 0.25`);
+    assert.deepEqual(
+      [c.rewards.shapeEval, c.rewards.humanRank, c.rewards.preference],
+      [1, 0.25, 0.25],
+      `${mode}: docs/results.md's 1 : 0.25 : 0.25`,
+    );
   }
   assert.equal(resolveTrainConfig('t2i', { human: { mode: 'sync' }, rewards: { humanRank: 2 } }).rewards.humanRank, 2, 'a set weight wins');
-  assert.equal(resolveTrainConfig('t2i', { human: { mode: 'async' }, rewards: { humanRank: 0 } }).rewards.preference, 0.25, 'async may rank through the preference model alone');
-  const refused = (override: unknown, message: RegExp) => assert.throws(() => resolveTrainConfig('t2i', override), (err: unknown) => {
-    assert.ok(err instanceof ConfigError);
-    assert.equal(err.field, 'rewards.humanRank');
-    assert.match(err.message, message);
-    return true;
-  });
+  assert.equal(
+    resolveTrainConfig('t2i', { human: { mode: 'async' }, rewards: { humanRank: 0 } }).rewards.preference,
+    0.25,
+    'async may rank through the preference model alone',
+  );
+  const refused = (override: unknown, message: RegExp) =>
+    assert.throws(
+      () => resolveTrainConfig('t2i', override),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.field, 'rewards.humanRank');
+        assert.match(err.message, message);
+        return true;
+      },
+    );
   refused({ human: { mode: 'sync' }, rewards: { humanRank: 0 } }, /'sync' waits for people's rankings, but their weight is 0/);
   refused({ human: { mode: 'async' }, rewards: { humanRank: 0, preference: 0 } }, /rankings would change nothing/);
 });
 
 test('a malformed config names the field', () => {
   const bad = (override: unknown, field: string, message: RegExp) => {
-    assert.throws(() => resolveTrainConfig('t2i', override), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.equal(err.field, field);
-      assert.match(err.message, message);
-      return true;
-    });
+    assert.throws(
+      () => resolveTrainConfig('t2i', override),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.field, field);
+        assert.match(err.message, message);
+        return true;
+      },
+    );
   };
   bad({ loss: { dm: { clipRange: -1 } } }, 'loss.dm.clipRange', /config\.loss\.dm\.clipRange/);
   bad({ rollout: { groupSize: 1 } }, 'rollout.groupSize', /config\.rollout\.groupSize/);
@@ -88,7 +107,10 @@ test("loss.advantage defaults to 'groupStd'; the edit preset's is 'none'; old co
   // A run stored before the rename: its whole config as parsed then, with scaleByStd and no advantage.
   const stored = JSON.parse(JSON.stringify(resolveTrainConfig('edit'))) as { loss: Record<string, unknown> };
   delete stored.loss.advantage;
-  for (const [scaleByStd, mode] of [[false, 'none'], [true, 'groupStd']] as const) {
+  for (const [scaleByStd, mode] of [
+    [false, 'none'],
+    [true, 'groupStd'],
+  ] as const) {
     const parsed = parseTrainConfig({ ...stored, loss: { ...stored.loss, scaleByStd } });
     assert.equal(parsed.loss.advantage, mode);
     assert.ok(!('scaleByStd' in parsed.loss), 'the old name does not survive the parse');
@@ -97,12 +119,15 @@ test("loss.advantage defaults to 'groupStd'; the edit preset's is 'none'; old co
   assert.equal(resolveTrainConfig('reflect', { loss: { scaleByStd: false } }).loss.advantage, 'none');
   assert.equal(resolveTrainConfig('edit', { loss: { scaleByStd: true } }).loss.advantage, 'groupStd');
   assert.equal(resolveTrainConfig('t2i', { loss: { scaleByStd: false } }, { loss: { advantage: 'winRate' } }).loss.advantage, 'winRate');
-  assert.throws(() => resolveTrainConfig('t2i', { loss: { scaleByStd: false, advantage: 'none' } }), (err: unknown) => {
-    assert.ok(err instanceof ConfigError);
-    assert.equal(err.field, 'loss.scaleByStd');
-    assert.match(err.message, /give only loss\.advantage/);
-    return true;
-  });
+  assert.throws(
+    () => resolveTrainConfig('t2i', { loss: { scaleByStd: false, advantage: 'none' } }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.equal(err.field, 'loss.scaleByStd');
+      assert.match(err.message, /give only loss\.advantage/);
+      return true;
+    },
+  );
   assert.throws(() => resolveTrainConfig('t2i', { loss: { advantage: 'rank' } }), /config\.loss\.advantage/);
 });
 
@@ -111,12 +136,15 @@ test('rollout.sdeWindow: null by default; a window must fit in the trajectory', 
   assert.deepEqual(resolveTrainConfig('t2i', { rollout: { sdeWindow: { size: 3 } } }).rollout.sdeWindow, { size: 3, start: 'random' });
   assert.deepEqual(resolveTrainConfig('t2i', { rollout: { sdeWindow: { size: 2, start: 8 } } }).rollout.sdeWindow, { size: 2, start: 8 });
   const refused = (sdeWindow: unknown, message: RegExp) =>
-    assert.throws(() => resolveTrainConfig('t2i', { rollout: { sdeWindow } }), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.equal(err.field.startsWith('rollout.sdeWindow'), true, err.field);
-      assert.match(err.message, message);
-      return true;
-    });
+    assert.throws(
+      () => resolveTrainConfig('t2i', { rollout: { sdeWindow } }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.equal(err.field.startsWith('rollout.sdeWindow'), true, err.field);
+        assert.match(err.message, message);
+        return true;
+      },
+    );
   refused({ size: 2, start: 9 }, /ends after the trajectory's 10 steps/);
   refused({ size: 11 }, /ends after the trajectory's 10 steps/);
   refused({ size: 0 }, /config\.rollout\.sdeWindow\.size/);

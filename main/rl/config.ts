@@ -11,13 +11,28 @@ export type ModelPart = (typeof MODEL_PARTS)[number];
 
 /** Optimizer parameter group of each part: the paper gives the LM its own (smaller) learning rate. */
 export const PARAM_GROUP_OF_PART: Readonly<Record<ModelPart, 'lm' | 'dm'>> = {
-  lm: 'lm', vision: 'lm', genQueries: 'dm', editQueries: 'dm', connector: 'dm', dm: 'dm',
+  lm: 'lm',
+  vision: 'lm',
+  genQueries: 'dm',
+  editQueries: 'dm',
+  connector: 'dm',
+  dm: 'dm',
 };
 
 /** Reward components a run can weigh (rewards.ts computes them; weight 0 = not computed). */
 export const REWARD_COMPONENTS = [
-  'shapeEval', 'format', 'answer', 'humanRank', 'preference',
-  'editCompliance', 'editPreservation', 'cycle', 'improvement', 'critique', 'critiqueMark', 'editMark',
+  'shapeEval',
+  'format',
+  'answer',
+  'humanRank',
+  'preference',
+  'editCompliance',
+  'editPreservation',
+  'cycle',
+  'improvement',
+  'critique',
+  'critiqueMark',
+  'editMark',
 ] as const;
 export type RewardComponentName = (typeof REWARD_COMPONENTS)[number];
 
@@ -68,10 +83,13 @@ const rolloutSchema = z.strictObject({
    * 'random' = drawn per optimisation step from the step's seed, in the first half of the trajectory as
    * Flow-GRPO's fast config does (flow.ts windowStart).
    */
-  sdeWindow: z.strictObject({
-    size: count(1, 1000),
-    start: z.union([count(0, 999), z.literal('random')]).default('random'),
-  }).nullable().default(null),
+  sdeWindow: z
+    .strictObject({
+      size: count(1, 1000),
+      start: z.union([count(0, 999), z.literal('random')]).default('random'),
+    })
+    .nullable()
+    .default(null),
   /** Leave the last SDE step out of training: its likelihood blows up as t -> 0. */
   dropLastStep: z.boolean().default(true),
   /** LM sampling. */
@@ -235,59 +253,79 @@ const weightsShape = Object.fromEntries(REWARD_COMPONENTS.map((name) => [name, z
 
 export const trainConfigSchema = z.strictObject({
   scenario: z.enum(SCENARIOS as unknown as [Scenario, ...Scenario[]]),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).default(0),
-  model: z.strictObject({
-    /** Model preset (main/models/config.ts): 'nano' for tests, 'base' for the shipped default. */
-    preset: z.enum(['nano', 'base']).default('base'),
-    /** Start from this checkpoint instead of the shipped weights. */
-    checkpoint: z.string().min(1).nullable().default(null),
-  }).prefault({}),
-  runtime: z.strictObject({
-    provider: z.enum(EXECUTION_PROVIDERS).default('cpu'),
-    /** ORT intra-op threads; 0 = one per core. */
-    threads: count(0, 256).default(0),
-    /**
-     * The update runs the batch through the model this many samples at a time and adds up the gradients:
-     * the same update, with peak memory set by the pass instead of the batch (prompts x group size).
-     */
-    samplesPerPass: count(1, MAX_ROLLOUT_SAMPLES).default(DEFAULT_SAMPLES_PER_PASS),
-  }).prefault({}),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .default(0),
+  model: z
+    .strictObject({
+      /** Model preset (main/models/config.ts): 'nano' for tests, 'base' for the shipped default. */
+      preset: z.enum(['nano', 'base']).default('base'),
+      /** Start from this checkpoint instead of the shipped weights. */
+      checkpoint: z.string().min(1).nullable().default(null),
+    })
+    .prefault({}),
+  runtime: z
+    .strictObject({
+      provider: z.enum(EXECUTION_PROVIDERS).default('cpu'),
+      /** ORT intra-op threads; 0 = one per core. */
+      threads: count(0, 256).default(0),
+      /**
+       * The update runs the batch through the model this many samples at a time and adds up the gradients:
+       * the same update, with peak memory set by the pass instead of the batch (prompts x group size).
+       */
+      samplesPerPass: count(1, MAX_ROLLOUT_SAMPLES).default(DEFAULT_SAMPLES_PER_PASS),
+    })
+    .prefault({}),
   /** Stop after this many optimisation steps... */
   steps: count().default(100),
   /** ...or after this many minutes, whichever comes first (null = no time limit). */
   minutes: positive().nullable().default(null),
-  rollout: rolloutSchema.refine((r) => r.promptsPerStep * r.groupSize <= MAX_ROLLOUT_SAMPLES, {
-    error: (issue) => {
-      const r = issue.input as { promptsPerStep: number; groupSize: number };
-      return `promptsPerStep x groupSize is ${r.promptsPerStep * r.groupSize} samples a step; at most ${MAX_ROLLOUT_SAMPLES} samples (each holds its trajectory in memory until the update)`;
-    },
-  }).refine((r) => !r.sdeWindow || (r.sdeWindow.start === 'random' ? 0 : r.sdeWindow.start) + r.sdeWindow.size <= r.sdeSteps, {
-    path: ['sdeWindow'],
-    error: (issue) => {
-      const r = issue.input as z.output<typeof rolloutSchema>;
-      return `the SDE window (start ${r.sdeWindow!.start}, size ${r.sdeWindow!.size}) ends after the trajectory's ${r.sdeSteps} steps`;
-    },
-  }).prefault({}),
+  rollout: rolloutSchema
+    .refine((r) => r.promptsPerStep * r.groupSize <= MAX_ROLLOUT_SAMPLES, {
+      error: (issue) => {
+        const r = issue.input as { promptsPerStep: number; groupSize: number };
+        return `promptsPerStep x groupSize is ${r.promptsPerStep * r.groupSize} samples a step; at most ${MAX_ROLLOUT_SAMPLES} samples (each holds its trajectory in memory until the update)`;
+      },
+    })
+    .refine((r) => !r.sdeWindow || (r.sdeWindow.start === 'random' ? 0 : r.sdeWindow.start) + r.sdeWindow.size <= r.sdeSteps, {
+      path: ['sdeWindow'],
+      error: (issue) => {
+        const r = issue.input as z.output<typeof rolloutSchema>;
+        return `the SDE window (start ${r.sdeWindow!.start}, size ${r.sdeWindow!.size}) ends after the trajectory's ${r.sdeSteps} steps`;
+      },
+    })
+    .prefault({}),
   loss: lossSchema.prefault({}),
   optim: optimSchema.prefault({}),
   /** Parts whose parameters train; the rest stay frozen. */
-  train: z.array(z.enum(MODEL_PARTS)).min(1).refine((parts) => new Set(parts).size === parts.length, 'parts must not repeat'),
+  train: z
+    .array(z.enum(MODEL_PARTS))
+    .min(1)
+    .refine((parts) => new Set(parts).size === parts.length, 'parts must not repeat'),
   /** Weight of each reward component in the total reward (0 = off). */
-  rewards: z.strictObject(weightsShape).prefault({}).refine((w) => Object.values(w).some((v) => v !== 0), 'at least one reward weight must be non-zero'),
+  rewards: z
+    .strictObject(weightsShape)
+    .prefault({})
+    .refine((w) => Object.values(w).some((v) => v !== 0), 'at least one reward weight must be non-zero'),
   human: humanSchema.prefault({}),
   preference: preferenceSchema.prefault({}),
   /** Editing scenario. */
   edit: editSchema.prefault({}),
   /** Reflection scenario. */
   reflect: reflectSchema.prefault({}),
-  eval: z.strictObject({
-    /** Evaluate on a held-out ShapeEval subset every K steps (0 = never). */
-    every: count(0).default(10),
-    /** Euler ODE steps for evaluation images. */
-    odeSteps: count(1, 1000).default(40),
-    /** Prompts per task in the held-out subset. */
-    promptsPerTask: count().default(8),
-  }).prefault({}),
+  eval: z
+    .strictObject({
+      /** Evaluate on a held-out ShapeEval subset every K steps (0 = never). */
+      every: count(0).default(10),
+      /** Euler ODE steps for evaluation images. */
+      odeSteps: count(1, 1000).default(40),
+      /** Prompts per task in the held-out subset. */
+      promptsPerTask: count().default(8),
+    })
+    .prefault({}),
   /** Save a checkpoint every N steps (and always at stop). */
   checkpointEvery: count().default(25),
   storage: storageSchema.prefault({}),
@@ -390,7 +428,8 @@ export function parseTrainConfig(value: unknown): TrainConfig {
  * deeply, arrays and scalars replace), validated. Throws ConfigError naming the first bad field.
  */
 export function resolveTrainConfig(scenario: Scenario, ...overrides: readonly unknown[]): TrainConfig {
-  if (!SCENARIOS.includes(scenario)) throw new ConfigError('scenario', `config.scenario: must be one of ${SCENARIOS.join(', ')}, got '${String(scenario)}'`);
+  if (!SCENARIOS.includes(scenario))
+    throw new ConfigError('scenario', `config.scenario: must be one of ${SCENARIOS.join(', ')}, got '${String(scenario)}'`);
   let merged: unknown = { ...PRESETS[scenario], scenario };
   for (const [i, override] of overrides.entries()) {
     if (override === undefined) continue;
@@ -437,10 +476,16 @@ export function checkHumanWeights(config: TrainConfig): TrainConfig {
   const { mode } = config.human;
   const { humanRank, preference } = config.rewards;
   if (mode === 'sync' && humanRank === 0) {
-    throw new ConfigError('rewards.humanRank', "config.rewards.humanRank: human.mode 'sync' waits for people's rankings, but their weight is 0, so they would change nothing; give rewards.humanRank a weight (e.g. 0.25) or set human.mode to 'async' or 'off'");
+    throw new ConfigError(
+      'rewards.humanRank',
+      "config.rewards.humanRank: human.mode 'sync' waits for people's rankings, but their weight is 0, so they would change nothing; give rewards.humanRank a weight (e.g. 0.25) or set human.mode to 'async' or 'off'",
+    );
   }
   if (mode === 'async' && humanRank === 0 && preference === 0) {
-    throw new ConfigError('rewards.humanRank', "config.rewards.humanRank: human.mode 'async' sends groups to people, but rewards.humanRank and rewards.preference weigh 0, so rankings would change nothing; give one a weight (e.g. 0.25) or set human.mode to 'off'");
+    throw new ConfigError(
+      'rewards.humanRank',
+      "config.rewards.humanRank: human.mode 'async' sends groups to people, but rewards.humanRank and rewards.preference weigh 0, so rankings would change nothing; give one a weight (e.g. 0.25) or set human.mode to 'off'",
+    );
   }
   return config;
 }
@@ -467,4 +512,3 @@ export function activeRewards(config: TrainConfig): RewardComponentName[] {
   const weights = rewardWeights(config);
   return REWARD_COMPONENTS.filter((name) => weights[name] !== 0);
 }
-

@@ -35,15 +35,28 @@ const brightness = (s: RewardSample) => toUint8(s.image!).data.reduce((a, b) => 
  * (cycle, improvement, critique) are the real ones.
  */
 function components(...byBrightness: string[]) {
-  return [...REWARD_COMPONENT_DEFS.filter((c) => !byBrightness.includes(c.name)), ...byBrightness.map((name) => ({ name, score: brightness }))];
+  return [
+    ...REWARD_COMPONENT_DEFS.filter((c) => !byBrightness.includes(c.name)),
+    ...byBrightness.map((name) => ({ name, score: brightness })),
+  ];
 }
 
-async function nanoRun(scenario: 'edit' | 'reflect', overrides: TrainConfigInput, byBrightness: string[], check: (store: Store, result: TrainResult) => void): Promise<void> {
+async function nanoRun(
+  scenario: 'edit' | 'reflect',
+  overrides: TrainConfigInput,
+  byBrightness: string[],
+  check: (store: Store, result: TrainResult) => void,
+): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), `unirl-${scenario}-`));
   const store = openStore(':memory:');
   const model = nanoModel(5);
   try {
-    const config = resolveTrainConfig(scenario, NANO_OVERRIDES, { optim: { lr: { lm: 1e-3, dm: 1e-3 } }, rollout: { groupSize: 3 } }, overrides);
+    const config = resolveTrainConfig(
+      scenario,
+      NANO_OVERRIDES,
+      { optim: { lr: { lm: 1e-3, dm: 1e-3 } }, rollout: { groupSize: 3 } },
+      overrides,
+    );
     const policy = new UnifiedPolicy(model, scenario);
     const tasks = shapeWorldTasks(scenario, { heldoutPerTask: 1 });
     check(store, await train({ config, store, dataDir, policy, tasks, components: components(...byBrightness) }, ctx));
@@ -68,14 +81,27 @@ function assertOnPolicy(store: Store, runId: number, kinds: readonly string[]): 
 }
 
 /** One sample of `scenario` rolled out by a nano model whose DiT alone trains (K = 1 reflection round), for objective checks. */
-async function withOneSample(scenario: 'edit' | 'reflect', modelSeed: number, check: (policy: UnifiedPolicy, item: TaskItem, sample: SampleResult) => Promise<void>): Promise<void> {
+async function withOneSample(
+  scenario: 'edit' | 'reflect',
+  modelSeed: number,
+  check: (policy: UnifiedPolicy, item: TaskItem, sample: SampleResult) => Promise<void>,
+): Promise<void> {
   const model = nanoModel(modelSeed);
   try {
     const policy = new UnifiedPolicy(model, scenario);
     for (const p of policy.params.list()) p.frozen = !p.name.startsWith('dit/');
     const [item] = shapeWorldTasks(scenario).next(1, 0);
     const rolled = await policy.rollout([item!], {
-      groupSize: 1, sdeSteps: 3, noiseLevel: 0.7, sameNoisePerGroup: true, temperature: 1, topP: 1, maxNewTokens: 8, seed: 1, editCycle: true, reflectionRounds: 1,
+      groupSize: 1,
+      sdeSteps: 3,
+      noiseLevel: 0.7,
+      sameNoisePerGroup: true,
+      temperature: 1,
+      topP: 1,
+      maxNewTokens: 8,
+      seed: 1,
+      editCycle: true,
+      reflectionRounds: 1,
     });
     await check(policy, item!, rolled[0]![0]!);
   } finally {
@@ -105,8 +131,14 @@ test('edit: nano Cycle Edit RL steps run, train both trajectories on-policy and 
         const [reconstruction] = store.samples.derived(member.id);
         assert.equal(edit.reconstructionSampleId, reconstruction!.id);
         assert.deepEqual(reconstruction!.image, { width: 32, height: 32 });
-        assert.deepEqual(store.samples.trajectories(member.id).map((t) => t.label), ['forward']);
-        assert.deepEqual(store.samples.trajectories(reconstruction!.id).map((t) => t.label), ['reverse']);
+        assert.deepEqual(
+          store.samples.trajectories(member.id).map((t) => t.label),
+          ['forward'],
+        );
+        assert.deepEqual(
+          store.samples.trajectories(reconstruction!.id).map((t) => t.label),
+          ['reverse'],
+        );
         const cycle = member.rewards.find((r) => r.name === 'cycle')!;
         assert.equal(cycle.weight, 1);
         assert.ok(Math.abs(cycle.value - edit.cycleScore!) < 1e-12, 'the cycle reward is the stored cycle score');
@@ -121,7 +153,10 @@ test('edit with the cycle term off: no inverse edit, no cycle reward, no reconst
   await nanoRun('edit', { steps: 1, edit: { cycle: false } }, ['editCompliance'], (store, result) => {
     const group = store.groups.list({ runId: result.runId }).items[0]!;
     const member = store.groups.detail(group.id).samples[0]!;
-    assert.deepEqual(member.rewards.map((r) => r.name), ['editCompliance', 'editPreservation']);
+    assert.deepEqual(
+      member.rewards.map((r) => r.name),
+      ['editCompliance', 'editPreservation'],
+    );
     const [edit] = store.edits.forGroup(group.id);
     assert.equal(edit!.reconstructionSampleId, null);
     assert.equal(edit!.cycleScore, null);
@@ -144,7 +179,9 @@ test('reflect: nano reflection steps run, train critiques and every image on-pol
       // added, the total less the shapeEval weight (1) times the first image's reward (here its brightness).
       const firstImageReward = members.map((m) => brightness({ image: decodePng(store.samples.imagePng(m.id)!) }));
       const expected = groupAdvantages(members.map((m, k) => m.reward - firstImageReward[k]!)).advantages;
-      members.forEach((m, k) => assert.ok(Math.abs(m.advantage! - expected[k]!) < 1e-6, `member ${k}: advantage ${m.advantage} vs ${expected[k]}`));
+      members.forEach((m, k) =>
+        assert.ok(Math.abs(m.advantage! - expected[k]!) < 1e-6, `member ${k}: advantage ${m.advantage} vs ${expected[k]}`),
+      );
       const cycles = store.reflections.forGroup(group.id);
       assert.equal(cycles.length, 3, 'one cycle per member');
       cycles.forEach((cycle, k) => {
@@ -155,7 +192,10 @@ test('reflect: nano reflection steps run, train critiques and every image on-pol
         const derived = store.samples.derived(member.id);
         assert.equal(cycle.rounds[0]!.judgedSampleId, member.id, 'round 1 judges the first image');
         assert.equal(member.text, cycle.rounds[0]!.critique);
-        assert.deepEqual(store.samples.trajectories(member.id).map((t) => t.label), ['generate', 'critique1']);
+        assert.deepEqual(
+          store.samples.trajectories(member.id).map((t) => t.label),
+          ['generate', 'critique1'],
+        );
         cycle.rounds.forEach((round, r) => {
           assert.ok(['correct', 'wrong'].includes(round.verdict) && ['correct', 'wrong'].includes(round.scorerVerdict));
           assert.ok(round.reward !== null && Number.isFinite(round.reward));
@@ -181,7 +221,11 @@ test('reflect: nano reflection steps run, train critiques and every image on-pol
 
 test('the reverse edit trajectory gets the GRPO loss with the sample advantage', async () => {
   await withOneSample('edit', 6, async (policy, item, sample) => {
-    assert.deepEqual(sample.turns.map((t) => t.role), ['edit', 'reverse'], 'the cycle rolled out the inverse edit');
+    assert.deepEqual(
+      sample.turns.map((t) => t.role),
+      ['edit', 'reverse'],
+      'the cycle rolled out the inverse edit',
+    );
     const terms = { dm: { clipRange: 1e-4, klBeta: 0 } };
     const objective = (s: SampleResult) => policy.objective([{ item, sample: s, advantage: 1, dmSteps: [0, 1] }], terms);
     const both = await objective(sample);
@@ -194,7 +238,7 @@ test('the reverse edit trajectory gets the GRPO loss with the sample advantage',
   });
 });
 
-test('per-round reflection advantages: the first image\'s DM steps take their own advantage, the refinement the sample\'s', async () => {
+test("per-round reflection advantages: the first image's DM steps take their own advantage, the refinement the sample's", async () => {
   await withOneSample('reflect', 7, async (policy, item, sample) => {
     assert.ok(reflectionRounds(sample).rounds[0]?.refined, 'the random critic found an error and the DM refined the image');
     const terms = { dm: { clipRange: 1e-4, klBeta: 0 } };
@@ -209,10 +253,24 @@ test('per-round reflection advantages: the first image\'s DM steps take their ow
 
 test('a critique completion reads as a verdict and a corrected instruction', () => {
   const decoded = (text: string) => tokenizer.decode(tokenizer.encode(text)); // as the rollout sees it
-  assert.deepEqual(readCritique(decoded(formats.critiqueCompletion(CORRECT_CRITIQUE, NO_FIX))), { critique: decoded(CORRECT_CRITIQUE), verdict: 'correct', fix: '' });
-  const wrong = readCritique(decoded(formats.critiqueCompletion('The circle is blue, but the prompt asks for a red circle.', 'make the blue circle red')));
-  assert.deepEqual(wrong, { critique: 'the circle is blue, but the prompt asks for a red circle.', verdict: 'wrong', fix: 'make the blue circle red' });
-  assert.equal(readCritique('the image has no square </think> <answer> none </answer>').verdict, 'correct', "fix 'none': nothing to refine");
+  assert.deepEqual(readCritique(decoded(formats.critiqueCompletion(CORRECT_CRITIQUE, NO_FIX))), {
+    critique: decoded(CORRECT_CRITIQUE),
+    verdict: 'correct',
+    fix: '',
+  });
+  const wrong = readCritique(
+    decoded(formats.critiqueCompletion('The circle is blue, but the prompt asks for a red circle.', 'make the blue circle red')),
+  );
+  assert.deepEqual(wrong, {
+    critique: 'the circle is blue, but the prompt asks for a red circle.',
+    verdict: 'wrong',
+    fix: 'make the blue circle red',
+  });
+  assert.equal(
+    readCritique('the image has no square </think> <answer> none </answer>').verdict,
+    'correct',
+    "fix 'none': nothing to refine",
+  );
   // Cut off before the answer: the critique itself is the instruction the refinement reads.
   assert.deepEqual(readCritique('the circle is'), { critique: 'the circle is', verdict: 'wrong', fix: 'the circle is' });
 });
@@ -229,8 +287,16 @@ test('reflection evaluation numbers on hand-made cycles', async () => {
   ];
   const policy = { reflectGreedy: async () => cycles } as unknown as Policy;
   const { metrics, scored } = await reflect.evaluate(policy, items, { cfg: resolveTrainConfig('reflect'), seed: 0 });
-  assert.deepEqual(scored.map((s) => s.image), cycles.map((c) => c.images[c.images.length - 1]), 'the final images are recorded');
+  assert.deepEqual(
+    scored.map((s) => s.image),
+    cycles.map((c) => c.images[c.images.length - 1]),
+    'the final images are recorded',
+  );
   assert.deepEqual(metrics, {
-    'eval/accuracy': 1 / 3, 'eval/first_accuracy': 1 / 3, 'eval/critique_accuracy': 2 / 4, 'eval/corrected': 1 / 2, 'eval/broken': 1,
+    'eval/accuracy': 1 / 3,
+    'eval/first_accuracy': 1 / 3,
+    'eval/critique_accuracy': 2 / 4,
+    'eval/corrected': 1 / 2,
+    'eval/broken': 1,
   });
 });

@@ -12,7 +12,10 @@ test('every evaluation step of a nano run is an evaluation of the run with its s
   const dataDir = mkdtempSync(join(tmpdir(), 'unirl-evals-'));
   try {
     const ctx = { progress: () => {}, checkCancelled: () => {} };
-    const { runId } = await trainJob({ dataDir, scenario: 't2i', nano: true, config: { steps: 3, eval: { every: 2, promptsPerTask: 1 } } }, ctx);
+    const { runId } = await trainJob(
+      { dataDir, scenario: 't2i', nano: true, config: { steps: 3, eval: { every: 2, promptsPerTask: 1 } } },
+      ctx,
+    );
     const store = openStore(join(dataDir, 'unirl.sqlite'));
     try {
       const evaluations = store.evaluations.list(runId);

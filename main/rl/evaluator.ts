@@ -11,15 +11,29 @@ import type { RewardComponentDef } from './rewards.ts';
 import type { ScenarioModule } from './scenarios/scenario.ts';
 
 export async function evaluateHeldOut(
-  env: { cfg: TrainConfig; policy: Policy; scenario: ScenarioModule; tasks: TaskSource; store: Store; runId: number; components?: readonly RewardComponentDef[] },
+  env: {
+    cfg: TrainConfig;
+    policy: Policy;
+    scenario: ScenarioModule;
+    tasks: TaskSource;
+    store: Store;
+    runId: number;
+    components?: readonly RewardComponentDef[];
+  },
   step: number,
 ): Promise<Record<string, number>> {
   const items = env.tasks.heldout();
   if (items.length === 0) return {};
   const { metrics, scored } = await env.scenario.evaluate(env.policy, items, {
-    cfg: env.cfg, seed: mixSeeds(env.cfg.seed, 0xe7a1), ...(env.components ? { components: env.components } : {}),
+    cfg: env.cfg,
+    seed: mixSeeds(env.cfg.seed, 0xe7a1),
+    ...(env.components ? { components: env.components } : {}),
   });
   if (scored.length > 0) recordEvaluation(env.store, env.runId, step, metrics, scored);
-  env.store.log.append(env.runId, 'info', `step ${step}: eval accuracy ${metrics['eval/accuracy']?.toFixed(3)} on ${items.length} held-out prompts`);
+  env.store.log.append(
+    env.runId,
+    'info',
+    `step ${step}: eval accuracy ${metrics['eval/accuracy']?.toFixed(3)} on ${items.length} held-out prompts`,
+  );
   return metrics;
 }

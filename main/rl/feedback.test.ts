@@ -8,24 +8,40 @@ const weights = resolveTrainConfig('reflect', { human: { mode: 'async' } }).rewa
 
 test("people's answers replace the feedback components, each with the run's weight; the rest stays", () => {
   const feedback = { humanRank: new Map([[7, 1]]), critiqueMark: new Map([[7, -1]]), editMark: new Map<number, number>() };
-  const before = [{ name: 'shapeEval', value: 0.5, weight: 1 }, { name: 'humanRank', value: -1, weight: 0.25 }];
+  const before = [
+    { name: 'shapeEval', value: 0.5, weight: 1 },
+    { name: 'humanRank', value: -1, weight: 0.25 },
+  ];
   assert.deepEqual(withFeedback(before, 7, feedback, weights), [
     { name: 'shapeEval', value: 0.5, weight: 1 },
     { name: 'humanRank', value: 1, weight: 0.25 },
     { name: 'critiqueMark', value: -1, weight: 0.5 },
   ]);
-  assert.deepEqual(withFeedback(before, 8, feedback, weights), [{ name: 'shapeEval', value: 0.5, weight: 1 }], 'no answer about sample 8: no feedback component');
+  assert.deepEqual(
+    withFeedback(before, 8, feedback, weights),
+    [{ name: 'shapeEval', value: 0.5, weight: 1 }],
+    'no answer about sample 8: no feedback component',
+  );
 });
 
 test("the human share of an update and a group's advantages without people", () => {
-  const a = [{ name: 'shapeEval', value: 1, weight: 1 }, { name: 'humanRank', value: -1, weight: 0.25 }];
-  const b = [{ name: 'shapeEval', value: 0, weight: 1 }, { name: 'preference', value: 0.5, weight: 0.5 }];
+  const a = [
+    { name: 'shapeEval', value: 1, weight: 1 },
+    { name: 'humanRank', value: -1, weight: 0.25 },
+  ];
+  const b = [
+    { name: 'shapeEval', value: 0, weight: 1 },
+    { name: 'preference', value: 0.5, weight: 0.5 },
+  ];
   assert.equal(humanPart(a), -0.25);
   assert.equal(humanShare([a, b]), 0.5 / 1.5);
   assert.equal(humanShare([[{ name: 'shapeEval', value: 0, weight: 1 }]]), 0);
   // Totals 0.75 and 0.25: without the human parts 1 and 0, i.e. +1 / -1 with std scaling.
   const before = automaticAdvantages([0.75, 0.25], [humanPart(a), humanPart(b)], { stdEps: 0 });
-  assert.deepEqual(before.map((x) => Math.round(x * 1e9) / 1e9), [1, -1]);
+  assert.deepEqual(
+    before.map((x) => Math.round(x * 1e9) / 1e9),
+    [1, -1],
+  );
 });
 
 test('queue policies score a group and say why; model-based ones fall back to the spread without a model', () => {

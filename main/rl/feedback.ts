@@ -22,7 +22,10 @@ const FEEDBACK_NAMES = ['humanRank', 'critiqueMark', 'editMark'] as const satisf
  * breakdown shows an answer that weighs nothing), every other component stays.
  */
 export function withFeedback(
-  components: readonly RewardComponent[], sampleId: number, feedback: GroupFeedback, weights: Readonly<Record<RewardComponentName, number>>,
+  components: readonly RewardComponent[],
+  sampleId: number,
+  feedback: GroupFeedback,
+  weights: Readonly<Record<RewardComponentName, number>>,
 ): RewardComponent[] {
   const kept = components.filter((c) => !(FEEDBACK_NAMES as readonly string[]).includes(c.name));
   const added = FEEDBACK_NAMES.flatMap((name) => {
@@ -60,7 +63,10 @@ export function humanShare(samples: readonly (readonly RewardComponent[])[]): nu
 
 /** What a group's advantages would be on the automatic rewards alone (the "before" of a ranking). */
 export function automaticAdvantages(totals: readonly number[], humanParts: readonly number[], options: AdvantageOptions): number[] {
-  return groupAdvantages(totals.map((t, k) => t - humanParts[k]!), options).advantages;
+  return groupAdvantages(
+    totals.map((t, k) => t - humanParts[k]!),
+    options,
+  ).advantages;
 }
 
 export interface QueueChoice {
@@ -102,4 +108,3 @@ export function kendallTau(a: readonly number[], b: readonly number[]): number {
   if (pairs.length === 0) return 0;
   return pairs.reduce((s, [i, j]) => s + Math.sign(a[i]! - a[j]!) * Math.sign(b[i]! - b[j]!), 0) / pairs.length;
 }
-

@@ -54,7 +54,12 @@ export interface StepHooks {
 }
 
 /** One GRPO step on `items`; the metrics of its rewards and its update. */
-export async function grpoStep(env: GrpoEnv, step: number, items: readonly TaskItem[], hooks: StepHooks): Promise<{ groups: ScoredGroup[]; metrics: Record<string, number> }> {
+export async function grpoStep(
+  env: GrpoEnv,
+  step: number,
+  items: readonly TaskItem[],
+  hooks: StepHooks,
+): Promise<{ groups: ScoredGroup[]; metrics: Record<string, number> }> {
   const { cfg, policy } = env;
   const metrics: Record<string, number> = {};
   const t0 = performance.now();
@@ -83,14 +88,30 @@ export function isTrained(g: ScoredGroup): boolean {
 /** The group's rewards (weighted components) and advantages. */
 async function scoreGroup(env: GrpoEnv, step: number, item: TaskItem, samples: SampleResult[], ctx: RewardContext): Promise<ScoredGroup> {
   const { cfg, scenario } = env;
-  if (samples.length !== cfg.rollout.groupSize) throw new Error(`policy.rollout gave ${samples.length} samples for '${item.text}', expected ${cfg.rollout.groupSize}`);
+  if (samples.length !== cfg.rollout.groupSize)
+    throw new Error(`policy.rollout gave ${samples.length} samples for '${item.text}', expected ${cfg.rollout.groupSize}`);
   const seen = samples.map((s) => scenario.rewardSample(s));
   // The features of the member's own image (the one stored and shown for ranking; reflection's first image).
   const images = samples.map((s) => firstImage(s)?.image);
   const features = env.wantsFeatures && images.every((im) => im) ? await env.policy.features(images.map((im) => im!)) : undefined;
-  const rewards = computeRewards(seen.map((s, k) => ({ ...s, ...(features ? { features: features[k]! } : {}) })), item.target, rewardWeights(cfg), ctx, env.components);
+  const rewards = computeRewards(
+    seen.map((s, k) => ({ ...s, ...(features ? { features: features[k]! } : {}) })),
+    item.target,
+    rewardWeights(cfg),
+    ctx,
+    env.components,
+  );
   const split = scenario.splitRewards?.(samples, item, cfg, env.components ?? REWARD_COMPONENT_DEFS, ctx);
-  return { step, item, samples, rewards, advantages: [], zeroStd: false, ...(features ? { features } : {}), ...(split ? { split: { ...split, advantages: [] } } : {}) };
+  return {
+    step,
+    item,
+    samples,
+    rewards,
+    advantages: [],
+    zeroStd: false,
+    ...(features ? { features } : {}),
+    ...(split ? { split: { ...split, advantages: [] } } : {}),
+  };
 }
 
 /**
@@ -104,10 +125,15 @@ export function assignAdvantages(groups: readonly ScoredGroup[], cfg: TrainConfi
   const totals = groups.map((g) => g.rewards.map((r, k) => totalReward(r) - (g.split ? g.split.weight * g.split.rewards[k]! : 0)));
   const known = groups[0]?.batchStd;
   const main = batchAdvantages(totals, { ...options, ...(known !== undefined ? { batchStd: known } : {}) });
-  groups.forEach((g, i) => Object.assign(g, { advantages: main.groups[i]!.advantages, zeroStd: main.groups[i]!.zeroStd, batchStd: main.batchStd }));
+  groups.forEach((g, i) =>
+    Object.assign(g, { advantages: main.groups[i]!.advantages, zeroStd: main.groups[i]!.zeroStd, batchStd: main.batchStd }),
+  );
   const split = groups.filter((g) => g.split && g.split.advantages.length === 0);
   if (split.length === 0) return;
-  const first = batchAdvantages(split.map((g) => g.split!.rewards), options);
+  const first = batchAdvantages(
+    split.map((g) => g.split!.rewards),
+    options,
+  );
   split.forEach((g, i) => (g.split!.advantages = first.groups[i]!.advantages));
 }
 
@@ -129,10 +155,15 @@ async function update(env: GrpoEnv, groups: readonly ScoredGroup[], step: number
   const last: Record<string, number> = {};
   const trainedGroups = new Set(policy.params.trainable().map((p) => p.group));
   for (let epoch = 0; epoch < cfg.optim.epochsPerBatch; epoch++) {
-    const batch: UpdateSample[] = groups.flatMap((g) => g.samples.map((sample, k) => ({
-      item: g.item, sample, advantage: g.advantages[k]!, dmSteps: stepsToTrain(cfg, sample, rng),
-      ...(g.split ? { splitAdvantage: g.split.advantages[k]! } : {}),
-    })));
+    const batch: UpdateSample[] = groups.flatMap((g) =>
+      g.samples.map((sample, k) => ({
+        item: g.item,
+        sample,
+        advantage: g.advantages[k]!,
+        dmSteps: stepsToTrain(cfg, sample, rng),
+        ...(g.split ? { splitAdvantage: g.split.advantages[k]! } : {}),
+      })),
+    );
     const result = await policy.objective(batch, terms);
     const gradNorm = clipGradNorm(result.grads, cfg.optim.gradClip);
     if (!Number.isFinite(gradNorm)) {
@@ -141,7 +172,8 @@ async function update(env: GrpoEnv, groups: readonly ScoredGroup[], step: number
     }
     const report = env.optimizer.step(result.grads);
     for (const group of trainedGroups) last[`lr/${group}`] = report.lr[group]!;
-    for (const [name, value] of Object.entries({ ...result.metrics, loss: result.loss, grad_norm: gradNorm })) sums[name] = (sums[name] ?? 0) + value;
+    for (const [name, value] of Object.entries({ ...result.metrics, loss: result.loss, grad_norm: gradNorm }))
+      sums[name] = (sums[name] ?? 0) + value;
     env.checkCancelled();
   }
   return { ...last, ...Object.fromEntries(Object.entries(sums).map(([name, value]) => [name, value / cfg.optim.epochsPerBatch])) };
@@ -178,7 +210,9 @@ function rewardMetrics(groups: readonly ScoredGroup[]): Record<string, number> {
   metrics.frac_reward_zero_std = groups.filter((g) => g.zeroStd).length / groups.length;
   const firstImageRewards = groups.flatMap((g) => g.split?.rewards ?? []);
   if (firstImageRewards.length) metrics['reward/first_image/mean'] = meanStd(firstImageRewards).mean;
-  const lengths = groups.flatMap((g) => g.samples.flatMap((s) => s.turns.flatMap((t) => (t.kind === 'text' ? [t.lm.tokenIds.length] : []))));
+  const lengths = groups.flatMap((g) =>
+    g.samples.flatMap((s) => s.turns.flatMap((t) => (t.kind === 'text' ? [t.lm.tokenIds.length] : []))),
+  );
   if (lengths.length) metrics['lm/length_mean'] = meanStd(lengths).mean;
   return metrics;
 }

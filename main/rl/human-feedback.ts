@@ -56,7 +56,8 @@ export class HumanFeedback {
     const ranked = human.mode !== 'off' && index < Math.round(human.groupFraction * groups);
     const preference = this.preference && group.features ? group.features.map((f) => this.preference!.score(f)) : null;
     return {
-      ranked, rankingsNeeded: human.rankingsPerGroup,
+      ranked,
+      rankingsNeeded: human.rankingsPerGroup,
       ...(ranked ? { queue: queueChoice(human.queue, group.rewards.map(totalReward), preference, this.queueRng) } : {}),
     };
   }
@@ -76,12 +77,13 @@ export class HumanFeedback {
   async waitForRankings(groups: readonly ScoredGroup[], metrics: Record<string, number>, step: number): Promise<void> {
     const queued = groups.filter((g) => this.store.groups.get(g.groupId!).rankingStatus === 'pending');
     const deadline = Date.now() + this.cfg.human.syncTimeoutMinutes * 60_000;
-    const waiting = () => queued.filter((g) => {
-      if (this.store.groups.get(g.groupId!).rankingStatus !== 'pending') return false;
-      if (!this.store.rankings.forGroup(g.groupId!).some((r) => r.skipped)) return true;
-      this.store.groups.closeQueue(g.groupId!, 'released');
-      return false;
-    });
+    const waiting = () =>
+      queued.filter((g) => {
+        if (this.store.groups.get(g.groupId!).rankingStatus !== 'pending') return false;
+        if (!this.store.rankings.forGroup(g.groupId!).some((r) => r.skipped)) return true;
+        this.store.groups.closeQueue(g.groupId!, 'released');
+        return false;
+      });
     while (waiting().length > 0 && Date.now() < deadline) {
       this.ctx.checkCancelled();
       await new Promise((resolve) => setTimeout(resolve, this.pollMs));
@@ -127,7 +129,10 @@ export class HumanFeedback {
       if (!live) {
         // Too old to train on: the store still gets people's rewards for the screens and exports.
         const members = this.store.samples.members(groupId);
-        this.store.groups.updateRewards(groupId, members.map((s) => ({ sampleId: s.id, rewards: withFeedback([], s.id, feedback, weights) })));
+        this.store.groups.updateRewards(
+          groupId,
+          members.map((s) => ({ sampleId: s.id, rewards: withFeedback([], s.id, feedback, weights) })),
+        );
         continue;
       }
       const rewards = live.rewards.map((components, k) => withFeedback(components, live.sampleIds![k]!, feedback, weights));
@@ -171,7 +176,9 @@ export class HumanFeedback {
   private async maybeFitPreference(metrics: Record<string, number>): Promise<void> {
     if (!this.usesPreferenceModel) return;
     const p = this.cfg.preference;
-    const pairs: GroupedPair[] = this.store.rankings.since(this.runId, 0).flatMap((r) => pairsFromRanks(r.ranks).map((pair) => ({ ...pair, group: r.groupId })));
+    const pairs: GroupedPair[] = this.store.rankings
+      .since(this.runId, 0)
+      .flatMap((r) => pairsFromRanks(r.ranks).map((pair) => ({ ...pair, group: r.groupId })));
     if (pairs.length < p.minPairs || pairs.length - this.pairsAtLastFit < p.retrainEvery) return;
     const missing = [...new Set(pairs.flatMap((x) => [x.winner, x.loser]))].filter((id) => !this.featureCache.has(id));
     if (missing.length) {
@@ -179,14 +186,25 @@ export class HumanFeedback {
       (await this.policy.features(images)).forEach((f, i) => this.featureCache.set(missing[i]!, f));
     }
     const fit = trainPreferenceModel(pairs, (id) => this.featureCache.get(id)!, {
-      hidden: p.hidden, lr: p.lr, epochs: p.epochs, l2: p.l2, heldoutFraction: p.heldoutFraction, seed: this.cfg.seed,
+      hidden: p.hidden,
+      lr: p.lr,
+      epochs: p.epochs,
+      l2: p.l2,
+      heldoutFraction: p.heldoutFraction,
+      seed: this.cfg.seed,
     });
     this.preference = fit.model;
     this.pairsAtLastFit = pairs.length;
     mkdirSync(this.runDir, { recursive: true });
     const path = join(this.runDir, `preference-${pairs.length}.json`);
     writeFileSync(path, JSON.stringify(fit.model));
-    this.store.preferences.add({ runId: this.runId, path, trainPairs: fit.trainPairs, heldoutPairs: fit.heldoutPairs, heldoutAccuracy: fit.heldoutAccuracy });
+    this.store.preferences.add({
+      runId: this.runId,
+      path,
+      trainPairs: fit.trainPairs,
+      heldoutPairs: fit.heldoutPairs,
+      heldoutAccuracy: fit.heldoutAccuracy,
+    });
     metrics['preference/train_pairs'] = fit.trainPairs;
     if (fit.heldoutAccuracy !== null) metrics['preference/heldout_accuracy'] = fit.heldoutAccuracy;
   }

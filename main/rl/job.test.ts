@@ -17,10 +17,17 @@ test('a job paused after its first step resumes by run id and completes', async 
   const dataDir = mkdtempSync(join(tmpdir(), 'unirl-job-'));
   try {
     let pause = false;
-    const ctx = { progress: () => {}, checkCancelled: () => { if (pause) throw new JobCancelled(); } };
+    const ctx = {
+      progress: () => {},
+      checkCancelled: () => {
+        if (pause) throw new JobCancelled();
+      },
+    };
     const lines: string[] = [];
     const first = await trainJob({ dataDir, scenario: 'text', nano: true, config: { steps: 3 }, runName: 'paused run' }, ctx, {
-      onStep: () => (pause = true), log: (l) => lines.push(l), cancelledStatus: () => 'paused',
+      onStep: () => (pause = true),
+      log: (l) => lines.push(l),
+      cancelledStatus: () => 'paused',
     });
     assert.equal(first.stoppedBy, 'cancelled');
     assert.equal(first.step, 1);
@@ -77,8 +84,16 @@ test('a run left running by a dead trainer resumes; one whose trainer lives is r
   const dataDir = mkdtempSync(join(tmpdir(), 'unirl-job-'));
   try {
     let pause = false;
-    const ctx = { progress: () => {}, checkCancelled: () => { if (pause) throw new JobCancelled(); } };
-    const first = await trainJob({ dataDir, scenario: 'text', nano: true, config: { steps: 2 } }, ctx, { onStep: () => (pause = true), cancelledStatus: () => 'paused' });
+    const ctx = {
+      progress: () => {},
+      checkCancelled: () => {
+        if (pause) throw new JobCancelled();
+      },
+    };
+    const first = await trainJob({ dataDir, scenario: 'text', nano: true, config: { steps: 2 } }, ctx, {
+      onStep: () => (pause = true),
+      cancelledStatus: () => 'paused',
+    });
     pause = false;
     const runDir = join(dataDir, 'runs', String(first.runId));
     assert.ok(!existsSync(join(runDir, 'owner.json')), 'a trainer gives the run up when it stops');
@@ -86,9 +101,13 @@ test('a run left running by a dead trainer resumes; one whose trainer lives is r
     const store = openStore(join(dataDir, 'unirl.sqlite'));
     store.runs.setStatus(first.runId, 'running');
     store.close();
-    const leaveOwner = (pid: number) => writeFileSync(join(runDir, 'owner.json'), JSON.stringify({ pid, host: hostname(), since: '2026-11-26T20:00:00Z' }));
+    const leaveOwner = (pid: number) =>
+      writeFileSync(join(runDir, 'owner.json'), JSON.stringify({ pid, host: hostname(), since: '2026-11-26T20:00:00Z' }));
     leaveOwner(process.pid);
-    await assert.rejects(trainJob({ dataDir, scenario: 'text', runId: first.runId }, ctx), new RegExp(`run ${first.runId} is being trained by process ${process.pid}`));
+    await assert.rejects(
+      trainJob({ dataDir, scenario: 'text', runId: first.runId }, ctx),
+      new RegExp(`run ${first.runId} is being trained by process ${process.pid}`),
+    );
     leaveOwner(spawnSync(process.execPath, ['-e', '']).pid); // a process that has exited
     const lines: string[] = [];
     const second = await trainJob({ dataDir, scenario: 'text', runId: first.runId }, ctx, { log: (l) => lines.push(l) });

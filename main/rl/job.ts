@@ -46,17 +46,31 @@ export interface TrainJobHooks {
 }
 
 /** The weights GRPO starts from (also the frozen reference). */
-export function startingModel(config: TrainConfig, dataDir: string, explicit?: string): { model: UnifiedModel; source: string; path?: string; metadata: Record<string, string> } {
+export function startingModel(
+  config: TrainConfig,
+  dataDir: string,
+  explicit?: string,
+): { model: UnifiedModel; source: string; path?: string; metadata: Record<string, string> } {
   const runtime = { threads: config.runtime.threads, provider: config.runtime.provider };
-  const candidates = [explicit, config.model.checkpoint ?? undefined, defaultCheckpointPath(dataDir, config.model.preset), config.model.preset === 'base' ? DEFAULT_CHECKPOINT : undefined]
-    .filter((p): p is string => !!p);
+  const candidates = [
+    explicit,
+    config.model.checkpoint ?? undefined,
+    defaultCheckpointPath(dataDir, config.model.preset),
+    config.model.preset === 'base' ? DEFAULT_CHECKPOINT : undefined,
+  ].filter((p): p is string => !!p);
   const found = candidates.find((p) => existsSync(p));
   if (explicit && found !== explicit) throw new Error(`checkpoint ${explicit}: no such file`);
   if (found) return { ...UnifiedModel.load(found, runtime), source: found, path: found };
   if (config.model.preset === 'nano') {
-    return { model: UnifiedModel.create(getPreset('nano'), shapeWorldTokenizer(), { ...runtime, seed: config.seed }), source: 'random nano weights (nothing pretrained)', metadata: {} };
+    return {
+      model: UnifiedModel.create(getPreset('nano'), shapeWorldTokenizer(), { ...runtime, seed: config.seed }),
+      source: 'random nano weights (nothing pretrained)',
+      metadata: {},
+    };
   }
-  throw new Error(`no weights for preset '${config.model.preset}': looked at ${candidates.join(', ')} (run "unirl pretrain --preset ${config.model.preset}" or pass a checkpoint)`);
+  throw new Error(
+    `no weights for preset '${config.model.preset}': looked at ${candidates.join(', ')} (run "unirl pretrain --preset ${config.model.preset}" or pass a checkpoint)`,
+  );
 }
 
 export async function trainJob(params: TrainJobParams, ctx: JobContext, hooks: TrainJobHooks = {}): Promise<TrainResult> {
@@ -64,7 +78,8 @@ export async function trainJob(params: TrainJobParams, ctx: JobContext, hooks: T
   const store = openStore(dbPath);
   try {
     const stored = params.runId !== undefined ? store.runs.get(params.runId) : undefined;
-    if (stored && stored.scenario !== params.scenario) throw new Error(`run ${stored.id} is a ${stored.scenario} run, not ${params.scenario}`);
+    if (stored && stored.scenario !== params.scenario)
+      throw new Error(`run ${stored.id} is a ${stored.scenario} run, not ${params.scenario}`);
     if (stored?.status === 'running') {
       const owner = liveOwner(runDirOf(dataDir, stored.id));
       if (owner) throw new Error(describeOwner(stored.id, owner));
@@ -77,25 +92,34 @@ export async function trainJob(params: TrainJobParams, ctx: JobContext, hooks: T
       ? resolveTrainConfig(params.scenario, parseTrainConfig(stored.config), params.config)
       : resolveTrainConfig(params.scenario, params.nano ? NANO_OVERRIDES : undefined, params.config);
     if (stored?.status === 'completed' && config.steps <= stored.step && config.minutes === null) {
-      throw new Error(`run ${stored.id} completed its ${stored.step} steps: give more (--steps N with N > ${stored.step}, or --minutes M) to continue it`);
+      throw new Error(
+        `run ${stored.id} completed its ${stored.step} steps: give more (--steps N with N > ${stored.step}, or --minutes M) to continue it`,
+      );
     }
     if (params.scriptedAnnotator && config.human.mode === 'off') throw new Error('a scripted annotator needs human mode sync or async');
     const { model, source, path, metadata } = startingModel(config, dataDir, params.checkpoint);
     // A new run records the weights it starts from (reproducible, and the UI reads its tokenizer there).
     const runConfig = stored || !path ? config : { ...config, model: { ...config.model, checkpoint: path } };
     hooks.log?.(`data dir ${dataDir}`);
-    hooks.log?.(`${params.scenario}: ${stored ? `resuming run ${stored.id} from its latest checkpoint (KL reference: ${source})` : `starting from ${source}`}; ${config.minutes !== null ? `${config.minutes} min or ` : ''}${config.steps} steps, G=${config.rollout.groupSize}, ${config.rollout.promptsPerStep} prompts/step, human ${config.human.mode}`);
+    hooks.log?.(
+      `${params.scenario}: ${stored ? `resuming run ${stored.id} from its latest checkpoint (KL reference: ${source})` : `starting from ${source}`}; ${config.minutes !== null ? `${config.minutes} min or ` : ''}${config.steps} steps, G=${config.rollout.groupSize}, ${config.rollout.promptsPerStep} prompts/step, human ${config.human.mode}`,
+    );
     const stopAnnotator = params.scriptedAnnotator ? startScriptedAnnotator(store, params.scriptedAnnotator) : undefined;
     try {
-      return await train({
-        config: runConfig, store, dataDir,
-        policy: new UnifiedPolicy(model, params.scenario, metadata, config.runtime.samplesPerPass),
-        tasks: shapeWorldTasks(params.scenario, { seed: config.seed, heldoutPerTask: config.eval.promptsPerTask }),
-        ...(stored ? { runId: stored.id } : params.runName ? { runName: params.runName } : {}),
-        ...(hooks.onStep ? { onStep: hooks.onStep } : {}),
-        ...(hooks.cancelledStatus ? { cancelledStatus: hooks.cancelledStatus } : {}),
-        ...(hooks.onStatus ? { onStatus: hooks.onStatus } : {}),
-      }, ctx);
+      return await train(
+        {
+          config: runConfig,
+          store,
+          dataDir,
+          policy: new UnifiedPolicy(model, params.scenario, metadata, config.runtime.samplesPerPass),
+          tasks: shapeWorldTasks(params.scenario, { seed: config.seed, heldoutPerTask: config.eval.promptsPerTask }),
+          ...(stored ? { runId: stored.id } : params.runName ? { runName: params.runName } : {}),
+          ...(hooks.onStep ? { onStep: hooks.onStep } : {}),
+          ...(hooks.cancelledStatus ? { cancelledStatus: hooks.cancelledStatus } : {}),
+          ...(hooks.onStatus ? { onStatus: hooks.onStatus } : {}),
+        },
+        ctx,
+      );
     } finally {
       stopAnnotator?.();
       await model.dispose();

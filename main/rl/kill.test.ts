@@ -41,28 +41,49 @@ test('SIGKILL mid-step: nothing committed is lost and training resumes from the 
       const before = store.groups.list({ runId, limit: 500 }).items.map((g) => ({ id: g.id, step: g.step }));
       const lastStored = Math.max(...before.map((g) => g.step));
       assert.ok(lastStored >= 5);
-      for (let step = 1; step <= 5; step++) assert.equal(before.filter((g) => g.step === step).length, 3, `step ${step} has all its groups`);
+      for (let step = 1; step <= 5; step++)
+        assert.equal(before.filter((g) => g.step === step).length, 3, `step ${step} has all its groups`);
       const checkpoint = store.checkpoints.latest(runId)!;
       assert.ok(checkpoint.step >= 4 && checkpoint.step % 2 === 0);
 
       const policy = new ToyPolicy();
       const target = lastStored + 2;
-      const result = await train({ config: killTestConfig(target), store, dataDir: dir, policy, tasks: toyTasks, components: [redness], runId }, { progress: () => {}, checkCancelled: () => {} });
+      const result = await train(
+        { config: killTestConfig(target), store, dataDir: dir, policy, tasks: toyTasks, components: [redness], runId },
+        { progress: () => {}, checkCancelled: () => {} },
+      );
       assert.equal(result.step, target);
       assert.equal(store.runs.get(runId).status, 'completed');
       // Steps after the checkpoint were drawn by weights no file holds: discarded (kept, flagged), and
       // training went on at the checkpoint's step + 1, so every kept step matches saved weights.
       const all = store.groups.list({ runId, limit: 500, discarded: true }).items;
       const byId = new Map(all.map((g) => [g.id, g]));
-      assert.ok(before.every((g) => byId.has(g.id)), 'every group committed before the kill is still there');
+      assert.ok(
+        before.every((g) => byId.has(g.id)),
+        'every group committed before the kill is still there',
+      );
       for (const g of before) assert.equal(byId.get(g.id)!.discarded, g.step > checkpoint.step, `group ${g.id} of step ${g.step}`);
       const kept = store.groups.list({ runId, limit: 500 }).items;
       assert.ok(kept.every((g) => !g.discarded));
-      assert.deepEqual(store.groups.steps(runId), Array.from({ length: target }, (_, i) => i + 1));
-      for (let step = 1; step <= target; step++) assert.equal(kept.filter((g) => g.step === step).length, 3, `step ${step} has its 3 groups once`);
+      assert.deepEqual(
+        store.groups.steps(runId),
+        Array.from({ length: target }, (_, i) => i + 1),
+      );
+      for (let step = 1; step <= target; step++)
+        assert.equal(kept.filter((g) => g.step === step).length, 3, `step ${step} has its 3 groups once`);
       const [reward] = store.metrics.series({ runId, names: ['reward/mean'] });
-      assert.deepEqual(reward!.steps, Array.from({ length: target }, (_, i) => i + 1), 'one metric point per kept step');
-      assert.match(store.log.tail({ runId, limit: 50 }).map((e) => e.message).join('\n'), new RegExp(`resumed at step ${checkpoint.step + 1} from .*groups of later steps discarded`));
+      assert.deepEqual(
+        reward!.steps,
+        Array.from({ length: target }, (_, i) => i + 1),
+        'one metric point per kept step',
+      );
+      assert.match(
+        store.log
+          .tail({ runId, limit: 50 })
+          .map((e) => e.message)
+          .join('\n'),
+        new RegExp(`resumed at step ${checkpoint.step + 1} from .*groups of later steps discarded`),
+      );
     } finally {
       store.close();
     }

@@ -7,10 +7,22 @@ import { Rng } from '../engine/runtime/rng.ts';
 import { createSession } from '../engine/runtime/session.ts';
 import { gaussianLogProb, sdeMean, sdeSigma, sdeStd, sdeStepGraph, timeGrid } from '../models/flow.ts';
 import {
-  grpoObjective, metricOutput, nftRows, nftTerm, optimalityProbability, outputObjective, type ClipKl, type NftOptions,
+  grpoObjective,
+  metricOutput,
+  nftRows,
+  nftTerm,
+  optimalityProbability,
+  outputObjective,
+  type ClipKl,
+  type NftOptions,
 } from './losses.ts';
 import {
-  referenceDmTerm, referenceLmTerm, referenceNftTerm, type DmReferenceInputs, type LmReferenceInputs, type NftReferenceInputs,
+  referenceDmTerm,
+  referenceLmTerm,
+  referenceNftTerm,
+  type DmReferenceInputs,
+  type LmReferenceInputs,
+  type NftReferenceInputs,
 } from './reference.ts';
 
 const LM: ClipKl = { clipRange: 0.2, klBeta: 0.1 };
@@ -38,8 +50,11 @@ async function runObjective(lm?: LmReferenceInputs, dm?: DmReferenceInputs) {
     terms.lm = {
       ...LM,
       inputs: {
-        logProbs: input('lm_logp', lm.logProbs), oldLogProbs: input('lm_old', lm.oldLogProbs), refLogProbs: input('lm_ref', lm.refLogProbs),
-        mask: input('lm_mask', lm.mask), advantages: input('lm_adv', lm.advantages),
+        logProbs: input('lm_logp', lm.logProbs),
+        oldLogProbs: input('lm_old', lm.oldLogProbs),
+        refLogProbs: input('lm_ref', lm.refLogProbs),
+        mask: input('lm_mask', lm.mask),
+        advantages: input('lm_adv', lm.advantages),
       },
     };
   }
@@ -47,8 +62,12 @@ async function runObjective(lm?: LmReferenceInputs, dm?: DmReferenceInputs) {
     terms.dm = {
       ...DM,
       inputs: {
-        logProbs: input('dm_logp', dm.logProbs), oldLogProbs: input('dm_old', dm.oldLogProbs), means: input('dm_mean', dm.means),
-        refMeans: input('dm_ref', dm.refMeans), stds: input('dm_std', dm.stds), advantages: input('dm_adv', dm.advantages),
+        logProbs: input('dm_logp', dm.logProbs),
+        oldLogProbs: input('dm_old', dm.oldLogProbs),
+        means: input('dm_mean', dm.means),
+        refMeans: input('dm_ref', dm.refMeans),
+        stds: input('dm_std', dm.stds),
+        advantages: input('dm_adv', dm.advantages),
       },
     };
   }
@@ -67,10 +86,22 @@ async function runObjective(lm?: LmReferenceInputs, dm?: DmReferenceInputs) {
 // Policy loss = ((-1.1 - 1.2)/2 + (1.6 + 2 + 3)/3) / 2 = 0.525. KL: one token with ref - logp = ln 2,
 // k3 = 2 - ln 2 - 1, in sequence 1 -> (1 - ln 2)/3/2.
 const handLm: LmReferenceInputs = {
-  logProbs: [[-1, -2, -3], [-0.5, -0.7, -0.9]],
-  oldLogProbs: [[-1 - Math.log(1.1), -2 - Math.log(1.3), -3], [-0.5 - Math.log(0.5), -0.7, -0.9 - Math.log(1.5)]],
-  refLogProbs: [[-1, -2, 7], [-0.5, -0.7, -0.9 + Math.LN2]],
-  mask: [[1, 1, 0], [1, 1, 1]],
+  logProbs: [
+    [-1, -2, -3],
+    [-0.5, -0.7, -0.9],
+  ],
+  oldLogProbs: [
+    [-1 - Math.log(1.1), -2 - Math.log(1.3), -3],
+    [-0.5 - Math.log(0.5), -0.7, -0.9 - Math.log(1.5)],
+  ],
+  refLogProbs: [
+    [-1, -2, 7],
+    [-0.5, -0.7, -0.9 + Math.LN2],
+  ],
+  mask: [
+    [1, 1, 0],
+    [1, 1, 1],
+  ],
   advantages: [1, -2],
 };
 const handLmKl = (1 - Math.LN2) / 6;
@@ -81,7 +112,10 @@ const handLmValues = {
   clipFraction: 3 / 5,
   approxKl: (0.5 * (Math.log(1.1) ** 2 + Math.log(1.3) ** 2 + Math.log(0.5) ** 2 + Math.log(1.5) ** 2)) / 5,
   // d/dlogp: -A·r / (B·L_b) where unclipped, + beta·(1 - e^(ref - logp)) / (B·L_b); padding gets nothing.
-  dLogProbs: [[-1.1 / 4, 0, 0], [0, 2 / 6, 3 / 6 + (0.1 * (1 - 2)) / 6]],
+  dLogProbs: [
+    [-1.1 / 4, 0, 0],
+    [0, 2 / 6, 3 / 6 + (0.1 * (1 - 2)) / 6],
+  ],
 };
 
 // Worked on paper (eps 1e-4, beta 4e-3), 3 rows of 2 elements. Row 0: A = 1, r = 1 -> -1. Row 1: A = 2,
@@ -90,8 +124,16 @@ const handLmValues = {
 const handDm: DmReferenceInputs = {
   logProbs: [0.5, -1, 2],
   oldLogProbs: [0.5, -1 - Math.log(1.001), 2 - Math.log(1.001)],
-  means: [[0.1, -0.1], [1, 2], [0.3, 0.1]],
-  refMeans: [[0, 0], [1, 2], [0, 0]],
+  means: [
+    [0.1, -0.1],
+    [1, 2],
+    [0.3, 0.1],
+  ],
+  refMeans: [
+    [0, 0],
+    [1, 2],
+    [0, 0],
+  ],
   stds: [0.5, 0.2, 1],
   advantages: [1, 2, -1],
 };
@@ -103,12 +145,17 @@ const handDmValues = {
   approxKl: (0.5 * 2 * Math.log(1.001) ** 2) / 3,
   dLogProbs: [-1 / 3, 0, 1.001 / 3],
   // beta·(mu - mu_ref) / (N·D·s^2)
-  dMeans: [[4e-3 * 0.1 / 1.5, -4e-3 * 0.1 / 1.5], [0, 0], [4e-3 * 0.3 / 6, 4e-3 * 0.1 / 6]],
+  dMeans: [
+    [(4e-3 * 0.1) / 1.5, (-4e-3 * 0.1) / 1.5],
+    [0, 0],
+    [(4e-3 * 0.3) / 6, (4e-3 * 0.1) / 6],
+  ],
 };
 
 test('the LM term matches the hand-worked example (reference and graph, value and gradient)', async () => {
   const ref = referenceLmTerm(handLm, LM);
-  for (const key of ['policyLoss', 'kl', 'loss', 'clipFraction', 'approxKl'] as const) near(ref[key], handLmValues[key], 1e-12, `reference ${key}`);
+  for (const key of ['policyLoss', 'kl', 'loss', 'clipFraction', 'approxKl'] as const)
+    near(ref[key], handLmValues[key], 1e-12, `reference ${key}`);
   handLmValues.dLogProbs.forEach((row, b) => nearAll(ref.dLogProbs[b]!, row, 1e-12, `reference dLogProbs[${b}]`));
 
   const graph = await runObjective(handLm);
@@ -122,7 +169,8 @@ test('the LM term matches the hand-worked example (reference and graph, value an
 
 test('the DM term matches the hand-worked example (reference and graph, value and gradient)', async () => {
   const ref = referenceDmTerm(handDm, DM);
-  for (const key of ['policyLoss', 'kl', 'loss', 'clipFraction', 'approxKl'] as const) near(ref[key], handDmValues[key], 1e-12, `reference ${key}`);
+  for (const key of ['policyLoss', 'kl', 'loss', 'clipFraction', 'approxKl'] as const)
+    near(ref[key], handDmValues[key], 1e-12, `reference ${key}`);
   nearAll(ref.dLogProbs, handDmValues.dLogProbs, 1e-12, 'reference dLogProbs');
   nearAll(ref.dMeans.flat(), handDmValues.dMeans.flat(), 1e-12, 'reference dMeans');
 
@@ -146,7 +194,11 @@ function randomInputs(seed: number): { lm: LmReferenceInputs; dm: DmReferenceInp
       // ratios spread over both sides of the clip range
       oldLogProbs: logProbs.map((r) => r.map((v) => v + rng.normal() * 0.3)),
       refLogProbs: logProbs.map((r) => r.map((v) => v + rng.normal() * 0.5)),
-      mask: [[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0]],
+      mask: [
+        [1, 1, 1, 1, 1],
+        [1, 1, 0, 0, 0],
+        [1, 1, 1, 0, 0],
+      ],
       advantages: [1.3, -0.4, -0.9],
     },
     dm: {
@@ -190,7 +242,10 @@ test("the reference's hand-derived gradients agree with central finite differenc
     }),
   );
   const refDm = referenceDmTerm(dm, DM);
-  for (const [values, grads, name] of [[dm.logProbs, refDm.dLogProbs, 'logp'], ...dm.means.map((r, n) => [r, refDm.dMeans[n]!, `mean[${n}]`] as const)] as const) {
+  for (const [values, grads, name] of [
+    [dm.logProbs, refDm.dLogProbs, 'logp'],
+    ...dm.means.map((r, n) => [r, refDm.dMeans[n]!, `mean[${n}]`] as const),
+  ] as const) {
     values.forEach((v, i) => {
       values[i] = v + h;
       const up = referenceDmTerm(dm, DM).loss;
@@ -228,7 +283,14 @@ test('the DM term differentiates through the SDE step to the velocity (graph vs 
     const logp = gaussianLogProb(xNext, mean, std, B);
     const rows = (a: Float32Array) => Array.from({ length: B }, (_, b) => Array.from(a.subarray(b * per, (b + 1) * per)));
     return referenceDmTerm(
-      { logProbs: Array.from(logp), oldLogProbs: Array.from(oldLogp), means: rows(mean), refMeans: rows(refMean), stds: [std, std], advantages },
+      {
+        logProbs: Array.from(logp),
+        oldLogProbs: Array.from(oldLogp),
+        means: rows(mean),
+        refMeans: rows(refMean),
+        stds: [std, std],
+        advantages,
+      },
       loose,
     ).loss;
   };
@@ -236,17 +298,40 @@ test('the DM term differentiates through the SDE step to the velocity (graph vs 
   const g = new GraphBuilder('sde_grpo');
   const feed = (name: string, data: Float32Array, shape: number[]) => ({ tensor: g.input(name, 'float32', shape), feed: { data, shape } });
   const inputs = {
-    x: feed('x', x, [B, N, C]), v: feed('v', v, [B, N, C]), xNext: feed('x_next', xNext, [B, N, C]),
-    t: feed('t', new Float32Array([t, t]), [B]), dt: feed('dt', new Float32Array([tNext - t, tNext - t]), [B]),
-    sigma: feed('sigma', Float32Array.from([0, 0], () => sdeSigma(t, tNext, noiseLevel)), [B]),
-    old: feed('old_logp', oldLogp, [B]), refMean: feed('ref_mean', refMean, [B, N, C]),
-    std: feed('std', new Float32Array([std, std]), [B]), adv: feed('adv', Float32Array.from(advantages), [B]),
+    x: feed('x', x, [B, N, C]),
+    v: feed('v', v, [B, N, C]),
+    xNext: feed('x_next', xNext, [B, N, C]),
+    t: feed('t', new Float32Array([t, t]), [B]),
+    dt: feed('dt', new Float32Array([tNext - t, tNext - t]), [B]),
+    sigma: feed(
+      'sigma',
+      Float32Array.from([0, 0], () => sdeSigma(t, tNext, noiseLevel)),
+      [B],
+    ),
+    old: feed('old_logp', oldLogp, [B]),
+    refMean: feed('ref_mean', refMean, [B, N, C]),
+    std: feed('std', new Float32Array([std, std]), [B]),
+    adv: feed('adv', Float32Array.from(advantages), [B]),
   };
-  const step = sdeStepGraph(g, { x: inputs.x.tensor, v: inputs.v.tensor, xNext: inputs.xNext.tensor, t: inputs.t.tensor, dt: inputs.dt.tensor, sigma: inputs.sigma.tensor });
+  const step = sdeStepGraph(g, {
+    x: inputs.x.tensor,
+    v: inputs.v.tensor,
+    xNext: inputs.xNext.tensor,
+    t: inputs.t.tensor,
+    dt: inputs.dt.tensor,
+    sigma: inputs.sigma.tensor,
+  });
   const objective = grpoObjective(g, {
     dm: {
       ...loose,
-      inputs: { logProbs: step.logProb, oldLogProbs: inputs.old.tensor, means: step.mean, refMeans: inputs.refMean.tensor, stds: inputs.std.tensor, advantages: inputs.adv.tensor },
+      inputs: {
+        logProbs: step.logProb,
+        oldLogProbs: inputs.old.tensor,
+        means: step.mean,
+        refMeans: inputs.refMean.tensor,
+        stds: inputs.std.tensor,
+        advantages: inputs.adv.tensor,
+      },
     },
   });
   outputObjective(g, objective);
@@ -285,10 +370,18 @@ async function runNft(x: NftReferenceInputs, options: NftOptions, shape: [number
     feeds[name] = { data: Float32Array.from(values), shape: [values.length] };
     return g.input(name, 'float32', [values.length]);
   };
-  const term = nftTerm(g, {
-    velocity: rows('v', x.velocity), oldVelocity: rows('v_old', x.oldVelocity), target: rows('target', x.target),
-    t: column('t', x.t), r: column('r', x.r), ...(x.refVelocity ? { refVelocity: rows('v_ref', x.refVelocity) } : {}),
-  }, options);
+  const term = nftTerm(
+    g,
+    {
+      velocity: rows('v', x.velocity),
+      oldVelocity: rows('v_old', x.oldVelocity),
+      target: rows('target', x.target),
+      t: column('t', x.t),
+      r: column('r', x.r),
+      ...(x.refVelocity ? { refVelocity: rows('v_ref', x.refVelocity) } : {}),
+    },
+    options,
+  );
   g.output(term.loss, 'loss');
   g.output(term.policyLoss, 'policy_loss');
   g.output(term.kl, 'kl');
@@ -299,7 +392,10 @@ async function runNft(x: NftReferenceInputs, options: NftOptions, shape: [number
   await session.release();
   const scalar = (name: string) => Number(out[name]!.data[0]);
   return {
-    loss: scalar('loss'), policyLoss: scalar('policy_loss'), kl: scalar('kl'), oldDeviation: scalar('old_deviation'),
+    loss: scalar('loss'),
+    policyLoss: scalar('policy_loss'),
+    kl: scalar('kl'),
+    oldDeviation: scalar('old_deviation'),
     dVelocity: Array.from(out[gradName('v')]!.data as Float32Array),
   };
 }
@@ -309,8 +405,24 @@ async function runNft(x: NftReferenceInputs, options: NftOptions, shape: [number
 // Policy loss (0.5 + 1)/2 = 0.75; KL against v_ref = 0: (0.5 + 1)/2 = 0.75.
 // dL/dv: row 0 2·u+/(R·D) = (0.5, 0); row 1 -2·u-/(R·D) = (-0.5, 0.5); plus 2·0.1·v/(R·D) = 0.05·v.
 const handNft: NftReferenceInputs = {
-  velocity: [[1, 0], [1, 1]], oldVelocity: [[0, 0], [1, 1]], target: [[0, 0], [0, 2]], refVelocity: [[0, 0], [0, 0]],
-  t: [0.3, 0.6], r: [1, 0],
+  velocity: [
+    [1, 0],
+    [1, 1],
+  ],
+  oldVelocity: [
+    [0, 0],
+    [1, 1],
+  ],
+  target: [
+    [0, 0],
+    [0, 2],
+  ],
+  refVelocity: [
+    [0, 0],
+    [0, 0],
+  ],
+  t: [0.3, 0.6],
+  r: [1, 0],
 };
 const handNftValues = { policyLoss: 0.75, kl: 0.75, loss: 0.75 + 0.1 * 0.75, dVelocity: [0.5 + 0.05, 0, -0.5 + 0.05, 0.5 + 0.05] };
 
@@ -356,7 +468,10 @@ function randomNft(seed: number, R: number, D: number): NftReferenceInputs {
 
 test('the NFT term: graph value and gradient match the reference on random inputs, both weightings', async () => {
   for (const adaptiveWeight of [true, false]) {
-    for (const [seed, beta] of [[21, 1], [22, 0.1]] as const) {
+    for (const [seed, beta] of [
+      [21, 1],
+      [22, 0.1],
+    ] as const) {
       const x = randomNft(seed, 4, 6);
       const options: NftOptions = { beta, klBeta: 0.05, adaptiveWeight };
       const ref = referenceNftTerm(x, options);
@@ -407,8 +522,17 @@ test('nftRows: distinct times from the grid, x_t = (1-t)·x0 + t·eps and v* = e
   const times = timeGrid(10).subarray(0, 10); // 1, 0.9, ..., 0.1: the sampler's steps
   const rows = nftRows(x0, 0.7, new Rng(5), { times, count: 9 });
   assert.equal(new Set(rows.t).size, 9, 'distinct times');
-  for (const t of rows.t) assert.ok(Array.from(times).some((g) => Math.abs(g - t) < 1e-6), `${t} is a grid time`);
-  assert.deepEqual(Array.from(rows.r), Array(9).fill(0.7).map((v) => Math.fround(v)));
+  for (const t of rows.t)
+    assert.ok(
+      Array.from(times).some((g) => Math.abs(g - t) < 1e-6),
+      `${t} is a grid time`,
+    );
+  assert.deepEqual(
+    Array.from(rows.r),
+    Array(9)
+      .fill(0.7)
+      .map((v) => Math.fround(v)),
+  );
   const eps: number[] = [];
   for (let k = 0; k < 9; k++) {
     for (let d = 0; d < 3; d++) {

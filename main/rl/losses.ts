@@ -63,7 +63,13 @@ export interface TermResult {
  * pessimistic bound. Where the ratio is inside the range the two agree and the gradient is -A·r·dlogp;
  * where clipping binds, no gradient.
  */
-function ppoClip(g: GraphBuilder, logProbs: Tensor, oldLogProbs: Tensor, advantages: Tensor, clipRange: number): { perElement: Tensor; clipped: Tensor; logRatio: Tensor } {
+function ppoClip(
+  g: GraphBuilder,
+  logProbs: Tensor,
+  oldLogProbs: Tensor,
+  advantages: Tensor,
+  clipRange: number,
+): { perElement: Tensor; clipped: Tensor; logRatio: Tensor } {
   const logRatio = g.sub(logProbs, oldLogProbs);
   const ratio = g.exp(logRatio);
   const negA = g.neg(advantages);
@@ -86,7 +92,8 @@ export function lmGrpoTerm(g: GraphBuilder, inputs: LmTermInputs, { clipRange, k
     const k3 = g.sub(g.sub(g.exp(refGap), refGap), 1);
     // An empty sequence (all padding) divides by 1, not 0: it then adds nothing.
     const lengths = g.max(g.reduceSum(mask, [1], false), 1); // [B]
-    const sequenceMean = (perToken: Tensor) => g.reduceMean(g.div(g.reduceSum(g.mul(perToken, mask), [1], false), lengths), undefined, false);
+    const sequenceMean = (perToken: Tensor) =>
+      g.reduceMean(g.div(g.reduceSum(g.mul(perToken, mask), [1], false), lengths), undefined, false);
     const tokens = g.max(g.reduceSum(mask, undefined, false), 1);
     const tokenMean = (perToken: Tensor) => g.div(g.reduceSum(g.mul(perToken, mask), undefined, false), tokens);
     const policyLoss = sequenceMean(perElement);
@@ -322,11 +329,24 @@ export function combineTerms(g: GraphBuilder, terms: readonly { kind: string; te
 /** The joint GRPO objective of UniRL-Zero: the clipped LM term (with its entropy metric when given the logits) and the clipped DM term. */
 export function grpoObjective(
   g: GraphBuilder,
-  terms: { lm?: { inputs: LmTermInputs; logits?: Tensor; weight?: Tensor } & ClipKl; dm?: { inputs: DmTermInputs; weight?: Tensor } & ClipKl },
+  terms: {
+    lm?: { inputs: LmTermInputs; logits?: Tensor; weight?: Tensor } & ClipKl;
+    dm?: { inputs: DmTermInputs; weight?: Tensor } & ClipKl;
+  },
 ): GrpoObjective {
   const parts: { kind: string; term: TermGraph; weight?: Tensor }[] = [];
-  if (terms.lm) parts.push({ kind: 'lm', term: lmTermGraph(g, terms.lm.inputs, terms.lm, terms.lm.logits), ...(terms.lm.weight ? { weight: terms.lm.weight } : {}) });
-  if (terms.dm) parts.push({ kind: 'dm', term: grpoTermGraph(dmGrpoTerm(g, terms.dm.inputs, terms.dm)), ...(terms.dm.weight ? { weight: terms.dm.weight } : {}) });
+  if (terms.lm)
+    parts.push({
+      kind: 'lm',
+      term: lmTermGraph(g, terms.lm.inputs, terms.lm, terms.lm.logits),
+      ...(terms.lm.weight ? { weight: terms.lm.weight } : {}),
+    });
+  if (terms.dm)
+    parts.push({
+      kind: 'dm',
+      term: grpoTermGraph(dmGrpoTerm(g, terms.dm.inputs, terms.dm)),
+      ...(terms.dm.weight ? { weight: terms.dm.weight } : {}),
+    });
   return combineTerms(g, parts);
 }
 

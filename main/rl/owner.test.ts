@@ -17,7 +17,11 @@ test('a run whose trainer lives is neither marked interrupted at start-up, nor s
   const store = openStore(':memory:');
   // Another process (a CLI trainer) holds run 1; run 2's trainer is gone.
   const trainer = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
-  t.after(() => { trainer.kill('SIGKILL'); store.close(); rmSync(dataDir, { recursive: true, force: true }); });
+  t.after(() => {
+    trainer.kill('SIGKILL');
+    store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
   const [held, dead] = [1, 2].map((i) => store.runs.create({ name: `r${i}`, scenario: 't2i', config: {} }).id) as [number, number];
   for (const id of [held, dead]) store.runs.setStatus(id, 'running');
   mkdirSync(runDirOf(dataDir, held), { recursive: true });
@@ -28,7 +32,12 @@ test('a run whose trainer lives is neither marked interrupted at start-up, nor s
   assert.equal(store.runs.get(dead).status, 'interrupted');
 
   const started: number[] = [];
-  const compute = { start: () => { started.push(1); return { id: 'j', kind: 'train', result: new Promise(() => {}), cancel() {} }; } };
+  const compute = {
+    start: () => {
+      started.push(1);
+      return { id: 'j', kind: 'train', result: new Promise(() => {}), cancel() {} };
+    },
+  };
   const runs = new RunController(store, new EventBus(), compute as unknown as ComputeClient, dataDir);
   assert.throws(() => runs.start(held), new RegExp(`run ${held} is being trained by process ${trainer.pid}`));
   assert.equal(started.length, 0);

@@ -163,7 +163,12 @@ export interface Policy {
    * Reflection evaluation: per item the first Euler ODE image, then up to `rounds` greedy critiques, each
    * 'wrong' one followed by an ODE refinement. Images first to final; one verdict per critique.
    */
-  reflectGreedy?(items: readonly TaskItem[], odeSteps: number, rounds: number, seed: number): Promise<{ images: ImageRGB[]; verdicts: Verdict[] }[]>;
+  reflectGreedy?(
+    items: readonly TaskItem[],
+    odeSteps: number,
+    rounds: number,
+    seed: number,
+  ): Promise<{ images: ImageRGB[]; verdicts: Verdict[] }[]>;
   /** Feature vectors of images for the preference model. */
   features(images: readonly ImageRGB[]): Promise<Float32Array[]>;
   /** String metadata a checkpoint must carry to be loaded again (config, tokenizer). */

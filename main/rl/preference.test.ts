@@ -17,7 +17,9 @@ function synthetic(groups: number, dim: number, seed: number) {
       features.set(id, f);
       const utility = f.reduce((s, v, k) => s + v * hidden[k]!, 0) + rng.normal() * 0.5;
       return { sampleId: id, utility };
-    }).sort((a, b) => b.utility - a.utility).map((e, i) => ({ sampleId: e.sampleId, rank: i + 1 }));
+    })
+      .sort((a, b) => b.utility - a.utility)
+      .map((e, i) => ({ sampleId: e.sampleId, rank: i + 1 }));
     for (const p of pairsFromRanks(ranks)) pairs.push({ ...p, group: g });
   }
   return { pairs, features: (id: number) => features.get(id)! };

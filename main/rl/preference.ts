@@ -53,8 +53,11 @@ export class PreferenceModel {
   constructor(readonly weights: PreferenceWeights) {
     const { inputSize, hidden, featureMean, featureStd, w1, b1, v } = weights;
     const sizes: [string, number, number][] = [
-      ['featureMean', featureMean.length, inputSize], ['featureStd', featureStd.length, inputSize],
-      ['w1', w1.length, hidden * inputSize], ['b1', b1.length, hidden], ['v', v.length, hidden || inputSize],
+      ['featureMean', featureMean.length, inputSize],
+      ['featureStd', featureStd.length, inputSize],
+      ['w1', w1.length, hidden * inputSize],
+      ['b1', b1.length, hidden],
+      ['v', v.length, hidden || inputSize],
     ];
     for (const [name, got, want] of sizes) {
       if (got !== want) throw new Error(`PreferenceModel: ${name} has ${got} values, expected ${want}`);
@@ -90,7 +93,11 @@ export function preferenceReward(model: PreferenceModel, features: ArrayLike<num
 export type FeatureLookup = (sampleId: number) => ArrayLike<number>;
 
 /** Trains a Bradley-Terry head on `pairs`, holding some groups out to measure pair accuracy. */
-export function trainPreferenceModel(pairs: readonly GroupedPair[], features: FeatureLookup, options: PreferenceTrainOptions = {}): PreferenceTrainResult {
+export function trainPreferenceModel(
+  pairs: readonly GroupedPair[],
+  features: FeatureLookup,
+  options: PreferenceTrainOptions = {},
+): PreferenceTrainResult {
   const { hidden = 32, lr = 1e-2, epochs = 200, l2 = 1e-4, heldoutFraction = 0.2, seed = 0 } = options;
   if (pairs.length === 0) throw new Error('trainPreferenceModel: no pairs');
   if (!Number.isInteger(hidden) || hidden < 0) throw new Error(`trainPreferenceModel: hidden must be an integer >= 0, got ${hidden}`);
@@ -100,11 +107,15 @@ export function trainPreferenceModel(pairs: readonly GroupedPair[], features: Fe
   const ids = [...new Set(train.flatMap((p) => [p.winner, p.loser]))];
   const raw = new Map(ids.map((id) => [id, Float64Array.from(features(id))]));
   const inputSize = raw.get(ids[0]!)!.length;
-  for (const [id, f] of raw) if (f.length !== inputSize) throw new Error(`trainPreferenceModel: sample ${id} has ${f.length} features, others ${inputSize}`);
+  for (const [id, f] of raw)
+    if (f.length !== inputSize) throw new Error(`trainPreferenceModel: sample ${id} has ${f.length} features, others ${inputSize}`);
   const { mean, std } = featureStats([...raw.values()], inputSize);
 
   const weights: PreferenceWeights = {
-    inputSize, hidden, featureMean: mean, featureStd: std,
+    inputSize,
+    hidden,
+    featureMean: mean,
+    featureStd: std,
     w1: Array.from({ length: hidden * inputSize }, () => rng.normal() / Math.sqrt(inputSize)),
     b1: Array<number>(hidden).fill(0),
     v: Array.from({ length: hidden || inputSize }, () => (hidden ? rng.normal() / Math.sqrt(hidden) : 0)),
@@ -188,7 +199,11 @@ function forward(w: PreferenceWeights, x: Float64Array): { score: number; h: Flo
  * L = mean over pairs of softplus(-(s_w - s_l)); dL/d(s_w - s_l) = -sigmoid(-(s_w - s_l)) / N.
  * Returns gradients for [w1, b1, v].
  */
-function pairLoss(w: PreferenceWeights, pairs: readonly PreferencePair[], x: ReadonlyMap<number, Float64Array>): { loss: number; grads: Float64Array[] } {
+function pairLoss(
+  w: PreferenceWeights,
+  pairs: readonly PreferencePair[],
+  x: ReadonlyMap<number, Float64Array>,
+): { loss: number; grads: Float64Array[] } {
   const grads = [new Float64Array(w.w1.length), new Float64Array(w.b1.length), new Float64Array(w.v.length)];
   const cache = new Map<number, { score: number; h: Float64Array }>();
   const run = (id: number) => cache.get(id) ?? cache.set(id, forward(w, x.get(id)!)).get(id)!;

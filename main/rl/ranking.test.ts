@@ -4,12 +4,28 @@ import type { Ranking } from '../../contract/domain.ts';
 import { humanRankRewards, krippendorffAlpha, pairsFromRanks, rankingAgreement, rankRewards } from './ranking.ts';
 
 const entries = (ranks: number[], firstId = 10) => ranks.map((rank, i) => ({ sampleId: firstId + i, rank }));
-const ranking = (annotator: string, ranks: number[], skipped = false): Ranking =>
-  ({ id: 0, groupId: 1, annotator, skipped, ranks: skipped ? [] : entries(ranks), createdAt: 0, durationMs: 0 });
+const ranking = (annotator: string, ranks: number[], skipped = false): Ranking => ({
+  id: 0,
+  groupId: 1,
+  annotator,
+  skipped,
+  ranks: skipped ? [] : entries(ranks),
+  createdAt: 0,
+  durationMs: 0,
+});
 
 test('ranks map to evenly spaced rewards in [-1, 1]', () => {
   // 5 samples, a strict order: positions 0..4 -> 1, 0.5, 0, -0.5, -1
-  assert.deepEqual([...rankRewards(entries([3, 1, 5, 2, 4]))], [[11, 1], [13, 0.5], [10, 0], [14, -0.5], [12, -1]]);
+  assert.deepEqual(
+    [...rankRewards(entries([3, 1, 5, 2, 4]))],
+    [
+      [11, 1],
+      [13, 0.5],
+      [10, 0],
+      [14, -0.5],
+      [12, -1],
+    ],
+  );
 });
 
 test('ties share the mean of the positions they cover; only the order of rank numbers matters', () => {
@@ -29,13 +45,30 @@ test('ties share the mean of the positions they cover; only the order of rank nu
 test('several annotators are averaged, skips ignored', () => {
   const r = humanRankRewards([ranking('ann', [1, 2, 3]), ranking('bob', [3, 2, 1]), ranking('cy', [], true), ranking('dee', [1, 3, 2])]);
   // sample 10: (1 - 1 + 1) / 3; sample 11: (0 + 0 - 1) / 3; sample 12: (-1 + 1 + 0) / 3
-  assert.deepEqual([...r], [[10, 1 / 3], [11, -1 / 3], [12, 0]]);
+  assert.deepEqual(
+    [...r],
+    [
+      [10, 1 / 3],
+      [11, -1 / 3],
+      [12, 0],
+    ],
+  );
 });
 
 test('pairs: C(k, 2) minus ties, winner first', () => {
   assert.equal(pairsFromRanks(entries([1, 2, 3, 4])).length, 6);
-  assert.deepEqual(pairsFromRanks(entries([2, 1, 2])), [{ winner: 11, loser: 10 }, { winner: 11, loser: 12 }]);
-  assert.throws(() => pairsFromRanks([{ sampleId: 1, rank: 1 }, { sampleId: 1, rank: 2 }]), /sample 1 is ranked twice/);
+  assert.deepEqual(pairsFromRanks(entries([2, 1, 2])), [
+    { winner: 11, loser: 10 },
+    { winner: 11, loser: 12 },
+  ]);
+  assert.throws(
+    () =>
+      pairsFromRanks([
+        { sampleId: 1, rank: 1 },
+        { sampleId: 1, rank: 2 },
+      ]),
+    /sample 1 is ranked twice/,
+  );
 });
 
 test("Krippendorff's alpha matches the published example (Krippendorff 2011)", () => {
@@ -50,7 +83,13 @@ test("Krippendorff's alpha matches the published example (Krippendorff 2011)", (
   assert.equal(krippendorffAlpha(data, 'nominal')!.toFixed(3), '0.743');
   assert.equal(krippendorffAlpha(data, 'ordinal')!.toFixed(3), '0.815');
   assert.equal(krippendorffAlpha(data, 'interval')!.toFixed(3), '0.849');
-  assert.equal(krippendorffAlpha([[1, 1], [1, 1]]), null);
+  assert.equal(
+    krippendorffAlpha([
+      [1, 1],
+      [1, 1],
+    ]),
+    null,
+  );
 });
 
 test('agreement: identical annotators agree fully, reversed ones disagree', () => {

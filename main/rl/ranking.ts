@@ -97,7 +97,10 @@ export function rankingAgreement(rankings: readonly Ranking[]): Agreement {
     }
   }
   const units = [...new Set(annotators.flatMap((m) => [...m.keys()]))];
-  const alpha = krippendorffAlpha(annotators.map((m) => units.map((id) => m.get(id) ?? null)), 'ordinal');
+  const alpha = krippendorffAlpha(
+    annotators.map((m) => units.map((id) => m.get(id) ?? null)),
+    'ordinal',
+  );
   return { annotators: annotators.length, pairwise: compared ? agree / compared : null, alpha };
 }
 

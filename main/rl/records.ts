@@ -13,8 +13,12 @@ import type { DmTrajectory, LmRecord } from './policy.ts';
 
 export function lmTrajectory(lm: LmRecord, label?: string): TrajectoryInput {
   return {
-    kind: 'lm', ...(label ? { label } : {}),
-    tensors: { tokenIds: tensor('int32', [lm.tokenIds.length], lm.tokenIds), logProbs: tensor('float32', [lm.logProbs.length], lm.logProbs) },
+    kind: 'lm',
+    ...(label ? { label } : {}),
+    tensors: {
+      tokenIds: tensor('int32', [lm.tokenIds.length], lm.tokenIds),
+      logProbs: tensor('float32', [lm.logProbs.length], lm.logProbs),
+    },
   };
 }
 
@@ -48,7 +52,11 @@ export function dmTrajectory(dm: DmTrajectory, storage: LatentStorage, label?: s
   const tensors: Record<string, Tensor> = {
     logProbs: tensor('float32', [S], dm.logProbs),
     times: tensor('float32', [S + 1], Float32Array.from(dm.times)),
-    steps: tensor('int32', [S], Int32Array.from({ length: S }, (_, k) => k)),
+    steps: tensor(
+      'int32',
+      [S],
+      Int32Array.from({ length: S }, (_, k) => k),
+    ),
   };
   if (storage.latents) tensors.latents = tensor('float32', [S + 1, ...image], concatFloat32(dm.latents));
   if (storage.means) tensors.means = tensor('float32', [S, ...image], concatFloat32(dm.means));

@@ -15,7 +15,10 @@ test('a re-drawn trajectory matches the stored one within 1e-3 when drawn with t
   try {
     const ctx = { progress: () => {}, checkCancelled: () => {} };
     // Every latent kept in float32, so the comparison measures the re-draw, not the storage.
-    const { runId } = await trainJob({ dataDir, scenario: 't2i', nano: true, config: { steps: 2, storage: { trajectories: 'all', encoding: 'float32' } } }, ctx);
+    const { runId } = await trainJob(
+      { dataDir, scenario: 't2i', nano: true, config: { steps: 2, storage: { trajectories: 'all', encoding: 'float32' } } },
+      ctx,
+    );
     const store = openStore(join(dataDir, 'unirl.sqlite'));
     try {
       for (const step of [1, 2]) {

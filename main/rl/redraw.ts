@@ -39,11 +39,16 @@ export async function redrawFrom(store: Store, dataDir: string, sampleId: number
   const run = store.runs.get(group.runId);
   const config = resolveTrainConfig(run.scenario, parseTrainConfig(run.config));
   const trajectories = store.samples.trajectories(sampleId);
-  const reasoning = run.scenario === 'cot' ? trajectories.find((t) => t.kind === 'lm' && t.label === 'lm')?.tensors.tokenIds?.data : undefined;
+  const reasoning =
+    run.scenario === 'cot' ? trajectories.find((t) => t.kind === 'lm' && t.label === 'lm')?.tensors.tokenIds?.data : undefined;
   const skipped: RedrawResult['skipped'] = [];
   const drawable: { trajectoryId: number; label: string; seeds: DrawSeeds }[] = [];
   for (const t of trajectories.filter((t) => t.kind === 'dm')) {
-    const reason = !t.seeds ? 'stored before seeds were kept' : !FROM_PROMPT.has(t.label) ? 'drawn from a source image: re-drawing covers images drawn from the prompt' : null;
+    const reason = !t.seeds
+      ? 'stored before seeds were kept'
+      : !FROM_PROMPT.has(t.label)
+        ? 'drawn from a source image: re-drawing covers images drawn from the prompt'
+        : null;
     if (reason) skipped.push({ trajectoryId: t.id, label: t.label, reason });
     else drawable.push({ trajectoryId: t.id, label: t.label, seeds: t.seeds! });
   }
@@ -58,7 +63,11 @@ export async function redrawFrom(store: Store, dataDir: string, sampleId: number
     // The step's own rollout options: the same SDE schedule and, with a window, the same window.
     const options = rolloutOptionsOf(config, { seed: mixSeeds(config.seed, group.step) });
     for (const d of drawable) {
-      const { dm } = await policy.drawAgain({ prompt: group.prompt, ...(reasoning ? { reasoning: Array.from(reasoning, Number) } : {}) }, d.seeds, options);
+      const { dm } = await policy.drawAgain(
+        { prompt: group.prompt, ...(reasoning ? { reasoning: Array.from(reasoning, Number) } : {}) },
+        d.seeds,
+        options,
+      );
       const latents: Tensor = { dtype: 'float32', shape: [dm.latents.length, ...patchDims(dm.grid)], data: concatFloat32(dm.latents) };
       result.trajectories.push({ trajectoryId: d.trajectoryId, label: d.label, latents });
     }
@@ -69,9 +78,18 @@ export async function redrawFrom(store: Store, dataDir: string, sampleId: number
 }
 
 /** The run's checkpoint nearest to `step` (the earlier on a tie), or the weights the run started from (step 0). */
-function nearestWeights(store: Store, config: TrainConfig, dataDir: string, runId: number, step: number): { model: UnifiedModel; metadata: Record<string, string>; checkpointStep: number } {
+function nearestWeights(
+  store: Store,
+  config: TrainConfig,
+  dataDir: string,
+  runId: number,
+  step: number,
+): { model: UnifiedModel; metadata: Record<string, string>; checkpointStep: number } {
   const runtime = { threads: config.runtime.threads, provider: config.runtime.provider };
-  const candidates = [{ step: 0, path: null as string | null }, ...store.checkpoints.list(runId).map((c) => ({ step: c.step, path: c.path as string | null }))];
+  const candidates = [
+    { step: 0, path: null as string | null },
+    ...store.checkpoints.list(runId).map((c) => ({ step: c.step, path: c.path as string | null })),
+  ];
   const nearest = candidates.reduce((best, c) => (Math.abs(c.step - step) < Math.abs(best.step - step) ? c : best));
   if (nearest.path === null) {
     const start = startingModel(config, dataDir);

@@ -41,7 +41,10 @@ export function referenceLmTerm(x: LmReferenceInputs, { clipRange, klBeta }: Cli
   let clipped = 0;
   let squaredLogRatio = 0;
   const dLogProbs = x.logProbs.map((row, b) => {
-    const length = Math.max(1, x.mask[b]!.reduce((s, m) => s + m, 0));
+    const length = Math.max(
+      1,
+      x.mask[b]!.reduce((s, m) => s + m, 0),
+    );
     return row.map((logp, t) => {
       const m = x.mask[b]![t]!;
       const p = ppo(logp, x.oldLogProbs[b]![t]!, x.advantages[b]!, clipRange);
@@ -55,7 +58,14 @@ export function referenceLmTerm(x: LmReferenceInputs, { clipRange, klBeta }: Cli
     });
   });
   tokens = Math.max(tokens, 1);
-  return { loss: policyLoss + klBeta * kl, policyLoss, kl, clipFraction: clipped / tokens, approxKl: (0.5 * squaredLogRatio) / tokens, dLogProbs };
+  return {
+    loss: policyLoss + klBeta * kl,
+    policyLoss,
+    kl,
+    clipFraction: clipped / tokens,
+    approxKl: (0.5 * squaredLogRatio) / tokens,
+    dLogProbs,
+  };
 }
 
 export interface DmReferenceInputs {
@@ -72,7 +82,10 @@ export interface DmReferenceInputs {
  * L = (1/N) Σ_n ppo_n + β·(1/N) Σ_n mean_d (mu - mu_ref)^2 / (2 s_n^2).
  * dL/dlogp_n = dppo_n / N;  dL/dmu_nd = β·(mu_nd - mu_ref_nd) / (N·D·s_n^2).
  */
-export function referenceDmTerm(x: DmReferenceInputs, { clipRange, klBeta }: ClipKl): ReferenceTerm & { dLogProbs: number[]; dMeans: number[][] } {
+export function referenceDmTerm(
+  x: DmReferenceInputs,
+  { clipRange, klBeta }: ClipKl,
+): ReferenceTerm & { dLogProbs: number[]; dMeans: number[][] } {
   const N = x.logProbs.length;
   let policyLoss = 0;
   let kl = 0;
@@ -91,7 +104,15 @@ export function referenceDmTerm(x: DmReferenceInputs, { clipRange, klBeta }: Cli
     kl += row.reduce((s, mu, d) => s + (mu - x.refMeans[n]![d]!) ** 2, 0) / D / (2 * s2) / N;
     return row.map((mu, d) => (klBeta * (mu - x.refMeans[n]![d]!)) / (N * D * s2));
   });
-  return { loss: policyLoss + klBeta * kl, policyLoss, kl, clipFraction: clipped / N, approxKl: (0.5 * squaredLogRatio) / N, dLogProbs, dMeans };
+  return {
+    loss: policyLoss + klBeta * kl,
+    policyLoss,
+    kl,
+    clipFraction: clipped / N,
+    approxKl: (0.5 * squaredLogRatio) / N,
+    dLogProbs,
+    dMeans,
+  };
 }
 
 export interface NftReferenceInputs {

@@ -32,21 +32,41 @@ test('ShapeEval scores any size of image against the ground truth, or the parsed
     { prompt: 'two blue squares', png: png(drawn('a red circle', 2, 48)) },
   ];
   const { scores, preferenceModel } = await scoreRewardBatch(store, { items });
-  assert.deepEqual(scores.map((s) => s.correct), [true, false]);
+  assert.deepEqual(
+    scores.map((s) => s.correct),
+    [true, false],
+  );
   assert.equal(scores[0]!.shapeeval, 1);
   assert.ok(scores[1]!.shapeeval < 1);
   // No preference model and nobody ranked: the reward is ShapeEval's alone.
   assert.equal(preferenceModel, null);
-  assert.deepEqual(scores.map((s) => [s.preference, s.human_rank, s.reward]), scores.map((s) => [null, null, s.shapeeval]));
+  assert.deepEqual(
+    scores.map((s) => [s.preference, s.human_rank, s.reward]),
+    scores.map((s) => [null, null, s.shapeeval]),
+  );
   store.close();
 });
 
 test('bad input names the item: not a PNG, a spec that is not one, a prompt outside the grammar', async () => {
   const store = openStore(':memory:');
   const good = png(drawn('a red circle', 1));
-  await assert.rejects(scoreRewardBatch(store, { items: [{ prompt: 'a red circle', png: good }, { prompt: 'a red circle', png: new Uint8Array([1, 2, 3]) }] }), /items\[1\]\.image: not a PNG/);
-  await assert.rejects(scoreRewardBatch(store, { items: [{ prompt: 'x', groundTruth: '{"task":"counting"}', png: good }] }), /items\[0\]\.ground_truth: ground_truth is not a ShapeEval spec/);
-  await assert.rejects(scoreRewardBatch(store, { items: [{ prompt: 'a photo of a cat', png: good }] }), /items\[0\]\.ground_truth: no ground_truth, and the prompt is not in the ShapeWorld grammar/);
+  await assert.rejects(
+    scoreRewardBatch(store, {
+      items: [
+        { prompt: 'a red circle', png: good },
+        { prompt: 'a red circle', png: new Uint8Array([1, 2, 3]) },
+      ],
+    }),
+    /items\[1\]\.image: not a PNG/,
+  );
+  await assert.rejects(
+    scoreRewardBatch(store, { items: [{ prompt: 'x', groundTruth: '{"task":"counting"}', png: good }] }),
+    /items\[0\]\.ground_truth: ground_truth is not a ShapeEval spec/,
+  );
+  await assert.rejects(
+    scoreRewardBatch(store, { items: [{ prompt: 'a photo of a cat', png: good }] }),
+    /items\[0\]\.ground_truth: no ground_truth, and the prompt is not in the ShapeWorld grammar/,
+  );
   store.close();
 });
 
@@ -56,22 +76,56 @@ test('the human rank of an image people ranked is found by its pixels, and weigh
   const prompt = store.prompts.ensure(run.id, { text: 'a green triangle', task: 'single_object' });
   const images = [1, 2, 3].map((seed) => toUint8(drawn('a green triangle', seed, 32)));
   const { groupId, sampleIds } = store.groups.insert({
-    runId: run.id, step: 1, promptId: prompt.id, ranking: 'pending',
+    runId: run.id,
+    step: 1,
+    promptId: prompt.id,
+    ranking: 'pending',
     samples: images.map((im, seed) => ({ seed, image: { width: im.width, height: im.height, rgb: im.data } })),
   });
   // ann: 2nd > 1st > 3rd; bob: 2nd > 3rd > 1st.
-  store.rankings.submit({ groupId, annotator: 'ann', durationMs: 1, ranks: [{ sampleId: sampleIds[0]!, rank: 2 }, { sampleId: sampleIds[1]!, rank: 1 }, { sampleId: sampleIds[2]!, rank: 3 }] });
-  store.rankings.submit({ groupId, annotator: 'bob', durationMs: 1, ranks: [{ sampleId: sampleIds[0]!, rank: 3 }, { sampleId: sampleIds[1]!, rank: 1 }, { sampleId: sampleIds[2]!, rank: 2 }] });
+  store.rankings.submit({
+    groupId,
+    annotator: 'ann',
+    durationMs: 1,
+    ranks: [
+      { sampleId: sampleIds[0]!, rank: 2 },
+      { sampleId: sampleIds[1]!, rank: 1 },
+      { sampleId: sampleIds[2]!, rank: 3 },
+    ],
+  });
+  store.rankings.submit({
+    groupId,
+    annotator: 'bob',
+    durationMs: 1,
+    ranks: [
+      { sampleId: sampleIds[0]!, rank: 3 },
+      { sampleId: sampleIds[1]!, rank: 1 },
+      { sampleId: sampleIds[2]!, rank: 2 },
+    ],
+  });
 
-  const items = [...images.map((im) => ({ prompt: 'a green triangle', png: png(im) })), { prompt: 'a green triangle', png: png(drawn('a green triangle', 9, 32)) }];
+  const items = [
+    ...images.map((im) => ({ prompt: 'a green triangle', png: png(im) })),
+    { prompt: 'a green triangle', png: png(drawn('a green triangle', 9, 32)) },
+  ];
   const { scores } = await scoreRewardBatch(store, { items, weights: { shapeeval: 0, human_rank: 2 } });
-  assert.deepEqual(scores.map((s) => s.human_rank), [-0.5, 1, -0.5, null], 'mean of the normalised ranks; an image nobody ranked has none');
-  assert.deepEqual(scores.map((s) => s.rankers), [2, 2, 2, 0]);
-  assert.deepEqual(scores.map((s) => s.reward), [-1, 2, -1, 0]);
+  assert.deepEqual(
+    scores.map((s) => s.human_rank),
+    [-0.5, 1, -0.5, null],
+    'mean of the normalised ranks; an image nobody ranked has none',
+  );
+  assert.deepEqual(
+    scores.map((s) => s.rankers),
+    [2, 2, 2, 0],
+  );
+  assert.deepEqual(
+    scores.map((s) => s.reward),
+    [-1, 2, -1, 0],
+  );
   store.close();
 });
 
-test('the preference model of a run scores the images through its checkpoint\'s vision encoder', async () => {
+test("the preference model of a run scores the images through its checkpoint's vision encoder", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'unirl-reward-'));
   const store = openStore(':memory:');
   try {
@@ -80,7 +134,15 @@ test('the preference model of a run scores the images through its checkpoint\'s 
     const checkpoint = join(dir, 'step-1.safetensors');
     model.save(checkpoint);
     const width = config.lm.width;
-    const weights = { inputSize: width, hidden: 0, featureMean: Array(width).fill(0), featureStd: Array(width).fill(1), w1: [], b1: [], v: Array.from({ length: width }, (_, i) => Math.sin(i + 1)) };
+    const weights = {
+      inputSize: width,
+      hidden: 0,
+      featureMean: Array(width).fill(0),
+      featureStd: Array(width).fill(1),
+      w1: [],
+      b1: [],
+      v: Array.from({ length: width }, (_, i) => Math.sin(i + 1)),
+    };
     const preferencePath = join(dir, 'preference-4.json');
     writeFileSync(preferencePath, JSON.stringify(weights));
     const run = store.runs.create({ name: 'with a preference model', scenario: 't2i', config: {} });
@@ -89,7 +151,9 @@ test('the preference model of a run scores the images through its checkpoint\'s 
 
     // Images of another size are resized to the model's before the encoder sees them.
     const images = [drawn('a red circle', 1, 64), drawn('three yellow squares', 2, 64)];
-    const { scores, preferenceModel } = await scoreRewardBatch(store, { items: images.map((im) => ({ prompt: 'a red circle', png: png(im) })) });
+    const { scores, preferenceModel } = await scoreRewardBatch(store, {
+      items: images.map((im) => ({ prompt: 'a red circle', png: png(im) })),
+    });
     assert.deepEqual(preferenceModel, { runId: run.id, version: 1 });
 
     const features = await new UnifiedPolicy(model, 't2i').features(images.map((im) => resizeSquare(toUint8(im), config.imageSize)));
@@ -105,10 +169,15 @@ test('the preference model of a run scores the images through its checkpoint\'s 
     store.checkpoints.add({ runId: run.id, step: 2, path: join(dir, 'step-2.safetensors') });
     const rescored = await scoreRewardBatch(store, { items: images.map((im) => ({ prompt: 'a red circle', png: png(im) })) });
     const newerFeatures = await new UnifiedPolicy(newer, 't2i').features(images.map((im) => resizeSquare(toUint8(im), config.imageSize)));
-    rescored.scores.forEach((s, i) => assert.ok(Math.abs(s.preference! - preferenceReward(new PreferenceModel(weights), newerFeatures[i]!)) < 1e-4));
+    rescored.scores.forEach((s, i) =>
+      assert.ok(Math.abs(s.preference! - preferenceReward(new PreferenceModel(weights), newerFeatures[i]!)) < 1e-4),
+    );
     assert.notEqual(rescored.scores[0]!.preference!.toFixed(4), scores[0]!.preference!.toFixed(4));
     await newer.dispose();
-    await assert.rejects(scoreRewardBatch(store, { items: [{ prompt: 'a red circle', png: png(images[0]!) }], preferenceRunId: 99 }), /run 99 not found/);
+    await assert.rejects(
+      scoreRewardBatch(store, { items: [{ prompt: 'a red circle', png: png(images[0]!) }], preferenceRunId: 99 }),
+      /run 99 not found/,
+    );
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -54,7 +54,10 @@ export interface RewardBatchResult {
 
 /** Bad input, named by its place in the request (the service answers 400 with it). */
 export class RewardInputError extends Error {
-  constructor(readonly field: string, message: string) {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
     super(`${field}: ${message}`);
     this.name = 'RewardInputError';
   }
@@ -64,7 +67,9 @@ function specOf(item: RewardItem, field: string): PromptSpec {
   try {
     return item.groundTruth ? validateSpec(JSON.parse(item.groundTruth) as PromptSpec) : parsePrompt(item.prompt);
   } catch (err) {
-    const what = item.groundTruth ? 'ground_truth is not a ShapeEval spec' : 'no ground_truth, and the prompt is not in the ShapeWorld grammar';
+    const what = item.groundTruth
+      ? 'ground_truth is not a ShapeEval spec'
+      : 'no ground_truth, and the prompt is not in the ShapeWorld grammar';
     throw new RewardInputError(field, `${what} (${(err as Error).message})`);
   }
 }
@@ -96,13 +101,18 @@ function humanRank(store: Store, prompt: string, image: ImageRGB & { data: Uint8
 }
 
 /** The run's latest preference model (or the newest of any run) with the checkpoint whose vision encoder feeds it. */
-function preferenceSource(store: Store, runId: number | undefined): { runId: number; version: number; model: PreferenceModel; checkpoint: string } | null {
+function preferenceSource(
+  store: Store,
+  runId: number | undefined,
+): { runId: number; version: number; model: PreferenceModel; checkpoint: string } | null {
   const runs = runId !== undefined ? [store.runs.get(runId)] : store.runs.list();
-  const candidates = runs.flatMap((run) => {
-    const pref = store.preferences.latest(run.id);
-    const checkpoint = store.checkpoints.latest(run.id);
-    return pref && checkpoint ? [{ pref, checkpoint }] : [];
-  }).sort((a, b) => b.pref.createdAt - a.pref.createdAt);
+  const candidates = runs
+    .flatMap((run) => {
+      const pref = store.preferences.latest(run.id);
+      const checkpoint = store.checkpoints.latest(run.id);
+      return pref && checkpoint ? [{ pref, checkpoint }] : [];
+    })
+    .sort((a, b) => b.pref.createdAt - a.pref.createdAt);
   const found = candidates[0];
   if (!found) {
     if (runId !== undefined) throw new RewardInputError('run', `run ${runId} has no preference model with a checkpoint`);
@@ -151,9 +161,20 @@ async function scoreNow(store: Store, params: RewardBatchParams, ctx?: JobContex
     ctx?.checkCancelled();
     const evaluated = shapeEval(images[i]!, specs[i]!);
     const human = humanRank(store, item.prompt, images[i]!);
-    const components: Record<RewardComponentName, number | null> = { shapeeval: evaluated.reward, preference: preference?.[i] ?? null, human_rank: human.value };
+    const components: Record<RewardComponentName, number | null> = {
+      shapeeval: evaluated.reward,
+      preference: preference?.[i] ?? null,
+      human_rank: human.value,
+    };
     const reward = REWARD_COMPONENTS.reduce((sum, name) => sum + (components[name] === null ? 0 : weights[name] * components[name]), 0);
-    return { reward, shapeeval: evaluated.reward, correct: evaluated.correct, preference: components.preference, human_rank: human.value, rankers: human.rankers };
+    return {
+      reward,
+      shapeeval: evaluated.reward,
+      correct: evaluated.correct,
+      preference: components.preference,
+      human_rank: human.value,
+      rankers: human.rankers,
+    };
   });
   return { scores, preferenceModel: source ? { runId: source.runId, version: source.version } : null };
 }

@@ -99,17 +99,17 @@ export const REWARD_COMPONENT_DEFS: readonly RewardComponentDef[] = [
   },
   {
     name: 'humanRank',
-    score: (s, _t, ctx) => (s.sampleId === undefined ? null : ctx.humanRanks?.get(s.sampleId) ?? null),
+    score: (s, _t, ctx) => (s.sampleId === undefined ? null : (ctx.humanRanks?.get(s.sampleId) ?? null)),
   },
   {
     // Reflection: people marked the member's critiques right (+1) or wrong (-1); the mean over rounds and annotators.
     name: 'critiqueMark',
-    score: (s, _t, ctx) => (s.sampleId === undefined ? null : ctx.critiqueMarks?.get(s.sampleId) ?? null),
+    score: (s, _t, ctx) => (s.sampleId === undefined ? null : (ctx.critiqueMarks?.get(s.sampleId) ?? null)),
   },
   {
     // Editing: people marked the edit as following its instruction (+1) or not (-1); the mean over annotators.
     name: 'editMark',
-    score: (s, _t, ctx) => (s.sampleId === undefined ? null : ctx.editMarks?.get(s.sampleId) ?? null),
+    score: (s, _t, ctx) => (s.sampleId === undefined ? null : (ctx.editMarks?.get(s.sampleId) ?? null)),
   },
   {
     // 2σ(score) − 1 in (−1, 1): the Bradley-Terry chance of beating a score-0 image, rescaled like the human
@@ -171,11 +171,14 @@ export function computeRewards(
   ctx: RewardContext = {},
   components: readonly RewardComponentDef[] = REWARD_COMPONENT_DEFS,
 ): RewardComponent[][] {
-  const active = Object.entries(weights).filter(([, w]) => w !== 0).map(([name, weight]) => {
-    const def = components.find((c) => c.name === name);
-    if (!def) throw new Error(`reward '${name}' has a weight but no component computes it (known: ${components.map((c) => c.name).join(', ')})`);
-    return { def, weight };
-  });
+  const active = Object.entries(weights)
+    .filter(([, w]) => w !== 0)
+    .map(([name, weight]) => {
+      const def = components.find((c) => c.name === name);
+      if (!def)
+        throw new Error(`reward '${name}' has a weight but no component computes it (known: ${components.map((c) => c.name).join(', ')})`);
+      return { def, weight };
+    });
   return samples.map((sample, i) =>
     active.flatMap(({ def, weight }) => {
       const value = def.score(sample, target, ctx);

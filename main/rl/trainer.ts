@@ -82,16 +82,24 @@ class Trainer {
   private step = 0;
   private readonly started = Date.now();
 
-  constructor(private readonly opts: TrainOptions, private readonly ctx: JobContext) {
+  constructor(
+    private readonly opts: TrainOptions,
+    private readonly ctx: JobContext,
+  ) {
     this.cfg = opts.config;
     this.store = opts.store;
     this.policy = opts.policy;
     this.scenario = scenarioModule(this.cfg.scenario);
     // Validate the parts against the model before a run is created for them.
     this.optimizer = this.makeOptimizer();
-    const run = opts.runId !== undefined
-      ? opts.store.runs.get(opts.runId)
-      : opts.store.runs.create({ name: opts.runName ?? `${this.cfg.scenario} ${new Date().toISOString()}`, scenario: this.cfg.scenario, config: this.cfg as unknown as JsonObject });
+    const run =
+      opts.runId !== undefined
+        ? opts.store.runs.get(opts.runId)
+        : opts.store.runs.create({
+            name: opts.runName ?? `${this.cfg.scenario} ${new Date().toISOString()}`,
+            scenario: this.cfg.scenario,
+            config: this.cfg as unknown as JsonObject,
+          });
     this.runId = run.id;
     this.runDir = runDirOf(opts.dataDir, run.id);
     this.human = new HumanFeedback(this.cfg, this.store, this.runId, this.runDir, this.policy, ctx, opts.pollMs);
@@ -121,7 +129,10 @@ class Trainer {
       betas: optim.betas,
       weightDecay: optim.weightDecay,
       groups,
-      schedule: optim.warmupSteps > 0 && steps > optim.warmupSteps ? warmupCosineLr({ warmupSteps: optim.warmupSteps, totalSteps: steps, minFactor: 1 }) : constantLr(),
+      schedule:
+        optim.warmupSteps > 0 && steps > optim.warmupSteps
+          ? warmupCosineLr({ warmupSteps: optim.warmupSteps, totalSteps: steps, minFactor: 1 })
+          : constantLr(),
     });
   }
 
@@ -150,7 +161,10 @@ class Trainer {
    * for rankings; the step it interrupts is not recorded as done, and a resumed run draws it again.
    */
   private async trainUntilStopped(): Promise<TrainResult> {
-    this.store.log.append(this.runId, 'info', `training ${this.cfg.scenario} from step ${this.step}`, { steps: this.cfg.steps, minutes: this.cfg.minutes });
+    this.store.log.append(this.runId, 'info', `training ${this.cfg.scenario} from step ${this.step}`, {
+      steps: this.cfg.steps,
+      minutes: this.cfg.minutes,
+    });
     let stoppedBy: TrainResult['stoppedBy'] = 'steps';
     try {
       while (this.step < this.cfg.steps) {
@@ -174,7 +188,7 @@ class Trainer {
     // Rankings and marks that came in after the last update still reach the stored rewards (and the preference model).
     await this.human.apply({}, this.step + 1);
     const checkpoint = this.step > 0 ? this.checkpoint() : null;
-    this.setStatus(stoppedBy === 'cancelled' ? this.opts.cancelledStatus?.() ?? 'stopped' : 'completed');
+    this.setStatus(stoppedBy === 'cancelled' ? (this.opts.cancelledStatus?.() ?? 'stopped') : 'completed');
     this.store.log.append(this.runId, 'info', `stopped after step ${this.step} (${stoppedBy})`);
     return { runId: this.runId, step: this.step, stoppedBy, checkpoint };
   }
@@ -194,7 +208,10 @@ class Trainer {
     if (latest || discarded.groups > 0) {
       const from = latest ? `${latest.path} (step ${latest.step})` : 'the starting weights (no checkpoint yet)';
       const lost = discarded.groups > 0 ? `; ${discarded.groups} groups of later steps discarded (their updates were not saved)` : '';
-      this.store.log.append(this.runId, 'info', `resumed at step ${this.step + 1} from ${from}${lost}`, { discardedGroups: discarded.groups, discardedMetrics: discarded.metrics });
+      this.store.log.append(this.runId, 'info', `resumed at step ${this.step + 1} from ${from}${lost}`, {
+        discardedGroups: discarded.groups,
+        discardedMetrics: discarded.metrics,
+      });
     }
   }
 
@@ -206,7 +223,11 @@ class Trainer {
     this.store.checkpoints.add({ runId: this.runId, step: this.step, path, metadata });
     const pruned = pruneCheckpoints(this.store, this.runId, this.cfg.storage);
     if (pruned.deleted.length + pruned.weightsOnly.length > 0) {
-      this.store.log.append(this.runId, 'info', `checkpoints pruned: deleted steps [${pruned.deleted.join(', ')}], weights only [${pruned.weightsOnly.join(', ')}] (${(pruned.freedBytes / 1e6).toFixed(1)} MB freed)`);
+      this.store.log.append(
+        this.runId,
+        'info',
+        `checkpoints pruned: deleted steps [${pruned.deleted.join(', ')}], weights only [${pruned.weightsOnly.join(', ')}] (${(pruned.freedBytes / 1e6).toFixed(1)} MB freed)`,
+      );
     }
     return path;
   }
@@ -217,32 +238,56 @@ class Trainer {
     const feedbackMetrics: Record<string, number> = {};
     const replay = await this.human.apply(feedbackMetrics, step);
     const items = this.opts.tasks.next(this.cfg.rollout.promptsPerStep, step);
-    const { groups, metrics } = await grpoStep({
-      cfg: this.cfg, policy: this.policy, scenario: this.scenario, optimizer: this.optimizer, wantsFeatures: this.human.usesPreferenceModel,
-      checkCancelled: () => this.ctx.checkCancelled(), ...(this.opts.components ? { components: this.opts.components } : {}),
-    }, step, items, {
-      rewardContext: () => this.human.rewardContext(),
-      scored: async (scored, stepMetrics) => {
-        scored.forEach((group, i) => this.record(group, i, scored.length));
-        if (this.cfg.human.mode === 'sync') await this.human.waitForRankings(scored, stepMetrics, step);
-        return replay;
+    const { groups, metrics } = await grpoStep(
+      {
+        cfg: this.cfg,
+        policy: this.policy,
+        scenario: this.scenario,
+        optimizer: this.optimizer,
+        wantsFeatures: this.human.usesPreferenceModel,
+        checkCancelled: () => this.ctx.checkCancelled(),
+        ...(this.opts.components ? { components: this.opts.components } : {}),
       },
-    });
+      step,
+      items,
+      {
+        rewardContext: () => this.human.rewardContext(),
+        scored: async (scored, stepMetrics) => {
+          scored.forEach((group, i) => this.record(group, i, scored.length));
+          if (this.cfg.human.mode === 'sync') await this.human.waitForRankings(scored, stepMetrics, step);
+          return replay;
+        },
+      },
+    );
     Object.assign(metrics, feedbackMetrics, { 'human/replayed_groups': replay.length });
     const trained: ScoredGroup[] = [...groups.filter(isTrained), ...replay];
     if (trained.length > 0) metrics['human/reward_share'] = this.human.share(trained);
     if (metrics['update/skipped']) this.store.log.append(this.runId, 'warn', `step ${step}: non-finite gradient norm, update skipped`);
 
     if (this.cfg.eval.every > 0 && step % this.cfg.eval.every === 0) {
-      const env = { cfg: this.cfg, policy: this.policy, scenario: this.scenario, tasks: this.opts.tasks, store: this.store, runId: this.runId };
-      Object.assign(metrics, await evaluateHeldOut({ ...env, ...(this.opts.components ? { components: this.opts.components } : {}) }, step));
+      const env = {
+        cfg: this.cfg,
+        policy: this.policy,
+        scenario: this.scenario,
+        tasks: this.opts.tasks,
+        store: this.store,
+        runId: this.runId,
+      };
+      Object.assign(
+        metrics,
+        await evaluateHeldOut({ ...env, ...(this.opts.components ? { components: this.opts.components } : {}) }, step),
+      );
     }
     const stepSeconds = (performance.now() - t0) / 1000;
     Object.assign(metrics, { 'time/step': stepSeconds, samples_per_s: (items.length * this.cfg.rollout.groupSize) / stepSeconds });
     this.store.metrics.log(this.runId, step, metrics);
     this.opts.onStep?.({
-      runId: this.runId, step, totalSteps: this.cfg.steps, metrics,
-      elapsedSeconds: (Date.now() - this.started) / 1000, limitSeconds: this.cfg.minutes === null ? null : this.cfg.minutes * 60,
+      runId: this.runId,
+      step,
+      totalSteps: this.cfg.steps,
+      metrics,
+      elapsedSeconds: (Date.now() - this.started) / 1000,
+      limitSeconds: this.cfg.minutes === null ? null : this.cfg.minutes * 60,
     });
     this.ctx.progress({ done: step, total: this.cfg.steps, message: `step ${step}: reward ${metrics['reward/mean']!.toFixed(3)}` });
     this.human.expire(step);

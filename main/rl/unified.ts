@@ -22,8 +22,25 @@ import { mixSeeds } from '../world/rng.ts';
 import { DEFAULT_SAMPLES_PER_PASS, DM_LOSS_DEFAULTS, type DmLoss, type LmLoss, type ModelPart } from './config.ts';
 import { combineTerms, metricOutput, outputObjective, type TermGraph } from './losses.ts';
 import { DM_OBJECTIVES, lmToken } from './objectives/index.ts';
-import { oldFeed, referenceFeed, type BuiltTerm, type CompletionRow, type DmObjective, type DmRow, type TermFeeds } from './objectives/objective.ts';
-import type { DrawnImage, ObjectiveResult, ObjectiveTerms, Policy, RolloutOptions, SampleResult, TaskItem, UpdateSample } from './policy.ts';
+import {
+  oldFeed,
+  referenceFeed,
+  type BuiltTerm,
+  type CompletionRow,
+  type DmObjective,
+  type DmRow,
+  type TermFeeds,
+} from './objectives/objective.ts';
+import type {
+  DrawnImage,
+  ObjectiveResult,
+  ObjectiveTerms,
+  Policy,
+  RolloutOptions,
+  SampleResult,
+  TaskItem,
+  UpdateSample,
+} from './policy.ts';
 import { scenarioModule } from './scenarios/index.ts';
 import type { DrawRequest, EpisodeSequence, ImageRequest, ModelCalls, RolloutRow, ScenarioModule, Written } from './scenarios/scenario.ts';
 
@@ -74,7 +91,8 @@ export class UnifiedPolicy implements Policy {
     private readonly startingMetadata: Readonly<Record<string, string>> = {},
     private readonly samplesPerPass = DEFAULT_SAMPLES_PER_PASS,
   ) {
-    if (!Number.isInteger(samplesPerPass) || samplesPerPass < 1) throw new Error(`UnifiedPolicy: samplesPerPass must be a positive integer, got ${samplesPerPass}`);
+    if (!Number.isInteger(samplesPerPass) || samplesPerPass < 1)
+      throw new Error(`UnifiedPolicy: samplesPerPass must be a positive integer, got ${samplesPerPass}`);
     this.module = scenarioModule(scenario);
     this.reference = Float32Array.from(model.store.flat);
   }
@@ -84,18 +102,25 @@ export class UnifiedPolicy implements Policy {
   }
 
   paramsOf(part: ModelPart): string[] {
-    return this.model.store.list().map((p) => p.name).filter(PART_SELECTORS[part]);
+    return this.model.store
+      .list()
+      .map((p) => p.name)
+      .filter(PART_SELECTORS[part]);
   }
 
   checkpointMetadata(): Record<string, string> {
-    const inherited = Object.fromEntries(INHERITED_METADATA.flatMap((key) => (this.startingMetadata[key] !== undefined ? [[key, this.startingMetadata[key]!]] : [])));
+    const inherited = Object.fromEntries(
+      INHERITED_METADATA.flatMap((key) => (this.startingMetadata[key] !== undefined ? [[key, this.startingMetadata[key]!]] : [])),
+    );
     return { ...inherited, ...this.model.checkpointMetadata() };
   }
 
   // ----- rollout -----------------------------------------------------------------------------------------
 
   async rollout(items: readonly TaskItem[], o: RolloutOptions): Promise<SampleResult[][]> {
-    const rows: RolloutRow[] = items.flatMap((item, i) => Array.from({ length: o.groupSize }, (_, k) => ({ item, group: i, seed: mixSeeds(o.seed, i, k) })));
+    const rows: RolloutRow[] = items.flatMap((item, i) =>
+      Array.from({ length: o.groupSize }, (_, k) => ({ item, group: i, seed: mixSeeds(o.seed, i, k) })),
+    );
     const results = await this.module.rollout(this.calls, rows, o);
     return items.map((_, i) => results.slice(i * o.groupSize, (i + 1) * o.groupSize));
   }
@@ -104,14 +129,30 @@ export class UnifiedPolicy implements Policy {
   private readonly calls: ModelCalls = {
     encode: (text) => this.model.tokenizer.encode(text),
     write: async (prompts, o, seed): Promise<Written> => {
-      const out = await sampleText(this.model, prompts.map(textPrompt), { maxTokens: o.maxNewTokens, temperature: o.temperature, topP: o.topP, seed });
+      const out = await sampleText(this.model, prompts.map(textPrompt), {
+        maxTokens: o.maxNewTokens,
+        temperature: o.temperature,
+        topP: o.topP,
+        seed,
+      });
       return {
-        texts: out.texts, tokens: out.tokens,
-        records: out.tokens.map((tokens, b) => ({ tokenIds: Int32Array.from(tokens), logProbs: Float32Array.from(out.logProbs[b]!), temperature: o.temperature })),
+        texts: out.texts,
+        tokens: out.tokens,
+        records: out.tokens.map((tokens, b) => ({
+          tokenIds: Int32Array.from(tokens),
+          logProbs: Float32Array.from(out.logProbs[b]!),
+          temperature: o.temperature,
+        })),
       };
     },
-    writeGreedy: async (prompts, seed) => (await sampleText(this.model, prompts.map(textPrompt), { maxTokens: this.model.config.textLength, temperature: 0, seed })).texts,
-    draw: (requests, rows, o, turn) => this.drawSeeded(requests, rows.map((r) => drawSeeds(o, r, turn)), o),
+    writeGreedy: async (prompts, seed) =>
+      (await sampleText(this.model, prompts.map(textPrompt), { maxTokens: this.model.config.textLength, temperature: 0, seed })).texts,
+    draw: (requests, rows, o, turn) =>
+      this.drawSeeded(
+        requests,
+        rows.map((r) => drawSeeds(o, r, turn)),
+        o,
+      ),
   };
 
   /**
@@ -119,25 +160,49 @@ export class UnifiedPolicy implements Policy {
    * tokens the DiT was conditioned on), its seeds and the run's SDE schedule. With the weights it was drawn
    * with, the same trajectory (up to float rounding of a batch of one).
    */
-  async drawAgain(request: { prompt: string; reasoning?: readonly number[] }, seeds: DrawSeeds, o: Pick<RolloutOptions, 'sdeSteps' | 'noiseLevel' | 'sdeWindow'>): Promise<DrawnImage> {
+  async drawAgain(
+    request: { prompt: string; reasoning?: readonly number[] },
+    seeds: DrawSeeds,
+    o: Pick<RolloutOptions, 'sdeSteps' | 'noiseLevel' | 'sdeWindow'>,
+  ): Promise<DrawnImage> {
     if (!this.module.draws) throw new Error(`a ${this.scenario} run draws no images`);
-    const ids = [...this.calls.encode(this.module.prompt({ task: '', text: request.prompt, spec: null, target: {} })), ...(request.reasoning ?? [])];
+    const ids = [
+      ...this.calls.encode(this.module.prompt({ task: '', text: request.prompt, spec: null, target: {} })),
+      ...(request.reasoning ?? []),
+    ];
     const [drawn] = await this.drawSeeded([{ ids, querySet: 'generate' }], [seeds], o);
     return drawn!;
   }
 
   /** SDE images through the models' one drawing path, each row from its own seeds (initial noise, step noise). */
-  private async drawSeeded(requests: readonly DrawRequest[], seeds: readonly DrawSeeds[], o: Pick<RolloutOptions, 'sdeSteps' | 'noiseLevel' | 'sdeWindow'>): Promise<DrawnImage[]> {
+  private async drawSeeded(
+    requests: readonly DrawRequest[],
+    seeds: readonly DrawSeeds[],
+    o: Pick<RolloutOptions, 'sdeSteps' | 'noiseLevel' | 'sdeWindow'>,
+  ): Promise<DrawnImage[]> {
     const { config } = this.model;
     const { ditTokens, ditPatchDim } = layoutOf(config);
     const per = ditTokens * ditPatchDim;
     const noise = new Float32Array(requests.length * per);
     seeds.forEach((s, b) => noise.set(new EngineRng(s.noise).fillNormal(new Float32Array(per)), b * per));
-    const { images, trajectory } = await sampleImages(this.model, requests.map((r) => ({
-      text: '', ids: r.ids, querySet: r.querySet, ...(r.source ? { source: toFloat(r.source).data } : {}),
-    })), {
-      sampler: 'sde', steps: o.sdeSteps, noiseLevel: o.noiseLevel, seed: 0, noise, rowSeeds: seeds.map((s) => s.sde), ...(o.sdeWindow ? { window: o.sdeWindow } : {}),
-    });
+    const { images, trajectory } = await sampleImages(
+      this.model,
+      requests.map((r) => ({
+        text: '',
+        ids: r.ids,
+        querySet: r.querySet,
+        ...(r.source ? { source: toFloat(r.source).data } : {}),
+      })),
+      {
+        sampler: 'sde',
+        steps: o.sdeSteps,
+        noiseLevel: o.noiseLevel,
+        seed: 0,
+        noise,
+        rowSeeds: seeds.map((s) => s.sde),
+        ...(o.sdeWindow ? { window: o.sdeWindow } : {}),
+      },
+    );
     const pixels = config.imageSize * config.imageSize * 3;
     const row = (a: Float32Array, b: number, size: number) => a.slice(b * size, (b + 1) * size);
     return requests.map((_, b) => ({
@@ -161,15 +226,23 @@ export class UnifiedPolicy implements Policy {
     if (batch.length === 0) throw new Error('UnifiedPolicy.objective: empty batch');
     const wantLm = !!terms.lm && this.module.writes;
     const dm: DmLoss | undefined = terms.dm && this.module.draws ? { ...DM_LOSS_DEFAULTS, ...terms.dm } : undefined;
-    const dmObjective = dm ? DM_OBJECTIVES[dm.objective] ?? fail(`unknown DM objective '${String(dm.objective)}'`) : undefined;
+    const dmObjective = dm ? (DM_OBJECTIVES[dm.objective] ?? fail(`unknown DM objective '${String(dm.objective)}'`)) : undefined;
     const passes = Array.from({ length: Math.ceil(batch.length / this.samplesPerPass) }, (_, i) =>
-      this.passFeeds(batch.slice(i * this.samplesPerPass, (i + 1) * this.samplesPerPass), wantLm, dm && dmObjective ? { objective: dmObjective, hyper: dm } : undefined));
+      this.passFeeds(
+        batch.slice(i * this.samplesPerPass, (i + 1) * this.samplesPerPass),
+        wantLm,
+        dm && dmObjective ? { objective: dmObjective, hyper: dm } : undefined,
+      ),
+    );
     const totals = { lm: sumCounts(passes, 'lm'), dm: sumCounts(passes, 'dm') };
     if (dm && totals.dm === 0) throw new Error('UnifiedPolicy.objective: no DM steps to train');
-    if (totals.lm === 0 && totals.dm === 0) throw new Error(`UnifiedPolicy.objective: scenario '${this.scenario}' has no term to train with [${Object.keys(terms).join(', ')}]`);
+    if (totals.lm === 0 && totals.dm === 0)
+      throw new Error(`UnifiedPolicy.objective: scenario '${this.scenario}' has no term to train with [${Object.keys(terms).join(', ')}]`);
     const oldWeights = dmObjective?.name === 'nft' ? this.advanceOldPolicy(dm!.nftOldDecay) : undefined;
     const wrt = this.model.store.trainable().map((p) => p.name);
-    const grads: Record<string, Float32Array> = Object.fromEntries(this.model.store.trainable().map((p) => [p.name, new Float32Array(p.size)]));
+    const grads: Record<string, Float32Array> = Object.fromEntries(
+      this.model.store.trainable().map((p) => [p.name, new Float32Array(p.size)]),
+    );
     const metrics: Record<string, number> = {};
     let loss = 0;
     for (const pass of passes) {
@@ -181,10 +254,13 @@ export class UnifiedPolicy implements Policy {
       // The reference values (the KL anchors): the same forward pass under the frozen starting weights (also
       // with beta = 0, so the KL metrics stay meaningful); and, for an objective anchored on the sampling
       // policy, under the weights before this update.
-      const paramsFrom = (weights: Float32Array) => Object.fromEntries(forward.params.map((name) => {
-        const p = this.model.store.get(name);
-        return [name, { data: weights.subarray(p.offset, p.offset + p.size), shape: p.shape }];
-      }));
+      const paramsFrom = (weights: Float32Array) =>
+        Object.fromEntries(
+          forward.params.map((name) => {
+            const p = this.model.store.get(name);
+            return [name, { data: weights.subarray(p.offset, p.offset + p.size), shape: p.shape }];
+          }),
+        );
       const anchors = [
         { feed: referenceFeed, params: paramsFrom(this.reference) },
         ...(objective.old ? [{ feed: oldFeed, params: oldWeights ? paramsFrom(oldWeights) : {} }] : []),
@@ -248,17 +324,29 @@ export class UnifiedPolicy implements Policy {
       if (!dm) continue;
       for (const d of episode.dm) {
         const source = d.source ? this.sourcePatches(d.source) : grey;
-        for (const k of u.dmSteps) rows.push({ seq: base + d.seq, source, trajectory: d.trajectory, k, advantage: d.advantage ?? u.advantage });
+        for (const k of u.dmSteps)
+          rows.push({ seq: base + d.seq, source, trajectory: d.trajectory, k, advantage: d.advantage ?? u.advantage });
       }
     }
     const withQueries = this.module.draws;
-    const packed = packSequences(config, tokenizer, sequences.map((s) => ({
-      text: s.ids, ...(withQueries ? { querySet: s.querySet ?? 'generate' } : {}), ...(s.image ? { image: toFloat(s.image).data } : {}),
-    })), { withQueries });
+    const packed = packSequences(
+      config,
+      tokenizer,
+      sequences.map((s) => ({
+        text: s.ids,
+        ...(withQueries ? { querySet: s.querySet ?? 'generate' } : {}),
+        ...(s.image ? { image: toFloat(s.image).data } : {}),
+      })),
+      { withQueries },
+    );
     const pass: PassFeeds = { sequences: sequenceFeeds(config, packed) };
     if (completions.length > 0) {
       // With queries the LM term reads all T slots (image, text, queries); without, the L text slots.
-      pass.lm = lmToken.feeds(completions, { slots: withQueries ? packed.length : packed.textLength, offset: withQueries ? imageTokens : 0, vocabSize: tokenizer.vocabSize });
+      pass.lm = lmToken.feeds(completions, {
+        slots: withQueries ? packed.length : packed.textLength,
+        offset: withQueries ? imageTokens : 0,
+        vocabSize: tokenizer.vocabSize,
+      });
     }
     if (rows.length > 0) {
       const rowShape = [ditTokens, ditPatchDim];
@@ -282,7 +370,11 @@ export class UnifiedPolicy implements Policy {
    * The graph of the model's forward pass to each term's policy values, with the objective and its gradients
    * w.r.t. `wrt` when `terms` is given, else the values the reference pass supplies alone.
    */
-  private graph(kinds: { lm: boolean; dm: DmObjective | undefined }, terms: { lm?: LmLoss; dm?: DmLoss } | undefined, wrt: readonly string[]): BuiltGraph {
+  private graph(
+    kinds: { lm: boolean; dm: DmObjective | undefined },
+    terms: { lm?: LmLoss; dm?: DmLoss } | undefined,
+    wrt: readonly string[],
+  ): BuiltGraph {
     const key = `rl/${this.scenario}/${kinds.lm ? 'lm' : ''}${kinds.dm?.name ?? ''}/${terms ? JSON.stringify(terms) + wrt.join(',') : 'forward'}`;
     const cached = this.graphs.get(key);
     if (cached) return cached;
@@ -299,7 +391,9 @@ export class UnifiedPolicy implements Policy {
     } else {
       hidden = textSubgraph(g, this.model.parts, config, seq).textHidden;
     }
-    const lm = kinds.lm ? lmToken.build(g, hidden, (h) => this.model.parts.lmHead(g, h), this.module.draws ? 'seq' : 'text', this.model.lmShape.vocabSize) : undefined;
+    const lm = kinds.lm
+      ? lmToken.build(g, hidden, (h) => this.model.parts.lmHead(g, h), this.module.draws ? 'seq' : 'text', this.model.lmShape.vocabSize)
+      : undefined;
     let dm: BuiltTerm<DmLoss> | undefined;
     if (kinds.dm) {
       const rowShape = [ditTokens, ditPatchDim];
@@ -316,11 +410,17 @@ export class UnifiedPolicy implements Policy {
       model = g.build();
     } else {
       const parts: { kind: string; term: TermGraph; weight: Tensor }[] = [];
-      if (lm) parts.push({ kind: 'lm', term: lm.term(terms.lm ?? fail('no LM loss settings')), weight: g.input('lm_weight', 'float32', []) });
-      if (dm) parts.push({ kind: 'dm', term: dm.term(terms.dm ?? fail('no DM loss settings')), weight: g.input('dm_weight', 'float32', []) });
+      if (lm)
+        parts.push({ kind: 'lm', term: lm.term(terms.lm ?? fail('no LM loss settings')), weight: g.input('lm_weight', 'float32', []) });
+      if (dm)
+        parts.push({ kind: 'dm', term: dm.term(terms.dm ?? fail('no DM loss settings')), weight: g.input('dm_weight', 'float32', []) });
       outputObjective(g, combineTerms(g, parts));
       const stopGradient = parts.flatMap((p) => (p.term.stopGradient ?? []).map((t) => t.name));
-      model = grad(g.build(), { loss: 'loss', wrt: wrt.filter((name) => params.includes(name)), ...(stopGradient.length ? { stopGradient } : {}) });
+      model = grad(g.build(), {
+        loss: 'loss',
+        wrt: wrt.filter((name) => params.includes(name)),
+        ...(stopGradient.length ? { stopGradient } : {}),
+      });
     }
     const graph = { key, model, params, old: !!dm?.old };
     this.graphs.set(key, graph);
@@ -335,12 +435,21 @@ export class UnifiedPolicy implements Policy {
     return this.drawOde((await this.module.imagePrompts(this.calls, items, seed)).map(imagePrompt), odeSteps, seed);
   }
 
-  async reflectGreedy(items: readonly TaskItem[], odeSteps: number, rounds: number, seed: number): Promise<{ images: ImageRGB[]; verdicts: Verdict[] }[]> {
+  async reflectGreedy(
+    items: readonly TaskItem[],
+    odeSteps: number,
+    rounds: number,
+    seed: number,
+  ): Promise<{ images: ImageRGB[]; verdicts: Verdict[] }[]> {
     if (this.scenario !== 'reflect') throw new Error(`UnifiedPolicy.reflectGreedy: scenario '${this.scenario}' is not reflect`);
-    const cycles = await reflectCycles(items.map((it) => ({ prompt: it.text, rounds })), {
-      draw: (prompts, round) => this.drawOde(prompts, odeSteps, round === 0 ? seed : mixSeeds(seed, round)),
-      decode: async (prompts) => (await sampleText(this.model, prompts, { maxTokens: this.model.config.textLength, temperature: 0, seed })).texts,
-    });
+    const cycles = await reflectCycles(
+      items.map((it) => ({ prompt: it.text, rounds })),
+      {
+        draw: (prompts, round) => this.drawOde(prompts, odeSteps, round === 0 ? seed : mixSeeds(seed, round)),
+        decode: async (prompts) =>
+          (await sampleText(this.model, prompts, { maxTokens: this.model.config.textLength, temperature: 0, seed })).texts,
+      },
+    );
     return cycles.map((c) => ({ images: c.images, verdicts: c.rounds.map((r) => r.verdict) }));
   }
 
@@ -360,12 +469,21 @@ export class UnifiedPolicy implements Policy {
     const pixels = config.imageSize * config.imageSize * 3;
     const batch = new Float32Array(B * pixels);
     images.forEach((im, b) => batch.set(toFloat(im).data, b * pixels));
-    const out = await this.model.runModel('rl/features', () => {
-      const g = new GraphBuilder('image_features');
-      const patches = g.input('vision_patches', 'float32', ['batch', imageTokens, visionPatchDim]);
-      g.output(g.reduceMean(visionEncode(g, config.vision, patches, { tokens: imageTokens, lmWidth: config.lm.width }), [1], false), 'features');
-      return g.build();
-    }, { vision_patches: { data: imagesToPatches(batch, B, config.imageSize, config.vision.patch), shape: [B, imageTokens, visionPatchDim] } });
+    const out = await this.model.runModel(
+      'rl/features',
+      () => {
+        const g = new GraphBuilder('image_features');
+        const patches = g.input('vision_patches', 'float32', ['batch', imageTokens, visionPatchDim]);
+        g.output(
+          g.reduceMean(visionEncode(g, config.vision, patches, { tokens: imageTokens, lmWidth: config.lm.width }), [1], false),
+          'features',
+        );
+        return g.build();
+      },
+      {
+        vision_patches: { data: imagesToPatches(batch, B, config.imageSize, config.vision.patch), shape: [B, imageTokens, visionPatchDim] },
+      },
+    );
     const D = config.lm.width;
     const features = out.features!.data as Float32Array;
     return images.map((_, b) => features.slice(b * D, (b + 1) * D));
@@ -382,7 +500,11 @@ function drawSeeds(o: RolloutOptions, row: RolloutRow, turn: number): DrawSeeds 
 }
 
 const textPrompt = (p: { text: string; image?: ImageRGB }) => ({ text: p.text, ...(p.image ? { image: toFloat(p.image).data } : {}) });
-const imagePrompt = (r: ImageRequest): ImagePrompt => ({ text: r.text, querySet: r.querySet, ...(r.source ? { source: toFloat(r.source).data } : {}) });
+const imagePrompt = (r: ImageRequest): ImagePrompt => ({
+  text: r.text,
+  querySet: r.querySet,
+  ...(r.source ? { source: toFloat(r.source).data } : {}),
+});
 const sumCounts = (passes: readonly PassFeeds[], kind: 'lm' | 'dm') => passes.reduce((n, p) => n + (p[kind]?.count ?? 0), 0);
 
 const METRIC_PREFIX = metricOutput('');

@@ -21,7 +21,13 @@ test('an export folder downloads as a zip behind the token; unknown or hidden na
   writeFileSync(join(exportsDir, folder, 'images', 'sample-1.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]));
   mkdirSync(join(exportsDir, '.hidden'));
   const server = await startHeadlessServer({
-    host: '127.0.0.1', port: 0, rendererDir, token: 't0ken', events: new EventBus(), media: () => null, dispatch: async () => null,
+    host: '127.0.0.1',
+    port: 0,
+    rendererDir,
+    token: 't0ken',
+    events: new EventBus(),
+    media: () => null,
+    dispatch: async () => null,
     routes: [exportDownloadRoute(exportsDir)],
   });
   try {

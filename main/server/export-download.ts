@@ -11,10 +11,12 @@ import type { HttpRoute } from './http.ts';
 const STORED = new Set(['.png', '.parquet', '.zip']);
 
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    return entry.isDirectory() ? filesUnder(path) : entry.isFile() ? [path] : [];
-  }).sort();
+  return readdirSync(dir, { withFileTypes: true })
+    .flatMap((entry) => {
+      const path = join(dir, entry.name);
+      return entry.isDirectory() ? filesUnder(path) : entry.isFile() ? [path] : [];
+    })
+    .sort();
 }
 
 /** Streams `dir` as a zip whose entries sit under `root/`. */

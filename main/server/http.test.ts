@@ -17,7 +17,10 @@ async function serve(token?: string): Promise<{ server: HeadlessServer; events: 
   return { server, events };
 }
 
-async function serveWithDir(token?: string, host = '127.0.0.1'): Promise<{ server: HeadlessServer; events: EventBus; rendererDir: string }> {
+async function serveWithDir(
+  token?: string,
+  host = '127.0.0.1',
+): Promise<{ server: HeadlessServer; events: EventBus; rendererDir: string }> {
   const rendererDir = mkdtempSync(join(tmpdir(), 'unirl-renderer-'));
   writeFileSync(join(rendererDir, 'index.html'), '<!doctype html><title>UniRL Studio</title>');
   const events = new EventBus();
@@ -73,7 +76,9 @@ test('serves the renderer, media, calls and events on loopback', async () => {
     const eventArrived = nextMessage(ws);
     events.publish('settings.changed', { annotator: 'ada', theme: 'dark', provider: 'cpu', threads: 2 });
     assert.deepEqual(await eventArrived, {
-      type: 'event', name: 'settings.changed', payload: { annotator: 'ada', theme: 'dark', provider: 'cpu', threads: 2 },
+      type: 'event',
+      name: 'settings.changed',
+      payload: { annotator: 'ada', theme: 'dark', provider: 'cpu', threads: 2 },
     });
     ws.close();
   } finally {
@@ -91,7 +96,9 @@ test('rejects a foreign Origin and a foreign Host (DNS rebinding)', async () => 
       request({ host: '127.0.0.1', port, path: '/', headers: { Host: `evil.example:${port}` } }, (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
-      }).on('error', reject).end();
+      })
+        .on('error', reject)
+        .end();
     });
     assert.equal(status, 403);
   } finally {
@@ -122,7 +129,11 @@ const rawGet = async (port: number, path: string, headers = '') =>
 
 test('bad request paths answer 400 and the server lives on, with and without a token (problem 1)', async () => {
   // The issue's case: --host 0.0.0.0 with a token, where `GET //` crashed before the token check.
-  for (const [token, host] of [[undefined, '127.0.0.1'], ['tok', '127.0.0.1'], ['tok', '0.0.0.0']] as const) {
+  for (const [token, host] of [
+    [undefined, '127.0.0.1'],
+    ['tok', '127.0.0.1'],
+    ['tok', '0.0.0.0'],
+  ] as const) {
     const { server } = await serveWithDir(token, host);
     try {
       const port = Number(new URL(server.url).port);
@@ -159,7 +170,11 @@ test('malformed WebSocket frames close that connection with a code, never the pr
     assert.equal(await closeCodeAfter(port, frame(1, Buffer.from('{}'), { masked: false })), 1002, 'unmasked frame');
     const oversize = Buffer.from([0x81, 0xff, 0, 0, 0, 0, 0x7f, 0, 0, 0, 1, 2, 3, 4]);
     assert.equal(await closeCodeAfter(port, oversize), 1009, 'over maxPayload');
-    assert.equal(await closeCodeAfter(port, frame(1, Buffer.from('{"type":"call","id":1e999,"name":"runs.list","input":{}}'))), 1008, 'id not a safe integer');
+    assert.equal(
+      await closeCodeAfter(port, frame(1, Buffer.from('{"type":"call","id":1e999,"name":"runs.list","input":{}}'))),
+      1008,
+      'id not a safe integer',
+    );
     // The server still answers calls.
     const ws = await connect(`${server.url.replace('http', 'ws')}/api`);
     ws.send(JSON.stringify({ type: 'call', id: 1, name: 'runs.list', input: {} }));
@@ -174,13 +189,20 @@ test('Host and Origin must be exactly a loopback literal with our port (problem 
   const { server } = await serve();
   try {
     const port = Number(new URL(server.url).port);
-    const hostStatus = async (host: string) => statusOf((await rawExchange(port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)).reply);
+    const hostStatus = async (host: string) =>
+      statusOf((await rawExchange(port, `GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)).reply);
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) assert.equal(await hostStatus(host), 200, host);
-    for (const host of [`127.attacker.example:${port}`, `127.0.0.1:${port + 1}`, `localhost.evil:${port}`, '127.0.0.1', `[::1]x:${port}`, `127.0.0.2:${port}`]) {
+    for (const host of [
+      `127.attacker.example:${port}`,
+      `127.0.0.1:${port + 1}`,
+      `localhost.evil:${port}`,
+      '127.0.0.1',
+      `[::1]x:${port}`,
+      `127.0.0.2:${port}`,
+    ]) {
       assert.equal(await hostStatus(host), 403, host);
     }
-    const ws = (host: string, origin: string) =>
-      connect(`ws://127.0.0.1:${port}/api`, { Host: host, Origin: origin });
+    const ws = (host: string, origin: string) => connect(`ws://127.0.0.1:${port}/api`, { Host: host, Origin: origin });
     await assert.rejects(ws(`127.attacker.example:${port}`, `http://127.attacker.example:${port}`), /HTTP 403/);
     await assert.rejects(ws(`127.0.0.1:${port}`, `http://127.attacker.example:${port}`), /HTTP 403/);
     (await ws(`localhost:${port}`, `http://localhost:${port}`)).close();

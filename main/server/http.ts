@@ -145,7 +145,9 @@ export async function startHeadlessServer(options: HeadlessOptions): Promise<Hea
       ...SECURITY_HEADERS,
     });
     // A file removed between the check and the read ends the response, not the server.
-    createReadStream(path).on('error', () => res.destroy()).pipe(res);
+    createReadStream(path)
+      .on('error', () => res.destroy())
+      .pipe(res);
   }
 
   /** The real path of a file to serve inside the renderer folder, or null (outside, a link out, not a file). */
@@ -246,9 +248,10 @@ export async function startHeadlessServer(options: HeadlessOptions): Promise<Hea
       try {
         send({ type: 'result', id: message.id, ok: true, value: await options.dispatch(message.name, message.input) });
       } catch (err) {
-        const error = err instanceof ApiError
-          ? err.info
-          : { call: String(message.name), code: 'internal' as const, message: String((err as Error)?.message ?? err) };
+        const error =
+          err instanceof ApiError
+            ? err.info
+            : { call: String(message.name), code: 'internal' as const, message: String((err as Error)?.message ?? err) };
         send({ type: 'result', id: message.id, ok: false, error });
       }
     });

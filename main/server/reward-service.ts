@@ -13,12 +13,17 @@ export const REWARD_SCORE_PATH = '/reward/score';
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 const requestSchema = z.strictObject({
-  items: z.array(z.strictObject({
-    prompt: z.string(),
-    ground_truth: z.string().optional(),
-    /** Base64 PNG bytes, or a data: URI. */
-    image: z.string().min(1),
-  })).min(1).max(4096),
+  items: z
+    .array(
+      z.strictObject({
+        prompt: z.string(),
+        ground_truth: z.string().optional(),
+        /** Base64 PNG bytes, or a data: URI. */
+        image: z.string().min(1),
+      }),
+    )
+    .min(1)
+    .max(4096),
   /** The run whose preference model scores; default the newest model of any run. */
   run: z.number().int().positive().optional(),
   weights: z.partialRecord(z.enum(REWARD_COMPONENTS), z.number().finite()).optional(),

@@ -89,7 +89,13 @@ export interface SuiteReport {
   cycle?: number;
   /** Reflect tasks: first-image accuracy as `overall` averages (unweighted over tasks); the rest pooled over
    *  all cycles (corrected, broken, rounds) or all critiques (agreement). */
-  reflection?: { firstAccuracy: number; corrected: number | null; broken: number | null; critiqueAgreement: number | null; meanRounds: number };
+  reflection?: {
+    firstAccuracy: number;
+    corrected: number | null;
+    broken: number | null;
+    critiqueAgreement: number | null;
+    meanRounds: number;
+  };
   elapsedMs: number;
 }
 
@@ -113,7 +119,16 @@ export interface RunOptions {
 /** Requests a task sends to the generator (questions come in pairs; critiques and rewrites one per item; an
  *  edit and its way back two per sample with the cycle on; a reflection cycle is one request). */
 function requestsOf(task: SuiteTask, samplesPerItem: number, cycle: boolean): number {
-  return task.items.length * (task.kind === 'question' ? 2 : task.kind === 'critique' || task.kind === 'rewrite' ? 1 : task.kind === 'edit' && cycle ? 2 * samplesPerItem : samplesPerItem);
+  return (
+    task.items.length *
+    (task.kind === 'question'
+      ? 2
+      : task.kind === 'critique' || task.kind === 'rewrite'
+        ? 1
+        : task.kind === 'edit' && cycle
+          ? 2 * samplesPerItem
+          : samplesPerItem)
+  );
 }
 
 /** Checks a reflection cycle's shape (see ReflectResult): a round per judged image, a refinement after each 'wrong'. */
@@ -127,12 +142,16 @@ function checkCycle(result: ReflectResult, maxRounds: number, generator: string)
     if (r.verdict === 'correct' && k < rounds.length - 1) throw bad(`round ${k + 1} says correct but the cycle goes on`);
   });
   const refinements = rounds.filter((r) => r.verdict === 'wrong').length;
-  if (images.length !== 1 + refinements) throw bad(`${images.length} images for ${refinements} 'wrong' verdicts (expected ${1 + refinements})`);
+  if (images.length !== 1 + refinements)
+    throw bad(`${images.length} images for ${refinements} 'wrong' verdicts (expected ${1 + refinements})`);
 }
 
 /** Words of a text output, tags left out. */
 function wordCount(text: string): number {
-  return text.replace(/<[^>]+>/g, ' ').split(/\s+/).filter(Boolean).length;
+  return text
+    .replace(/<[^>]+>/g, ' ')
+    .split(/\s+/)
+    .filter(Boolean).length;
 }
 
 export async function runSuite(suite: Suite, generator: Generator, options: RunOptions = {}): Promise<SuiteReport> {
@@ -145,7 +164,8 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
   const total = suite.tasks.reduce((s, task) => s + requestsOf(task, suite.samplesPerItem, cycleOn), 0);
   let done = 0;
   const criterion = options.criterion === undefined ? undefined : CRITERIA[options.criterion];
-  if (options.criterion !== undefined && !criterion) throw new Error(`runSuite: unknown criterion "${options.criterion}"; criteria: ${Object.keys(CRITERIA).join(', ')}`);
+  if (options.criterion !== undefined && !criterion)
+    throw new Error(`runSuite: unknown criterion "${options.criterion}"; criteria: ${Object.keys(CRITERIA).join(', ')}`);
   let criterionSum = 0;
   let criterionImages = 0;
   // Reflect tasks, pooled over the suite: [numerator, denominator].
@@ -155,7 +175,8 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
     for (let i = 0; i < requests.length; i += batch) {
       const chunk = requests.slice(i, i + batch);
       const result = await run(chunk);
-      if (result.length !== chunk.length) throw new Error(`generator "${generator.name}" returned ${result.length} outputs for ${chunk.length} requests`);
+      if (result.length !== chunk.length)
+        throw new Error(`generator "${generator.name}" returned ${result.length} outputs for ${chunk.length} requests`);
       out.push(...result);
       done += chunk.length;
       options.onProgress?.(done, total, taskName);
@@ -181,41 +202,92 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
     if (task.kind === 'text_to_image') {
       if (!generator.textToImage) skipped = 'generator has no textToImage';
       else {
-        const jobs = task.items.flatMap((item, i) => Array.from({ length: suite.samplesPerItem }, (_, s) => ({ item, s, seed: seedOf(i, s) })));
+        const jobs = task.items.flatMap((item, i) =>
+          Array.from({ length: suite.samplesPerItem }, (_, s) => ({ item, s, seed: seedOf(i, s) })),
+        );
         const images = await inBatches(jobs, task.name, (b) =>
-          generator.textToImage!(b.map((j) => ({ prompt: j.item.prompt, seed: j.seed, width, height, truth: j.item.spec }))));
+          generator.textToImage!(b.map((j) => ({ prompt: j.item.prompt, seed: j.seed, width, height, truth: j.item.spec }))),
+        );
         jobs.forEach((j, k) => {
           const result = score(images[k]!, j.item.spec);
-          generated({ ...base, item: j.item.id, sample: j.s, seed: j.seed, input: j.item.prompt, correct: result.correct, reward: result.reward, reason: result.reason }, images[k]!);
+          generated(
+            {
+              ...base,
+              item: j.item.id,
+              sample: j.s,
+              seed: j.seed,
+              input: j.item.prompt,
+              correct: result.correct,
+              reward: result.reward,
+              reason: result.reason,
+            },
+            images[k]!,
+          );
         });
       }
     } else if (task.kind === 'edit') {
       if (!generator.edit) skipped = 'generator has no edit';
       else {
         const sources = new Map<string, ImageRGB>(task.items.map((item) => [item.id, renderScene(item.edit.source, { width, height })]));
-        const jobs = task.items.flatMap((item, i) => Array.from({ length: suite.samplesPerItem }, (_, s) => ({ item, s, seed: seedOf(i, s) })));
+        const jobs = task.items.flatMap((item, i) =>
+          Array.from({ length: suite.samplesPerItem }, (_, s) => ({ item, s, seed: seedOf(i, s) })),
+        );
         const images = await inBatches(jobs, task.name, (b) =>
-          generator.edit!(b.map((j) => ({ source: sources.get(j.item.id)!, instruction: j.item.edit.instruction, seed: j.seed, truth: j.item.edit.target }))));
+          generator.edit!(
+            b.map((j) => ({
+              source: sources.get(j.item.id)!,
+              instruction: j.item.edit.instruction,
+              seed: j.seed,
+              truth: j.item.edit.target,
+            })),
+          ),
+        );
         // The cycle: each result edited back with the inverse instruction (Cycle Edit RL's second edit, its seed
         // as the RL rollout's second turn), compared with the source as the RL `cycle` reward does.
         const back = cycleOn
-          ? await inBatches(jobs.map((j, k) => ({ j, edited: images[k]! })), task.name, (b) =>
-            generator.edit!(b.map(({ j, edited }) => ({ source: edited, instruction: j.item.edit.inverse, seed: mixSeeds(j.seed, 1), truth: j.item.edit.source }))))
+          ? await inBatches(
+              jobs.map((j, k) => ({ j, edited: images[k]! })),
+              task.name,
+              (b) =>
+                generator.edit!(
+                  b.map(({ j, edited }) => ({
+                    source: edited,
+                    instruction: j.item.edit.inverse,
+                    seed: mixSeeds(j.seed, 1),
+                    truth: j.item.edit.source,
+                  })),
+                ),
+            )
           : undefined;
         jobs.forEach((j, k) => {
           const result = scoreEdit(images[k]!, sources.get(j.item.id)!, j.item.edit);
-          generated({
-            ...base, item: j.item.id, sample: j.s, seed: j.seed, input: j.item.edit.instruction, correct: result.correct, reward: result.reward, reason: result.reason,
-            ...(back ? { cycle: imageSimilarity(back[k]!, sources.get(j.item.id)!) } : {}),
-          }, images[k]!);
+          generated(
+            {
+              ...base,
+              item: j.item.id,
+              sample: j.s,
+              seed: j.seed,
+              input: j.item.edit.instruction,
+              correct: result.correct,
+              reward: result.reward,
+              reason: result.reason,
+              ...(back ? { cycle: imageSimilarity(back[k]!, sources.get(j.item.id)!) } : {}),
+            },
+            images[k]!,
+          );
         });
       }
     } else if (task.kind === 'reflect') {
       if (!generator.reflect) skipped = 'generator has no reflect';
       else {
-        const jobs = task.items.flatMap((item, i) => Array.from({ length: suite.samplesPerItem }, (_, s) => ({ item, s, seed: seedOf(i, s) })));
+        const jobs = task.items.flatMap((item, i) =>
+          Array.from({ length: suite.samplesPerItem }, (_, s) => ({ item, s, seed: seedOf(i, s) })),
+        );
         const cycles = await inBatches(jobs, task.name, (b) =>
-          generator.reflect!(b.map((j) => ({ prompt: j.item.prompt, seed: j.seed, width, height, rounds: task.rounds, truth: j.item.spec }))));
+          generator.reflect!(
+            b.map((j) => ({ prompt: j.item.prompt, seed: j.seed, width, height, rounds: task.rounds, truth: j.item.spec })),
+          ),
+        );
         jobs.forEach((j, k) => {
           const cycle = cycles[k]!;
           checkCycle(cycle, task.rounds, generator.name);
@@ -225,14 +297,29 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
           const last = scores[scores.length - 1]!;
           const rounds = cycle.rounds.map((r, n) => {
             const judgedCorrect = scores[n]!.correct;
-            return { critique: r.critique, verdict: r.verdict, ...(r.fix !== undefined ? { fix: r.fix } : {}), judgedCorrect, agrees: (r.verdict === 'correct') === judgedCorrect };
+            return {
+              critique: r.critique,
+              verdict: r.verdict,
+              ...(r.fix !== undefined ? { fix: r.fix } : {}),
+              judgedCorrect,
+              agrees: (r.verdict === 'correct') === judgedCorrect,
+            };
           });
-          generated({
-            ...base, item: j.item.id, sample: j.s, seed: j.seed, input: j.item.prompt, correct: last.correct, reward: last.reward,
-            reason: `${last.reason} (first image: ${first.correct ? 'right' : 'wrong'}, ${rounds.length} critique round${rounds.length === 1 ? '' : 's'})`,
-            output: cycle.rounds.map((r) => r.critique).join(' | '),
-            reflection: { firstCorrect: first.correct, firstReward: first.reward, rounds },
-          }, cycle.images[cycle.images.length - 1]!);
+          generated(
+            {
+              ...base,
+              item: j.item.id,
+              sample: j.s,
+              seed: j.seed,
+              input: j.item.prompt,
+              correct: last.correct,
+              reward: last.reward,
+              reason: `${last.reason} (first image: ${first.correct ? 'right' : 'wrong'}, ${rounds.length} critique round${rounds.length === 1 ? '' : 's'})`,
+              output: cycle.rounds.map((r) => r.critique).join(' | '),
+              reflection: { firstCorrect: first.correct, firstReward: first.reward, rounds },
+            },
+            cycle.images[cycle.images.length - 1]!,
+          );
         });
       }
     } else if (task.kind === 'question') {
@@ -240,11 +327,23 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
       else {
         const images = task.items.map((item) => renderScene(item.pair.scene, { width, height }));
         const jobs = task.items.flatMap((item, i) => [item.pair.yes, item.pair.no].map((q, s) => ({ item, i, s, q })));
-        const answers = await inBatches(jobs, task.name, (b) => generator.answer!(b.map((j) => ({ image: images[j.i]!, question: j.q.text, truth: j.q.answer }))));
+        const answers = await inBatches(jobs, task.name, (b) =>
+          generator.answer!(b.map((j) => ({ image: images[j.i]!, question: j.q.text, truth: j.q.answer }))),
+        );
         let bothRight = 0;
         jobs.forEach((j, k) => {
           const correct = answerMatches(answers[k]!, j.q.answer);
-          records.push({ ...base, item: j.item.id, sample: j.s, seed: 0, input: j.q.text, correct, reward: correct ? 1 : 0, reason: correct ? 'ok' : `expected "${j.q.answer}"`, output: answers[k]! });
+          records.push({
+            ...base,
+            item: j.item.id,
+            sample: j.s,
+            seed: 0,
+            input: j.q.text,
+            correct,
+            reward: correct ? 1 : 0,
+            reason: correct ? 'ok' : `expected "${j.q.answer}"`,
+            output: answers[k]!,
+          });
           recordImages.push(images[j.i]!);
           if (j.s === 1 && correct && records[records.length - 2]!.correct) bothRight++;
         });
@@ -253,14 +352,23 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
     } else if (task.kind === 'rewrite') {
       if (!generator.rewrite) skipped = 'generator has no rewrite';
       else {
-        const outputs = await inBatches(task.items, task.name, (b) => generator.rewrite!(b.map((item) => ({ prompt: item.prompt, truth: item.reference }))));
+        const outputs = await inBatches(task.items, task.name, (b) =>
+          generator.rewrite!(b.map((item) => ({ prompt: item.prompt, truth: item.reference }))),
+        );
         task.items.forEach((item, i) => {
           // The RL `text` scenario's answer reward: the answer of the completion must satisfy the constraints.
           const answer = extractAnswer(outputs[i]!);
           const correct = rewriteSatisfies(answer, item.spec);
           records.push({
-            ...base, item: item.id, sample: 0, seed: 0, input: item.prompt, correct, reward: correct ? 1 : 0,
-            reason: correct ? 'ok' : `rewrite "${answer}" does not satisfy the prompt (one right rewrite: "${item.reference}")`, output: outputs[i]!,
+            ...base,
+            item: item.id,
+            sample: 0,
+            seed: 0,
+            input: item.prompt,
+            correct,
+            reward: correct ? 1 : 0,
+            reason: correct ? 'ok' : `rewrite "${answer}" does not satisfy the prompt (one right rewrite: "${item.reference}")`,
+            output: outputs[i]!,
           });
           recordImages.push(undefined);
         });
@@ -269,13 +377,24 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
       if (!generator.critique) skipped = 'generator has no critique';
       else {
         const images = task.items.map((item) => renderScene(item.example.wrongScene, { width, height }));
-        const critiques = await inBatches(task.items.map((item, i) => ({ item, i })), task.name, (b) =>
-          generator.critique!(b.map((j) => ({ image: images[j.i]!, prompt: j.item.example.prompt, truth: j.item.example.critique }))));
+        const critiques = await inBatches(
+          task.items.map((item, i) => ({ item, i })),
+          task.name,
+          (b) =>
+            generator.critique!(b.map((j) => ({ image: images[j.i]!, prompt: j.item.example.prompt, truth: j.item.example.critique }))),
+        );
         task.items.forEach((item, i) => {
           const correct = critiqueMentions(critiques[i]!, item.example);
           records.push({
-            ...base, item: item.id, sample: 0, seed: 0, input: item.example.prompt, correct, reward: correct ? 1 : 0,
-            reason: correct ? 'ok' : `critique should mention: ${item.example.mentions.join(', ')}`, output: critiques[i]!,
+            ...base,
+            item: item.id,
+            sample: 0,
+            seed: 0,
+            input: item.example.prompt,
+            correct,
+            reward: correct ? 1 : 0,
+            reason: correct ? 'ok' : `critique should mention: ${item.example.mentions.join(', ')}`,
+            output: critiques[i]!,
           });
           recordImages.push(images[i]!);
         });
@@ -286,13 +405,20 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
     const cycled = records.filter((r) => r.cycle !== undefined);
     let reflectStats: Partial<TaskReport> = {};
     if (task.kind === 'reflect' && !skipped) {
-      const counts = reflectionCounts(records.flatMap((r) => (r.reflection
-        ? [{ firstCorrect: r.reflection.firstCorrect, finalCorrect: r.correct, agreements: r.reflection.rounds.map((c) => c.agrees) }]
-        : [])));
+      const counts = reflectionCounts(
+        records.flatMap((r) =>
+          r.reflection
+            ? [{ firstCorrect: r.reflection.firstCorrect, finalCorrect: r.correct, agreements: r.reflection.rounds.map((c) => c.agrees) }]
+            : [],
+        ),
+      );
       poolCounts(pooled, counts);
       reflectStats = {
-        firstAccuracy: n ? counts.first[0] / n : 0, corrected: ratio(counts.corrected), broken: ratio(counts.broken),
-        critiqueAgreement: ratio(counts.agreement), meanRounds: ratio(counts.rounds) ?? 0,
+        firstAccuracy: n ? counts.first[0] / n : 0,
+        corrected: ratio(counts.corrected),
+        broken: ratio(counts.broken),
+        critiqueAgreement: ratio(counts.agreement),
+        meanRounds: ratio(counts.rounds) ?? 0,
       };
     }
     const scored = records.filter((r) => r.criterion !== undefined);
@@ -300,7 +426,10 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
     criterionSum += taskCriterion;
     criterionImages += scored.length;
     reports.push({
-      task: task.name, kind: task.kind, items: task.items.length, samples: n,
+      task: task.name,
+      kind: task.kind,
+      items: task.items.length,
+      samples: n,
       accuracy: n ? records.filter((r) => r.correct).length / n : 0,
       meanReward: n ? records.reduce((s, r) => s + r.reward, 0) / n : 0,
       ...(accuracyPlus !== undefined ? { accuracyPlus } : {}),
@@ -322,21 +451,31 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
   const cycledSamples = cycledTasks.reduce((s, r) => s + r.samples, 0);
   const reflectTasks = ran.filter((r) => r.kind === 'reflect');
   return {
-    suite: suite.name, generator: generator.name, width, height, tasks: reports,
+    suite: suite.name,
+    generator: generator.name,
+    width,
+    height,
+    tasks: reports,
     overall: ran.length ? ran.reduce((s, r) => s + r.accuracy, 0) / ran.length : 0,
     ...(wordedSamples ? { meanWords: worded.reduce((s, r) => s + r.meanWords! * r.samples, 0) / wordedSamples } : {}),
     ...(cycledSamples ? { cycle: cycledTasks.reduce((s, r) => s + r.cycle! * r.samples, 0) / cycledSamples } : {}),
-    ...(reflectTasks.length ? {
-      reflection: {
-        firstAccuracy: reflectTasks.reduce((s, r) => s + r.firstAccuracy!, 0) / reflectTasks.length,
-        corrected: ratio(pooled.corrected), broken: ratio(pooled.broken), critiqueAgreement: ratio(pooled.agreement), meanRounds: ratio(pooled.rounds) ?? 0,
-      },
-    } : {}),
-    ...(options.criterion !== undefined ? { criterion: { name: options.criterion, mean: criterionImages ? criterionSum / criterionImages : 0, images: criterionImages } } : {}),
+    ...(reflectTasks.length
+      ? {
+          reflection: {
+            firstAccuracy: reflectTasks.reduce((s, r) => s + r.firstAccuracy!, 0) / reflectTasks.length,
+            corrected: ratio(pooled.corrected),
+            broken: ratio(pooled.broken),
+            critiqueAgreement: ratio(pooled.agreement),
+            meanRounds: ratio(pooled.rounds) ?? 0,
+          },
+        }
+      : {}),
+    ...(options.criterion !== undefined
+      ? { criterion: { name: options.criterion, mean: criterionImages ? criterionSum / criterionImages : 0, images: criterionImages } }
+      : {}),
     elapsedMs: Date.now() - started,
   };
 }
-
 
 /** The summary as a fixed-width table (a `words` column when rewrite tasks ran, `cycle` when edits were edited
  *  back, first/corrected/broken/agree/rounds when reflection cycles ran (n/a: nothing to take a share of), one
@@ -347,8 +486,20 @@ export function formatReport(report: SuiteReport): string {
   const showReflect = report.tasks.some((t) => t.firstAccuracy !== undefined);
   const crit = report.criterion;
   const share = (v: number | null | undefined) => (v === undefined ? '' : v === null ? 'n/a' : v.toFixed(3));
-  const reflectCells = (r: { firstAccuracy?: number; corrected?: number | null; broken?: number | null; critiqueAgreement?: number | null; meanRounds?: number } | undefined) =>
-    r?.firstAccuracy === undefined ? ['', '', '', '', ''] : [share(r.firstAccuracy), share(r.corrected), share(r.broken), share(r.critiqueAgreement), r.meanRounds!.toFixed(2)];
+  const reflectCells = (
+    r:
+      | {
+          firstAccuracy?: number;
+          corrected?: number | null;
+          broken?: number | null;
+          critiqueAgreement?: number | null;
+          meanRounds?: number;
+        }
+      | undefined,
+  ) =>
+    r?.firstAccuracy === undefined
+      ? ['', '', '', '', '']
+      : [share(r.firstAccuracy), share(r.corrected), share(r.broken), share(r.critiqueAgreement), r.meanRounds!.toFixed(2)];
   const extra = (t: TaskReport) => [
     ...(showWords ? [t.meanWords !== undefined ? t.meanWords.toFixed(1) : ''] : []),
     ...(showCycle ? [t.cycle !== undefined ? t.cycle.toFixed(3) : ''] : []),
@@ -356,17 +507,36 @@ export function formatReport(report: SuiteReport): string {
     ...(crit ? [t.criterion !== undefined ? t.criterion.toFixed(4) : ''] : []),
   ];
   const rows = report.tasks.map((t) => [
-    t.task, String(t.items), String(t.samples),
-    t.skipped ? 'skipped' : t.accuracy.toFixed(3), t.skipped ? '' : t.meanReward.toFixed(3),
-    t.accuracyPlus !== undefined ? t.accuracyPlus.toFixed(3) : '', ...extra(t),
+    t.task,
+    String(t.items),
+    String(t.samples),
+    t.skipped ? 'skipped' : t.accuracy.toFixed(3),
+    t.skipped ? '' : t.meanReward.toFixed(3),
+    t.accuracyPlus !== undefined ? t.accuracyPlus.toFixed(3) : '',
+    ...extra(t),
   ]);
   const header = [
-    'task', 'items', 'samples', 'accuracy', 'reward', 'acc+', ...(showWords ? ['words'] : []), ...(showCycle ? ['cycle'] : []),
-    ...(showReflect ? ['first', 'corrected', 'broken', 'agree', 'rounds'] : []), ...(crit ? [crit.name] : []),
+    'task',
+    'items',
+    'samples',
+    'accuracy',
+    'reward',
+    'acc+',
+    ...(showWords ? ['words'] : []),
+    ...(showCycle ? ['cycle'] : []),
+    ...(showReflect ? ['first', 'corrected', 'broken', 'agree', 'rounds'] : []),
+    ...(crit ? [crit.name] : []),
   ];
   const overall = [
-    'overall', '', '', report.overall.toFixed(3), '', '', ...(showWords ? [report.meanWords?.toFixed(1) ?? ''] : []),
-    ...(showCycle ? [report.cycle?.toFixed(3) ?? ''] : []), ...(showReflect ? reflectCells(report.reflection) : []),
+    'overall',
+    '',
+    '',
+    report.overall.toFixed(3),
+    '',
+    '',
+    ...(showWords ? [report.meanWords?.toFixed(1) ?? ''] : []),
+    ...(showCycle ? [report.cycle?.toFixed(3) ?? ''] : []),
+    ...(showReflect ? reflectCells(report.reflection) : []),
     ...(crit ? [crit.images ? crit.mean.toFixed(4) : ''] : []),
   ];
   const all = [header, ...rows, overall];
@@ -375,6 +545,8 @@ export function formatReport(report: SuiteReport): string {
   return [
     `ShapeEval suite "${report.suite}", generator "${report.generator}", ${report.width ? `${report.width}x${report.height}, ` : ''}${(report.elapsedMs / 1000).toFixed(1)} s` +
       (crit ? `; criterion "${crit.name}": mean over ${crit.images} generated images` : ''),
-    line(header), ...rows.map(line), line(overall),
+    line(header),
+    ...rows.map(line),
+    line(overall),
   ].join('\n');
 }

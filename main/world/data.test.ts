@@ -21,15 +21,19 @@ test('prompts of every task parse back to their spec, and their oracle scenes sa
       assert.deepEqual(parsePrompt(p.text), p.spec, p.text);
       const scene = sampleSceneForSpec(p.spec, rng);
       assert.equal(groundTruth(scene, p.spec).correct, true, p.text);
-      scene.objects.forEach((a, j) => scene.objects.slice(j + 1).forEach((b) => assert.ok(boxesSeparated(objectBox(a), objectBox(b)), 'objects overlap')));
+      scene.objects.forEach((a, j) =>
+        scene.objects.slice(j + 1).forEach((b) => assert.ok(boxesSeparated(objectBox(a), objectBox(b)), 'objects overlap')),
+      );
     }
   }
 });
 
 test('the grammar: examples parse to the documented specs, and text outside it is refused', () => {
   assert.deepEqual(parsePrompt('A photo of three red circles.'), {
-    task: 'counting', include: [{ shapes: ['circle'], colors: ['red'], count: 3 }],
-    exclude: [{ shapes: ['circle'], colors: ['red'], count: 4 }], allowOthers: false,
+    task: 'counting',
+    include: [{ shapes: ['circle'], colors: ['red'], count: 3 }],
+    exclude: [{ shapes: ['circle'], colors: ['red'], count: 4 }],
+    allowOthers: false,
   });
   assert.equal(parsePrompt('a square to the left of a triangle').include[1]!.position!.relation, 'left of');
   assert.equal(promptText(parsePrompt('an orange triangle above a blue circle')), 'an orange triangle above a blue circle');
@@ -127,7 +131,12 @@ test('question pairs: one yes and one no per image, answers true of the scene', 
     }
   }
   const scene = { background: 'grey' as const, objects: [{ shape: 'circle' as const, color: 'red' as const, size: 0.25, x: 0.3, y: 0.3 }] };
-  assert.deepEqual(openQuestions(scene).filter((q) => q.text.includes('circle')).map((q) => q.answer), ['one', 'red']);
+  assert.deepEqual(
+    openQuestions(scene)
+      .filter((q) => q.text.includes('circle'))
+      .map((q) => q.answer),
+    ['one', 'red'],
+  );
   assert.ok(answerMatches('Yes, there is.', 'yes'));
   assert.ok(answerMatches('2', 'two'));
   assert.ok(!answerMatches('no', 'yes'));

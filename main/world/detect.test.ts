@@ -88,18 +88,40 @@ test('touching objects of one colour are counted one by one, each with its shape
     for (const shape of SHAPES) {
       const s = 0.28;
       const layouts = {
-        'side by side': [[0.5 - s / 2, 0.5], [0.5 + s / 2, 0.5]],
-        stacked: [[0.5, 0.5 - s / 2], [0.5, 0.5 + s / 2]],
-        diagonal: [[0.5 - s / 2, 0.4], [0.5 + s / 2, 0.4 + s / 2]],
-        'three in a row': [[0.5 - s, 0.5], [0.5, 0.5], [0.5 + s, 0.5]],
+        'side by side': [
+          [0.5 - s / 2, 0.5],
+          [0.5 + s / 2, 0.5],
+        ],
+        stacked: [
+          [0.5, 0.5 - s / 2],
+          [0.5, 0.5 + s / 2],
+        ],
+        diagonal: [
+          [0.5 - s / 2, 0.4],
+          [0.5 + s / 2, 0.4 + s / 2],
+        ],
+        'three in a row': [
+          [0.5 - s, 0.5],
+          [0.5, 0.5],
+          [0.5 + s, 0.5],
+        ],
       };
       for (const [layout, centres] of Object.entries(layouts)) {
         const objects = centres.map(([x, y]) => ({ shape, color: 'red' as const, size: s, x: x!, y: y! }));
         const image = renderScene({ background: 'grey', objects }, { width: size, height: size });
         const found = detectObjects(image);
-        assert.deepEqual(found.map((o) => `${o.color} ${o.shape}`), objects.map(() => `red ${shape}`), `${size} px, ${shape}s ${layout}`);
+        assert.deepEqual(
+          found.map((o) => `${o.color} ${o.shape}`),
+          objects.map(() => `red ${shape}`),
+          `${size} px, ${shape}s ${layout}`,
+        );
         const count = objects.length;
-        const spec = { task: 'counting' as const, include: [{ shapes: [shape], count }], exclude: [{ shapes: [shape], count: count + 1 }], allowOthers: false };
+        const spec = {
+          task: 'counting' as const,
+          include: [{ shapes: [shape], count }],
+          exclude: [{ shapes: [shape], count: count + 1 }],
+          allowOthers: false,
+        };
         assert.equal(score(image, spec).correct, true, `${size} px: ${count} touching ${shape}s pass "${count} ${shape}s"`);
       }
     }
@@ -109,8 +131,17 @@ test('touching objects of one colour are counted one by one, each with its shape
 test('a single large shape is never split', () => {
   for (const shape of SHAPES) {
     for (const size of [32, 64, 128]) {
-      const found = detectObjects(renderScene({ background: 'white', objects: [{ shape, color: 'blue', size: 0.45, x: 0.5, y: 0.5 }] }, { width: size, height: size }));
-      assert.deepEqual(found.map((o) => o.shape), [shape], `${size} px large ${shape}`);
+      const found = detectObjects(
+        renderScene(
+          { background: 'white', objects: [{ shape, color: 'blue', size: 0.45, x: 0.5, y: 0.5 }] },
+          { width: size, height: size },
+        ),
+      );
+      assert.deepEqual(
+        found.map((o) => o.shape),
+        [shape],
+        `${size} px large ${shape}`,
+      );
     }
   }
 });

@@ -54,7 +54,13 @@ const MIN_TEMPLATE_IOU = 0.7;
 
 // Hue (degrees) bin edges between palette hues: red 0, orange 30, yellow 56, green 125, blue 229, purple 282.
 const HUE_EDGES: readonly [number, ColorName][] = [
-  [15, 'red'], [43, 'orange'], [90, 'yellow'], [177, 'green'], [255, 'blue'], [320, 'purple'], [360, 'red'],
+  [15, 'red'],
+  [43, 'orange'],
+  [90, 'yellow'],
+  [177, 'green'],
+  [255, 'blue'],
+  [320, 'purple'],
+  [360, 'red'],
 ];
 const COLOR_INDEX: Record<ColorName, number> = Object.fromEntries(COLORS.map((c, i) => [c, i])) as Record<ColorName, number>;
 const HUE_LABEL = new Uint8Array(360);
@@ -85,9 +91,17 @@ function workspaceFor(width: number, height: number): Workspace {
   if (!ws) {
     const n = width * height;
     ws = {
-      horizontal: new Float32Array(n * 3), smooth: new Float32Array(n * 3), background: new Float32Array(3),
-      label: new Int8Array(n), weight: new Float32Array(n), visited: new Uint8Array(n), stack: new Int32Array(n),
-      small: new Int32Array(n), coverage: new Float32Array(n), template: new Float32Array(n), scratch: new Float32Array(n),
+      horizontal: new Float32Array(n * 3),
+      smooth: new Float32Array(n * 3),
+      background: new Float32Array(3),
+      label: new Int8Array(n),
+      weight: new Float32Array(n),
+      visited: new Uint8Array(n),
+      stack: new Int32Array(n),
+      small: new Int32Array(n),
+      coverage: new Float32Array(n),
+      template: new Float32Array(n),
+      scratch: new Float32Array(n),
     };
     if (workspaces.size > 8) workspaces.clear();
     workspaces.set(key, ws);
@@ -115,7 +129,10 @@ export function detectObjects(image: ImageRGB): DetectedObject[] {
     let top = 0;
     stack[count++] = start;
     visited[start] = 1;
-    let minX = w, minY = h, maxX = -1, maxY = -1;
+    let minX = w,
+      minY = h,
+      maxX = -1,
+      maxY = -1;
     while (top < count) {
       const p = stack[top++]!;
       const px = p % w;
@@ -157,9 +174,14 @@ const OBJECT_PIXEL = 2;
 const OTHER_PART = -2;
 
 function boundsOf(pixels: Int32Array, count: number, w: number): [number, number, number, number] {
-  let minX = Infinity, minY = Infinity, maxX = -1, maxY = -1;
+  let minX = Infinity,
+    minY = Infinity,
+    maxX = -1,
+    maxY = -1;
   for (let i = 0; i < count; i++) {
-    const p = pixels[i]!, x = p % w, y = (p - x) / w;
+    const p = pixels[i]!,
+      x = p % w,
+      y = (p - x) / w;
     if (x < minX) minX = x;
     if (x > maxX) maxX = x;
     if (y < minY) minY = y;
@@ -188,7 +210,8 @@ function objectOf(pixels: Int32Array, count: number, features: ShapeFeatures, la
  */
 function splitComponent(pixels: Int32Array, ws: Workspace, lab: number, w: number, h: number, minArea: number): DetectedObject[] | null {
   const [minX, minY, maxX, maxY] = boundsOf(pixels, pixels.length, w);
-  const bw = maxX - minX + 1, bh = maxY - minY + 1;
+  const bw = maxX - minX + 1,
+    bh = maxY - minY + 1;
   const local = (p: number) => ((p - (p % w)) / w - minY) * bw + (p % w) - minX;
   const mask = new Uint8Array(bw * bh);
   for (const p of pixels) mask[local(p)] = 1;
@@ -218,26 +241,40 @@ function erosionSeeds(mask: Uint8Array, bw: number, bh: number): Int32Array[] {
   const depth = new Int32Array(bw * bh);
   for (let i = 0; i < depth.length; i++) depth[i] = mask[i] ? 1 << 20 : 0;
   // Chessboard distance to the nearest pixel outside the mask (outside the box counts as outside).
-  for (let y = 0; y < bh; y++) for (let x = 0; x < bw; x++) {
-    const i = y * bw + x;
-    if (!depth[i]) continue;
-    let d = 1 << 20;
-    for (const [dx, dy] of [[-1, 0], [-1, -1], [0, -1], [1, -1]] as const) {
-      const nx = x + dx, ny = y + dy;
-      d = Math.min(d, nx < 0 || ny < 0 || nx >= bw ? 0 : depth[ny * bw + nx]!);
+  for (let y = 0; y < bh; y++)
+    for (let x = 0; x < bw; x++) {
+      const i = y * bw + x;
+      if (!depth[i]) continue;
+      let d = 1 << 20;
+      for (const [dx, dy] of [
+        [-1, 0],
+        [-1, -1],
+        [0, -1],
+        [1, -1],
+      ] as const) {
+        const nx = x + dx,
+          ny = y + dy;
+        d = Math.min(d, nx < 0 || ny < 0 || nx >= bw ? 0 : depth[ny * bw + nx]!);
+      }
+      depth[i] = d + 1;
     }
-    depth[i] = d + 1;
-  }
-  for (let y = bh - 1; y >= 0; y--) for (let x = bw - 1; x >= 0; x--) {
-    const i = y * bw + x;
-    if (!depth[i]) continue;
-    let d = depth[i] - 1;
-    for (const [dx, dy] of [[1, 0], [1, 1], [0, 1], [-1, 1]] as const) {
-      const nx = x + dx, ny = y + dy;
-      d = Math.min(d, nx < 0 || ny >= bh || nx >= bw ? 0 : depth[ny * bw + nx]!);
+  for (let y = bh - 1; y >= 0; y--)
+    for (let x = bw - 1; x >= 0; x--) {
+      const i = y * bw + x;
+      if (!depth[i]) continue;
+      let d = depth[i] - 1;
+      for (const [dx, dy] of [
+        [1, 0],
+        [1, 1],
+        [0, 1],
+        [-1, 1],
+      ] as const) {
+        const nx = x + dx,
+          ny = y + dy;
+        d = Math.min(d, nx < 0 || ny >= bh || nx >= bw ? 0 : depth[ny * bw + nx]!);
+      }
+      depth[i] = d + 1;
     }
-    depth[i] = d + 1;
-  }
   const deepest = depth.reduce((m, d) => Math.max(m, d), 0);
   const out: Int32Array[] = [];
   for (let level = 2; level <= deepest; level++) {
@@ -249,11 +286,17 @@ function erosionSeeds(mask: Uint8Array, bw: number, bh: number): Int32Array[] {
       const queue = [i];
       seeds[i] = pieces;
       while (queue.length) {
-        const q = queue.pop()!, qx = q % bw, qy = (q - qx) / bw;
-        for (let ny = Math.max(0, qy - 1); ny <= Math.min(bh - 1, qy + 1); ny++) for (let nx = Math.max(0, qx - 1); nx <= Math.min(bw - 1, qx + 1); nx++) {
-          const r = ny * bw + nx;
-          if (depth[r]! >= level && !seeds[r]) { seeds[r] = pieces; queue.push(r); }
-        }
+        const q = queue.pop()!,
+          qx = q % bw,
+          qy = (q - qx) / bw;
+        for (let ny = Math.max(0, qy - 1); ny <= Math.min(bh - 1, qy + 1); ny++)
+          for (let nx = Math.max(0, qx - 1); nx <= Math.min(bw - 1, qx + 1); nx++) {
+            const r = ny * bw + nx;
+            if (depth[r]! >= level && !seeds[r]) {
+              seeds[r] = pieces;
+              queue.push(r);
+            }
+          }
       }
     }
     if (pieces >= 2) {
@@ -266,17 +309,19 @@ function erosionSeeds(mask: Uint8Array, bw: number, bh: number): Int32Array[] {
 
 /** Seed maps cutting a well-filled box into k = 2..4 equal cells along its long side when its aspect is about k. */
 function rowCuts(bw: number, bh: number, area: number): Int32Array[] {
-  const long = Math.max(bw, bh), short = Math.min(bw, bh);
+  const long = Math.max(bw, bh),
+    short = Math.min(bw, bh);
   const k = Math.round(long / short);
   if (k < 2 || k > 4 || Math.abs(long / short - k) > 0.35 || area < 0.8 * bw * bh) return [];
   const seeds = new Int32Array(bw * bh);
-  for (let y = 0; y < bh; y++) for (let x = 0; x < bw; x++) {
-    const along = bw >= bh ? x / bw : y / bh;
-    const cell = Math.min(k - 1, Math.floor(along * k));
-    // Seed each cell's middle only; growth assigns the pixels between cells to the nearer one.
-    const middle = Math.abs(along * k - cell - 0.5) < 0.25;
-    if (middle) seeds[y * bw + x] = cell + 1;
-  }
+  for (let y = 0; y < bh; y++)
+    for (let x = 0; x < bw; x++) {
+      const along = bw >= bh ? x / bw : y / bh;
+      const cell = Math.min(k - 1, Math.floor(along * k));
+      // Seed each cell's middle only; growth assigns the pixels between cells to the nearer one.
+      const middle = Math.abs(along * k - cell - 0.5) < 0.25;
+      if (middle) seeds[y * bw + x] = cell + 1;
+    }
   return [seeds];
 }
 
@@ -284,15 +329,24 @@ function rowCuts(bw: number, bh: number, area: number): Int32Array[] {
 function growSeeds(mask: Uint8Array, bw: number, bh: number, seeds: Int32Array): Int32Array {
   const owner = new Int32Array(bw * bh).fill(-1);
   let frontier: number[] = [];
-  for (let i = 0; i < seeds.length; i++) if (mask[i] && seeds[i]) { owner[i] = seeds[i]! - 1; frontier.push(i); }
+  for (let i = 0; i < seeds.length; i++)
+    if (mask[i] && seeds[i]) {
+      owner[i] = seeds[i]! - 1;
+      frontier.push(i);
+    }
   while (frontier.length) {
     const next: number[] = [];
     for (const q of frontier) {
-      const qx = q % bw, qy = (q - qx) / bw;
-      for (let ny = Math.max(0, qy - 1); ny <= Math.min(bh - 1, qy + 1); ny++) for (let nx = Math.max(0, qx - 1); nx <= Math.min(bw - 1, qx + 1); nx++) {
-        const r = ny * bw + nx;
-        if (mask[r] && owner[r] === -1) { owner[r] = owner[q]!; next.push(r); }
-      }
+      const qx = q % bw,
+        qy = (q - qx) / bw;
+      for (let ny = Math.max(0, qy - 1); ny <= Math.min(bh - 1, qy + 1); ny++)
+        for (let nx = Math.max(0, qx - 1); nx <= Math.min(bw - 1, qx + 1); nx++) {
+          const r = ny * bw + nx;
+          if (mask[r] && owner[r] === -1) {
+            owner[r] = owner[q]!;
+            next.push(r);
+          }
+        }
     }
     frontier = next;
   }
@@ -307,16 +361,24 @@ function growSeeds(mask: Uint8Array, bw: number, bh: number, seeds: Int32Array):
 function clutterObject(ws: Workspace, components: number[], w: number, h: number): DetectedObject | null {
   const { small, visited } = ws;
   const byColor = new Int32Array(COLORS.length);
-  let total = 0, x0 = w, y0 = h, x1 = -1, y1 = -1;
+  let total = 0,
+    x0 = w,
+    y0 = h,
+    x1 = -1,
+    y1 = -1;
   for (let c = 0, begin = 0; c < components.length; begin = components[c]!, c += 2) {
     const end = components[c]!;
     let attached = false;
     for (let i = begin; i < end && !attached; i++) {
       const p = small[i]!;
-      const px = p % w, py = (p - px) / w;
+      const px = p % w,
+        py = (p - px) / w;
       for (let ny = Math.max(0, py - 1); ny <= Math.min(h - 1, py + 1) && !attached; ny++) {
         for (let nx = Math.max(0, px - 1); nx <= Math.min(w - 1, px + 1); nx++) {
-          if (visited[ny * w + nx] === OBJECT_PIXEL) { attached = true; break; }
+          if (visited[ny * w + nx] === OBJECT_PIXEL) {
+            attached = true;
+            break;
+          }
         }
       }
     }
@@ -325,15 +387,22 @@ function clutterObject(ws: Workspace, components: number[], w: number, h: number
     byColor[components[c + 1]!]! += end - begin;
     for (let i = begin; i < end; i++) {
       const p = small[i]!;
-      const px = p % w, py = (p - px) / w;
-      x0 = Math.min(x0, px); y0 = Math.min(y0, py); x1 = Math.max(x1, px); y1 = Math.max(y1, py);
+      const px = p % w,
+        py = (p - px) / w;
+      x0 = Math.min(x0, px);
+      y0 = Math.min(y0, py);
+      x1 = Math.max(x1, px);
+      y1 = Math.max(y1, py);
     }
   }
   if (total === 0) return null;
   return {
-    shape: 'unknown', color: COLORS[byColor.indexOf(Math.max(...byColor))]!,
-    box: [x0 / w, y0 / h, (x1 + 1) / w, (y1 + 1) / h], center: [(x0 + x1 + 1) / (2 * w), (y0 + y1 + 1) / (2 * h)],
-    area: total / (w * h), features: { iou: { circle: 0, square: 0, triangle: 0 }, aspect: 0, fill: 0, strength: 0 },
+    shape: 'unknown',
+    color: COLORS[byColor.indexOf(Math.max(...byColor))]!,
+    box: [x0 / w, y0 / h, (x1 + 1) / w, (y1 + 1) / h],
+    center: [(x0 + x1 + 1) / (2 * w), (y0 + y1 + 1) / (2 * h)],
+    area: total / (w * h),
+    features: { iou: { circle: 0, square: 0, triangle: 0 }, aspect: 0, fill: 0, strength: 0 },
   };
 }
 
@@ -342,7 +411,10 @@ function smoothAndLabel(image: ImageRGB, ws: Workspace): void {
   const src = image.data;
   const scale = src instanceof Uint8Array ? 1 / 255 : 1;
   const { horizontal, smooth, label, weight, background } = ws;
-  let bgR = 0, bgG = 0, bgB = 0, bgCount = 0;
+  let bgR = 0,
+    bgG = 0,
+    bgB = 0,
+    bgCount = 0;
   // Horizontal [1 2 1] pass.
   for (let y = 0; y < h; y++) {
     const row = y * w;
@@ -361,7 +433,9 @@ function smoothAndLabel(image: ImageRGB, ws: Workspace): void {
     const mid = y * w;
     const down = (y < h - 1 ? y + 1 : y) * w;
     for (let x = 0; x < w; x++) {
-      const a = (up + x) * 3, b = (mid + x) * 3, d = (down + x) * 3;
+      const a = (up + x) * 3,
+        b = (mid + x) * 3,
+        d = (down + x) * 3;
       const r = (horizontal[a]! + 2 * horizontal[b]! + horizontal[d]!) * 0.25;
       const g = (horizontal[a + 1]! + 2 * horizontal[b + 1]! + horizontal[d + 1]!) * 0.25;
       const bl = (horizontal[a + 2]! + 2 * horizontal[b + 2]! + horizontal[d + 2]!) * 0.25;
@@ -375,7 +449,12 @@ function smoothAndLabel(image: ImageRGB, ws: Workspace): void {
       weight[p] = chroma;
       if (chroma < CHROMA_THRESHOLD) {
         label[p] = -1;
-        if (chroma < 0.5 * CHROMA_THRESHOLD) { bgR += r; bgG += g; bgB += bl; bgCount++; }
+        if (chroma < 0.5 * CHROMA_THRESHOLD) {
+          bgR += r;
+          bgG += g;
+          bgB += bl;
+          bgCount++;
+        }
         continue;
       }
       let hue: number;
@@ -399,35 +478,60 @@ function smoothAndLabel(image: ImageRGB, ws: Workspace): void {
  * smoothing, alone or after a further 3x3 blur from the generator). The best soft IoU wins.
  */
 function shapeFeatures(
-  pixels: Int32Array, count: number, ws: Workspace, lab: number, w: number, h: number,
-  minX: number, minY: number, maxX: number, maxY: number,
+  pixels: Int32Array,
+  count: number,
+  ws: Workspace,
+  lab: number,
+  w: number,
+  h: number,
+  minX: number,
+  minY: number,
+  maxX: number,
+  maxY: number,
 ): ShapeFeatures {
   const { weight, label, smooth, background } = ws;
   // The component's own colour: mean over its strongest pixels (its interior).
   let peak = 0;
   for (let i = 0; i < count; i++) peak = Math.max(peak, weight[pixels[i]!]!);
-  let cr = 0, cg = 0, cb = 0, n = 0;
+  let cr = 0,
+    cg = 0,
+    cb = 0,
+    n = 0;
   for (let i = 0; i < count; i++) {
     const p = pixels[i]!;
     if (weight[p]! < 0.8 * peak) continue;
-    cr += smooth[p * 3]!; cg += smooth[p * 3 + 1]!; cb += smooth[p * 3 + 2]!; n++;
+    cr += smooth[p * 3]!;
+    cg += smooth[p * 3 + 1]!;
+    cb += smooth[p * 3 + 2]!;
+    n++;
   }
   const strength = Math.max(cr / n, cg / n, cb / n) - Math.min(cr / n, cg / n, cb / n);
-  const dr = cr / n - background[0]!, dg = cg / n - background[1]!, db = cb / n - background[2]!;
+  const dr = cr / n - background[0]!,
+    dg = cg / n - background[1]!,
+    db = cb / n - background[2]!;
   const norm2 = dr * dr + dg * dg + db * db;
   // Soft coverage over the box grown by the fringe; pixels of other components count as empty.
-  const x0 = Math.max(0, minX - FRINGE), x1 = Math.min(w - 1, maxX + FRINGE);
-  const y0 = Math.max(0, minY - FRINGE), y1 = Math.min(h - 1, maxY + FRINGE);
-  const rw = x1 - x0 + 1, rh = y1 - y0 + 1;
+  const x0 = Math.max(0, minX - FRINGE),
+    x1 = Math.min(w - 1, maxX + FRINGE);
+  const y0 = Math.max(0, minY - FRINGE),
+    y1 = Math.min(h - 1, maxY + FRINGE);
+  const rw = x1 - x0 + 1,
+    rh = y1 - y0 + 1;
   const cov = ws.coverage;
-  let area = 0, sx = 0, sy = 0;
+  let area = 0,
+    sx = 0,
+    sy = 0;
   for (let y = y0; y <= y1; y++) {
     for (let x = x0; x <= x1; x++) {
       const p = y * w + x;
       const l = label[p]!;
       let c = 0;
       if (l === lab || l === -1) {
-        c = ((smooth[p * 3]! - background[0]!) * dr + (smooth[p * 3 + 1]! - background[1]!) * dg + (smooth[p * 3 + 2]! - background[2]!) * db) / norm2;
+        c =
+          ((smooth[p * 3]! - background[0]!) * dr +
+            (smooth[p * 3 + 1]! - background[1]!) * dg +
+            (smooth[p * 3 + 2]! - background[2]!) * db) /
+          norm2;
         c = c < FRINGE_FLOOR && l !== lab ? 0 : c > 1 ? 1 : c < 0 ? 0 : c;
       }
       cov[(y - y0) * rw + (x - x0)] = c;
@@ -436,9 +540,11 @@ function shapeFeatures(
       sy += c * (y + 0.5);
     }
   }
-  const mx = sx / area, my = sy / area;
+  const mx = sx / area,
+    my = sy / area;
   const iou = { circle: 0, square: 0, triangle: 0 };
-  const template = ws.template, scratch = ws.scratch;
+  const template = ws.template,
+    scratch = ws.scratch;
   // The detector's own smoothing first; the blurrier templates only when that leaves the match open.
   for (const [k, kernel] of TEMPLATE_BLURS.entries()) {
     if (k > 0 && decisive(iou)) break;
@@ -452,9 +558,11 @@ function shapeFeatures(
         for (let x = 0; x < rw; x++) template[y * rw + x] = clamp01(0.5 - signedDistance(shape, x + x0 + 0.5 - mx, dy, half));
       }
       blurSeparable(template, scratch, rw, rh, kernel);
-      let inter = 0, union = 0;
+      let inter = 0,
+        union = 0;
       for (let i = 0; i < rw * rh; i++) {
-        const t = template[i]!, c = cov[i]!;
+        const t = template[i]!,
+          c = cov[i]!;
         inter += t < c ? t : c;
         union += t > c ? t : c;
       }
@@ -505,13 +613,15 @@ function clamp01(v: number): number {
   return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
-
 export function classifyShape(f: ShapeFeatures): Shape | 'unknown' {
   if (f.aspect < MIN_ASPECT || f.aspect > 1 / MIN_ASPECT || f.strength < MIN_STRENGTH) return 'unknown';
   let best: Shape | 'unknown' = 'unknown';
   let bestIou = MIN_TEMPLATE_IOU;
   for (const shape of SHAPES) {
-    if (f.iou[shape] > bestIou) { bestIou = f.iou[shape]; best = shape; }
+    if (f.iou[shape] > bestIou) {
+      bestIou = f.iou[shape];
+      best = shape;
+    }
   }
   return best;
 }

@@ -77,8 +77,11 @@ GENEVAL_TASKS.forEach((task, t) => {
   const rng = new Rng(5000);
   for (const error of REFLECTION_ERRORS) {
     const r = sampleReflection(rng, error);
-    save(`reflection_${error}`, row([renderScene(r.wrongScene), renderScene(r.rightScene)]),
-      `"${r.prompt}": "${r.critique}" fix: "${r.fix}"; scorer: ${score(renderScene(r.wrongScene), r.spec).reason}`);
+    save(
+      `reflection_${error}`,
+      row([renderScene(r.wrongScene), renderScene(r.rightScene)]),
+      `"${r.prompt}": "${r.critique}" fix: "${r.fix}"; scorer: ${score(renderScene(r.wrongScene), r.spec).reason}`,
+    );
   }
 }
 
@@ -88,8 +91,11 @@ GENEVAL_TASKS.forEach((task, t) => {
   const clean = renderScene(sampleSceneForSpec(p.spec, rng));
   const degraded = addGaussianNoise(boxBlur(clean, 1), 0.1, rng);
   const noise = noiseImage(32, 32, rng);
-  save('robustness', row([clean, degraded, noise]),
-    `"${p.text}": clean (${score(clean, p.spec).reason}), blur+noise (${score(degraded, p.spec).reason}), noise (${score(noise, p.spec).reason})`);
+  save(
+    'robustness',
+    row([clean, degraded, noise]),
+    `"${p.text}": clean (${score(clean, p.spec).reason}), blur+noise (${score(degraded, p.spec).reason}), noise (${score(noise, p.spec).reason})`,
+  );
   const big = renderScene(sampleSceneForSpec(p.spec, rng), { width: 64 });
   save('resolution_64', big, `"${p.text}" at 64x64 (${score(big, p.spec).reason})`);
 }

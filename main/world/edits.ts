@@ -12,15 +12,29 @@ import { imageSimilarity, type ImageRGB } from './image.ts';
 import { withArticle } from './prompts.ts';
 import type { Rng } from './rng.ts';
 import {
-  BACKGROUNDS, COLORS, MIN_GAP, SHAPES, SIZE_RANGE, boxesSeparated, objectBox, placeObjects,
-  type Box, type ColorName, type Scene, type SceneObject, type Shape,
+  BACKGROUNDS,
+  COLORS,
+  MIN_GAP,
+  SHAPES,
+  SIZE_RANGE,
+  boxesSeparated,
+  objectBox,
+  placeObjects,
+  type Box,
+  type ColorName,
+  type Scene,
+  type SceneObject,
+  type Shape,
 } from './scene.ts';
 
 export const EDIT_KINDS = ['recolor', 'remove', 'add', 'move', 'reshape'] as const;
 export type EditKind = (typeof EDIT_KINDS)[number];
 
 /** Grid cell: column 0..2 (left to right), row 0..2 (top to bottom). */
-export interface Cell { col: number; row: number }
+export interface Cell {
+  col: number;
+  row: number;
+}
 
 export interface Edit {
   kind: EditKind;
@@ -58,19 +72,31 @@ export function cellOf(x: number, y: number): Cell {
 const CELL_TOLERANCE = 0.05;
 
 export function inCell(x: number, y: number, cell: Cell, tolerance = CELL_TOLERANCE): boolean {
-  return x >= cell.col / 3 - tolerance && x <= (cell.col + 1) / 3 + tolerance && y >= cell.row / 3 - tolerance && y <= (cell.row + 1) / 3 + tolerance;
+  return (
+    x >= cell.col / 3 - tolerance &&
+    x <= (cell.col + 1) / 3 + tolerance &&
+    y >= cell.row / 3 - tolerance &&
+    y <= (cell.row + 1) / 3 + tolerance
+  );
 }
 const name = objectLabel;
 
 /** The edit that undoes `edit`: source and target swapped, instruction and inverse swapped. */
 export function invertEdit(edit: Edit): Edit {
-  const inverseCell = edit.kind === 'remove' || edit.kind === 'move'
-    ? cellOf(edit.source.objects[edit.sourceIndex]!.x, edit.source.objects[edit.sourceIndex]!.y)
-    : undefined;
+  const inverseCell =
+    edit.kind === 'remove' || edit.kind === 'move'
+      ? cellOf(edit.source.objects[edit.sourceIndex]!.x, edit.source.objects[edit.sourceIndex]!.y)
+      : undefined;
   const kind: EditKind = edit.kind === 'add' ? 'remove' : edit.kind === 'remove' ? 'add' : edit.kind;
   return {
-    kind, instruction: edit.inverse, inverse: edit.instruction, source: edit.target, target: edit.source,
-    sourceIndex: edit.targetIndex, targetIndex: edit.sourceIndex, ...(inverseCell ? { cell: inverseCell } : {}),
+    kind,
+    instruction: edit.inverse,
+    inverse: edit.instruction,
+    source: edit.target,
+    target: edit.source,
+    sourceIndex: edit.targetIndex,
+    targetIndex: edit.sourceIndex,
+    ...(inverseCell ? { cell: inverseCell } : {}),
   };
 }
 
@@ -103,8 +129,13 @@ function tryEdit(rng: Rng, kind: EditKind): Edit | null {
     case 'recolor': {
       const color = rng.pick(COLORS.filter((c) => !taken(obj.shape, c)));
       return {
-        kind, source, target: withObject({ ...obj, color }), sourceIndex: i, targetIndex: i,
-        instruction: `make the ${name(obj)} ${color}`, inverse: `make the ${color} ${obj.shape} ${obj.color}`,
+        kind,
+        source,
+        target: withObject({ ...obj, color }),
+        sourceIndex: i,
+        targetIndex: i,
+        instruction: `make the ${name(obj)} ${color}`,
+        inverse: `make the ${color} ${obj.shape} ${obj.color}`,
       };
     }
     case 'reshape': {
@@ -112,7 +143,11 @@ function tryEdit(rng: Rng, kind: EditKind): Edit | null {
       if (free.length === 0) return null; // every shape already exists in this colour
       const shape = rng.pick(free);
       return {
-        kind, source, target: withObject({ ...obj, shape }), sourceIndex: i, targetIndex: i,
+        kind,
+        source,
+        target: withObject({ ...obj, shape }),
+        sourceIndex: i,
+        targetIndex: i,
         instruction: `turn the ${name(obj)} into ${withArticle(shape)}`,
         inverse: `turn the ${obj.color} ${shape} into ${withArticle(obj.shape)}`,
       };
@@ -120,20 +155,33 @@ function tryEdit(rng: Rng, kind: EditKind): Edit | null {
     case 'remove': {
       const words = name(obj);
       return {
-        kind, source, target: withObject(null), sourceIndex: i, targetIndex: -1,
-        instruction: `remove the ${words}`, inverse: `add ${withArticle(words)} ${cellPhrase(cellOf(obj.x, obj.y))}`,
+        kind,
+        source,
+        target: withObject(null),
+        sourceIndex: i,
+        targetIndex: -1,
+        instruction: `remove the ${words}`,
+        inverse: `add ${withArticle(words)} ${cellPhrase(cellOf(obj.x, obj.y))}`,
       };
     }
     case 'add': {
-      const newKind = rng.pick(SHAPES.flatMap((shape) => COLORS.map((color) => ({ shape, color }))).filter((k) => !taken(k.shape, k.color)));
+      const newKind = rng.pick(
+        SHAPES.flatMap((shape) => COLORS.map((color) => ({ shape, color }))).filter((k) => !taken(k.shape, k.color)),
+      );
       const cell = { col: rng.int(3), row: rng.int(3) };
       const size = rng.uniform(SIZE_RANGE[0], SIZE_RANGE[1]);
       const added = placeInCell(rng, { ...newKind, size, x: 0, y: 0 }, cell, objs);
       if (!added) return null;
       const words = name(added);
       return {
-        kind, source, target: { background: source.background, objects: [...objs, added] }, sourceIndex: -1, targetIndex: objs.length, cell,
-        instruction: `add ${withArticle(words)} ${cellPhrase(cell)}`, inverse: `remove the ${words}`,
+        kind,
+        source,
+        target: { background: source.background, objects: [...objs, added] },
+        sourceIndex: -1,
+        targetIndex: objs.length,
+        cell,
+        instruction: `add ${withArticle(words)} ${cellPhrase(cell)}`,
+        inverse: `remove the ${words}`,
       };
     }
     case 'move': {
@@ -141,11 +189,22 @@ function tryEdit(rng: Rng, kind: EditKind): Edit | null {
       // A cell clearly away from where the object is, so the unedited image never passes.
       const cells = [0, 1, 2].flatMap((row) => [0, 1, 2].map((col) => ({ col, row })));
       const cell = rng.pick(cells.filter((c) => !inCell(obj.x, obj.y, c, 2 * CELL_TOLERANCE)));
-      const moved = placeInCell(rng, obj, cell, objs.filter((_, j) => j !== i));
+      const moved = placeInCell(
+        rng,
+        obj,
+        cell,
+        objs.filter((_, j) => j !== i),
+      );
       if (!moved) return null;
       return {
-        kind, source, target: withObject(moved), sourceIndex: i, targetIndex: i, cell,
-        instruction: `move the ${name(obj)} to the ${cellName(cell)}`, inverse: `move the ${name(obj)} to the ${cellName(from)}`,
+        kind,
+        source,
+        target: withObject(moved),
+        sourceIndex: i,
+        targetIndex: i,
+        cell,
+        instruction: `move the ${name(obj)} to the ${cellName(cell)}`,
+        inverse: `move the ${name(obj)} to the ${cellName(from)}`,
       };
     }
     default:
@@ -193,9 +252,10 @@ export function scoreEdit(output: ImageRGB, source: ImageRGB, edit: Edit): EditS
   let changedBox: Box | null = null;
   edit.target.objects.forEach((want, j) => {
     const candidates = objects.filter((o) => !used.has(o) && o.shape === want.shape && o.color === want.color);
-    const placed = j === edit.targetIndex && edit.cell
-      ? candidates.find((o) => inCell(o.center[0], o.center[1], edit.cell!))
-      : candidates.find((o) => Math.hypot(o.center[0] - want.x, o.center[1] - want.y) <= KEEP_TOLERANCE);
+    const placed =
+      j === edit.targetIndex && edit.cell
+        ? candidates.find((o) => inCell(o.center[0], o.center[1], edit.cell!))
+        : candidates.find((o) => Math.hypot(o.center[0] - want.x, o.center[1] - want.y) <= KEEP_TOLERANCE);
     if (placed) {
       used.add(placed);
       found++;
@@ -214,8 +274,10 @@ export function scoreEdit(output: ImageRGB, source: ImageRGB, edit: Edit): EditS
   const mask = new Uint8Array(output.width * output.height).fill(1);
   const clear = (box: Box) => {
     const pad = 2 / output.width;
-    const x0 = Math.max(0, Math.floor((box[0] - pad) * output.width)), x1 = Math.min(output.width, Math.ceil((box[2] + pad) * output.width));
-    const y0 = Math.max(0, Math.floor((box[1] - pad) * output.height)), y1 = Math.min(output.height, Math.ceil((box[3] + pad) * output.height));
+    const x0 = Math.max(0, Math.floor((box[0] - pad) * output.width)),
+      x1 = Math.min(output.width, Math.ceil((box[2] + pad) * output.width));
+    const y0 = Math.max(0, Math.floor((box[1] - pad) * output.height)),
+      y1 = Math.min(output.height, Math.ceil((box[3] + pad) * output.height));
     for (let y = y0; y < y1; y++) mask.fill(0, y * output.width + x0, y * output.width + x1);
   };
   if (edit.sourceIndex >= 0) clear(objectBox(edit.source.objects[edit.sourceIndex]!));
@@ -230,8 +292,12 @@ export function scoreEdit(output: ImageRGB, source: ImageRGB, edit: Edit): EditS
   const similarity = imageSimilarity(output, source, mask);
   if (similarity < MIN_SIMILARITY) reasons.push(`unchanged part differs from the source (similarity ${similarity.toFixed(2)})`);
   return {
-    correct: reasons.length === 0, reason: reasons.length ? reasons.join('; ') : 'ok',
-    reward: (objectTerm + similarity) / 2, objectTerm, similarity, objects,
+    correct: reasons.length === 0,
+    reason: reasons.length ? reasons.join('; ') : 'ok',
+    reward: (objectTerm + similarity) / 2,
+    objectTerm,
+    similarity,
+    objects,
   };
 }
 

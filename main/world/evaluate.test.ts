@@ -9,7 +9,10 @@ const obj = (shape: Shape, color: ColorName, x: number, y: number, size = 0.24):
 const image = (...objects: SceneObject[]) => renderScene({ background: 'grey', objects } satisfies Scene);
 
 test('golden: right count passes with reward 1', () => {
-  const r = score(image(obj('circle', 'red', 0.2, 0.2), obj('circle', 'blue', 0.7, 0.25), obj('circle', 'green', 0.45, 0.75)), parsePrompt('three circles'));
+  const r = score(
+    image(obj('circle', 'red', 0.2, 0.2), obj('circle', 'blue', 0.7, 0.25), obj('circle', 'green', 0.45, 0.75)),
+    parsePrompt('three circles'),
+  );
   assert.equal(r.correct, true, r.reason);
   assert.equal(r.reason, 'ok');
   assert.equal(r.reward, 1);
@@ -20,7 +23,15 @@ test('golden: too few and too many objects fail with the count term 1 - |require
   assert.equal(two.correct, false);
   assert.equal(two.reason, 'expected circle>=3, found 2');
   assert.ok(Math.abs(two.reward - 2 / 3) < 1e-9, `reward ${two.reward}`);
-  const four = score(image(obj('circle', 'red', 0.2, 0.2), obj('circle', 'blue', 0.75, 0.2), obj('circle', 'green', 0.2, 0.75), obj('circle', 'red', 0.75, 0.75)), parsePrompt('three circles'));
+  const four = score(
+    image(
+      obj('circle', 'red', 0.2, 0.2),
+      obj('circle', 'blue', 0.75, 0.2),
+      obj('circle', 'green', 0.2, 0.75),
+      obj('circle', 'red', 0.75, 0.75),
+    ),
+    parsePrompt('three circles'),
+  );
   assert.equal(four.correct, false);
   assert.equal(four.reason, 'expected circle<4, found 4');
   assert.ok(Math.abs(four.reward - 2 / 3) < 1e-9, `reward ${four.reward}`);
@@ -72,10 +83,13 @@ test('relativePosition follows GenEval: 0.1 x summed sizes margin, diagonal offs
 
 test('the ground-truth check and the image check agree on symbolic objects', () => {
   const spec = parsePrompt('two triangles');
-  const verdict = evaluateObjects([
-    { shape: 'triangle', color: 'red', box: [0, 0, 0.2, 0.2] },
-    { shape: 'triangle', color: 'red', box: [0.5, 0.5, 0.7, 0.7] },
-  ], spec);
+  const verdict = evaluateObjects(
+    [
+      { shape: 'triangle', color: 'red', box: [0, 0, 0.2, 0.2] },
+      { shape: 'triangle', color: 'red', box: [0.5, 0.5, 0.7, 0.7] },
+    ],
+    spec,
+  );
   assert.equal(verdict.correct, true);
   assert.equal(verdict.reward, 1);
 });

@@ -43,7 +43,8 @@ export function relativePosition(a: Box, b: Box, threshold = POSITION_THRESHOLD)
   const relations = new Set<Relation>();
   if (Math.abs(revised[0]!) < 1e-3 && Math.abs(revised[1]!) < 1e-3) return relations;
   const norm = Math.hypot(offset[0]!, offset[1]!);
-  const dx = revised[0]! / norm, dy = revised[1]! / norm;
+  const dx = revised[0]! / norm,
+    dy = revised[1]! / norm;
   if (dx < -0.5) relations.add('left of');
   if (dx > 0.5) relations.add('right of');
   if (dy < -0.5) relations.add('above');
@@ -106,7 +107,12 @@ export function evaluateObjects(objects: readonly EvalObject[], spec: PromptSpec
         if (group.length === 1 && targets.length === 1 && !holds(group[0]!, targets[0]!)) {
           const targetKind = spec.include[req.position.target]!;
           const previous = targets[0]!;
-          const pair = full.flatMap((o) => objects.filter((t) => t !== o && matchesKind(t, targetKind) && (t === previous || !assigned.has(t))).map((t) => [o, t] as const))
+          const pair = full
+            .flatMap((o) =>
+              objects
+                .filter((t) => t !== o && matchesKind(t, targetKind) && (t === previous || !assigned.has(t)))
+                .map((t) => [o, t] as const),
+            )
             .find(([o, t]) => holds(o, t));
           if (pair) {
             group = [pair[0]];
@@ -116,12 +122,16 @@ export function evaluateObjects(objects: readonly EvalObject[], spec: PromptSpec
             matchedGroups[req.position.target] = targets;
           }
         }
-        const wrong = group.flatMap((o) => targets!.map((t) => relativePosition(o.box, t.box))).find((rels) => !rels.has(req.position!.relation));
+        const wrong = group
+          .flatMap((o) => targets!.map((t) => relativePosition(o.box, t.box)))
+          .find((rels) => !rels.has(req.position!.relation));
         terms.push({ name: `position ${label}`, value: wrong ? 0 : 1 });
         if (wrong) {
           matched = false;
           const targetLabel = kindLabel({ shapes: spec.include[req.position.target]!.shapes });
-          reasons.push(`expected ${label} ${req.position.relation} ${targetLabel}, found ${wrong.size ? [...wrong].join(' and ') : 'no clear relation'}`);
+          reasons.push(
+            `expected ${label} ${req.position.relation} ${targetLabel}, found ${wrong.size ? [...wrong].join(' and ') : 'no clear relation'}`,
+          );
         }
       }
     }

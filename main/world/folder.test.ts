@@ -38,8 +38,12 @@ test('write-prompts writes GenEval metadata per prompt; right drawings pass and 
     });
     const records: { correct: boolean; output?: string }[] = [];
     const report = scoreImageFolder(dir, { onRecord: (r) => records.push(r) });
-    assert.deepEqual(report.tasks.map((t) => [t.task, t.items, t.samples]), tasks.map((t) => [t, 2, 6]));
-    for (const task of report.tasks) assert.ok(Math.abs(task.accuracy - 2 / 3) < 1e-9, `${task.task}: the two drawings pass, the blank fails (${task.accuracy})`);
+    assert.deepEqual(
+      report.tasks.map((t) => [t.task, t.items, t.samples]),
+      tasks.map((t) => [t, 2, 6]),
+    );
+    for (const task of report.tasks)
+      assert.ok(Math.abs(task.accuracy - 2 / 3) < 1e-9, `${task.task}: the two drawings pass, the blank fails (${task.accuracy})`);
     assert.equal(records.filter((r) => r.output === '0002.png' && r.correct).length, 0);
     assert.match(report.generator, /sizes 64x64, 100x100, 48x48/);
   } finally {
@@ -51,8 +55,17 @@ test("GenEval's rule ignores an object the prompt does not mention; the strict r
   const dir = tempDir();
   try {
     mkdirSync(join(dir, '00000', 'samples'), { recursive: true });
-    writeFileSync(join(dir, '00000', 'metadata.jsonl'), JSON.stringify({ tag: 'single_object', prompt: 'a photo of a circle', include: [{ class: 'circle', count: 1 }] }) + '\n');
-    const scene = { background: 'grey' as const, objects: [{ shape: 'circle' as const, color: 'red' as const, size: 0.25, x: 0.3, y: 0.3 }, { shape: 'square' as const, color: 'blue' as const, size: 0.25, x: 0.7, y: 0.7 }] };
+    writeFileSync(
+      join(dir, '00000', 'metadata.jsonl'),
+      JSON.stringify({ tag: 'single_object', prompt: 'a photo of a circle', include: [{ class: 'circle', count: 1 }] }) + '\n',
+    );
+    const scene = {
+      background: 'grey' as const,
+      objects: [
+        { shape: 'circle' as const, color: 'red' as const, size: 0.25, x: 0.3, y: 0.3 },
+        { shape: 'square' as const, color: 'blue' as const, size: 0.25, x: 0.7, y: 0.7 },
+      ],
+    };
     writeFileSync(join(dir, '00000', 'samples', '0000.png'), encodePng(renderScene(scene, { width: 64, height: 64 })));
     assert.equal(scoreImageFolder(dir).overall, 1);
     assert.equal(scoreImageFolder(dir, { rule: 'strict' }).overall, 0);
@@ -63,16 +76,31 @@ test("GenEval's rule ignores an object the prompt does not mention; the strict r
 
 test('bad metadata and missing images are errors naming the file and the field', () => {
   const at = 'x/metadata.jsonl';
-  assert.throws(() => specOf({ prompt: 'a dog', include: [{ class: 'dog', count: 1 }] }, 'geneval', at), /x\/metadata.jsonl: include\[0\]\.class "dog" is not a ShapeWorld shape/);
-  assert.throws(() => specOf({ prompt: 'p', include: [{ class: 'circle', count: 0 }] }, 'geneval', at), /include\[0\]\.count must be a positive integer/);
-  assert.throws(() => specOf({ prompt: 'p', include: [{ class: 'circle', count: 1, color: 'pink' }] }, 'geneval', at), /color "pink" is not a ShapeWorld colour/);
-  assert.throws(() => specOf({ prompt: 'p', include: [{ class: 'circle', count: 1, position: ['near', 0] }] }, 'geneval', at), /include\[0\]\.position must be \[relation, target\]/);
+  assert.throws(
+    () => specOf({ prompt: 'a dog', include: [{ class: 'dog', count: 1 }] }, 'geneval', at),
+    /x\/metadata.jsonl: include\[0\]\.class "dog" is not a ShapeWorld shape/,
+  );
+  assert.throws(
+    () => specOf({ prompt: 'p', include: [{ class: 'circle', count: 0 }] }, 'geneval', at),
+    /include\[0\]\.count must be a positive integer/,
+  );
+  assert.throws(
+    () => specOf({ prompt: 'p', include: [{ class: 'circle', count: 1, color: 'pink' }] }, 'geneval', at),
+    /color "pink" is not a ShapeWorld colour/,
+  );
+  assert.throws(
+    () => specOf({ prompt: 'p', include: [{ class: 'circle', count: 1, position: ['near', 0] }] }, 'geneval', at),
+    /include\[0\]\.position must be \[relation, target\]/,
+  );
   assert.throws(() => specOf({ include: [] }, 'geneval', at), /"prompt" must be a string/);
   const dir = tempDir();
   try {
     assert.throws(() => scoreImageFolder(dir), /no prompt folders/);
     mkdirSync(join(dir, '00000', 'samples'), { recursive: true });
-    writeFileSync(join(dir, '00000', 'metadata.jsonl'), JSON.stringify({ tag: 't', prompt: 'a circle', include: [{ class: 'circle', count: 1 }] }) + '\n');
+    writeFileSync(
+      join(dir, '00000', 'metadata.jsonl'),
+      JSON.stringify({ tag: 't', prompt: 'a circle', include: [{ class: 'circle', count: 1 }] }) + '\n',
+    );
     assert.throws(() => scoreImageFolder(dir), /00000\/samples: no PNG images \(draw the prompt "a circle" into it\)/);
     writeFileSync(join(dir, '00000', 'samples', 'a.png'), 'not a png');
     assert.throws(() => scoreImageFolder(dir), /a\.png: not a readable PNG/);
@@ -86,7 +114,10 @@ test('suites whose prompts GenEval cannot express are refused by name', () => {
   const dir = tempDir();
   try {
     assert.throws(() => writePromptFolder(buildSuite('question', { limit: 1 }), dir), /suite "question" has no text-to-image prompts/);
-    assert.throws(() => writePromptFolder(buildSuite('vague', { limit: 1 }), join(dir, 'vague')), /GenEval's layout names one class and at most one colour per object/);
+    assert.throws(
+      () => writePromptFolder(buildSuite('vague', { limit: 1 }), join(dir, 'vague')),
+      /GenEval's layout names one class and at most one colour per object/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -38,7 +38,9 @@ const PROMPT_FOLDER = /^\d+$/;
 /** GenEval's clause for one object kind; only concrete kinds (one shape, at most one colour) have one. */
 function clauseOf(kind: ObjectKindSet & { count: number }, where: string): MetadataObject {
   if (kind.shapes.length !== 1 || (kind.colors && kind.colors.length !== 1)) {
-    throw new Error(`${where}: GenEval's layout names one class and at most one colour per object; this prompt allows a set (${kind.shapes.join('|')})`);
+    throw new Error(
+      `${where}: GenEval's layout names one class and at most one colour per object; this prompt allows a set (${kind.shapes.join('|')})`,
+    );
   }
   return { class: kind.shapes[0]!, count: kind.count, ...(kind.colors ? { color: kind.colors[0]! } : {}) };
 }
@@ -69,14 +71,16 @@ export function specOf(metadata: unknown, rule: FolderRule, where: string): { ta
     if (typeof o !== 'object' || o === null) fail(`${field} must be an object`);
     if (!SHAPES.includes(o.class as Shape)) fail(`${field}.class "${String(o.class)}" is not a ShapeWorld shape (${SHAPES.join(', ')})`);
     if (!Number.isInteger(o.count) || o.count < 1) fail(`${field}.count must be a positive integer, got ${JSON.stringify(o.count)}`);
-    if (o.color !== undefined && !COLORS.includes(o.color as ColorName)) fail(`${field}.color "${String(o.color)}" is not a ShapeWorld colour (${COLORS.join(', ')})`);
+    if (o.color !== undefined && !COLORS.includes(o.color as ColorName))
+      fail(`${field}.color "${String(o.color)}" is not a ShapeWorld colour (${COLORS.join(', ')})`);
     return { shapes: [o.class as Shape], count: o.count, ...(o.color !== undefined ? { colors: [o.color as ColorName] } : {}) };
   };
   const include = m.include!.map((o, i) => {
     const req = kind(o, `include[${i}]`);
     if (o.position === undefined) return req;
     const [relation, target] = Array.isArray(o.position) ? o.position : [];
-    if (!RELATIONS.includes(relation as Relation)) fail(`include[${i}].position must be [relation, target] with a relation of ${RELATIONS.join(', ')}`);
+    if (!RELATIONS.includes(relation as Relation))
+      fail(`include[${i}].position must be [relation, target] with a relation of ${RELATIONS.join(', ')}`);
     return { ...req, position: { relation: relation as Relation, target: Number(target) } };
   });
   const spec: PromptSpec = {
@@ -122,11 +126,14 @@ export function scoreImageFolder(dir: string, options: FolderOptions = {}): Suit
   const started = Date.now();
   const rule = options.rule ?? 'geneval';
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${dir}: no such folder`);
-  const folders = readdirSync(dir).filter((name) => PROMPT_FOLDER.test(name) && statSync(join(dir, name)).isDirectory()).sort();
+  const folders = readdirSync(dir)
+    .filter((name) => PROMPT_FOLDER.test(name) && statSync(join(dir, name)).isDirectory())
+    .sort();
   if (folders.length === 0) throw new Error(`${dir}: no prompt folders (expected NNNNN/metadata.jsonl and NNNNN/samples/*.png)`);
   const byTag = new Map<string, { items: number; samples: number; correct: number; reward: number }>();
   const sizes = new Set<string>();
-  let width = 0, height = 0;
+  let width = 0,
+    height = 0;
   for (const name of folders) {
     const metadataPath = join(dir, name, 'metadata.jsonl');
     if (!existsSync(metadataPath)) throw new Error(`${metadataPath}: missing`);
@@ -138,7 +145,11 @@ export function scoreImageFolder(dir: string, options: FolderOptions = {}): Suit
     }
     const { tag, prompt, spec } = specOf(metadata, rule, metadataPath);
     const samplesDir = join(dir, name, 'samples');
-    const pngs = existsSync(samplesDir) ? readdirSync(samplesDir).filter((f) => f.toLowerCase().endsWith('.png')).sort() : [];
+    const pngs = existsSync(samplesDir)
+      ? readdirSync(samplesDir)
+          .filter((f) => f.toLowerCase().endsWith('.png'))
+          .sort()
+      : [];
     if (pngs.length === 0) throw new Error(`${samplesDir}: no PNG images (draw the prompt "${prompt}" into it)`);
     const row = byTag.get(tag) ?? { items: 0, samples: 0, correct: 0, reward: 0 };
     byTag.set(tag, row);
@@ -158,13 +169,30 @@ export function scoreImageFolder(dir: string, options: FolderOptions = {}): Suit
       row.samples++;
       row.correct += result.correct ? 1 : 0;
       row.reward += result.reward;
-      options.onRecord?.({
-        suite: dir, task: tag, item: name, sample, seed: 0, input: prompt, correct: result.correct, reward: result.reward, reason: result.reason, output: file,
-      }, image);
+      options.onRecord?.(
+        {
+          suite: dir,
+          task: tag,
+          item: name,
+          sample,
+          seed: 0,
+          input: prompt,
+          correct: result.correct,
+          reward: result.reward,
+          reason: result.reason,
+          output: file,
+        },
+        image,
+      );
     });
   }
   const tasks: TaskReport[] = [...byTag].map(([task, r]) => ({
-    task, kind: 'text_to_image', items: r.items, samples: r.samples, accuracy: r.correct / r.samples, meanReward: r.reward / r.samples,
+    task,
+    kind: 'text_to_image',
+    items: r.items,
+    samples: r.samples,
+    accuracy: r.correct / r.samples,
+    meanReward: r.reward / r.samples,
   }));
   return {
     suite: dir,

@@ -5,7 +5,6 @@ import { createGenerator } from './generators.ts';
 import { toUint8 } from './image.ts';
 import { buildSuite } from './suites.ts';
 
-
 /** A scored sample with its image as 8-bit RGB, so the app can store and show it (text rewrites have none). */
 export type RecordWithImage = SampleRecord & { image?: { width: number; height: number; rgb: Uint8Array } };
 
@@ -17,7 +16,11 @@ export async function runSuiteJob(
   const suite = buildSuite(params.suite, params.limit !== undefined ? { limit: params.limit } : {});
   // Runtime options reach generators that run a model (Settings' threads and provider in the app).
   const { checkpoint, threads, provider } = params;
-  const generator = await createGenerator(params.generator, { ...(checkpoint ? { checkpoint } : {}), ...(threads !== undefined ? { threads } : {}), ...(provider ? { provider } : {}) });
+  const generator = await createGenerator(params.generator, {
+    ...(checkpoint ? { checkpoint } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+    ...(provider ? { provider } : {}),
+  });
   try {
     const report = await runSuite(suite, generator, {
       onRecord(record, image) {

@@ -30,6 +30,11 @@ export function pairedComparison(pairs: readonly PairedOutcome[]): PairedCompari
   const difference = sum(pairs.map((p) => p.after - p.before)) / n;
   const standardError = Math.sqrt(sum([...perItem.values()].map((d) => (sum(d) - d.length * difference) ** 2))) / n;
   return {
-    samples: n, items: perItem.size, before: sum(pairs.map((p) => p.before)) / n, after: sum(pairs.map((p) => p.after)) / n, difference, standardError,
+    samples: n,
+    items: perItem.size,
+    before: sum(pairs.map((p) => p.before)) / n,
+    after: sum(pairs.map((p) => p.after)) / n,
+    difference,
+    standardError,
   };
 }

@@ -17,4 +17,3 @@ test('encodePng writes PNGs that decode to the same pixels, upscaled by repeatin
   assert.deepEqual([big.width, big.height], [4, 2]);
   assert.deepEqual(Array.from(big.data), [10, 20, 30, 10, 20, 30, 40, 50, 60, 40, 50, 60, 10, 20, 30, 10, 20, 30, 40, 50, 60, 40, 50, 60]);
 });
-

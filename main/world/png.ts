@@ -14,14 +14,17 @@ export function encodePng(image: ImageRGB, scale = 1): Buffer {
   assertImage(image);
   if (!Number.isInteger(scale) || scale < 1) throw new Error(`encodePng: scale must be a positive integer, got ${scale}`);
   const { width, height, data } = toUint8(image);
-  const w = width * scale, h = height * scale;
+  const w = width * scale,
+    h = height * scale;
   const stride = w * 3 + 1;
   // Each row: filter type 0 (None), then its RGB bytes.
   const rows = Buffer.alloc(stride * h);
   for (let y = 0; y < h; y++) {
     const src = Math.floor(y / scale) * width * 3;
     if (scale === 1) rows.set(data.subarray(src, src + width * 3), y * stride + 1);
-    else for (let x = 0; x < w; x++) rows.set(data.subarray(src + Math.floor(x / scale) * 3, src + Math.floor(x / scale) * 3 + 3), y * stride + 1 + x * 3);
+    else
+      for (let x = 0; x < w; x++)
+        rows.set(data.subarray(src + Math.floor(x / scale) * 3, src + Math.floor(x / scale) * 3 + 3), y * stride + 1 + x * 3);
   }
   const header = Buffer.alloc(13);
   header.writeUInt32BE(w, 0);

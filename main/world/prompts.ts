@@ -36,7 +36,9 @@ export function phraseText(count: number, shape: Shape, color?: ColorName): stri
 
 function requirementText(req: ObjectRequirement): string {
   if (req.shapes.length !== 1 || (req.colors && req.colors.length !== 1)) {
-    throw new Error('promptText: a concrete prompt needs one shape and at most one colour per object; use the vague-prompt module for sets');
+    throw new Error(
+      'promptText: a concrete prompt needs one shape and at most one colour per object; use the vague-prompt module for sets',
+    );
   }
   return phraseText(req.count, req.shapes[0]!, req.colors?.[0]);
 }
@@ -45,7 +47,8 @@ function requirementText(req: ObjectRequirement): string {
 export function promptText(spec: PromptSpec, frame = ''): string {
   const inc = spec.include;
   if (inc.length === 1) return frame + requirementText(inc[0]!);
-  if (inc.length === 2 && inc[1]!.position) return `${frame}${requirementText(inc[1]!)} ${inc[1]!.position.relation} ${requirementText(inc[0]!)}`;
+  if (inc.length === 2 && inc[1]!.position)
+    return `${frame}${requirementText(inc[1]!)} ${inc[1]!.position.relation} ${requirementText(inc[0]!)}`;
   if (inc.length === 2) return `${frame}${requirementText(inc[0]!)} and ${requirementText(inc[1]!)}`;
   throw new Error(`promptText: the grammar has one or two object phrases, the spec has ${inc.length}`);
 }
@@ -96,13 +99,17 @@ export function samplePrompt(task: GenevalTask, rng: Rng): Prompt {
 /** Parses a concrete prompt of the grammar into its spec; throws an Error naming the unparsed part. */
 export function parsePrompt(text: string): PromptSpec {
   let rest = text.trim().toLowerCase().replace(/[.!]$/, '').replace(/\s+/g, ' ');
-  for (const frame of FRAMES) if (rest.startsWith(frame)) { rest = rest.slice(frame.length); break; }
+  for (const frame of FRAMES)
+    if (rest.startsWith(frame)) {
+      rest = rest.slice(frame.length);
+      break;
+    }
   const phrase = '(a|an|one|two|three|four) (?:(red|orange|yellow|green|blue|purple) )?(circle|square|triangle)(s?)';
   const m = new RegExp(`^${phrase}(?: (and|(?:to the )?left of|(?:to the )?right of|above|below) ${phrase})?$`).exec(rest);
   if (!m) throw new Error(`parsePrompt: "${text}" is not in the ShapeWorld grammar`);
   const req = (countWord: string, color: string | undefined, shape: string, plural: string): ObjectRequirement => {
     const count = countWord === 'a' || countWord === 'an' ? 1 : NUMBER_WORDS.indexOf(countWord as (typeof NUMBER_WORDS)[number]);
-    if ((count > 1) !== (plural === 's')) throw new Error(`parsePrompt: "${countWord} ... ${shape}${plural}" mixes singular and plural`);
+    if (count > 1 !== (plural === 's')) throw new Error(`parsePrompt: "${countWord} ... ${shape}${plural}" mixes singular and plural`);
     return color ? { shapes: [shape as Shape], colors: [color as ColorName], count } : { shapes: [shape as Shape], count };
   };
   const first = req(m[1]!, m[2], m[3]!, m[4]!);
@@ -132,7 +139,8 @@ const ROBUST_POSITION_THRESHOLD = 0.2;
 export function sampleSceneForSpec(spec: PromptSpec, rng: Rng): Scene {
   validateSpec(spec);
   const kinds = spec.include.flatMap((req) =>
-    Array.from({ length: req.count }, () => ({ shape: rng.pick(req.shapes), color: rng.pick(req.colors ?? COLORS) })));
+    Array.from({ length: req.count }, () => ({ shape: rng.pick(req.shapes), color: rng.pick(req.colors ?? COLORS) })),
+  );
   const objects = placeObjects(rng, kinds, (placed) => {
     if (!evaluateObjects(sceneObjectsForEval({ background: 'grey', objects: placed }), spec).correct) return false;
     // Requirement i's objects start at the sum of the earlier counts.
@@ -141,7 +149,9 @@ export function sampleSceneForSpec(spec: PromptSpec, rng: Rng): Scene {
       if (!req.position) return true;
       const mine = placed.slice(starts[i], starts[i]! + req.count);
       const targets = placed.slice(starts[req.position.target], starts[req.position.target]! + spec.include[req.position.target]!.count);
-      return mine.every((o) => targets.every((t) => relativePosition(objectBox(o), objectBox(t), ROBUST_POSITION_THRESHOLD).has(req.position!.relation)));
+      return mine.every((o) =>
+        targets.every((t) => relativePosition(objectBox(o), objectBox(t), ROBUST_POSITION_THRESHOLD).has(req.position!.relation)),
+      );
     });
   });
   return { background: rng.pick(BACKGROUNDS), objects };

@@ -32,21 +32,29 @@ export function questionPairFor(scene: Scene, type: QuestionType, rng: Rng): Que
   const objs = scene.objects;
   if (objs.length === 0) return null;
   const make = (yes: string, no: string): QuestionPair => ({
-    type, scene, yes: { type, text: yes, answer: 'yes' }, no: { type, text: no, answer: 'no' },
+    type,
+    scene,
+    yes: { type, text: yes, answer: 'yes' },
+    no: { type, text: no, answer: 'no' },
   });
   switch (type) {
     case 'existence': {
       const present = rng.pick(objs);
-      const absent = SHAPES.flatMap((shape) => COLORS.map((color) => ({ shape, color })))
-        .filter((k) => !objs.some((o) => o.shape === k.shape && o.color === k.color));
+      const absent = SHAPES.flatMap((shape) => COLORS.map((color) => ({ shape, color }))).filter(
+        (k) => !objs.some((o) => o.shape === k.shape && o.color === k.color),
+      );
       const missing = rng.pick(absent);
-      return make(`Is there ${withArticle(`${present.color} ${present.shape}`)} in the image?`, `Is there ${withArticle(`${missing.color} ${missing.shape}`)} in the image?`);
+      return make(
+        `Is there ${withArticle(`${present.color} ${present.shape}`)} in the image?`,
+        `Is there ${withArticle(`${missing.color} ${missing.shape}`)} in the image?`,
+      );
     }
     case 'count': {
       const shape = rng.pick(objs).shape;
       const n = objs.filter((o) => o.shape === shape).length;
       const wrong = n === 1 ? 2 : rng.next() < 0.5 ? n - 1 : n + 1;
-      const ask = (k: number) => `${k === 1 ? 'Is there exactly one' : `Are there exactly ${NUMBER_WORDS[k]}`} ${plural(shape, k)} in the image?`;
+      const ask = (k: number) =>
+        `${k === 1 ? 'Is there exactly one' : `Are there exactly ${NUMBER_WORDS[k]}`} ${plural(shape, k)} in the image?`;
       return make(ask(n), ask(wrong));
     }
     case 'color': {
@@ -58,7 +66,9 @@ export function questionPairFor(scene: Scene, type: QuestionType, rng: Rng): Que
     }
     case 'relation': {
       const named = objs.filter((o) => objs.filter((p) => p.shape === o.shape && p.color === o.color).length === 1);
-      const pairs: [SceneObject, SceneObject][] = named.flatMap((a) => named.filter((b) => b !== a).map((b) => [a, b] as [SceneObject, SceneObject]));
+      const pairs: [SceneObject, SceneObject][] = named.flatMap((a) =>
+        named.filter((b) => b !== a).map((b) => [a, b] as [SceneObject, SceneObject]),
+      );
       const clear = pairs.flatMap(([a, b]) => {
         const rels = relativePosition(objectBox(a), objectBox(b), CLEAR_MARGIN);
         const loose = relativePosition(objectBox(a), objectBox(b));
@@ -91,16 +101,21 @@ export function openQuestions(scene: Scene): Question[] {
   for (const shape of SHAPES) {
     const n = scene.objects.filter((o) => o.shape === shape).length;
     out.push({ type: 'count', text: `How many ${shape}s are there?`, answer: NUMBER_WORDS[n]! });
-    if (n === 1) out.push({ type: 'color', text: `What colour is the ${shape}?`, answer: scene.objects.find((o) => o.shape === shape)!.color });
+    if (n === 1)
+      out.push({ type: 'color', text: `What colour is the ${shape}?`, answer: scene.objects.find((o) => o.shape === shape)!.color });
   }
   return out;
 }
 
 /** Lower case, no punctuation, digits as words, leading "yes,"/"no," kept as the answer word. */
 export function normalizeAnswer(text: string): string {
-  const words = text.toLowerCase().replace(/[^a-z0-9 ]/g, ' ').split(/\s+/).filter(Boolean);
+  const words = text
+    .toLowerCase()
+    .replace(/[^a-z0-9 ]/g, ' ')
+    .split(/\s+/)
+    .filter(Boolean);
   const first = words[0] ?? '';
-  const asWord = /^\d$/.test(first) ? NUMBER_WORDS[Number(first)] ?? first : first;
+  const asWord = /^\d$/.test(first) ? (NUMBER_WORDS[Number(first)] ?? first) : first;
   return asWord === 'color' ? 'colour' : asWord;
 }
 

@@ -3,9 +3,7 @@
 import { groundTruth } from './evaluate.ts';
 import { NUMBER_WORDS, promptText, samplePrompt, sampleSceneForSpec, withArticle } from './prompts.ts';
 import type { Rng } from './rng.ts';
-import {
-  COLORS, SHAPES, boxesSeparated, objectBox, placeObjects, type Scene, type SceneObject,
-} from './scene.ts';
+import { COLORS, SHAPES, boxesSeparated, objectBox, placeObjects, type Scene, type SceneObject } from './scene.ts';
 import { OPPOSITE_RELATION, type GenevalTask, type PromptSpec } from './spec.ts';
 
 /** The critique of an image that already matches its prompt, and its (empty) fix: what the model is taught
@@ -85,7 +83,9 @@ function corrupt(error: ReflectionError, spec: PromptSpec, scene: Scene, rng: Rn
         fix = `remove one ${shape}`;
       }
       return {
-        wrongScene, fix, mentions: [NUMBER_WORDS[req.count]!, NUMBER_WORDS[n]!, shape],
+        wrongScene,
+        fix,
+        mentions: [NUMBER_WORDS[req.count]!, NUMBER_WORDS[n]!, shape],
         critique: `The prompt asks for ${NUMBER_WORDS[req.count]} ${shape}s but the image shows ${NUMBER_WORDS[n]}.`,
       };
     }
@@ -94,7 +94,8 @@ function corrupt(error: ReflectionError, spec: PromptSpec, scene: Scene, rng: Rn
       const obj = objs[i]!;
       const color = rng.pick(COLORS.filter((c) => c !== obj.color));
       return {
-        wrongScene: replace(i, { ...obj, color }), mentions: [color, obj.color, obj.shape],
+        wrongScene: replace(i, { ...obj, color }),
+        mentions: [color, obj.color, obj.shape],
         critique: `The ${obj.shape} is ${color}, but the prompt asks for ${withArticle(`${obj.color} ${obj.shape}`)}.`,
         fix: `make the ${color} ${obj.shape} ${obj.color}`,
       };
@@ -106,7 +107,8 @@ function corrupt(error: ReflectionError, spec: PromptSpec, scene: Scene, rng: Rn
       if (free.length === 0) return null;
       const shape = rng.pick(free);
       return {
-        wrongScene: replace(i, { ...obj, shape }), mentions: [obj.shape, shape],
+        wrongScene: replace(i, { ...obj, shape }),
+        mentions: [obj.shape, shape],
         critique: `The prompt asks for ${withArticle(obj.shape)}, but the image shows ${withArticle(shape)} instead.`,
         fix: `turn the ${obj.color} ${shape} into ${withArticle(obj.shape)}`,
       };
@@ -121,7 +123,8 @@ function corrupt(error: ReflectionError, spec: PromptSpec, scene: Scene, rng: Rn
       const rel = spec.include[1]!.position!.relation;
       const actual = OPPOSITE_RELATION[rel];
       return {
-        wrongScene: { background: scene.background, objects: [b, a] }, mentions: [subject.shape, actual],
+        wrongScene: { background: scene.background, objects: [b, a] },
+        mentions: [subject.shape, actual],
         critique: `The ${subject.shape} is ${actual} the ${target.shape}, but the prompt asks for it to be ${rel} the ${target.shape}.`,
         fix: `swap the ${subject.shape} and the ${target.shape}`,
       };
@@ -131,7 +134,8 @@ function corrupt(error: ReflectionError, spec: PromptSpec, scene: Scene, rng: Rn
       const obj = objs[i]!;
       const words = spec.include.some((r) => r.colors) ? `${obj.color} ${obj.shape}` : obj.shape;
       return {
-        wrongScene: replace(i, null), mentions: [...words.split(' ')],
+        wrongScene: replace(i, null),
+        mentions: [...words.split(' ')],
         critique: `The image has no ${words}, which the prompt asks for.`,
         fix: `add ${withArticle(words)}`,
       };
@@ -142,7 +146,8 @@ function corrupt(error: ReflectionError, spec: PromptSpec, scene: Scene, rng: Rn
       const extra = tryAdd(rng, objs, { shape: rng.pick(free), color: rng.pick(COLORS) });
       if (!extra) return null;
       return {
-        wrongScene: { background: scene.background, objects: [...objs, extra] }, mentions: [extra.color, extra.shape],
+        wrongScene: { background: scene.background, objects: [...objs, extra] },
+        mentions: [extra.color, extra.shape],
         critique: `The image has an extra ${extra.color} ${extra.shape} that the prompt does not ask for.`,
         fix: `remove the ${extra.color} ${extra.shape}`,
       };
@@ -152,7 +157,11 @@ function corrupt(error: ReflectionError, spec: PromptSpec, scene: Scene, rng: Rn
   }
 }
 
-function tryAdd(rng: Rng, objs: readonly SceneObject[], kind: { shape: SceneObject['shape']; color: SceneObject['color'] }): SceneObject | null {
+function tryAdd(
+  rng: Rng,
+  objs: readonly SceneObject[],
+  kind: { shape: SceneObject['shape']; color: SceneObject['color'] },
+): SceneObject | null {
   try {
     return placeObjects(rng, [kind], () => true, objs).at(-1)!;
   } catch {
@@ -162,6 +171,10 @@ function tryAdd(rng: Rng, objs: readonly SceneObject[], kind: { shape: SceneObje
 
 /** A critique names the error when it contains every mention as a word, plurals and digits allowed. */
 export function critiqueMentions(critique: string, example: Pick<ReflectionExample, 'mentions'>): boolean {
-  const text = ` ${critique.toLowerCase().replace(/[^a-z0-9 ]/g, ' ').replace(/\d/g, (d) => ` ${NUMBER_WORDS[Number(d)] ?? d} `).replace(/\s+/g, ' ')} `;
+  const text = ` ${critique
+    .toLowerCase()
+    .replace(/[^a-z0-9 ]/g, ' ')
+    .replace(/\d/g, (d) => ` ${NUMBER_WORDS[Number(d)] ?? d} `)
+    .replace(/\s+/g, ' ')} `;
   return example.mentions.every((m) => text.includes(` ${m.toLowerCase()} `) || text.includes(` ${m.toLowerCase()}s `));
 }

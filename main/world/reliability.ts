@@ -27,7 +27,8 @@ export interface ReliabilityResult {
  */
 export function measureReliability(trials: number, seed: number, degradation: Degradation, size = 32): ReliabilityResult {
   const rng = new Rng(seed);
-  let agree = 0, positives = 0;
+  let agree = 0,
+    positives = 0;
   const disagreements: ReliabilityResult['disagreements'] = [];
   for (let i = 0; i < trials; i++) {
     let prompt: string, spec: PromptSpec, scene: Scene;

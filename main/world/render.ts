@@ -24,10 +24,13 @@ export function renderScene(scene: Scene, options: RenderOptions = {}): ImageRGB
 
 /** Renders into `out` ([height, width, 3], overwritten) so hot loops can reuse one buffer. */
 export function renderSceneInto(scene: Scene, out: Float32Array, width: number, height: number): void {
-  if (out.length !== width * height * 3) throw new Error(`renderSceneInto: out has ${out.length} values, ${width}x${height}x3 needs ${width * height * 3}`);
+  if (out.length !== width * height * 3)
+    throw new Error(`renderSceneInto: out has ${out.length} values, ${width}x${height}x3 needs ${width * height * 3}`);
   const bg = BACKGROUND_RGB[scene.background];
   if (!bg) throw new Error(`renderScene: unknown background "${scene.background}"`);
-  const br = bg[0], bgG = bg[1], bb = bg[2];
+  const br = bg[0],
+    bgG = bg[1],
+    bb = bg[2];
   for (let i = 0; i < out.length; i += 3) {
     out[i] = br;
     out[i + 1] = bgG;

@@ -116,7 +116,8 @@ function placeInGrid(rng: Rng, kinds: readonly ObjectKind[]): SceneObject[] {
   const cells = rng.shuffle([0, 1, 2, 3]);
   return kinds.map((kind, i) => {
     const size = rng.uniform(SIZE_RANGE[0], SIZE_RANGE[1]);
-    const col = cells[i]! % 2, row = cells[i]! >> 1;
+    const col = cells[i]! % 2,
+      row = cells[i]! >> 1;
     const lo = (k: number) => (k === 0 ? EDGE_MARGIN : 0.5 + MIN_GAP / 2) + size / 2;
     const hi = (k: number) => (k === 0 ? 0.5 - MIN_GAP / 2 : 1 - EDGE_MARGIN) - size / 2;
     return { ...kind, size, x: rng.uniform(lo(col), hi(col)), y: rng.uniform(lo(row), hi(row)) };
@@ -127,7 +128,8 @@ function placeOne(rng: Rng, kind: ObjectKind, placed: readonly SceneObject[]): S
   for (let tries = 0; tries < 30; tries++) {
     const size = rng.uniform(SIZE_RANGE[0], SIZE_RANGE[1]);
     const lo = EDGE_MARGIN + size / 2;
-    const x = rng.uniform(lo, 1 - lo), y = rng.uniform(lo, 1 - lo);
+    const x = rng.uniform(lo, 1 - lo),
+      y = rng.uniform(lo, 1 - lo);
     const h = size / 2 + MIN_GAP;
     // Separated when the gap along x or along y is at least MIN_GAP.
     if (placed.every((p) => Math.abs(p.x - x) >= h + p.size / 2 || Math.abs(p.y - y) >= h + p.size / 2)) {
@@ -150,7 +152,8 @@ export function validateScene(scene: Scene): Scene {
     if (!SHAPES.includes(o.shape)) throw new Error(`scene.objects[${i}].shape: unknown shape "${o.shape}"`);
     if (!COLORS.includes(o.color)) throw new Error(`scene.objects[${i}].color: unknown colour "${o.color}"`);
     for (const key of ['size', 'x', 'y'] as const) {
-      if (!Number.isFinite(o[key]) || o[key] < 0 || o[key] > 1) throw new Error(`scene.objects[${i}].${key}: must be in [0,1], got ${o[key]}`);
+      if (!Number.isFinite(o[key]) || o[key] < 0 || o[key] > 1)
+        throw new Error(`scene.objects[${i}].${key}: must be in [0,1], got ${o[key]}`);
     }
   });
   return scene;

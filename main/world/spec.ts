@@ -9,7 +9,10 @@ export const RELATIONS = ['left of', 'right of', 'above', 'below'] as const;
 export type Relation = (typeof RELATIONS)[number];
 
 export const OPPOSITE_RELATION: Readonly<Record<Relation, Relation>> = {
-  'left of': 'right of', 'right of': 'left of', above: 'below', below: 'above',
+  'left of': 'right of',
+  'right of': 'left of',
+  above: 'below',
+  below: 'above',
 };
 
 /** Objects of a kind: shape is any of `shapes`, colour any of `colors` (absent = any colour). */
@@ -56,9 +59,11 @@ export function validateSpec(spec: PromptSpec): PromptSpec {
   if (!Array.isArray(spec.include) || spec.include.length === 0) throw new Error('spec.include: must list at least one object');
   spec.include.forEach((req, i) => {
     checkKind(req, `spec.include[${i}]`);
-    if (!Number.isInteger(req.count) || req.count < 1) throw new Error(`spec.include[${i}].count: must be a positive integer, got ${req.count}`);
+    if (!Number.isInteger(req.count) || req.count < 1)
+      throw new Error(`spec.include[${i}].count: must be a positive integer, got ${req.count}`);
     if (req.position) {
-      if (!RELATIONS.includes(req.position.relation)) throw new Error(`spec.include[${i}].position.relation: unknown relation "${req.position.relation}"`);
+      if (!RELATIONS.includes(req.position.relation))
+        throw new Error(`spec.include[${i}].position.relation: unknown relation "${req.position.relation}"`);
       if (!Number.isInteger(req.position.target) || req.position.target < 0 || req.position.target >= i) {
         throw new Error(`spec.include[${i}].position.target: must index an earlier requirement, got ${req.position.target}`);
       }
@@ -66,7 +71,8 @@ export function validateSpec(spec: PromptSpec): PromptSpec {
   });
   (spec.exclude ?? []).forEach((ex, i) => {
     checkKind(ex, `spec.exclude[${i}]`);
-    if (!Number.isInteger(ex.count) || ex.count < 1) throw new Error(`spec.exclude[${i}].count: must be a positive integer, got ${ex.count}`);
+    if (!Number.isInteger(ex.count) || ex.count < 1)
+      throw new Error(`spec.exclude[${i}].count: must be a positive integer, got ${ex.count}`);
   });
   return spec;
 }

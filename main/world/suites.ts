@@ -8,12 +8,30 @@ import { Rng, mixSeeds } from './rng.ts';
 import { GENEVAL_TASKS, type GenevalTask, type PromptSpec } from './spec.ts';
 import { sampleVaguePrompt, type VaguePrompt } from './vague.ts';
 
-export interface TextToImageItem { id: string; prompt: string; spec: PromptSpec }
-export interface EditItem { id: string; edit: Edit }
-export interface QuestionItem { id: string; pair: QuestionPair }
-export interface CritiqueItem { id: string; example: ReflectionExample }
+export interface TextToImageItem {
+  id: string;
+  prompt: string;
+  spec: PromptSpec;
+}
+export interface EditItem {
+  id: string;
+  edit: Edit;
+}
+export interface QuestionItem {
+  id: string;
+  pair: QuestionPair;
+}
+export interface CritiqueItem {
+  id: string;
+  example: ReflectionExample;
+}
 /** A vague prompt to be answered in text with a concrete rewrite; `reference` is one right rewrite. */
-export interface RewriteItem { id: string; prompt: string; spec: PromptSpec; reference: string }
+export interface RewriteItem {
+  id: string;
+  prompt: string;
+  spec: PromptSpec;
+  reference: string;
+}
 
 export type SuiteTask =
   | { name: string; kind: 'text_to_image'; items: TextToImageItem[] }
@@ -37,7 +55,12 @@ export interface Suite {
 export const DEFAULT_SUITE_SEED = 20251017;
 /** Prompts per task, as in GenEval (553 in all). */
 export const GENEVAL_SIZES: Readonly<Record<GenevalTask, number>> = {
-  single_object: 80, two_object: 99, counting: 80, colors: 94, position: 100, color_attr: 100,
+  single_object: 80,
+  two_object: 99,
+  counting: 80,
+  colors: 94,
+  position: 100,
+  color_attr: 100,
 };
 
 /** The refine suite: the first prompts of each GenEval task, critique -> refinement rounds per cycle (K). */
@@ -82,7 +105,11 @@ function distinct<T>(n: number, draw: () => T, key: (item: T) => string): T[] {
 
 function genevalTask(task: GenevalTask, seed: number): SuiteTask {
   const rng = new Rng(mixSeeds(seed, GENEVAL_TASKS.indexOf(task)));
-  const prompts = distinct(GENEVAL_SIZES[task], () => samplePrompt(task, rng), (p) => p.text);
+  const prompts = distinct(
+    GENEVAL_SIZES[task],
+    () => samplePrompt(task, rng),
+    (p) => p.text,
+  );
   return { name: task, kind: 'text_to_image', items: prompts.map((p, i) => ({ id: `${task}-${i}`, prompt: p.text, spec: p.spec })) };
 }
 
@@ -92,7 +119,14 @@ const VAGUE_FORMS = ['object', 'colored_object', 'count', 'relation'] as const;
 function vaguePrompts(seed: number): { form: (typeof VAGUE_FORMS)[number]; prompts: VaguePrompt[] }[] {
   return VAGUE_FORMS.map((form, f) => {
     const rng = new Rng(mixSeeds(seed, 100 + f));
-    return { form, prompts: distinct(25, () => sampleVaguePrompt(rng, form), (v) => v.text) };
+    return {
+      form,
+      prompts: distinct(
+        25,
+        () => sampleVaguePrompt(rng, form),
+        (v) => v.text,
+      ),
+    };
   });
 }
 
@@ -103,37 +137,58 @@ function tasksOf(name: string, seed: number): SuiteTask[] {
       return GENEVAL_TASKS.map((t) => genevalTask(t, seed));
     case 'vague':
       return vaguePrompts(seed).map(({ form, prompts }) => ({
-        name: `vague_${form}`, kind: 'text_to_image' as const, items: prompts.map((v, i) => ({ id: `vague_${form}-${i}`, prompt: v.text, spec: v.spec })),
+        name: `vague_${form}`,
+        kind: 'text_to_image' as const,
+        items: prompts.map((v, i) => ({ id: `vague_${form}-${i}`, prompt: v.text, spec: v.spec })),
       }));
     case 'rewrite':
       // Item i of rewrite_FORM is item i of vague_FORM (same prompt): text and image reasoning compare prompt by prompt.
       return vaguePrompts(seed).map(({ form, prompts }) => ({
-        name: `rewrite_${form}`, kind: 'rewrite' as const,
+        name: `rewrite_${form}`,
+        kind: 'rewrite' as const,
         items: prompts.map((v, i) => ({ id: `rewrite_${form}-${i}`, prompt: v.text, spec: v.spec, reference: v.rewrite })),
       }));
     case 'edit':
       return EDIT_KINDS.map((kind, k) => {
         const rng = new Rng(mixSeeds(seed, 200 + k));
-        return { name: `edit_${kind}`, kind: 'edit' as const, items: Array.from({ length: 40 }, (_, i) => ({ id: `edit_${kind}-${i}`, edit: sampleEdit(rng, kind) })) };
+        return {
+          name: `edit_${kind}`,
+          kind: 'edit' as const,
+          items: Array.from({ length: 40 }, (_, i) => ({ id: `edit_${kind}-${i}`, edit: sampleEdit(rng, kind) })),
+        };
       });
     case 'question':
       return QUESTION_TYPES.map((type, k) => {
         const rng = new Rng(mixSeeds(seed, 300 + k));
-        return { name: `question_${type}`, kind: 'question' as const, items: Array.from({ length: 80 }, (_, i) => ({ id: `question_${type}-${i}`, pair: sampleQuestionPair(rng, type) })) };
+        return {
+          name: `question_${type}`,
+          kind: 'question' as const,
+          items: Array.from({ length: 80 }, (_, i) => ({ id: `question_${type}-${i}`, pair: sampleQuestionPair(rng, type) })),
+        };
       });
     case 'reflection': {
       const rng = new Rng(mixSeeds(seed, 400));
       const examples = REFLECTION_ERRORS.flatMap((error) => Array.from({ length: 20 }, () => sampleReflection(rng, error)));
       return [
         { name: 'reflection_critique', kind: 'critique', items: examples.map((example, i) => ({ id: `reflection-${i}`, example })) },
-        { name: 'reflection_correction', kind: 'text_to_image', items: examples.map((e, i) => ({ id: `reflection-${i}`, prompt: e.correctedPrompt, spec: e.spec })) },
+        {
+          name: 'reflection_correction',
+          kind: 'text_to_image',
+          items: examples.map((e, i) => ({ id: `reflection-${i}`, prompt: e.correctedPrompt, spec: e.spec })),
+        },
       ];
     }
     case 'refine':
       // The first prompts of each GenEval task, seeded as that task: first images are its single-shot images.
       return GENEVAL_TASKS.map((t) => {
         const items = genevalTask(t, seed).items.slice(0, REFINE_PROMPTS_PER_TASK) as TextToImageItem[];
-        return { name: `refine_${t}`, kind: 'reflect' as const, items: items.map((item, i) => ({ ...item, id: `refine_${t}-${i}` })), rounds: REFINE_ROUNDS, seedTask: t };
+        return {
+          name: `refine_${t}`,
+          kind: 'reflect' as const,
+          items: items.map((item, i) => ({ ...item, id: `refine_${t}-${i}` })),
+          rounds: REFINE_ROUNDS,
+          seedTask: t,
+        };
       });
     default:
       throw new Error(`unknown suite "${name}"; suites: ${SUITE_NAMES.join(', ')}`);
@@ -156,8 +211,10 @@ let suiteListCache: { name: string; description: string; prompts: number }[] | u
 export function buildSuite(name: string, options: SuiteOptions = {}): Suite {
   const seed = options.seed ?? DEFAULT_SUITE_SEED;
   const samplesPerItem = options.samplesPerItem ?? DEFAULT_SAMPLES[name] ?? 4;
-  if (!Number.isInteger(samplesPerItem) || samplesPerItem < 1) throw new Error(`samplesPerItem: must be a positive integer, got ${samplesPerItem}`);
-  if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1)) throw new Error(`limit: must be a positive integer, got ${options.limit}`);
+  if (!Number.isInteger(samplesPerItem) || samplesPerItem < 1)
+    throw new Error(`samplesPerItem: must be a positive integer, got ${samplesPerItem}`);
+  if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 1))
+    throw new Error(`limit: must be a positive integer, got ${options.limit}`);
   const tasks = tasksOf(name, seed).map((t) => (options.limit ? ({ ...t, items: t.items.slice(0, options.limit) } as SuiteTask) : t));
   return { name, description: DESCRIPTIONS[name] ?? name, seed, samplesPerItem, tasks };
 }

@@ -33,13 +33,25 @@ const SHAPE_CLUES: readonly Clue<Shape>[] = [
   { text: 'a shape with three corners', values: ['triangle'], explain: 'A shape with three corners is a triangle.' },
   { text: 'a shape with three sides', values: ['triangle'], explain: 'A shape with three sides is a triangle.' },
   { text: 'a shape with four equal sides', values: ['square'], explain: 'A shape with four equal sides is a square.' },
-  { text: 'a shape with four right angles and equal sides', values: ['square'], explain: 'Four right angles and equal sides make a square.' },
+  {
+    text: 'a shape with four right angles and equal sides',
+    values: ['square'],
+    explain: 'Four right angles and equal sides make a square.',
+  },
   { text: 'a round shape', values: ['circle'], explain: 'A round shape is a circle.' },
   { text: 'a shape with no corners', values: ['circle'], explain: 'The only shape with no corners is the circle.' },
   { text: 'a shape with corners', values: ['square', 'triangle'], explain: 'Shapes with corners are squares and triangles.' },
   { text: 'a shape with straight sides', values: ['square', 'triangle'], explain: 'Shapes with straight sides are squares and triangles.' },
-  { text: 'a shape that is not a circle', values: ['square', 'triangle'], explain: 'Shapes other than the circle are squares and triangles.' },
-  { text: 'a shape that is not a triangle', values: ['circle', 'square'], explain: 'Shapes other than the triangle are circles and squares.' },
+  {
+    text: 'a shape that is not a circle',
+    values: ['square', 'triangle'],
+    explain: 'Shapes other than the circle are squares and triangles.',
+  },
+  {
+    text: 'a shape that is not a triangle',
+    values: ['circle', 'square'],
+    explain: 'Shapes other than the triangle are circles and squares.',
+  },
 ];
 
 /** Colour phrases used as "{shape} the colour of ..." or "{a} {adjective} {shape}". */
@@ -62,7 +74,11 @@ const COLOR_CLUES: readonly Clue<ColorName>[] = [
   { text: 'a warm colour', values: ['red', 'orange', 'yellow'], explain: 'The warm colours are red, orange and yellow.' },
   { text: 'a cool colour', values: ['green', 'blue', 'purple'], explain: 'The cool colours are green, blue and purple.' },
   { text: 'a primary colour', values: ['red', 'yellow', 'blue'], explain: 'The primary colours (of paint) are red, yellow and blue.' },
-  { text: 'a secondary colour', values: ['orange', 'green', 'purple'], explain: 'The secondary colours (of paint) are orange, green and purple.' },
+  {
+    text: 'a secondary colour',
+    values: ['orange', 'green', 'purple'],
+    explain: 'The secondary colours (of paint) are orange, green and purple.',
+  },
 ];
 
 /** Count phrases; {x} stands for the plural object words ("red circles"). */
@@ -105,7 +121,9 @@ export function sampleVaguePrompt(rng: Rng, form: (typeof FORMS)[number] = rng.p
     text = useColor ? `${shape.text} in ${color.text}` : shape.text;
     steps.push(shape.explain);
     if (useColor) steps.push(color.explain);
-    const req: ObjectRequirement = useColor ? { shapes: [...shape.values], colors: [...color.values], count: 1 } : { shapes: [...shape.values], count: 1 };
+    const req: ObjectRequirement = useColor
+      ? { shapes: [...shape.values], colors: [...color.values], count: 1 }
+      : { shapes: [...shape.values], count: 1 };
     spec = { ...base, include: [req], exclude: [] };
     rewriteSpec = concrete(spec, rng, steps);
   } else if (form === 'count') {
@@ -166,7 +184,6 @@ function concrete(spec: PromptSpec, rng: Rng, steps: string[]): PromptSpec {
   return { ...spec, task, include };
 }
 
-
 /** The answer of an LM completion: after the last <answer> (or </think>) and before </answer>; the whole
  *  text without tags when it has none (a bare rewrite is its own answer). */
 export function extractAnswer(text: string): string {
@@ -174,7 +191,10 @@ export function extractAnswer(text: string): string {
   const end = close >= 0 ? close : text.length;
   const open = Math.max(text.lastIndexOf('<answer>', end), text.lastIndexOf('</think>', end));
   const start = open < 0 ? 0 : text.indexOf('>', open) + 1;
-  return text.slice(start, end).replace(/<[^>]+>/g, ' ').trim();
+  return text
+    .slice(start, end)
+    .replace(/<[^>]+>/g, ' ')
+    .trim();
 }
 
 /** Whether a concrete rewrite (a prompt of the grammar) denotes scenes that satisfy `spec`: the check of

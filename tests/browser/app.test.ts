@@ -68,7 +68,10 @@ test('a run created through the form is listed, and each page then shows it', as
     assert.match(await page.getByLabel('Run', { exact: true }).locator('option:checked').innerText(), /CoT on vague prompts/);
     await h.screenshot(shot);
   }
-  for (const [route, heading, shot] of [['ranking', 'Ranking', 'ranking-empty'], ['settings', 'Settings', 'settings']] as const) {
+  for (const [route, heading, shot] of [
+    ['ranking', 'Ranking', 'ranking-empty'],
+    ['settings', 'Settings', 'settings'],
+  ] as const) {
     await h.open(route, heading);
     await h.screenshot(shot);
   }
@@ -99,7 +102,10 @@ test('a bad call over the WebSocket gets an error naming the call and the field'
   const { page } = h;
   const reply = await page.evaluate(async () => {
     const socket = new WebSocket(`ws://${location.host}/api`);
-    await new Promise((resolve, reject) => { socket.onopen = resolve; socket.onerror = reject; });
+    await new Promise((resolve, reject) => {
+      socket.onopen = resolve;
+      socket.onerror = reject;
+    });
     const answer = new Promise<string>((resolve) => {
       socket.onmessage = (event) => {
         const message = JSON.parse(String(event.data));
@@ -127,10 +133,11 @@ test('a bad call over the WebSocket gets an error naming the call and the field'
 
 test('the theme switches between light and dark, persists, and keeps text readable', async () => {
   const { page } = h;
-  const colours = () => page.evaluate(() => {
-    const style = getComputedStyle(document.documentElement);
-    return { theme: document.documentElement.dataset.theme ?? 'system', bg: style.backgroundColor, fg: style.color };
-  });
+  const colours = () =>
+    page.evaluate(() => {
+      const style = getComputedStyle(document.documentElement);
+      return { theme: document.documentElement.dataset.theme ?? 'system', bg: style.backgroundColor, fg: style.color };
+    });
   await h.open('settings', 'Settings');
   await page.getByRole('radio', { name: 'Dark' }).check();
   await page.waitForFunction(() => document.documentElement.dataset.theme === 'dark');
@@ -157,7 +164,10 @@ test('losing the server shows the disconnected banner; a new server on the same 
   await h.open('runs', 'Runs');
   const port = Number(new URL(h.server.url).port);
   await h.server.stop();
-  await page.getByRole('alert').filter({ hasText: /Disconnected from the UniRL server/ }).waitFor({ timeout: 10_000 });
+  await page
+    .getByRole('alert')
+    .filter({ hasText: /Disconnected from the UniRL server/ })
+    .waitFor({ timeout: 10_000 });
   assert.match(await page.getByRole('status').innerText(), /Disconnected|Connecting/);
 
   const again = await startServer({ dataDir: h.server.dataDir, port });
@@ -170,10 +180,13 @@ test('losing the server shows the disconnected banner; a new server on the same 
 
 /** Relative luminance of a CSS rgb() colour (WCAG). */
 function luminance(rgb: string): number {
-  const [r, g, b] = (rgb.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number).map((c) => {
-    const s = c / 255;
-    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
-  });
+  const [r, g, b] = (rgb.match(/[\d.]+/g) ?? [])
+    .slice(0, 3)
+    .map(Number)
+    .map((c) => {
+      const s = c / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    });
   return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
 }
 

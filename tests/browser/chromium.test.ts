@@ -16,7 +16,9 @@ test('findChromium: CHROMIUM_PATH wins, a wrong one or a bad UNIRL_CHROMIUM is n
   await assert.rejects(findChromium({ UNIRL_CHROMIUM: 'firefox' }), /UNIRL_CHROMIUM must be auto, system or bundled, got "firefox"/);
 });
 
-test('the bundled Chromium (system one ignored) launches and renders the app', { skip: process.platform !== 'linux' && 'the bundled Chromium is Linux-only' }, async () => {
+test('the bundled Chromium (system one ignored) launches and renders the app', {
+  skip: process.platform !== 'linux' && 'the bundled Chromium is Linux-only',
+}, async () => {
   const choice = await findChromium({ UNIRL_CHROMIUM: 'bundled' });
   assert.match(choice.source, /^@sparticuz\/chromium \d+/);
   assert.doesNotMatch(choice.executablePath, /^\/usr\/bin\//);
@@ -41,15 +43,22 @@ test('the bundled Chromium (system one ignored) launches and renders the app', {
   }
 });
 
-test('on a machine without NSS, the libraries the package ships resolve for its Chromium, which runs on them', { skip: process.platform !== 'linux' && 'the bundled Chromium is Linux-only' }, async () => {
+test('on a machine without NSS, the libraries the package ships resolve for its Chromium, which runs on them', {
+  skip: process.platform !== 'linux' && 'the bundled Chromium is Linux-only',
+}, async () => {
   const { executablePath } = await findChromium({ UNIRL_CHROMIUM: 'bundled' });
   const libDir = await unpackBundledLibraries(packageRootOf(createRequire(import.meta.url).resolve('@sparticuz/chromium')));
   // This machine has NSS; the loader must still take the shipped copies first when they are put on the path.
   const ldd = spawnSync('ldd', [executablePath], { encoding: 'utf8', env: { ...process.env, LD_LIBRARY_PATH: libDir } });
-  for (const lib of ['libnss3.so', 'libnspr4.so', 'libnssutil3.so']) assert.match(ldd.stdout, new RegExp(`${lib} => ${libDir}/${lib}`), `${lib} from ${libDir}`);
+  for (const lib of ['libnss3.so', 'libnspr4.so', 'libnssutil3.so'])
+    assert.match(ldd.stdout, new RegExp(`${lib} => ${libDir}/${lib}`), `${lib} from ${libDir}`);
   assert.doesNotMatch(ldd.stdout, /not found/);
   // ...and Chromium runs on them.
-  const browser = await launchBrowser({ executablePath, source: 'test', env: { LD_LIBRARY_PATH: libDir, FONTCONFIG_PATH: join(tmpdir(), 'fonts') } });
+  const browser = await launchBrowser({
+    executablePath,
+    source: 'test',
+    env: { LD_LIBRARY_PATH: libDir, FONTCONFIG_PATH: join(tmpdir(), 'fonts') },
+  });
   try {
     const page = await browser.newPage({ locale: TEST_LOCALE });
     await page.setContent('<p id="p">drawn</p>');

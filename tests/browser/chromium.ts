@@ -10,7 +10,12 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress } from 'node:zlib';
 
-export const SYSTEM_CHROMIUM_PATHS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
+export const SYSTEM_CHROMIUM_PATHS = [
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+  '/usr/bin/google-chrome-stable',
+];
 const BUNDLED_PACKAGE = '@sparticuz/chromium';
 
 export interface ChromiumChoice {
@@ -25,7 +30,8 @@ type Preference = 'auto' | 'system' | 'bundled';
 
 function preference(env: NodeJS.ProcessEnv): Preference {
   const value = env.UNIRL_CHROMIUM ?? 'auto';
-  if (value !== 'auto' && value !== 'system' && value !== 'bundled') throw new Error(`UNIRL_CHROMIUM must be auto, system or bundled, got "${value}"`);
+  if (value !== 'auto' && value !== 'system' && value !== 'bundled')
+    throw new Error(`UNIRL_CHROMIUM must be auto, system or bundled, got "${value}"`);
   return value;
 }
 
@@ -50,7 +56,9 @@ async function bundledChromium(): Promise<ChromiumChoice> {
   try {
     packageRoot = packageRootOf(require.resolve(BUNDLED_PACKAGE));
   } catch {
-    throw new Error(`no Chromium found: none of ${SYSTEM_CHROMIUM_PATHS.join(', ')} exists and ${BUNDLED_PACKAGE} is not installed (run npm install, or set CHROMIUM_PATH)`);
+    throw new Error(
+      `no Chromium found: none of ${SYSTEM_CHROMIUM_PATHS.join(', ')} exists and ${BUNDLED_PACKAGE} is not installed (run npm install, or set CHROMIUM_PATH)`,
+    );
   }
   if (process.platform !== 'linux') {
     throw new Error(`no Chromium found: ${BUNDLED_PACKAGE} ships Linux binaries only; install Chrome or Chromium and set CHROMIUM_PATH`);
@@ -79,7 +87,10 @@ export function packageRootOf(entry: string): string {
 export function missingLibraries(executablePath: string, env: NodeJS.ProcessEnv = process.env): string[] {
   const ldd = spawnSync('ldd', [executablePath], { encoding: 'utf8', env });
   if (ldd.status !== 0) return [];
-  return ldd.stdout.split('\n').filter((line) => line.includes('not found')).map((line) => line.trim().split(/\s/)[0]!);
+  return ldd.stdout
+    .split('\n')
+    .filter((line) => line.includes('not found'))
+    .map((line) => line.trim().split(/\s/)[0]!);
 }
 
 /** Unpacks the package's NSS/expat libraries (a Brotli tarball of lib/*) to <tmp>/al2023/lib. */

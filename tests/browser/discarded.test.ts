@@ -12,8 +12,26 @@ const cli = join(repoRoot, 'bin', 'unirl.js');
 
 /** Trains a nano run with a checkpoint every 2 steps and SIGKILLs it once step 3 is reported. */
 async function killedAfterStep3(dataDir: string, config: string): Promise<void> {
-  const child = spawn(process.execPath, [cli, 'train', '--scenario', 't2i', '--preset', 'nano', '--data-dir', dataDir, '--config', config, '--steps', '50', '--name', 'killed and resumed'],
-    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [
+      cli,
+      'train',
+      '--scenario',
+      't2i',
+      '--preset',
+      'nano',
+      '--data-dir',
+      dataDir,
+      '--config',
+      config,
+      '--steps',
+      '50',
+      '--name',
+      'killed and resumed',
+    ],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
   await new Promise<void>((resolve, reject) => {
     child.stdout.on('data', (d: Buffer) => {
@@ -36,7 +54,11 @@ before(async () => {
       const config = join(dataDir, 'config.json');
       writeFileSync(config, JSON.stringify({ checkpointEvery: 2 }));
       await killedAfterStep3(dataDir, config);
-      const resumed = spawnSync(process.execPath, [cli, 'train', '--scenario', 't2i', '--data-dir', dataDir, '--resume', '1', '--steps', '4'], { cwd: repoRoot, encoding: 'utf8' });
+      const resumed = spawnSync(
+        process.execPath,
+        [cli, 'train', '--scenario', 't2i', '--data-dir', dataDir, '--resume', '1', '--steps', '4'],
+        { cwd: repoRoot, encoding: 'utf8' },
+      );
       if (resumed.status !== 0) throw new Error(`resume failed:\n${resumed.stdout}${resumed.stderr}`);
     },
   });
@@ -49,17 +71,23 @@ test('a resumed run hides its discarded step; "Show discarded steps" lists it gr
   const { page } = h;
   await h.open('rollouts/1', 'Rollouts');
   const groups = page.getByRole('navigation', { name: 'Groups' });
-  await groups.getByRole('button', { name: /^Step 4 ·/ }).first().waitFor();
+  await groups
+    .getByRole('button', { name: /^Step 4 ·/ })
+    .first()
+    .waitFor();
   assert.equal(await groups.getByRole('button', { name: /\(discarded\)/ }).count(), 0, 'hidden by default');
   await page.getByText(/8 groups in 4 steps/).waitFor();
 
   await page.getByLabel('Show discarded steps').check();
   const discarded = groups.getByRole('button', { name: /^Step 3 \(discarded\) ·/ });
   await discarded.first().waitFor();
-  assert.ok(await discarded.count() >= 1);
+  assert.ok((await discarded.count()) >= 1);
   assert.ok(Number(await discarded.first().evaluate((el) => getComputedStyle(el).opacity)) < 1, 'greyed');
   await discarded.first().click();
-  await page.getByRole('note').filter({ hasText: /Discarded step: the run was killed before a checkpoint saved/ }).waitFor();
+  await page
+    .getByRole('note')
+    .filter({ hasText: /Discarded step: the run was killed before a checkpoint saved/ })
+    .waitFor();
   await h.screenshot('rollouts-discarded');
 
   await page.getByLabel('Show discarded steps').uncheck();

@@ -22,7 +22,11 @@ let h: Harness;
 let work: string;
 
 function unirl(args: string[]): string {
-  const run = spawnSync(process.execPath, [join(repoRoot, 'bin', 'unirl.js'), ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
+  const run = spawnSync(process.execPath, [join(repoRoot, 'bin', 'unirl.js'), ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   if (run.status !== 0) throw new Error(`unirl ${args.join(' ')} failed:\n${run.stdout}${run.stderr}`);
   return run.stdout;
 }
@@ -41,7 +45,13 @@ function writeClusterDump(dataDir: string, dir: string): void {
       return [spec, parsePrompt('four purple circles')].map((drawn, k) => {
         const image = toUint8(renderScene(sampleSceneForSpec(drawn, new Rng(g * 2 + k)), { width: 64 }));
         writeFileSync(join(dir, `${g}-${k}.png`), encodePng(image.data, image.width, image.height));
-        return JSON.stringify({ input: `<|im_start|>user\n${group.prompt}<|im_end|>\n`, output: `${g}-${k}.png`, gts: JSON.stringify(spec), score: 1 - k, step: 7 });
+        return JSON.stringify({
+          input: `<|im_start|>user\n${group.prompt}<|im_end|>\n`,
+          output: `${g}-${k}.png`,
+          gts: JSON.stringify(spec),
+          score: 1 - k,
+          step: 7,
+        });
       });
     });
     writeFileSync(join(dir, '7.jsonl'), lines.join('\n') + '\n');
@@ -54,7 +64,23 @@ before(async () => {
   work = mkdtempSync(join(tmpdir(), 'unirl-export-browser-'));
   h = await startHarness({
     prepare(dataDir) {
-      unirl(['train', '--scenario', 't2i', '--preset', 'nano', '--steps', '2', '--human', 'sync', '--annotator', 'larger', '--name', 'nano ranked', '--data-dir', dataDir]);
+      unirl([
+        'train',
+        '--scenario',
+        't2i',
+        '--preset',
+        'nano',
+        '--steps',
+        '2',
+        '--human',
+        'sync',
+        '--annotator',
+        'larger',
+        '--name',
+        'nano ranked',
+        '--data-dir',
+        dataDir,
+      ]);
       writeClusterDump(dataDir, join(work, 'dump'));
       unirl(['import', '--rollouts', join(work, 'dump'), '--name', 'cluster rollouts', '--data-dir', dataDir]);
     },
@@ -65,7 +91,7 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-test('the Export screen downloads a zip; its Pick-a-Pic and TRL Parquet hold the ranked images\' bytes', async () => {
+test("the Export screen downloads a zip; its Pick-a-Pic and TRL Parquet hold the ranked images' bytes", async () => {
   const { page } = h;
   await h.open('runs/1', 'Runs');
   const card = page.getByRole('region', { name: 'Export' });
@@ -79,7 +105,16 @@ test('the Export screen downloads a zip; its Pick-a-Pic and TRL Parquet hold the
   const out = join(dir, name.replace(/\.zip$/, ''));
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
   const listed = manifest.files.map((f: { path: string }) => f.path);
-  assert.deepEqual(listed, ['rollouts.parquet', 'pairs.trl.parquet', 'pickapic.parquet', 'rankings.jsonl', 'reflections.jsonl', 'edits.jsonl', 'verl.train.parquet', 'unirl_reward.py']);
+  assert.deepEqual(listed, [
+    'rollouts.parquet',
+    'pairs.trl.parquet',
+    'pickapic.parquet',
+    'rankings.jsonl',
+    'reflections.jsonl',
+    'edits.jsonl',
+    'verl.train.parquet',
+    'unirl_reward.py',
+  ]);
   for (const f of manifest.files) assert.ok(Object.keys(f.schema).length > 0, `${f.path} states its schema`);
 
   const pick = readParquetFile(join(out, 'pickapic.parquet'));
@@ -95,7 +130,7 @@ test('the Export screen downloads a zip; its Pick-a-Pic and TRL Parquet hold the
   assert.deepEqual(h.pageErrors, []);
 });
 
-test('a cluster\'s imported rollouts show on the Rollouts screen with its scores, and wait on the Ranking screen', async () => {
+test("a cluster's imported rollouts show on the Rollouts screen with its scores, and wait on the Ranking screen", async () => {
   const { page } = h;
   await h.open('runs/2', 'Runs');
   await page.getByRole('row').filter({ hasText: 'cluster rollouts' }).waitFor();
@@ -103,7 +138,11 @@ test('a cluster\'s imported rollouts show on the Rollouts screen with its scores
   const grid = page.getByRole('region', { name: 'Group', exact: true });
   await grid.getByRole('img').first().waitFor();
   assert.equal(await grid.getByRole('img').count(), 2);
-  await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('section[aria-label="Group"] img')].every((img) => img.complete && img.naturalWidth === 64));
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll<HTMLImageElement>('section[aria-label="Group"] img')].every(
+      (img) => img.complete && img.naturalWidth === 64,
+    ),
+  );
   assert.match(await grid.innerText(), /cluster/);
   await h.screenshot('rollouts-cluster');
   await h.open('ranking', 'Ranking');

@@ -64,11 +64,22 @@ function dmTrajectoryTowards(scene: Scene, steps: number, rng: Rng): TrajectoryI
   const grid = { size: 32, patch: 4 };
   const image = renderScene(scene, { width: grid.size });
   const clean = imagesToPatches(image.data, 1, grid.size, grid.patch);
-  const latents = Array.from({ length: steps + 1 }, (_, s) => Float32Array.from(clean, (v) => (s / steps) * v + (1 - s / steps) * (rng.next() * 2 - 1)));
-  return dmTrajectory({
-    latents, grid, seeds: { noise: 1, sde: 2 }, means: latents.slice(1), logProbs: Float32Array.from({ length: steps }, () => -rng.next() * 100),
-    times: Float64Array.from({ length: steps + 1 }, (_, s) => 1 - s / steps), stds: new Float64Array(steps).fill(0.1), noiseLevel: 0.7,
-  }, { latents: true, means: false, compact: 'q8' });
+  const latents = Array.from({ length: steps + 1 }, (_, s) =>
+    Float32Array.from(clean, (v) => (s / steps) * v + (1 - s / steps) * (rng.next() * 2 - 1)),
+  );
+  return dmTrajectory(
+    {
+      latents,
+      grid,
+      seeds: { noise: 1, sde: 2 },
+      means: latents.slice(1),
+      logProbs: Float32Array.from({ length: steps }, () => -rng.next() * 100),
+      times: Float64Array.from({ length: steps + 1 }, (_, s) => 1 - s / steps),
+      stds: new Float64Array(steps).fill(0.1),
+      noiseLevel: 0.7,
+    },
+    { latents: true, means: false, compact: 'q8' },
+  );
 }
 
 function trajectoriesFor(scene: Scene, rng: Rng): SampleInput['trajectories'] {
@@ -87,7 +98,17 @@ function trajectoriesFor(scene: Scene, rng: Rng): SampleInput['trajectories'] {
 
 /** One run with `groups` groups of `groupSize` rendered samples each, one group per step. */
 export function seedGroups(store: Store, options: GroupSeedOptions = {}): SeededRun {
-  const { groups = 2, groupSize = 4, seed = 1, scenario = 't2i', runName = 'seeded run', trajectories = false, pending = true, images = true, firstStep = 1 } = options;
+  const {
+    groups = 2,
+    groupSize = 4,
+    seed = 1,
+    scenario = 't2i',
+    runName = 'seeded run',
+    trajectories = false,
+    pending = true,
+    images = true,
+    firstStep = 1,
+  } = options;
   const rng = new Rng(seed);
   const runId = options.runId ?? store.runs.create({ name: runName, scenario, config: {} }).id;
   const seeded: SeededRun = { runId, groupIds: [], sampleIds: [] };
@@ -105,12 +126,23 @@ export function seedGroups(store: Store, options: GroupSeedOptions = {}): Seeded
       return {
         seed: seed * 1000 + step * 100 + index,
         image: images ? rgbOf(scene) : null,
-        rewards: [{ name: 'shapeeval', value, weight: 1 }, { name: 'format', value: index % 2, weight: 0.1 }],
+        rewards: [
+          { name: 'shapeeval', value, weight: 1 },
+          { name: 'format', value: index % 2, weight: 0.1 },
+        ],
         advantage: std > 0 ? (value - mean) / std : 0,
-        ...(trajectories ? { text: `<think>draw ${describeObject(scene.objects[0]!)}</think>`, trajectories: trajectoriesFor(scene, rng) } : {}),
+        ...(trajectories
+          ? { text: `<think>draw ${describeObject(scene.objects[0]!)}</think>`, trajectories: trajectoriesFor(scene, rng) }
+          : {}),
       };
     });
-    const { groupId, sampleIds } = store.groups.insert({ runId, step, promptId: prompt.id, samples, ranking: pending ? 'pending' : 'none' });
+    const { groupId, sampleIds } = store.groups.insert({
+      runId,
+      step,
+      promptId: prompt.id,
+      samples,
+      ranking: pending ? 'pending' : 'none',
+    });
     seeded.groupIds.push(groupId);
     seeded.sampleIds.push(sampleIds);
   }
@@ -137,7 +169,17 @@ export function seedRolloutGroups(dataDir: string, options: GroupSeedOptions = {
   return withStore(dataDir, (store) => seedGroups(store, options));
 }
 
-export const SEEDED_METRICS = ['reward/shapeeval', 'reward/format', 'frac_reward_zero_std', 'kl/lm', 'kl/dm', 'clip_frac/dm', 'loss/policy_dm', 'entropy/lm', 'eval/shapeeval'];
+export const SEEDED_METRICS = [
+  'reward/shapeeval',
+  'reward/format',
+  'frac_reward_zero_std',
+  'kl/lm',
+  'kl/dm',
+  'clip_frac/dm',
+  'loss/policy_dm',
+  'entropy/lm',
+  'eval/shapeeval',
+];
 
 /** Training curves through store.metrics.log for steps 1..steps (eval every 5 steps), shaped like a run that learns. */
 export function seedMetrics(store: Store, runId: number, steps: number, options: { offset?: number; firstStep?: number } = {}): void {
@@ -167,9 +209,12 @@ export function seedRankings(store: Store, seeded: SeededRun, annotators: string
     annotators.forEach((annotator, a) => {
       // Annotator 0 ranks by index; the others swap one neighbouring pair each, so they mostly agree.
       const order = members.map((_, i) => i);
-      if (a > 0) [order[a % members.length], order[(a + 1) % members.length]] = [order[(a + 1) % members.length]!, order[a % members.length]!];
+      if (a > 0)
+        [order[a % members.length], order[(a + 1) % members.length]] = [order[(a + 1) % members.length]!, order[a % members.length]!];
       store.rankings.submit({
-        groupId: seeded.groupIds[g]!, annotator, durationMs: 1000 + a,
+        groupId: seeded.groupIds[g]!,
+        annotator,
+        durationMs: 1000 + a,
         ranks: order.map((memberIndex, position) => ({ sampleId: members[memberIndex]!, rank: position + 1 })),
       });
       written++;
@@ -193,8 +238,22 @@ export function seedReflections(store: Store, seed = 3): SeededCycles {
     const refined1 = store.samples.insertDerived(sampleId, { seed: 1, image: rgbOf(sampleScene(rng, 1)), text: 'refined once' });
     const refined2 = store.samples.insertDerived(sampleId, { seed: 2, image: rgbOf(sampleScene(rng, 1)), text: 'refined twice' });
     const cycle = store.reflections.insert(sampleId, [
-      { judgedSampleId: sampleId, refinedSampleId: refined1, critique: 'The circle should be red, not blue. Corrected: a red circle.', verdict: 'wrong', scorerVerdict: 'wrong', reward: 0.2 },
-      { judgedSampleId: refined1, refinedSampleId: refined2, critique: 'There is one shape too many.', verdict: 'wrong', scorerVerdict: 'correct', reward: 0.6 },
+      {
+        judgedSampleId: sampleId,
+        refinedSampleId: refined1,
+        critique: 'The circle should be red, not blue. Corrected: a red circle.',
+        verdict: 'wrong',
+        scorerVerdict: 'wrong',
+        reward: 0.2,
+      },
+      {
+        judgedSampleId: refined1,
+        refinedSampleId: refined2,
+        critique: 'There is one shape too many.',
+        verdict: 'wrong',
+        scorerVerdict: 'correct',
+        reward: 0.6,
+      },
       { judgedSampleId: refined2, critique: 'The image is right.', verdict: 'correct', scorerVerdict: 'correct', reward: 1 },
     ]);
     out.cycleIds.push(cycle.id);
@@ -211,18 +270,30 @@ export function seedEdits(store: Store, seed = 5): { runId: number; editIds: num
     const source = sampleScene(rng, 1);
     const reconstruction = store.samples.insertDerived(editedSampleId, { seed: i, image: rgbOf(source) });
     return store.edits.insert({
-      editedSampleId, sourceImage: rgbOf(source), reconstructionSampleId: reconstruction,
-      instruction: `make the ${source.objects[0]!.shape} green`, inverseInstruction: `make the ${source.objects[0]!.shape} ${source.objects[0]!.color}`,
-      compliance: 0.5 + i * 0.2, preservation: 0.9, cycleScore: 0.8 - i * 0.1,
+      editedSampleId,
+      sourceImage: rgbOf(source),
+      reconstructionSampleId: reconstruction,
+      instruction: `make the ${source.objects[0]!.shape} green`,
+      inverseInstruction: `make the ${source.objects[0]!.shape} ${source.objects[0]!.color}`,
+      compliance: 0.5 + i * 0.2,
+      preservation: 0.9,
+      cycleScore: 0.8 - i * 0.1,
     }).id;
   });
   return { runId: seeded.runId, editIds };
 }
 
 /** A completed evaluation of `checkpointPath` (null = base) on two tasks with some failures and their images. */
-export function seedEvaluation(store: Store, options: { runId?: number | null; checkpointPath?: string | null; accuracy: number; seed?: number }): number {
+export function seedEvaluation(
+  store: Store,
+  options: { runId?: number | null; checkpointPath?: string | null; accuracy: number; seed?: number },
+): number {
   const rng = new Rng(options.seed ?? 9);
-  const evaluation = store.evaluations.start({ runId: options.runId ?? null, checkpointPath: options.checkpointPath ?? null, suite: 'geneval' });
+  const evaluation = store.evaluations.start({
+    runId: options.runId ?? null,
+    checkpointPath: options.checkpointPath ?? null,
+    suite: 'geneval',
+  });
   const tasks = ['single_object', 'counting'];
   const summary: Record<string, number> = {};
   for (const [t, task] of tasks.entries()) {
@@ -230,8 +301,13 @@ export function seedEvaluation(store: Store, options: { runId?: number | null; c
       const scene = sampleScene(rng, 1);
       const correct = i / 8 < options.accuracy - t * 0.25;
       return {
-        task, prompt: `a ${describeObject(scene.objects[0]!)}`, imageIndex: i % 4, correct, reward: correct ? 1 : 0.25,
-        reason: correct ? 'ok' : `expected 1 ${describeObject(scene.objects[0]!)}, found 0`, image: rgbOf(scene),
+        task,
+        prompt: `a ${describeObject(scene.objects[0]!)}`,
+        imageIndex: i % 4,
+        correct,
+        reward: correct ? 1 : 0.25,
+        reason: correct ? 'ok' : `expected 1 ${describeObject(scene.objects[0]!)}, found 0`,
+        image: rgbOf(scene),
       };
     });
     store.evaluations.addResults(evaluation.id, results);

@@ -10,9 +10,8 @@ import { findChromium, type ChromiumChoice } from './chromium.ts';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 // Screenshots go to out/screens; `UNIRL_SCREENSHOTS=docs` refreshes the ones the README and docs show.
-export const screenshotDir = process.env.UNIRL_SCREENSHOTS === 'docs'
-  ? join(repoRoot, 'docs', 'img', 'screens')
-  : join(repoRoot, 'out', 'screens');
+export const screenshotDir =
+  process.env.UNIRL_SCREENSHOTS === 'docs' ? join(repoRoot, 'docs', 'img', 'screens') : join(repoRoot, 'out', 'screens');
 const LISTENING = /listening on (http:\/\/\S+)/;
 const START_TIMEOUT_MS = 30_000;
 
@@ -34,11 +33,22 @@ export function ensureRendererBuilt(): void {
 /** Starts `node bin/unirl.js serve --port 0 --data-dir DIR` and waits for its `listening on` line. */
 export async function startServer(options: { dataDir: string; port?: number; extraArgs?: string[] }): Promise<ServerHandle> {
   const { dataDir } = options;
-  const args = [join(repoRoot, 'bin', 'unirl.js'), 'serve', '--port', String(options.port ?? 0), '--data-dir', dataDir, ...(options.extraArgs ?? [])];
+  const args = [
+    join(repoRoot, 'bin', 'unirl.js'),
+    'serve',
+    '--port',
+    String(options.port ?? 0),
+    '--data-dir',
+    dataDir,
+    ...(options.extraArgs ?? []),
+  ];
   const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => fail(new Error(`unirl serve printed no "listening on" line within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => fail(new Error(`unirl serve printed no "listening on" line within ${START_TIMEOUT_MS} ms`)),
+      START_TIMEOUT_MS,
+    );
     function fail(error: Error): void {
       clearTimeout(timer);
       child.kill('SIGKILL');
@@ -84,12 +94,19 @@ export function chosenChromium(): Promise<ChromiumChoice> {
 }
 
 export async function launchBrowser(choice?: ChromiumChoice): Promise<Browser> {
-  const { executablePath, env } = choice ?? await chosenChromium();
+  const { executablePath, env } = choice ?? (await chosenChromium());
   return chromium.launch({
     executablePath,
     env: { ...process.env, ...env },
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
 }
 
@@ -129,7 +146,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   let browser: Browser | undefined;
   try {
     browser = await launchBrowser();
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: TEST_LOCALE, colorScheme: options.colorScheme ?? 'light' });
+    const context = await browser.newContext({
+      viewport: { width: 1280, height: 800 },
+      locale: TEST_LOCALE,
+      colorScheme: options.colorScheme ?? 'light',
+    });
     const page = await context.newPage();
     const pageErrors: string[] = [];
     page.on('console', (message) => {
@@ -144,7 +165,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       page,
       pageErrors,
       async open(route, heading) {
-        await page.evaluate((hash) => { location.hash = hash; }, `#/${route}`);
+        await page.evaluate((hash) => {
+          location.hash = hash;
+        }, `#/${route}`);
         await page.getByRole('heading', { level: 1, name: heading }).waitFor({ timeout: 10_000 });
       },
       async screenshot(name, shotOptions = {}) {
@@ -170,11 +193,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
 /** The buttons, inputs and selects on the page's main area that no label or name describes (their HTML). */
 export function unlabelledControls(page: Page): Promise<string[]> {
-  return page.evaluate(() => [...document.querySelectorAll<HTMLElement>('main button, main input, main select')]
-    .filter((el) => {
-      const named = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') || (el instanceof HTMLButtonElement && el.textContent?.trim());
-      const labelled = (el as HTMLInputElement).labels?.length;
-      return !named && !labelled;
-    })
-    .map((el) => el.outerHTML.slice(0, 80)));
+  return page.evaluate(() =>
+    [...document.querySelectorAll<HTMLElement>('main button, main input, main select')]
+      .filter((el) => {
+        const named =
+          el.getAttribute('aria-label') ||
+          el.getAttribute('aria-labelledby') ||
+          (el instanceof HTMLButtonElement && el.textContent?.trim());
+        const labelled = (el as HTMLInputElement).labels?.length;
+        return !named && !labelled;
+      })
+      .map((el) => el.outerHTML.slice(0, 80)),
+  );
 }

@@ -25,7 +25,10 @@ const read = <T>(fn: (store: Store) => T): T => withStore(h.server.dataDir, fn);
 
 /** Fills the new-run form (`choose` sets more fields) and creates the run; returns its id. */
 async function createRun(
-  name: string, scenario: string, human: 'off' | 'sync', steps: number,
+  name: string,
+  scenario: string,
+  human: 'off' | 'sync',
+  steps: number,
   { promptsPerStep, choose }: { promptsPerStep?: number; choose?: () => Promise<void> } = {},
 ): Promise<number> {
   const { page } = h;
@@ -63,11 +66,23 @@ async function answerUntilDone(runId: number, keys: string[], label: string): Pr
       continue;
     }
     // The group may leave between the two looks (the run finished its last step): look again.
-    const prompt = await page.getByRole('region', { name: 'Prompt' }).innerText({ timeout: 5_000 }).catch(() => null);
+    const prompt = await page
+      .getByRole('region', { name: 'Prompt' })
+      .innerText({ timeout: 5_000 })
+      .catch(() => null);
     if (prompt === null) continue;
     for (const key of keys) await page.keyboard.press(key);
     // The next group (or the empty queue) replaces this one.
-    for (let i = 0; i < 40 && (await page.getByRole('region', { name: 'Prompt' }).innerText().catch(() => '')) === prompt; i++) await page.waitForTimeout(100);
+    for (
+      let i = 0;
+      i < 40 &&
+      (await page
+        .getByRole('region', { name: 'Prompt' })
+        .innerText()
+        .catch(() => '')) === prompt;
+      i++
+    )
+      await page.waitForTimeout(100);
   }
 }
 
@@ -82,8 +97,14 @@ test('a sync run created from the form waits for people; keyboard rankings weigh
   await page.getByLabel('Weight of humanRank').fill('0');
   await page.getByLabel('Weight of preference').fill('0');
   await page.getByLabel('Run name').fill('refused');
-  await page.getByRole('alert', { name: 'Config problem' }).filter({ hasText: /'sync' waits for people's rankings, but their weight is 0/ }).waitFor();
-  assert.ok(await page.getByRole('button', { name: 'Create run' }).isDisabled(), 'a wait for rankings that weigh nothing cannot be created');
+  await page
+    .getByRole('alert', { name: 'Config problem' })
+    .filter({ hasText: /'sync' waits for people's rankings, but their weight is 0/ })
+    .waitFor();
+  assert.ok(
+    await page.getByRole('button', { name: 'Create run' }).isDisabled(),
+    'a wait for rankings that weigh nothing cannot be created',
+  );
   await h.screenshot('run-form-refused');
 
   const runId = await createRun('nano ranked by people', 't2i', 'sync', 2);
@@ -97,7 +118,11 @@ test('a sync run created from the form waits for people; keyboard rankings weigh
   await h.screenshot('ranking-sync-waiting');
   // Rank by keyboard: 1..4 in display order, then Enter.
   await answerUntilDone(runId, ['1', '2', '3', '4', 'Enter'], 'ranking');
-  await page.getByRole('region', { name: 'What your last ranking did' }).getByLabel('advantage before and after').first().waitFor({ timeout: 20_000 });
+  await page
+    .getByRole('region', { name: 'What your last ranking did' })
+    .getByLabel('advantage before and after')
+    .first()
+    .waitFor({ timeout: 20_000 });
   await h.screenshot('ranking-effect', { fullPage: true });
 
   read((store) => {
@@ -110,7 +135,10 @@ test('a sync run created from the form waits for people; keyboard rankings weigh
         const human = s.rewards.find((r) => r.name === 'humanRank');
         assert.ok(human && human.weight === 0.25, `sample ${s.id} carries the human weight: ${JSON.stringify(s.rewards)}`);
       }
-      const automatic = groupAdvantages(members.map((s) => s.reward - humanPart(s.rewards)), { stdEps: 1e-4, clip: 5 }).advantages;
+      const automatic = groupAdvantages(
+        members.map((s) => s.reward - humanPart(s.rewards)),
+        { stdEps: 1e-4, clip: 5 },
+      ).advantages;
       if (members.some((s, k) => Math.abs(s.advantage! - automatic[k]!) > 1e-6)) differ++;
     }
     assert.ok(differ >= 1, 'rankings changed the advantages of ranked groups');
@@ -126,7 +154,10 @@ test('sync mode: skipping every group releases it and the run goes on to the end
   read((store) => {
     const groups = store.groups.list({ runId, limit: 50 }).items;
     assert.ok(groups.length >= 4);
-    assert.deepEqual(groups.map((g) => g.queueClosed), groups.map(() => 'released'));
+    assert.deepEqual(
+      groups.map((g) => g.queueClosed),
+      groups.map(() => 'released'),
+    );
     assert.ok(groups.every((g) => store.samples.members(g.id).every((s) => !s.rewards.some((r) => r.name === 'humanRank'))));
   });
   await h.open('ranking', 'Ranking');
@@ -149,8 +180,13 @@ test('a critique marked on the Reflections screen is a reward in the next update
   }
   assert.match(await note.innerText(), /critiqueMark weight, 0.5 in this run/);
   // The list follows the training run live, so the cycle is found again by its id after the click.
-  const cycle = await page.getByRole('listitem', { name: /^Cycle \d+$/ }).first().getAttribute('aria-label');
-  const marks = page.getByRole('listitem', { name: cycle!, exact: true }).getByRole('group', { name: 'Your mark on the critique of round 1' });
+  const cycle = await page
+    .getByRole('listitem', { name: /^Cycle \d+$/ })
+    .first()
+    .getAttribute('aria-label');
+  const marks = page
+    .getByRole('listitem', { name: cycle!, exact: true })
+    .getByRole('group', { name: 'Your mark on the critique of round 1' });
   await marks.getByRole('button', { name: 'Critique wrong' }).click();
   await marks.getByText(/0 right · 1 wrong/).waitFor();
   const markedAt = read((s) => s.runs.get(runId).step);
@@ -162,10 +198,12 @@ test('a critique marked on the Reflections screen is a reward in the next update
     assert.ok(Date.now() < deadline, 'the mark did not reach an update');
     await page.waitForTimeout(500);
     const seen = read((store) => {
-      const marked = store.db.prepare(
-        `SELECT c.sample_id AS id FROM critique_marks m JOIN reflection_rounds r ON r.id = m.round_id
+      const marked = store.db
+        .prepare(
+          `SELECT c.sample_id AS id FROM critique_marks m JOIN reflection_rounds r ON r.id = m.round_id
          JOIN reflection_cycles c ON c.id = r.cycle_id`,
-      ).get() as { id: number };
+        )
+        .get() as { id: number };
       const reward = store.samples.get(marked.id).rewards.find((r) => r.name === 'critiqueMark');
       const replayed = store.metrics.series({ runId, names: ['human/replayed_groups'] })[0]!;
       const replays = replayed.steps.filter((step, i) => step > markedAt && replayed.values[i]! >= 1);
@@ -213,7 +251,10 @@ test('the DM objective and the advantages chosen in the form train the run; Clon
 
   // Clone fills the choices back; Flow-GRPO with a fixed 2-step window from step 1 is stored as such.
   await h.open(`runs/${runId}`, 'Runs');
-  await page.getByRole('region', { name: `#${runId} nano nft` }).getByRole('button', { name: 'Clone' }).click();
+  await page
+    .getByRole('region', { name: `#${runId} nano nft` })
+    .getByRole('button', { name: 'Clone' })
+    .click();
   await page.getByText(`Cloned from run #${runId}`).waitFor();
   const shown = [await page.getByLabel('DM objective').inputValue(), await page.getByLabel('Advantages').inputValue()];
   assert.deepEqual(shown, ['nft', 'globalStd']);

@@ -33,9 +33,10 @@ function rankingsOf(groupId: number): Ranking[] {
 
 /** Sample ids in the order the screen shows them (key 1 = first). */
 async function displayedSampleIds(): Promise<number[]> {
-  const sources = await h.page.getByRole('list', { name: 'Samples in display order' }).locator('img').evaluateAll(
-    (images) => images.map((img) => (img as HTMLImageElement).getAttribute('src') ?? ''),
-  );
+  const sources = await h.page
+    .getByRole('list', { name: 'Samples in display order' })
+    .locator('img')
+    .evaluateAll((images) => images.map((img) => (img as HTMLImageElement).getAttribute('src') ?? ''));
   return sources.map((src) => Number(/\/media\/sample\/(\d+)\.png/.exec(src)?.[1]));
 }
 
@@ -60,7 +61,11 @@ test('the rollout viewer shows the seeded group with its images and rewards', as
   await grid.getByRole('img').first().waitFor();
   assert.equal(await grid.getByRole('img').count(), 4);
   // Every image actually decoded from the media endpoint.
-  await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('section[aria-label="Group"] img')].every((img) => img.complete && img.naturalWidth === 32));
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll<HTMLImageElement>('section[aria-label="Group"] img')].every(
+      (img) => img.complete && img.naturalWidth === 32,
+    ),
+  );
   assert.match(await grid.innerText(), /shapeeval/);
   await h.screenshot('rollouts');
   assert.deepEqual(h.pageErrors, []);
@@ -87,7 +92,10 @@ test('a group ranked by keyboard is saved with ties; undo and skip work', async 
   assert.ok(saved, 'a ranking row exists for the first group');
   assert.equal(saved.skipped, false);
   const rankOf = new Map(saved.ranks.map((r) => [r.sampleId, r.rank]));
-  assert.deepEqual([shown[1], shown[0], shown[3], shown[2]].map((id) => rankOf.get(id!)), [1, 1, 3, 4]);
+  assert.deepEqual(
+    [shown[1], shown[0], shown[3], shown[2]].map((id) => rankOf.get(id!)),
+    [1, 1, 3, 4],
+  );
 
   // The second group is open now; u with nothing typed takes back the saved ranking and reopens it.
   await waitForGroup(second);

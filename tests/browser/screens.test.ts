@@ -11,9 +11,7 @@ import type { Locator, Page } from 'playwright-core';
 import { openStore, resolveDataDir, type Store } from '../../db/index.ts';
 import { readParquetFile } from '../../main/export/read-parquet.ts';
 import { shapeWorldTokenizer } from '../../main/models/data.ts';
-import {
-  seedCheckpoint, seedEvaluation, seedGroups, seedMetrics, seedRankings, withStore, type SeededRun,
-} from './fixtures.ts';
+import { seedCheckpoint, seedEvaluation, seedGroups, seedMetrics, seedRankings, withStore, type SeededRun } from './fixtures.ts';
 import { downloadAndUnzip } from './downloads.ts';
 import { startHarness, unlabelledControls, type Harness } from './harness.ts';
 
@@ -37,7 +35,14 @@ before(async () => {
         compareRunId = store.runs.create({ name: 'compare run', scenario: 't2i', config: {} }).id;
         seedMetrics(store, compareRunId, 20, { offset: -0.1 });
         bigRun = seedGroups(store, { groups: BIG_RUN_GROUPS, groupSize: 2, seed: 13, runName: 'big run', pending: false, images: false });
-        bigGroupId = seedGroups(store, { runId: bigRun.runId, groups: 1, groupSize: 64, seed: 14, firstStep: BIG_RUN_GROUPS + 1, pending: false }).groupIds[0]!;
+        bigGroupId = seedGroups(store, {
+          runId: bigRun.runId,
+          groups: 1,
+          groupSize: 64,
+          seed: 14,
+          firstStep: BIG_RUN_GROUPS + 1,
+          pending: false,
+        }).groupIds[0]!;
         seedEvaluation(store, { accuracy: 0.5, seed: 1 });
         seedEvaluation(store, { runId: trainRun.runId, checkpointPath: '/ckpt/step-20.safetensors', accuracy: 0.75, seed: 2 });
       });
@@ -77,7 +82,11 @@ test('the dashboard charts every metric family, shows values on hover, overlays 
   const { page } = h;
   await h.open(`dashboard/${trainRun.runId}`, 'Dashboard');
   const titles = ['Reward per component', 'Groups with zero reward std', 'KL', 'Clip fraction', 'Losses', 'Entropy', 'Evaluation score'];
-  for (const title of titles) await page.getByRole('figure', { name: `Chart: ${title}` }).locator('canvas').waitFor();
+  for (const title of titles)
+    await page
+      .getByRole('figure', { name: `Chart: ${title}` })
+      .locator('canvas')
+      .waitFor();
   assert.equal(await chartPoints(page, 'Reward per component'), 20);
   assert.equal(await chartPoints(page, 'Evaluation score'), 4);
 
@@ -101,15 +110,18 @@ test('the dashboard charts every metric family, shows values on hover, overlays 
   withStore(h.server.dataDir, (store) => seedMetrics(store, trainRun.runId, 25, { firstStep: 21 }));
   await page.reload();
   await page.getByRole('figure', { name: 'Chart: Reward per component' }).locator('canvas').waitFor();
-  await page.waitForFunction(() => document.querySelector('figure[aria-label="Chart: Reward per component"]')?.getAttribute('data-points') === '25');
+  await page.waitForFunction(
+    () => document.querySelector('figure[aria-label="Chart: Reward per component"]')?.getAttribute('data-points') === '25',
+  );
   assert.deepEqual(h.pageErrors, []);
 });
 
 /** Sample ids in the order the ranking screen shows them (key 1 = first). */
 async function displayedSampleIds(page: Page): Promise<number[]> {
-  const sources = await page.getByRole('list', { name: 'Samples in display order' }).locator('img').evaluateAll(
-    (images) => images.map((img) => (img as HTMLImageElement).getAttribute('src') ?? ''),
-  );
+  const sources = await page
+    .getByRole('list', { name: 'Samples in display order' })
+    .locator('img')
+    .evaluateAll((images) => images.map((img) => (img as HTMLImageElement).getAttribute('src') ?? ''));
   return sources.map((src) => Number(/\/media\/sample\/(\d+)\.png/.exec(src)?.[1]));
 }
 
@@ -138,7 +150,10 @@ test('a group ranked by dragging (with a tie and an undo) lands in SQLite; arrow
   const [saved] = readStore((store) => store.rankings.forGroup(group));
   const rankOf = new Map(saved!.ranks.map((r) => [r.sampleId, r.rank]));
   // Display positions 3 > 1 = 4 > 2.
-  assert.deepEqual([shown[2], shown[0], shown[3], shown[1]].map((id) => rankOf.get(id!)), [1, 2, 2, 4]);
+  assert.deepEqual(
+    [shown[2], shown[0], shown[3], shown[1]].map((id) => rankOf.get(id!)),
+    [1, 2, 2, 4],
+  );
 
   // Keyboard focus: arrows move over the samples, Space picks the focused one.
   await page.waitForFunction((n) => document.querySelectorAll('ol[aria-label="Samples in display order"] img').length === n, 4);
@@ -159,7 +174,10 @@ test('a group ranked by dragging (with a tie and an undo) lands in SQLite; arrow
   await compare.getByText('Zoom 1.56×').waitFor();
   const transforms = await compare.locator('img').evaluateAll((images) => images.map((img) => getComputedStyle(img).transform));
   assert.equal(transforms.length, 4);
-  assert.ok(transforms.every((t) => t === transforms[0] && t !== 'none'), transforms.join(' | '));
+  assert.ok(
+    transforms.every((t) => t === transforms[0] && t !== 'none'),
+    transforms.join(' | '),
+  );
   await h.screenshot('ranking-zoom');
   await page.keyboard.press('z');
   assert.deepEqual(h.pageErrors, []);
@@ -181,7 +199,9 @@ test('rollouts: thousands of groups in a virtualised list, jump to a step, a 64-
   await list.getByRole('button', { name: new RegExp(`^Step ${BIG_RUN_GROUPS} ·`) }).click();
   await page.waitForFunction(() => document.querySelectorAll('[data-testid="group-grid"] figure').length === 2);
   const gridMs = await page.evaluate(async (step) => {
-    const button = [...document.querySelectorAll<HTMLButtonElement>('button.group')].find((b) => b.textContent?.startsWith(`Step ${step} ·`))!;
+    const button = [...document.querySelectorAll<HTMLButtonElement>('button.group')].find((b) =>
+      b.textContent?.startsWith(`Step ${step} ·`),
+    )!;
     const t0 = performance.now();
     button.click();
     while (document.querySelectorAll('[data-testid="group-grid"] figure').length !== 64) await new Promise(requestAnimationFrame);
@@ -189,12 +209,16 @@ test('rollouts: thousands of groups in a virtualised list, jump to a step, a 64-
   }, BIG_RUN_GROUPS + 1);
   const visibleLoadedMs = await page.evaluate(async () => {
     const t0 = performance.now();
-    const inView = [...document.querySelectorAll<HTMLImageElement>('[data-testid="group-grid"] img')].filter((img) => img.getBoundingClientRect().top < innerHeight);
+    const inView = [...document.querySelectorAll<HTMLImageElement>('[data-testid="group-grid"] img')].filter(
+      (img) => img.getBoundingClientRect().top < innerHeight,
+    );
     await Promise.all(inView.map((img) => img.decode().catch(() => undefined)));
     return { ms: performance.now() - t0, count: inView.length };
   });
-  console.log(`# 64-image group grid: ${gridMs.toFixed(1)} ms from click to 64 cards in the DOM (API call included); `
-    + `${visibleLoadedMs.count} images in view decoded ${visibleLoadedMs.ms.toFixed(1)} ms later (lazy loading)`);
+  console.log(
+    `# 64-image group grid: ${gridMs.toFixed(1)} ms from click to 64 cards in the DOM (API call included); ` +
+      `${visibleLoadedMs.count} images in view decoded ${visibleLoadedMs.ms.toFixed(1)} ms later (lazy loading)`,
+  );
   assert.equal(await grid.locator('figure').count(), 64);
   const lazy = await grid.locator('img').evaluateAll((images) => images.every((img) => (img as HTMLImageElement).loading === 'lazy'));
   assert.ok(lazy, 'group images load lazily');
@@ -205,7 +229,7 @@ test('rollouts: thousands of groups in a virtualised list, jump to a step, a 64-
   await list.getByRole('button', { name: /^Step 1500 ·/ }).waitFor();
   await list.getByRole('button', { name: /^Step 1500 ·/ }).click();
   await page.getByText(/step 1500 · G = 2/).waitFor();
-  assert.ok(await list.getByRole('listitem').count() < 80);
+  assert.ok((await list.getByRole('listitem').count()) < 80);
   await h.screenshot('rollouts-virtual');
 
   // Sample details: LM tokens shaded by log-prob, the denoising filmstrip, the seed.
@@ -214,7 +238,7 @@ test('rollouts: thousands of groups in a virtualised list, jump to a step, a 64-
   const details = page.getByRole('region', { name: 'Sample details' });
   const tokens = details.getByRole('list', { name: 'LM tokens shaded by log-probability' }).getByRole('listitem');
   await tokens.first().waitFor();
-  assert.ok(await tokens.count() >= 6);
+  assert.ok((await tokens.count()) >= 6);
   // Each token reads as its word in the run's tokenizer (from the run's checkpoint); the id is in the tooltip.
   const shown = await tokens.evaluateAll((items) => items.map((li) => ({ text: li.textContent.trim(), title: li.getAttribute('title')! })));
   const vocab = shapeWorldTokenizer();
@@ -222,26 +246,32 @@ test('rollouts: thousands of groups in a virtualised list, jump to a step, a 64-
     const id = Number(/^token (\d+) ·/.exec(title)?.[1]);
     assert.equal(text, vocab.decode([id]), `token ${id} shows its word`);
   }
-  assert.ok(shown.some(({ text }) => /^[a-z]+$/.test(text)), shown.map((t) => t.text).join(' '));
+  assert.ok(
+    shown.some(({ text }) => /^[a-z]+$/.test(text)),
+    shown.map((t) => t.text).join(' '),
+  );
   await details.getByText(/Tokens as words/).waitFor();
   const strip = details.getByRole('list', { name: /Denoising filmstrip/ });
   assert.equal(await strip.locator('canvas').count(), 7);
   // The last frame is the clean image: not blank, not uniform.
-  const spread = await strip.locator('canvas').last().evaluate((canvas: HTMLCanvasElement) => {
-    const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-    if (data[3] !== 255) return -1; // never drawn
-    let spread = 0;
-    for (let c = 0; c < 3; c++) {
-      let min = 255;
-      let max = 0;
-      for (let i = c; i < data.length; i += 4) {
-        min = Math.min(min, data[i]!);
-        max = Math.max(max, data[i]!);
+  const spread = await strip
+    .locator('canvas')
+    .last()
+    .evaluate((canvas: HTMLCanvasElement) => {
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      if (data[3] !== 255) return -1; // never drawn
+      let spread = 0;
+      for (let c = 0; c < 3; c++) {
+        let min = 255;
+        let max = 0;
+        for (let i = c; i < data.length; i += 4) {
+          min = Math.min(min, data[i]!);
+          max = Math.max(max, data[i]!);
+        }
+        spread = Math.max(spread, max - min);
       }
-      spread = Math.max(spread, max - min);
-    }
-    return spread;
-  });
+      return spread;
+    });
   assert.ok(spread > 50, `the final frame has contrast (${spread})`);
   assert.match(await details.innerText(), /Seed\s+13200/);
   await h.screenshot('rollout-details', { fullPage: true });
@@ -249,7 +279,10 @@ test('rollouts: thousands of groups in a virtualised list, jump to a step, a 64-
   // A group ranked by two annotators shows how much they agree.
   await page.getByLabel('Jump to step').fill('1');
   await page.getByLabel('Jump to step').press('Enter');
-  await page.getByRole('list', { name: 'Groups, newest step first' }).getByRole('button', { name: /^Step 1 ·/ }).click();
+  await page
+    .getByRole('list', { name: 'Groups, newest step first' })
+    .getByRole('button', { name: /^Step 1 ·/ })
+    .click();
   await page.getByText('2 ranking(s) · annotators agree on 83.3% of pairs, α 0.825').waitFor();
   assert.deepEqual(h.pageErrors, []);
 });
@@ -266,7 +299,11 @@ test('evaluations: per-task table beside the base model, failures first with rea
   const items = await examples.getByRole('listitem').allInnerTexts();
   assert.match(items[0]!, /wrong[\s\S]*expected 1 \w+ \w+, found 0/);
   assert.match(items[items.length - 1]!, /correct/);
-  await page.waitForFunction(() => [...document.querySelectorAll('section[aria-label^="Examples of"] img')].every((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth === 32));
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('section[aria-label^="Examples of"] img')].every(
+      (img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth === 32,
+    ),
+  );
   await h.screenshot('evaluation-records', { fullPage: true });
 
   await page.getByLabel('Generator').selectOption('oracle');
@@ -285,18 +322,26 @@ test('export from the Runs page downloads a zip whose rows read back, the tie ma
   const { page } = h;
   await h.open(`runs/${rankRun.runId}`, 'Runs');
   await page.getByLabel('Export format').selectOption('all');
-  const { name, dir } = await downloadAndUnzip(page, h.server.dataDir, () => page.getByRole('button', { name: 'Export', exact: true }).click());
+  const { name, dir } = await downloadAndUnzip(page, h.server.dataDir, () =>
+    page.getByRole('button', { name: 'Export', exact: true }).click(),
+  );
   const out = join(dir, name.replace(/\.zip$/, ''));
   const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));
   assert.equal(manifest.run.id, rankRun.runId);
-  const rankings = readFileSync(join(out, 'rankings.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  const rankings = readFileSync(join(out, 'rankings.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
   assert.equal(rankings.length, 1, 'the ranking made by drag');
   assert.deepEqual(rankings[0].ranks.map((r: { rank: number }) => r.rank).sort(), [1, 2, 2, 4]);
   assert.ok(existsSync(join(out, rankings[0].ranks[0].image)));
   const pickapic = readParquetFile(join(out, 'pickapic.parquet')).rows;
   assert.equal(pickapic.length, 6);
   assert.equal(pickapic.filter((r) => r.label_0 === 0.5).length, 1, 'the tie');
-  await page.getByRole('status', { name: 'Export result' }).getByRole('link', { name: /^Download / }).waitFor();
+  await page
+    .getByRole('status', { name: 'Export result' })
+    .getByRole('link', { name: /^Download / })
+    .waitFor();
   await h.screenshot('runs-export');
   assert.deepEqual(h.pageErrors, []);
 });
@@ -305,8 +350,13 @@ test('every control on the new screens has a label, in light and dark', async ()
   const { page } = h;
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });
-    for (const [route, heading] of [[`dashboard/${trainRun.runId}`, 'Dashboard'], ['ranking', 'Ranking'], [`rollouts/${trainRun.runId}`, 'Rollouts'],
-      ['evaluation', 'Evaluation'], [`runs/${rankRun.runId}`, 'Runs']] as const) {
+    for (const [route, heading] of [
+      [`dashboard/${trainRun.runId}`, 'Dashboard'],
+      ['ranking', 'Ranking'],
+      [`rollouts/${trainRun.runId}`, 'Rollouts'],
+      ['evaluation', 'Evaluation'],
+      [`runs/${rankRun.runId}`, 'Runs'],
+    ] as const) {
       await h.open(route, heading);
       await page.waitForTimeout(150);
       assert.deepEqual(await unlabelledControls(page), [], `${route} (${scheme})`);

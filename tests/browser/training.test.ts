@@ -55,10 +55,15 @@ async function expectFilmstrip(runId: number, { redrawn }: { redrawn: boolean })
   await h.open(`rollouts/${runId}`, 'Rollouts');
   await page.getByRole('button', { name: 'Details of sample 1' }).first().click();
   const details = page.getByRole('region', { name: 'Sample details' });
-  const strip = details.getByRole('list', { name: redrawn ? /^Denoising filmstrip of sample 1 \(re-drawn\)$/ : /^Denoising filmstrip of sample 1$/ });
+  const strip = details.getByRole('list', {
+    name: redrawn ? /^Denoising filmstrip of sample 1 \(re-drawn\)$/ : /^Denoising filmstrip of sample 1$/,
+  });
   await strip.waitFor({ timeout: 30_000 });
   assert.equal(await strip.locator('canvas').count(), sdeSteps + 1);
-  const [width, height] = await strip.locator('canvas').last().evaluate((canvas: HTMLCanvasElement) => [canvas.width, canvas.height]);
+  const [width, height] = await strip
+    .locator('canvas')
+    .last()
+    .evaluate((canvas: HTMLCanvasElement) => [canvas.width, canvas.height]);
   assert.deepEqual([width, height], [32, 32]);
   if (redrawn) await details.getByText(/Re-drawn from its seeds with .*\(the weights that drew it: the same trajectory\)/s).waitFor();
   assert.doesNotMatch(await details.innerText(), /are not frames|not a dm tensor|failed/);
@@ -99,7 +104,7 @@ test('human in the loop: a sync run waits for people, rankings typed in the brow
         await page.waitForTimeout(500);
         continue;
       }
-      await samples.locator("img").first().click(); // focus the grid (a click also picks: the keys below then rank the rest)
+      await samples.locator('img').first().click(); // focus the grid (a click also picks: the keys below then rank the rest)
       for (const key of ['Escape', '1', '2', '3', '4', 'Enter']) await page.keyboard.press(key);
       const before = ranked;
       for (let i = 0; i < 40 && ranked === before; i++) {
@@ -113,7 +118,10 @@ test('human in the loop: a sync run waits for people, rankings typed in the brow
       assert.equal(store.rankings.forGroup(group.id).length, 1, `group ${group.id} has its ranking row`);
       const members = store.samples.members(group.id);
       const human = members.map((s) => s.rewards.find((r) => r.name === 'humanRank')?.value);
-      assert.ok(human.every((v) => typeof v === 'number'), `every sample of group ${group.id} got a humanRank reward`);
+      assert.ok(
+        human.every((v) => typeof v === 'number'),
+        `every sample of group ${group.id} got a humanRank reward`,
+      );
       assert.ok(Math.max(...(human as number[])) > Math.min(...(human as number[])), 'ranks spread the human reward');
     }
   } finally {
@@ -125,7 +133,7 @@ test('human in the loop: a sync run waits for people, rankings typed in the brow
   assert.deepEqual(h.pageErrors, []);
 });
 
-test('Settings shows each real run\'s disk use; Prune and Delete give the space back', { timeout: 120_000 }, async () => {
+test("Settings shows each real run's disk use; Prune and Delete give the space back", { timeout: 120_000 }, async () => {
   const { page } = h;
   await h.open('settings', 'Settings');
   const table = page.getByRole('table', { name: 'Disk use per run' });
@@ -135,18 +143,33 @@ test('Settings shows each real run\'s disk use; Prune and Delete give the space 
   await second.waitFor();
   // 2 steps x 2 groups x 4 samples; both checkpoints kept (nano saves every step, the policy keeps the latest 2).
   assert.match(await first.innerText(), /^#1 nano t2i\s+16\s/);
-  assert.equal(readStore(h, (store) => store.checkpoints.list(1).length), 2);
+  assert.equal(
+    readStore(h, (store) => store.checkpoints.list(1).length),
+    2,
+  );
   await first.getByRole('button', { name: 'Prune' }).click();
-  await page.getByRole('status').filter({ hasText: /Run #1 pruned: 0 checkpoints deleted/ }).waitFor();
+  await page
+    .getByRole('status')
+    .filter({ hasText: /Run #1 pruned: 0 checkpoints deleted/ })
+    .waitFor();
 
   const files = readStore(h, (store) => store.checkpoints.list(2).map((c) => c.path));
   assert.ok(files.length > 0 && files.every((p) => existsSync(p)));
   page.once('dialog', (dialog) => void dialog.accept());
   await second.getByRole('button', { name: 'Delete' }).click();
-  await page.getByRole('status').filter({ hasText: /Run #2 deleted: .* of files; database .* → / }).waitFor();
+  await page
+    .getByRole('status')
+    .filter({ hasText: /Run #2 deleted: .* of files; database .* → / })
+    .waitFor();
   await second.waitFor({ state: 'detached' });
-  assert.ok(files.every((p) => !existsSync(p)), 'its checkpoint files are gone');
-  assert.equal(readStore(h, (store) => store.runs.list().length), 1);
+  assert.ok(
+    files.every((p) => !existsSync(p)),
+    'its checkpoint files are gone',
+  );
+  assert.equal(
+    readStore(h, (store) => store.runs.list().length),
+    1,
+  );
   await h.screenshot('settings-disk-use', { fullPage: true });
   assert.deepEqual(h.pageErrors, []);
 });

@@ -67,7 +67,12 @@ const TIMEOUT_MS = 10_000;
  * Sends raw bytes and collects what comes back until the server closes the connection, `done` says the
  * reply is complete (a WebSocket close frame: the server then waits for ours), or `ms` pass.
  */
-export function rawExchange(port: number, bytes: string | Buffer, ms = TIMEOUT_MS, done = sentClose): Promise<{ reply: Buffer; timedOut: boolean }> {
+export function rawExchange(
+  port: number,
+  bytes: string | Buffer,
+  ms = TIMEOUT_MS,
+  done = sentClose,
+): Promise<{ reply: Buffer; timedOut: boolean }> {
   return new Promise((resolve) => {
     const socket = connectTcp(port, '127.0.0.1', () => socket.write(bytes));
     const chunks: Buffer[] = [];
@@ -96,18 +101,29 @@ export const statusOf = (reply: Buffer) => Number(/^HTTP\/1\.1 (\d{3})/.exec(rep
 /** A client frame: FIN set unless `fin` is false, the opcode, masked unless `masked` is false. */
 export function frame(opcode: number, payload: Buffer, { masked = true, fin = true, rsv = 0 } = {}): Buffer {
   const mask = Buffer.from([1, 2, 3, 4]);
-  const length = payload.length < 126
-    ? Buffer.from([payload.length])
-    : payload.length < 65536 ? Buffer.from([126, payload.length >> 8, payload.length & 255])
-      : Buffer.concat([Buffer.from([127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(payload.length)); return b; })()]);
+  const length =
+    payload.length < 126
+      ? Buffer.from([payload.length])
+      : payload.length < 65536
+        ? Buffer.from([126, payload.length >> 8, payload.length & 255])
+        : Buffer.concat([
+            Buffer.from([127]),
+            (() => {
+              const b = Buffer.alloc(8);
+              b.writeBigUInt64BE(BigInt(payload.length));
+              return b;
+            })(),
+          ]);
   length[0]! |= masked ? 0x80 : 0;
   const body = masked ? payload.map((b, i) => b ^ mask[i % 4]!) : payload;
   return Buffer.concat([Buffer.from([(fin ? 0x80 : 0) | (rsv << 4) | opcode]), length, masked ? mask : Buffer.alloc(0), body]);
 }
 
 export function upgradeRequest(port: number, extraHeaders = ''): string {
-  return `GET /api HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n`
-    + `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`;
+  return (
+    `GET /api HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+    `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extraHeaders}\r\n`
+  );
 }
 
 /** The server's frames after the upgrade: the close code (0 when none) and whether a text frame came back. */
@@ -121,8 +137,13 @@ export function serverFrames(reply: Buffer): { upgraded: boolean; closeCode: num
     const opcode = rest[0]! & 0x0f;
     let length = rest[1]! & 0x7f;
     let offset = 2;
-    if (length === 126) { length = rest.readUInt16BE(2); offset = 4; }
-    else if (length === 127) { length = Number(rest.readBigUInt64BE(2)); offset = 10; }
+    if (length === 126) {
+      length = rest.readUInt16BE(2);
+      offset = 4;
+    } else if (length === 127) {
+      length = Number(rest.readBigUInt64BE(2));
+      offset = 10;
+    }
     const payload = rest.subarray(offset, offset + length);
     if (opcode === 8 && payload.length >= 2) closeCode = payload.readUInt16BE(0);
     if (opcode === 1) text += payload.toString('utf8');
@@ -140,11 +161,40 @@ function pick<T>(random: () => number, items: readonly T[]): T {
 
 function nastyValue(random: () => number, target: FuzzTarget): unknown {
   return pick(random, [
-    () => -1, () => 0, () => 1.5, () => 2 ** 53 + 2, () => 1e308, () => -1e308, () => Number.MAX_SAFE_INTEGER, () => 1e9,
-    () => '', () => ' ', () => 'x'.repeat(5000), () => '../../etc/passwd', () => target.secretPath, () => '/etc/passwd', () => '%00',
-    () => '\u0000', () => '\ud800', () => '🙂'.repeat(50), () => '<script>alert(1)</script>', () => "'; DROP TABLE runs; --",
-    () => null, () => true, () => [], () => [1, 'a', null], () => ({}), () => ({ __proto__: { polluted: true } }), () => ({ constructor: 'x' }),
-    () => Math.floor(random() * 10), () => 'shipped:base', () => 'run:1:1', () => 'run:99999999:1', () => 'geneval', () => 'oracle', () => 'noise',
+    () => -1,
+    () => 0,
+    () => 1.5,
+    () => 2 ** 53 + 2,
+    () => 1e308,
+    () => -1e308,
+    () => Number.MAX_SAFE_INTEGER,
+    () => 1e9,
+    () => '',
+    () => ' ',
+    () => 'x'.repeat(5000),
+    () => '../../etc/passwd',
+    () => target.secretPath,
+    () => '/etc/passwd',
+    () => '%00',
+    () => '\u0000',
+    () => '\ud800',
+    () => '🙂'.repeat(50),
+    () => '<script>alert(1)</script>',
+    () => "'; DROP TABLE runs; --",
+    () => null,
+    () => true,
+    () => [],
+    () => [1, 'a', null],
+    () => ({}),
+    () => ({ __proto__: { polluted: true } }),
+    () => ({ constructor: 'x' }),
+    () => Math.floor(random() * 10),
+    () => 'shipped:base',
+    () => 'run:1:1',
+    () => 'run:99999999:1',
+    () => 'geneval',
+    () => 'oracle',
+    () => 'noise',
   ])();
 }
 
@@ -152,28 +202,59 @@ function nastyValue(random: () => number, target: FuzzTarget): unknown {
 function baseInput(name: string, random: () => number): Record<string, unknown> {
   const small = () => 1 + Math.floor(random() * 5);
   switch (name) {
-    case 'runs.create': return { name: `fuzz ${Math.floor(random() * 1e6)}`, scenario: pick(random, ['t2i', 'cot', 'text', 'vqa', 'edit', 'reflect']), model: 'nano', config: { steps: 1 } };
-    case 'runs.get': case 'runs.start': case 'runs.pause': case 'runs.stop': case 'groups.steps': case 'metrics.names':
-    case 'ranking.agreement': case 'reflections.list': case 'edits.list':
+    case 'runs.create':
+      return {
+        name: `fuzz ${Math.floor(random() * 1e6)}`,
+        scenario: pick(random, ['t2i', 'cot', 'text', 'vqa', 'edit', 'reflect']),
+        model: 'nano',
+        config: { steps: 1 },
+      };
+    case 'runs.get':
+    case 'runs.start':
+    case 'runs.pause':
+    case 'runs.stop':
+    case 'groups.steps':
+    case 'metrics.names':
+    case 'ranking.agreement':
+    case 'reflections.list':
+    case 'edits.list':
       return { runId: small() };
-    case 'groups.list': return { runId: small(), limit: 10 };
-    case 'groups.get': return { groupId: small() };
-    case 'ranking.queue': case 'ranking.waiting': return { annotator: 'fuzz', runId: small() };
-    case 'ranking.submit': return { groupId: small(), annotator: 'fuzz', ranks: [{ sampleId: small(), rank: 1 }], durationMs: 10 };
-    case 'ranking.undo': return { annotator: 'fuzz' };
-    case 'samples.trajectory': return { sampleId: small() };
-    case 'reflections.mark': return { roundId: small(), annotator: 'fuzz', correct: true };
-    case 'metrics.series': return { runId: small(), names: ['loss'] };
-    case 'logs.tail': return { runId: null, limit: 5 };
-    case 'checkpoints.list': return {};
+    case 'groups.list':
+      return { runId: small(), limit: 10 };
+    case 'groups.get':
+      return { groupId: small() };
+    case 'ranking.queue':
+    case 'ranking.waiting':
+      return { annotator: 'fuzz', runId: small() };
+    case 'ranking.submit':
+      return { groupId: small(), annotator: 'fuzz', ranks: [{ sampleId: small(), rank: 1 }], durationMs: 10 };
+    case 'ranking.undo':
+      return { annotator: 'fuzz' };
+    case 'samples.trajectory':
+      return { sampleId: small() };
+    case 'reflections.mark':
+      return { roundId: small(), annotator: 'fuzz', correct: true };
+    case 'metrics.series':
+      return { runId: small(), names: ['loss'] };
+    case 'logs.tail':
+      return { runId: null, limit: 5 };
+    case 'checkpoints.list':
+      return {};
     // Cheap generators only: the fuzzer must not start real work.
-    case 'eval.start': return { suite: 'geneval', generator: pick(random, ['oracle', 'noise']), limit: 1 };
-    case 'evaluations.list': return {};
-    case 'evaluations.results': return { evaluationId: small() };
-    case 'export.run': return { runId: 1_000_000 + small(), format: 'rollouts' };
-    case 'jobs.cancel': return { jobId: `job-${small()}` };
-    case 'settings.set': return { theme: 'dark' };
-    default: return {};
+    case 'eval.start':
+      return { suite: 'geneval', generator: pick(random, ['oracle', 'noise']), limit: 1 };
+    case 'evaluations.list':
+      return {};
+    case 'evaluations.results':
+      return { evaluationId: small() };
+    case 'export.run':
+      return { runId: 1_000_000 + small(), format: 'rollouts' };
+    case 'jobs.cancel':
+      return { jobId: `job-${small()}` };
+    case 'settings.set':
+      return { theme: 'dark' };
+    default:
+      return {};
   }
 }
 
@@ -183,13 +264,30 @@ const WORK_CALLS = new Set(['runs.start', 'settings.set']);
 function corrupt(random: () => number, input: Record<string, unknown>, target: FuzzTarget): unknown {
   const keys = Object.keys(input);
   switch (Math.floor(random() * 7)) {
-    case 0: return input;
-    case 1: if (keys.length) return { ...input, [pick(random, keys)]: nastyValue(random, target) }; return { extra: nastyValue(random, target) };
-    case 2: return { ...input, [pick(random, ['extra', '__proto__', 'constructor', 'x'.repeat(300)])]: nastyValue(random, target) };
-    case 3: if (keys.length) { const copy = { ...input }; delete copy[pick(random, keys)]; return copy; } return null;
-    case 4: return nastyValue(random, target);
-    case 5: return { ...input, checkpoint: pick(random, [target.secretPath, '/etc/passwd', '../../../etc/shadow', 'run:1:0', '/', '.']), config: { model: { checkpoint: target.secretPath } } };
-    default: return Object.fromEntries(keys.map((k) => [k, random() < 0.5 ? input[k] : nastyValue(random, target)]));
+    case 0:
+      return input;
+    case 1:
+      if (keys.length) return { ...input, [pick(random, keys)]: nastyValue(random, target) };
+      return { extra: nastyValue(random, target) };
+    case 2:
+      return { ...input, [pick(random, ['extra', '__proto__', 'constructor', 'x'.repeat(300)])]: nastyValue(random, target) };
+    case 3:
+      if (keys.length) {
+        const copy = { ...input };
+        delete copy[pick(random, keys)];
+        return copy;
+      }
+      return null;
+    case 4:
+      return nastyValue(random, target);
+    case 5:
+      return {
+        ...input,
+        checkpoint: pick(random, [target.secretPath, '/etc/passwd', '../../../etc/shadow', 'run:1:0', '/', '.']),
+        config: { model: { checkpoint: target.secretPath } },
+      };
+    default:
+      return Object.fromEntries(keys.map((k) => [k, random() < 0.5 ? input[k] : nastyValue(random, target)]));
   }
 }
 
@@ -218,7 +316,12 @@ class CallClient {
   }
 
   /** The result message, 'closed' when the server closed the socket, 'timeout' when nothing came. */
-  async call(name: string, input: unknown): Promise<{ ok: boolean; value?: unknown; error?: { code: string; message: string; field?: string; call: string } } | 'closed' | 'timeout'> {
+  async call(
+    name: string,
+    input: unknown,
+  ): Promise<
+    { ok: boolean; value?: unknown; error?: { code: string; message: string; field?: string; call: string } } | 'closed' | 'timeout'
+  > {
     const ws = await this.open();
     const id = this.nextId++;
     return new Promise((resolve) => {
@@ -248,7 +351,10 @@ class CallClient {
 const ERROR_CODES = new Set(['invalid_argument', 'not_found', 'failed_precondition', 'unknown_call']);
 
 /** Runs `cases` seeded cases (a share of each kind) and reports what went wrong. */
-export async function runFuzz(target: FuzzTarget, options: { cases: number; seed?: number; onProgress?: (done: number) => void }): Promise<FuzzReport> {
+export async function runFuzz(
+  target: FuzzTarget,
+  options: { cases: number; seed?: number; onProgress?: (done: number) => void },
+): Promise<FuzzReport> {
   const seed = options.seed ?? 1;
   const random = rng(seed);
   const port = Number(new URL(target.url).port);
@@ -289,13 +395,23 @@ export async function runFuzz(target: FuzzTarget, options: { cases: number; seed
   }
   const count = (what: Finding['what']) => findings.filter((f) => f.what === what).length;
   return {
-    seed, cases: Object.values(byKind).reduce((a, b) => a + b, 0), byKind,
-    crashes: count('crash'), hangs: count('hang'), unclear: count('unclear'), leaks: count('leak'), unexpected: count('unexpected'),
-    runsCreated, runsListed, findings: findings.filter((f) => f.case !== ''), seconds: (performance.now() - started) / 1000,
+    seed,
+    cases: Object.values(byKind).reduce((a, b) => a + b, 0),
+    byKind,
+    crashes: count('crash'),
+    hangs: count('hang'),
+    unclear: count('unclear'),
+    leaks: count('leak'),
+    unexpected: count('unexpected'),
+    runsCreated,
+    runsListed,
+    findings: findings.filter((f) => f.case !== ''),
+    seconds: (performance.now() - started) / 1000,
   };
 
   async function callCase(): Promise<void> {
-    const name = random() < 0.03 ? pick(random, ['runs.delete', '', '__proto__', 'constructor', 'x'.repeat(200)]) : pick(random, CALL_NAMES);
+    const name =
+      random() < 0.03 ? pick(random, ['runs.delete', '', '__proto__', 'constructor', 'x'.repeat(200)]) : pick(random, CALL_NAMES);
     let input = corrupt(random, baseInput(name, random), target);
     // Never a valid call that starts training or changes settings: corrupt it until it is not.
     if (WORK_CALLS.has(name)) input = { ...(typeof input === 'object' && input ? input : {}), unexpectedField: true };
@@ -317,8 +433,10 @@ export async function runFuzz(target: FuzzTarget, options: { cases: number; seed
     }
     const error = result.error!;
     if (!ERROR_CODES.has(error.code)) note('call', 'unclear', label, `${error.code}: ${error.message}`);
-    else if (!error.message.includes(error.call) && error.code !== 'unknown_call') note('call', 'unclear', label, `message names no call: ${error.message}`);
-    else if (error.code === 'invalid_argument' && !error.field) note('call', 'unclear', label, `invalid_argument without a field: ${error.message}`);
+    else if (!error.message.includes(error.call) && error.code !== 'unknown_call')
+      note('call', 'unclear', label, `message names no call: ${error.message}`);
+    else if (error.code === 'invalid_argument' && !error.field)
+      note('call', 'unclear', label, `invalid_argument without a field: ${error.message}`);
     else if (error.message.length > 1000) note('call', 'unclear', label, `a ${error.message.length}-character message`);
   }
 
@@ -336,10 +454,27 @@ export async function runFuzz(target: FuzzTarget, options: { cases: number; seed
       ['long ping', frame(9, Buffer.alloc(126)), [1002]],
       ['bad close code', frame(8, Buffer.from([0x03, 0xe8 - 1])), [1002]],
       ['not JSON', frame(1, call(pick(random, ['{', 'null', '[]', '"x"', '1e999', 'NaN', '{"type":"call"}']))), [1008]],
-      ['id not safe', frame(1, call(`{"type":"call","id":${pick(random, ['1e999', '-1e999', '9007199254740993', '1.5', '"1"', 'null'])},"name":"runs.list","input":{}}`)), [1008]],
+      [
+        'id not safe',
+        frame(
+          1,
+          call(
+            `{"type":"call","id":${pick(random, ['1e999', '-1e999', '9007199254740993', '1.5', '"1"', 'null'])},"name":"runs.list","input":{}}`,
+          ),
+        ),
+        [1008],
+      ],
       // Answered, then the client's close (1000) ends it.
-      ['binary call', Buffer.concat([frame(2, call('{"type":"call","id":7,"name":"app.info","input":{}}')), frame(8, Buffer.from([0x03, 0xe8]))]), [1000]],
-      ['random bytes', frame(pick(random, [1, 2]), Buffer.from(Array.from({ length: 1 + Math.floor(random() * 200) }, () => Math.floor(random() * 256)))), [1007, 1008]],
+      [
+        'binary call',
+        Buffer.concat([frame(2, call('{"type":"call","id":7,"name":"app.info","input":{}}')), frame(8, Buffer.from([0x03, 0xe8]))]),
+        [1000],
+      ],
+      [
+        'random bytes',
+        frame(pick(random, [1, 2]), Buffer.from(Array.from({ length: 1 + Math.floor(random() * 200) }, () => Math.floor(random() * 256)))),
+        [1007, 1008],
+      ],
     ];
     const [label, bytes, codes] = pick(random, cases);
     const { reply, timedOut } = await rawExchange(port, Buffer.concat([Buffer.from(upgradeRequest(port, auth)), bytes]));
@@ -352,14 +487,50 @@ export async function runFuzz(target: FuzzTarget, options: { cases: number; seed
   }
 
   async function pathCase(): Promise<void> {
-    const pieces = ['/', '//', '%', '%E0%A4%A', '%00', '..', '%2e%2e', '%2f', '\\', 'assets', 'index.html', 'media', 'sample', '1.png', '?', '#', '~', '%ff', ';', '@'];
+    const pieces = [
+      '/',
+      '//',
+      '%',
+      '%E0%A4%A',
+      '%00',
+      '..',
+      '%2e%2e',
+      '%2f',
+      '\\',
+      'assets',
+      'index.html',
+      'media',
+      'sample',
+      '1.png',
+      '?',
+      '#',
+      '~',
+      '%ff',
+      ';',
+      '@',
+    ];
     const path = pick(random, [
       () => '/' + Array.from({ length: 1 + Math.floor(random() * 6) }, () => pick(random, pieces)).join(''),
-      () => pick(random, ['//', '/%', '/%E0%A4%A', '/..%2f..%2fetc%2fpasswd', '/../../etc/passwd', '/media/sample/%', '/media/sample/99999999999999999999.png', '/a%00b', '*', 'http://evil/']),
+      () =>
+        pick(random, [
+          '//',
+          '/%',
+          '/%E0%A4%A',
+          '/..%2f..%2fetc%2fpasswd',
+          '/../../etc/passwd',
+          '/media/sample/%',
+          '/media/sample/99999999999999999999.png',
+          '/a%00b',
+          '*',
+          'http://evil/',
+        ]),
       () => '/' + 'a'.repeat(Math.floor(random() * 20000)),
     ])();
     const method = pick(random, ['GET', 'GET', 'HEAD', 'POST', 'PUT', 'OPTIONS']);
-    const { reply, timedOut } = await rawExchange(port, `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${auth}Connection: close\r\n\r\n`);
+    const { reply, timedOut } = await rawExchange(
+      port,
+      `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${auth}Connection: close\r\n\r\n`,
+    );
     const status = statusOf(reply);
     const label = `${method} ${path.slice(0, 120)}`;
     if (timedOut && status === 0) return note('path', 'hang', label, 'no response');
@@ -369,15 +540,28 @@ export async function runFuzz(target: FuzzTarget, options: { cases: number; seed
 
   async function authCase(): Promise<void> {
     const hosts: [string, boolean][] = [
-      [`127.0.0.1:${port}`, true], [`localhost:${port}`, true], [`[::1]:${port}`, true], [`LOCALHOST:${port}`, true],
-      [`127.attacker.example:${port}`, false], [`127.0.0.1.evil.example:${port}`, false], [`localhost.evil:${port}`, false],
-      [`127.0.0.1:${port + 1}`, false], ['127.0.0.1', port === 80], ['evil.example', false], ['', false], [`127.0.0.2:${port}`, false], [`[::1]x:${port}`, false],
+      [`127.0.0.1:${port}`, true],
+      [`localhost:${port}`, true],
+      [`[::1]:${port}`, true],
+      [`LOCALHOST:${port}`, true],
+      [`127.attacker.example:${port}`, false],
+      [`127.0.0.1.evil.example:${port}`, false],
+      [`localhost.evil:${port}`, false],
+      [`127.0.0.1:${port + 1}`, false],
+      ['127.0.0.1', port === 80],
+      ['evil.example', false],
+      ['', false],
+      [`127.0.0.2:${port}`, false],
+      [`[::1]x:${port}`, false],
     ];
     const [host, hostOk] = pick(random, hosts);
     const tokenChoice = target.token ? pick(random, ['right', 'wrong', 'none', 'cookie', 'bad-cookie']) : 'none';
     const tokenHeader = {
-      right: `Authorization: Bearer ${target.token}\r\n`, wrong: 'Authorization: Bearer nope\r\n', none: '',
-      cookie: `Cookie: unirl_token=${target.token}\r\n`, 'bad-cookie': 'Cookie: unirl_token=%E0%A4%A\r\n',
+      right: `Authorization: Bearer ${target.token}\r\n`,
+      wrong: 'Authorization: Bearer nope\r\n',
+      none: '',
+      cookie: `Cookie: unirl_token=${target.token}\r\n`,
+      'bad-cookie': 'Cookie: unirl_token=%E0%A4%A\r\n',
     }[tokenChoice]!;
     const tokenOk = !target.token || tokenChoice === 'right' || tokenChoice === 'cookie';
     const websocket = random() < 0.5;
@@ -388,11 +572,15 @@ export async function runFuzz(target: FuzzTarget, options: { cases: number; seed
     const request = websocket
       ? `GET /api HTTP/1.1\r\n${hostHeader}${tokenHeader}${originHeader}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`
       : `GET / HTTP/1.1\r\n${hostHeader}${tokenHeader}${originHeader}Connection: close\r\n\r\n`;
-    const { reply, timedOut } = await rawExchange(port, websocket ? Buffer.concat([Buffer.from(request), frame(8, Buffer.from([0x03, 0xe8]))]) : request);
+    const { reply, timedOut } = await rawExchange(
+      port,
+      websocket ? Buffer.concat([Buffer.from(request), frame(8, Buffer.from([0x03, 0xe8]))]) : request,
+    );
     const status = statusOf(reply);
     if (timedOut && status === 0) return note('auth', 'hang', label, 'no response');
     const allowed = hostOk && tokenOk && (!websocket || origin !== 'evil');
     const granted = websocket ? status === 101 : status === 200;
-    if (granted !== allowed) note('auth', 'unexpected', label, `HTTP ${status}: ${allowed ? 'refused a legitimate request' : 'let a foreign request in'}`);
+    if (granted !== allowed)
+      note('auth', 'unexpected', label, `HTTP ${status}: ${allowed ? 'refused a legitimate request' : 'let a foreign request in'}`);
   }
 }

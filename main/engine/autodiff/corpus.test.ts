@@ -12,8 +12,18 @@ import { grad, gradName } from './grad.ts';
 
 const DIR = fileURLToPath(new URL('./corpus/', import.meta.url));
 
-interface Stored { dtype?: 'float32' | 'int64' | 'bool'; shape: number[]; b64: string; params?: string[] }
-interface Reference { inputs: Record<string, Stored>; weights: Record<string, Stored>; loss: number; grads: Record<string, Stored> }
+interface Stored {
+  dtype?: 'float32' | 'int64' | 'bool';
+  shape: number[];
+  b64: string;
+  params?: string[];
+}
+interface Reference {
+  inputs: Record<string, Stored>;
+  weights: Record<string, Stored>;
+  loss: number;
+  grads: Record<string, Stored>;
+}
 
 function decode(s: Stored): Feed {
   const bytes = Buffer.from(s.b64, 'base64');
@@ -24,7 +34,9 @@ function decode(s: Stored): Feed {
 
 const norm = (a: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, v) => s + v * v, 0));
 
-for (const file of readdirSync(DIR).filter((f) => f.endsWith('.onnx')).sort()) {
+for (const file of readdirSync(DIR)
+  .filter((f) => f.endsWith('.onnx'))
+  .sort()) {
   const name = file.replace(/\.onnx$/, '');
   test(`${name} (torch export): every initializer's gradient is within 1e-4 of torch's`, async () => {
     const ref = JSON.parse(readFileSync(`${DIR}${name}.json`, 'utf8')) as Reference;

@@ -38,7 +38,10 @@ test('broadcast with a symbolic batch dim sums back at run time', async () => {
     const xs = Array.from({ length: rows * 3 }, (_, i) => i);
     const out = await run.run({ x: f64([rows, 3], xs), s: f64([rows, 1], Array(rows).fill(2)) });
     assert.deepEqual(out['grad/s']!.dims, [rows, 1]);
-    assert.deepEqual(Array.from(out['grad/s']!.data as Float64Array), Array.from({ length: rows }, (_, r) => 3 * r * 3 + 3));
+    assert.deepEqual(
+      Array.from(out['grad/s']!.data as Float64Array),
+      Array.from({ length: rows }, (_, r) => 3 * r * 3 + 3),
+    );
     assert.deepEqual(Array.from(out['grad/x']!.data as Float64Array), Array(rows * 3).fill(2));
   }
 });
@@ -49,7 +52,10 @@ test('broadcast between two different symbolic dims finds the summed axes at run
   const b = g.input('b', 'float64', ['m', 3]);
   g.output(g.reduceSum(g.mul(g.add(a, b), g.add(a, b)), undefined, false), 'loss');
   const model = grad(g.build(), { loss: 'loss', wrt: ['a', 'b'] });
-  assert.ok(model.graph.node.some((n) => n.opType === 'NonZero'), 'the dynamic path is taken');
+  assert.ok(
+    model.graph.node.some((n) => n.opType === 'NonZero'),
+    'the dynamic path is taken',
+  );
   const run = await session(model);
   // n = 1 broadcasts against m = 2: dL/da = Σ_rows 2(a + b), dL/db = 2(a + b)
   const out = await run.run({ a: f64([1, 3], [1, 2, 3]), b: f64([2, 3], [0, 1, 0, 1, 0, 1]) });
@@ -69,7 +75,10 @@ test('fan-in: a value used three times accumulates all three gradients', async (
   const model = grad(g.build(), { loss: 'loss', wrt: ['x'] });
   const out = await (await session(model)).run({ x: f64([2], [1, -2]) });
   assert.deepEqual(Array.from(out['grad/x']!.data as Float64Array), [5, -1]);
-  assert.ok(model.graph.node.some((n) => n.name.startsWith('x_Grad/') && n.opType === 'Sum'), 'one Sum node accumulates the fan-in');
+  assert.ok(
+    model.graph.node.some((n) => n.name.startsWith('x_Grad/') && n.opType === 'Sum'),
+    'one Sum node accumulates the fan-in',
+  );
 });
 
 test('an input the loss does not use gets a zero gradient of its shape', async () => {
@@ -90,7 +99,9 @@ test('stop-gradient: a value treated as constant blocks the path through it', as
   // L = Σ doubled·x; stopping `doubled` leaves dL/dx = doubled = 2x (not 4x)
   g.output(g.reduceSum(g.mul(doubled, x), undefined, false), 'loss');
   const forward = g.build();
-  const stopped = await (await session(grad(forward, { loss: 'loss', wrt: ['x'], stopGradient: ['doubled'] }))).run({ x: f64([2], [1, 3]) });
+  const stopped = await (await session(grad(forward, { loss: 'loss', wrt: ['x'], stopGradient: ['doubled'] }))).run({
+    x: f64([2], [1, 3]),
+  });
   assert.deepEqual(Array.from(stopped['grad/x']!.data as Float64Array), [2, 6]);
   const full = await (await session(grad(forward, { loss: 'loss', wrt: ['x'] }))).run({ x: f64([2], [1, 3]) });
   assert.deepEqual(Array.from(full['grad/x']!.data as Float64Array), [4, 12]);
@@ -138,7 +149,10 @@ test('a hand-written ModelProto (not from the builder) with an initializer and n
     },
   };
   const trained = decodeModel(encodeModel(grad(model, { loss: 'loss', wrt: ['W', 'b'] })));
-  assert.ok(trained.graph.node.some((n) => n.name === 'Gemm_0_Grad/Gemm'), 'unnamed nodes get readable names');
+  assert.ok(
+    trained.graph.node.some((n) => n.name === 'Gemm_0_Grad/Gemm'),
+    'unnamed nodes get readable names',
+  );
   const x = Float32Array.from([1, 2, 3, -1, 0, 1]);
   const out = await (await session(trained)).run({ x: new ort.Tensor('float32', x, [2, 3]) });
   // Reference in plain JS.
@@ -165,11 +179,23 @@ test('an opset-13 model (axes as attributes, Constant nodes) gets opset-13 gradi
     graph: {
       name: 'old',
       node: [
-        { name: 'shape', opType: 'Constant', input: [], output: ['s'], attribute: [attr.tensor('value', tensorProto('v', 'int64', [2], BigInt64Array.from([2n, 3n])))] },
+        {
+          name: 'shape',
+          opType: 'Constant',
+          input: [],
+          output: ['s'],
+          attribute: [attr.tensor('value', tensorProto('v', 'int64', [2], BigInt64Array.from([2n, 3n])))],
+        },
         { name: 'reshape', opType: 'Reshape', input: ['x', 's'], output: ['r'], attribute: [] },
         { name: 'softmax', opType: 'Softmax', input: ['r'], output: ['p'], attribute: [attr.int('axis', 1)] },
         { name: 'weigh', opType: 'Mul', input: ['p', 'w'], output: ['pw'], attribute: [] },
-        { name: 'mean', opType: 'ReduceMean', input: ['pw'], output: ['loss'], attribute: [attr.ints('axes', [0, 1]), attr.int('keepdims', 0)] },
+        {
+          name: 'mean',
+          opType: 'ReduceMean',
+          input: ['pw'],
+          output: ['loss'],
+          attribute: [attr.ints('axes', [0, 1]), attr.int('keepdims', 0)],
+        },
       ],
       initializer: [],
       input: [
@@ -189,7 +215,7 @@ test('an opset-13 model (axes as attributes, Constant nodes) gets opset-13 gradi
   [0, 1, 2].forEach((j) => assert.ok(Math.abs(dw[j]! - (1 / 3 + e[j]!) / 6) < 1e-12, `dw[${j}]`));
   // Row 0: dL/dx_j = p_j (w_j − Σ_k p_k w_k) / 6 with p = 1/3
   const dx = Array.from(out['grad/x']!.data as Float64Array);
-  [0, 1, 2].forEach((j) => assert.ok(Math.abs(dx[j]! - ((j + 1 - 2) / 3) / 6) < 1e-12, `dx[${j}]`));
+  [0, 1, 2].forEach((j) => assert.ok(Math.abs(dx[j]! - (j + 1 - 2) / 3 / 6) < 1e-12, `dx[${j}]`));
 });
 
 test('the README example: plain SGD on the gradient graph fits a small regression', async () => {
@@ -200,7 +226,9 @@ test('the README example: plain SGD on the gradient graph fits a small regressio
   g.output(g.reduceMean(g.mul(err, err), undefined, false), 'loss');
   const train = await session(grad(g.build(), { loss: 'loss', wrt: g.params.map((p) => p.name) }));
   const r = rng(3);
-  const params = new Map(g.params.map((p) => [p.name, Float32Array.from({ length: p.shape.reduce((a, b) => a * b, 1) }, () => 0.5 * r.normal())]));
+  const params = new Map(
+    g.params.map((p) => [p.name, Float32Array.from({ length: p.shape.reduce((a, b) => a * b, 1) }, () => 0.5 * r.normal())]),
+  );
   const xs = Float32Array.from({ length: 64 * 4 }, () => r.normal());
   const ys = Float32Array.from({ length: 64 }, (_, i) => Math.sin(xs[i * 4]!) + xs[i * 4 + 1]! * xs[i * 4 + 2]!);
   const losses: number[] = [];
@@ -247,12 +275,26 @@ test('gradient checkpointing: blocks recomputed in their gradient scope give the
   const segment = (name: string) => /^block\d+\//.exec(name)?.[0];
   const forward = plain.forward.graph.node;
   const producedIn = new Map(forward.flatMap((n) => n.output.map((o) => [o, segment(n.name)] as const)));
-  const leaving = new Set(forward.flatMap((n) => n.input.filter((v) => producedIn.get(v) !== undefined && producedIn.get(v) !== segment(n.name))));
-  const inside = forward.filter((n) => segment(n.name)).flatMap((n) => n.output).filter((v) => !leaving.has(v));
+  const leaving = new Set(
+    forward.flatMap((n) => n.input.filter((v) => producedIn.get(v) !== undefined && producedIn.get(v) !== segment(n.name))),
+  );
+  const inside = forward
+    .filter((n) => segment(n.name))
+    .flatMap((n) => n.output)
+    .filter((v) => !leaving.has(v));
   const readByBackward = new Set(train.graph.node.filter((n) => /_Grad\//.test(n.name)).flatMap((n) => n.input));
-  assert.deepEqual(inside.filter((v) => readByBackward.has(v)), []);
-  assert.ok(benchGraphs(config, 1).train.graph.node.some((n) => /_Grad\//.test(n.name) && n.input.some((v) => inside.includes(v))), 'without checkpointing the backward does read them');
-  assert.ok(train.graph.node.some((n) => n.name.startsWith('block0_Recompute/')), 'block 0 is recomputed');
+  assert.deepEqual(
+    inside.filter((v) => readByBackward.has(v)),
+    [],
+  );
+  assert.ok(
+    benchGraphs(config, 1).train.graph.node.some((n) => /_Grad\//.test(n.name) && n.input.some((v) => inside.includes(v))),
+    'without checkpointing the backward does read them',
+  );
+  assert.ok(
+    train.graph.node.some((n) => n.name.startsWith('block0_Recompute/')),
+    'block 0 is recomputed',
+  );
 
   const batch = batchFor(config).feeds;
   const run = async (model: ModelProto) => {

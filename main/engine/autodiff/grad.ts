@@ -93,7 +93,11 @@ export function grad(model: ModelProto, opts: GradOptions): ModelProto {
           if (!values.has(n)) values.set(n, gated(n));
           return values.get(n)!;
         });
-        const outs = g.op(node.opType, inputs, node.attribute, { name: node.opType, outputs: node.output.length, ...(node.domain ? { domain: node.domain } : {}) });
+        const outs = g.op(node.opType, inputs, node.attribute, {
+          name: node.opType,
+          outputs: node.output.length,
+          ...(node.domain ? { domain: node.domain } : {}),
+        });
         node.output.forEach((o, i) => o && values.set(o, outs[i]!));
         copyOf.set(node, g.producer(outs[0]!)!);
       }
@@ -102,7 +106,10 @@ export function grad(model: ModelProto, opts: GradOptions): ModelProto {
     return values;
   };
 
-  contribute(loss.name, g.scope(`${loss.name}_Grad`, () => g.fullLike(loss, 1)));
+  contribute(
+    loss.name,
+    g.scope(`${loss.name}_Grad`, () => g.fullLike(loss, 1)),
+  );
   for (const { node, needs } of active) {
     const dy = node.output.map((o) => (o && !stop.has(o) ? gradientOf(o) : undefined));
     if (dy.every((d) => !d)) continue;

@@ -64,7 +64,11 @@ export async function session(model: ModelProto, level: 'basic' | 'all' = 'all')
 }
 
 function toOrt(f: Feed): ort.Tensor {
-  return new ort.Tensor(f.dtype === 'float64' ? 'float64' : f.dtype === 'float32' ? 'float32' : f.dtype === 'int64' ? 'int64' : 'bool', f.data, f.shape);
+  return new ort.Tensor(
+    f.dtype === 'float64' ? 'float64' : f.dtype === 'float32' ? 'float32' : f.dtype === 'int64' ? 'int64' : 'bool',
+    f.data,
+    f.shape,
+  );
 }
 
 export async function checkGradients(c: GradCheckCase): Promise<GradCheckResult> {

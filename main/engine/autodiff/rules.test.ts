@@ -39,7 +39,10 @@ const CASES: Record<string, GradCheckCase> = {
   Elu: { inputs: { x: [3, 4] }, sample: awayFromZero, build: (g, { x }) => g.op('Elu', [x!], [attr.float('alpha', 0.7)])[0]! },
   Softplus: { inputs: { x: [3, 4] }, build: (g, { x }) => g.op('Softplus', [x!])[0]! },
   'Dropout (inference mode)': { inputs: { x: [3, 4] }, build: (g, { x }) => g.op('Dropout', [x!])[0]! },
-  'Trilu (upper, k = 1)': { inputs: { x: [2, 3, 4] }, build: (g, { x }) => g.op('Trilu', [x!, g.constant(1, 'int64')], [attr.int('upper', 1)])[0]! },
+  'Trilu (upper, k = 1)': {
+    inputs: { x: [2, 3, 4] },
+    build: (g, { x }) => g.op('Trilu', [x!, g.constant(1, 'int64')], [attr.int('upper', 1)])[0]!,
+  },
   'Mean (three inputs, broadcast)': { inputs: { a: [2, 3], b: [3], c: [2, 1] }, build: (g, { a, b, c }) => g.op('Mean', [a!, b!, c!])[0]! },
   'Pad (constant, both sides)': { inputs: { x: [2, 3] }, build: (g, { x }) => g.pad(x!, [1, 0, 2, 3]) },
   Neg: { inputs: { x: [2, 3] }, build: (g, { x }) => g.neg(x!) },
@@ -64,7 +67,10 @@ const CASES: Record<string, GradCheckCase> = {
   'MatMul (batched, broadcast batch)': { inputs: { a: [2, 3, 3, 4], b: [3, 4, 2] }, build: (g, { a, b }) => g.matmul(a!, b!) },
   'MatMul (vector · matrix)': { inputs: { a: [4], b: [2, 4, 3] }, build: (g, { a, b }) => g.matmul(a!, b!) },
   'MatMul (matrix · vector)': { inputs: { a: [2, 3, 4], b: [4] }, build: (g, { a, b }) => g.matmul(a!, b!) },
-  'Gemm (no transpose, bias [N])': { inputs: { a: [3, 4], b: [4, 2], c: [2] }, build: (g, { a, b, c }) => g.gemm(a!, b!, c!, { alpha: 0.5, beta: 2 }) },
+  'Gemm (no transpose, bias [N])': {
+    inputs: { a: [3, 4], b: [4, 2], c: [2] },
+    build: (g, { a, b, c }) => g.gemm(a!, b!, c!, { alpha: 0.5, beta: 2 }),
+  },
   'Gemm (transA, transB, bias [M,1])': {
     inputs: { a: [4, 3], b: [2, 4], c: [3, 1] },
     build: (g, { a, b, c }) => g.gemm(a!, b!, c!, { transA: true, transB: true, alpha: 1.5 }),
@@ -108,7 +114,10 @@ const CASES: Record<string, GradCheckCase> = {
     inputs: { x: [2, 3, 6], s: [6], b: [6] },
     build: (g, { x, s, b }) => g.layerNorm(x!, s!, b!),
   },
-  'LayerNormalization (axis 1, no bias)': { inputs: { x: [2, 3, 4], s: [3, 4] }, build: (g, { x, s }) => g.layerNorm(x!, s!, undefined, { axis: 1 }) },
+  'LayerNormalization (axis 1, no bias)': {
+    inputs: { x: [2, 3, 4], s: [3, 4] },
+    build: (g, { x, s }) => g.layerNorm(x!, s!, undefined, { axis: 1 }),
+  },
   'Slice (step 2 and −1, scattered back)': { inputs: { x: [5, 4] }, build: (g, { x }) => g.slice(x!, [0, 3], [5, 0], [0, 1], [2, -1]) },
   'Slice (end from Shape at run time)': {
     inputs: { x: [3, 6] },
@@ -120,7 +129,10 @@ const CASES: Record<string, GradCheckCase> = {
     scalar: true,
     build: (g, { x }) => weightedSum(g, g.pad(x!, g.concat([g.ints([0, 1]), g.slice(g.op('Shape', [x!])[0]!, [0], [1]), g.ints([0])], 0))),
   },
-  'Pad (reflect)': { inputs: { x: [2, 4] }, build: (g, { x }) => g.op('Pad', [x!, g.ints([0, 2, 1, 1])], [attr.string('mode', 'reflect')])[0]! },
+  'Pad (reflect)': {
+    inputs: { x: [2, 4] },
+    build: (g, { x }) => g.op('Pad', [x!, g.ints([0, 2, 1, 1])], [attr.string('mode', 'reflect')])[0]!,
+  },
   'Tile (repeats [2, 3])': { inputs: { x: [2, 3] }, build: (g, { x }) => g.op('Tile', [x!, g.ints([2, 3])])[0]! },
   'Expand (to a shape computed at run time)': {
     inputs: { x: [1, 3], y: [4, 1] },
@@ -146,11 +158,17 @@ const CASES: Record<string, GradCheckCase> = {
   },
   'ConvTranspose (stride 2, pads, output_padding, bias)': {
     inputs: { x: [2, 3, 4, 3], w: [3, 2, 3, 4], b: [2] },
-    build: (g, { x, w, b }) => g.op('ConvTranspose', [x!, w!, b!], [attr.ints('strides', [2, 2]), attr.ints('pads', [1, 1, 0, 1]), attr.ints('output_padding', [1, 0])])[0]!,
+    build: (g, { x, w, b }) =>
+      g.op(
+        'ConvTranspose',
+        [x!, w!, b!],
+        [attr.ints('strides', [2, 2]), attr.ints('pads', [1, 1, 0, 1]), attr.ints('output_padding', [1, 0])],
+      )[0]!,
   },
   'ConvTranspose (groups 2, stride 3, dilation 2, 1-D)': {
     inputs: { x: [2, 4, 3], w: [4, 1, 2] },
-    build: (g, { x, w }) => g.op('ConvTranspose', [x!, w!], [attr.int('group', 2), attr.ints('strides', [3]), attr.ints('dilations', [2])])[0]!,
+    build: (g, { x, w }) =>
+      g.op('ConvTranspose', [x!, w!], [attr.int('group', 2), attr.ints('strides', [3]), attr.ints('dilations', [2])])[0]!,
   },
   'InstanceNormalization (scale and bias)': {
     inputs: { x: [2, 3, 5], s: [3], b: [3] },
@@ -167,7 +185,12 @@ const CASES: Record<string, GradCheckCase> = {
   },
   'Resize (nearest ×2, asymmetric floor)': {
     inputs: { x: [1, 2, 3, 2] },
-    build: (g, { x }) => g.op('Resize', [x!, undefined, g.constant([1, 1, 2, 3])], [attr.string('mode', 'nearest'), attr.string('coordinate_transformation_mode', 'asymmetric'), attr.string('nearest_mode', 'floor')])[0]!,
+    build: (g, { x }) =>
+      g.op(
+        'Resize',
+        [x!, undefined, g.constant([1, 1, 2, 3])],
+        [attr.string('mode', 'nearest'), attr.string('coordinate_transformation_mode', 'asymmetric'), attr.string('nearest_mode', 'floor')],
+      )[0]!,
   },
   'Resize (linear ×0.5 and ×1.5, half_pixel)': {
     inputs: { x: [1, 2, 6, 4] },
@@ -175,7 +198,12 @@ const CASES: Record<string, GradCheckCase> = {
   },
   'Resize (linear to sizes, align_corners)': {
     inputs: { x: [1, 1, 3, 4] },
-    build: (g, { x }) => g.op('Resize', [x!, undefined, undefined, g.ints([1, 1, 5, 7])], [attr.string('mode', 'linear'), attr.string('coordinate_transformation_mode', 'align_corners')])[0]!,
+    build: (g, { x }) =>
+      g.op(
+        'Resize',
+        [x!, undefined, undefined, g.ints([1, 1, 5, 7])],
+        [attr.string('mode', 'linear'), attr.string('coordinate_transformation_mode', 'align_corners')],
+      )[0]!,
   },
   Erf: { inputs: { x: [2, 3] }, build: (g, { x }) => g.erf(x!) },
   Gelu: { inputs: { x: [2, 5] }, build: (g, { x }) => g.gelu(x!) },
@@ -218,7 +246,9 @@ for (const [name, c] of Object.entries(CASES)) {
 
 test('every differentiable op in the table has a finite-difference case', () => {
   const covered = new Set(Object.keys(CASES).map((name) => name.split(' ')[0]));
-  const ruleOps = Object.entries(RULES).filter(([, e]) => e.kind === 'rule').map(([op]) => op);
+  const ruleOps = Object.entries(RULES)
+    .filter(([, e]) => e.kind === 'rule')
+    .map(([op]) => op);
   const missing = ruleOps.filter((op) => !covered.has(op));
   assert.deepEqual(missing, []);
 });
@@ -244,7 +274,11 @@ test('the Gather gradient adds repeated indices exactly on many threads', async 
         for (const id of [0, 3, 6, 7]) {
           assert.equal(dTable[id * width + width - 1], expected(id), `threads ${threads}, run ${run}: row ${id}`);
         }
-        assert.equal(dTable.reduce((a, b) => a + b, 0), tokens * width, `threads ${threads}, run ${run}: total`);
+        assert.equal(
+          dTable.reduce((a, b) => a + b, 0),
+          tokens * width,
+          `threads ${threads}, run ${run}: total`,
+        );
       }
     } finally {
       await session.release();

@@ -74,7 +74,14 @@ export function sumToShape(g: GraphBuilder, grad: Tensor, x: Tensor): Tensor {
   } else {
     const lead = grad.shape.length - x.shape.length;
     if (lead < 0) throw new Error(`gradient '${grad.name}' has lower rank than '${x.name}'`);
-    out = lead > 0 ? g.reduceSum(grad, Array.from({ length: lead }, (_, i) => i), false) : grad;
+    out =
+      lead > 0
+        ? g.reduceSum(
+            grad,
+            Array.from({ length: lead }, (_, i) => i),
+            false,
+          )
+        : grad;
   }
   const axes: number[] = [];
   let dynamic = false;
@@ -269,7 +276,10 @@ export const RULES: Readonly<Record<string, RuleEntry>> = {
     const axes = reduceAxes(ctx);
     const xs = x[0]!.shape!;
     const count = axes.every((a) => typeof xs[a] === 'number')
-      ? g.scalar(axes.reduce((n, a) => n * (xs[a] as number), 1), dy[0]!.dtype)
+      ? g.scalar(
+          axes.reduce((n, a) => n * (xs[a] as number), 1),
+          dy[0]!.dtype,
+        )
       : g.div(g.cast(g.op('Size', [x[0]!])[0]!, dy[0]!.dtype), g.cast(g.op('Size', [y[0]!])[0]!, dy[0]!.dtype));
     return [expandLike(g, keepDims(ctx, g.div(dy[0]!, count), axes), x[0]!)];
   }),
@@ -294,7 +304,12 @@ export const RULES: Readonly<Record<string, RuleEntry>> = {
   // Y_1..Y_n = split(X, axis):  dX = concat(dY_i (zeros where absent), axis)
   Split: rule(({ g, node, y, dy }) => {
     const axis = intAttr(node, 'axis', 0);
-    return [g.concat(dy.map((d, i) => d ?? g.fullLike(y[i]!, 0)), axis)];
+    return [
+      g.concat(
+        dy.map((d, i) => d ?? g.fullLike(y[i]!, 0)),
+        axis,
+      ),
+    ];
   }),
   // Y = X[starts:ends:steps]:  dX = pad(dY) with zeros back to X's shape (constant starts, step 1, static
   //   sizes); otherwise dX = scatter-add of dY to where each element came from (see `scatterBack`), which
@@ -439,13 +454,17 @@ function gemmGrad({ g, node, x, dy, needs }: GradContext): (Tensor | undefined)[
   const alpha = floatAttr(node, 'alpha', 1);
   const beta = floatAttr(node, 'beta', 1);
   // transA = 0: dA = α·dY·B'ᵀ;  transA = 1: dA = α·B'·dYᵀ
-  const dA = !needs[0] ? undefined
-    : transA ? g.gemm(b!, d, undefined, { transA: transB, transB: true, alpha })
-    : g.gemm(d, b!, undefined, { transB: !transB, alpha });
+  const dA = !needs[0]
+    ? undefined
+    : transA
+      ? g.gemm(b!, d, undefined, { transA: transB, transB: true, alpha })
+      : g.gemm(d, b!, undefined, { transB: !transB, alpha });
   // transB = 0: dB = α·A'ᵀ·dY;  transB = 1: dB = α·dYᵀ·A'
-  const dB = !needs[1] ? undefined
-    : transB ? g.gemm(d, a!, undefined, { transA: true, transB: transA, alpha })
-    : g.gemm(a!, d, undefined, { transA: !transA, alpha });
+  const dB = !needs[1]
+    ? undefined
+    : transB
+      ? g.gemm(d, a!, undefined, { transA: true, transB: transA, alpha })
+      : g.gemm(a!, d, undefined, { transA: !transA, alpha });
   const dC = cIn && needs[2] ? (beta === 1 ? d : g.mul(d, c(g, beta, d))) : undefined;
   return [dA, dB, dC];
 }
@@ -457,7 +476,15 @@ function concatGrad({ g, node, x, dy, needs }: GradContext): (Tensor | undefined
   const sizes = x.map((t) => t!.shape?.[axis]);
   const pieces = sizes.every((s): s is number => typeof s === 'number')
     ? g.split(d, sizes, axis)
-    : g.splitDynamic(d, g.concat(x.map((t) => g.slice(g.op('Shape', [t!])[0]!, [axis], [axis + 1])), 0), x.length, axis);
+    : g.splitDynamic(
+        d,
+        g.concat(
+          x.map((t) => g.slice(g.op('Shape', [t!])[0]!, [axis], [axis + 1])),
+          0,
+        ),
+        x.length,
+        axis,
+      );
   return pieces.map((p, i) => (needs[i] ? p : undefined));
 }
 
@@ -493,7 +520,8 @@ function sliceGrad(ctx: GradContext): (Tensor | undefined)[] {
   const ends = constantInput(ctx, 2);
   const axes = x[3] ? constantInput(ctx, 3) : starts?.map((_, i) => i);
   const steps = x[4] ? constantInput(ctx, 4) : starts?.map(() => 1);
-  const padded = starts && ends && axes && steps?.every((s) => s === 1) && axes.every((a) => typeof data.shape![normalizeAxis(a, rank)] === 'number');
+  const padded =
+    starts && ends && axes && steps?.every((s) => s === 1) && axes.every((a) => typeof data.shape![normalizeAxis(a, rank)] === 'number');
   if (!padded) return [scatterBack(ctx, (index) => g.op('Slice', [index, ...x.slice(1)])[0]!)];
   const pads = new Array<number>(2 * rank).fill(0);
   axes.forEach((axisIn, i) => {
@@ -577,7 +605,9 @@ function instanceNormGrad(ctx: GradContext): (Tensor | undefined)[] {
   const perChannel = (t: Tensor) => g.reshape(t, [-1, ...Array<number>(rank - 2).fill(1)]); // [C] → [C, 1, …]
   // μ and r are recomputed: InstanceNormalization has no statistic outputs to keep.
   const centeredX = g.sub(input, g.reduceMean(input, spatial, true));
-  const invStd = g.reciprocal(g.sqrt(g.add(g.reduceMean(g.mul(centeredX, centeredX), spatial, true), c(g, floatAttr(node, 'epsilon', 1e-5), input))));
+  const invStd = g.reciprocal(
+    g.sqrt(g.add(g.reduceMean(g.mul(centeredX, centeredX), spatial, true), c(g, floatAttr(node, 'epsilon', 1e-5), input))),
+  );
   const xhat = g.mul(centeredX, invStd);
   const batchAndSpatial = [0, ...spatial];
   return [
@@ -599,17 +629,23 @@ function groupNormGrad(ctx: GradContext): (Tensor | undefined)[] {
   const grouped = (t: Tensor) => g.reshape(t, [0, groups, -1]); // [N, G, C/G · spatial]
   const xg = grouped(input);
   const centered = g.sub(xg, g.reduceMean(xg, [2], true));
-  const invStd = g.reciprocal(g.sqrt(g.add(g.reduceMean(g.mul(centered, centered), [2], true), c(g, floatAttr(node, 'epsilon', 1e-5), input))));
+  const invStd = g.reciprocal(
+    g.sqrt(g.add(g.reduceMean(g.mul(centered, centered), [2], true), c(g, floatAttr(node, 'epsilon', 1e-5), input))),
+  );
   const xhatGrouped = g.mul(centered, invStd);
   const xhat = g.reshape(xhatGrouped, g.shape(input));
   const trailingOnes = Array<number>(rank - 2).fill(1);
-  const channelScale = perGroupScale ? g.reshape(g.expand(g.reshape(scale, [groups, 1]), [groups, channels / groups]), [channels, ...trailingOnes]) : g.reshape(scale, [channels, ...trailingOnes]);
+  const channelScale = perGroupScale
+    ? g.reshape(g.expand(g.reshape(scale, [groups, 1]), [groups, channels / groups]), [channels, ...trailingOnes])
+    : g.reshape(scale, [channels, ...trailingOnes]);
   const batchAndSpatial = [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
   const perParameter = (t: Tensor) => {
     const perChannel = g.reduceSum(t, batchAndSpatial, false); // [C]
     return perGroupScale ? g.reduceSum(g.reshape(perChannel, [groups, channels / groups]), [1], false) : perChannel;
   };
-  const dX = needs[0] ? g.reshape(normalizedInputGrad(g, grouped(g.mul(d, channelScale)), xhatGrouped, invStd, [2]), g.shape(input)) : undefined;
+  const dX = needs[0]
+    ? g.reshape(normalizedInputGrad(g, grouped(g.mul(d, channelScale)), xhatGrouped, invStd, [2]), g.shape(input))
+    : undefined;
   return [dX, needs[1] ? perParameter(g.mul(d, xhat)) : undefined, needs[2] ? perParameter(d) : undefined];
 }
 
@@ -618,7 +654,8 @@ function convAttrs(ctx: GradContext) {
   const { node, x } = ctx;
   const spatial = x[0]!.rank - 2;
   const autoPad = stringAttr(node, 'auto_pad', 'NOTSET');
-  if (autoPad !== 'NOTSET' && autoPad !== 'VALID') throw new Error(`${node.opType} node '${node.name}': the gradient needs explicit pads (auto_pad ${autoPad})`);
+  if (autoPad !== 'NOTSET' && autoPad !== 'VALID')
+    throw new Error(`${node.opType} node '${node.name}': the gradient needs explicit pads (auto_pad ${autoPad})`);
   if (intsAttr(node, 'output_shape')) throw new Error(`${node.opType} node '${node.name}': the gradient needs pads, not output_shape`);
   const ones = Array<number>(spatial).fill(1);
   const kernel = x[1]!.shape!.slice(2);
@@ -633,11 +670,24 @@ function convAttrs(ctx: GradContext) {
   };
 }
 
-const convOp = (g: GraphBuilder, op: 'Conv' | 'ConvTranspose', x: Tensor, w: Tensor, a: { strides: number[]; dilations: number[]; pads: number[]; group: number; outputPadding?: number[] }) =>
-  g.op(op, [x, w], [
-    attr.ints('strides', a.strides), attr.ints('dilations', a.dilations), attr.ints('pads', a.pads), attr.int('group', a.group),
-    ...(a.outputPadding?.some((p) => p > 0) ? [attr.ints('output_padding', a.outputPadding)] : []),
-  ])[0]!;
+const convOp = (
+  g: GraphBuilder,
+  op: 'Conv' | 'ConvTranspose',
+  x: Tensor,
+  w: Tensor,
+  a: { strides: number[]; dilations: number[]; pads: number[]; group: number; outputPadding?: number[] },
+) =>
+  g.op(
+    op,
+    [x, w],
+    [
+      attr.ints('strides', a.strides),
+      attr.ints('dilations', a.dilations),
+      attr.ints('pads', a.pads),
+      attr.int('group', a.group),
+      ...(a.outputPadding?.some((p) => p > 0) ? [attr.ints('output_padding', a.outputPadding)] : []),
+    ],
+  )[0]!;
 
 /**
  * dW of a conv-like op as a conv over the batch: `input` [N, A, …] by `filter` [N, B, …], both with channels
@@ -665,10 +715,15 @@ function convGrad(ctx: GradContext): (Tensor | undefined)[] {
   if (needs[0]) {
     const sizes = x[0]!.shape!.slice(2);
     const strided = a.strides.some((st) => st !== 1);
-    if (strided && !isStatic(sizes)) throw new Error(`Conv node '${node.name}': the input gradient of a strided conv needs static spatial sizes`);
+    if (strided && !isStatic(sizes))
+      throw new Error(`Conv node '${node.name}': the input gradient of a strided conv needs static spatial sizes`);
     // ConvTranspose gives s·(H'−1) + d·(k−1) + 1 − pads; the rows the forward stride skipped come back as
     // output_padding (none at stride 1, whatever the sizes).
-    const outputPadding = strided ? (sizes as number[]).map((h, i) => (h + a.pads[i]! + a.pads[i + a.spatial]! - a.dilations[i]! * (a.kernel[i]! - 1) - 1) % a.strides[i]!) : undefined;
+    const outputPadding = strided
+      ? (sizes as number[]).map(
+          (h, i) => (h + a.pads[i]! + a.pads[i + a.spatial]! - a.dilations[i]! * (a.kernel[i]! - 1) - 1) % a.strides[i]!,
+        )
+      : undefined;
     dX = convOp(g, 'ConvTranspose', d, x[1]!, outputPadding ? { ...a, outputPadding } : a);
   }
   const dW = needs[1] ? weightGrad(g, x[0]!, d, a) : undefined;
@@ -689,12 +744,18 @@ function convTransposeGrad(ctx: GradContext): (Tensor | undefined)[] {
 /** Where output coordinate `o` of a resized axis falls in the input (ONNX Resize's coordinate_transformation_mode). */
 function sourceCoordinate(mode: string, o: number, scale: number, inSize: number, outSize: number): number {
   switch (mode) {
-    case 'half_pixel': return (o + 0.5) / scale - 0.5;
-    case 'pytorch_half_pixel': return outSize > 1 ? (o + 0.5) / scale - 0.5 : 0;
-    case 'align_corners': return outSize === 1 ? 0 : (o * (inSize - 1)) / (outSize - 1);
-    case 'asymmetric': return o / scale;
-    case 'tf_half_pixel_for_nn': return (o + 0.5) / scale;
-    default: throw new Error(`Resize gradient: coordinate_transformation_mode '${mode}' is not supported`);
+    case 'half_pixel':
+      return (o + 0.5) / scale - 0.5;
+    case 'pytorch_half_pixel':
+      return outSize > 1 ? (o + 0.5) / scale - 0.5 : 0;
+    case 'align_corners':
+      return outSize === 1 ? 0 : (o * (inSize - 1)) / (outSize - 1);
+    case 'asymmetric':
+      return o / scale;
+    case 'tf_half_pixel_for_nn':
+      return (o + 0.5) / scale;
+    default:
+      throw new Error(`Resize gradient: coordinate_transformation_mode '${mode}' is not supported`);
   }
 }
 
@@ -745,7 +806,9 @@ function resizeGrad(ctx: GradContext): (Tensor | undefined)[] {
     const outSize = sizes ? sizes[axis]! : Math.floor(inSize * scales![axis]!);
     const scale = sizes ? outSize / inSize : scales![axis]!;
     // dX along this axis = dY · A (A [out, in]) with the axis moved last and back.
-    const last = Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis).concat(axis);
+    const last = Array.from({ length: rank }, (_, i) => i)
+      .filter((i) => i !== axis)
+      .concat(axis);
     const matrix = g.constant(resizeMatrix(node, inSize, outSize, scale), 'float32', [outSize, inSize]);
     d = g.transpose(g.matmul(g.transpose(d, last), d.dtype === 'float32' ? matrix : g.cast(matrix, d.dtype)), inversePerm(last));
   }

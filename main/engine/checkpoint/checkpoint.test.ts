@@ -62,7 +62,10 @@ test('checkpoint load errors name the file and tensor, and leave the store untou
     };
 
     expectFailure(new ParamStore([...specs, { name: 'extra', shape: [2] }]), /run\.safetensors: missing tensor 'extra'/);
-    expectFailure(new ParamStore(specs.map((s) => (s.name === 'proj.b' ? { ...s, shape: [4] } : s))), /run\.safetensors: tensor 'proj\.b' has shape \[3\], expected \[4\]/);
+    expectFailure(
+      new ParamStore(specs.map((s) => (s.name === 'proj.b' ? { ...s, shape: [4] } : s))),
+      /run\.safetensors: tensor 'proj\.b' has shape \[3\], expected \[4\]/,
+    );
     expectFailure(new ParamStore(specs.slice(0, 2)), /run\.safetensors: unexpected tensor 'proj\.b'/);
     assert.doesNotThrow(() => loadCheckpoint(path, new ParamStore(specs.slice(0, 2)), { ignoreExtra: true }));
 
@@ -70,7 +73,9 @@ test('checkpoint load errors name the file and tensor, and leave the store untou
     const file = readSafetensors(path);
     writeSafetensors(
       path,
-      [...file.tensors].map(([name, t]) => [name, name === 'embed' ? { shape: t.shape, data: Float64Array.from(t.data as Float32Array) } : t] as const),
+      [...file.tensors].map(
+        ([name, t]) => [name, name === 'embed' ? { shape: t.shape, data: Float64Array.from(t.data as Float32Array) } : t] as const,
+      ),
       file.metadata,
     );
     expectFailure(target, /run\.safetensors: tensor 'embed' is F64, expected F32/);
@@ -90,14 +95,24 @@ test('optimizer companion: missing file, torn pair, and checkpoints saved withou
     opt.step(Object.fromEntries(store.list().map((p) => [p.name, new Float32Array(p.size)])));
     const newerOptim = join(dir, 'newer.safetensors');
     saveCheckpoint(newerOptim, store, { optimizer: opt });
-    writeSafetensors(optimizerPath(path), readSafetensors(optimizerPath(newerOptim)).tensors, readSafetensors(optimizerPath(newerOptim)).metadata);
-    assert.throws(() => loadCheckpoint(path, target, { optimizer: targetOpt }), /run\.optim\.safetensors: optimizer step 3 does not match step 2/);
+    writeSafetensors(
+      optimizerPath(path),
+      readSafetensors(optimizerPath(newerOptim)).tensors,
+      readSafetensors(optimizerPath(newerOptim)).metadata,
+    );
+    assert.throws(
+      () => loadCheckpoint(path, target, { optimizer: targetOpt }),
+      /run\.optim\.safetensors: optimizer step 3 does not match step 2/,
+    );
 
     unlinkSync(optimizerPath(path));
     assert.throws(() => loadCheckpoint(path, target, { optimizer: targetOpt }), /run\.optim\.safetensors: optimizer state file is missing/);
 
     saveCheckpoint(path, store);
-    assert.throws(() => loadCheckpoint(path, target, { optimizer: targetOpt }), /run\.safetensors: checkpoint was saved without optimizer state/);
+    assert.throws(
+      () => loadCheckpoint(path, target, { optimizer: targetOpt }),
+      /run\.safetensors: checkpoint was saved without optimizer state/,
+    );
     assert.equal(targetOpt.steps, 0);
   });
 });

@@ -37,10 +37,12 @@ export function saveCheckpoint(path: string, store: ParamStore, options: SaveChe
   if (OPTIMIZER_STEP_KEY in metadata) throw new Error(`saveCheckpoint: metadata key '${OPTIMIZER_STEP_KEY}' is reserved`);
   if (options.optimizer) {
     const state = options.optimizer.state();
-    const moments = store.list().flatMap((p) => [
-      [`exp_avg/${p.name}`, { shape: p.shape, data: state.exp_avg[p.name]! }] as const,
-      [`exp_avg_sq/${p.name}`, { shape: p.shape, data: state.exp_avg_sq[p.name]! }] as const,
-    ]);
+    const moments = store
+      .list()
+      .flatMap((p) => [
+        [`exp_avg/${p.name}`, { shape: p.shape, data: state.exp_avg[p.name]! }] as const,
+        [`exp_avg_sq/${p.name}`, { shape: p.shape, data: state.exp_avg_sq[p.name]! }] as const,
+      ]);
     writeSafetensors(optimizerPath(path), moments, { step: String(state.step) });
     metadata[OPTIMIZER_STEP_KEY] = String(state.step);
   }
@@ -68,7 +70,9 @@ export function loadCheckpoint(path: string, store: ParamStore, options: LoadChe
     if (!existsSync(companion)) throw new Error(`${companion}: optimizer state file is missing`);
     const optimFile = readSafetensors(companion);
     if (optimFile.metadata.step !== savedStep) {
-      throw new Error(`${companion}: optimizer step ${optimFile.metadata.step} does not match step ${savedStep} recorded in ${path} (torn save?)`);
+      throw new Error(
+        `${companion}: optimizer step ${optimFile.metadata.step} does not match step ${savedStep} recorded in ${path} (torn save?)`,
+      );
     }
     const step = Number(savedStep);
     if (!Number.isSafeInteger(step) || step < 0) throw new Error(`${companion}: invalid step '${savedStep}'`);
@@ -79,7 +83,8 @@ export function loadCheckpoint(path: string, store: ParamStore, options: LoadChe
     };
     const isMomentOfStore = (name: string): boolean => /^exp_avg(_sq)?\//.test(name) && store.has(name.slice(name.indexOf('/') + 1));
     const unknown = [...optimFile.tensors.keys()].find((name) => !isMomentOfStore(name));
-    if (unknown !== undefined && !options.ignoreExtra) throw new Error(`${companion}: unexpected tensor '${unknown}' (not a moment of any parameter)`);
+    if (unknown !== undefined && !options.ignoreExtra)
+      throw new Error(`${companion}: unexpected tensor '${unknown}' (not a moment of any parameter)`);
   }
 
   for (const p of store.list()) p.data.set(values[p.name]!);

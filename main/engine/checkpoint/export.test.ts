@@ -14,7 +14,10 @@ import { bakeParams, exportOnnx } from './export.ts';
 function tinyModel(): GraphBuilder {
   const g = new GraphBuilder('tiny');
   const x = g.input('x', 'float32', ['batch', 4]);
-  g.output(g.tanh(g.add(g.matmul(x, g.param('w', [4, 3], { kind: 'normal', std: 1 })), g.param('b', [3], { kind: 'normal', std: 1 }))), 'y');
+  g.output(
+    g.tanh(g.add(g.matmul(x, g.param('w', [4, 3], { kind: 'normal', std: 1 })), g.param('b', [3], { kind: 'normal', std: 1 }))),
+    'y',
+  );
   return g;
 }
 
@@ -31,8 +34,17 @@ test('an exported model runs standalone and matches the model fed with the store
     const expected = (await fed.run({ x, ...store.feeds() }, { x: [2, 4] })).y!.data;
     store.flat.fill(0); // later training must not change the export
     const exported = decodeModel(readFileSync(path));
-    assert.deepEqual(exported.graph.input.map((i) => i.name), ['x']);
-    assert.deepEqual(exported.graph.initializer.map((t) => t.name).filter((n) => n === 'w' || n === 'b').sort(), ['b', 'w']);
+    assert.deepEqual(
+      exported.graph.input.map((i) => i.name),
+      ['x'],
+    );
+    assert.deepEqual(
+      exported.graph.initializer
+        .map((t) => t.name)
+        .filter((n) => n === 'w' || n === 'b')
+        .sort(),
+      ['b', 'w'],
+    );
     const standalone = await createSession(readFileSync(path), { threads: 1, cache: false });
     try {
       assert.deepEqual((await standalone.run({ x }, { x: [2, 4] })).y!.data, expected);
@@ -47,6 +59,12 @@ test('an exported model runs standalone and matches the model fed with the store
 
 test('bakeParams rejects a store that does not fit the graph', () => {
   const model = tinyModel().build();
-  assert.throws(() => bakeParams(model, new ParamStore([{ name: 'w', shape: [3, 4] }])), /parameter 'w' has shape \[3, 4\], graph input expects \[4, 3\]/);
-  assert.throws(() => bakeParams(model, new ParamStore([{ name: 'other', shape: [1] }])), /graph 'tiny' has no input named like a parameter/);
+  assert.throws(
+    () => bakeParams(model, new ParamStore([{ name: 'w', shape: [3, 4] }])),
+    /parameter 'w' has shape \[3, 4\], graph input expects \[4, 3\]/,
+  );
+  assert.throws(
+    () => bakeParams(model, new ParamStore([{ name: 'other', shape: [1] }])),
+    /graph 'tiny' has no input named like a parameter/,
+  );
 });

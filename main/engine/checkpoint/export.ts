@@ -14,7 +14,9 @@ export function bakeParams(model: ModelProto, store: ParamStore): ModelProto {
   const initializers = baked.map((input) => {
     const param = store.get(input.name);
     const declared = input.type?.tensorType?.shape;
-    const mismatch = declared && (declared.length !== param.shape.length || declared.some((d, i) => d.dimValue !== undefined && d.dimValue !== param.shape[i]));
+    const mismatch =
+      declared &&
+      (declared.length !== param.shape.length || declared.some((d, i) => d.dimValue !== undefined && d.dimValue !== param.shape[i]));
     if (mismatch) {
       const shown = declared.map((d) => d.dimValue ?? d.dimParam ?? '?').join(', ');
       throw new Error(`bakeParams: parameter '${param.name}' has shape [${param.shape.join(', ')}], graph input expects [${shown}]`);

@@ -75,7 +75,10 @@ test('readSafetensorsMetadata reads the header only: the tensor bytes may be mis
     assert.throws(() => readSafetensors(path), /truncated/);
     assert.deepEqual(readSafetensorsMetadata(path), { preset: 'tiny', tokenizer: '{"kind":"word"}' });
     writeFileSync(path, file.subarray(0, headerEnd - 1));
-    assert.throws(() => readSafetensorsMetadata(path), (e: Error) => e.message.startsWith(path) && /truncated/.test(e.message));
+    assert.throws(
+      () => readSafetensorsMetadata(path),
+      (e: Error) => e.message.startsWith(path) && /truncated/.test(e.message),
+    );
     writeFileSync(path, file.subarray(0, 5));
     assert.throws(() => readSafetensorsMetadata(path), /too short for the 8-byte header length/);
     assert.throws(() => readSafetensorsMetadata(join(dir, 'missing.safetensors')), /missing\.safetensors: no such file/);
@@ -87,8 +90,14 @@ test('readSafetensorsMetadata reads the header only: the tensor bytes may be mis
 });
 
 test('safetensors writer rejects inconsistent tensors, naming them', () => {
-  assert.throws(() => encodeSafetensors([['x', { shape: [4], data: new Float32Array(3) }]]), /tensor 'x' has 3 values, shape \[4\] needs 4/);
-  assert.throws(() => encodeSafetensors([['x', { dtype: 'F64', shape: [1], data: new Float32Array(1) }]]), /'x' is declared F64 but holds a Float32Array/);
+  assert.throws(
+    () => encodeSafetensors([['x', { shape: [4], data: new Float32Array(3) }]]),
+    /tensor 'x' has 3 values, shape \[4\] needs 4/,
+  );
+  assert.throws(
+    () => encodeSafetensors([['x', { dtype: 'F64', shape: [1], data: new Float32Array(1) }]]),
+    /'x' is declared F64 but holds a Float32Array/,
+  );
   assert.throws(() => encodeSafetensors([['__metadata__', { shape: [1], data: new Float32Array(1) }]]), /reserved/);
 });
 
@@ -99,14 +108,39 @@ test('safetensors reader: every corruption gives an error naming the source and 
     ['header cut off', good.subarray(0, 20), /f\.st: truncated: header claims/],
     ['data cut off', good.subarray(0, good.byteLength - 1), /f\.st: truncated: tensor 'half' ends at data byte/],
     ['trailing garbage', concat([good, new Uint8Array(8)]), /f\.st: corrupt: 8 trailing bytes/],
-    ['huge header length', (() => { const b = good.slice(); new DataView(b.buffer).setBigUint64(0, 1n << 40n, true); return b; })(), /exceeds/],
-    ['not JSON', (() => { const b = good.slice(); b[8] = 0x7b; b[9] = 0x7b; return b; })(), /f\.st: corrupt header \(not UTF-8 JSON\)/],
+    [
+      'huge header length',
+      (() => {
+        const b = good.slice();
+        new DataView(b.buffer).setBigUint64(0, 1n << 40n, true);
+        return b;
+      })(),
+      /exceeds/,
+    ],
+    [
+      'not JSON',
+      (() => {
+        const b = good.slice();
+        b[8] = 0x7b;
+        b[9] = 0x7b;
+        return b;
+      })(),
+      /f\.st: corrupt header \(not UTF-8 JSON\)/,
+    ],
     ['JSON array', rawFile([1, 2], 0), /corrupt header: not a JSON object/],
     ['unknown dtype', rawFile({ t: { dtype: 'F99', shape: [1], data_offsets: [0, 4] } }, 4), /tensor 't': unknown dtype "F99"/],
     ['bad shape', rawFile({ t: { dtype: 'F32', shape: [-1], data_offsets: [0, 4] } }, 4), /tensor 't': invalid shape \[-1\]/],
-    ['offsets vs shape', rawFile({ t: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, 4), /tensor 't': data_offsets span 4 bytes, shape \[2\] of F32 needs 8/],
+    [
+      'offsets vs shape',
+      rawFile({ t: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, 4),
+      /tensor 't': data_offsets span 4 bytes, shape \[2\] of F32 needs 8/,
+    ],
     ['bad offsets', rawFile({ t: { dtype: 'F32', shape: [1], data_offsets: [4, 0] } }, 4), /tensor 't': data_offsets \[4,0\]/],
-    ['overlap', rawFile({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8), /tensor 'b' overlaps/],
+    [
+      'overlap',
+      rawFile({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8),
+      /tensor 'b' overlaps/,
+    ],
     ['hole', rawFile({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, 8), /4 unreferenced bytes before tensor 'a'/],
     ['metadata not strings', rawFile({ __metadata__: { step: 3 } }, 0), /metadata 'step' is not a string/],
   ];

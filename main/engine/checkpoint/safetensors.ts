@@ -132,7 +132,12 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): Safet
     } catch (error) {
       return fail((error as Error).message);
     }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[1] < offsets[0]) {
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+      offsets[1] < offsets[0]
+    ) {
       return fail(`${where}: data_offsets ${JSON.stringify(offsets)} are not [begin, end] with 0 <= begin <= end`);
     }
     const [begin, end] = offsets as [number, number];
@@ -153,7 +158,11 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): Safet
   let cursor = 0;
   for (const span of spans) {
     if (span.begin !== cursor) {
-      fail(span.begin < cursor ? `corrupt: tensor '${span.name}' overlaps the previous tensor` : `corrupt: ${span.begin - cursor} unreferenced bytes before tensor '${span.name}'`);
+      fail(
+        span.begin < cursor
+          ? `corrupt: tensor '${span.name}' overlaps the previous tensor`
+          : `corrupt: ${span.begin - cursor} unreferenced bytes before tensor '${span.name}'`,
+      );
     }
     cursor = span.end;
   }
@@ -162,7 +171,11 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): Safet
 }
 
 /** Writes a safetensors file atomically (see writeFileAtomic). */
-export function writeSafetensors(path: string, tensors: Iterable<readonly [string, SafeTensorInput]>, metadata: Record<string, string> = {}): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Iterable<readonly [string, SafeTensorInput]>,
+  metadata: Record<string, string> = {},
+): void {
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
@@ -190,7 +203,7 @@ export function readSafetensorsMetadata(path: string): Record<string, string> {
 }
 
 function readFully(fd: number, into: Uint8Array, position: number, fail: Fail): void {
-  for (let done = 0; done < into.byteLength;) {
+  for (let done = 0; done < into.byteLength; ) {
     const n = readSync(fd, into, done, into.byteLength - done, position + done);
     if (n === 0) fail(`truncated: the file ends at byte ${position + done}`);
     done += n;
@@ -217,7 +230,8 @@ function headerLengthOf(prefix: Uint8Array, total: number, fail: Fail): number {
   if (prefix.byteLength < 8) fail(`truncated: ${total} bytes, too short for the 8-byte header length`);
   const headerLength = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (headerLength > BigInt(MAX_HEADER_BYTES)) fail(`corrupt: header length ${headerLength} exceeds ${MAX_HEADER_BYTES} bytes`);
-  if (8 + Number(headerLength) > total) fail(`truncated: header claims ${headerLength} bytes but the file has ${total - 8} after the length`);
+  if (8 + Number(headerLength) > total)
+    fail(`truncated: header claims ${headerLength} bytes but the file has ${total - 8} after the length`);
   return Number(headerLength);
 }
 
@@ -252,7 +266,8 @@ function dtypeOfArray(data: ElementArray, name: string): SafetensorsDtype {
 function checkedElementCount(shape: readonly unknown[], where: string): number {
   let count = 1;
   for (const dim of shape) {
-    if (typeof dim !== 'number' || !Number.isSafeInteger(dim) || dim < 0) throw new Error(`${where}: invalid shape ${JSON.stringify(shape)}`);
+    if (typeof dim !== 'number' || !Number.isSafeInteger(dim) || dim < 0)
+      throw new Error(`${where}: invalid shape ${JSON.stringify(shape)}`);
     count *= dim;
   }
   return count;

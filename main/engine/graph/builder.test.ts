@@ -20,14 +20,23 @@ function tinyMlp(): GraphBuilder {
 
 test('scopes name nodes and parameters readably; shapes follow broadcasting with symbolic dims', () => {
   const g = tinyMlp();
-  assert.deepEqual(g.params.map((p) => p.name), ['block0/fc/weight', 'block0/fc/bias']);
-  assert.deepEqual(g.nodeList.map((n) => n.name), ['block0/fc/MatMul', 'block0/fc/Add', 'block0/fc/Relu', 'ReduceSum', 'out/Identity']);
+  assert.deepEqual(
+    g.params.map((p) => p.name),
+    ['block0/fc/weight', 'block0/fc/bias'],
+  );
+  assert.deepEqual(
+    g.nodeList.map((n) => n.name),
+    ['block0/fc/MatMul', 'block0/fc/Add', 'block0/fc/Relu', 'ReduceSum', 'out/Identity'],
+  );
   assert.deepEqual(g.get('block0/fc/Add').shape, ['batch', 3]);
   assert.deepEqual(g.get('out').shape, ['batch']);
   const m = g.build();
   const relu = m.graph.valueInfo.find((v) => v.name === 'block0/fc/Relu');
   assert.deepEqual(relu?.type?.tensorType?.shape, [{ dimParam: 'batch' }, { dimValue: 3 }]);
-  assert.deepEqual(m.graph.input.map((i) => i.name), ['x', 'block0/fc/weight', 'block0/fc/bias']);
+  assert.deepEqual(
+    m.graph.input.map((i) => i.name),
+    ['x', 'block0/fc/weight', 'block0/fc/bias'],
+  );
 });
 
 test('parameters are inputs by default and initializers when baked; ORT agrees with a hand computation', async () => {
@@ -37,10 +46,17 @@ test('parameters are inputs by default and initializers when baked; ORT agrees w
   const x = new ort.Tensor('float32', new Float32Array([1, 1, 1, 1, 0, 0, 1, 0]), [2, 4]);
   // row0: [1-0+2+0, -1+1+0+0, 0+0+1+1] + b = [3, 0.5, -8] -> relu sum 3.5; row1 = W[2] + b = [2, 0.5, -9] -> 2.5
   const fed = await ort.InferenceSession.create(encodeModel(g.build()), { intraOpNumThreads: 1 });
-  const r1 = await fed.run({ x, 'block0/fc/weight': new ort.Tensor('float32', w, [4, 3]), 'block0/fc/bias': new ort.Tensor('float32', b, [3]) });
+  const r1 = await fed.run({
+    x,
+    'block0/fc/weight': new ort.Tensor('float32', w, [4, 3]),
+    'block0/fc/bias': new ort.Tensor('float32', b, [3]),
+  });
   assert.deepEqual(Array.from(r1.out!.data as Float32Array), [3.5, 2.5]);
   const baked = g.build({ bake: { 'block0/fc/weight': w, 'block0/fc/bias': b } });
-  assert.deepEqual(baked.graph.input.map((i) => i.name), ['x']);
+  assert.deepEqual(
+    baked.graph.input.map((i) => i.name),
+    ['x'],
+  );
   const exported = await ort.InferenceSession.create(encodeModel(baked), { intraOpNumThreads: 1 });
   const r2 = await exported.run({ x });
   assert.deepEqual(Array.from(r2.out!.data as Float32Array), [3.5, 2.5]);
@@ -58,7 +74,10 @@ test('fromModel sorts nodes that are out of topological order, and names the mis
   const m = tinyMlp().build();
   m.graph.node.reverse();
   const g = GraphBuilder.fromModel(m);
-  assert.deepEqual(g.nodeList.map((n) => n.opType), ['MatMul', 'Add', 'Relu', 'ReduceSum', 'Identity']);
+  assert.deepEqual(
+    g.nodeList.map((n) => n.opType),
+    ['MatMul', 'Add', 'Relu', 'ReduceSum', 'Identity'],
+  );
   m.graph.node = m.graph.node.filter((n) => n.opType !== 'Add');
   assert.throws(() => GraphBuilder.fromModel(m), /Relu node 'block0\/fc\/Relu': inputs \[block0\/fc\/Add\] are never produced/);
 });

@@ -257,7 +257,8 @@ export class GraphBuilder {
   param(name: string, shape: readonly number[], init: ParamInit = { kind: 'zeros' }, dtype: DType = 'float32'): Tensor {
     const full = this.scoped(name);
     if (this.used.has(full)) throw new Error(`parameter '${full}': name already used`);
-    if (!shape.every((d) => Number.isInteger(d) && d > 0)) throw new Error(`parameter '${full}': shape [${shape.join(', ')}] must be positive integers`);
+    if (!shape.every((d) => Number.isInteger(d) && d > 0))
+      throw new Error(`parameter '${full}': shape [${shape.join(', ')}] must be positive integers`);
     this.claim(full);
     this.inputs.push(full);
     this.params.push({ name: full, dtype, shape: [...shape], init });
@@ -272,7 +273,9 @@ export class GraphBuilder {
     const key = small ? `${dtype}:${dims.join('x')}:${Array.from(data as ArrayLike<number | bigint>).join(',')}` : undefined;
     const cached = key ? this.constantCache.get(key) : undefined;
     if (cached) return cached;
-    const name = this.uniqueName(small ? `const/${dtype}/${dims.length === 0 ? String(Array.from(data as ArrayLike<unknown>)[0]) : 'vec'}` : this.scoped('const'));
+    const name = this.uniqueName(
+      small ? `const/${dtype}/${dims.length === 0 ? String(Array.from(data as ArrayLike<unknown>)[0]) : 'vec'}` : this.scoped('const'),
+    );
     this.initializers.set(name, tensorProto(name, dtype, dims, data));
     if (keepsConstantValues(dtype, dims)) this.constValues.set(name, Array.from(data as ArrayLike<number | bigint>, Number));
     const t = this.register(name, { dtype, shape: dims }, true);
@@ -296,7 +299,13 @@ export class GraphBuilder {
     if (name && name !== t.name) {
       if (this.used.has(name)) throw new Error(`output '${name}': name already used`);
       this.claim(name);
-      out = this.addNode({ name: this.uniqueName(`${name}/Identity`), opType: 'Identity', input: [t.name], output: [name], attribute: [] })[0]!;
+      out = this.addNode({
+        name: this.uniqueName(`${name}/Identity`),
+        opType: 'Identity',
+        input: [t.name],
+        output: [name],
+        attribute: [],
+      })[0]!;
     }
     if (this.outputs.includes(out.name)) throw new Error(`'${out.name}' is already a graph output`);
     this.outputs.push(out.name);
@@ -333,7 +342,8 @@ export class GraphBuilder {
   /** Records the values of a small integer node whose inputs are all constants (see fold.ts). */
   private fold(node: NodeProto, outs: Tensor[]): void {
     const out = outs[0];
-    if (outs.length !== 1 || !out || node.domain || isFloat(out.dtype) || !isStatic(out.shape) || !isShapeLike(out.dtype, out.shape)) return;
+    if (outs.length !== 1 || !out || node.domain || isFloat(out.dtype) || !isStatic(out.shape) || !isShapeLike(out.dtype, out.shape))
+      return;
     const inputs: (Known | undefined)[] = [];
     for (const name of node.input) {
       if (!name) {
@@ -407,21 +417,51 @@ export class GraphBuilder {
 
   // ----- elementwise -------------------------------------------------------------------------------------
 
-  add(a: Operand, b: Operand): Tensor { return this.binary('Add', a, b); }
-  sub(a: Operand, b: Operand): Tensor { return this.binary('Sub', a, b); }
-  mul(a: Operand, b: Operand): Tensor { return this.binary('Mul', a, b); }
-  div(a: Operand, b: Operand): Tensor { return this.binary('Div', a, b); }
-  pow(a: Operand, b: Operand): Tensor { return this.binary('Pow', a, b); }
-  max(a: Operand, b: Operand): Tensor { return this.binary('Max', a, b); }
-  min(a: Operand, b: Operand): Tensor { return this.binary('Min', a, b); }
-  equal(a: Operand, b: Operand): Tensor { return this.binary('Equal', a, b); }
-  less(a: Operand, b: Operand): Tensor { return this.binary('Less', a, b); }
-  greater(a: Operand, b: Operand): Tensor { return this.binary('Greater', a, b); }
-  lessOrEqual(a: Operand, b: Operand): Tensor { return this.binary('LessOrEqual', a, b); }
-  greaterOrEqual(a: Operand, b: Operand): Tensor { return this.binary('GreaterOrEqual', a, b); }
-  and(a: Tensor, b: Tensor): Tensor { return this.op1('And', [a, b]); }
-  or(a: Tensor, b: Tensor): Tensor { return this.op1('Or', [a, b]); }
-  not(x: Tensor): Tensor { return this.op1('Not', [x]); }
+  add(a: Operand, b: Operand): Tensor {
+    return this.binary('Add', a, b);
+  }
+  sub(a: Operand, b: Operand): Tensor {
+    return this.binary('Sub', a, b);
+  }
+  mul(a: Operand, b: Operand): Tensor {
+    return this.binary('Mul', a, b);
+  }
+  div(a: Operand, b: Operand): Tensor {
+    return this.binary('Div', a, b);
+  }
+  pow(a: Operand, b: Operand): Tensor {
+    return this.binary('Pow', a, b);
+  }
+  max(a: Operand, b: Operand): Tensor {
+    return this.binary('Max', a, b);
+  }
+  min(a: Operand, b: Operand): Tensor {
+    return this.binary('Min', a, b);
+  }
+  equal(a: Operand, b: Operand): Tensor {
+    return this.binary('Equal', a, b);
+  }
+  less(a: Operand, b: Operand): Tensor {
+    return this.binary('Less', a, b);
+  }
+  greater(a: Operand, b: Operand): Tensor {
+    return this.binary('Greater', a, b);
+  }
+  lessOrEqual(a: Operand, b: Operand): Tensor {
+    return this.binary('LessOrEqual', a, b);
+  }
+  greaterOrEqual(a: Operand, b: Operand): Tensor {
+    return this.binary('GreaterOrEqual', a, b);
+  }
+  and(a: Tensor, b: Tensor): Tensor {
+    return this.op1('And', [a, b]);
+  }
+  or(a: Tensor, b: Tensor): Tensor {
+    return this.op1('Or', [a, b]);
+  }
+  not(x: Tensor): Tensor {
+    return this.op1('Not', [x]);
+  }
 
   /** Sum of several tensors with broadcasting (one Sum node). */
   sum(xs: readonly Tensor[]): Tensor {
@@ -429,19 +469,45 @@ export class GraphBuilder {
     return xs.length === 1 ? xs[0]! : this.op1(xs.length === 2 ? 'Add' : 'Sum', xs);
   }
 
-  neg(x: Tensor): Tensor { return this.op1('Neg', [x]); }
-  sqrt(x: Tensor): Tensor { return this.op1('Sqrt', [x]); }
-  reciprocal(x: Tensor): Tensor { return this.op1('Reciprocal', [x]); }
-  exp(x: Tensor): Tensor { return this.op1('Exp', [x]); }
-  log(x: Tensor): Tensor { return this.op1('Log', [x]); }
-  tanh(x: Tensor): Tensor { return this.op1('Tanh', [x]); }
-  sigmoid(x: Tensor): Tensor { return this.op1('Sigmoid', [x]); }
-  erf(x: Tensor): Tensor { return this.op1('Erf', [x]); }
-  relu(x: Tensor): Tensor { return this.op1('Relu', [x]); }
-  abs(x: Tensor): Tensor { return this.op1('Abs', [x]); }
-  sin(x: Tensor): Tensor { return this.op1('Sin', [x]); }
-  cos(x: Tensor): Tensor { return this.op1('Cos', [x]); }
-  identity(x: Tensor, name?: string): Tensor { return this.op1('Identity', [x], [], name); }
+  neg(x: Tensor): Tensor {
+    return this.op1('Neg', [x]);
+  }
+  sqrt(x: Tensor): Tensor {
+    return this.op1('Sqrt', [x]);
+  }
+  reciprocal(x: Tensor): Tensor {
+    return this.op1('Reciprocal', [x]);
+  }
+  exp(x: Tensor): Tensor {
+    return this.op1('Exp', [x]);
+  }
+  log(x: Tensor): Tensor {
+    return this.op1('Log', [x]);
+  }
+  tanh(x: Tensor): Tensor {
+    return this.op1('Tanh', [x]);
+  }
+  sigmoid(x: Tensor): Tensor {
+    return this.op1('Sigmoid', [x]);
+  }
+  erf(x: Tensor): Tensor {
+    return this.op1('Erf', [x]);
+  }
+  relu(x: Tensor): Tensor {
+    return this.op1('Relu', [x]);
+  }
+  abs(x: Tensor): Tensor {
+    return this.op1('Abs', [x]);
+  }
+  sin(x: Tensor): Tensor {
+    return this.op1('Sin', [x]);
+  }
+  cos(x: Tensor): Tensor {
+    return this.op1('Cos', [x]);
+  }
+  identity(x: Tensor, name?: string): Tensor {
+    return this.op1('Identity', [x], [], name);
+  }
 
   /** GELU as the fused ONNX Gelu op (opset 20); `approximate` 'tanh' for the tanh form. */
   gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
@@ -471,7 +537,9 @@ export class GraphBuilder {
 
   // ----- linear algebra ----------------------------------------------------------------------------------
 
-  matmul(a: Tensor, b: Tensor): Tensor { return this.op1('MatMul', [a, b]); }
+  matmul(a: Tensor, b: Tensor): Tensor {
+    return this.op1('MatMul', [a, b]);
+  }
 
   /** Y = alpha · A' · B' + beta · C, with A' = Aᵀ when transA (2-D operands). */
   gemm(a: Tensor, b: Tensor, c?: Tensor, o: { transA?: boolean; transB?: boolean; alpha?: number; beta?: number } = {}): Tensor {
@@ -483,8 +551,12 @@ export class GraphBuilder {
     return this.op1('Gemm', [a, b, c], attrs);
   }
 
-  softmax(x: Tensor, axis = -1): Tensor { return this.op1('Softmax', [x], [attr.int('axis', axis)]); }
-  logSoftmax(x: Tensor, axis = -1): Tensor { return this.op1('LogSoftmax', [x], [attr.int('axis', axis)]); }
+  softmax(x: Tensor, axis = -1): Tensor {
+    return this.op1('Softmax', [x], [attr.int('axis', axis)]);
+  }
+  logSoftmax(x: Tensor, axis = -1): Tensor {
+    return this.op1('LogSoftmax', [x], [attr.int('axis', axis)]);
+  }
 
   /** LayerNormalization over the axes from `axis` to the end; `bias` optional. */
   layerNorm(x: Tensor, scale: Tensor, bias?: Tensor, o: { axis?: number; epsilon?: number } = {}): Tensor {
@@ -501,10 +573,18 @@ export class GraphBuilder {
   }
 
   /** Sum over `axes` (all axes when omitted). */
-  reduceSum(x: Tensor, axes?: readonly number[], keepdims = true): Tensor { return this.reduce('ReduceSum', x, axes, keepdims, 13); }
-  reduceMean(x: Tensor, axes?: readonly number[], keepdims = true): Tensor { return this.reduce('ReduceMean', x, axes, keepdims, 18); }
-  reduceMax(x: Tensor, axes?: readonly number[], keepdims = true): Tensor { return this.reduce('ReduceMax', x, axes, keepdims, 18); }
-  reduceMin(x: Tensor, axes?: readonly number[], keepdims = true): Tensor { return this.reduce('ReduceMin', x, axes, keepdims, 18); }
+  reduceSum(x: Tensor, axes?: readonly number[], keepdims = true): Tensor {
+    return this.reduce('ReduceSum', x, axes, keepdims, 13);
+  }
+  reduceMean(x: Tensor, axes?: readonly number[], keepdims = true): Tensor {
+    return this.reduce('ReduceMean', x, axes, keepdims, 18);
+  }
+  reduceMax(x: Tensor, axes?: readonly number[], keepdims = true): Tensor {
+    return this.reduce('ReduceMax', x, axes, keepdims, 18);
+  }
+  reduceMin(x: Tensor, axes?: readonly number[], keepdims = true): Tensor {
+    return this.reduce('ReduceMin', x, axes, keepdims, 18);
+  }
 
   argMax(x: Tensor, axis = -1, keepdims = false): Tensor {
     return this.op1('ArgMax', [x], [attr.int('axis', axis), attr.int('keepdims', keepdims ? 1 : 0)]);
@@ -517,7 +597,9 @@ export class GraphBuilder {
   }
 
   /** Reshape; in a number[] shape, 0 copies the input's dim and -1 is inferred. */
-  reshape(x: Tensor, shape: readonly number[] | Tensor): Tensor { return this.op1('Reshape', [x, this.shapeInput(shape)]); }
+  reshape(x: Tensor, shape: readonly number[] | Tensor): Tensor {
+    return this.op1('Reshape', [x, this.shapeInput(shape)]);
+  }
 
   /** x's shape as an int64 tensor, folded to a constant when x's shape is static. */
   shape(x: Tensor): Tensor {
@@ -550,8 +632,20 @@ export class GraphBuilder {
     return this.op('Split', [x, sizes], [attr.int('axis', axis)], { outputs: count });
   }
 
-  slice(x: Tensor, starts: readonly number[] | Tensor, ends: readonly number[] | Tensor, axes?: readonly number[], steps?: readonly number[]): Tensor {
-    return this.op1('Slice', [x, this.shapeInput(starts), this.shapeInput(ends), axes ? this.ints(axes) : undefined, steps ? this.ints(steps) : undefined]);
+  slice(
+    x: Tensor,
+    starts: readonly number[] | Tensor,
+    ends: readonly number[] | Tensor,
+    axes?: readonly number[],
+    steps?: readonly number[],
+  ): Tensor {
+    return this.op1('Slice', [
+      x,
+      this.shapeInput(starts),
+      this.shapeInput(ends),
+      axes ? this.ints(axes) : undefined,
+      steps ? this.ints(steps) : undefined,
+    ]);
   }
 
   gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
@@ -574,11 +668,19 @@ export class GraphBuilder {
     return this.op1('ScatterND', [data, indices, updates], reduction === 'none' ? [] : [attr.string('reduction', reduction)]);
   }
 
-  expand(x: Tensor, shape: readonly number[] | Tensor): Tensor { return this.op1('Expand', [x, this.shapeInput(shape)]); }
-  unsqueeze(x: Tensor, axes: readonly number[]): Tensor { return this.op1('Unsqueeze', [x, this.ints(axes)]); }
-  squeeze(x: Tensor, axes: readonly number[]): Tensor { return this.op1('Squeeze', [x, this.ints(axes)]); }
+  expand(x: Tensor, shape: readonly number[] | Tensor): Tensor {
+    return this.op1('Expand', [x, this.shapeInput(shape)]);
+  }
+  unsqueeze(x: Tensor, axes: readonly number[]): Tensor {
+    return this.op1('Unsqueeze', [x, this.ints(axes)]);
+  }
+  squeeze(x: Tensor, axes: readonly number[]): Tensor {
+    return this.op1('Squeeze', [x, this.ints(axes)]);
+  }
 
-  pad(x: Tensor, pads: readonly number[] | Tensor): Tensor { return this.op1('Pad', [x, this.shapeInput(pads)]); }
+  pad(x: Tensor, pads: readonly number[] | Tensor): Tensor {
+    return this.op1('Pad', [x, this.shapeInput(pads)]);
+  }
 
   range(start: Operand, limit: Operand, delta: Operand, dtype: DType = 'int64'): Tensor {
     const t = (v: Operand) => (typeof v === 'number' ? this.scalar(v, dtype) : v);
@@ -642,7 +744,9 @@ export class GraphBuilder {
     const t = this.get(name);
     const info: ValueInfoProto = { name, type: { tensorType: { elemType: dtypeToOnnx(t.dtype) } } };
     if (t.shape && this.typed.has(name)) {
-      info.type!.tensorType!.shape = t.shape.map((d: Dim) => (typeof d === 'number' ? { dimValue: d } : typeof d === 'string' ? { dimParam: d } : {}));
+      info.type!.tensorType!.shape = t.shape.map((d: Dim) =>
+        typeof d === 'number' ? { dimValue: d } : typeof d === 'string' ? { dimParam: d } : {},
+      );
     }
     return info;
   }

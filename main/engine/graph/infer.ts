@@ -116,9 +116,35 @@ function sliceDim(dim: Dim, start: number, end: number, step: number): Dim {
 }
 
 const SAME_AS_FIRST = new Set([
-  'Neg', 'Sqrt', 'Reciprocal', 'Exp', 'Log', 'Tanh', 'Sigmoid', 'Erf', 'Relu', 'Abs', 'Identity', 'Softmax',
-  'LogSoftmax', 'Gelu', 'Clip', 'Floor', 'Ceil', 'Sin', 'Cos', 'Sign', 'Softplus', 'LeakyRelu', 'Elu',
-  'ScatterND', 'ScatterElements', 'HardSigmoid', 'Round', 'InstanceNormalization', 'GroupNormalization',
+  'Neg',
+  'Sqrt',
+  'Reciprocal',
+  'Exp',
+  'Log',
+  'Tanh',
+  'Sigmoid',
+  'Erf',
+  'Relu',
+  'Abs',
+  'Identity',
+  'Softmax',
+  'LogSoftmax',
+  'Gelu',
+  'Clip',
+  'Floor',
+  'Ceil',
+  'Sin',
+  'Cos',
+  'Sign',
+  'Softplus',
+  'LeakyRelu',
+  'Elu',
+  'ScatterND',
+  'ScatterElements',
+  'HardSigmoid',
+  'Round',
+  'InstanceNormalization',
+  'GroupNormalization',
 ]);
 const BROADCAST_SAME_TYPE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'Mod']);
 const BROADCAST_BOOL = new Set(['Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'And', 'Or', 'Xor']);
@@ -309,10 +335,12 @@ export function inferNode(node: NodeProto, ctx: InferContext): ValueType[] | und
       const value = tensorAttr(node, 'value');
       const dims = ctx.dims(0);
       const len = need(0).shape?.[0];
-      return [{
-        dtype: value ? onnxToDtype(value.dataType) : 'float32',
-        shape: dims ?? (typeof len === 'number' ? Array<Dim>(len).fill(null) : null),
-      }];
+      return [
+        {
+          dtype: value ? onnxToDtype(value.dataType) : 'float32',
+          shape: dims ?? (typeof len === 'number' ? Array<Dim>(len).fill(null) : null),
+        },
+      ];
     }
     case 'Constant': {
       const value = tensorAttr(node, 'value');

@@ -26,7 +26,17 @@ export function onnxOpset(model: ModelProto): number {
 }
 
 /** Opset 18 moved the axes of every Reduce* op but ReduceSum (moved at 13) from an attribute to an input. */
-const AXES_BECAME_INPUT_AT_18 = new Set(['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare']);
+const AXES_BECAME_INPUT_AT_18 = new Set([
+  'ReduceMean',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceL1',
+  'ReduceL2',
+  'ReduceLogSum',
+  'ReduceLogSumExp',
+  'ReduceSumSquare',
+]);
 
 /** Copies `model` (opset 13 or later) into `g`; returns its graph outputs by name. */
 export function inlineModel(g: GraphBuilder, model: ModelProto, o: InlineOptions): Record<string, Tensor> {
@@ -48,11 +58,15 @@ export function inlineModel(g: GraphBuilder, model: ModelProto, o: InlineOptions
     }
     const name = `${o.paramPrefix}${init.name}`;
     // A parameter read by two inlined graphs (tied weights) is one graph input.
-    values.set(init.name, g.has(name) ? g.get(name) : g.param(name, init.dims, { kind: 'values', data: Float32Array.from(data as Float32Array) }));
+    values.set(
+      init.name,
+      g.has(name) ? g.get(name) : g.param(name, init.dims, { kind: 'values', data: Float32Array.from(data as Float32Array) }),
+    );
   }
   g.scope(o.scope, () => {
     for (const node of model.graph.node) {
-      if (node.attribute.some((a) => a.g)) throw new Error(`${o.scope}: node '${node.name}' (${node.opType}) has a subgraph; control flow is not supported`);
+      if (node.attribute.some((a) => a.g))
+        throw new Error(`${o.scope}: node '${node.name}' (${node.opType}) has a subgraph; control flow is not supported`);
       const inputs = node.input.map((n) => {
         if (!n) return undefined;
         const t = values.get(n);
@@ -65,7 +79,11 @@ export function inlineModel(g: GraphBuilder, model: ModelProto, o: InlineOptions
         inputs[1] = g.ints(axes.ints ?? []);
         attributes = attributes.filter((a) => a !== axes);
       }
-      const outputs = g.op(node.opType, inputs, attributes, { name: node.opType, outputs: node.output.length, ...(node.domain ? { domain: node.domain } : {}) });
+      const outputs = g.op(node.opType, inputs, attributes, {
+        name: node.opType,
+        outputs: node.output.length,
+        ...(node.domain ? { domain: node.domain } : {}),
+      });
       node.output.forEach((n, i) => n && values.set(n, outputs[i]!));
     }
   });

@@ -94,7 +94,11 @@ async function attend(causal: boolean, x: number[], mask: number[]): Promise<Flo
   };
   for (const [i, p] of g.params.entries()) {
     const n = p.shape.reduce((a, b) => a * b, 1);
-    feeds[p.name] = new ort.Tensor('float64', Float64Array.from({ length: n }, (_, k) => Math.sin(7 * i + k)), p.shape);
+    feeds[p.name] = new ort.Tensor(
+      'float64',
+      Float64Array.from({ length: n }, (_, k) => Math.sin(7 * i + k)),
+      p.shape,
+    );
   }
   return (await (await session(g.build())).run(feeds)).y!.data as Float64Array;
 }
@@ -119,7 +123,10 @@ test('key-padding mask: a padded token does not influence any output', async () 
 test('layers name nodes and parameters by scope', () => {
   const g = new GraphBuilder();
   const x = g.input('x', 'float32', ['batch', 16, 32]);
-  g.output(g.scope('block0', () => attention(g, x, { heads: 4 })), 'y');
+  g.output(
+    g.scope('block0', () => attention(g, x, { heads: 4 })),
+    'y',
+  );
   const names = g.nodeList.map((n) => n.name);
   assert.ok(names.includes('block0/attn/q_proj/MatMul'));
   assert.ok(names.includes('block0/attn/Softmax'));

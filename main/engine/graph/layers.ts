@@ -123,10 +123,14 @@ export type Activation = 'gelu' | 'gelu_tanh' | 'relu' | 'silu';
 
 export function activate(g: GraphBuilder, x: Tensor, a: Activation): Tensor {
   switch (a) {
-    case 'gelu': return g.gelu(x);
-    case 'gelu_tanh': return g.gelu(x, 'tanh');
-    case 'relu': return g.relu(x);
-    case 'silu': return g.silu(x);
+    case 'gelu':
+      return g.gelu(x);
+    case 'gelu_tanh':
+      return g.gelu(x, 'tanh');
+    case 'relu':
+      return g.relu(x);
+    case 'silu':
+      return g.silu(x);
   }
 }
 
@@ -148,8 +152,16 @@ export function swiglu(g: GraphBuilder, x: Tensor, o: { hidden: number; name?: s
 }
 
 /** Token embedding: ids [B, T] (int64) → [B, T, C] rows of a [V, C] table. */
-export function embedding(g: GraphBuilder, ids: Tensor, vocab: number, dim: number, o: { name?: string; std?: number; dtype?: DType } = {}): Tensor {
-  return g.scope(o.name ?? 'embed', () => g.gather(g.param('weight', [vocab, dim], { kind: 'normal', std: o.std ?? 0.02 }, o.dtype), ids, 0));
+export function embedding(
+  g: GraphBuilder,
+  ids: Tensor,
+  vocab: number,
+  dim: number,
+  o: { name?: string; std?: number; dtype?: DType } = {},
+): Tensor {
+  return g.scope(o.name ?? 'embed', () =>
+    g.gather(g.param('weight', [vocab, dim], { kind: 'normal', std: o.std ?? 0.02 }, o.dtype), ids, 0),
+  );
 }
 
 /** Learned absolute positions: x [B, T, C] + P[T, C]. */

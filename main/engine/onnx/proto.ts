@@ -460,17 +460,41 @@ function readTensor(r: Reader): TensorProto {
   const t: TensorProto = { name: '', dataType: 0, dims: [] };
   r.fields((num, wire) => {
     switch (num) {
-      case 1: r.repeated(wire, WIRE_VARINT, () => t.dims.push(r.varint()), 'dims'); return true;
-      case 2: r.expect(WIRE_VARINT, wire, 'data_type'); t.dataType = r.varint(); return true;
-      case 4: r.repeated(wire, WIRE_I32, () => (t.floatData ??= []).push(r.float()), 'float_data'); return true;
-      case 5: r.repeated(wire, WIRE_VARINT, () => (t.int32Data ??= []).push(r.varint() | 0), 'int32_data'); return true;
-      case 7: r.repeated(wire, WIRE_VARINT, () => (t.int64Data ??= []).push(r.bigVarint()), 'int64_data'); return true;
-      case 8: r.expect(WIRE_LEN, wire, 'name'); t.name = r.string(); return true;
-      case 9: r.expect(WIRE_LEN, wire, 'raw_data'); t.rawData = r.bytes(); return true;
-      case 10: r.repeated(wire, WIRE_I64, () => (t.doubleData ??= []).push(r.double()), 'double_data'); return true;
-      case 12: r.expect(WIRE_LEN, wire, 'doc_string'); t.docString = r.string(); return true;
-      case 13: return r.fail(`tensor '${t.name}' uses external data, which is not supported`);
-      default: return false;
+      case 1:
+        r.repeated(wire, WIRE_VARINT, () => t.dims.push(r.varint()), 'dims');
+        return true;
+      case 2:
+        r.expect(WIRE_VARINT, wire, 'data_type');
+        t.dataType = r.varint();
+        return true;
+      case 4:
+        r.repeated(wire, WIRE_I32, () => (t.floatData ??= []).push(r.float()), 'float_data');
+        return true;
+      case 5:
+        r.repeated(wire, WIRE_VARINT, () => (t.int32Data ??= []).push(r.varint() | 0), 'int32_data');
+        return true;
+      case 7:
+        r.repeated(wire, WIRE_VARINT, () => (t.int64Data ??= []).push(r.bigVarint()), 'int64_data');
+        return true;
+      case 8:
+        r.expect(WIRE_LEN, wire, 'name');
+        t.name = r.string();
+        return true;
+      case 9:
+        r.expect(WIRE_LEN, wire, 'raw_data');
+        t.rawData = r.bytes();
+        return true;
+      case 10:
+        r.repeated(wire, WIRE_I64, () => (t.doubleData ??= []).push(r.double()), 'double_data');
+        return true;
+      case 12:
+        r.expect(WIRE_LEN, wire, 'doc_string');
+        t.docString = r.string();
+        return true;
+      case 13:
+        return r.fail(`tensor '${t.name}' uses external data, which is not supported`);
+      default:
+        return false;
     }
   });
   return t;
@@ -480,19 +504,54 @@ function readAttribute(r: Reader): AttributeProto {
   const a: AttributeProto = { name: '', type: 0 };
   r.fields((num, wire) => {
     switch (num) {
-      case 1: r.expect(WIRE_LEN, wire, 'name'); a.name = r.string(); return true;
-      case 2: r.expect(WIRE_I32, wire, 'f'); a.f = r.float(); return true;
-      case 3: r.expect(WIRE_VARINT, wire, 'i'); a.i = Number(r.bigVarint()); return true;
-      case 4: r.expect(WIRE_LEN, wire, 's'); a.s = r.string(); return true;
-      case 5: r.expect(WIRE_LEN, wire, 't'); a.t = readTensor(r.sub(`attribute(${a.name}).t`)); return true;
-      case 6: r.expect(WIRE_LEN, wire, 'g'); a.g = readGraph(r.sub(`attribute(${a.name}).g`)); return true;
-      case 7: r.repeated(wire, WIRE_I32, () => (a.floats ??= []).push(r.float()), 'floats'); return true;
-      case 8: r.repeated(wire, WIRE_VARINT, () => (a.ints ??= []).push(Number(r.bigVarint())), 'ints'); return true;
-      case 9: r.expect(WIRE_LEN, wire, 'strings'); (a.strings ??= []).push(r.string()); return true;
-      case 10: r.expect(WIRE_LEN, wire, 'tensors'); (a.tensors ??= []).push(readTensor(r.sub('tensors'))); return true;
-      case 13: r.expect(WIRE_LEN, wire, 'doc_string'); a.docString = r.string(); return true;
-      case 20: r.expect(WIRE_VARINT, wire, 'type'); a.type = r.varint(); return true;
-      default: return false;
+      case 1:
+        r.expect(WIRE_LEN, wire, 'name');
+        a.name = r.string();
+        return true;
+      case 2:
+        r.expect(WIRE_I32, wire, 'f');
+        a.f = r.float();
+        return true;
+      case 3:
+        r.expect(WIRE_VARINT, wire, 'i');
+        a.i = Number(r.bigVarint());
+        return true;
+      case 4:
+        r.expect(WIRE_LEN, wire, 's');
+        a.s = r.string();
+        return true;
+      case 5:
+        r.expect(WIRE_LEN, wire, 't');
+        a.t = readTensor(r.sub(`attribute(${a.name}).t`));
+        return true;
+      case 6:
+        r.expect(WIRE_LEN, wire, 'g');
+        a.g = readGraph(r.sub(`attribute(${a.name}).g`));
+        return true;
+      case 7:
+        r.repeated(wire, WIRE_I32, () => (a.floats ??= []).push(r.float()), 'floats');
+        return true;
+      case 8:
+        r.repeated(wire, WIRE_VARINT, () => (a.ints ??= []).push(Number(r.bigVarint())), 'ints');
+        return true;
+      case 9:
+        r.expect(WIRE_LEN, wire, 'strings');
+        (a.strings ??= []).push(r.string());
+        return true;
+      case 10:
+        r.expect(WIRE_LEN, wire, 'tensors');
+        (a.tensors ??= []).push(readTensor(r.sub('tensors')));
+        return true;
+      case 13:
+        r.expect(WIRE_LEN, wire, 'doc_string');
+        a.docString = r.string();
+        return true;
+      case 20:
+        r.expect(WIRE_VARINT, wire, 'type');
+        a.type = r.varint();
+        return true;
+      default:
+        return false;
     }
   });
   return a;
@@ -502,14 +561,36 @@ function readNode(r: Reader): NodeProto {
   const n: NodeProto = { name: '', opType: '', input: [], output: [], attribute: [] };
   r.fields((num, wire) => {
     switch (num) {
-      case 1: r.expect(WIRE_LEN, wire, 'input'); n.input.push(r.string()); return true;
-      case 2: r.expect(WIRE_LEN, wire, 'output'); n.output.push(r.string()); return true;
-      case 3: r.expect(WIRE_LEN, wire, 'name'); n.name = r.string(); return true;
-      case 4: r.expect(WIRE_LEN, wire, 'op_type'); n.opType = r.string(); return true;
-      case 5: r.expect(WIRE_LEN, wire, 'attribute'); n.attribute.push(readAttribute(r.sub(`node(${n.name}).attribute`))); return true;
-      case 6: r.expect(WIRE_LEN, wire, 'doc_string'); n.docString = r.string(); return true;
-      case 7: r.expect(WIRE_LEN, wire, 'domain'); n.domain = r.string(); return true;
-      default: return false;
+      case 1:
+        r.expect(WIRE_LEN, wire, 'input');
+        n.input.push(r.string());
+        return true;
+      case 2:
+        r.expect(WIRE_LEN, wire, 'output');
+        n.output.push(r.string());
+        return true;
+      case 3:
+        r.expect(WIRE_LEN, wire, 'name');
+        n.name = r.string();
+        return true;
+      case 4:
+        r.expect(WIRE_LEN, wire, 'op_type');
+        n.opType = r.string();
+        return true;
+      case 5:
+        r.expect(WIRE_LEN, wire, 'attribute');
+        n.attribute.push(readAttribute(r.sub(`node(${n.name}).attribute`)));
+        return true;
+      case 6:
+        r.expect(WIRE_LEN, wire, 'doc_string');
+        n.docString = r.string();
+        return true;
+      case 7:
+        r.expect(WIRE_LEN, wire, 'domain');
+        n.domain = r.string();
+        return true;
+      default:
+        return false;
     }
   });
   return n;
@@ -518,8 +599,16 @@ function readNode(r: Reader): NodeProto {
 function readDimension(r: Reader): DimensionProto {
   const d: DimensionProto = {};
   r.fields((num, wire) => {
-    if (num === 1) { r.expect(WIRE_VARINT, wire, 'dim_value'); d.dimValue = Number(r.bigVarint()); return true; }
-    if (num === 2) { r.expect(WIRE_LEN, wire, 'dim_param'); d.dimParam = r.string(); return true; }
+    if (num === 1) {
+      r.expect(WIRE_VARINT, wire, 'dim_value');
+      d.dimValue = Number(r.bigVarint());
+      return true;
+    }
+    if (num === 2) {
+      r.expect(WIRE_LEN, wire, 'dim_param');
+      d.dimParam = r.string();
+      return true;
+    }
     return false;
   });
   return d;
@@ -533,7 +622,11 @@ function readType(r: Reader): TypeProto {
     const tr = r.sub('tensor_type');
     const tensorType: { elemType: number; shape?: DimensionProto[] } = { elemType: 0 };
     tr.fields((tn, tw) => {
-      if (tn === 1) { tr.expect(WIRE_VARINT, tw, 'elem_type'); tensorType.elemType = tr.varint(); return true; }
+      if (tn === 1) {
+        tr.expect(WIRE_VARINT, tw, 'elem_type');
+        tensorType.elemType = tr.varint();
+        return true;
+      }
       if (tn !== 2) return false;
       tr.expect(WIRE_LEN, tw, 'shape');
       const sr = tr.sub('shape');
@@ -556,9 +649,21 @@ function readType(r: Reader): TypeProto {
 function readValueInfo(r: Reader): ValueInfoProto {
   const v: ValueInfoProto = { name: '' };
   r.fields((num, wire) => {
-    if (num === 1) { r.expect(WIRE_LEN, wire, 'name'); v.name = r.string(); return true; }
-    if (num === 2) { r.expect(WIRE_LEN, wire, 'type'); v.type = readType(r.sub(`value_info(${v.name}).type`)); return true; }
-    if (num === 3) { r.expect(WIRE_LEN, wire, 'doc_string'); v.docString = r.string(); return true; }
+    if (num === 1) {
+      r.expect(WIRE_LEN, wire, 'name');
+      v.name = r.string();
+      return true;
+    }
+    if (num === 2) {
+      r.expect(WIRE_LEN, wire, 'type');
+      v.type = readType(r.sub(`value_info(${v.name}).type`));
+      return true;
+    }
+    if (num === 3) {
+      r.expect(WIRE_LEN, wire, 'doc_string');
+      v.docString = r.string();
+      return true;
+    }
     return false;
   });
   return v;
@@ -568,14 +673,36 @@ function readGraph(r: Reader): GraphProto {
   const g: GraphProto = { name: '', node: [], initializer: [], input: [], output: [], valueInfo: [] };
   r.fields((num, wire) => {
     switch (num) {
-      case 1: r.expect(WIRE_LEN, wire, 'node'); g.node.push(readNode(r.sub(`node[${g.node.length}]`))); return true;
-      case 2: r.expect(WIRE_LEN, wire, 'name'); g.name = r.string(); return true;
-      case 5: r.expect(WIRE_LEN, wire, 'initializer'); g.initializer.push(readTensor(r.sub(`initializer[${g.initializer.length}]`))); return true;
-      case 10: r.expect(WIRE_LEN, wire, 'doc_string'); g.docString = r.string(); return true;
-      case 11: r.expect(WIRE_LEN, wire, 'input'); g.input.push(readValueInfo(r.sub('input'))); return true;
-      case 12: r.expect(WIRE_LEN, wire, 'output'); g.output.push(readValueInfo(r.sub('output'))); return true;
-      case 13: r.expect(WIRE_LEN, wire, 'value_info'); g.valueInfo.push(readValueInfo(r.sub('value_info'))); return true;
-      default: return false;
+      case 1:
+        r.expect(WIRE_LEN, wire, 'node');
+        g.node.push(readNode(r.sub(`node[${g.node.length}]`)));
+        return true;
+      case 2:
+        r.expect(WIRE_LEN, wire, 'name');
+        g.name = r.string();
+        return true;
+      case 5:
+        r.expect(WIRE_LEN, wire, 'initializer');
+        g.initializer.push(readTensor(r.sub(`initializer[${g.initializer.length}]`)));
+        return true;
+      case 10:
+        r.expect(WIRE_LEN, wire, 'doc_string');
+        g.docString = r.string();
+        return true;
+      case 11:
+        r.expect(WIRE_LEN, wire, 'input');
+        g.input.push(readValueInfo(r.sub('input')));
+        return true;
+      case 12:
+        r.expect(WIRE_LEN, wire, 'output');
+        g.output.push(readValueInfo(r.sub('output')));
+        return true;
+      case 13:
+        r.expect(WIRE_LEN, wire, 'value_info');
+        g.valueInfo.push(readValueInfo(r.sub('value_info')));
+        return true;
+      default:
+        return false;
     }
   });
   return g;
@@ -588,20 +715,49 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
   const m: Omit<ModelProto, 'graph'> & { graph?: GraphProto } = { irVersion: 0, opsetImport: [] };
   r.fields((num, wire) => {
     switch (num) {
-      case 1: r.expect(WIRE_VARINT, wire, 'ir_version'); m.irVersion = r.varint(); return true;
-      case 2: r.expect(WIRE_LEN, wire, 'producer_name'); m.producerName = r.string(); return true;
-      case 3: r.expect(WIRE_LEN, wire, 'producer_version'); m.producerVersion = r.string(); return true;
-      case 4: r.expect(WIRE_LEN, wire, 'domain'); m.domain = r.string(); return true;
-      case 5: r.expect(WIRE_VARINT, wire, 'model_version'); m.modelVersion = r.varint(); return true;
-      case 6: r.expect(WIRE_LEN, wire, 'doc_string'); m.docString = r.string(); return true;
-      case 7: r.expect(WIRE_LEN, wire, 'graph'); graph = readGraph(r.sub('graph')); return true;
+      case 1:
+        r.expect(WIRE_VARINT, wire, 'ir_version');
+        m.irVersion = r.varint();
+        return true;
+      case 2:
+        r.expect(WIRE_LEN, wire, 'producer_name');
+        m.producerName = r.string();
+        return true;
+      case 3:
+        r.expect(WIRE_LEN, wire, 'producer_version');
+        m.producerVersion = r.string();
+        return true;
+      case 4:
+        r.expect(WIRE_LEN, wire, 'domain');
+        m.domain = r.string();
+        return true;
+      case 5:
+        r.expect(WIRE_VARINT, wire, 'model_version');
+        m.modelVersion = r.varint();
+        return true;
+      case 6:
+        r.expect(WIRE_LEN, wire, 'doc_string');
+        m.docString = r.string();
+        return true;
+      case 7:
+        r.expect(WIRE_LEN, wire, 'graph');
+        graph = readGraph(r.sub('graph'));
+        return true;
       case 8: {
         r.expect(WIRE_LEN, wire, 'opset_import');
         const or = r.sub('opset_import');
         const op: OperatorSetIdProto = { domain: '', version: 0 };
         or.fields((on, ow) => {
-          if (on === 1) { or.expect(WIRE_LEN, ow, 'domain'); op.domain = or.string(); return true; }
-          if (on === 2) { or.expect(WIRE_VARINT, ow, 'version'); op.version = or.varint(); return true; }
+          if (on === 1) {
+            or.expect(WIRE_LEN, ow, 'domain');
+            op.domain = or.string();
+            return true;
+          }
+          if (on === 2) {
+            or.expect(WIRE_VARINT, ow, 'version');
+            op.version = or.varint();
+            return true;
+          }
           return false;
         });
         m.opsetImport.push(op);
@@ -612,14 +768,23 @@ export function decodeModel(bytes: Uint8Array): ModelProto {
         const pr = r.sub('metadata_props');
         const e: StringStringEntryProto = { key: '', value: '' };
         pr.fields((pn, pw) => {
-          if (pn === 1) { pr.expect(WIRE_LEN, pw, 'key'); e.key = pr.string(); return true; }
-          if (pn === 2) { pr.expect(WIRE_LEN, pw, 'value'); e.value = pr.string(); return true; }
+          if (pn === 1) {
+            pr.expect(WIRE_LEN, pw, 'key');
+            e.key = pr.string();
+            return true;
+          }
+          if (pn === 2) {
+            pr.expect(WIRE_LEN, pw, 'value');
+            e.value = pr.string();
+            return true;
+          }
           return false;
         });
         (m.metadataProps ??= []).push(e);
         return true;
       }
-      default: return false;
+      default:
+        return false;
     }
   });
   if (!graph) throw new Error('ONNX decode error: ModelProto has no graph (corrupt or not an ONNX file?)');

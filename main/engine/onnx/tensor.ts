@@ -64,7 +64,8 @@ export function tensorProto(name: string, dtype: DType, dims: readonly number[],
   if (data.length !== numel(dims)) {
     throw new Error(`tensor '${name}': ${data.length} values do not fill shape [${dims.join(', ')}]`);
   }
-  if (!(data instanceof ARRAYS[dtype])) throw new Error(`tensor '${name}': data is ${data.constructor.name}, expected ${ARRAYS[dtype].name} for ${dtype}`);
+  if (!(data instanceof ARRAYS[dtype]))
+    throw new Error(`tensor '${name}': data is ${data.constructor.name}, expected ${ARRAYS[dtype].name} for ${dtype}`);
   return {
     name,
     dataType: CODES[dtype],
@@ -89,14 +90,22 @@ export function tensorValues(t: TensorProto): AnyTypedArray {
   if (t.rawData) {
     const bytes = Ctor.BYTES_PER_ELEMENT * n;
     if (t.rawData.byteLength !== bytes) {
-      throw new Error(`tensor '${t.name}': raw_data has ${t.rawData.byteLength} bytes, shape [${t.dims.join(', ')}] of ${dtype} needs ${bytes}`);
+      throw new Error(
+        `tensor '${t.name}': raw_data has ${t.rawData.byteLength} bytes, shape [${t.dims.join(', ')}] of ${dtype} needs ${bytes}`,
+      );
     }
     // An aligned copy. (Buffer.prototype.slice shares memory, so never .slice() bytes that may be a Buffer.)
     const copy = new Uint8Array(t.rawData);
     return new Ctor(copy.buffer, 0, n);
   }
   const source: ArrayLike<number | bigint> =
-    dtype === 'float32' ? t.floatData ?? [] : dtype === 'float64' ? t.doubleData ?? [] : dtype === 'int64' ? t.int64Data ?? [] : t.int32Data ?? [];
+    dtype === 'float32'
+      ? (t.floatData ?? [])
+      : dtype === 'float64'
+        ? (t.doubleData ?? [])
+        : dtype === 'int64'
+          ? (t.int64Data ?? [])
+          : (t.int32Data ?? []);
   if (source.length !== n) throw new Error(`tensor '${t.name}': has ${source.length} values, shape [${t.dims.join(', ')}] needs ${n}`);
   if (dtype === 'int64') return BigInt64Array.from(source as ArrayLike<bigint>);
   return (Ctor as unknown as { from(v: ArrayLike<number>): AnyTypedArray }).from(source as ArrayLike<number>);

@@ -62,11 +62,13 @@ export class AdamW {
   constructor(store: ParamStore, options: AdamWOptions) {
     const { lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01, groups = {}, schedule = constantLr() } = options;
     const [beta1, beta2] = betas;
-    if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1)) throw new Error(`AdamW: betas must be in [0, 1), got [${betas.join(', ')}]`);
+    if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
+      throw new Error(`AdamW: betas must be in [0, 1), got [${betas.join(', ')}]`);
     if (!(eps > 0)) throw new Error(`AdamW: eps must be > 0, got ${eps}`);
     const storeGroups = new Set(store.groups());
     for (const name of Object.keys(groups)) {
-      if (!storeGroups.has(name)) throw new Error(`AdamW: group '${name}' has no parameters (store groups: ${[...storeGroups].join(', ')})`);
+      if (!storeGroups.has(name))
+        throw new Error(`AdamW: group '${name}' has no parameters (store groups: ${[...storeGroups].join(', ')})`);
     }
     for (const name of storeGroups) {
       const hyper = { lr: groups[name]?.lr ?? lr, weightDecay: groups[name]?.weightDecay ?? weightDecay };

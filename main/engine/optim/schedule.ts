@@ -19,7 +19,8 @@ export interface WarmupCosineOptions {
 
 /** Linear warmup, then cosine decay from 1 to `minFactor` at `totalSteps`. */
 export function warmupCosineLr({ warmupSteps, totalSteps, minFactor = 0 }: WarmupCosineOptions): LrSchedule {
-  if (!Number.isInteger(warmupSteps) || warmupSteps < 0) throw new Error(`warmupCosineLr: warmupSteps must be an integer >= 0, got ${warmupSteps}`);
+  if (!Number.isInteger(warmupSteps) || warmupSteps < 0)
+    throw new Error(`warmupCosineLr: warmupSteps must be an integer >= 0, got ${warmupSteps}`);
   if (!Number.isInteger(totalSteps) || totalSteps <= warmupSteps) {
     throw new Error(`warmupCosineLr: totalSteps (${totalSteps}) must be an integer > warmupSteps (${warmupSteps})`);
   }

@@ -18,7 +18,10 @@ test('parameters are views into one flat buffer, in declaration order', () => {
   assert.equal(w.data.buffer, store.flat.buffer);
   w.data[0] = 42;
   assert.equal(store.flat[4000], 42);
-  assert.deepEqual(store.list().map((p) => p.name), ['embed', 'w', 'ln.g', 'ln.b']);
+  assert.deepEqual(
+    store.list().map((p) => p.name),
+    ['embed', 'w', 'ln.g', 'ln.b'],
+  );
   assert.deepEqual(store.groups(), ['lm', 'dm', 'default']);
   assert.deepEqual(Object.keys(store.feeds()), ['embed', 'w', 'ln.g', 'ln.b']);
 });
@@ -45,16 +48,29 @@ test('initializers: deterministic per (seed, name), with the requested statistic
 test('freezing selects by name, RegExp or predicate; no match is an error', () => {
   const store = new ParamStore(specs);
   assert.equal(store.setFrozen(/^ln\./), 2);
-  assert.deepEqual(store.trainable().map((p) => p.name), ['embed', 'w']);
+  assert.deepEqual(
+    store.trainable().map((p) => p.name),
+    ['embed', 'w'],
+  );
   store.setFrozen((p) => p.group === 'lm');
   assert.equal(store.trainable().length, 0);
   store.setFrozen('w', false);
-  assert.deepEqual(store.trainable().map((p) => p.name), ['w']);
+  assert.deepEqual(
+    store.trainable().map((p) => p.name),
+    ['w'],
+  );
   assert.throws(() => store.setFrozen('nope'), /no parameter matches nope/);
 });
 
 test('bad specs are rejected, naming the parameter', () => {
-  assert.throws(() => new ParamStore([{ name: 'a', shape: [1] }, { name: 'a', shape: [2] }]), /duplicate parameter name 'a'/);
+  assert.throws(
+    () =>
+      new ParamStore([
+        { name: 'a', shape: [1] },
+        { name: 'a', shape: [2] },
+      ]),
+    /duplicate parameter name 'a'/,
+  );
   assert.throws(() => new ParamStore([{ name: 'a', shape: [2, -1] }]), /parameter 'a': invalid shape \[2, -1\]/);
   assert.throws(() => new ParamStore([{ name: 'b', shape: [5], init: { kind: 'xavier' } }]), /xavier init needs a >= 2-D shape, 'b'/);
   assert.throws(() => new ParamStore([]).get('x'), /no parameter named 'x'/);
@@ -64,7 +80,10 @@ test('Rng is reproducible and uniform in [0, 1)', () => {
   const a = new Rng(123);
   const b = new Rng(123);
   const xs = Array.from({ length: 1000 }, () => a.uniform());
-  assert.deepEqual(xs, Array.from({ length: 1000 }, () => b.uniform()));
+  assert.deepEqual(
+    xs,
+    Array.from({ length: 1000 }, () => b.uniform()),
+  );
   assert.ok(xs.every((x) => x >= 0 && x < 1));
   const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
   assert.ok(Math.abs(mean - 0.5) < 0.05, `mean ${mean}`);

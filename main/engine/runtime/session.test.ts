@@ -53,7 +53,10 @@ test('run rejects bad feeds with errors naming the input', async () => {
     await assert.rejects(session.run({ x, w }), /input 'x' has dynamic shape \[batch, 3\]: pass its dims/);
     await assert.rejects(session.run({ x, w }, { x: [3, 3] }), /input 'x' has 6 values, shape \[3, 3\] needs 9/);
     await assert.rejects(session.run({ x, w }, { x: [3, 2] }), /input 'x' has shape \[3, 2\], the graph expects \[batch, 3\]/);
-    await assert.rejects(session.run({ x: new Float64Array(6), w }, { x: [2, 3] }), /input 'x' is float32 in the graph but was fed a Float64Array/);
+    await assert.rejects(
+      session.run({ x: new Float64Array(6), w }, { x: [2, 3] }),
+      /input 'x' is float32 in the graph but was fed a Float64Array/,
+    );
   } finally {
     await session.release();
   }

@@ -88,7 +88,8 @@ export class EngineSession {
   ): Promise<Outputs> {
     if (this.released) throw new Error('EngineSession.run: session was released');
     for (const name of Object.keys(feeds)) {
-      if (!this.inputs.has(name)) throw new Error(`EngineSession.run: '${name}' is not an input of the graph (inputs: ${this.inputNames.join(', ')})`);
+      if (!this.inputs.has(name))
+        throw new Error(`EngineSession.run: '${name}' is not an input of the graph (inputs: ${this.inputNames.join(', ')})`);
     }
     const tensors: Record<string, ort.Tensor> = {};
     for (const [name, meta] of this.inputs) {
@@ -111,7 +112,12 @@ export class EngineSession {
   }
 }
 
-function toTensor(name: string, feed: Feed, shape: readonly number[] | undefined, meta: ort.InferenceSession.TensorValueMetadata): ort.Tensor {
+function toTensor(
+  name: string,
+  feed: Feed,
+  shape: readonly number[] | undefined,
+  meta: ort.InferenceSession.TensorValueMetadata,
+): ort.Tensor {
   if (feed instanceof ort.Tensor) return checkShape(name, feed, meta);
   const shaped = feed as Exclude<Feed, ort.Tensor>;
   const { data, dims } = isFeedArray(shaped)
@@ -123,7 +129,8 @@ function toTensor(name: string, feed: Feed, shape: readonly number[] | undefined
     throw new Error(`EngineSession.run: input '${name}' is ${graphType} in the graph but was fed a ${data.constructor.name}`);
   }
   const count = dims.reduce((a: number, b: number) => a * b, 1);
-  if (count !== data.length) throw new Error(`EngineSession.run: input '${name}' has ${data.length} values, shape [${dims.join(', ')}] needs ${count}`);
+  if (count !== data.length)
+    throw new Error(`EngineSession.run: input '${name}' has ${data.length} values, shape [${dims.join(', ')}] needs ${count}`);
   return checkShape(name, new ort.Tensor(graphType, data as ort.Tensor.DataType, dims), meta);
 }
 
@@ -145,7 +152,8 @@ function checkShape(name: string, tensor: ort.Tensor, meta: ort.InferenceSession
   const bad =
     expected.length > 0 &&
     (tensor.dims.length !== expected.length || expected.some((d, i) => typeof d === 'number' && d >= 0 && d !== tensor.dims[i]));
-  if (bad) throw new Error(`EngineSession.run: input '${name}' has shape [${tensor.dims.join(', ')}], the graph expects [${expected.join(', ')}]`);
+  if (bad)
+    throw new Error(`EngineSession.run: input '${name}' has shape [${tensor.dims.join(', ')}], the graph expects [${expected.join(', ')}]`);
   return tensor;
 }
 
@@ -178,7 +186,8 @@ export async function createSession(model: Uint8Array, options: SessionOptions =
     outputsOnDevice: options.outputsOnDevice ?? false,
   };
   assertProviderName(resolved.provider);
-  if (!Number.isInteger(resolved.threads) || resolved.threads < 0) throw new Error(`createSession: threads must be an integer >= 0, got ${resolved.threads}`);
+  if (!Number.isInteger(resolved.threads) || resolved.threads < 0)
+    throw new Error(`createSession: threads must be an integer >= 0, got ${resolved.threads}`);
   if (options.cache === false) {
     const { session, provider } = await openSession(model, resolved);
     return new EngineSession(session, provider, () => session.release());

@@ -35,10 +35,17 @@ for (const config of TINY) {
       const batch = batchFor(config);
       const ours = await session.run({ ...store.feeds(), ...batch.feeds });
       saveCheckpoint(join(dir, 'weights.safetensors'), store);
-      writeSafetensors(join(dir, 'batch.safetensors'), Object.entries(batch.torch).map(([name, data]) => [name, { shape: [data.length], data }] as const));
-      const run = spawnSync(PYTHON, [TORCH_SCRIPT, '--grads', JSON.stringify(config), ...['weights', 'batch', 'out'].map((f) => join(dir, `${f}.safetensors`))], {
-        encoding: 'utf8',
-      });
+      writeSafetensors(
+        join(dir, 'batch.safetensors'),
+        Object.entries(batch.torch).map(([name, data]) => [name, { shape: [data.length], data }] as const),
+      );
+      const run = spawnSync(
+        PYTHON,
+        [TORCH_SCRIPT, '--grads', JSON.stringify(config), ...['weights', 'batch', 'out'].map((f) => join(dir, `${f}.safetensors`))],
+        {
+          encoding: 'utf8',
+        },
+      );
       assert.equal(run.status, 0, `torch side failed: ${run.stderr}`);
       const reference = readSafetensors(join(dir, 'out.safetensors')).tensors;
 

@@ -49,7 +49,10 @@ test('a few AdamW steps through builder + grad + ORT decrease a regression loss'
     assert.ok(losses.every(Number.isFinite));
     assert.ok(losses[29]! < 0.25 * losses[0]!, `loss went ${losses[0]} -> ${losses[29]}`);
     for (let i = 1; i < 10; i++) assert.ok(losses[i]! < losses[i - 1]!, `loss rose at step ${i}: ${losses.slice(0, 10).join(', ')}`);
-    assert.ok(trainer.gradOf('fc/w').some((v) => v !== 0), 'gradients land in the persistent buffer');
+    assert.ok(
+      trainer.gradOf('fc/w').some((v) => v !== 0),
+      'gradients land in the persistent buffer',
+    );
   } finally {
     await session.release();
   }
@@ -68,10 +71,16 @@ test('the gradient ORT writes matches the closed form, and frozen parameters nei
     const y = new Float32Array([1, -3]);
     const b = store.get('fc/b').data.slice();
     await trainer.step({ x, y }, { x: [1, 4], y: [1, 2] });
-    assert.deepEqual(Array.from(trainer.gradOf('fc/b'), (v) => Math.round(v * 1e5) / 1e5), [b[0]! - 1, b[1]! + 3]);
+    assert.deepEqual(
+      Array.from(trainer.gradOf('fc/b'), (v) => Math.round(v * 1e5) / 1e5),
+      [b[0]! - 1, b[1]! + 3],
+    );
     assert.deepEqual(store.get('fc/w').data, frozenBefore);
     store.setFrozen('fc/w', false);
-    await assert.rejects(trainer.step({ x, y }, { x: [1, 4], y: [1, 2] }), /no gradient output 'grad\/fc\/w' for trainable parameter 'fc\/w'/);
+    await assert.rejects(
+      trainer.step({ x, y }, { x: [1, 4], y: [1, 2] }),
+      /no gradient output 'grad\/fc\/w' for trainable parameter 'fc\/w'/,
+    );
   } finally {
     await session.release();
   }

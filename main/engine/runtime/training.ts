@@ -62,7 +62,8 @@ export class TrainingSession {
     const fetch: Record<string, ort.Tensor | null> = { [this.lossName]: null };
     for (const p of this.store.trainable()) {
       const output = this.gradPrefix + p.name;
-      if (!this.session.outputNames.includes(output)) throw new Error(`TrainingSession: graph has no gradient output '${output}' for trainable parameter '${p.name}'`);
+      if (!this.session.outputNames.includes(output))
+        throw new Error(`TrainingSession: graph has no gradient output '${output}' for trainable parameter '${p.name}'`);
       fetch[output] = new ort.Tensor('float32', this.gradOf(p.name), p.shape as number[]);
     }
     const outputs = await this.session.run({ ...this.store.feeds(), ...batch }, shapes, fetch);
@@ -77,7 +78,9 @@ export class TrainingSession {
     const gradNorm = this.maxGradNorm === undefined ? globalGradNorm(gradViews) : clipGradNorm(gradViews, this.maxGradNorm);
     // A NaN/Inf gradient would poison every parameter and both moments: refuse the update instead.
     if (!Number.isFinite(gradNorm)) {
-      throw new Error(`TrainingSession: non-finite gradient norm (${gradNorm}) at step ${this.optimizer.steps + 1}, loss ${loss}; parameters not updated`);
+      throw new Error(
+        `TrainingSession: non-finite gradient norm (${gradNorm}) at step ${this.optimizer.steps + 1}, loss ${loss}; parameters not updated`,
+      );
     }
     const report = this.optimizer.step(grads);
     return { ...report, loss, gradNorm };

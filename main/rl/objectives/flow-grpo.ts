@@ -13,7 +13,16 @@ export const flowGrpo: DmObjective = {
   feeds(rows, rowShape) {
     const R = rows.length;
     const per = rowShape.reduce((a, b) => a * b, 1);
-    const f = { x: new Float32Array(R * per), xNext: new Float32Array(R * per), t: new Float32Array(R), dt: new Float32Array(R), sigma: new Float32Array(R), old: new Float32Array(R), std: new Float32Array(R), adv: new Float32Array(R) };
+    const f = {
+      x: new Float32Array(R * per),
+      xNext: new Float32Array(R * per),
+      t: new Float32Array(R),
+      dt: new Float32Array(R),
+      sigma: new Float32Array(R),
+      old: new Float32Array(R),
+      std: new Float32Array(R),
+      adv: new Float32Array(R),
+    };
     rows.forEach(({ trajectory: dm, k, advantage }, r) => {
       const t = dm.times[k]!;
       const tNext = dm.times[k + 1]!;
@@ -29,8 +38,11 @@ export const flowGrpo: DmObjective = {
     const shape = [R, ...rowShape];
     return {
       inputs: {
-        x: { data: f.x, shape }, x_next: { data: f.xNext, shape },
-        t: { data: f.t, shape: [R] }, dt: { data: f.dt, shape: [R] }, sigma: { data: f.sigma, shape: [R] },
+        x: { data: f.x, shape },
+        x_next: { data: f.xNext, shape },
+        t: { data: f.t, shape: [R] },
+        dt: { data: f.dt, shape: [R] },
+        sigma: { data: f.sigma, shape: [R] },
       },
       terms: { dm_old: { data: f.old, shape: [R] }, dm_std: { data: f.std, shape: [R] }, dm_adv: { data: f.adv, shape: [R] } },
       count: R,
@@ -45,10 +57,21 @@ export const flowGrpo: DmObjective = {
     const step = sdeStepGraph(g, { x, v: velocity(x, t), t, xNext: rows('x_next'), dt: scalars('dt'), sigma: scalars('sigma') });
     return {
       forward: { dm_mean: step.mean },
-      term: (hyper) => grpoTermGraph(dmGrpoTerm(g, {
-        logProbs: step.logProb, means: step.mean, oldLogProbs: scalars('dm_old'), refMeans: rows(referenceFeed('dm_mean')),
-        stds: scalars('dm_std'), advantages: scalars('dm_adv'),
-      }, hyper)),
+      term: (hyper) =>
+        grpoTermGraph(
+          dmGrpoTerm(
+            g,
+            {
+              logProbs: step.logProb,
+              means: step.mean,
+              oldLogProbs: scalars('dm_old'),
+              refMeans: rows(referenceFeed('dm_mean')),
+              stds: scalars('dm_std'),
+              advantages: scalars('dm_adv'),
+            },
+            hyper,
+          ),
+        ),
     };
   },
 };

@@ -50,7 +50,8 @@ export const lmToken = {
         inv_temperature: { data: new Float32Array([1 / samplingTemperature(rows)]), shape: [1] },
       },
       terms: {
-        lm_old: { data: old, shape: [C, X] }, lm_mask: { data: mask, shape: [C, X] },
+        lm_old: { data: old, shape: [C, X] },
+        lm_mask: { data: mask, shape: [C, X] },
         lm_adv: { data: Float32Array.from(rows, (c) => c.advantage), shape: [C] },
       },
       count: C,
@@ -66,10 +67,19 @@ export const lmToken = {
     const perToken = (name: string) => g.input(name, 'float32', ['completions', slots]);
     return {
       forward: { lm_logp: logProbs },
-      term: (hyper) => lmTermGraph(g, {
-        logProbs, oldLogProbs: perToken('lm_old'), refLogProbs: perToken(referenceFeed('lm_logp')), mask: perToken('lm_mask'),
-        advantages: g.input('lm_adv', 'float32', ['completions']),
-      }, hyper, logits),
+      term: (hyper) =>
+        lmTermGraph(
+          g,
+          {
+            logProbs,
+            oldLogProbs: perToken('lm_old'),
+            refLogProbs: perToken(referenceFeed('lm_logp')),
+            mask: perToken('lm_mask'),
+            advantages: g.input('lm_adv', 'float32', ['completions']),
+          },
+          hyper,
+          logits,
+        ),
     };
   },
 };

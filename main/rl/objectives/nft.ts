@@ -26,7 +26,10 @@ export const nft: DmObjective = {
     const r = new Float32Array(R);
     rows.forEach(({ trajectory: dm, k, advantage }, i) => {
       const x0 = dm.latents[dm.latents.length - 1]!;
-      const row = nftRows(x0, optimalityProbability(advantage, hyper.advantageClip ?? 5), new Rng(mixSeeds(dm.seeds.sde, k, 0x4f7)), { times: [dm.times[k]!], count: 1 });
+      const row = nftRows(x0, optimalityProbability(advantage, hyper.advantageClip ?? 5), new Rng(mixSeeds(dm.seeds.sde, k, 0x4f7)), {
+        times: [dm.times[k]!],
+        count: 1,
+      });
       xt.set(row.xt, i * per);
       target.set(row.target, i * per);
       t[i] = row.t[0]!;
@@ -48,10 +51,23 @@ export const nft: DmObjective = {
       forward: { dm_v: v },
       old: true,
       term: (hyper) => {
-        const r = nftTerm(g, {
-          velocity: v, oldVelocity: rows(oldFeed('dm_v')), refVelocity: rows(referenceFeed('dm_v')), target: rows('v_target'), t, r: g.input('dm_r', 'float32', ['rows']),
-        }, { beta: hyper.nftBeta, klBeta: hyper.klBeta, adaptiveWeight: hyper.adaptiveWeight });
-        return { loss: r.loss, metrics: { policy_loss: r.policyLoss, kl: r.kl, old_deviation: r.oldDeviation }, stopGradient: r.stopGradient };
+        const r = nftTerm(
+          g,
+          {
+            velocity: v,
+            oldVelocity: rows(oldFeed('dm_v')),
+            refVelocity: rows(referenceFeed('dm_v')),
+            target: rows('v_target'),
+            t,
+            r: g.input('dm_r', 'float32', ['rows']),
+          },
+          { beta: hyper.nftBeta, klBeta: hyper.klBeta, adaptiveWeight: hyper.adaptiveWeight },
+        );
+        return {
+          loss: r.loss,
+          metrics: { policy_loss: r.policyLoss, kl: r.kl, old_deviation: r.oldDeviation },
+          stopGradient: r.stopGradient,
+        };
       },
     };
   },

@@ -8,7 +8,10 @@ import { json } from './json.ts';
 import { singleTurnScenario } from './single-turn.ts';
 
 export const cot = singleTurnScenario({
-  name: 'cot', writes: true, draws: true, taskKinds: 1,
+  name: 'cot',
+  writes: true,
+  draws: true,
+  taskKinds: 1,
   task: (rng) => {
     const vague = sampleVaguePrompt(rng);
     return { task: 'vague', text: vague.text, spec: json(vague.spec), target: { spec: vague.spec, format: 'reasoned' } };
@@ -17,7 +20,10 @@ export const cot = singleTurnScenario({
   // Evaluation images follow the greedy reasoning, as the rollout's follow the sampled one.
   imagePrompts: async (model, items, seed) => {
     const prompts = items.map((it) => formats.think(it.text));
-    const reasoning = await model.writeGreedy(prompts.map((text) => ({ text })), seed);
+    const reasoning = await model.writeGreedy(
+      prompts.map((text) => ({ text })),
+      seed,
+    );
     return prompts.map((p, i) => ({ text: `${p} ${reasoning[i]}`, querySet: 'generate' as const }));
   },
   evaluate: evaluateImages,

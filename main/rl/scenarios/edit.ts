@@ -22,29 +22,48 @@ const editTurns = (s: SampleResult) => {
 };
 
 export const edit: ScenarioModule = {
-  name: 'edit', writes: false, draws: true, taskKinds: EDIT_KINDS.length,
+  name: 'edit',
+  writes: false,
+  draws: true,
+  taskKinds: EDIT_KINDS.length,
 
   task: (rng, index) => {
     const e = sampleEdit(rng, EDIT_KINDS[index % EDIT_KINDS.length]!);
     const source = renderScene(e.source);
     return {
-      task: `edit_${e.kind}`, text: e.instruction,
+      task: `edit_${e.kind}`,
+      text: e.instruction,
       spec: json({ kind: e.kind, instruction: e.instruction, inverse: e.inverse, source: e.source, target: e.target }),
-      target: { edit: { edit: e, source } }, image: source,
+      target: { edit: { edit: e, source } },
+      image: source,
     };
   },
 
   prompt: (it) => formats.edit(it.text),
 
   async rollout(model, rows, o) {
-    const edited = await model.draw(rows.map((r) => ({
-      ids: model.encode(formats.edit(editOf(r.item).edit.instruction)), querySet: 'edit', source: sourceOf(r.item),
-    })), rows, o, 0);
+    const edited = await model.draw(
+      rows.map((r) => ({
+        ids: model.encode(formats.edit(editOf(r.item).edit.instruction)),
+        querySet: 'edit',
+        source: sourceOf(r.item),
+      })),
+      rows,
+      o,
+      0,
+    );
     const samples: SampleResult[] = rows.map((r, b) => ({ seed: r.seed, turns: [{ kind: 'image', role: 'edit', ...edited[b]! }] }));
     if (o.editCycle) {
-      const reverse = await model.draw(rows.map((r, b) => ({
-        ids: model.encode(formats.edit(editOf(r.item).edit.inverse)), querySet: 'edit', source: edited[b]!.image,
-      })), rows, o, 1);
+      const reverse = await model.draw(
+        rows.map((r, b) => ({
+          ids: model.encode(formats.edit(editOf(r.item).edit.inverse)),
+          querySet: 'edit',
+          source: edited[b]!.image,
+        })),
+        rows,
+        o,
+        1,
+      );
       samples.forEach((s, b) => s.turns.push({ kind: 'image', role: 'reverse', ...reverse[b]! }));
     }
     return samples;
@@ -57,7 +76,9 @@ export const edit: ScenarioModule = {
     const source = sourceOf(item);
     const { edited, reverse } = editTurns(sample);
     const episode: Episode = {
-      sequences: [{ ids: encode(formats.edit(e.instruction)), image: source, querySet: 'edit' }], lm: [], dm: [{ seq: 0, source, trajectory: edited.dm }],
+      sequences: [{ ids: encode(formats.edit(e.instruction)), image: source, querySet: 'edit' }],
+      lm: [],
+      dm: [{ seq: 0, source, trajectory: edited.dm }],
     };
     if (reverse) {
       episode.sequences.push({ ids: encode(formats.edit(e.inverse)), image: edited.image, querySet: 'edit' });
@@ -73,7 +94,13 @@ export const edit: ScenarioModule = {
 
   member(s, base, storage) {
     const { edited, reverse } = editTurns(s);
-    return { ...base, seed: s.seed, text: null, image: storedImage(edited.image), trajectories: [dmTrajectory(edited.dm, storage, reverse ? 'forward' : undefined)] };
+    return {
+      ...base,
+      seed: s.seed,
+      text: null,
+      image: storedImage(edited.image),
+      trajectories: [dmTrajectory(edited.dm, storage, reverse ? 'forward' : undefined)],
+    };
   },
 
   recordDerived(store, memberId, item, s, storage) {
@@ -81,11 +108,21 @@ export const edit: ScenarioModule = {
     const { edited, reverse } = editTurns(s);
     const forward = scoreEdit(edited.image, source, e);
     const reconstructionSampleId = reverse
-      ? store.samples.insertDerived(memberId, { seed: s.seed, text: e.inverse, image: storedImage(reverse.image), trajectories: [dmTrajectory(reverse.dm, storage, 'reverse')] })
+      ? store.samples.insertDerived(memberId, {
+          seed: s.seed,
+          text: e.inverse,
+          image: storedImage(reverse.image),
+          trajectories: [dmTrajectory(reverse.dm, storage, 'reverse')],
+        })
       : null;
     store.edits.insert({
-      editedSampleId: memberId, sourceImage: storedImage(source), instruction: e.instruction, inverseInstruction: e.inverse,
-      reconstructionSampleId, compliance: forward.objectTerm, preservation: forward.similarity,
+      editedSampleId: memberId,
+      sourceImage: storedImage(source),
+      instruction: e.instruction,
+      inverseInstruction: e.inverse,
+      reconstructionSampleId,
+      compliance: forward.objectTerm,
+      preservation: forward.similarity,
       cycleScore: reverse ? imageSimilarity(reverse.image, source) : null,
     });
   },

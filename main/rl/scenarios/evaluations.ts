@@ -17,16 +17,31 @@ export async function evaluateImages(policy: Policy, items: readonly TaskItem[],
     return { item, image: images[i]!, verdict: score(images[i]!, spec) };
   });
   return {
-    metrics: { 'eval/accuracy': mean(scored.map((s) => (s.verdict.correct ? 1 : 0))), 'eval/reward': mean(scored.map((s) => s.verdict.reward)) },
+    metrics: {
+      'eval/accuracy': mean(scored.map((s) => (s.verdict.correct ? 1 : 0))),
+      'eval/reward': mean(scored.map((s) => s.verdict.reward)),
+    },
     scored,
   };
 }
 
 /** Greedy answers scored by the answer reward (eval/accuracy) and, when the run rewards it, the format (eval/format). */
 export async function evaluateAnswers(policy: Policy, items: readonly TaskItem[], env: EvalEnv): Promise<Evaluation> {
-  const answers = await policy.rollout(items, rolloutOptionsOf(env.cfg, { groupSize: 1, sameNoisePerGroup: false, temperature: 0, topP: 1, seed: env.seed }));
+  const answers = await policy.rollout(
+    items,
+    rolloutOptionsOf(env.cfg, { groupSize: 1, sameNoisePerGroup: false, temperature: 0, topP: 1, seed: env.seed }),
+  );
   const weights = { answer: 1, format: env.cfg.rewards.format === 0 ? 0 : 1 };
-  const rewards = items.map((it, i) => computeRewards(answers[i]!.map((s) => ({ text: firstText(s)?.text ?? '' })), it.target, weights, {}, env.components)[0]!);
+  const rewards = items.map(
+    (it, i) =>
+      computeRewards(
+        answers[i]!.map((s) => ({ text: firstText(s)?.text ?? '' })),
+        it.target,
+        weights,
+        {},
+        env.components,
+      )[0]!,
+  );
   const metrics: Record<string, number> = {};
   for (const name of ['answer', 'format'] as const) {
     const values = rewards.flatMap((cs) => cs.filter((c) => c.name === name).map((c) => c.value));

@@ -47,26 +47,51 @@ function cycleImages(s: SampleResult): ImageRGB[] {
 const specOf = (it: TaskItem) => need(it.target.spec, `reflection item '${it.text}' has no prompt spec`);
 
 export const reflect: ScenarioModule = {
-  name: 'reflect', writes: true, draws: true, taskKinds: GENEVAL_TASKS.length, task: genevalTask,
+  name: 'reflect',
+  writes: true,
+  draws: true,
+  taskKinds: GENEVAL_TASKS.length,
+  task: genevalTask,
 
   prompt: (it) => formats.generate(it.text),
 
   async rollout(model, rows, o) {
-    const first = await model.draw(rows.map((r) => ({ ids: model.encode(formats.generate(r.item.text)), querySet: 'generate' })), rows, o, 0);
+    const first = await model.draw(
+      rows.map((r) => ({ ids: model.encode(formats.generate(r.item.text)), querySet: 'generate' })),
+      rows,
+      o,
+      0,
+    );
     const samples: SampleResult[] = rows.map((r, b) => ({ seed: r.seed, turns: [{ kind: 'image', role: 'image', ...first[b]! }] }));
     const current = first.map((d) => d.image);
     let active = rows.map((_, b) => b);
     for (let round = 1; round <= o.reflectionRounds && active.length > 0; round++) {
-      const critiques = await model.write(active.map((b) => ({ text: formats.critique(rows[b]!.item.text), image: current[b]! })), o, mixSeeds(o.seed, 0xc417, round));
+      const critiques = await model.write(
+        active.map((b) => ({ text: formats.critique(rows[b]!.item.text), image: current[b]! })),
+        o,
+        mixSeeds(o.seed, 0xc417, round),
+      );
       const turns = active.map((b, j) => {
         const read = readCritique(critiques.texts[j]!);
-        const turn: TextTurn = { kind: 'text', role: 'critique', text: critiques.texts[j]!, lm: critiques.records[j]!, verdict: read.verdict, fix: read.fix };
+        const turn: TextTurn = {
+          kind: 'text',
+          role: 'critique',
+          text: critiques.texts[j]!,
+          lm: critiques.records[j]!,
+          verdict: read.verdict,
+          fix: read.fix,
+        };
         samples[b]!.turns.push(turn);
         return turn;
       });
       const refine = active.flatMap((b, j) => (turns[j]!.verdict === 'wrong' ? [{ b, fix: turns[j]!.fix! }] : []));
       if (refine.length === 0) break;
-      const refined = await model.draw(refine.map(({ b, fix }) => ({ ids: model.encode(formats.edit(fix)), querySet: 'edit', source: current[b]! })), refine.map(({ b }) => rows[b]!), o, round);
+      const refined = await model.draw(
+        refine.map(({ b, fix }) => ({ ids: model.encode(formats.edit(fix)), querySet: 'edit', source: current[b]! })),
+        refine.map(({ b }) => rows[b]!),
+        o,
+        round,
+      );
       refine.forEach(({ b }, j) => {
         samples[b]!.turns.push({ kind: 'image', role: 'refine', ...refined[j]! });
         current[b] = refined[j]!.image;
@@ -82,7 +107,8 @@ export const reflect: ScenarioModule = {
     const { item, sample } = u;
     const { first, rounds } = reflectionRounds(sample);
     const episode: Episode = {
-      sequences: [{ ids: encode(formats.generate(item.text)), querySet: 'generate' }], lm: [],
+      sequences: [{ ids: encode(formats.generate(item.text)), querySet: 'generate' }],
+      lm: [],
       dm: [{ seq: 0, trajectory: first.dm, ...(u.splitAdvantage !== undefined ? { advantage: u.splitAdvantage } : {}) }],
     };
     const critiquePrompt = encode(formats.critique(item.text));
@@ -127,7 +153,10 @@ export const reflect: ScenarioModule = {
     const { first, rounds } = reflectionRounds(s);
     const critique = rounds[0]?.critique;
     return {
-      ...base, seed: s.seed, text: critique?.text ?? null, image: storedImage(first.image),
+      ...base,
+      seed: s.seed,
+      text: critique?.text ?? null,
+      image: storedImage(first.image),
       trajectories: [dmTrajectory(first.dm, storage, 'generate'), ...(critique ? [lmTrajectory(critique.lm, 'critique1')] : [])],
     };
   },
@@ -145,16 +174,26 @@ export const reflect: ScenarioModule = {
     rounds.forEach(({ refined }, k) => {
       if (!refined) return;
       const next = rounds[k + 1]?.critique;
-      imageIds.push(store.samples.insertDerived(memberId, {
-        seed: s.seed, text: next?.text ?? null, image: storedImage(refined.image),
-        trajectories: [dmTrajectory(refined.dm, storage, `refine${k + 1}`), ...(next ? [lmTrajectory(next.lm, `critique${k + 2}`)] : [])],
-      }));
+      imageIds.push(
+        store.samples.insertDerived(memberId, {
+          seed: s.seed,
+          text: next?.text ?? null,
+          image: storedImage(refined.image),
+          trajectories: [dmTrajectory(refined.dm, storage, `refine${k + 1}`), ...(next ? [lmTrajectory(next.lm, `critique${k + 2}`)] : [])],
+        }),
+      );
     });
-    store.reflections.insert(memberId, rounds.map(({ critique, refined }, k) => ({
-      judgedSampleId: imageIds[k]!, refinedSampleId: refined ? imageIds[k + 1]! : null,
-      critique: critique.text, verdict: critique.verdict as Verdict, scorerVerdict: scorerVerdict(images[k]!, spec),
-      reward: score(images[refined ? k + 1 : k]!, spec).reward,
-    })));
+    store.reflections.insert(
+      memberId,
+      rounds.map(({ critique, refined }, k) => ({
+        judgedSampleId: imageIds[k]!,
+        refinedSampleId: refined ? imageIds[k + 1]! : null,
+        critique: critique.text,
+        verdict: critique.verdict as Verdict,
+        scorerVerdict: scorerVerdict(images[k]!, spec),
+        reward: score(images[refined ? k + 1 : k]!, spec).reward,
+      })),
+    );
   },
 
   /**
@@ -168,13 +207,20 @@ export const reflect: ScenarioModule = {
     const outcomes = items.map((item, i) => {
       const { images, verdicts } = cycles[i]!;
       const correct = images.map((image) => score(image, specOf(item)).correct);
-      return { firstCorrect: correct[0]!, finalCorrect: correct[correct.length - 1]!, agreements: verdicts.map((v, k) => (v === 'correct') === correct[k]) };
+      return {
+        firstCorrect: correct[0]!,
+        finalCorrect: correct[correct.length - 1]!,
+        agreements: verdicts.map((v, k) => (v === 'correct') === correct[k]),
+      };
     });
     const counts = reflectionCounts(outcomes);
     return {
       metrics: {
-        'eval/accuracy': ratio(counts.final) ?? 0, 'eval/first_accuracy': ratio(counts.first) ?? 0, 'eval/critique_accuracy': ratio(counts.agreement) ?? 0,
-        'eval/corrected': ratio(counts.corrected) ?? 0, 'eval/broken': ratio(counts.broken) ?? 0,
+        'eval/accuracy': ratio(counts.final) ?? 0,
+        'eval/first_accuracy': ratio(counts.first) ?? 0,
+        'eval/critique_accuracy': ratio(counts.agreement) ?? 0,
+        'eval/corrected': ratio(counts.corrected) ?? 0,
+        'eval/broken': ratio(counts.broken) ?? 0,
       },
       scored: items.map((item, i) => {
         const image = cycles[i]!.images[cycles[i]!.images.length - 1]!;

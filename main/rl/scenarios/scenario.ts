@@ -108,7 +108,13 @@ export interface ScenarioModule {
    * Rewards of the turns it credits on their own (reflection's first image, per-round mode), one per member,
    * with the weight they carry in the total; undefined when the whole sample shares one advantage.
    */
-  splitRewards?(samples: readonly SampleResult[], item: TaskItem, cfg: TrainConfig, components: readonly RewardComponentDef[], ctx: RewardContext): { rewards: number[]; weight: number } | undefined;
+  splitRewards?(
+    samples: readonly SampleResult[],
+    item: TaskItem,
+    cfg: TrainConfig,
+    components: readonly RewardComponentDef[],
+    ctx: RewardContext,
+  ): { rewards: number[]; weight: number } | undefined;
   /** The member's stored form. */
   member(s: SampleResult, base: Pick<SampleInput, 'rewards' | 'advantage'>, storage: LatentStorage): SampleInput;
   /** The images derived from a stored member and the edit or reflection record (the caller holds the transaction). */
@@ -125,9 +131,17 @@ export function rolloutOptionsOf(cfg: TrainConfig, overrides: Partial<RolloutOpt
   const r = cfg.rollout;
   const window = r.sdeWindow ? { start: windowStart(r.sdeWindow, overrides.seed, r.sdeSteps), size: r.sdeWindow.size } : undefined;
   return {
-    groupSize: r.groupSize, sdeSteps: r.sdeSteps, noiseLevel: r.noiseLevel, sameNoisePerGroup: r.sameNoisePerGroup,
-    temperature: r.temperature, topP: r.topP, maxNewTokens: r.maxNewTokens,
-    editCycle: cfg.edit.cycle, reflectionRounds: cfg.reflect.rounds, ...(window ? { sdeWindow: window } : {}), ...overrides,
+    groupSize: r.groupSize,
+    sdeSteps: r.sdeSteps,
+    noiseLevel: r.noiseLevel,
+    sameNoisePerGroup: r.sameNoisePerGroup,
+    temperature: r.temperature,
+    topP: r.topP,
+    maxNewTokens: r.maxNewTokens,
+    editCycle: cfg.edit.cycle,
+    reflectionRounds: cfg.reflect.rounds,
+    ...(window ? { sdeWindow: window } : {}),
+    ...overrides,
   };
 }
 

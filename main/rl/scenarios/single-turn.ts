@@ -15,13 +15,20 @@ export function singleTurnScenario(specifics: Specifics): ScenarioModule {
     async rollout(model, rows, o) {
       const prompts = rows.map((r) => prompt(r.item));
       const written = writes
-        ? await model.write(rows.map((r, b) => ({ text: prompts[b]!, ...(r.item.image ? { image: r.item.image } : {}) })), o, o.seed)
+        ? await model.write(
+            rows.map((r, b) => ({ text: prompts[b]!, ...(r.item.image ? { image: r.item.image } : {}) })),
+            o,
+            o.seed,
+          )
         : undefined;
-      const turns: Turn[][] = rows.map((_, b) => (written
-        ? [{ kind: 'text', role: draws ? 'reasoning' : 'answer', text: written.texts[b]!, lm: written.records[b]! }]
-        : []));
+      const turns: Turn[][] = rows.map((_, b) =>
+        written ? [{ kind: 'text', role: draws ? 'reasoning' : 'answer', text: written.texts[b]!, lm: written.records[b]! }] : [],
+      );
       if (draws) {
-        const requests = rows.map((_, b) => ({ ids: [...model.encode(prompts[b]!), ...(written?.tokens[b] ?? [])], querySet: 'generate' as const }));
+        const requests = rows.map((_, b) => ({
+          ids: [...model.encode(prompts[b]!), ...(written?.tokens[b] ?? [])],
+          querySet: 'generate' as const,
+        }));
         (await model.draw(requests, rows, o, 0)).forEach((drawn, b) => turns[b]!.push({ kind: 'image', role: 'image', ...drawn }));
       }
       return rows.map((r, b) => ({ seed: r.seed, turns: turns[b]! }));
@@ -34,10 +41,13 @@ export function singleTurnScenario(specifics: Specifics): ScenarioModule {
       if (writes && !text) throw new Error(`${specifics.name}: sample ${sample.seed} has no LM tokens`);
       if (draws && !image) throw new Error(`${specifics.name}: sample ${sample.seed} has no DM trajectory`);
       return {
-        sequences: [{
-          ids: text ? [...ids, ...text.lm.tokenIds] : ids,
-          ...(item.image ? { image: item.image } : {}), ...(draws ? { querySet: 'generate' as const } : {}),
-        }],
+        sequences: [
+          {
+            ids: text ? [...ids, ...text.lm.tokenIds] : ids,
+            ...(item.image ? { image: item.image } : {}),
+            ...(draws ? { querySet: 'generate' as const } : {}),
+          },
+        ],
         lm: text ? [{ seq: 0, promptLength: ids.length, record: text.lm }] : [],
         dm: image ? [{ seq: 0, trajectory: image.dm }] : [],
       };
@@ -53,7 +63,10 @@ export function singleTurnScenario(specifics: Specifics): ScenarioModule {
       const text = firstText(s);
       const image = firstImage(s);
       return {
-        ...base, seed: s.seed, text: text?.text ?? null, image: image ? storedImage(image.image) : null,
+        ...base,
+        seed: s.seed,
+        text: text?.text ?? null,
+        image: image ? storedImage(image.image) : null,
         trajectories: [...(text ? [lmTrajectory(text.lm)] : []), ...(image ? [dmTrajectory(image.dm, storage)] : [])],
       };
     },
@@ -64,4 +77,3 @@ export function singleTurnScenario(specifics: Specifics): ScenarioModule {
 export function promptImages(prompt: (item: TaskItem) => string) {
   return async (_model: unknown, items: readonly TaskItem[]) => items.map((it) => ({ text: prompt(it), querySet: 'generate' as const }));
 }
-

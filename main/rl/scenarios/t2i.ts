@@ -17,7 +17,12 @@ export function genevalTask(rng: Rng, index: number): TaskItem {
 const prompt = (it: TaskItem) => formats.generate(it.text);
 
 export const t2i = singleTurnScenario({
-  name: 't2i', writes: false, draws: true, taskKinds: GENEVAL_TASKS.length, task: genevalTask, prompt,
+  name: 't2i',
+  writes: false,
+  draws: true,
+  taskKinds: GENEVAL_TASKS.length,
+  task: genevalTask,
+  prompt,
   imagePrompts: promptImages(prompt),
   evaluate: evaluateImages,
 });

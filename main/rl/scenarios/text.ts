@@ -7,11 +7,16 @@ import { json } from './json.ts';
 import { singleTurnScenario } from './single-turn.ts';
 
 export const text = singleTurnScenario({
-  name: 'text', writes: true, draws: false, taskKinds: 1,
+  name: 'text',
+  writes: true,
+  draws: false,
+  taskKinds: 1,
   task: (rng) => {
     const vague = sampleVaguePrompt(rng);
     return {
-      task: 'vague_text', text: vague.text, spec: json({ constraints: vague.spec, reference: vague.rewrite }),
+      task: 'vague_text',
+      text: vague.text,
+      spec: json({ constraints: vague.spec, reference: vague.rewrite }),
       target: { format: 'reasoned', answerCheck: (answer) => rewriteSatisfies(answer, vague.spec) },
     };
   },

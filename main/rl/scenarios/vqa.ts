@@ -8,13 +8,19 @@ import { json } from './json.ts';
 import { singleTurnScenario } from './single-turn.ts';
 
 export const vqa = singleTurnScenario({
-  name: 'vqa', writes: true, draws: false, taskKinds: 1,
+  name: 'vqa',
+  writes: true,
+  draws: false,
+  taskKinds: 1,
   task: (rng, index) => {
     const pair = sampleQuestionPair(rng);
     const question = index % 2 === 0 ? pair.yes : pair.no;
     return {
-      task: `question_${pair.type}`, text: question.text, spec: json({ scene: pair.scene, answer: question.answer }),
-      target: { answer: question.answer, format: 'answer' }, image: renderScene(pair.scene),
+      task: `question_${pair.type}`,
+      text: question.text,
+      spec: json({ scene: pair.scene, answer: question.answer }),
+      target: { answer: question.answer, format: 'answer' },
+      image: renderScene(pair.scene),
     };
   },
   prompt: (it) => formats.question(it.text),

@@ -11,7 +11,17 @@ import { sampleOde, sampleSde, sdeMean, sdeSigma, sdeStepGraph } from '../../mod
 import type { ImageRGB } from '../../world/image.ts';
 import { resolveTrainConfig, type ModelPart, type TrainConfig } from '../config.ts';
 import { grpoObjective, metricOutput, outputObjective } from '../losses.ts';
-import { firstImage, type ObjectiveResult, type ObjectiveTerms, type Policy, type RolloutOptions, type SampleResult, type TaskItem, type TaskSource, type UpdateSample } from '../policy.ts';
+import {
+  firstImage,
+  type ObjectiveResult,
+  type ObjectiveTerms,
+  type Policy,
+  type RolloutOptions,
+  type SampleResult,
+  type TaskItem,
+  type TaskSource,
+  type UpdateSample,
+} from '../policy.ts';
 import type { RewardComponentDef } from '../rewards.ts';
 
 export const SHAPE = [4, 3] as const; // a 2x2 RGB image: 4 pixels x 3 channels, the [N, C] the SDE step graph takes
@@ -44,22 +54,44 @@ export class ToyPolicy implements Policy {
   }
 
   async rollout(items: readonly TaskItem[], o: RolloutOptions): Promise<SampleResult[][]> {
-    return Promise.all(items.map(async (_item, i) => {
-      const noiseRng = new EngineRng(o.seed + i);
-      const groupNoise = noiseRng.fillNormal(new Float32Array(SIZE));
-      return Promise.all(Array.from({ length: o.groupSize }, async (_, k) => {
-        const seed = o.seed * 100 + i * 10 + k;
-        const rng = new EngineRng(seed);
-        const noise = o.sameNoisePerGroup ? groupNoise : rng.fillNormal(new Float32Array(SIZE));
-        const traj = await sampleSde(async (x) => this.velocity(x, this.params.flat), noise, 1, { steps: o.sdeSteps, noiseLevel: o.noiseLevel, rng });
-        return {
-          seed, turns: [{
-            kind: 'image' as const, role: 'image' as const, image: toImage(traj.latents[o.sdeSteps]!),
-            dm: { latents: traj.latents, grid: { size: 2, patch: 1 }, seeds: { noise: o.seed + i, sde: seed }, means: traj.means, logProbs: Float32Array.from(traj.logProbs.map((l) => l[0]!)), times: traj.times, stds: traj.stds, noiseLevel: o.noiseLevel },
-          }],
-        };
-      }));
-    }));
+    return Promise.all(
+      items.map(async (_item, i) => {
+        const noiseRng = new EngineRng(o.seed + i);
+        const groupNoise = noiseRng.fillNormal(new Float32Array(SIZE));
+        return Promise.all(
+          Array.from({ length: o.groupSize }, async (_, k) => {
+            const seed = o.seed * 100 + i * 10 + k;
+            const rng = new EngineRng(seed);
+            const noise = o.sameNoisePerGroup ? groupNoise : rng.fillNormal(new Float32Array(SIZE));
+            const traj = await sampleSde(async (x) => this.velocity(x, this.params.flat), noise, 1, {
+              steps: o.sdeSteps,
+              noiseLevel: o.noiseLevel,
+              rng,
+            });
+            return {
+              seed,
+              turns: [
+                {
+                  kind: 'image' as const,
+                  role: 'image' as const,
+                  image: toImage(traj.latents[o.sdeSteps]!),
+                  dm: {
+                    latents: traj.latents,
+                    grid: { size: 2, patch: 1 },
+                    seeds: { noise: o.seed + i, sde: seed },
+                    means: traj.means,
+                    logProbs: Float32Array.from(traj.logProbs.map((l) => l[0]!)),
+                    times: traj.times,
+                    stds: traj.stds,
+                    noiseLevel: o.noiseLevel,
+                  },
+                },
+              ],
+            };
+          }),
+        );
+      }),
+    );
   }
 
   async objective(batch: readonly UpdateSample[], terms: ObjectiveTerms): Promise<ObjectiveResult> {
@@ -68,8 +100,15 @@ export class ToyPolicy implements Policy {
     const rows = batch.flatMap((u) => u.dmSteps.map((k) => ({ u, k })));
     const R = rows.length;
     const feeds = {
-      x: new Float32Array(R * SIZE), x_next: new Float32Array(R * SIZE), ref_mean: new Float32Array(R * SIZE),
-      t: new Float32Array(R), dt: new Float32Array(R), sigma: new Float32Array(R), old_logp: new Float32Array(R), std: new Float32Array(R), adv: new Float32Array(R),
+      x: new Float32Array(R * SIZE),
+      x_next: new Float32Array(R * SIZE),
+      ref_mean: new Float32Array(R * SIZE),
+      t: new Float32Array(R),
+      dt: new Float32Array(R),
+      sigma: new Float32Array(R),
+      old_logp: new Float32Array(R),
+      std: new Float32Array(R),
+      adv: new Float32Array(R),
     };
     rows.forEach(({ u, k }, r) => {
       const dm = firstImage(u.sample)!.dm;
@@ -87,13 +126,23 @@ export class ToyPolicy implements Policy {
     });
     const shaped = (data: Float32Array, scalar: boolean) => ({ data, shape: scalar ? [R] : [R, ...SHAPE] });
     const out = await (await this.session).run({
-      x: shaped(feeds.x, false), x_next: shaped(feeds.x_next, false), ref_mean: shaped(feeds.ref_mean, false),
-      t: shaped(feeds.t, true), dt: shaped(feeds.dt, true), sigma: shaped(feeds.sigma, true), old_logp: shaped(feeds.old_logp, true),
-      std: shaped(feeds.std, true), adv: shaped(feeds.adv, true), ...this.params.feeds(),
+      x: shaped(feeds.x, false),
+      x_next: shaped(feeds.x_next, false),
+      ref_mean: shaped(feeds.ref_mean, false),
+      t: shaped(feeds.t, true),
+      dt: shaped(feeds.dt, true),
+      sigma: shaped(feeds.sigma, true),
+      old_logp: shaped(feeds.old_logp, true),
+      std: shaped(feeds.std, true),
+      adv: shaped(feeds.adv, true),
+      ...this.params.feeds(),
     });
-    const metrics = Object.fromEntries(['policy_loss/dm', 'kl/dm', 'clip_fraction/dm', 'approx_kl/dm'].map((n) => [n, Number(out[metricOutput(n)]!.data[0])]));
+    const metrics = Object.fromEntries(
+      ['policy_loss/dm', 'kl/dm', 'clip_fraction/dm', 'approx_kl/dm'].map((n) => [n, Number(out[metricOutput(n)]!.data[0])]),
+    );
     return {
-      loss: Number(out.loss!.data[0]), metrics,
+      loss: Number(out.loss!.data[0]),
+      metrics,
       grads: { 'dm/bias': out[gradName('dm/bias')]!.data as Float32Array, 'dm/scale': out[gradName('dm/scale')]!.data as Float32Array },
     };
   }
@@ -103,15 +152,36 @@ export class ToyPolicy implements Policy {
     const rows = (name: string) => g.input(name, 'float32', ['rows', ...SHAPE]);
     const scalars = (name: string) => g.input(name, 'float32', ['rows']);
     const [x, xNext, refMean] = [rows('x'), rows('x_next'), rows('ref_mean')];
-    const [t, dt, sigma, old, std, adv] = ['t', 'dt', 'sigma', 'old_logp', 'std', 'adv'].map(scalars) as [ReturnType<typeof scalars>, ...ReturnType<typeof scalars>[]];
+    const [t, dt, sigma, old, std, adv] = ['t', 'dt', 'sigma', 'old_logp', 'std', 'adv'].map(scalars) as [
+      ReturnType<typeof scalars>,
+      ...ReturnType<typeof scalars>[],
+    ];
     const v = g.add(g.param('dm/bias', [...SHAPE]), g.mul(g.param('dm/scale', [...SHAPE]), x));
     const step = sdeStepGraph(g, { x, v, xNext, t, dt: dt!, sigma: sigma! });
-    outputObjective(g, grpoObjective(g, { dm: { ...terms.dm!, inputs: { logProbs: step.logProb, oldLogProbs: old!, means: step.mean, refMeans: refMean, stds: std!, advantages: adv! } } }));
+    outputObjective(
+      g,
+      grpoObjective(g, {
+        dm: {
+          ...terms.dm!,
+          inputs: { logProbs: step.logProb, oldLogProbs: old!, means: step.mean, refMeans: refMean, stds: std!, advantages: adv! },
+        },
+      }),
+    );
     return createSession(encodeModel(grad(g.build(), { loss: 'loss', wrt: ['dm/bias', 'dm/scale'] })), { threads: 1, cache: false });
   }
 
   async generate(items: readonly TaskItem[], odeSteps: number, seed: number): Promise<ImageRGB[]> {
-    return Promise.all(items.map(async (_, i) => toImage(await sampleOde(async (x) => this.velocity(x, this.params.flat), new EngineRng(seed + i).fillNormal(new Float32Array(SIZE)), odeSteps))));
+    return Promise.all(
+      items.map(async (_, i) =>
+        toImage(
+          await sampleOde(
+            async (x) => this.velocity(x, this.params.flat),
+            new EngineRng(seed + i).fillNormal(new Float32Array(SIZE)),
+            odeSteps,
+          ),
+        ),
+      ),
+    );
   }
 
   async features(images: readonly ImageRGB[]): Promise<Float32Array[]> {
@@ -124,7 +194,8 @@ export class ToyPolicy implements Policy {
 }
 
 export const toyTasks: TaskSource = {
-  next: (count, step) => Array.from({ length: count }, (_, i) => ({ task: 'toy', text: `toy prompt ${(step * count + i) % 3}`, spec: null, target: {} })),
+  next: (count, step) =>
+    Array.from({ length: count }, (_, i) => ({ task: 'toy', text: `toy prompt ${(step * count + i) % 3}`, spec: null, target: {} })),
   heldout: () => [],
 };
 export const redness: RewardComponentDef = { name: 'shapeEval', score: (s) => channelMean(s.image!, 0) };
@@ -132,7 +203,11 @@ export const redness: RewardComponentDef = { name: 'shapeEval', score: (s) => ch
 /** The toy run the SIGKILL test uses in the child and in the resuming parent. */
 export function killTestConfig(steps: number): TrainConfig {
   return resolveTrainConfig('t2i', {
-    train: ['dm'], steps, checkpointEvery: 2, eval: { every: 0 },
-    rollout: { promptsPerStep: 3, groupSize: 6, sdeSteps: 4 }, optim: { lr: { dm: 0.1 } },
+    train: ['dm'],
+    steps,
+    checkpointEvery: 2,
+    eval: { every: 0 },
+    rollout: { promptsPerStep: 3, groupSize: 6, sdeSteps: 4 },
+    optim: { lr: { dm: 0.1 } },
   });
 }

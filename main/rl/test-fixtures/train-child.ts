@@ -9,6 +9,14 @@ const [dataDir] = process.argv.slice(2);
 if (!dataDir) throw new Error('usage: train-child.ts DATA_DIR');
 const store = openStore(join(dataDir, 'unirl.sqlite'));
 await train(
-  { config: killTestConfig(1000), store, dataDir, policy: new ToyPolicy(), tasks: toyTasks, components: [redness], onStep: (s) => process.stdout.write(`step ${s.step}\n`) },
+  {
+    config: killTestConfig(1000),
+    store,
+    dataDir,
+    policy: new ToyPolicy(),
+    tasks: toyTasks,
+    components: [redness],
+    onStep: (s) => process.stdout.write(`step ${s.step}\n`),
+  },
   { progress: () => {}, checkCancelled: () => {} },
 );

@@ -53,7 +53,10 @@ export class WebSocketApi implements RendererApi {
   private info: ConnectionInfo = { status: 'connecting', retryInMs: 0, connections: 0 };
   private backoffMs = BACKOFF_MIN_MS;
 
-  constructor(private readonly url: string, private readonly token: string | null) {
+  constructor(
+    private readonly url: string,
+    private readonly token: string | null,
+  ) {
     this.connect();
   }
 

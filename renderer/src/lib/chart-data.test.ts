@@ -3,23 +3,46 @@ import assert from 'node:assert/strict';
 import { alignSeries, appendPoint, axisLabels, chartGroups, chartedMetrics } from './chart-data.ts';
 
 test('metric names group into the charts practitioners look at, in that order', () => {
-  const groups = chartGroups(['eval/shapeeval', 'kl/dm', 'reward/format', 'frac_reward_zero_std', 'reward/shapeeval', 'clip_frac/dm', 'loss/policy_dm', 'entropy/lm', 'approx_kl', 'time/step', 'time/rollout']);
-  assert.deepEqual(groups.map((g) => [g.title, g.names]), [
-    ['Reward per component', ['reward/format', 'reward/shapeeval']],
-    ['Groups with zero reward std', ['frac_reward_zero_std']],
-    ['KL', ['approx_kl', 'kl/dm']],
-    ['Clip fraction', ['clip_frac/dm']],
-    ['Losses', ['loss/policy_dm']],
-    ['Entropy', ['entropy/lm']],
-    ['Evaluation score', ['eval/shapeeval']],
-    ['time', ['time/rollout', 'time/step']],
+  const groups = chartGroups([
+    'eval/shapeeval',
+    'kl/dm',
+    'reward/format',
+    'frac_reward_zero_std',
+    'reward/shapeeval',
+    'clip_frac/dm',
+    'loss/policy_dm',
+    'entropy/lm',
+    'approx_kl',
+    'time/step',
+    'time/rollout',
   ]);
+  assert.deepEqual(
+    groups.map((g) => [g.title, g.names]),
+    [
+      ['Reward per component', ['reward/format', 'reward/shapeeval']],
+      ['Groups with zero reward std', ['frac_reward_zero_std']],
+      ['KL', ['approx_kl', 'kl/dm']],
+      ['Clip fraction', ['clip_frac/dm']],
+      ['Losses', ['loss/policy_dm']],
+      ['Entropy', ['entropy/lm']],
+      ['Evaluation score', ['eval/shapeeval']],
+      ['time', ['time/rollout', 'time/step']],
+    ],
+  );
 });
 
 test('series align on the union of steps with gaps as null (NaN too)', () => {
-  assert.deepEqual(alignSeries([{ steps: [1, 2, 4], values: [0.1, NaN, 0.4] }, { steps: [2, 3], values: [5, 6] }]), [
-    [1, 2, 3, 4], [0.1, null, null, 0.4], [null, 5, 6, null],
-  ]);
+  assert.deepEqual(
+    alignSeries([
+      { steps: [1, 2, 4], values: [0.1, NaN, 0.4] },
+      { steps: [2, 3], values: [5, 6] },
+    ]),
+    [
+      [1, 2, 3, 4],
+      [0.1, null, null, 0.4],
+      [null, 5, 6, null],
+    ],
+  );
 });
 
 test('a live point appends, or replaces a step logged again, or slots in order', () => {
@@ -39,7 +62,11 @@ test('axis labels tell small, large and ordinary ticks apart, and never read "-0
   assert.deepEqual(axisLabels([0, 0.02, 0.04]), ['0', '0.02', '0.04']);
   assert.deepEqual(axisLabels([0, 500, 1000]), ['0', '500', '1000']);
   assert.deepEqual(axisLabels([0, 2e6, 4e6]), ['0', '2e6', '4e6']);
-  for (const ticks of [[1e-9, 2e-9, 3e-9], [0.1, 0.15, 0.2], [1, 1.0001, 1.0002]]) {
+  for (const ticks of [
+    [1e-9, 2e-9, 3e-9],
+    [0.1, 0.15, 0.2],
+    [1, 1.0001, 1.0002],
+  ]) {
     const labels = axisLabels(ticks);
     assert.equal(new Set(labels).size, ticks.length, labels.join());
     assert.ok(labels.every((l) => l !== '-0'));

@@ -45,7 +45,9 @@ export function chartGroups(names: readonly string[]): ChartGroup[] {
     const i = RULES.findIndex((r) => r.title === title);
     return i < 0 ? RULES.length : i;
   };
-  return [...groups].map(([title, list]) => ({ title, names: list })).sort((a, b) => rank(a.title) - rank(b.title) || a.title.localeCompare(b.title));
+  return [...groups]
+    .map(([title, list]) => ({ title, names: list }))
+    .sort((a, b) => rank(a.title) - rank(b.title) || a.title.localeCompare(b.title));
 }
 
 /** [steps, ...one array per series] on the union of their steps, ascending; null where a series has no value. */
@@ -87,12 +89,15 @@ export function axisLabels(ticks: readonly number[]): string[] {
   const finite = ticks.filter(Number.isFinite);
   if (finite.length === 0) return ticks.map(String);
   const largest = Math.max(...finite.map(Math.abs));
-  const gaps = finite.slice(1).map((t, i) => Math.abs(t - finite[i]!)).filter((g) => g > 0);
+  const gaps = finite
+    .slice(1)
+    .map((t, i) => Math.abs(t - finite[i]!))
+    .filter((g) => g > 0);
   const spacing = gaps.length ? Math.min(...gaps) : largest;
   const clean = (label: string, value: number) => (value === 0 || Number(label) === 0 ? '0' : label);
   // Labels that read back as their ticks (to a hundredth of the spacing) and differ where the ticks do.
-  const distinct = (labels: string[]) => new Set(labels).size === new Set(finite).size
-    && labels.every((label, i) => Math.abs(Number(label) - finite[i]!) <= spacing / 100);
+  const distinct = (labels: string[]) =>
+    new Set(labels).size === new Set(finite).size && labels.every((label, i) => Math.abs(Number(label) - finite[i]!) <= spacing / 100);
   if (largest !== 0 && (largest < 1e-3 || largest >= 1e6)) {
     for (let digits = 0; digits <= 6; digits++) {
       const labels = ticks.map((t) => clean(t.toExponential(digits).replace('e+', 'e'), t));

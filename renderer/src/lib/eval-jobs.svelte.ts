@@ -41,7 +41,12 @@ export class EvalJobsState {
   }
 
   async start(suite: string, generator: string, limit?: number, checkpoint?: string): Promise<EvalJob> {
-    const info = await this.api.call('eval.start', { suite, generator, ...(limit === undefined ? {} : { limit }), ...(checkpoint ? { checkpoint } : {}) });
+    const info = await this.api.call('eval.start', {
+      suite,
+      generator,
+      ...(limit === undefined ? {} : { limit }),
+      ...(checkpoint ? { checkpoint } : {}),
+    });
     // A fast job may have reported (even finished) before this answer arrived.
     const job = this.ensure(info.jobId);
     job.suite = suite;
@@ -76,8 +81,17 @@ export class EvalJobsState {
     const existing = this.jobs.find((job) => job.jobId === jobId);
     if (existing) return existing;
     this.jobs.unshift({
-      jobId, suite: '?', generator: '?', status: 'running', done: 0, total: 0, message: null,
-      result: null, error: null, startedAt: Date.now(), finishedAt: null,
+      jobId,
+      suite: '?',
+      generator: '?',
+      status: 'running',
+      done: 0,
+      total: 0,
+      message: null,
+      result: null,
+      error: null,
+      startedAt: Date.now(),
+      finishedAt: null,
     });
     return this.jobs[0]!;
   }

@@ -32,7 +32,13 @@ test('results without tasks are not tabulated', () => {
 
 test('an evaluation is compared with a baseline task by task; skipped tasks and missing ones stay empty', () => {
   const rows = compareTasks(
-    { tasks: [{ task: 'counting', accuracy: 0.5 }, { task: 'colors', accuracy: 1 }, { task: 'edit', accuracy: 0, skipped: 'no edit' }] },
+    {
+      tasks: [
+        { task: 'counting', accuracy: 0.5 },
+        { task: 'colors', accuracy: 1 },
+        { task: 'edit', accuracy: 0, skipped: 'no edit' },
+      ],
+    },
     { tasks: { counting: { accuracy: 0.25 }, position: { accuracy: 0.75 } } },
   );
   assert.deepEqual(rows, [

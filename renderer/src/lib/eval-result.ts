@@ -24,7 +24,9 @@ export function toResultTable(result: unknown): ResultTable | null {
   if (!isRecord(result)) return null;
   const entries: [string, unknown][] = Array.isArray(result.tasks)
     ? result.tasks.map((t, i) => [isRecord(t) && typeof (t.task ?? t.name) === 'string' ? String(t.task ?? t.name) : `#${i + 1}`, t])
-    : isRecord(result.tasks) ? Object.entries(result.tasks) : [];
+    : isRecord(result.tasks)
+      ? Object.entries(result.tasks)
+      : [];
   if (entries.length === 0) return null;
   const columns: string[] = [];
   const rows = entries.map(([task, value]) => {
@@ -37,9 +39,15 @@ export function toResultTable(result: unknown): ResultTable | null {
     }
     return { task, cells };
   });
-  const overall = typeof result.overall === 'number' ? result.overall
-    : isRecord(result.overall) && typeof result.overall.score === 'number' ? result.overall.score : null;
-  const numeric = columns.filter((column) => rows.every((row) => row.cells[column] === undefined || /^-?\d+(\.\d+)?$/.test(row.cells[column])));
+  const overall =
+    typeof result.overall === 'number'
+      ? result.overall
+      : isRecord(result.overall) && typeof result.overall.score === 'number'
+        ? result.overall.score
+        : null;
+  const numeric = columns.filter((column) =>
+    rows.every((row) => row.cells[column] === undefined || /^-?\d+(\.\d+)?$/.test(row.cells[column])),
+  );
   return { overall, columns, numeric, rows };
 }
 
@@ -57,7 +65,7 @@ export function taskAccuracies(summary: unknown): Map<string, number> {
   const out = new Map<string, number>();
   for (const row of table?.rows ?? []) {
     const value = Number(row.cells.accuracy ?? row.cells.score);
-    if (Number.isFinite(value) && (row.cells.skipped === undefined)) out.set(row.task, value);
+    if (Number.isFinite(value) && row.cells.skipped === undefined) out.set(row.task, value);
   }
   return out;
 }

@@ -22,7 +22,10 @@ export class GroupPages {
   private range: [number, number] = [0, 0];
   private generation = 0;
 
-  constructor(private readonly api: RendererApi, readonly runId: number) {}
+  constructor(
+    private readonly api: RendererApi,
+    readonly runId: number,
+  ) {}
 
   /** (Re)loads the step counts and forgets cached pages; rows in view are fetched again. */
   async reload(): Promise<void> {
@@ -75,20 +78,27 @@ export class GroupPages {
     for (let page = Math.floor(start / PAGE_SIZE); page * PAGE_SIZE < Math.min(end, this.total); page++) {
       if (!this.pages.has(page) && !this.inFlight.has(page)) wanted.push(page);
     }
-    await Promise.all(wanted.map(async (page) => {
-      this.inFlight.add(page);
-      try {
-        const { step, within } = this.locate(page * PAGE_SIZE);
-        const result = await this.api.call('groups.page', {
-          runId: this.runId, order: 'desc', discarded: this.showDiscarded, fromStep: step, offset: within, limit: PAGE_SIZE,
-        });
-        if (generation !== this.generation) return;
-        this.pages = new Map(this.pages).set(page, result.items);
-      } catch (err) {
-        this.error = errorMessage(err);
-      } finally {
-        this.inFlight.delete(page);
-      }
-    }));
+    await Promise.all(
+      wanted.map(async (page) => {
+        this.inFlight.add(page);
+        try {
+          const { step, within } = this.locate(page * PAGE_SIZE);
+          const result = await this.api.call('groups.page', {
+            runId: this.runId,
+            order: 'desc',
+            discarded: this.showDiscarded,
+            fromStep: step,
+            offset: within,
+            limit: PAGE_SIZE,
+          });
+          if (generation !== this.generation) return;
+          this.pages = new Map(this.pages).set(page, result.items);
+        } catch (err) {
+          this.error = errorMessage(err);
+        } finally {
+          this.inFlight.delete(page);
+        }
+      }),
+    );
   }
 }

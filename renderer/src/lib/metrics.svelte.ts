@@ -12,7 +12,10 @@ export class RunMetrics {
   error = $state<string | null>(null);
   private readonly unsubscribe: () => void;
 
-  constructor(private readonly api: RendererApi, readonly runId: number) {
+  constructor(
+    private readonly api: RendererApi,
+    readonly runId: number,
+  ) {
     this.unsubscribe = api.on('metrics.appended', (event) => {
       if (event.runId === this.runId) this.append(event.step, event.values);
     });

@@ -108,7 +108,10 @@ export class RankDraft {
   ranks(): RankEntry[] {
     if (this.answer.kind === 'bestWorst' && this.picks.length === 2 && this.sampleIds.length > 2) {
       // The worst ranks last, below the tied middle.
-      return [{ sampleId: this.picks[0]!.sampleId, rank: 1 }, { sampleId: this.picks[1]!.sampleId, rank: 3 }];
+      return [
+        { sampleId: this.picks[0]!.sampleId, rank: 1 },
+        { sampleId: this.picks[1]!.sampleId, rank: 3 },
+      ];
     }
     const entries: RankEntry[] = [];
     this.picks.forEach((pick, position) => {

@@ -29,7 +29,10 @@ export class RankingSession {
   /** What each run asks of people (its config's human.answer), by run id. */
   private readonly answers = new Map<number, RankAnswer>();
 
-  constructor(private readonly api: RendererApi, private readonly annotator: () => string) {}
+  constructor(
+    private readonly api: RendererApi,
+    private readonly annotator: () => string,
+  ) {}
 
   async loadQueue(runId?: number): Promise<void> {
     try {
@@ -58,7 +61,12 @@ export class RankingSession {
     const answer = await this.answerOf(group.runId);
     this.group = group;
     this.display = shuffled(members, hashString(this.annotator()) ^ group.id);
-    this.draft = new RankDraft(members.map((s) => s.id), [], false, answer);
+    this.draft = new RankDraft(
+      members.map((s) => s.id),
+      [],
+      false,
+      answer,
+    );
     this.past = [];
     this.openedAt = performance.now();
   }
@@ -67,7 +75,12 @@ export class RankingSession {
     let answer = this.answers.get(runId);
     if (!answer) {
       const human = ((await this.api.call('runs.get', { runId })).config as { human?: { answer?: string; topK?: number } }).human;
-      answer = human?.answer === 'bestWorst' ? { kind: 'bestWorst' } : human?.answer === 'topK' ? { kind: 'topK', k: human.topK ?? 3 } : { kind: 'full' };
+      answer =
+        human?.answer === 'bestWorst'
+          ? { kind: 'bestWorst' }
+          : human?.answer === 'topK'
+            ? { kind: 'topK', k: human.topK ?? 3 }
+            : { kind: 'full' };
       this.answers.set(runId, answer);
     }
     return answer;
@@ -174,11 +187,20 @@ export class RankingSession {
       return true;
     }
     switch (event.key) {
-      case 't': this.tie(); return true;
-      case 's': void this.skip(); return true;
-      case 'a': void this.allTied(); return true;
-      case 'Enter': void this.submit(); return true;
-      default: return false;
+      case 't':
+        this.tie();
+        return true;
+      case 's':
+        void this.skip();
+        return true;
+      case 'a':
+        void this.allTied();
+        return true;
+      case 'Enter':
+        void this.submit();
+        return true;
+      default:
+        return false;
     }
   }
 

@@ -17,7 +17,13 @@ export class RunDraftState {
 
   clone(run: Run): void {
     const preset = (run.config as { model?: { preset?: unknown } }).model?.preset;
-    this.draft = { from: run.id, name: `${run.name} (copy)`, scenario: run.scenario, model: preset === 'nano' ? 'nano' : 'base', config: run.config };
+    this.draft = {
+      from: run.id,
+      name: `${run.name} (copy)`,
+      scenario: run.scenario,
+      model: preset === 'nano' ? 'nano' : 'base',
+      config: run.config,
+    };
   }
 
   /** The draft, once: the form that takes it owns it. */

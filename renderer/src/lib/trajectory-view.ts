@@ -19,7 +19,9 @@ export function latentsFilmstrip(latents: TensorView): Filmstrip {
   checkTrajectoryTensors('dm', { latents });
   const steps = latents.shape[0]!;
   if (latents.data.length !== steps * latents.shape[1]! * latents.shape[2]!) {
-    throw new Error(`latents hold ${latents.data.length} values, shape [${latents.shape.join(', ')}] needs ${steps * latents.shape[1]! * latents.shape[2]!}`);
+    throw new Error(
+      `latents hold ${latents.data.length} values, shape [${latents.shape.join(', ')}] needs ${steps * latents.shape[1]! * latents.shape[2]!}`,
+    );
   }
   let size = 0;
   const frames = Array.from({ length: steps }, (_, f) => {
