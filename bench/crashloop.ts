@@ -255,7 +255,8 @@ try {
       iterations.push({ from: plan.from, delayMs, killed: result.killed, resumed, ...check(store, runId, after) });
       const last = iterations[iterations.length - 1]!;
       process.stderr.write(
-        `kill ${i + 1}/${kills} ${delayMs} ms after ${plan.from}: ${last.keptSteps} kept steps, checkpoint ${last.latestCheckpoint}, ${last.discarded} discarded groups\n`,
+        `kill ${i + 1}/${kills} ${delayMs} ms after ${plan.from}: ${last.keptSteps} kept steps, ` +
+          `checkpoint ${last.latestCheckpoint}, ${last.discarded} discarded groups\n`,
       );
     } finally {
       store.close();

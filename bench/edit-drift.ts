@@ -1,7 +1,8 @@
 // Edit RL drift check (docs/results.md, "Why: the DiT drifts"): GRPO on the same two edit items every step
 // (SDE rollouts), then the ODE edits of those items (16 seeds each) before and after. A sound update raises
 // the SDE reward; the ODE columns show whether the unchanged part of the scene survives it.
-// Usage: node --import tsx bench/edit-drift.ts [--lr 1e-4] [--steps 40] [--noise 0.7] [--kl 3e-4] [--unscaled] [--checkpoint PATH] [--json out.json]
+// Usage: node --import tsx bench/edit-drift.ts [--lr 1e-4] [--steps 40] [--noise 0.7] [--kl 3e-4] [--unscaled]
+//   [--checkpoint PATH] [--json out.json]
 // GRPO's std-scaled advantages, as measured in docs/results.md; --unscaled: the edit preset's Dr. GRPO ones.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

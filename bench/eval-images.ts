@@ -130,8 +130,10 @@ for (const size of sizes) {
     row.seconds = (performance.now() - started) / 1000;
     results.push(row);
     console.log(
-      `${String(size).padStart(3)} px  ${row.images} images (${(100 * row.truthCorrect).toFixed(0)}% right)  agreement geneval ${row.agreement.geneval.toFixed(4)} ` +
-        `(false pass ${row.falsePass.geneval.toFixed(4)}, false fail ${row.falseFail.geneval.toFixed(4)})  strict ${row.agreement.strict.toFixed(4)}  ` +
+      `${String(size).padStart(3)} px  ${row.images} images (${(100 * row.truthCorrect).toFixed(0)}% right)  ` +
+        `agreement geneval ${row.agreement.geneval.toFixed(4)} ` +
+        `(false pass ${row.falsePass.geneval.toFixed(4)}, false fail ${row.falseFail.geneval.toFixed(4)})  ` +
+        `strict ${row.agreement.strict.toFixed(4)}  ` +
         `per task ${Object.entries(row.perTask)
           .map(([t, a]) => `${t} ${a.toFixed(3)}`)
           .join(', ')}  (${row.seconds.toFixed(1)} s to score both rules)`,

@@ -76,7 +76,8 @@ try {
       phases.push({ name, report, serverOutputTail: server.output().slice(-2000) });
       console.log(
         `${name}: ${report.cases} cases in ${report.seconds.toFixed(1)} s (${JSON.stringify(report.byKind)}): ` +
-          `${report.crashes} crashes, ${report.hangs} hangs, ${report.leaks} leaks, ${report.unclear} unclear, ${report.unexpected} unexpected; ` +
+          `${report.crashes} crashes, ${report.hangs} hangs, ${report.leaks} leaks, ` +
+          `${report.unclear} unclear, ${report.unexpected} unexpected; ` +
           `runs created ${report.runsCreated}, listed ${report.runsListed}`,
       );
       for (const f of report.findings.slice(0, 20)) console.log(`  ${f.what} (${f.kind}) ${f.case}: ${f.detail}`);

@@ -3,7 +3,8 @@
  * provider, and whether a non-CPU provider computes the same loss and gradients as the CPU one.
  *
  *   node --import tsx bench/gpu.ts [--providers cpu,webgpu] [--threads N] [--quick] [--warmup 3] [--repeats 10]
- *     [--weights PATH] [--speed-repeats 3] [--no-model] [--resident] [--no-train] [--rl [--scenarios edit,reflect]] [--width W --batch B] [--json out.json]
+ *     [--weights PATH] [--speed-repeats 3] [--no-model] [--resident] [--no-train] [--rl [--scenarios edit,reflect]]
+ *     [--width W --batch B] [--json out.json]
  *
  * Training: bench/engine.ts's decoder and DiT (--quick: toy size), one forward+backward ORT run per step
  * (loss + every gradient, no optimizer), median ms after warm-up. Each provider starts from the same
@@ -265,7 +266,8 @@ async function main(): Promise<void> {
     providers: args.providers,
     note:
       'train.step_ms: one ORT run of loss + all gradients (no optimizer), median/best of `repeats` after `warmup`; ' +
-      'vs_cpu: loss and gradients against the cpu provider on the same parameters and batch, relative = max|diff| / max|cpu grad| per tensor; ' +
+      'vs_cpu: loss and gradients against the cpu provider on the same parameters and batch, ' +
+      'relative = max|diff| / max|cpu grad| per tensor; ' +
       'model: measureSpeed (unirl model speed) on the shipped weights; provider.used says where a session really ran',
     train: [] as unknown[],
     model: { weights: args.weights, repeats: args.speedRepeats, results: {} as Record<string, unknown> },
@@ -277,7 +279,8 @@ async function main(): Promise<void> {
   };
   const log = (line: string) => console.error(`[gpu] ${line}`);
   log(
-    `onnxruntime-node ${ort.env.versions.node}, backends ${JSON.stringify(report.backends)}, ${report.cpus} CPUs (${report.available_parallelism} available), threads ${args.threads}`,
+    `onnxruntime-node ${ort.env.versions.node}, backends ${JSON.stringify(report.backends)}, ` +
+      `${report.cpus} CPUs (${report.available_parallelism} available), threads ${args.threads}`,
   );
   save();
 
@@ -352,7 +355,8 @@ async function main(): Promise<void> {
           },
         ][]) {
           log(
-            `rl ${scenario} ${provider} (used ${r.used.join(',')}${r.reasons ? `: ${r.reasons.join(' | ').slice(0, 400)}` : ''}): ${r.update_ms.median} ms median update, loss ${r.loss}` +
+            `rl ${scenario} ${provider} (used ${r.used.join(',')}${r.reasons ? `: ${r.reasons.join(' | ').slice(0, 400)}` : ''}): ` +
+              `${r.update_ms.median} ms median update, loss ${r.loss}` +
               (r.vs_cpu
                 ? `, vs cpu: loss diff ${r.vs_cpu.loss_abs_diff}, worst grad ${r.vs_cpu.worst.tensor} rel ${r.vs_cpu.worst.relative}`
                 : ''),

@@ -193,11 +193,13 @@ function svgPlot(results: readonly ArmResult[]): string {
     `<rect width="${W}" height="${H}" fill="white"/>`,
     ...ticks.map(
       (t) =>
-        `<line x1="${left}" x2="${W - right}" y1="${y(t)}" y2="${y(t)}" stroke="#ddd"/><text x="${left - 6}" y="${y(t) + 4}" text-anchor="end">${t.toFixed(2)}</text>`,
+        `<line x1="${left}" x2="${W - right}" y1="${y(t)}" y2="${y(t)}" stroke="#ddd"/>` +
+        `<text x="${left - 6}" y="${y(t) + 4}" text-anchor="end">${t.toFixed(2)}</text>`,
     ),
     `<line x1="${left}" x2="${W - right}" y1="${H - bottom}" y2="${H - bottom}" stroke="black"/>`,
     `<text x="${(left + W - right) / 2}" y="${H - 8}" text-anchor="middle">CPU-minutes of training (${threads} threads)</text>`,
-    `<text x="14" y="${(H - bottom) / 2}" transform="rotate(-90 14 ${(H - bottom) / 2})" text-anchor="middle">ShapeEval (GenEval-like, ${suite.tasks.length} tasks)</text>`,
+    `<text x="14" y="${(H - bottom) / 2}" transform="rotate(-90 14 ${(H - bottom) / 2})" text-anchor="middle">` +
+      `ShapeEval (GenEval-like, ${suite.tasks.length} tasks)</text>`,
     ...results.map((r, i) => {
       const colour = colours[i % colours.length]!;
       const points = r.points.map((p) => `${x(p.cpuMinutes).toFixed(1)},${y(p.overall).toFixed(1)}`).join(' ');
@@ -221,7 +223,8 @@ function fail(message: string): never {
 
 const started = Date.now();
 console.log(
-  `bench:rl: ${arms.length} arms x ${minutes} CPU-minutes, marks every ${(minutes / marks).toFixed(1)}; suite geneval, ${limit} prompts per task x ${samplesPerItem} images`,
+  `bench:rl: ${arms.length} arms x ${minutes} CPU-minutes, marks every ${(minutes / marks).toFixed(1)}; ` +
+    `suite geneval, ${limit} prompts per task x ${samplesPerItem} images`,
 );
 // The weights every arm starts from, as a file the evaluation loads (nano without pretraining: its seeded random weights).
 const scratch = mkdtempSync(join(tmpdir(), 'unirl-bench-rl-'));
@@ -255,12 +258,14 @@ console.log('|' + ' --- |'.repeat(results[0]!.points.length + 3));
 for (const [i, r] of results.entries()) {
   const d = fromBase[i]!;
   console.log(
-    `| ${r.label} | ${r.steps} | ${r.points.map((p) => `${p.overall.toFixed(3)} (${p.cpuMinutes.toFixed(1)} min)`).join(' | ')} | ${d.difference >= 0 ? '+' : ''}${d.difference.toFixed(3)} ± ${d.standardError.toFixed(3)} |`,
+    `| ${r.label} | ${r.steps} | ${r.points.map((p) => `${p.overall.toFixed(3)} (${p.cpuMinutes.toFixed(1)} min)`).join(' | ')} | ` +
+      `${d.difference >= 0 ? '+' : ''}${d.difference.toFixed(3)} ± ${d.standardError.toFixed(3)} |`,
   );
 }
 for (const c of comparisons)
   console.log(
-    `${c.arm} - ${c.against}: ${c.difference >= 0 ? '+' : ''}${c.difference.toFixed(3)} ± ${c.standardError.toFixed(3)} (${c.samples} images, ${c.items} prompts)`,
+    `${c.arm} - ${c.against}: ${c.difference >= 0 ? '+' : ''}${c.difference.toFixed(3)} ± ${c.standardError.toFixed(3)} ` +
+      `(${c.samples} images, ${c.items} prompts)`,
   );
 
 const out = {

@@ -67,7 +67,8 @@ results.reliability_trials = trials;
 
 for (const [key, value] of Object.entries(results)) {
   console.log(
-    `${key.padEnd(30)} ${key.startsWith('reliability_') && key !== 'reliability_trials' ? value.toFixed(4) : Math.round(value).toLocaleString('en-US')}`,
+    `${key.padEnd(30)} ` +
+      `${key.startsWith('reliability_') && key !== 'reliability_trials' ? value.toFixed(4) : Math.round(value).toLocaleString('en-US')}`,
   );
 }
 if (jsonPath) writeFileSync(jsonPath, JSON.stringify(results, null, 2) + '\n');

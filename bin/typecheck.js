@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Type-checks the project, after checking that no modules import each other in a cycle. The Electron-only files (main/electron, preload) are checked when the
-// optional `electron` package (and so its types) is installed, and skipped with a note otherwise. tsc cannot read .svelte files, so svelte-check
-// then checks the renderer (its components and the modules they import) with renderer/tsconfig.json, which extends the root options.
+// Type-checks the project, after checking that no modules import each other in a cycle. The Electron-only files
+// (main/electron, preload) are checked when the optional `electron` package (and so its types) is installed, and skipped
+// with a note otherwise. tsc cannot read .svelte files, so svelte-check then checks the renderer (its components and the
+// modules they import) with renderer/tsconfig.json, which extends the root options.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

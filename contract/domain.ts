@@ -62,7 +62,10 @@ export interface Prompt {
  */
 export type RankingStatus = 'none' | 'pending' | 'ranked';
 
-/** Why a queued group left the queue unranked: a skip released it (sync mode trains on its automatic rewards), the trainer can no longer use it (stale: older than the staleness limit, or left over from before a pause), or sync mode stopped waiting (timeout). */
+/**
+ * Why a queued group left the queue unranked: a skip released it (sync mode trains on its automatic rewards), the trainer can no
+ * longer use it (stale: older than the staleness limit, or left over from before a pause), or sync mode stopped waiting (timeout).
+ */
 export type QueueClosed = 'released' | 'stale' | 'timeout';
 
 export interface RolloutGroup {

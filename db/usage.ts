@@ -49,13 +49,16 @@ export function runsDbUsage(store: Store): RunDbUsage[] {
   const images = byRun(
     q(`SELECT run_id, sum(bytes) AS bytes FROM (
       SELECT g.run_id, length(s.image_png) AS bytes FROM samples s JOIN rollout_groups g ON g.id = s.group_id
-      UNION ALL SELECT g.run_id, length(e.source_png) FROM edits e JOIN samples s ON s.id = e.edited_sample_id JOIN rollout_groups g ON g.id = s.group_id
-      UNION ALL SELECT v.run_id, length(r.image_png) FROM eval_results r JOIN evaluations v ON v.id = r.evaluation_id WHERE v.run_id IS NOT NULL
+      UNION ALL SELECT g.run_id, length(e.source_png) FROM edits e
+        JOIN samples s ON s.id = e.edited_sample_id JOIN rollout_groups g ON g.id = s.group_id
+      UNION ALL SELECT v.run_id, length(r.image_png) FROM eval_results r
+        JOIN evaluations v ON v.id = r.evaluation_id WHERE v.run_id IS NOT NULL
     ) GROUP BY run_id`),
   );
   const tensors = byRun(
     q(`SELECT g.run_id, sum(length(tt.data)) AS bytes FROM trajectory_tensors tt
-      JOIN trajectories t ON t.id = tt.trajectory_id JOIN samples s ON s.id = t.sample_id JOIN rollout_groups g ON g.id = s.group_id GROUP BY g.run_id`),
+      JOIN trajectories t ON t.id = tt.trajectory_id JOIN samples s ON s.id = t.sample_id
+      JOIN rollout_groups g ON g.id = s.group_id GROUP BY g.run_id`),
   );
   const runs = q<{ id: number }>('SELECT id FROM runs ORDER BY id').map((r) => r.id);
   const file = fileUsage(store);

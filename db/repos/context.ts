@@ -77,7 +77,8 @@ export function saveMark(ctx: RepoContext, spec: MarkTable, targetId: number, an
   ctx.db
     .prepare(
       `INSERT INTO ${spec.table} (${spec.target.column}, annotator, ${spec.valueColumn}, created_at) VALUES (?, ?, ?, ?)
-     ON CONFLICT (${spec.target.column}, annotator) DO UPDATE SET ${spec.valueColumn} = excluded.${spec.valueColumn}, created_at = excluded.created_at`,
+     ON CONFLICT (${spec.target.column}, annotator)
+     DO UPDATE SET ${spec.valueColumn} = excluded.${spec.valueColumn}, created_at = excluded.created_at`,
     )
     .run(targetId, annotator, value ? 1 : 0, ctx.now());
 }

@@ -73,7 +73,8 @@ export class EvaluationsRepo {
     });
     const pngs = results.map((r) => (r.image ? encodePng(r.image.rgb, r.image.width, r.image.height) : null));
     const insert = this.ctx.db.prepare(
-      `INSERT INTO eval_results (evaluation_id, task, prompt, image_index, correct, reward, reason, image_png) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      'INSERT INTO eval_results (evaluation_id, task, prompt, image_index, correct, reward, reason, image_png) ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.ctx.db.transaction(() => {
       this.requireRunning(evaluationId);

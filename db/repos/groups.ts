@@ -94,7 +94,8 @@ export class GroupsRepo {
           : null;
       const { lastInsertRowid } = cachedStatement(
         this.ctx.db,
-        `INSERT INTO rollout_groups (run_id, step, prompt_id, group_size, zero_std, ranking_status, rankings_needed, created_at, queue_score)
+        `INSERT INTO rollout_groups
+           (run_id, step, prompt_id, group_size, zero_std, ranking_status, rankings_needed, created_at, queue_score)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         input.runId,
@@ -197,13 +198,15 @@ export class GroupsRepo {
       const now = this.ctx.now();
       const groups = this.ctx.db
         .prepare(
-          `UPDATE rollout_groups SET discarded_at = ?, ranking_status = CASE ranking_status WHEN 'pending' THEN 'none' ELSE ranking_status END
+          `UPDATE rollout_groups
+         SET discarded_at = ?, ranking_status = CASE ranking_status WHEN 'pending' THEN 'none' ELSE ranking_status END
          WHERE run_id = ? AND step > ? AND discarded_at IS NULL`,
         )
         .run(now, runId, step).changes;
       const metrics = this.ctx.db
         .prepare(
-          'INSERT INTO discarded_metrics (run_id, name, step, value, discarded_at) SELECT run_id, name, step, value, ? FROM metrics WHERE run_id = ? AND step > ?',
+          'INSERT INTO discarded_metrics (run_id, name, step, value, discarded_at) ' +
+            'SELECT run_id, name, step, value, ? FROM metrics WHERE run_id = ? AND step > ?',
         )
         .run(now, runId, step).changes;
       this.ctx.db.prepare('DELETE FROM metrics WHERE run_id = ? AND step > ?').run(runId, step);

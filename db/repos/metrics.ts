@@ -9,7 +9,9 @@ const DEFAULT_MAX_POINTS = 1000;
 /** The grid: first, first + stride, ... below last, and last. */
 const GRID = 'WITH RECURSIVE grid(at) AS (SELECT ? UNION ALL SELECT at + ? FROM grid WHERE at + ? < ?)';
 /** A series logged at every step has a point at each grid step: one seek each. */
-const ON_GRID = `${GRID} SELECT step, value FROM metrics WHERE run_id = ? AND name = ? AND step IN (SELECT at FROM grid UNION SELECT ?) ORDER BY step`;
+const ON_GRID =
+  `${GRID} SELECT step, value FROM metrics WHERE run_id = ? AND name = ? ` +
+  'AND step IN (SELECT at FROM grid UNION SELECT ?) ORDER BY step';
 /**
  * Any series: per grid step, the first point logged at or after it. CROSS JOIN keeps the picked steps
  * outside, so each is one seek (the planner would otherwise walk the whole series per point).

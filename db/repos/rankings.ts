@@ -9,7 +9,8 @@ import { LIST_SELECT, memberIdsOf, toGroups } from './group-rows.ts';
 /** The annotator (the last parameter) has not ranked or skipped group g yet. */
 const NOT_DONE = 'NOT EXISTS (SELECT 1 FROM rankings r WHERE r.group_id = g.id AND r.annotator = ?)';
 /** Runs a person is holding up: training in sync mode, which waits for their rankings (found among the running ones). */
-const SYNC_RUNNING = `SELECT id FROM runs INDEXED BY runs_by_status WHERE status = 'running' AND json_extract(config, '$.human.mode') = 'sync'`;
+const SYNC_RUNNING =
+  "SELECT id FROM runs INDEXED BY runs_by_status WHERE status = 'running' AND json_extract(config, '$.human.mode') = 'sync'";
 
 export class RankingsRepo {
   constructor(private readonly ctx: RepoContext) {}

@@ -88,7 +88,8 @@ export class ReflectionsRepo {
   forGroup(groupId: number): ReflectionCycle[] {
     const rows = this.ctx.db
       .prepare(
-        `SELECT c.* FROM reflection_cycles c JOIN samples s ON s.id = c.sample_id WHERE s.group_id = ? AND s.role = 'member' ORDER BY s.idx`,
+        'SELECT c.* FROM reflection_cycles c JOIN samples s ON s.id = c.sample_id ' +
+          "WHERE s.group_id = ? AND s.role = 'member' ORDER BY s.idx",
       )
       .all(groupId) as ReflectionCycleRow[];
     return rows.map((r) => this.withRounds(r));

@@ -7,7 +7,10 @@ export function solidImage(width: number, height: number, value: number): { widt
   return { width, height, rgb: new Uint8Array(width * height * 3).fill(value) };
 }
 
-/** A member sample: 8x8 image, two reward components, an LM trajectory [T=5] and a DM trajectory (means [S=3] of a 2x2 image in 1x1 patches). */
+/**
+ * A member sample: 8x8 image, two reward components, an LM trajectory [T=5] and a DM trajectory
+ * (means [S=3] of a 2x2 image in 1x1 patches).
+ */
 export function sampleInput(seed: number, reward: number): SampleInput {
   return {
     seed,
