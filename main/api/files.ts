@@ -76,7 +76,8 @@ export function resolveCheckpoint(store: Store, dataDir: string, ref: string, fi
   if (!ref.includes('\0') && isInside(dataDir, candidate)) return candidate;
   throw new StoreError(
     'invalid_argument',
-    `${field}: not a known checkpoint: use an id from checkpoints.list (e.g. "${SHIPPED_BASE_ID}" or "run:<run>:<step>") or a path inside the data dir`,
+    `${field}: not a known checkpoint: use an id from checkpoints.list ` +
+      `(e.g. "${SHIPPED_BASE_ID}" or "run:<run>:<step>") or a path inside the data dir`,
     field,
   );
 }

@@ -67,58 +67,64 @@ function lmSample(store: Store, text: string, config: JsonObject = {}): { runId:
   return { runId, sampleId: sampleIds[0]!, ids };
 }
 
-test("samples.trajectory decodes LM token ids with the tokenizer of the run's checkpoint; without one the ids stay, with a note", async () => {
-  const { store, call, dataDir, done } = setup();
-  const text = '<think> there are two red circles. </think> <answer> two </answer>';
-  const words = ['<think>', 'there', 'are', 'two', 'red', 'circles', '.', '</think>', '<answer>', 'two', '</answer>'];
-  // The starting weights: a nano checkpoint as `unirl pretrain` writes it, named by the run's config.
-  const model = UnifiedModel.create(getPreset('nano'), shapeWorldTokenizer(), { threads: 1 });
-  const starting = join(dataDir, 'nano.safetensors');
-  model.save(starting);
-  const run = lmSample(store, text, { model: { preset: 'nano', checkpoint: starting } });
-  const [lm] = await call('samples.trajectory', { sampleId: run.sampleId });
-  assert.deepEqual(lm!.tensors.tokenIds!.data, run.ids);
-  assert.deepEqual(lm!.tokens, words);
-  assert.equal(lm!.tokensNote, undefined);
+test(
+  'samples.trajectory decodes LM token ids with the tokenizer of ' + "the run's checkpoint; without one the ids stay, with a note",
+  async () => {
+    const { store, call, dataDir, done } = setup();
+    const text = '<think> there are two red circles. </think> <answer> two </answer>';
+    const words = ['<think>', 'there', 'are', 'two', 'red', 'circles', '.', '</think>', '<answer>', 'two', '</answer>'];
+    // The starting weights: a nano checkpoint as `unirl pretrain` writes it, named by the run's config.
+    const model = UnifiedModel.create(getPreset('nano'), shapeWorldTokenizer(), { threads: 1 });
+    const starting = join(dataDir, 'nano.safetensors');
+    model.save(starting);
+    const run = lmSample(store, text, { model: { preset: 'nano', checkpoint: starting } });
+    const [lm] = await call('samples.trajectory', { sampleId: run.sampleId });
+    assert.deepEqual(lm!.tensors.tokenIds!.data, run.ids);
+    assert.deepEqual(lm!.tokens, words);
+    assert.equal(lm!.tokensNote, undefined);
 
-  // The run's own checkpoint (the trainer's format) answers first; the header alone is enough, so a file
-  // whose weights are cut short still gives words.
-  const policy = new UnifiedPolicy(model, 'cot');
-  const own = join(dataDir, 'step-000001.safetensors');
-  saveCheckpoint(own, policy.params, { metadata: { ...policy.checkpointMetadata(), step: '1' } });
-  store.checkpoints.add({ runId: run.runId, step: 1, path: own });
-  rmSync(starting);
-  const bytes = readFileSync(own);
-  writeFileSync(own, bytes.subarray(0, 8 + Number(bytes.readBigUInt64LE(0)) + 16));
-  assert.deepEqual((await call('samples.trajectory', { sampleId: run.sampleId }))[0]!.tokens, words);
+    // The run's own checkpoint (the trainer's format) answers first; the header alone is enough, so a file
+    // whose weights are cut short still gives words.
+    const policy = new UnifiedPolicy(model, 'cot');
+    const own = join(dataDir, 'step-000001.safetensors');
+    saveCheckpoint(own, policy.params, { metadata: { ...policy.checkpointMetadata(), step: '1' } });
+    store.checkpoints.add({ runId: run.runId, step: 1, path: own });
+    rmSync(starting);
+    const bytes = readFileSync(own);
+    writeFileSync(own, bytes.subarray(0, 8 + Number(bytes.readBigUInt64LE(0)) + 16));
+    assert.deepEqual((await call('samples.trajectory', { sampleId: run.sampleId }))[0]!.tokens, words);
 
-  // Every checkpoint deleted: ids only, and why.
-  rmSync(own);
-  const [gone] = await call('samples.trajectory', { sampleId: run.sampleId });
-  assert.equal(gone!.tokens, undefined);
-  assert.match(gone!.tokensNote!, /checkpoint .*step-000001\.safetensors is gone/);
-  assert.deepEqual(gone!.tensors.tokenIds!.data, run.ids);
+    // Every checkpoint deleted: ids only, and why.
+    rmSync(own);
+    const [gone] = await call('samples.trajectory', { sampleId: run.sampleId });
+    assert.equal(gone!.tokens, undefined);
+    assert.match(gone!.tokensNote!, /checkpoint .*step-000001\.safetensors is gone/);
+    assert.deepEqual(gone!.tensors.tokenIds!.data, run.ids);
 
-  // Unreadable (not safetensors), no checkpoint at all, ids outside the vocabulary: notes, never a throw.
-  writeFileSync(own, 'not a checkpoint');
-  assert.match((await call('samples.trajectory', { sampleId: run.sampleId }))[0]!.tokensNote!, /unreadable checkpoint: .*step-000001/);
-  const bare = lmSample(store, text);
-  assert.equal((await call('samples.trajectory', { sampleId: bare.sampleId }))[0]!.tokensNote, 'no checkpoint of this run yet');
-  model.save(own);
-  const outside = store.groups.insert({
-    runId: run.runId,
-    step: 2,
-    promptId: store.prompts.ensure(run.runId, { text: 'p', task: 'counting' }).id,
-    samples: [
-      { seed: 2, trajectories: [{ kind: 'lm', tensors: { tokenIds: { dtype: 'int32', shape: [2], data: Int32Array.from([5, 9999]) } } }] },
-    ],
-  });
-  const [far] = await call('samples.trajectory', { sampleId: outside.sampleIds[0]! });
-  assert.equal(far!.tokens, undefined);
-  assert.match(far!.tokensNote!, /id 9999 is outside the vocabulary/);
-  await model.dispose();
-  done();
-});
+    // Unreadable (not safetensors), no checkpoint at all, ids outside the vocabulary: notes, never a throw.
+    writeFileSync(own, 'not a checkpoint');
+    assert.match((await call('samples.trajectory', { sampleId: run.sampleId }))[0]!.tokensNote!, /unreadable checkpoint: .*step-000001/);
+    const bare = lmSample(store, text);
+    assert.equal((await call('samples.trajectory', { sampleId: bare.sampleId }))[0]!.tokensNote, 'no checkpoint of this run yet');
+    model.save(own);
+    const outside = store.groups.insert({
+      runId: run.runId,
+      step: 2,
+      promptId: store.prompts.ensure(run.runId, { text: 'p', task: 'counting' }).id,
+      samples: [
+        {
+          seed: 2,
+          trajectories: [{ kind: 'lm', tensors: { tokenIds: { dtype: 'int32', shape: [2], data: Int32Array.from([5, 9999]) } } }],
+        },
+      ],
+    });
+    const [far] = await call('samples.trajectory', { sampleId: outside.sampleIds[0]! });
+    assert.equal(far!.tokens, undefined);
+    assert.match(far!.tokensNote!, /id 9999 is outside the vocabulary/);
+    await model.dispose();
+    done();
+  },
+);
 
 test('ranking.agreement reports groups with two or more rankings and the pooled numbers', async () => {
   const { store, call, done } = setup();

@@ -116,53 +116,56 @@ test('a job that fails before training records the failure on the run', async ()
   store.close();
 });
 
-test('a completed run continues only with more steps; rename and delete (with its files) act on the store and tell the screens', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'unirl-runs-'));
-  const store = openStore(':memory:');
-  const events = new EventBus();
-  const seen: [string, unknown][] = [];
-  events.subscribe((name, payload) => seen.push([name, payload]));
-  const { compute, started } = fakeCompute();
-  const runs = new RunController(store, events, compute, dataDir);
-  const run = runs.create('demo', 't2i', { steps: 2 }, 'nano');
-  store.runs.setStatus(run.id, 'running');
-  store.runs.setStep(run.id, 2);
-  store.runs.setStatus(run.id, 'completed');
+test(
+  'a completed run continues only with more steps; ' + 'rename and delete (with its files) act on the store and tell the screens',
+  async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'unirl-runs-'));
+    const store = openStore(':memory:');
+    const events = new EventBus();
+    const seen: [string, unknown][] = [];
+    events.subscribe((name, payload) => seen.push([name, payload]));
+    const { compute, started } = fakeCompute();
+    const runs = new RunController(store, events, compute, dataDir);
+    const run = runs.create('demo', 't2i', { steps: 2 }, 'nano');
+    store.runs.setStatus(run.id, 'running');
+    store.runs.setStep(run.id, 2);
+    store.runs.setStatus(run.id, 'completed');
 
-  assert.throws(() => runs.start(run.id), /completed its 2 steps: give steps > 2/);
-  assert.throws(() => runs.start(run.id, 2), /give steps > 2/);
-  runs.delete(run.id);
-  const again = runs.create('demo 2', 't2i', { steps: 2 }, 'nano');
-  store.runs.setStatus(again.id, 'running');
-  store.runs.setStep(again.id, 2);
-  store.runs.setStatus(again.id, 'completed');
-  runs.start(again.id, 5);
-  assert.equal((store.runs.get(again.id).config as { steps: number }).steps, 5, 'the run trains to the new step count');
-  assert.equal(started.length, 1);
-  assert.ok(seen.some(([name, payload]) => name === 'run.updated' && (payload as { config: { steps: number } }).config.steps === 5));
-  assert.throws(() => runs.delete(again.id), /is training: stop it first/);
-  started[0]!.settle(true);
-  await tick();
+    assert.throws(() => runs.start(run.id), /completed its 2 steps: give steps > 2/);
+    assert.throws(() => runs.start(run.id, 2), /give steps > 2/);
+    runs.delete(run.id);
+    const again = runs.create('demo 2', 't2i', { steps: 2 }, 'nano');
+    store.runs.setStatus(again.id, 'running');
+    store.runs.setStep(again.id, 2);
+    store.runs.setStatus(again.id, 'completed');
+    runs.start(again.id, 5);
+    assert.equal((store.runs.get(again.id).config as { steps: number }).steps, 5, 'the run trains to the new step count');
+    assert.equal(started.length, 1);
+    assert.ok(seen.some(([name, payload]) => name === 'run.updated' && (payload as { config: { steps: number } }).config.steps === 5));
+    assert.throws(() => runs.delete(again.id), /is training: stop it first/);
+    started[0]!.settle(true);
+    await tick();
 
-  // Delete removes the rows and runs/<id>/ and says so on the bus; other runs' files stay.
-  const own = join(dataDir, 'runs', String(again.id), 'checkpoints');
-  const other = join(dataDir, 'runs', '999');
-  mkdirSync(own, { recursive: true });
-  mkdirSync(other, { recursive: true });
-  writeFileSync(join(own, 'step-000002.safetensors'), 'weights');
-  const deleted = runs.delete(again.id);
-  assert.deepEqual([deleted.runId, deleted.removedFiles, deleted.fileBytesFreed], [again.id, true, 'weights'.length]);
-  assert.ok(deleted.reclaim.afterBytes <= deleted.reclaim.beforeBytes);
-  assert.ok(!existsSync(join(dataDir, 'runs', String(again.id))) && existsSync(other));
-  assert.throws(() => store.runs.get(again.id), /not found/);
-  assert.deepEqual(
-    seen.filter(([name]) => name === 'run.deleted').map(([, p]) => p),
-    [{ runId: run.id }, { runId: again.id }],
-  );
+    // Delete removes the rows and runs/<id>/ and says so on the bus; other runs' files stay.
+    const own = join(dataDir, 'runs', String(again.id), 'checkpoints');
+    const other = join(dataDir, 'runs', '999');
+    mkdirSync(own, { recursive: true });
+    mkdirSync(other, { recursive: true });
+    writeFileSync(join(own, 'step-000002.safetensors'), 'weights');
+    const deleted = runs.delete(again.id);
+    assert.deepEqual([deleted.runId, deleted.removedFiles, deleted.fileBytesFreed], [again.id, true, 'weights'.length]);
+    assert.ok(deleted.reclaim.afterBytes <= deleted.reclaim.beforeBytes);
+    assert.ok(!existsSync(join(dataDir, 'runs', String(again.id))) && existsSync(other));
+    assert.throws(() => store.runs.get(again.id), /not found/);
+    assert.deepEqual(
+      seen.filter(([name]) => name === 'run.deleted').map(([, p]) => p),
+      [{ runId: run.id }, { runId: again.id }],
+    );
 
-  const renamed = runs.create('old name', 't2i', undefined, 'nano');
-  assert.equal(store.runs.rename(renamed.id, '  new name ').name, 'new name');
-  assert.throws(() => store.runs.rename(renamed.id, ' '), /name/);
-  store.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+    const renamed = runs.create('old name', 't2i', undefined, 'nano');
+    assert.equal(store.runs.rename(renamed.id, '  new name ').name, 'new name');
+    assert.throws(() => store.runs.rename(renamed.id, ' '), /name/);
+    store.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  },
+);

@@ -136,7 +136,10 @@ export class RunController {
     const dir = join(this.dataDir, 'runs', String(runId));
     const removedFiles = existsSync(dir);
     const deleted = deleteRun(this.store, this.dataDir, runId);
-    const freed = `${(deleted.fileBytesFreed / 1e6).toFixed(1)} MB of files; database ${(deleted.reclaim.beforeBytes / 1e6).toFixed(1)} -> ${(deleted.reclaim.afterBytes / 1e6).toFixed(1)} MB by ${deleted.reclaim.mode} in ${deleted.reclaim.ms} ms`;
+    const freed =
+      `${(deleted.fileBytesFreed / 1e6).toFixed(1)} MB of files; ` +
+      `database ${(deleted.reclaim.beforeBytes / 1e6).toFixed(1)} -> ${(deleted.reclaim.afterBytes / 1e6).toFixed(1)} MB ` +
+      `by ${deleted.reclaim.mode} in ${deleted.reclaim.ms} ms`;
     this.events.publish(
       'log.appended',
       this.store.log.append(null, 'info', `run ${runId} "${run.name}" deleted${removedFiles ? ` with its files (${dir})` : ''}: ${freed}`),

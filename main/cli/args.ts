@@ -44,7 +44,8 @@ export const SERVE = command({
   summary: 'Serve the app headless to a browser',
   synopsis: ['[--host HOST] [--port N] [--data-dir DIR] [--token T] [--reward-service [--reward-run ID]]'],
   details: [
-    'Prints "listening on http://HOST:PORT". Any host but loopback requires an access token (generated unless --token), printed as a URL with ?token=...',
+    'Prints "listening on http://HOST:PORT". Any host but loopback requires an access token (generated unless --token), ' +
+      'printed as a URL with ?token=...',
     "--reward-service adds POST /reward/score, behind the same token: a cluster's images scored with ShapeEval, the learned",
     "preference model and people's ranks (docs/scale-out.md).",
   ].join('\n'),
@@ -150,7 +151,8 @@ export const MODEL_WEIGHTS = command({
   summary: "Write a checkpoint's weights alone (no optimizer state), keeping its metadata",
   synopsis: ['--checkpoint PATH --out PATH [--cfg-scale S] [--time-shift S]'],
   details:
-    'Optionally records the guidance scale and ODE time shift the model generator uses by default (how assets/models/base/model.safetensors is made).',
+    'Optionally records the guidance scale and ODE time shift the model generator uses by default ' +
+    '(how assets/models/base/model.safetensors is made).',
   options: {
     checkpoint: str('PATH', 'the checkpoint to read'),
     out: str('PATH', 'where to write the weights'),
@@ -180,7 +182,9 @@ export const MODEL_IMPORT = command({
   summary: 'Register a unified model brought as ONNX graphs for evaluation and training',
   synopsis: ['DIR [--name NAME] [--check] [--data-dir DIR]'],
   details:
-    'DIR holds unirl-model.json and vision, queries, lm, lm_step, lm_head, connector and dit .onnx (docs/model.md, "Bring your own unified model"). The model is copied to <data dir>/models/imported/NAME/ with its first checkpoint, model.safetensors: pass its path to unirl eval and unirl train as their checkpoint.',
+    'DIR holds unirl-model.json and vision, queries, lm, lm_step, lm_head, connector and dit .onnx ' +
+    '(docs/model.md, "Bring your own unified model"). The model is copied to <data dir>/models/imported/NAME/ ' +
+    'with its first checkpoint, model.safetensors: pass its path to unirl eval and unirl train as their checkpoint.',
   options: {
     name: str('NAME', "register under this name (default: the manifest's)"),
     check: bool('only report what is missing or mismatched'),
@@ -231,7 +235,8 @@ export const EXPORT = command({
   summary: "Write a run's records to files: rollouts and preference pairs (Parquet), rankings, reflections, edits, verl dataset",
   synopsis: [`--run ID --format ${EXPORT_FORMATS.join('|')} --out DIR [--data-dir DIR]`],
   details:
-    "manifest.json states every file's columns. Rollouts, pairs and Pick-a-Pic rows are Parquet with the images inside; verl writes the run's prompts for a cluster (docs/scale-out.md).",
+    "manifest.json states every file's columns. Rollouts, pairs and Pick-a-Pic rows are Parquet with the images inside; " +
+    "verl writes the run's prompts for a cluster (docs/scale-out.md).",
   options: {
     run: str('ID', 'the run id'),
     format: str(EXPORT_FORMATS.join('|'), 'what to write (default all)'),

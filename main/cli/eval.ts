@@ -1,7 +1,8 @@
 // `unirl eval`: scores a generator on a ShapeEval suite, prints the per-task table, and optionally writes
 // the summary (JSON) and the per-image results with reasons (JSONL). `--images DIR` scores a GenEval-layout
-// folder another model drew instead (main/world/folder.ts); `--write-prompts DIR` writes a suite's prompts so. `--criterion NAME` also reports a hidden
-// criterion's mean over the generated images (the scripted annotator's, world/criteria.ts).
+// folder another model drew instead (main/world/folder.ts); `--write-prompts DIR` writes a suite's prompts so.
+// `--criterion NAME` also reports a hidden criterion's mean over the generated images (the scripted
+// annotator's, world/criteria.ts).
 // Edit tasks also edit every result back with the inverse instruction and report the reconstruction's
 // similarity to the source (`cycle`, as the Cycle Edit RL reward); `--no-cycle` skips that second edit (half
 // the edit requests). The `refine` suite runs whole reflection cycles (first image, then up to 2 critique ->

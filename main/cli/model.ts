@@ -19,15 +19,18 @@ export async function modelInfoCommand(args: string[]): Promise<number> {
     return 0;
   }
   console.log(
-    `preset ${info.preset}: ${(info.parameters.total / 1e6).toFixed(2)} M parameters, ${(info.bytes / 2 ** 20).toFixed(1)} MiB float32, vocabulary ${info.vocabSize}`,
+    `preset ${info.preset}: ${(info.parameters.total / 1e6).toFixed(2)} M parameters, ` +
+      `${(info.bytes / 2 ** 20).toFixed(1)} MiB float32, vocabulary ${info.vocabSize}`,
   );
   console.log(
-    `layout: ${info.layout.imageTokens} image tokens + up to ${model.config.textLength} text + ${model.config.queries} queries; DiT ${info.layout.ditTokens} patch tokens of ${info.layout.ditPatchDim} values`,
+    `layout: ${info.layout.imageTokens} image tokens + up to ${model.config.textLength} text + ${model.config.queries} queries; ` +
+      `DiT ${info.layout.ditTokens} patch tokens of ${info.layout.ditPatchDim} values`,
   );
   console.log('\nparameters per part');
   for (const part of PARTS)
     console.log(
-      `  ${part.padEnd(10)} ${String(info.parameters[part]).padStart(10)}  ${((100 * info.parameters[part]) / info.parameters.total).toFixed(1)}%`,
+      `  ${part.padEnd(10)} ${String(info.parameters[part]).padStart(10)}  ` +
+        `${((100 * info.parameters[part]) / info.parameters.total).toFixed(1)}%`,
     );
   console.log(`\nFLOPs per sample (prompt of ${info.promptTokens} tokens)`);
   const f = info.flops;

@@ -55,7 +55,8 @@ export async function pretrainCommand(args: string[]): Promise<number> {
   process.off('SIGINT', onSignal);
   if (tty) process.stdout.write('\n');
   console.log(
-    `done: ${result.steps} steps in ${(result.seconds / 60).toFixed(1)} min, dm loss ${result.dmLoss.toFixed(4)}, lm loss ${result.lmLoss.toFixed(3)}`,
+    `done: ${result.steps} steps in ${(result.seconds / 60).toFixed(1)} min, ` +
+      `dm loss ${result.dmLoss.toFixed(4)}, lm loss ${result.lmLoss.toFixed(3)}`,
   );
   console.log(`checkpoint ${result.checkpoint}`);
   console.log(`loss curve ${result.lossCurve}`);

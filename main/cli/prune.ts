@@ -38,13 +38,16 @@ export async function pruneCommand(args: string[]): Promise<number> {
     const r = pruneRun(store, Number(flags.run), keep);
     const p = r.checkpoints.policy;
     process.stdout.write(
-      `policy: latest ${p.keepLatest} with optimizer state, ${p.keepBest ? 'the best' : 'not the best'}, ${p.snapshotEvery > 0 ? `a snapshot every ${p.snapshotEvery} steps` : 'no snapshots'}\n`,
+      `policy: latest ${p.keepLatest} with optimizer state, ${p.keepBest ? 'the best' : 'not the best'}, ` +
+        `${p.snapshotEvery > 0 ? `a snapshot every ${p.snapshotEvery} steps` : 'no snapshots'}\n`,
     );
     process.stdout.write(
-      `checkpoints: deleted steps [${r.checkpoints.deleted.join(', ')}], weights only [${r.checkpoints.weightsOnly.join(', ')}]: ${mb(r.checkpoints.freedBytes)} freed\n`,
+      `checkpoints: deleted steps [${r.checkpoints.deleted.join(', ')}], ` +
+        `weights only [${r.checkpoints.weightsOnly.join(', ')}]: ${mb(r.checkpoints.freedBytes)} freed\n`,
     );
     process.stdout.write(
-      `tensors: ${mb(r.tensorBytesFreed)} freed; database ${mb(r.reclaim.beforeBytes)} -> ${mb(r.reclaim.afterBytes)} (${r.reclaim.mode}, ${r.reclaim.ms} ms)\n`,
+      `tensors: ${mb(r.tensorBytesFreed)} freed; ` +
+        `database ${mb(r.reclaim.beforeBytes)} -> ${mb(r.reclaim.afterBytes)} (${r.reclaim.mode}, ${r.reclaim.ms} ms)\n`,
     );
   } finally {
     store.close();

@@ -223,6 +223,7 @@ test('the step line shows progress, reward, zero-std, KL and clip per term, and 
   });
   assert.equal(
     line,
-    '[##########..........] step 5/10  reward 0.500 ±0.250  zero-std 0.13  dm: kl 1.2e-4 clip 0.50  3.2 s (rollout 2.0, update 1.2)  10.0 samples/s',
+    '[##########..........] step 5/10  reward 0.500 ±0.250  zero-std 0.13  dm: kl 1.2e-4 clip 0.50  ' +
+      '3.2 s (rollout 2.0, update 1.2)  10.0 samples/s',
   );
 });

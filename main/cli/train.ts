@@ -25,7 +25,8 @@ export function stepLine(s: StepSummary): string {
   const num = (name: string, digits = 3) =>
     m[name] === undefined ? '-' : Math.abs(m[name]) < 1e-3 && m[name] !== 0 ? m[name].toExponential(1) : m[name].toFixed(digits);
   const parts = [
-    `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${s.step}${s.limitSeconds ? ` ${(s.elapsedSeconds / 60).toFixed(1)}/${(s.limitSeconds / 60).toFixed(0)} min` : `/${s.totalSteps}`}`,
+    `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] step ${s.step}` +
+      `${s.limitSeconds ? ` ${(s.elapsedSeconds / 60).toFixed(1)}/${(s.limitSeconds / 60).toFixed(0)} min` : `/${s.totalSteps}`}`,
     `reward ${num('reward/mean')} ±${num('reward/std')}`,
     `zero-std ${num('frac_reward_zero_std', 2)}`,
     ...(['lm', 'dm'] as const)
@@ -97,7 +98,8 @@ export async function trainCommand(args: string[]): Promise<number> {
     console.log(`run ${result.runId}: ${result.step} steps (${result.stoppedBy}); checkpoint ${result.checkpoint ?? 'none'}`);
     if (result.stoppedBy === 'cancelled')
       console.log(
-        `paused; continue with: unirl train --scenario ${scenario} --resume ${result.runId}${flags['data-dir'] ? ` --data-dir ${flags['data-dir']}` : ''} [--steps N | --minutes M]`,
+        `paused; continue with: unirl train --scenario ${scenario} --resume ${result.runId}` +
+          `${flags['data-dir'] ? ` --data-dir ${flags['data-dir']}` : ''} [--steps N | --minutes M]`,
       );
     return 0;
   } finally {

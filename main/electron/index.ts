@@ -11,7 +11,8 @@ import { allowIpcSender, decideNavigation, decidePermission, decideWindowOpen, t
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const CSP =
-  "default-src 'self'; img-src 'self' data: unirl-media:; connect-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'";
+  "default-src 'self'; img-src 'self' data: unirl-media:; connect-src 'self'; style-src 'self' 'unsafe-inline'; " +
+  "script-src 'self'; object-src 'none'; base-uri 'none'";
 
 protocol.registerSchemesAsPrivileged([{ scheme: MEDIA_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 

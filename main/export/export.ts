@@ -16,16 +16,21 @@ type FileFormat = ExportFileFormat;
 
 const DESCRIPTIONS: Record<FileFormat, string> = {
   rollouts:
-    'long format, one row per group member: run, step, group, prompt, task, sample, seed, reward components (name, value, weight), reward, advantage, zero_std, human ranks, image (embedded)',
+    'long format, one row per group member: run, step, group, prompt, task, sample, seed, ' +
+    'reward components (name, value, weight), reward, advantage, zero_std, human ranks, image (embedded)',
   pairs:
-    'TRL-style preference rows {prompt, chosen, rejected}: chosen and rejected are images embedded as bytes (datasets Image feature); one row per ordered pair of a ranking, ties dropped',
+    'TRL-style preference rows {prompt, chosen, rejected}: chosen and rejected are images embedded as bytes ' +
+    '(datasets Image feature); one row per ordered pair of a ranking, ties dropped',
   pickapic:
-    'Pick-a-Pic v2 rows {caption, jpg_0, jpg_1, label_0, label_1}: every pair of a ranking, 0.5/0.5 = tie; jpg_0/jpg_1 are raw image bytes like the dataset on the Hub (PNG bytes despite the names), ready for Diffusion-DPO',
+    'Pick-a-Pic v2 rows {caption, jpg_0, jpg_1, label_0, label_1}: every pair of a ranking, 0.5/0.5 = tie; ' +
+    'jpg_0/jpg_1 are raw image bytes like the dataset on the Hub (PNG bytes despite the names), ready for Diffusion-DPO',
   rankings: 'raw per-annotator rankings and skips: annotator, group, per-sample rank (1 = best, equal = tie), duration',
   reflections: 'reflection cycles: per round the judged image, critique, verdict vs the scorer, reward, refined image and human marks',
   edits:
     'cycle edits: source | instruction | edited | inverse instruction | reconstruction, with compliance, preservation and cycle scores',
-  verl: `the run's prompts as a verl RL dataset (data_source, chat prompt, ability, reward_model.ground_truth = the ShapeEval spec, extra_info); ${VERL_REWARD_FILE} has the compute_score(...) that asks the app's reward service (unirl serve --reward-service)`,
+  verl:
+    "the run's prompts as a verl RL dataset (data_source, chat prompt, ability, reward_model.ground_truth = the ShapeEval spec, " +
+    `extra_info); ${VERL_REWARD_FILE} has the compute_score(...) that asks the app's reward service (unirl serve --reward-service)`,
 };
 
 const FILE_NAMES: Record<FileFormat, string> = {
@@ -100,7 +105,9 @@ const SCHEMAS: Record<FileFormat, FileSchema> = {
       task: 'string',
       cycle_id: 'int',
       sample_id: 'int',
-      rounds: `list<{round: int, judged_image: string, critique: string, verdict: string, scorer_verdict: string, critique_correct: bool, reward: float64 | null, refined_image: string | null, marks: list<{annotator: string, correct: bool}>}>`,
+      rounds:
+        'list<{round: int, judged_image: string, critique: string, verdict: string, scorer_verdict: string, ' +
+        'critique_correct: bool, reward: float64 | null, refined_image: string | null, marks: list<{annotator: string, correct: bool}>}>',
     },
   },
   edits: {

@@ -64,7 +64,8 @@ function parseLine(dir: string, file: string, lineNo: number, raw: string): { st
   const imagePath = imagePathOf(dir, row.image) ?? imagePathOf(dir, row.output);
   if (!imagePath) {
     throw new Error(
-      `${where}: no image: give "image" (a PNG path relative to ${dir}) or an "output" that is one; got image=${JSON.stringify(row.image)}, output=${JSON.stringify(String(row.output ?? '').slice(0, 60))}`,
+      `${where}: no image: give "image" (a PNG path relative to ${dir}) or an "output" that is one; ` +
+        `got image=${JSON.stringify(row.image)}, output=${JSON.stringify(String(row.output ?? '').slice(0, 60))}`,
     );
   }
   if (typeof row.score !== 'number' || !Number.isFinite(row.score))

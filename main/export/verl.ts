@@ -30,7 +30,8 @@ const IMAGE_SCENARIOS = new Set(['t2i', 'cot', 'reflect']);
 export function verlRows(store: Store, run: Run): Record<string, unknown>[] {
   if (!IMAGE_SCENARIOS.has(run.scenario)) {
     throw new Error(
-      `run ${run.id} (scenario ${run.scenario}): the verl export is for runs that draw images from prompts alone (${[...IMAGE_SCENARIOS].join(', ')})`,
+      `run ${run.id} (scenario ${run.scenario}): ` +
+        `the verl export is for runs that draw images from prompts alone (${[...IMAGE_SCENARIOS].join(', ')})`,
     );
   }
   return store.prompts.forRun(run.id).map((prompt, index) => ({
@@ -51,10 +52,12 @@ export function writeVerlReward(outDir: string): ExportedFile {
     rows: 0,
     fileFormat: 'python',
     description:
-      "verl custom reward function: POSTs each image with its prompt and ground truth to the app's reward service ($UNIRL_REWARD_URL, token in $UNIRL_REWARD_TOKEN)",
+      "verl custom reward function: POSTs each image with its prompt and ground truth to the app's reward service " +
+      '($UNIRL_REWARD_URL, token in $UNIRL_REWARD_TOKEN)',
     schema: {
       compute_score:
-        '(data_source, solution_str, ground_truth, extra_info=None) -> {score: float, shapeeval, preference, human_rank}; solution_str = an image path, a data: URI or base64 PNG/JPEG bytes',
+        '(data_source, solution_str, ground_truth, extra_info=None) -> {score: float, shapeeval, preference, human_rank}; ' +
+        'solution_str = an image path, a data: URI or base64 PNG/JPEG bytes',
       compute_score_batch: '(data_sources, solution_strs, ground_truths, extra_infos) -> list of the same (one HTTP request)',
     },
   };

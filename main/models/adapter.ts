@@ -189,7 +189,9 @@ export const GRAPH_FILES: readonly GraphFile[] = [
 
 /** A contract shape as text: [batch, P, D], or with the sizes: [batch, P=16, D=32]. */
 export function describeDims(dims: readonly ContractDim[], sizes?: ContractSizes): string {
-  return `[${dims.map((d) => ('fixed' in d ? (sizes ? `${d.fixed}=${sizes[d.fixed]}` : d.fixed) : 'exactly' in d ? String(d.exactly) : d.varies)).join(', ')}]`;
+  const dim = (d: ContractDim) =>
+    'fixed' in d ? (sizes ? `${d.fixed}=${sizes[d.fixed]}` : d.fixed) : 'exactly' in d ? String(d.exactly) : d.varies;
+  return `[${dims.map(dim).join(', ')}]`;
 }
 
 /** The contract as the markdown table in docs/model.md (a test keeps the two the same). */
@@ -200,7 +202,8 @@ export function adapterTable(): string {
       .join(', ');
   const rows = GRAPH_FILES.map(
     (f) =>
-      `| \`${f.file}\` | \`${f.part}/\` | ${f.about} | ${values(f.inputs, f.perLayer?.inputs)} | ${values(f.outputs, f.perLayer?.outputs)} |`,
+      `| \`${f.file}\` | \`${f.part}/\` | ${f.about} | ` +
+      `${values(f.inputs, f.perLayer?.inputs)} | ${values(f.outputs, f.perLayer?.outputs)} |`,
   );
   return ['| file | parameters | what | inputs | outputs |', '|---|---|---|---|---|', ...rows].join('\n');
 }

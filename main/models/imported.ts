@@ -203,7 +203,8 @@ export function validateModelDir(dir: string): ModelDirReport & { graphs?: Recor
       warnings.push(`${spec.file}: no gradient rule for ${untrainable.join(', ')}: evaluation works, training through these ops does not`);
     for (const s of sharedInitializers(model)) {
       warnings.push(
-        `${spec.file}: initializer '${s.initializer}' is shared by ${[...s.aliases, ...s.scopes].join(', ')}: they train as one tensor (torch merges identical tensors; export trained or perturbed weights to keep them apart)`,
+        `${spec.file}: initializer '${s.initializer}' is shared by ${[...s.aliases, ...s.scopes].join(', ')}: ` +
+          'they train as one tensor (torch merges identical tensors; export trained or perturbed weights to keep them apart)',
       );
     }
     // The LM's graphs share parameters by name: the same name must hold the same tensor everywhere.
@@ -215,7 +216,8 @@ export function validateModelDir(dir: string): ModelDirReport & { graphs?: Recor
       if (!seen) shared.set(key, { file: spec.file, dims, values });
       else if (seen.dims !== dims || seen.values.some((v, i) => v !== values[i])) {
         problems.push(
-          `${spec.file}: parameter '${init.name}' differs from the one of the same name in ${seen.file} (the ${spec.part} graphs must share their parameters by name)`,
+          `${spec.file}: parameter '${init.name}' differs from the one of the same name in ${seen.file} ` +
+            `(the ${spec.part} graphs must share their parameters by name)`,
         );
       }
     }

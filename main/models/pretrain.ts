@@ -183,7 +183,9 @@ export async function pretrain(options: PretrainOptions, ctx: JobContext): Promi
     ctx.progress({
       done: Math.round(fractionDone(step) * 1000),
       total: 1000,
-      message: `step ${step} | dm ${mean(recent, 'dmLoss').toFixed(4)} lm ${mean(recent, 'lmLoss').toFixed(3)} | ${(rate * batch.dm).toFixed(1)} img/s ${rate.toFixed(2)} step/s | ETA ${formatSeconds(remaining)}`,
+      message:
+        `step ${step} | dm ${mean(recent, 'dmLoss').toFixed(4)} lm ${mean(recent, 'lmLoss').toFixed(3)} | ` +
+        `${(rate * batch.dm).toFixed(1)} img/s ${rate.toFixed(2)} step/s | ETA ${formatSeconds(remaining)}`,
     });
     if ((performance.now() - lastSave) / 1000 >= (options.checkpointSeconds ?? 120)) {
       save(step);

@@ -138,7 +138,10 @@ const dmLossSchema = z.strictObject({
   objective: z.enum(['flowGrpo', 'nft']).default('flowGrpo'),
   /** Flow-GRPO: PPO clip epsilon on the per-step ratio; tiny, as in Flow-GRPO's code (per-step Gaussian ratios are sharp). */
   clipRange: positive().default(1e-4),
-  /** Weight of the KL to the reference: flowGrpo ||mu - mu_ref||^2 / (2 sigma_t^2 |dt|) (4e-3 for T2I/CoT, 4e-2 for editing); nft mean (v - v_ref)^2. */
+  /**
+   * Weight of the KL to the reference: flowGrpo ||mu - mu_ref||^2 / (2 sigma_t^2 |dt|) (4e-3 for T2I/CoT, 4e-2 for editing);
+   * nft mean (v - v_ref)^2.
+   */
   klBeta: nonNegative().default(4e-3),
   /** DiffusionNFT's beta: how far the implicit positive and negative policies stand from the sampling one. */
   nftBeta: positive().default(1),
@@ -205,7 +208,10 @@ const humanSchema = z.strictObject({
    * three fall back to spread until a preference model exists.
    */
   queue: z.enum(QUEUE_POLICIES).default('random'),
-  /** full: rank every sample; bestWorst: pick the best and the worst, the rest tie between; topK: rank the best `topK`, the rest tie after. */
+  /**
+   * full: rank every sample; bestWorst: pick the best and the worst, the rest tie between;
+   * topK: rank the best `topK`, the rest tie after.
+   */
   answer: z.enum(['full', 'bestWorst', 'topK']).default('full'),
   topK: count().default(3),
 });
@@ -287,7 +293,10 @@ export const trainConfigSchema = z.strictObject({
     .refine((r) => r.promptsPerStep * r.groupSize <= MAX_ROLLOUT_SAMPLES, {
       error: (issue) => {
         const r = issue.input as { promptsPerStep: number; groupSize: number };
-        return `promptsPerStep x groupSize is ${r.promptsPerStep * r.groupSize} samples a step; at most ${MAX_ROLLOUT_SAMPLES} samples (each holds its trajectory in memory until the update)`;
+        return (
+          `promptsPerStep x groupSize is ${r.promptsPerStep * r.groupSize} samples a step; ` +
+          `at most ${MAX_ROLLOUT_SAMPLES} samples (each holds its trajectory in memory until the update)`
+        );
       },
     })
     .refine((r) => !r.sdeWindow || (r.sdeWindow.start === 'random' ? 0 : r.sdeWindow.start) + r.sdeWindow.size <= r.sdeSteps, {
@@ -478,13 +487,15 @@ export function checkHumanWeights(config: TrainConfig): TrainConfig {
   if (mode === 'sync' && humanRank === 0) {
     throw new ConfigError(
       'rewards.humanRank',
-      "config.rewards.humanRank: human.mode 'sync' waits for people's rankings, but their weight is 0, so they would change nothing; give rewards.humanRank a weight (e.g. 0.25) or set human.mode to 'async' or 'off'",
+      "config.rewards.humanRank: human.mode 'sync' waits for people's rankings, but their weight is 0, so they would change nothing; " +
+        "give rewards.humanRank a weight (e.g. 0.25) or set human.mode to 'async' or 'off'",
     );
   }
   if (mode === 'async' && humanRank === 0 && preference === 0) {
     throw new ConfigError(
       'rewards.humanRank',
-      "config.rewards.humanRank: human.mode 'async' sends groups to people, but rewards.humanRank and rewards.preference weigh 0, so rankings would change nothing; give one a weight (e.g. 0.25) or set human.mode to 'off'",
+      "config.rewards.humanRank: human.mode 'async' sends groups to people, but rewards.humanRank and rewards.preference weigh 0, " +
+        "so rankings would change nothing; give one a weight (e.g. 0.25) or set human.mode to 'off'",
     );
   }
   return config;

@@ -24,7 +24,10 @@ export interface ScoredGroup {
   zeroStd: boolean;
   /** Rewards and advantages of the turns the scenario credits on their own (reflection's first image). */
   split?: { rewards: number[]; weight: number; advantages: number[] };
-  /** The spread of its step's rewards (loss.advantage 'globalStd' normalises by it, also when people's answers change the rewards later). */
+  /**
+   * The spread of its step's rewards (loss.advantage 'globalStd' normalises by it, also when people's answers change the
+   * rewards later).
+   */
   batchStd?: number;
   /** Image features (the preference reward's input), when the run uses them. */
   features?: Float32Array[];
@@ -179,7 +182,10 @@ async function update(env: GrpoEnv, groups: readonly ScoredGroup[], step: number
   return { ...last, ...Object.fromEntries(Object.entries(sums).map(([name, value]) => [name, value / cfg.optim.epochsPerBatch])) };
 }
 
-/** A random `timestepFraction` of the trainable SDE steps (the last one left out when configured), the same for all of a sample's trajectories. */
+/**
+ * A random `timestepFraction` of the trainable SDE steps (the last one left out when configured), the same for all of a
+ * sample's trajectories.
+ */
 function stepsToTrain(cfg: TrainConfig, sample: SampleResult, rng: Rng): number[] {
   const drawn = sample.turns.find((t) => t.kind === 'image');
   if (!drawn) return [];

@@ -69,7 +69,8 @@ export function startingModel(
     };
   }
   throw new Error(
-    `no weights for preset '${config.model.preset}': looked at ${candidates.join(', ')} (run "unirl pretrain --preset ${config.model.preset}" or pass a checkpoint)`,
+    `no weights for preset '${config.model.preset}': looked at ${candidates.join(', ')} ` +
+      `(run "unirl pretrain --preset ${config.model.preset}" or pass a checkpoint)`,
   );
 }
 
@@ -102,7 +103,10 @@ export async function trainJob(params: TrainJobParams, ctx: JobContext, hooks: T
     const runConfig = stored || !path ? config : { ...config, model: { ...config.model, checkpoint: path } };
     hooks.log?.(`data dir ${dataDir}`);
     hooks.log?.(
-      `${params.scenario}: ${stored ? `resuming run ${stored.id} from its latest checkpoint (KL reference: ${source})` : `starting from ${source}`}; ${config.minutes !== null ? `${config.minutes} min or ` : ''}${config.steps} steps, G=${config.rollout.groupSize}, ${config.rollout.promptsPerStep} prompts/step, human ${config.human.mode}`,
+      `${params.scenario}: ` +
+        `${stored ? `resuming run ${stored.id} from its latest checkpoint (KL reference: ${source})` : `starting from ${source}`}; ` +
+        `${config.minutes !== null ? `${config.minutes} min or ` : ''}${config.steps} steps, G=${config.rollout.groupSize}, ` +
+        `${config.rollout.promptsPerStep} prompts/step, human ${config.human.mode}`,
     );
     const stopAnnotator = params.scriptedAnnotator ? startScriptedAnnotator(store, params.scriptedAnnotator) : undefined;
     try {

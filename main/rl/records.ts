@@ -45,7 +45,10 @@ export function latentStorageOf(cfg: TrainConfig, group: { step: number; index: 
   return group.ranked || sampled ? { latents: true, means: false, ...compact } : SEEDS_ONLY;
 }
 
-/** S steps: log-probs [S], times [S+1], step indices [S] and the seeds; by `storage` latents [S+1, N, p·p·3] and means [S, N, p·p·3] (contract/tensors.ts). */
+/**
+ * S steps: log-probs [S], times [S+1], step indices [S] and the seeds; by `storage` latents [S+1, N, p·p·3] and means
+ * [S, N, p·p·3] (contract/tensors.ts).
+ */
 export function dmTrajectory(dm: DmTrajectory, storage: LatentStorage, label?: string): TrajectoryInput {
   const S = dm.logProbs.length;
   const image = patchDims(dm.grid);

@@ -226,7 +226,8 @@ class Trainer {
       this.store.log.append(
         this.runId,
         'info',
-        `checkpoints pruned: deleted steps [${pruned.deleted.join(', ')}], weights only [${pruned.weightsOnly.join(', ')}] (${(pruned.freedBytes / 1e6).toFixed(1)} MB freed)`,
+        `checkpoints pruned: deleted steps [${pruned.deleted.join(', ')}], ` +
+          `weights only [${pruned.weightsOnly.join(', ')}] (${(pruned.freedBytes / 1e6).toFixed(1)} MB freed)`,
       );
     }
     return path;

@@ -171,69 +171,72 @@ test('the update in passes of a few samples gives the loss, gradients and metric
   }
 });
 
-test('DiffusionNFT on the unified model: no gradient at zero advantages, opposite gradients for opposite advantages, and a trainer run', async () => {
-  const model = nanoModel(5);
-  const dataDir = mkdtempSync(join(tmpdir(), 'unirl-nft-'));
-  const store = openStore(':memory:');
-  try {
-    const policy = new UnifiedPolicy(model, 't2i');
-    const items = shapeWorldTasks('t2i').next(1, 0);
-    const [group] = await policy.rollout(items, {
-      groupSize: 2,
-      sdeSteps: 3,
-      noiseLevel: 0.7,
-      sameNoisePerGroup: false,
-      temperature: 1,
-      topP: 1,
-      maxNewTokens: 8,
-      seed: 3,
-      editCycle: false,
-      reflectionRounds: 0,
-    });
-    const terms = { dm: { clipRange: 1e-4, klBeta: 0, objective: 'nft' as const, advantageClip: 1 } };
-    const grads = async (advantage: number) =>
-      (
-        await policy.objective(
-          group!.map((sample) => ({ item: items[0]!, sample, advantage, dmSteps: [0, 1] })),
-          terms,
-        )
-      ).grads;
-    const name = 'dit/block0/cross/kv/weight';
-    const [zero, up, down] = [await grads(0), await grads(0.5), await grads(-0.5)];
-    const scale = up[name]!.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-    assert.ok(scale > 1e-6, `a non-zero advantage has a gradient (max ${scale})`);
-    // At v_theta = v_old the loss's gradient is (2r - 1)·(v_old - v*): zero at r = 1/2, odd in the advantage.
-    assert.ok(
-      zero[name]!.every((v) => Math.abs(v) <= 1e-6 * scale),
-      'r = 1/2: the positive and negative pulls cancel',
-    );
-    assert.ok(
-      up[name]!.every((v, i) => Math.abs(v + down[name]![i]!) <= 1e-4 * scale + 1e-9),
-      'opposite advantages pull opposite ways',
-    );
+test(
+  'DiffusionNFT on the unified model: no gradient at zero advantages, ' + 'opposite gradients for opposite advantages, and a trainer run',
+  async () => {
+    const model = nanoModel(5);
+    const dataDir = mkdtempSync(join(tmpdir(), 'unirl-nft-'));
+    const store = openStore(':memory:');
+    try {
+      const policy = new UnifiedPolicy(model, 't2i');
+      const items = shapeWorldTasks('t2i').next(1, 0);
+      const [group] = await policy.rollout(items, {
+        groupSize: 2,
+        sdeSteps: 3,
+        noiseLevel: 0.7,
+        sameNoisePerGroup: false,
+        temperature: 1,
+        topP: 1,
+        maxNewTokens: 8,
+        seed: 3,
+        editCycle: false,
+        reflectionRounds: 0,
+      });
+      const terms = { dm: { clipRange: 1e-4, klBeta: 0, objective: 'nft' as const, advantageClip: 1 } };
+      const grads = async (advantage: number) =>
+        (
+          await policy.objective(
+            group!.map((sample) => ({ item: items[0]!, sample, advantage, dmSteps: [0, 1] })),
+            terms,
+          )
+        ).grads;
+      const name = 'dit/block0/cross/kv/weight';
+      const [zero, up, down] = [await grads(0), await grads(0.5), await grads(-0.5)];
+      const scale = up[name]!.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      assert.ok(scale > 1e-6, `a non-zero advantage has a gradient (max ${scale})`);
+      // At v_theta = v_old the loss's gradient is (2r - 1)·(v_old - v*): zero at r = 1/2, odd in the advantage.
+      assert.ok(
+        zero[name]!.every((v) => Math.abs(v) <= 1e-6 * scale),
+        'r = 1/2: the positive and negative pulls cancel',
+      );
+      assert.ok(
+        up[name]!.every((v, i) => Math.abs(v + down[name]![i]!) <= 1e-4 * scale + 1e-9),
+        'opposite advantages pull opposite ways',
+      );
 
-    const config = resolveTrainConfig('t2i', NANO_OVERRIDES, {
-      loss: { dm: { objective: 'nft', klBeta: 1e-4 }, advantage: 'globalStd' },
-      rollout: { sdeWindow: { size: 2, start: 0 }, timestepFraction: 1 },
-    });
-    const result = await train({ config, store, dataDir, policy, tasks: shapeWorldTasks('t2i'), components: [BRIGHTNESS] }, ctx);
-    const series = (metric: string) => store.metrics.series({ runId: result.runId, names: [metric] })[0]!.values;
-    assert.equal(result.step, config.steps);
-    assert.ok(
-      series('policy_loss/dm').every(Number.isFinite) && series('old_deviation/dm')[0]! < 1e-9,
-      'the first epoch starts at the sampling policy',
-    );
-    const drawn = store.samples
-      .trajectories(store.groups.detail(store.groups.list({ runId: result.runId }).items[0]!.id).samples[0]!.id)
-      .find((t) => t.kind === 'dm')!;
-    assert.deepEqual(
-      Array.from(drawn.tensors.logProbs!.data as Float32Array, (l) => l !== 0),
-      [true, true, ...Array(config.rollout.sdeSteps - 2).fill(false)],
-      'the SDE only in the window',
-    );
-  } finally {
-    await model.dispose();
-    store.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-});
+      const config = resolveTrainConfig('t2i', NANO_OVERRIDES, {
+        loss: { dm: { objective: 'nft', klBeta: 1e-4 }, advantage: 'globalStd' },
+        rollout: { sdeWindow: { size: 2, start: 0 }, timestepFraction: 1 },
+      });
+      const result = await train({ config, store, dataDir, policy, tasks: shapeWorldTasks('t2i'), components: [BRIGHTNESS] }, ctx);
+      const series = (metric: string) => store.metrics.series({ runId: result.runId, names: [metric] })[0]!.values;
+      assert.equal(result.step, config.steps);
+      assert.ok(
+        series('policy_loss/dm').every(Number.isFinite) && series('old_deviation/dm')[0]! < 1e-9,
+        'the first epoch starts at the sampling policy',
+      );
+      const drawn = store.samples
+        .trajectories(store.groups.detail(store.groups.list({ runId: result.runId }).items[0]!.id).samples[0]!.id)
+        .find((t) => t.kind === 'dm')!;
+      assert.deepEqual(
+        Array.from(drawn.tensors.logProbs!.data as Float32Array, (l) => l !== 0),
+        [true, true, ...Array(config.rollout.sdeSteps - 2).fill(false)],
+        'the SDE only in the window',
+      );
+    } finally {
+      await model.dispose();
+      store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+);

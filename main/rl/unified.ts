@@ -375,7 +375,9 @@ export class UnifiedPolicy implements Policy {
     terms: { lm?: LmLoss; dm?: DmLoss } | undefined,
     wrt: readonly string[],
   ): BuiltGraph {
-    const key = `rl/${this.scenario}/${kinds.lm ? 'lm' : ''}${kinds.dm?.name ?? ''}/${terms ? JSON.stringify(terms) + wrt.join(',') : 'forward'}`;
+    const key =
+      `rl/${this.scenario}/${kinds.lm ? 'lm' : ''}${kinds.dm?.name ?? ''}/` +
+      `${terms ? JSON.stringify(terms) + wrt.join(',') : 'forward'}`;
     const cached = this.graphs.get(key);
     if (cached) return cached;
     const { config } = this.model;

@@ -91,135 +91,142 @@ function draw(spec: PromptSpec, seed: number, wrong: boolean): Buffer {
   return encodePng(image.data, image.width, image.height);
 }
 
-test("a scripted cluster trains on the exported verl prompts with the app's rewards, and its rollouts come back to be ranked", async (t) => {
-  const service = await startService();
-  try {
-    const seeded = seedGroups(service.store, { groups: 2, groupSize: 2, seed: 7 });
-    const exportDir = join(service.dataDir, 'exports', 'verl');
-    exportRun(service.store, { runId: seeded.runId, format: 'verl', outDir: exportDir });
+test(
+  'a scripted cluster trains on the exported verl prompts with ' + "the app's rewards, and its rollouts come back to be ranked",
+  async (t) => {
+    const service = await startService();
+    try {
+      const seeded = seedGroups(service.store, { groups: 2, groupSize: 2, seed: 7 });
+      const exportDir = join(service.dataDir, 'exports', 'verl');
+      exportRun(service.store, { runId: seeded.runId, format: 'verl', outDir: exportDir });
 
-    // The cluster reads the dataset as verl's RLHFDataset does: chat prompt, ground truth, extra_info.
-    const dataset = readParquetFile(join(exportDir, 'verl.train.parquet'));
-    assert.equal(dataset.types.prompt, 'List<Struct<{role:Utf8, content:Utf8}>>');
-    assert.equal(dataset.rows.length, 2);
-    const prompts = dataset.rows.map((row) => {
-      const messages = row.prompt as { role: string; content: string }[];
-      const info = row.extra_info as { prompt: string; index: number };
-      assert.equal(row.data_source, 'unirl/shapeworld');
-      assert.equal(messages[0]!.content, info.prompt);
-      const groundTruth = (row.reward_model as { ground_truth: string }).ground_truth;
-      return { text: info.prompt, groundTruth, spec: groundTruth ? validateSpec(JSON.parse(groundTruth)) : parsePrompt(info.prompt) };
-    });
-
-    // Step 1: three rollouts per prompt, the last drawn wrong; rewards from the service.
-    const dump = join(service.dataDir, 'rollouts');
-    mkdirSync(join(dump, 'images'), { recursive: true });
-    const rollouts = prompts.flatMap((p, i) =>
-      [0, 1, 2].map((k) => ({ prompt: p, png: draw(p.spec, i * 10 + k, k === 2), file: `images/1-${i}-${k}.png` })),
-    );
-    const request: RewardRequest = {
-      items: rollouts.map((r) => ({ prompt: r.prompt.text, ground_truth: r.prompt.groundTruth, image: r.png.toString('base64') })),
-    };
-    const first = await post(service, request);
-    assert.equal(first.status, 200, JSON.stringify(first.json));
-    const scores = first.json.scores as Score[];
-    assert.deepEqual(
-      scores.map((s) => s.correct),
-      [true, true, false, true, true, false],
-    );
-    assert.ok(
-      scores.every((s) => s.human_rank === null && s.preference === null),
-      'nobody ranked these yet, and no run has a preference model',
-    );
-    assert.ok(scores[0]!.reward > scores[2]!.reward);
-
-    // verl's dump: {step}.jsonl with input (chat-templated), output, gts, score, step and the reward's extras.
-    const lines = rollouts.map((r, i) => {
-      writeFileSync(join(dump, r.file), r.png);
-      return JSON.stringify({
-        input: `<|im_start|>user\n${r.prompt.text}<|im_end|>\n<|im_start|>assistant\n`,
-        output: r.file,
-        gts: r.prompt.groundTruth,
-        score: scores[i]!.reward,
-        step: 1,
-        shapeeval: scores[i]!.shapeeval,
+      // The cluster reads the dataset as verl's RLHFDataset does: chat prompt, ground truth, extra_info.
+      const dataset = readParquetFile(join(exportDir, 'verl.train.parquet'));
+      assert.equal(dataset.types.prompt, 'List<Struct<{role:Utf8, content:Utf8}>>');
+      assert.equal(dataset.rows.length, 2);
+      const prompts = dataset.rows.map((row) => {
+        const messages = row.prompt as { role: string; content: string }[];
+        const info = row.extra_info as { prompt: string; index: number };
+        assert.equal(row.data_source, 'unirl/shapeworld');
+        assert.equal(messages[0]!.content, info.prompt);
+        const groundTruth = (row.reward_model as { ground_truth: string }).ground_truth;
+        return { text: info.prompt, groundTruth, spec: groundTruth ? validateSpec(JSON.parse(groundTruth)) : parsePrompt(info.prompt) };
       });
-    });
-    writeFileSync(join(dump, '1.jsonl'), lines.join('\n') + '\n');
 
-    // The app imports the dump into a run: one group per prompt, queued for ranking.
-    const imported = importVerlRollouts(service.store, { dir: dump });
-    assert.deepEqual([imported.groups, imported.samples, imported.queued, imported.steps], [2, 6, 2, [1]]);
-    const queue = service.store.rankings.queue({ annotator: 'ann', runId: imported.runId });
-    assert.deepEqual(
-      queue.map((g) => g.prompt),
-      prompts.map((p) => p.text),
-    );
-    const group = service.store.groups.detail(queue[0]!.id);
-    assert.deepEqual(
-      group.samples.map((s) => s.rewards.find((c) => c.name === 'cluster')!.value),
-      scores.slice(0, 3).map((s) => s.reward),
-    );
-    assert.equal(service.store.runs.get(imported.runId).status, 'completed');
-
-    // A person ranks the first group (the wrong image best, to tell the human rank from ShapeEval).
-    const [a, b, c] = group.samples.map((s) => s.id);
-    service.store.rankings.submit({
-      groupId: group.id,
-      annotator: 'ann',
-      durationMs: 900,
-      ranks: [
-        { sampleId: c!, rank: 1 },
-        { sampleId: a!, rank: 2 },
-        { sampleId: b!, rank: 3 },
-      ],
-    });
-
-    // The cluster scores the same images again: the person's ranks are in the reward now.
-    const again = (await post(service, request)).json.scores as Score[];
-    assert.deepEqual(
-      again.map((s) => s.human_rank),
-      [0, -1, 1, null, null, null],
-    );
-    assert.deepEqual(
-      again.map((s) => s.reward),
-      again.map((s) => s.shapeeval + (s.human_rank ?? 0)),
-    );
-
-    // The Python reward function verl loads, against the same service (optional: npm test needs no Python).
-    const python = spawnSync('python3', ['--version']);
-    if (python.status === 0) {
-      const script = [
-        'import json, sys',
-        `sys.path.insert(0, ${JSON.stringify(exportDir)})`,
-        'import unirl_reward',
-        `print(json.dumps(unirl_reward.compute_score_batch(["unirl/shapeworld"] * 3, ${JSON.stringify(rollouts.slice(0, 3).map((r) => join(dump, r.file)))}, [${JSON.stringify(prompts[0]!.groundTruth)}] * 3, [{"prompt": ${JSON.stringify(prompts[0]!.text)}}] * 3)))`,
-        `print(json.dumps(unirl_reward.compute_score("unirl/shapeworld", "data:image/png;base64,${rollouts[3]!.png.toString('base64')}", ${JSON.stringify(prompts[1]!.groundTruth)}, {"prompt": ${JSON.stringify(prompts[1]!.text)}})))`,
-      ].join('\n');
-      // Asynchronously: the service answers from this process's event loop.
-      const { stdout } = await promisify(execFile)('python3', ['-c', script], {
-        env: { ...process.env, UNIRL_REWARD_URL: service.server.url, UNIRL_REWARD_TOKEN: TOKEN, UNIRL_REWARD_TIMEOUT: '30' },
-      });
-      const [batch, single] = stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l));
+      // Step 1: three rollouts per prompt, the last drawn wrong; rewards from the service.
+      const dump = join(service.dataDir, 'rollouts');
+      mkdirSync(join(dump, 'images'), { recursive: true });
+      const rollouts = prompts.flatMap((p, i) =>
+        [0, 1, 2].map((k) => ({ prompt: p, png: draw(p.spec, i * 10 + k, k === 2), file: `images/1-${i}-${k}.png` })),
+      );
+      const request: RewardRequest = {
+        items: rollouts.map((r) => ({ prompt: r.prompt.text, ground_truth: r.prompt.groundTruth, image: r.png.toString('base64') })),
+      };
+      const first = await post(service, request);
+      assert.equal(first.status, 200, JSON.stringify(first.json));
+      const scores = first.json.scores as Score[];
       assert.deepEqual(
-        batch.map((r: { score: number }) => r.score),
-        again.slice(0, 3).map((s) => s.reward),
+        scores.map((s) => s.correct),
+        [true, true, false, true, true, false],
+      );
+      assert.ok(
+        scores.every((s) => s.human_rank === null && s.preference === null),
+        'nobody ranked these yet, and no run has a preference model',
+      );
+      assert.ok(scores[0]!.reward > scores[2]!.reward);
+
+      // verl's dump: {step}.jsonl with input (chat-templated), output, gts, score, step and the reward's extras.
+      const lines = rollouts.map((r, i) => {
+        writeFileSync(join(dump, r.file), r.png);
+        return JSON.stringify({
+          input: `<|im_start|>user\n${r.prompt.text}<|im_end|>\n<|im_start|>assistant\n`,
+          output: r.file,
+          gts: r.prompt.groundTruth,
+          score: scores[i]!.reward,
+          step: 1,
+          shapeeval: scores[i]!.shapeeval,
+        });
+      });
+      writeFileSync(join(dump, '1.jsonl'), lines.join('\n') + '\n');
+
+      // The app imports the dump into a run: one group per prompt, queued for ranking.
+      const imported = importVerlRollouts(service.store, { dir: dump });
+      assert.deepEqual([imported.groups, imported.samples, imported.queued, imported.steps], [2, 6, 2, [1]]);
+      const queue = service.store.rankings.queue({ annotator: 'ann', runId: imported.runId });
+      assert.deepEqual(
+        queue.map((g) => g.prompt),
+        prompts.map((p) => p.text),
+      );
+      const group = service.store.groups.detail(queue[0]!.id);
+      assert.deepEqual(
+        group.samples.map((s) => s.rewards.find((c) => c.name === 'cluster')!.value),
+        scores.slice(0, 3).map((s) => s.reward),
+      );
+      assert.equal(service.store.runs.get(imported.runId).status, 'completed');
+
+      // A person ranks the first group (the wrong image best, to tell the human rank from ShapeEval).
+      const [a, b, c] = group.samples.map((s) => s.id);
+      service.store.rankings.submit({
+        groupId: group.id,
+        annotator: 'ann',
+        durationMs: 900,
+        ranks: [
+          { sampleId: c!, rank: 1 },
+          { sampleId: a!, rank: 2 },
+          { sampleId: b!, rank: 3 },
+        ],
+      });
+
+      // The cluster scores the same images again: the person's ranks are in the reward now.
+      const again = (await post(service, request)).json.scores as Score[];
+      assert.deepEqual(
+        again.map((s) => s.human_rank),
+        [0, -1, 1, null, null, null],
       );
       assert.deepEqual(
-        batch.map((r: { human_rank: number }) => r.human_rank),
-        [0, -1, 1],
+        again.map((s) => s.reward),
+        again.map((s) => s.shapeeval + (s.human_rank ?? 0)),
       );
-      assert.equal(single.score, again[3]!.reward);
-    } else {
-      t.diagnostic('python3 not found: the Python reward file was not run');
+
+      // The Python reward function verl loads, against the same service (optional: npm test needs no Python).
+      const python = spawnSync('python3', ['--version']);
+      if (python.status === 0) {
+        const script = [
+          'import json, sys',
+          `sys.path.insert(0, ${JSON.stringify(exportDir)})`,
+          'import unirl_reward',
+          'print(json.dumps(unirl_reward.compute_score_batch(["unirl/shapeworld"] * 3, ' +
+            `${JSON.stringify(rollouts.slice(0, 3).map((r) => join(dump, r.file)))}, ` +
+            `[${JSON.stringify(prompts[0]!.groundTruth)}] * 3, [{"prompt": ${JSON.stringify(prompts[0]!.text)}}] * 3)))`,
+          'print(json.dumps(unirl_reward.compute_score("unirl/shapeworld", ' +
+            `"data:image/png;base64,${rollouts[3]!.png.toString('base64')}", ` +
+            `${JSON.stringify(prompts[1]!.groundTruth)}, {"prompt": ${JSON.stringify(prompts[1]!.text)}})))`,
+        ].join('\n');
+        // Asynchronously: the service answers from this process's event loop.
+        const { stdout } = await promisify(execFile)('python3', ['-c', script], {
+          env: { ...process.env, UNIRL_REWARD_URL: service.server.url, UNIRL_REWARD_TOKEN: TOKEN, UNIRL_REWARD_TIMEOUT: '30' },
+        });
+        const [batch, single] = stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l));
+        assert.deepEqual(
+          batch.map((r: { score: number }) => r.score),
+          again.slice(0, 3).map((s) => s.reward),
+        );
+        assert.deepEqual(
+          batch.map((r: { human_rank: number }) => r.human_rank),
+          [0, -1, 1],
+        );
+        assert.equal(single.score, again[3]!.reward);
+      } else {
+        t.diagnostic('python3 not found: the Python reward file was not run');
+      }
+    } finally {
+      await service.close();
     }
-  } finally {
-    await service.close();
-  }
-});
+  },
+);
 
 test('the reward service wants the token, a JSON POST, and input it can score, and says what is wrong', async () => {
   const service = await startService();

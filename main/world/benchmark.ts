@@ -314,7 +314,9 @@ export async function runSuite(suite: Suite, generator: Generator, options: RunO
               input: j.item.prompt,
               correct: last.correct,
               reward: last.reward,
-              reason: `${last.reason} (first image: ${first.correct ? 'right' : 'wrong'}, ${rounds.length} critique round${rounds.length === 1 ? '' : 's'})`,
+              reason:
+                `${last.reason} (first image: ${first.correct ? 'right' : 'wrong'}, ` +
+                `${rounds.length} critique round${rounds.length === 1 ? '' : 's'})`,
               output: cycle.rounds.map((r) => r.critique).join(' | '),
               reflection: { firstCorrect: first.correct, firstReward: first.reward, rounds },
             },
@@ -543,7 +545,8 @@ export function formatReport(report: SuiteReport): string {
   const widths = header.map((_, c) => Math.max(...all.map((r) => r[c]!.length)));
   const line = (r: string[]) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
   return [
-    `ShapeEval suite "${report.suite}", generator "${report.generator}", ${report.width ? `${report.width}x${report.height}, ` : ''}${(report.elapsedMs / 1000).toFixed(1)} s` +
+    `ShapeEval suite "${report.suite}", generator "${report.generator}", ` +
+      `${report.width ? `${report.width}x${report.height}, ` : ''}${(report.elapsedMs / 1000).toFixed(1)} s` +
       (crit ? `; criterion "${crit.name}": mean over ${crit.images} generated images` : ''),
     line(header),
     ...rows.map(line),

@@ -94,7 +94,8 @@ GENEVAL_TASKS.forEach((task, t) => {
   save(
     'robustness',
     row([clean, degraded, noise]),
-    `"${p.text}": clean (${score(clean, p.spec).reason}), blur+noise (${score(degraded, p.spec).reason}), noise (${score(noise, p.spec).reason})`,
+    `"${p.text}": clean (${score(clean, p.spec).reason}), ` +
+      `blur+noise (${score(degraded, p.spec).reason}), noise (${score(noise, p.spec).reason})`,
   );
   const big = renderScene(sampleSceneForSpec(p.spec, rng), { width: 64 });
   save('resolution_64', big, `"${p.text}" at 64x64 (${score(big, p.spec).reason})`);

@@ -130,7 +130,8 @@ export function evaluateObjects(objects: readonly EvalObject[], spec: PromptSpec
           matched = false;
           const targetLabel = kindLabel({ shapes: spec.include[req.position.target]!.shapes });
           reasons.push(
-            `expected ${label} ${req.position.relation} ${targetLabel}, found ${wrong.size ? [...wrong].join(' and ') : 'no clear relation'}`,
+            `expected ${label} ${req.position.relation} ${targetLabel}, ` +
+              `found ${wrong.size ? [...wrong].join(' and ') : 'no clear relation'}`,
           );
         }
       }

@@ -77,7 +77,9 @@ const DESCRIPTIONS: Record<string, string> = {
   edit: 'edit instructions checked against target scenes and unchanged pixels, 5 kinds x 40 x 4 images',
   question: 'MME-style yes/no question pairs, 4 types x 80 images (accuracy and accuracy+)',
   reflection: 'critiques of wrong images (20 per error kind) and regeneration from the corrected prompt',
-  refine: `the reflection cycle on GenEval prompts (${REFINE_PROMPTS_PER_TASK} per task x 2): first image, then up to ${REFINE_ROUNDS} critique -> refine rounds`,
+  refine:
+    `the reflection cycle on GenEval prompts (${REFINE_PROMPTS_PER_TASK} per task x 2): ` +
+    `first image, then up to ${REFINE_ROUNDS} critique -> refine rounds`,
 };
 for (const task of GENEVAL_TASKS) DESCRIPTIONS[task] = `GenEval task ${task}, ${GENEVAL_SIZES[task]} prompts x 4 images`;
 

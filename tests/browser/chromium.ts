@@ -57,7 +57,8 @@ async function bundledChromium(): Promise<ChromiumChoice> {
     packageRoot = packageRootOf(require.resolve(BUNDLED_PACKAGE));
   } catch {
     throw new Error(
-      `no Chromium found: none of ${SYSTEM_CHROMIUM_PATHS.join(', ')} exists and ${BUNDLED_PACKAGE} is not installed (run npm install, or set CHROMIUM_PATH)`,
+      `no Chromium found: none of ${SYSTEM_CHROMIUM_PATHS.join(', ')} exists ` +
+        `and ${BUNDLED_PACKAGE} is not installed (run npm install, or set CHROMIUM_PATH)`,
     );
   }
   if (process.platform !== 'linux') {

@@ -129,7 +129,8 @@ test("edits: a card per group by step with the five stages once and every sample
     const card = page.getByRole('listitem', { name: `Edit group ${group.id}`, exact: true });
     const text = await card.innerText();
     assert.match(text, new RegExp(`Step ${group.step} · group #${group.id}`));
-    assert.ok(text.includes(`“${edits[0]!.instruction}”`) && text.includes(`“${edits[0]!.inverseInstruction}”`), 'both instructions, once');
+    const quoted = (s: string) => text.includes(`“${s}”`);
+    assert.ok(quoted(edits[0]!.instruction) && quoted(edits[0]!.inverseInstruction), 'both instructions, once');
     assert.equal(text.split(edits[0]!.instruction).length - 1, 1);
     const rows = card.getByRole('row').filter({ has: page.getByRole('img') });
     assert.equal(await rows.count(), edits.length);
@@ -235,163 +236,174 @@ test("dashboard: only the charts the run has, other runs overlaid, and a held-ou
   assert.deepEqual(h.pageErrors, []);
 });
 
-test('runs: continue a completed run, rename, clone its config into the form, compare runs, delete with its files after asking', async () => {
-  const { page } = h;
-  await h.open('runs', 'Runs');
-  await page.getByLabel('Run name').fill('to manage');
-  await page.getByLabel('Scenario').selectOption('t2i');
-  await page.getByLabel('Model').selectOption('nano');
-  await page.getByRole('button', { name: 'Create run' }).click();
-  const heading = page.getByRole('heading', { name: /^#\d+ to manage$/ });
-  await heading.waitFor();
-  const runId = Number(/#(\d+)/.exec(await heading.innerText())![1]);
-  const detail = page.getByRole('region', { name: `#${runId} to manage` });
-  await detail.getByRole('button', { name: 'Start' }).click();
-  await detail.locator('.badge', { hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
+test(
+  'runs: continue a completed run, rename, clone its config into the form, ' + 'compare runs, delete with its files after asking',
+  async () => {
+    const { page } = h;
+    await h.open('runs', 'Runs');
+    await page.getByLabel('Run name').fill('to manage');
+    await page.getByLabel('Scenario').selectOption('t2i');
+    await page.getByLabel('Model').selectOption('nano');
+    await page.getByRole('button', { name: 'Create run' }).click();
+    const heading = page.getByRole('heading', { name: /^#\d+ to manage$/ });
+    await heading.waitFor();
+    const runId = Number(/#(\d+)/.exec(await heading.innerText())![1]);
+    const detail = page.getByRole('region', { name: `#${runId} to manage` });
+    await detail.getByRole('button', { name: 'Start' }).click();
+    await detail.locator('.badge', { hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
 
-  // Continue: two more steps on the completed run.
-  await detail.getByLabel('Train on to step').fill('4');
-  await detail.getByRole('button', { name: 'Continue' }).click();
-  await detail.getByText('step 4 of 4').waitFor({ timeout: 60_000 });
-  await detail.locator('.badge', { hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
-  const continued = readStore((store) => store.runs.get(runId));
-  assert.equal(continued.step, 4);
-  assert.equal((continued.config as { steps: number }).steps, 4);
-  assert.deepEqual(
-    readStore((store) => store.groups.steps(runId)),
-    [1, 2, 3, 4],
-  );
+    // Continue: two more steps on the completed run.
+    await detail.getByLabel('Train on to step').fill('4');
+    await detail.getByRole('button', { name: 'Continue' }).click();
+    await detail.getByText('step 4 of 4').waitFor({ timeout: 60_000 });
+    await detail.locator('.badge', { hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
+    const continued = readStore((store) => store.runs.get(runId));
+    assert.equal(continued.step, 4);
+    assert.equal((continued.config as { steps: number }).steps, 4);
+    assert.deepEqual(
+      readStore((store) => store.groups.steps(runId)),
+      [1, 2, 3, 4],
+    );
 
-  // Rename.
-  await detail.getByRole('button', { name: 'Rename' }).click();
-  await detail.getByLabel('New name').fill('managed run');
-  await detail.getByRole('button', { name: 'Save name' }).click();
-  await page.getByRole('heading', { name: `#${runId} managed run` }).waitFor();
-  assert.equal(
-    readStore((store) => store.runs.get(runId).name),
-    'managed run',
-  );
-  await page.getByRole('row').filter({ hasText: 'managed run' }).waitFor();
+    // Rename.
+    await detail.getByRole('button', { name: 'Rename' }).click();
+    await detail.getByLabel('New name').fill('managed run');
+    await detail.getByRole('button', { name: 'Save name' }).click();
+    await page.getByRole('heading', { name: `#${runId} managed run` }).waitFor();
+    assert.equal(
+      readStore((store) => store.runs.get(runId).name),
+      'managed run',
+    );
+    await page.getByRole('row').filter({ hasText: 'managed run' }).waitFor();
 
-  // Clone: the form takes the run's config; the new run is created with it.
-  const managed = page.getByRole('region', { name: `#${runId} managed run` });
-  await managed.getByRole('button', { name: 'Clone' }).click();
-  assert.equal(await page.getByLabel('Run name').inputValue(), 'managed run (copy)');
-  assert.equal(await page.getByLabel('Model').inputValue(), 'nano');
-  await page.getByText(`Cloned from run #${runId}`).waitFor();
-  await page.getByRole('button', { name: 'Create run' }).click();
-  const cloneHeading = page.getByRole('heading', { name: /^#\d+ managed run \(copy\)$/ });
-  await cloneHeading.waitFor();
-  const cloneId = Number(/#(\d+)/.exec(await cloneHeading.innerText())![1]);
-  const [original, clone] = readStore((store) => [store.runs.get(runId), store.runs.get(cloneId)]);
-  assert.equal(clone.status, 'created');
-  assert.deepEqual(clone.config, original.config, 'the clone trains with the same config');
+    // Clone: the form takes the run's config; the new run is created with it.
+    const managed = page.getByRole('region', { name: `#${runId} managed run` });
+    await managed.getByRole('button', { name: 'Clone' }).click();
+    assert.equal(await page.getByLabel('Run name').inputValue(), 'managed run (copy)');
+    assert.equal(await page.getByLabel('Model').inputValue(), 'nano');
+    await page.getByText(`Cloned from run #${runId}`).waitFor();
+    await page.getByRole('button', { name: 'Create run' }).click();
+    const cloneHeading = page.getByRole('heading', { name: /^#\d+ managed run \(copy\)$/ });
+    await cloneHeading.waitFor();
+    const cloneId = Number(/#(\d+)/.exec(await cloneHeading.innerText())![1]);
+    const [original, clone] = readStore((store) => [store.runs.get(runId), store.runs.get(cloneId)]);
+    assert.equal(clone.status, 'created');
+    assert.deepEqual(clone.config, original.config, 'the clone trains with the same config');
 
-  // Compare: three runs ticked, one dashboard with all three.
-  for (const id of [runId, cloneId, t2iRunId]) await page.getByLabel(`Compare run #${id}`).check();
-  await page.getByRole('button', { name: 'Compare 3 runs on the dashboard' }).click();
-  await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
-  assert.equal(new URL(page.url()).hash, `#/dashboard/${runId}/${cloneId}/${t2iRunId}`);
-  const reward = page.getByRole('figure', { name: 'Chart: Reward per component' });
-  for (const id of [runId, t2iRunId])
-    await reward
-      .getByText(new RegExp(`^#${id} reward/mean`))
-      .first()
-      .waitFor();
+    // Compare: three runs ticked, one dashboard with all three.
+    for (const id of [runId, cloneId, t2iRunId]) await page.getByLabel(`Compare run #${id}`).check();
+    await page.getByRole('button', { name: 'Compare 3 runs on the dashboard' }).click();
+    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+    assert.equal(new URL(page.url()).hash, `#/dashboard/${runId}/${cloneId}/${t2iRunId}`);
+    const reward = page.getByRole('figure', { name: 'Chart: Reward per component' });
+    for (const id of [runId, t2iRunId])
+      await reward
+        .getByText(new RegExp(`^#${id} reward/mean`))
+        .first()
+        .waitFor();
 
-  // Delete asks first, then removes the rows and the run's folder.
-  const runDir = join(h.server.dataDir, 'runs', String(runId));
-  assert.ok(existsSync(join(runDir, 'checkpoints')), 'the run wrote checkpoints');
-  await h.open(`runs/${runId}`, 'Runs');
-  await managed.getByRole('button', { name: 'Delete…' }).click();
-  const confirm = page.getByRole('alertdialog', { name: `Confirm deleting run #${runId}` });
-  await confirm.getByRole('button', { name: 'Keep it' }).click();
-  assert.ok(
-    readStore((store) => store.runs.find(runId)),
-    'kept',
-  );
-  await managed.getByRole('button', { name: 'Delete…' }).click();
-  await h.screenshot('runs-delete-confirm');
-  await confirm.getByRole('button', { name: 'Delete for good' }).click();
-  await page.getByRole('row').filter({ hasText: 'managed run' }).filter({ hasNotText: 'copy' }).waitFor({ state: 'detached' });
-  assert.equal(
-    readStore((store) => store.runs.find(runId)),
-    null,
-  );
-  assert.ok(!existsSync(runDir), 'its files are gone');
-  assert.deepEqual(await unlabelledControls(page), []);
-  assert.deepEqual(h.pageErrors, []);
-});
+    // Delete asks first, then removes the rows and the run's folder.
+    const runDir = join(h.server.dataDir, 'runs', String(runId));
+    assert.ok(existsSync(join(runDir, 'checkpoints')), 'the run wrote checkpoints');
+    await h.open(`runs/${runId}`, 'Runs');
+    await managed.getByRole('button', { name: 'Delete…' }).click();
+    const confirm = page.getByRole('alertdialog', { name: `Confirm deleting run #${runId}` });
+    await confirm.getByRole('button', { name: 'Keep it' }).click();
+    assert.ok(
+      readStore((store) => store.runs.find(runId)),
+      'kept',
+    );
+    await managed.getByRole('button', { name: 'Delete…' }).click();
+    await h.screenshot('runs-delete-confirm');
+    await confirm.getByRole('button', { name: 'Delete for good' }).click();
+    await page.getByRole('row').filter({ hasText: 'managed run' }).filter({ hasNotText: 'copy' }).waitFor({ state: 'detached' });
+    assert.equal(
+      readStore((store) => store.runs.find(runId)),
+      null,
+    );
+    assert.ok(!existsSync(runDir), 'its files are gone');
+    assert.deepEqual(await unlabelledControls(page), []);
+    assert.deepEqual(h.pageErrors, []);
+  },
+);
 
-test("evaluation: the model by default, checkpoints from a list, a run's evaluations (training's too), two checkpoints side by side with a paired standard error", async () => {
-  const { page } = h;
-  await h.open('evaluation', 'Evaluation');
-  assert.equal(await page.getByLabel('Generator').inputValue(), 'model');
-  const checkpoint = page.getByLabel('Checkpoint', { exact: true });
-  await checkpoint.locator('option').nth(1).waitFor({ state: 'attached' });
-  const labels = await checkpoint.locator('option').allInnerTexts();
-  assert.equal(labels[0], 'shipped base model');
-  // The run's checkpoints that storage kept (checkpoint-policy.ts prunes older ones), newest first.
-  const kept = readStore((store) => store.checkpoints.list(t2iRunId).map((c) => c.step)).sort((a, b) => b - a);
-  assert.ok(kept.length >= 2 && kept[0] === 3, kept.join());
-  for (const step of kept) assert.ok(labels.includes(`run ${t2iRunId} "nano t2i" step ${step}`), labels.join(' | '));
-  const [newest, oldest] = [kept[0], kept[kept.length - 1]!];
-  await checkpoint.selectOption({ label: `run ${t2iRunId} "nano t2i" step ${newest}` });
-  await page.getByLabel('Side by side with').selectOption({ label: `run ${t2iRunId} "nano t2i" step ${oldest}` });
-  await page.getByLabel('Prompts (limit)').fill('1');
-  await page.getByRole('button', { name: 'Start evaluation' }).click();
-  const jobs = page.getByRole('listitem', { name: 'Evaluation geneval with model' });
-  for (const i of [0, 1]) await jobs.nth(i).getByText('succeeded').waitFor({ timeout: 120_000 });
+test(
+  "evaluation: the model by default, checkpoints from a list, a run's evaluations " +
+    "(training's too), two checkpoints side by side with a paired standard error",
+  async () => {
+    const { page } = h;
+    await h.open('evaluation', 'Evaluation');
+    assert.equal(await page.getByLabel('Generator').inputValue(), 'model');
+    const checkpoint = page.getByLabel('Checkpoint', { exact: true });
+    await checkpoint.locator('option').nth(1).waitFor({ state: 'attached' });
+    const labels = await checkpoint.locator('option').allInnerTexts();
+    assert.equal(labels[0], 'shipped base model');
+    // The run's checkpoints that storage kept (checkpoint-policy.ts prunes older ones), newest first.
+    const kept = readStore((store) => store.checkpoints.list(t2iRunId).map((c) => c.step)).sort((a, b) => b - a);
+    assert.ok(kept.length >= 2 && kept[0] === 3, kept.join());
+    for (const step of kept) assert.ok(labels.includes(`run ${t2iRunId} "nano t2i" step ${step}`), labels.join(' | '));
+    const [newest, oldest] = [kept[0], kept[kept.length - 1]!];
+    await checkpoint.selectOption({ label: `run ${t2iRunId} "nano t2i" step ${newest}` });
+    await page.getByLabel('Side by side with').selectOption({ label: `run ${t2iRunId} "nano t2i" step ${oldest}` });
+    await page.getByLabel('Prompts (limit)').fill('1');
+    await page.getByRole('button', { name: 'Start evaluation' }).click();
+    const jobs = page.getByRole('listitem', { name: 'Evaluation geneval with model' });
+    for (const i of [0, 1]) await jobs.nth(i).getByText('succeeded').waitFor({ timeout: 120_000 });
 
-  // Both recorded under the run, on the same prompts; the numbers are the shared paired maths on the stored results.
-  const [later, earlier] = readStore((store) =>
-    store.evaluations
-      .list(t2iRunId)
-      .filter((e) => e.suite === 'geneval')
-      .map((e) => ({
-        evaluation: e,
-        results: store.evaluations.results({ evaluationId: e.id, failuresFirst: false, limit: 500 }).items,
-      }))
-      .sort((a, b) => a.evaluation.id - b.evaluation.id),
-  );
-  assert.ok(later && earlier, 'two evaluations of the run');
-  assert.match(later.evaluation.checkpointPath!, new RegExp(`step-0*${newest}\\.safetensors$`));
-  assert.match(earlier.evaluation.checkpointPath!, new RegExp(`step-0*${oldest}\\.safetensors$`));
-  assert.deepEqual(
-    later.results.map((r) => [r.prompt, r.imageIndex]),
-    earlier.results.map((r) => [r.prompt, r.imageIndex]),
-  );
-  // The records show the pair as soon as both are in.
-  await page.getByLabel('Evaluation to show').locator(`option[value="${later.evaluation.id}"]`).waitFor({ state: 'attached' });
-  await page.waitForFunction(
-    (id) => (document.querySelector('select[aria-label="Evaluation to show"]') as HTMLSelectElement | null)?.value === String(id),
-    later.evaluation.id,
-  );
-  const paired = page.getByRole('region', { name: 'Paired comparison' });
-  const summary = paired.getByLabel('Paired difference');
-  await summary.getByText(`#${later.evaluation.id}`).waitFor();
-  const expected = pairedComparison(
-    later.results.map((r, i) => ({ item: `${r.task}|${r.prompt}`, before: Number(earlier.results[i]!.correct), after: Number(r.correct) })),
-  );
-  const text = await summary.innerText();
-  assert.ok(
-    text.includes(`± ${(expected.standardError * 100).toFixed(1)}`) &&
-      text.includes(`${expected.samples} image pairs on ${expected.items} prompts`),
-    text,
-  );
-  await paired.getByLabel('Only where the two disagree').uncheck();
-  assert.equal(await paired.getByRole('listitem').count(), Math.min(60, expected.samples));
-  assert.equal(await paired.getByRole('listitem').first().getByRole('img').count(), 2);
+    // Both recorded under the run, on the same prompts; the numbers are the shared paired maths on the stored results.
+    const [later, earlier] = readStore((store) =>
+      store.evaluations
+        .list(t2iRunId)
+        .filter((e) => e.suite === 'geneval')
+        .map((e) => ({
+          evaluation: e,
+          results: store.evaluations.results({ evaluationId: e.id, failuresFirst: false, limit: 500 }).items,
+        }))
+        .sort((a, b) => a.evaluation.id - b.evaluation.id),
+    );
+    assert.ok(later && earlier, 'two evaluations of the run');
+    assert.match(later.evaluation.checkpointPath!, new RegExp(`step-0*${newest}\\.safetensors$`));
+    assert.match(earlier.evaluation.checkpointPath!, new RegExp(`step-0*${oldest}\\.safetensors$`));
+    assert.deepEqual(
+      later.results.map((r) => [r.prompt, r.imageIndex]),
+      earlier.results.map((r) => [r.prompt, r.imageIndex]),
+    );
+    // The records show the pair as soon as both are in.
+    await page.getByLabel('Evaluation to show').locator(`option[value="${later.evaluation.id}"]`).waitFor({ state: 'attached' });
+    await page.waitForFunction(
+      (id) => (document.querySelector('select[aria-label="Evaluation to show"]') as HTMLSelectElement | null)?.value === String(id),
+      later.evaluation.id,
+    );
+    const paired = page.getByRole('region', { name: 'Paired comparison' });
+    const summary = paired.getByLabel('Paired difference');
+    await summary.getByText(`#${later.evaluation.id}`).waitFor();
+    const expected = pairedComparison(
+      later.results.map((r, i) => ({
+        item: `${r.task}|${r.prompt}`,
+        before: Number(earlier.results[i]!.correct),
+        after: Number(r.correct),
+      })),
+    );
+    const text = await summary.innerText();
+    assert.ok(
+      text.includes(`± ${(expected.standardError * 100).toFixed(1)}`) &&
+        text.includes(`${expected.samples} image pairs on ${expected.items} prompts`),
+      text,
+    );
+    await paired.getByLabel('Only where the two disagree').uncheck();
+    assert.equal(await paired.getByRole('listitem').count(), Math.min(60, expected.samples));
+    assert.equal(await paired.getByRole('listitem').first().getByRole('img').count(), 2);
 
-  // The run's evaluations: the two above and the three its training made.
-  await page.getByLabel('Evaluations of').selectOption({ label: `run #${t2iRunId} nano t2i (5, made while it trained included)` });
-  const listed = await page.getByLabel('Evaluation to show').locator('option').allInnerTexts();
-  assert.equal(listed.length, 5);
-  assert.equal(listed.filter((l) => /held-out · model \(during training\) \(run #\d+, step \d\)/.test(l)).length, 3, listed.join(' | '));
-  await h.screenshot('evaluation-paired-nano', { fullPage: true });
-  assert.deepEqual(await unlabelledControls(page), []);
-  assert.deepEqual(h.pageErrors, []);
-});
+    // The run's evaluations: the two above and the three its training made.
+    await page.getByLabel('Evaluations of').selectOption({ label: `run #${t2iRunId} nano t2i (5, made while it trained included)` });
+    const listed = await page.getByLabel('Evaluation to show').locator('option').allInnerTexts();
+    assert.equal(listed.length, 5);
+    assert.equal(listed.filter((l) => /held-out · model \(during training\) \(run #\d+, step \d\)/.test(l)).length, 3, listed.join(' | '));
+    await h.screenshot('evaluation-paired-nano', { fullPage: true });
+    assert.deepEqual(await unlabelledControls(page), []);
+    assert.deepEqual(h.pageErrors, []);
+  },
+);
 
 /** The status badge of a run in the Runs page's detail panel. */
 async function waitForStatus(page: Page, status: string): Promise<void> {

@@ -459,7 +459,8 @@ export async function runFuzz(
         frame(
           1,
           call(
-            `{"type":"call","id":${pick(random, ['1e999', '-1e999', '9007199254740993', '1.5', '"1"', 'null'])},"name":"runs.list","input":{}}`,
+            `{"type":"call","id":${pick(random, ['1e999', '-1e999', '9007199254740993', '1.5', '"1"', 'null'])},` +
+              '"name":"runs.list","input":{}}',
           ),
         ),
         [1008],
@@ -570,7 +571,8 @@ export async function runFuzz(
     const hostHeader = host === '' ? '' : `Host: ${host}\r\n`;
     const label = `${websocket ? 'WS' : 'GET'} Host=${host} token=${tokenChoice} origin=${origin}`;
     const request = websocket
-      ? `GET /api HTTP/1.1\r\n${hostHeader}${tokenHeader}${originHeader}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`
+      ? `GET /api HTTP/1.1\r\n${hostHeader}${tokenHeader}${originHeader}Upgrade: websocket\r\nConnection: Upgrade\r\n` +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'
       : `GET / HTTP/1.1\r\n${hostHeader}${tokenHeader}${originHeader}Connection: close\r\n\r\n`;
     const { reply, timedOut } = await rawExchange(
       port,

@@ -265,49 +265,53 @@ test('a two-layer MLP with a shared weight matches finite differences', async ()
   assert.ok(r.worst <= 1, r.detail);
 });
 
-test('gradient checkpointing: blocks recomputed in their gradient scope give the same gradients, and their backward reads no block activation', async () => {
-  const config = { ...QUICK_CONFIGS[0]!, layers: 3 };
-  const plain = benchGraphs(config, 1);
-  const checkpointed = benchGraphs(config, 1, { recompute: blockSegments(/^block\d+\//) });
-  const train = checkpointed.train;
-  // The backward reads a block's forward values only where they leave the block (its output, the next
-  // block's input): everything inside is read from the recomputation.
-  const segment = (name: string) => /^block\d+\//.exec(name)?.[0];
-  const forward = plain.forward.graph.node;
-  const producedIn = new Map(forward.flatMap((n) => n.output.map((o) => [o, segment(n.name)] as const)));
-  const leaving = new Set(
-    forward.flatMap((n) => n.input.filter((v) => producedIn.get(v) !== undefined && producedIn.get(v) !== segment(n.name))),
-  );
-  const inside = forward
-    .filter((n) => segment(n.name))
-    .flatMap((n) => n.output)
-    .filter((v) => !leaving.has(v));
-  const readByBackward = new Set(train.graph.node.filter((n) => /_Grad\//.test(n.name)).flatMap((n) => n.input));
-  assert.deepEqual(
-    inside.filter((v) => readByBackward.has(v)),
-    [],
-  );
-  assert.ok(
-    benchGraphs(config, 1).train.graph.node.some((n) => /_Grad\//.test(n.name) && n.input.some((v) => inside.includes(v))),
-    'without checkpointing the backward does read them',
-  );
-  assert.ok(
-    train.graph.node.some((n) => n.name.startsWith('block0_Recompute/')),
-    'block 0 is recomputed',
-  );
+test(
+  'gradient checkpointing: blocks recomputed in their gradient scope ' +
+    'give the same gradients, and their backward reads no block activation',
+  async () => {
+    const config = { ...QUICK_CONFIGS[0]!, layers: 3 };
+    const plain = benchGraphs(config, 1);
+    const checkpointed = benchGraphs(config, 1, { recompute: blockSegments(/^block\d+\//) });
+    const train = checkpointed.train;
+    // The backward reads a block's forward values only where they leave the block (its output, the next
+    // block's input): everything inside is read from the recomputation.
+    const segment = (name: string) => /^block\d+\//.exec(name)?.[0];
+    const forward = plain.forward.graph.node;
+    const producedIn = new Map(forward.flatMap((n) => n.output.map((o) => [o, segment(n.name)] as const)));
+    const leaving = new Set(
+      forward.flatMap((n) => n.input.filter((v) => producedIn.get(v) !== undefined && producedIn.get(v) !== segment(n.name))),
+    );
+    const inside = forward
+      .filter((n) => segment(n.name))
+      .flatMap((n) => n.output)
+      .filter((v) => !leaving.has(v));
+    const readByBackward = new Set(train.graph.node.filter((n) => /_Grad\//.test(n.name)).flatMap((n) => n.input));
+    assert.deepEqual(
+      inside.filter((v) => readByBackward.has(v)),
+      [],
+    );
+    assert.ok(
+      benchGraphs(config, 1).train.graph.node.some((n) => /_Grad\//.test(n.name) && n.input.some((v) => inside.includes(v))),
+      'without checkpointing the backward does read them',
+    );
+    assert.ok(
+      train.graph.node.some((n) => n.name.startsWith('block0_Recompute/')),
+      'block 0 is recomputed',
+    );
 
-  const batch = batchFor(config).feeds;
-  const run = async (model: ModelProto) => {
-    const s = await createSession(encodeModel(model), { threads: 1, cache: false });
-    try {
-      return await s.run({ ...plain.store.feeds(), ...batch });
-    } finally {
-      await s.release();
+    const batch = batchFor(config).feeds;
+    const run = async (model: ModelProto) => {
+      const s = await createSession(encodeModel(model), { threads: 1, cache: false });
+      try {
+        return await s.run({ ...plain.store.feeds(), ...batch });
+      } finally {
+        await s.release();
+      }
+    };
+    const [a, b] = [await run(plain.train), await run(train)];
+    for (const p of plain.store.list()) {
+      const { maxAbs, scale } = diffStats(b[gradName(p.name)]!.data as Float32Array, a[gradName(p.name)]!.data as Float32Array);
+      assert.ok(maxAbs <= 1e-6 * Math.max(scale, 1e-3), `${p.name}: ${maxAbs} of ${scale}`);
     }
-  };
-  const [a, b] = [await run(plain.train), await run(train)];
-  for (const p of plain.store.list()) {
-    const { maxAbs, scale } = diffStats(b[gradName(p.name)]!.data as Float32Array, a[gradName(p.name)]!.data as Float32Array);
-    assert.ok(maxAbs <= 1e-6 * Math.max(scale, 1e-3), `${p.name}: ${maxAbs} of ${scale}`);
-  }
-});
+  },
+);

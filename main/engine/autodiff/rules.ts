@@ -700,7 +700,8 @@ function weightGrad(g: GraphBuilder, input: Tensor, filter: Tensor, a: ReturnTyp
   const filters = a.group > 1 ? g.split(toChannelsFirst(filter), a.group, 0) : [toChannelsFirst(filter)];
   const spatialAxes = Array.from({ length: a.spatial }, (_, i) => i + 2);
   const perGroup = inputs.map((inp, j) => {
-    const full = convOp(g, 'Conv', inp, filters[j]!, { strides: a.dilations, dilations: a.strides, pads: a.pads, group: 1 }); // [A/G, B/G, k']
+    // full: [A/G, B/G, k']
+    const full = convOp(g, 'Conv', inp, filters[j]!, { strides: a.dilations, dilations: a.strides, pads: a.pads, group: 1 });
     const cut = g.slice(full, Array<number>(a.spatial).fill(0), a.kernel, spatialAxes);
     return g.transpose(cut, [1, 0, ...spatialAxes]);
   });

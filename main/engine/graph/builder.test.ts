@@ -92,15 +92,20 @@ test('bad graphs fail with the name of what is wrong', () => {
   assert.throws(() => g.build({ bake: { nope: new Float32Array(1) } }), /cannot bake 'nope'/);
 });
 
-test("torch's pad chain of constants folds to the pads (ConstantOfShape → Concat → Reshape → Slice step −1 → Transpose → Reshape → Cast)", () => {
-  const g = new GraphBuilder();
-  const pads = g.concat([g.ints([1, 1, 2, 0]), g.constantOfShape(g.ints([4]), 0, 'int64')], 0); // torch's F.pad(x, (1, 1, 2, 0)) order
-  const rows = g.reshape(pads, [-1, 2]);
-  const reversed = g.slice(rows, [-1], [Number.MIN_SAFE_INTEGER], [0], [-1]);
-  const onnxOrder = g.cast(g.reshape(g.transpose(reversed, [1, 0]), [-1]), 'int64');
-  assert.deepEqual(g.constantValue(onnxOrder), [0, 0, 2, 1, 0, 0, 0, 1]);
-  const x = g.input('x', 'float32', [2, 3, 4, 5]);
-  assert.deepEqual(g.pad(x, onnxOrder).shape, [2, 3, 6, 7], 'shape inference reads the folded pads');
-  // Only integer results are folded: a float scalar squeezed out of [0.5] is not recorded (as 0, or at all).
-  assert.equal(g.constantValue(g.squeeze(g.constant([0.5], 'float32', [1]), [0])), undefined);
-});
+test(
+  "torch's pad chain of constants folds to the pads " +
+    '(ConstantOfShape → Concat → Reshape → ' +
+    'Slice step −1 → Transpose → Reshape → Cast)',
+  () => {
+    const g = new GraphBuilder();
+    const pads = g.concat([g.ints([1, 1, 2, 0]), g.constantOfShape(g.ints([4]), 0, 'int64')], 0); // torch's F.pad(x, (1, 1, 2, 0)) order
+    const rows = g.reshape(pads, [-1, 2]);
+    const reversed = g.slice(rows, [-1], [Number.MIN_SAFE_INTEGER], [0], [-1]);
+    const onnxOrder = g.cast(g.reshape(g.transpose(reversed, [1, 0]), [-1]), 'int64');
+    assert.deepEqual(g.constantValue(onnxOrder), [0, 0, 2, 1, 0, 0, 0, 1]);
+    const x = g.input('x', 'float32', [2, 3, 4, 5]);
+    assert.deepEqual(g.pad(x, onnxOrder).shape, [2, 3, 6, 7], 'shape inference reads the folded pads');
+    // Only integer results are folded: a float scalar squeezed out of [0.5] is not recorded (as 0, or at all).
+    assert.equal(g.constantValue(g.squeeze(g.constant([0.5], 'float32', [1]), [0])), undefined);
+  },
+);

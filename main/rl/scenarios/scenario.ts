@@ -69,7 +69,10 @@ export interface Episode {
   sequences: EpisodeSequence[];
   /** Completions: the tokens after the first `promptLength` ids of sequence `seq`. */
   lm: { seq: number; promptLength: number; record: LmRecord }[];
-  /** DM trajectories conditioned on sequence `seq`, with `source` as the DiT reference (none: grey), and their own advantage (none: the sample's). */
+  /**
+   * DM trajectories conditioned on sequence `seq`, with `source` as the DiT reference (none: grey), and their own advantage
+   * (none: the sample's).
+   */
   dm: { seq: number; source?: ImageRGB; trajectory: DmTrajectory; advantage?: number }[];
 }
 

@@ -134,7 +134,10 @@ export class RankingSession {
     await this.save({ ranks: this.draft.finalRanks() });
   }
 
-  /** No sample is better than another ("all equally bad" or good): every rank 1, so the group's human rewards are equal and change no advantage. */
+  /**
+   * No sample is better than another ("all equally bad" or good): every rank 1, so the group's human rewards are equal and
+   * change no advantage.
+   */
   async allTied(): Promise<void> {
     if (this.group) await this.save({ ranks: this.display.map((s) => ({ sampleId: s.id, rank: 1 })) });
   }
@@ -174,7 +177,10 @@ export class RankingSession {
     });
   }
 
-  /** Keyboard: 1-9 pick by display position, t tie, a all tied, s skip, u or Ctrl+Z undo, Enter submit. Returns whether it handled the key. */
+  /**
+   * Keyboard: 1-9 pick by display position, t tie, a all tied, s skip, u or Ctrl+Z undo, Enter submit. Returns whether it
+   * handled the key.
+   */
   handleKey(event: KeyboardEvent): boolean {
     if (event.altKey || event.metaKey) return false;
     if ((event.ctrlKey && event.key.toLowerCase() === 'z') || (!event.ctrlKey && event.key === 'u')) {

@@ -7,7 +7,8 @@ test("a run's storage policy in words, from the config the trainer stores", () =
   const config = JSON.parse(JSON.stringify(resolveTrainConfig('t2i')));
   assert.deepEqual(storagePolicyLines(config), [
     'Latents: groups sent to ranking and 2% of the others, stored as q8; the other filmstrips are re-drawn from their seeds on demand.',
-    'Checkpoints: the latest 2 with optimizer state; as weights only the best by held-out evaluation and a snapshot every 250 steps; the rest are pruned as the run goes.',
+    'Checkpoints: the latest 2 with optimizer state; as weights only the best by held-out evaluation and a snapshot every 250 steps; ' +
+      'the rest are pruned as the run goes.',
   ]);
   const tight = JSON.parse(
     JSON.stringify(

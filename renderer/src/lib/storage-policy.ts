@@ -19,7 +19,9 @@ export function storagePolicyLines(config: { [key: string]: JsonValue }): string
     ...(Number(s.snapshotEvery) > 0 ? [`a snapshot every ${s.snapshotEvery} steps`] : []),
   ];
   return [
-    `Latents: ${off ? 'none (rollout.storeLatents is off)' : `${kept}, stored as ${s.encoding}`}; the other filmstrips are re-drawn from their seeds on demand.`,
-    `Checkpoints: the latest ${s.keepLatest} with optimizer state${weightsOnly.length ? `; as weights only ${weightsOnly.join(' and ')}` : ''}; the rest are pruned as the run goes.`,
+    `Latents: ${off ? 'none (rollout.storeLatents is off)' : `${kept}, stored as ${s.encoding}`}; ` +
+      'the other filmstrips are re-drawn from their seeds on demand.',
+    `Checkpoints: the latest ${s.keepLatest} with optimizer state` +
+      `${weightsOnly.length ? `; as weights only ${weightsOnly.join(' and ')}` : ''}; the rest are pruned as the run goes.`,
   ];
 }

@@ -20,7 +20,8 @@ export function latentsFilmstrip(latents: TensorView): Filmstrip {
   const steps = latents.shape[0]!;
   if (latents.data.length !== steps * latents.shape[1]! * latents.shape[2]!) {
     throw new Error(
-      `latents hold ${latents.data.length} values, shape [${latents.shape.join(', ')}] needs ${steps * latents.shape[1]! * latents.shape[2]!}`,
+      `latents hold ${latents.data.length} values, ` +
+        `shape [${latents.shape.join(', ')}] needs ${steps * latents.shape[1]! * latents.shape[2]!}`,
     );
   }
   let size = 0;
