@@ -15,6 +15,7 @@ import { exportDownloadPath } from '../../contract/media.ts';
 import type { GroupDetail, Ranking, RolloutGroup, Tensor, Trajectory } from '../../contract/domain.ts';
 import { advantageOptions, HUMAN_REWARDS, parseTrainConfig, type TrainConfig } from '../rl/config.ts';
 import { automaticAdvantages, humanPart } from '../rl/feedback.ts';
+import { meanStd } from '../rl/stats.ts';
 import type { Store } from '../../db/index.ts';
 import { invalid } from '../../db/errors.ts';
 import type { ComputeClient } from '../compute/client.ts';
@@ -123,13 +124,19 @@ function withAutomaticAdvantages(store: Store, detail: GroupDetail): GroupDetail
     return { ...detail, automaticAdvantages: null };
   }
   if (config.scenario === 'reflect' && config.reflect.advantage === 'perRound') return { ...detail, automaticAdvantages: null };
-  // Global-std advantages divide by the std of the group's whole step, which the group alone does not tell.
-  if (config.loss.advantage === 'globalStd') return { ...detail, automaticAdvantages: null };
+  const options = advantageOptions(config.loss);
+  // Global-std advantages divide by the spread of the whole step's automatic rewards, as the trainer did
+  // when it scored the step (people's rewards came later).
+  if (config.loss.advantage === 'globalStd') {
+    const step = store.groups.list({ runId: detail.runId, step: detail.step, limit: 500 }).items;
+    const automaticTotals = step.flatMap((g) => store.samples.members(g.id).map((s) => (s.reward ?? 0) - humanPart(s.rewards)));
+    options.batchStd = meanStd(automaticTotals).std;
+  }
   const totals = members.map((s) => s.reward ?? 0);
   const automatic = automaticAdvantages(
     totals,
     members.map((s) => humanPart(s.rewards)),
-    advantageOptions(config.loss),
+    options,
   );
   return { ...detail, automaticAdvantages: automatic };
 }

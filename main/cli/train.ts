@@ -31,7 +31,11 @@ export function stepLine(s: StepSummary): string {
     `zero-std ${num('frac_reward_zero_std', 2)}`,
     ...(['lm', 'dm'] as const)
       .filter((k) => m[`policy_loss/${k}`] !== undefined)
-      .map((k) => `${k}: kl ${num(`kl/${k}`)} clip ${num(`clip_fraction/${k}`, 2)}`),
+      // Flow-GRPO clips ratios; DiffusionNFT has none, and shows how far it moved from its old policy instead.
+      .map(
+        (k) =>
+          `${k}: kl ${num(`kl/${k}`)} ${m[`clip_fraction/${k}`] !== undefined ? `clip ${num(`clip_fraction/${k}`, 2)}` : `drift ${num(`old_deviation/${k}`)}`}`,
+      ),
     ...(m['eval/accuracy'] !== undefined ? [`eval ${num('eval/accuracy')}`] : []),
     `${num('time/step', 1)} s (rollout ${num('time/rollout', 1)}, update ${num('time/update', 1)})`,
     `${num('samples_per_s', 1)} samples/s`,

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { SCENARIOS } from '../../contract/domain.ts';
 import { activeRewards, ConfigError, NANO_OVERRIDES, parseTrainConfig, resolveTrainConfig } from './config.ts';
 
-test('the t2i preset has the paper defaults', () => {
+test("the t2i preset has the paper's rollout and bench:rl's objective", () => {
   const c = resolveTrainConfig('t2i');
   assert.equal(c.rollout.groupSize, 8);
   assert.equal(c.rollout.sdeSteps, 10);
@@ -11,10 +11,12 @@ test('the t2i preset has the paper defaults', () => {
   assert.equal(c.rollout.noiseLevel, 0.7);
   assert.equal(c.rollout.timestepFraction, 0.6);
   assert.deepEqual(c.loss.lm, { clipRange: 0.2, klBeta: 0.01 });
-  assert.deepEqual(c.loss.dm, { objective: 'flowGrpo', clipRange: 1e-4, klBeta: 4e-3, nftBeta: 1, adaptiveWeight: true, nftOldDecay: 0.5 });
+  assert.deepEqual(c.loss.dm, { objective: 'nft', clipRange: 1e-4, klBeta: 1e-4, nftBeta: 1, adaptiveWeight: true, nftOldDecay: 0.5 });
+  assert.equal(c.loss.advantage, 'globalStd');
   assert.equal(c.loss.advantageClip, 5);
   assert.deepEqual(c.train, ['genQueries', 'connector', 'dm']);
-  assert.equal(c.optim.lr.dm, 1e-5);
+  assert.equal(c.optim.lr.dm, 3e-5);
+  assert.equal(resolveTrainConfig('cot').loss.dm.objective, 'flowGrpo', 'CoT keeps Flow-GRPO (not compared yet)');
   assert.deepEqual(activeRewards(c), ['shapeEval']);
   assert.equal(c.human.mode, 'off');
 });
@@ -43,7 +45,7 @@ test('each scenario preset trains the parts the paper trains', () => {
 
 test('overrides merge deeply and later ones win; arrays replace', () => {
   const c = resolveTrainConfig('t2i', { loss: { dm: { klBeta: 0.1 } }, train: ['dm'] }, { loss: { dm: { clipRange: 2e-4 } } });
-  assert.deepEqual(c.loss.dm, { objective: 'flowGrpo', clipRange: 2e-4, klBeta: 0.1, nftBeta: 1, adaptiveWeight: true, nftOldDecay: 0.5 });
+  assert.deepEqual(c.loss.dm, { objective: 'nft', clipRange: 2e-4, klBeta: 0.1, nftBeta: 1, adaptiveWeight: true, nftOldDecay: 0.5 });
   assert.equal(c.loss.lm.clipRange, 0.2);
   assert.deepEqual(c.train, ['dm']);
 });
@@ -100,8 +102,9 @@ test('a malformed config names the field', () => {
   assert.throws(() => parseTrainConfig({ scenario: 'paint', train: ['dm'] }), /config\.scenario/);
 });
 
-test("loss.advantage defaults to 'groupStd'; the edit preset's is 'none'; old configs' scaleByStd still reads", () => {
-  assert.equal(resolveTrainConfig('t2i').loss.advantage, 'groupStd');
+test("loss.advantage defaults to 'groupStd'; edit's preset says 'none', t2i's 'globalStd'; old configs' scaleByStd still reads", () => {
+  assert.equal(resolveTrainConfig('cot').loss.advantage, 'groupStd');
+  assert.equal(resolveTrainConfig('t2i').loss.advantage, 'globalStd');
   assert.equal(resolveTrainConfig('edit').loss.advantage, 'none');
   assert.equal(resolveTrainConfig('t2i', { loss: { advantage: 'winRate' } }).loss.advantage, 'winRate');
   // A run stored before the rename: its whole config as parsed then, with scaleByStd and no advantage.
@@ -115,6 +118,12 @@ test("loss.advantage defaults to 'groupStd'; the edit preset's is 'none'; old co
     assert.equal(parsed.loss.advantage, mode);
     assert.ok(!('scaleByStd' in parsed.loss), 'the old name does not survive the parse');
   }
+  // A t2i run stored before DiffusionNFT became its preset resumes with the objective it trained with.
+  const oldT2i = JSON.parse(JSON.stringify(resolveTrainConfig('t2i', { loss: { dm: { objective: 'flowGrpo' } } }))) as {
+    loss: { dm: Record<string, unknown> };
+  };
+  delete oldT2i.loss.dm.objective;
+  assert.equal(resolveTrainConfig('t2i', parseTrainConfig(oldT2i)).loss.dm.objective, 'flowGrpo');
   // Old overrides (docs/results.md's commands) still work, and a later override's old name wins.
   assert.equal(resolveTrainConfig('reflect', { loss: { scaleByStd: false } }).loss.advantage, 'none');
   assert.equal(resolveTrainConfig('edit', { loss: { scaleByStd: true } }).loss.advantage, 'groupStd');

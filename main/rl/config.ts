@@ -353,7 +353,10 @@ type DeepPartial<T> = T extends readonly unknown[] ? T : T extends object ? { [K
 export const PRESETS: Readonly<Record<Scenario, TrainConfigInput>> = {
   t2i: {
     train: ['genQueries', 'connector', 'dm'],
-    optim: { lr: { dm: 1e-5 } },
+    // bench:rl (docs/results.md), 12 CPU-minutes each from base v2: DiffusionNFT with global-std advantages
+    // +0.094 ShapeEval, Flow-GRPO at the paper's lr 1e-5 +0.042, at 3e-5 +0.063, Flow-GRPO-Fast +0.031.
+    optim: { lr: { dm: 3e-5 } },
+    loss: { dm: { objective: 'nft', klBeta: 1e-4 }, advantage: 'globalStd' },
     rewards: { shapeEval: 1 },
   },
   cot: {

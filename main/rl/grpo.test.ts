@@ -8,10 +8,11 @@ import { constantLr } from '../engine/optim/schedule.ts';
 import { resolveTrainConfig } from './config.ts';
 import { grpoStep, type ScoredGroup } from './grpo.ts';
 import { scenarioModule } from './scenarios/index.ts';
-import { channelMean, redness, ToyPolicy, toyTasks } from './test-fixtures/toy.ts';
+import { channelMean, redness, TOY_LOSS, ToyPolicy, toyTasks } from './test-fixtures/toy.ts';
 
 test('grpoStep raises the reward with no store, handing each scored group to the hook before the update', async () => {
   const cfg = resolveTrainConfig('t2i', {
+    loss: TOY_LOSS,
     train: ['dm'],
     rollout: { promptsPerStep: 3, groupSize: 6, sdeSteps: 4 },
     optim: { lr: { dm: 0.1 } },

@@ -13,7 +13,7 @@ import type { Policy } from './policy.ts';
 import { rankRewards } from './ranking.ts';
 import { REWARD_COMPONENT_DEFS } from './rewards.ts';
 import { latentStorageOf } from './records.ts';
-import { channelMean, redness, SHAPE, ToyPolicy, toyTasks } from './test-fixtures/toy.ts';
+import { channelMean, redness, SHAPE, TOY_LOSS, ToyPolicy, toyTasks } from './test-fixtures/toy.ts';
 import { train } from './trainer.ts';
 
 /** Mean redness of 16 ODE images from fixed noise (a deterministic measure of the policy). */
@@ -49,6 +49,8 @@ function setup(overrides: TrainConfigInput = {}): {
   const config = resolveTrainConfig(
     't2i',
     {
+      // The toy trains Flow-GRPO with group-std advantages (the assertions below compute them so).
+      loss: TOY_LOSS,
       train: ['dm'],
       steps: 12,
       storage: { sampledFraction: 0.25 },

@@ -28,9 +28,11 @@ for (const scenario of ['t2i', 'cot', 'text', 'vqa'] as const) {
     const store = openStore(':memory:');
     const model = nanoModel(3);
     try {
+      // Flow-GRPO: its first epoch's ratios are 1 (DiffusionNFT, t2i's preset, has no ratio).
       const config = resolveTrainConfig(scenario, NANO_OVERRIDES, {
         optim: { lr: { lm: 1e-3, dm: 1e-3 } },
         eval: { every: 2, odeSteps: 2 },
+        loss: { dm: { objective: 'flowGrpo' } },
       });
       const lines: string[] = [];
       // A random nano model never draws or answers right (every group would tie and nothing would update):

@@ -8,6 +8,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Store } from '../../db/index.ts';
 import { groupAdvantages } from '../../main/rl/advantages.ts';
+import { advantageOptions, parseTrainConfig } from '../../main/rl/config.ts';
+import { meanStd } from '../../main/rl/stats.ts';
 import type { TrainConfig } from '../../main/rl/config.ts';
 import { humanPart } from '../../main/rl/feedback.ts';
 import { withStore } from './fixtures.ts';
@@ -129,16 +131,18 @@ test('a sync run created from the form waits for people; keyboard rankings weigh
     const groups = store.groups.list({ runId, limit: 50 }).items;
     assert.ok(groups.length >= 4 && groups.every((g) => g.rankingStatus === 'ranked'), groups.map((g) => g.rankingStatus).join());
     let differ = 0;
+    // t2i's preset normalises by the spread of the whole step's (automatic) rewards.
+    const { loss } = parseTrainConfig(store.runs.get(runId).config);
+    assert.equal(loss.advantage, 'globalStd');
+    const automaticOf = (groupId: number) => store.samples.members(groupId).map((s) => s.reward - humanPart(s.rewards));
     for (const group of groups) {
       const members = store.samples.members(group.id);
       for (const s of members) {
         const human = s.rewards.find((r) => r.name === 'humanRank');
         assert.ok(human && human.weight === 0.25, `sample ${s.id} carries the human weight: ${JSON.stringify(s.rewards)}`);
       }
-      const automatic = groupAdvantages(
-        members.map((s) => s.reward - humanPart(s.rewards)),
-        { stdEps: 1e-4, clip: 5 },
-      ).advantages;
+      const batchStd = meanStd(groups.filter((g) => g.step === group.step).flatMap((g) => automaticOf(g.id))).std;
+      const automatic = groupAdvantages(automaticOf(group.id), { ...advantageOptions(loss), batchStd }).advantages;
       if (members.some((s, k) => Math.abs(s.advantage! - automatic[k]!) > 1e-6)) differ++;
     }
     assert.ok(differ >= 1, 'rankings changed the advantages of ranked groups');

@@ -200,9 +200,13 @@ export const toyTasks: TaskSource = {
 };
 export const redness: RewardComponentDef = { name: 'shapeEval', score: (s) => channelMean(s.image!, 0) };
 
+/** The toy policy trains the Flow-GRPO term (its own graph) with group-std advantages. */
+export const TOY_LOSS = { dm: { objective: 'flowGrpo', klBeta: 4e-3 }, advantage: 'groupStd' } as const;
+
 /** The toy run the SIGKILL test uses in the child and in the resuming parent. */
 export function killTestConfig(steps: number): TrainConfig {
   return resolveTrainConfig('t2i', {
+    loss: TOY_LOSS,
     train: ['dm'],
     steps,
     checkpointEvery: 2,
