@@ -10,8 +10,9 @@
  *
  *   npm run bench:rl -- [--minutes 6] [--marks 3] [--arms flowGrpo,fast,nft] [--limit 12] [--samples 2]
  *                       [--threads 2] [--preset base|nano] [--json out.json] [--svg docs/img/rl-curves.svg]
+ *   npm run bench:rl -- --replot out.json --svg plot.svg     (the curves of an earlier run, drawn again)
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,31 +29,51 @@ import { runSuite } from '../main/world/benchmark.ts';
 import { pairedComparison } from '../main/world/paired.ts';
 import { buildSuite } from '../main/world/suites.ts';
 
-/** The arms: the preset (Flow-GRPO, group std), then what the field moved to (issue 18). */
+/** The arms, each spelled out in full (not relative to the t2i preset, which bench:rl's winner became). */
+const FLOW_GRPO = { objective: 'flowGrpo', klBeta: 4e-3 } as const;
+const NFT = { objective: 'nft', klBeta: 1e-4 } as const;
+const WINDOW = { rollout: { sdeWindow: { size: 3, start: 'random' }, timestepFraction: 1 } } as const;
 const ARMS: Readonly<Record<string, { label: string; config: TrainConfigInput }>> = {
-  flowGrpo: { label: 'Flow-GRPO, group std (preset)', config: {} },
-  flowGrpoLr: { label: 'Flow-GRPO, group std, DM lr 3e-5', config: { optim: { lr: { dm: 3e-5 } } } },
+  flowGrpo: {
+    label: 'Flow-GRPO, group std, DM lr 1e-5 (the old preset)',
+    config: {
+      loss: { dm: FLOW_GRPO, advantage: 'groupStd' },
+      optim: { lr: { dm: 1e-5 } },
+      rollout: { sdeWindow: null, timestepFraction: 0.6 },
+    },
+  },
+  flowGrpoLr: {
+    label: 'Flow-GRPO, group std, DM lr 3e-5',
+    config: {
+      loss: { dm: FLOW_GRPO, advantage: 'groupStd' },
+      optim: { lr: { dm: 3e-5 } },
+      rollout: { sdeWindow: null, timestepFraction: 0.6 },
+    },
+  },
   fast: {
     label: 'Flow-GRPO-Fast: SDE window 3, global std',
-    config: { rollout: { sdeWindow: { size: 3, start: 'random' }, timestepFraction: 1 }, loss: { advantage: 'globalStd' } },
+    config: { ...WINDOW, loss: { dm: FLOW_GRPO, advantage: 'globalStd' }, optim: { lr: { dm: 1e-5 } } },
   },
   fastLr: {
     label: 'Flow-GRPO-Fast, DM lr 3e-5',
-    config: {
-      rollout: { sdeWindow: { size: 3, start: 'random' }, timestepFraction: 1 },
-      loss: { advantage: 'globalStd' },
-      optim: { lr: { dm: 3e-5 } },
-    },
+    config: { ...WINDOW, loss: { dm: FLOW_GRPO, advantage: 'globalStd' }, optim: { lr: { dm: 3e-5 } } },
   },
   nft: {
-    label: 'DiffusionNFT, global std',
-    config: { loss: { dm: { objective: 'nft', klBeta: 1e-4 }, advantage: 'globalStd' }, optim: { lr: { dm: 3e-5 } } },
+    label: 'DiffusionNFT, global std, DM lr 3e-5 (the preset now)',
+    config: { loss: { dm: NFT, advantage: 'globalStd' }, optim: { lr: { dm: 3e-5 } }, rollout: { sdeWindow: null, timestepFraction: 0.6 } },
   },
   nftWinRate: {
     label: 'DiffusionNFT, win rate',
-    config: { loss: { dm: { objective: 'nft', klBeta: 1e-4 }, advantage: 'winRate' }, optim: { lr: { dm: 3e-5 } } },
+    config: { loss: { dm: NFT, advantage: 'winRate' }, optim: { lr: { dm: 3e-5 } }, rollout: { sdeWindow: null, timestepFraction: 0.6 } },
   },
-  winRate: { label: 'Flow-GRPO, win rate', config: { loss: { advantage: 'winRate' } } },
+  winRate: {
+    label: 'Flow-GRPO, win rate',
+    config: {
+      loss: { dm: FLOW_GRPO, advantage: 'winRate' },
+      optim: { lr: { dm: 1e-5 } },
+      rollout: { sdeWindow: null, timestepFraction: 0.6 },
+    },
+  },
 };
 
 const { values: flags } = parseArgs({
@@ -67,6 +88,7 @@ const { values: flags } = parseArgs({
     seed: { type: 'string', default: '7' },
     json: { type: 'string' },
     svg: { type: 'string' },
+    replot: { type: 'string' },
   },
 });
 const minutes = Number(flags.minutes);
@@ -177,9 +199,9 @@ async function runArm(
   return { name: arm.name, label: arm.label, points, final, steps: step };
 }
 
-/** ShapeEval against CPU-minutes, one polyline per arm. */
-function svgPlot(results: readonly ArmResult[]): string {
-  const [W, H, left, bottom, top, right] = [640, 360, 56, 40, 16, 200];
+/** ShapeEval against CPU-minutes, one polyline per arm, the legend beside it. */
+function svgPlot(results: readonly Pick<ArmResult, 'label' | 'points'>[], threadCount: number): string {
+  const [W, H, left, bottom, top, right] = [820, 360, 56, 44, 16, 300];
   const all = results.flatMap((r) => r.points);
   const xMax = Math.max(...all.map((p) => p.cpuMinutes));
   const yMin = Math.floor(Math.min(...all.map((p) => p.overall)) * 20) / 20;
@@ -187,19 +209,20 @@ function svgPlot(results: readonly ArmResult[]): string {
   const x = (v: number) => left + ((W - left - right) * v) / xMax;
   const y = (v: number) => H - bottom - ((H - bottom - top) * (v - yMin)) / Math.max(1e-9, yMax - yMin);
   const colours = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
-  const ticks = Array.from({ length: Math.round((yMax - yMin) / 0.05) + 1 }, (_, i) => yMin + 0.05 * i);
+  const yTicks = Array.from({ length: Math.round((yMax - yMin) / 0.05) + 1 }, (_, i) => yMin + 0.05 * i);
+  const xTicks = [...new Set(all.map((p) => Math.round(p.cpuMinutes)))];
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
-    ...ticks.map(
+    ...yTicks.map(
       (t) =>
         `<line x1="${left}" x2="${W - right}" y1="${y(t)}" y2="${y(t)}" stroke="#ddd"/>` +
         `<text x="${left - 6}" y="${y(t) + 4}" text-anchor="end">${t.toFixed(2)}</text>`,
     ),
+    ...xTicks.map((t) => `<text x="${x(t)}" y="${H - bottom + 16}" text-anchor="middle">${t}</text>`),
     `<line x1="${left}" x2="${W - right}" y1="${H - bottom}" y2="${H - bottom}" stroke="black"/>`,
-    `<text x="${(left + W - right) / 2}" y="${H - 8}" text-anchor="middle">CPU-minutes of training (${threads} threads)</text>`,
-    `<text x="14" y="${(H - bottom) / 2}" transform="rotate(-90 14 ${(H - bottom) / 2})" text-anchor="middle">` +
-      `ShapeEval (GenEval-like, ${suite.tasks.length} tasks)</text>`,
+    `<text x="${(left + W - right) / 2}" y="${H - 6}" text-anchor="middle">CPU-minutes of training (${threadCount} threads)</text>`,
+    `<text x="14" y="${(H - bottom) / 2}" transform="rotate(-90 14 ${(H - bottom) / 2})" text-anchor="middle">ShapeEval (GenEval-like)</text>`,
     ...results.map((r, i) => {
       const colour = colours[i % colours.length]!;
       const points = r.points.map((p) => `${x(p.cpuMinutes).toFixed(1)},${y(p.overall).toFixed(1)}`).join(' ');
@@ -208,7 +231,7 @@ function svgPlot(results: readonly ArmResult[]): string {
         r.points
           .map((p) => `<circle cx="${x(p.cpuMinutes).toFixed(1)}" cy="${y(p.overall).toFixed(1)}" r="3" fill="${colour}"/>`)
           .join('') +
-        `<text x="${W - right + 8}" y="${top + 16 * i + 8}" fill="${colour}">${escapeXml(r.label)}</text>`
+        `<text x="${W - right + 12}" y="${top + 18 * i + 8}" fill="${colour}">${escapeXml(r.label)}</text>`
       );
     }),
     '</svg>',
@@ -219,6 +242,13 @@ const escapeXml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').
 
 function fail(message: string): never {
   throw new Error(`bench:rl: ${message}`);
+}
+
+// --replot out.json --svg plot.svg: draw the curves of an earlier run again (no training).
+if (flags.replot) {
+  const earlier = JSON.parse(readFileSync(flags.replot, 'utf8')) as { threads: number; arms: Pick<ArmResult, 'label' | 'points'>[] };
+  writeFileSync(flags.svg ?? fail('--replot needs --svg'), svgPlot(earlier.arms, earlier.threads));
+  process.exit(0);
 }
 
 const started = Date.now();
@@ -285,5 +315,5 @@ const out = {
 if (flags.json) writeFileSync(flags.json, JSON.stringify(out, null, 2));
 if (flags.svg) {
   mkdirSync(dirname(flags.svg), { recursive: true });
-  writeFileSync(flags.svg, svgPlot(results));
+  writeFileSync(flags.svg, svgPlot(results, threads));
 }
