@@ -234,19 +234,24 @@ test('the DM objective and the advantages chosen in the form train the run; Clon
   // People's rankings give the groups their spread (sync: each step waits for them).
   const runId = await createRun('nano nft', 't2i', 'sync', 2, {
     choose: async () => {
-      assert.equal(await page.getByLabel('DM objective').inputValue(), 'flowGrpo', 'the preset');
+      // t2i's preset is bench:rl's winner: DiffusionNFT with global-std advantages.
+      assert.equal(await page.getByLabel('DM objective').inputValue(), 'nft', 'the preset');
+      assert.equal(await page.getByLabel('Advantages').inputValue(), 'globalStd', 'the preset');
+      await page.getByText("÷ the std of the whole step's rewards").waitFor();
+      await page.getByLabel('DM objective').selectOption('flowGrpo');
+      await page.getByLabel('SDE window').waitFor();
       await page.getByLabel('DM objective').selectOption('nft');
       assert.equal(await page.getByLabel('SDE window').count(), 0, 'no window for an objective without SDE likelihoods');
       assert.equal(await page.getByLabel('NFT beta').inputValue(), '1');
-      await page.getByLabel('Advantages').selectOption('globalStd');
-      await page.getByText("÷ the std of the whole step's rewards").waitFor();
+      await page.getByLabel('Advantages').selectOption('winRate');
+      await page.getByText('the share of its group a sample beats').waitFor();
       await page.getByRole('group', { name: 'Optimisation' }).scrollIntoViewIfNeeded();
       await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
       await h.screenshot('run-form-objectives');
     },
   });
   const config = read((s) => s.runs.get(runId).config) as TrainConfig;
-  assert.deepEqual([config.loss.dm.objective, config.loss.advantage, config.rollout.sdeWindow], ['nft', 'globalStd', null]);
+  assert.deepEqual([config.loss.dm.objective, config.loss.advantage, config.rollout.sdeWindow], ['nft', 'winRate', null]);
   await start(runId);
   await answerUntilDone(runId, ['1', '2', '3', '4', 'Enter'], 'ranking the NFT run');
   // old_deviation (v_old against v_theta) is a metric only DiffusionNFT's term logs.
@@ -261,7 +266,7 @@ test('the DM objective and the advantages chosen in the form train the run; Clon
     .click();
   await page.getByText(`Cloned from run #${runId}`).waitFor();
   const shown = [await page.getByLabel('DM objective').inputValue(), await page.getByLabel('Advantages').inputValue()];
-  assert.deepEqual(shown, ['nft', 'globalStd']);
+  assert.deepEqual(shown, ['nft', 'winRate']);
   await page.getByLabel('DM objective').selectOption('flowGrpo');
   await page.getByLabel('SDE window').selectOption('fixed');
   await page.getByLabel('Window size (steps)').fill('4');
@@ -274,7 +279,7 @@ test('the DM objective and the advantages chosen in the form train the run; Clon
   await page.getByRole('row').filter({ hasText: 'nano windowed' }).waitFor();
   const windowed = read((s) => s.runs.list().find((r) => r.name === 'nano windowed')!.config) as TrainConfig;
   const stored = [windowed.loss.dm.objective, windowed.loss.advantage, windowed.rollout.sdeWindow];
-  assert.deepEqual(stored, ['flowGrpo', 'globalStd', { size: 2, start: 1 }]);
+  assert.deepEqual(stored, ['flowGrpo', 'winRate', { size: 2, start: 1 }]);
   assert.deepEqual(await unlabelledControls(page), []);
   assert.deepEqual(h.pageErrors, []);
 });
