@@ -212,7 +212,8 @@ function svgPlot(results: readonly Pick<ArmResult, 'label' | 'points'>[], thread
   const yTicks = Array.from({ length: Math.round((yMax - yMin) / 0.05) + 1 }, (_, i) => yMin + 0.05 * i);
   const xTicks = [...new Set(all.map((p) => Math.round(p.cpuMinutes)))];
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12" role="img">`,
+    `<title>ShapeEval against CPU-minutes of GRPO training, one line per objective</title>`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     ...yTicks.map(
       (t) =>
