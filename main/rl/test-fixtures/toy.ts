@@ -1,16 +1,18 @@
 // A toy GRPO policy for the trainer's tests: a 12-value "image" (2x2 RGB) drawn by the Flow-GRPO SDE from a
 // velocity field v = bias + scale ⊙ x with learnable bias and scale, trained through the real objective graph
-// (sdeStepGraph + losses.ts + autodiff). Rewards in the tests favour red; a scripted annotator favours green.
+// (objectives/flow-grpo.ts, losses.ts, autodiff). Rewards in the tests favour red; a scripted annotator favours green.
 import { grad, gradName } from '../../engine/autodiff/grad.ts';
-import { GraphBuilder } from '../../engine/graph/builder.ts';
+import { GraphBuilder, type Tensor } from '../../engine/graph/builder.ts';
 import { encodeModel } from '../../engine/onnx/proto.ts';
 import { ParamStore } from '../../engine/runtime/params.ts';
 import { Rng as EngineRng } from '../../engine/runtime/rng.ts';
 import { createSession, type EngineSession } from '../../engine/runtime/session.ts';
-import { sampleOde, sampleSde, sdeMean, sdeSigma, sdeStepGraph } from '../../models/flow.ts';
+import { sampleOde, sampleSde, sdeMean } from '../../models/flow.ts';
 import type { ImageRGB } from '../../world/image.ts';
-import { resolveTrainConfig, type ModelPart, type TrainConfig } from '../config.ts';
-import { grpoObjective, metricOutput, outputObjective } from '../losses.ts';
+import { DM_LOSS_DEFAULTS, resolveTrainConfig, type DmLoss, type ModelPart, type TrainConfig } from '../config.ts';
+import { combineTerms, metricOutput, outputObjective } from '../losses.ts';
+import { flowGrpo } from '../objectives/flow-grpo.ts';
+import { referenceFeed, type DmRow } from '../objectives/objective.ts';
 import {
   firstImage,
   type ObjectiveResult,
@@ -94,47 +96,25 @@ export class ToyPolicy implements Policy {
     );
   }
 
+  /** The Flow-GRPO term (objectives/flow-grpo.ts, as the unified policy trains it) on the toy's velocity field. */
   async objective(batch: readonly UpdateSample[], terms: ObjectiveTerms): Promise<ObjectiveResult> {
     if (!terms.dm || terms.lm) throw new Error('the toy policy trains the DM term only');
-    this.session ??= this.buildSession(terms);
-    const rows = batch.flatMap((u) => u.dmSteps.map((k) => ({ u, k })));
-    const R = rows.length;
-    const feeds = {
-      x: new Float32Array(R * SIZE),
-      x_next: new Float32Array(R * SIZE),
-      ref_mean: new Float32Array(R * SIZE),
-      t: new Float32Array(R),
-      dt: new Float32Array(R),
-      sigma: new Float32Array(R),
-      old_logp: new Float32Array(R),
-      std: new Float32Array(R),
-      adv: new Float32Array(R),
-    };
-    rows.forEach(({ u, k }, r) => {
-      const dm = firstImage(u.sample)!.dm;
-      const [t, tNext] = [dm.times[k]!, dm.times[k + 1]!];
-      const { noiseLevel } = dm;
-      feeds.x.set(dm.latents[k]!, r * SIZE);
-      feeds.x_next.set(dm.latents[k + 1]!, r * SIZE);
-      feeds.ref_mean.set(sdeMean(dm.latents[k]!, this.velocity(dm.latents[k]!, this.reference), t, tNext, noiseLevel), r * SIZE);
-      feeds.t[r] = t;
-      feeds.dt[r] = tNext - t;
-      feeds.sigma[r] = sdeSigma(t, tNext, noiseLevel);
-      feeds.old_logp[r] = dm.logProbs[k]!;
-      feeds.std[r] = dm.stds[k]!;
-      feeds.adv[r] = u.advantage;
+    const hyper: DmLoss = { ...DM_LOSS_DEFAULTS, ...terms.dm, objective: 'flowGrpo' };
+    this.session ??= this.buildSession(hyper);
+    const rows: DmRow[] = batch.flatMap((u) =>
+      u.dmSteps.map((k) => ({ seq: 0, source: new Float32Array(0), trajectory: firstImage(u.sample)!.dm, k, advantage: u.advantage })),
+    );
+    const feeds = flowGrpo.feeds(rows, SHAPE, hyper);
+    // The reference step means: the toy's velocity under its starting weights.
+    const refMean = new Float32Array(rows.length * SIZE);
+    rows.forEach(({ trajectory: dm, k }, r) => {
+      const x = dm.latents[k]!;
+      refMean.set(sdeMean(x, this.velocity(x, this.reference), dm.times[k]!, dm.times[k + 1]!, dm.noiseLevel), r * SIZE);
     });
-    const shaped = (data: Float32Array, scalar: boolean) => ({ data, shape: scalar ? [R] : [R, ...SHAPE] });
     const out = await (await this.session).run({
-      x: shaped(feeds.x, false),
-      x_next: shaped(feeds.x_next, false),
-      ref_mean: shaped(feeds.ref_mean, false),
-      t: shaped(feeds.t, true),
-      dt: shaped(feeds.dt, true),
-      sigma: shaped(feeds.sigma, true),
-      old_logp: shaped(feeds.old_logp, true),
-      std: shaped(feeds.std, true),
-      adv: shaped(feeds.adv, true),
+      ...feeds.inputs,
+      ...feeds.terms,
+      [referenceFeed('dm_mean')]: { data: refMean, shape: [rows.length, ...SHAPE] },
       ...this.params.feeds(),
     });
     const metrics = Object.fromEntries(
@@ -147,26 +127,12 @@ export class ToyPolicy implements Policy {
     };
   }
 
-  private async buildSession(terms: ObjectiveTerms): Promise<EngineSession> {
+  private async buildSession(hyper: DmLoss): Promise<EngineSession> {
     const g = new GraphBuilder('toy_grpo');
-    const rows = (name: string) => g.input(name, 'float32', ['rows', ...SHAPE]);
-    const scalars = (name: string) => g.input(name, 'float32', ['rows']);
-    const [x, xNext, refMean] = [rows('x'), rows('x_next'), rows('ref_mean')];
-    const [t, dt, sigma, old, std, adv] = ['t', 'dt', 'sigma', 'old_logp', 'std', 'adv'].map(scalars) as [
-      ReturnType<typeof scalars>,
-      ...ReturnType<typeof scalars>[],
-    ];
-    const v = g.add(g.param('dm/bias', [...SHAPE]), g.mul(g.param('dm/scale', [...SHAPE]), x));
-    const step = sdeStepGraph(g, { x, v, xNext, t, dt: dt!, sigma: sigma! });
-    outputObjective(
-      g,
-      grpoObjective(g, {
-        dm: {
-          ...terms.dm!,
-          inputs: { logProbs: step.logProb, oldLogProbs: old!, means: step.mean, refMeans: refMean, stds: std!, advantages: adv! },
-        },
-      }),
-    );
+    // v = bias + scale ⊙ x: a velocity field of the latent alone.
+    const velocity = (x: Tensor) => g.add(g.param('dm/bias', [...SHAPE]), g.mul(g.param('dm/scale', [...SHAPE]), x));
+    const built = flowGrpo.build(g, velocity, SHAPE);
+    outputObjective(g, combineTerms(g, [{ kind: 'dm', term: built.term(hyper) }]));
     return createSession(encodeModel(grad(g.build(), { loss: 'loss', wrt: ['dm/bias', 'dm/scale'] })), { threads: 1, cache: false });
   }
 
