@@ -4,6 +4,5 @@ import { nft } from './nft.ts';
 import type { DmObjective } from './objective.ts';
 
 export const DM_OBJECTIVES = { flowGrpo, nft } as const satisfies Record<string, DmObjective>;
-export type DmObjectiveName = keyof typeof DM_OBJECTIVES;
 
 export { lmToken } from './lm-token.ts';
