@@ -59,8 +59,8 @@ interface BuiltGraph {
   key: string;
   model: ModelProto;
   params: string[];
-  /** A term needs the forward values under the weights before the update (objectives/objective.ts BuiltTerm.old). */
-  old: boolean;
+  /** Forward values the terms need under the weights before the update (objectives/objective.ts BuiltTerm.old). */
+  oldOutputs: readonly string[];
 }
 
 /** One pass of an update: the packed sequences' feeds and each term's feeds. */
@@ -261,13 +261,17 @@ export class UnifiedPolicy implements Policy {
             return [name, { data: weights.subarray(p.offset, p.offset + p.size), shape: p.shape }];
           }),
         );
+      // Only the terms that ask for old values get them (CoT's LM term takes its old log-probs from the rollout).
       const anchors = [
-        { feed: referenceFeed, params: paramsFrom(this.reference) },
-        ...(objective.old ? [{ feed: oldFeed, params: oldWeights ? paramsFrom(oldWeights) : {} }] : []),
+        { feed: referenceFeed, params: paramsFrom(this.reference), outputs: undefined },
+        ...(objective.oldOutputs.length
+          ? [{ feed: oldFeed, params: oldWeights ? paramsFrom(oldWeights) : {}, outputs: objective.oldOutputs }]
+          : []),
       ];
-      for (const { feed, params } of anchors) {
+      for (const { feed, params, outputs } of anchors) {
         const out = await this.model.runModel(forward.key, () => forward.model, { ...inputs, ...params });
-        for (const [name, value] of Object.entries(out)) fed[feed(name)] = { data: value.data as Float32Array, shape: [...value.dims] };
+        for (const [name, value] of Object.entries(out))
+          if (!outputs || outputs.includes(name)) fed[feed(name)] = { data: value.data as Float32Array, shape: [...value.dims] };
       }
       // Each term's means over this pass, weighed by its share of the batch: the passes add up to the batch's means.
       for (const kind of ['lm', 'dm'] as const) {
@@ -424,7 +428,7 @@ export class UnifiedPolicy implements Policy {
         ...(stopGradient.length ? { stopGradient } : {}),
       });
     }
-    const graph = { key, model, params, old: !!dm?.old };
+    const graph = { key, model, params, oldOutputs: dm?.old ? Object.keys(dm.forward) : [] };
     this.graphs.set(key, graph);
     return graph;
   }
