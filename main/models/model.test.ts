@@ -6,13 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Rng as EngineRng } from '../engine/runtime/rng.ts';
+import { readSafetensorsMetadata } from '../engine/checkpoint/safetensors.ts';
 import { Rng } from '../world/rng.ts';
+import { SUITE_NAMES, buildSuite } from '../world/suites.ts';
 import { getPreset, layoutOf } from './config.ts';
 import { shapeWorldTokenizer } from './data.ts';
 import { formats } from './formats.ts';
 import { dmGradients, lmGradients } from './pretrain.ts';
 import { completionLogProbs, conditionFor, sampleImages, sampleText, sdeStepLogProbs } from './sample.ts';
-import type { Tokenizer } from './tokenizer.ts';
+import { DEFAULT_CHECKPOINT } from './generator.ts';
+import { tokenizerFromMetadata, type Tokenizer } from './tokenizer.ts';
 import { PARTS, UnifiedModel, partOf } from './unified.ts';
 
 const config = getPreset('nano');
@@ -196,4 +199,16 @@ test('a checkpoint round-trips parameters, config and tokenizer', async () => {
   } finally {
     await loaded.dispose();
   }
+});
+
+test("the shipped base's vocabulary has every word of every suite (an unknown word would read as <unk>)", () => {
+  const shipped = tokenizerFromMetadata(readSafetensorsMetadata(DEFAULT_CHECKPOINT), DEFAULT_CHECKPOINT);
+  const unknown = shipped.encode('<unk>')[0]!;
+  for (const name of SUITE_NAMES)
+    for (const task of buildSuite(name, { samplesPerItem: 1 }).tasks)
+      for (const item of task.items) {
+        const text = JSON.stringify(item);
+        const words = 'prompt' in item ? `${item.prompt} ${'reference' in item ? item.reference : ''}` : '';
+        assert.ok(!shipped.encode(words).includes(unknown), `${name}: ${text.slice(0, 200)}`);
+      }
 });

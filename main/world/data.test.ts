@@ -11,7 +11,7 @@ import { renderScene } from './render.ts';
 import { Rng } from './rng.ts';
 import { objectBox, boxesSeparated } from './scene.ts';
 import { GENEVAL_TASKS } from './spec.ts';
-import { sampleVaguePrompt } from './vague.ts';
+import { HARD_VAGUE_FORMS, rewriteSatisfies, sampleHardVaguePrompt, sampleVaguePrompt } from './vague.ts';
 
 test('prompts of every task parse back to their spec, and their oracle scenes satisfy it', () => {
   const rng = new Rng(1);
@@ -65,6 +65,20 @@ test('vague prompts: rewrites parse, satisfy the constraint set, and several ans
   assert.ok(multiChoice > 30, `only ${multiChoice} prompts with several right answers`);
   const grass = sampleVaguePromptMatching(rng, (v) => v.text.includes('the colour of grass'));
   assert.deepEqual(grass.spec.include[0]!.colors, ['green']);
+});
+
+test('harder vague prompts: the reference rewrite satisfies the constraints, a half answer does not', () => {
+  const rng = new Rng(4);
+  for (const form of HARD_VAGUE_FORMS)
+    for (let i = 0; i < 100; i++) {
+      const v = sampleHardVaguePrompt(rng, form);
+      assert.deepEqual(parsePrompt(v.rewrite).include, v.rewriteSpec.include, v.rewrite);
+      assert.ok(rewriteSatisfies(v.rewrite, v.spec), `${v.text} -> ${v.rewrite}`);
+      assert.ok(v.reasoning.endsWith(`So: ${v.rewrite}.`));
+      // What the base writes for most of them: the first object alone, or the count without its colour.
+      const half = form === 'riddled_count' ? v.rewrite.replace(/ (red|orange|yellow|green|blue|purple) /, ' ') : v.rewrite.split(/ and | left of | right of | above | below /)[0]!;
+      assert.equal(rewriteSatisfies(half, v.spec), false, `half answer "${half}" to ${v.text}`);
+    }
 });
 
 function sampleVaguePromptMatching(rng: Rng, ok: (v: ReturnType<typeof sampleVaguePrompt>) => boolean) {

@@ -194,11 +194,13 @@ test('listSuites gives every suite with its item count', () => {
     'color_attr',
     'vague',
     'rewrite',
+    'rewrite-hard',
     'edit',
     'question',
     'reflection',
     'refine',
   ]);
+  assert.equal(suites.find((s) => s.name === 'rewrite-hard')!.prompts, 120);
 });
 
 test('a task scores the same samples alone and inside geneval', async () => {

@@ -6,7 +6,7 @@ import { QUESTION_TYPES, sampleQuestionPair, type QuestionPair } from './questio
 import { REFLECTION_ERRORS, sampleReflection, type ReflectionExample } from './reflection.ts';
 import { Rng, mixSeeds } from './rng.ts';
 import { GENEVAL_TASKS, type GenevalTask, type PromptSpec } from './spec.ts';
-import { sampleVaguePrompt, type VaguePrompt } from './vague.ts';
+import { HARD_VAGUE_FORMS, sampleHardVaguePrompt, sampleVaguePrompt, type VaguePrompt } from './vague.ts';
 
 export interface TextToImageItem {
   id: string;
@@ -74,6 +74,7 @@ const DESCRIPTIONS: Record<string, string> = {
   geneval: 'the six GenEval tasks, 553 prompts x 4 images',
   vague: 'vague prompts checked against their constraint sets, 4 forms x 25 prompts x 4 images',
   rewrite: 'the vague prompts answered in text (reasoning, then a concrete rewrite checked against the constraints), 4 forms x 25',
+  'rewrite-hard': 'harder vague prompts answered in text: two riddles, a riddled count, riddles on both sides of a relation; 3 forms x 40',
   edit: 'edit instructions checked against target scenes and unchanged pixels, 5 kinds x 40 x 4 images',
   question: 'MME-style yes/no question pairs, 4 types x 80 images (accuracy and accuracy+)',
   reflection: 'critiques of wrong images (20 per error kind) and regeneration from the corrected prompt',
@@ -83,7 +84,7 @@ const DESCRIPTIONS: Record<string, string> = {
 };
 for (const task of GENEVAL_TASKS) DESCRIPTIONS[task] = `GenEval task ${task}, ${GENEVAL_SIZES[task]} prompts x 4 images`;
 
-export const SUITE_NAMES: readonly string[] = ['geneval', ...GENEVAL_TASKS, 'vague', 'rewrite', 'edit', 'question', 'reflection', 'refine'];
+export const SUITE_NAMES: readonly string[] = ['geneval', ...GENEVAL_TASKS, 'vague', 'rewrite', 'rewrite-hard', 'edit', 'question', 'reflection', 'refine'];
 
 export interface SuiteOptions {
   seed?: number;
@@ -150,6 +151,20 @@ function tasksOf(name: string, seed: number): SuiteTask[] {
         kind: 'rewrite' as const,
         items: prompts.map((v, i) => ({ id: `rewrite_${form}-${i}`, prompt: v.text, spec: v.spec, reference: v.rewrite })),
       }));
+    case 'rewrite-hard':
+      return HARD_VAGUE_FORMS.map((form, f) => {
+        const rng = new Rng(mixSeeds(seed, 150 + f));
+        const prompts = distinct(
+          40,
+          () => sampleHardVaguePrompt(rng, form),
+          (v) => v.text,
+        );
+        return {
+          name: `rewrite_${form}`,
+          kind: 'rewrite' as const,
+          items: prompts.map((v, i) => ({ id: `rewrite_${form}-${i}`, prompt: v.text, spec: v.spec, reference: v.rewrite })),
+        };
+      });
     case 'edit':
       return EDIT_KINDS.map((kind, k) => {
         const rng = new Rng(mixSeeds(seed, 200 + k));

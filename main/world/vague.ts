@@ -160,6 +160,55 @@ export function sampleVaguePrompt(rng: Rng, form: (typeof FORMS)[number] = rng.p
   return { text, spec, reasoning: steps.join(' '), rewrite, rewriteSpec };
 }
 
+/**
+ * Harder forms: the same clues, composed in ways pretraining never showed (its reasoning traces cover the four
+ * forms above). Two riddled objects in one prompt, a count of objects whose colour is a riddle, and riddles on
+ * both sides of a relation. The text scenario trains on them and the `rewrite-hard` suite measures them.
+ */
+export const HARD_VAGUE_FORMS = ['two_riddles', 'riddled_count', 'riddle_relation'] as const;
+export type HardVagueForm = (typeof HARD_VAGUE_FORMS)[number];
+
+export function sampleHardVaguePrompt(rng: Rng, form: HardVagueForm = rng.pick(HARD_VAGUE_FORMS)): VaguePrompt {
+  const steps: string[] = [];
+  const base = { task: 'vague' as const, allowOthers: false };
+  let text: string;
+  let spec: PromptSpec;
+  let rewriteSpec: PromptSpec;
+  if (form === 'riddled_count') {
+    const count = rng.pick(COUNT_CLUES);
+    const shape = rng.pick(SHAPES);
+    const color = rng.pick(COLOR_CLUES);
+    const n = count.values[0]!;
+    text = count.text.replace('{x}', `${shape}s in ${color.text}`);
+    steps.push(count.explain, color.explain);
+    const kind = { shapes: [shape], colors: [...color.values] };
+    spec = { ...base, include: [{ ...kind, count: n }], exclude: [{ ...kind, count: n + 1 }] };
+    rewriteSpec = { ...concrete(spec, rng, steps), task: 'counting' };
+  } else {
+    // Two riddled objects with disjoint shapes, so that each object answers one riddle only.
+    const first = rng.pick(SHAPE_CLUES);
+    const second = rng.pick(SHAPE_CLUES.filter((c) => c.values.every((shape) => !first.values.includes(shape))));
+    const [firstColor, secondColor] = [rng.pick(COLOR_CLUES), rng.pick(COLOR_CLUES)];
+    steps.push(first.explain, firstColor.explain, second.explain, secondColor.explain);
+    const firstReq = { shapes: [...first.values], colors: [...firstColor.values], count: 1 };
+    const secondReq = { shapes: [...second.values], colors: [...secondColor.values], count: 1 };
+    if (form === 'two_riddles') {
+      text = `${first.text} in ${firstColor.text} and ${second.text} in ${secondColor.text}`;
+      spec = { ...base, include: [firstReq, secondReq], exclude: [] };
+      rewriteSpec = { ...concrete(spec, rng, steps), task: 'color_attr' };
+    } else {
+      const relation = rng.pick(RELATION_CLUES);
+      steps.splice(2, 0, relation.explain);
+      text = `${first.text} in ${firstColor.text} ${relation.text} ${second.text} in ${secondColor.text}`;
+      spec = { ...base, include: [secondReq, { ...firstReq, position: { relation: relation.values[0]!, target: 0 } }], exclude: [] };
+      rewriteSpec = concrete(spec, rng, steps);
+    }
+  }
+  const rewrite = promptText(rewriteSpec);
+  steps.push(`So: ${rewrite}.`);
+  return { text, spec, reasoning: steps.join(' '), rewrite, rewriteSpec };
+}
+
 /** A shape clue for the subject whose shapes exclude some shape left for the target. */
 function pickDisjointShapeClue(rng: Rng): [Clue<Shape>, Shape] {
   const clue = rng.pick(SHAPE_CLUES);
@@ -198,14 +247,16 @@ export function extractAnswer(text: string): string {
 }
 
 /** Whether a concrete rewrite (a prompt of the grammar) denotes scenes that satisfy `spec`: the check of
- *  the RL `text` scenario's answer reward and of the `rewrite` suite. */
-export function rewriteSatisfies(rewrite: string, spec: PromptSpec, seed = 0): boolean {
+ *  the RL `text` scenario's answer reward and of the `rewrite` suites. Every one of `scenes` scenes drawn for
+ *  the rewrite must meet the constraints, so that an answer which leaves out what the prompt asks for ("two
+ *  triangles" for two in a warm colour) does not pass on the colours one scene happened to draw. */
+export function rewriteSatisfies(rewrite: string, spec: PromptSpec, scenes = 8): boolean {
   let concrete: PromptSpec;
   try {
     concrete = parsePrompt(rewrite);
   } catch {
     return false;
   }
-  // A scene drawn for the rewrite must meet the vague prompt's constraints.
-  return groundTruth(sampleSceneForSpec(concrete, new Rng(seed)), spec).correct;
+  for (let seed = 0; seed < scenes; seed++) if (!groundTruth(sampleSceneForSpec(concrete, new Rng(seed)), spec).correct) return false;
+  return true;
 }
