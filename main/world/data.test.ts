@@ -76,7 +76,10 @@ test('harder vague prompts: the reference rewrite satisfies the constraints, a h
       assert.ok(rewriteSatisfies(v.rewrite, v.spec), `${v.text} -> ${v.rewrite}`);
       assert.ok(v.reasoning.endsWith(`So: ${v.rewrite}.`));
       // What the base writes for most of them: the first object alone, or the count without its colour.
-      const half = form === 'riddled_count' ? v.rewrite.replace(/ (red|orange|yellow|green|blue|purple) /, ' ') : v.rewrite.split(/ and | left of | right of | above | below /)[0]!;
+      const half =
+        form === 'riddled_count'
+          ? v.rewrite.replace(/ (red|orange|yellow|green|blue|purple) /, ' ')
+          : v.rewrite.split(/ and | left of | right of | above | below /)[0]!;
       assert.equal(rewriteSatisfies(half, v.spec), false, `half answer "${half}" to ${v.text}`);
     }
 });

@@ -84,7 +84,17 @@ const DESCRIPTIONS: Record<string, string> = {
 };
 for (const task of GENEVAL_TASKS) DESCRIPTIONS[task] = `GenEval task ${task}, ${GENEVAL_SIZES[task]} prompts x 4 images`;
 
-export const SUITE_NAMES: readonly string[] = ['geneval', ...GENEVAL_TASKS, 'vague', 'rewrite', 'rewrite-hard', 'edit', 'question', 'reflection', 'refine'];
+export const SUITE_NAMES: readonly string[] = [
+  'geneval',
+  ...GENEVAL_TASKS,
+  'vague',
+  'rewrite',
+  'rewrite-hard',
+  'edit',
+  'question',
+  'reflection',
+  'refine',
+];
 
 export interface SuiteOptions {
   seed?: number;
