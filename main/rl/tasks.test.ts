@@ -57,6 +57,7 @@ test("a concrete rewrite is checked against the vague prompt's constraints", () 
   const vague = sampleVaguePrompt(new Rng(11));
   assert.equal(rewriteSatisfies(vague.rewrite, vague.spec), true, vague.rewrite);
   assert.equal(rewriteSatisfies('not a prompt at all', vague.spec), false);
+  assert.equal(rewriteSatisfies('four squares left of four circles', vague.spec), false, 'a scene that cannot be drawn');
   const rng = new Rng(12);
   let wrong = 0;
   for (let i = 0; i < 20; i++) {

@@ -251,12 +251,13 @@ export function extractAnswer(text: string): string {
  *  the rewrite must meet the constraints, so that an answer which leaves out what the prompt asks for ("two
  *  triangles" for two in a warm colour) does not pass on the colours one scene happened to draw. */
 export function rewriteSatisfies(rewrite: string, spec: PromptSpec, scenes = 8): boolean {
-  let concrete: PromptSpec;
   try {
-    concrete = parsePrompt(rewrite);
+    const concrete = parsePrompt(rewrite);
+    for (let seed = 0; seed < scenes; seed++) if (!groundTruth(sampleSceneForSpec(concrete, new Rng(seed)), spec).correct) return false;
+    return true;
   } catch {
+    // Outside the grammar, or a scene that cannot be drawn ("four squares left of four circles"): a model's
+    // answer must cost it the reward, not end the run.
     return false;
   }
-  for (let seed = 0; seed < scenes; seed++) if (!groundTruth(sampleSceneForSpec(concrete, new Rng(seed)), spec).correct) return false;
-  return true;
 }
