@@ -16,14 +16,15 @@ test("the t2i preset has the paper's rollout and bench:rl's objective", () => {
   assert.equal(c.loss.advantageClip, 5);
   assert.deepEqual(c.train, ['genQueries', 'connector', 'dm']);
   assert.equal(c.optim.lr.dm, 3e-5);
-  assert.equal(resolveTrainConfig('cot').loss.dm.objective, 'flowGrpo', 'CoT keeps Flow-GRPO (not compared yet)');
+  assert.equal(resolveTrainConfig('cot').loss.dm.objective, 'nft', 'CoT: DiffusionNFT won there too');
+  assert.equal(resolveTrainConfig('reflect').loss.dm.objective, 'flowGrpo', 'reflection keeps Flow-GRPO');
   assert.deepEqual(activeRewards(c), ['shapeEval']);
   assert.equal(c.human.mode, 'off');
 });
 
 test('each scenario preset trains the parts the paper trains', () => {
   assert.deepEqual(resolveTrainConfig('cot').train, ['lm', 'genQueries', 'connector', 'dm']);
-  assert.deepEqual(resolveTrainConfig('cot').optim.lr, { lm: 5e-7, dm: 3e-6 });
+  assert.deepEqual(resolveTrainConfig('cot').optim.lr, { lm: 5e-7, dm: 3e-5 });
   assert.deepEqual(resolveTrainConfig('text').train, ['lm']);
   assert.deepEqual(resolveTrainConfig('vqa').train, ['lm']);
   assert.deepEqual(resolveTrainConfig('edit').train, ['editQueries', 'connector', 'dm']);
@@ -102,8 +103,9 @@ test('a malformed config names the field', () => {
   assert.throws(() => parseTrainConfig({ scenario: 'paint', train: ['dm'] }), /config\.scenario/);
 });
 
-test("loss.advantage defaults to 'groupStd'; edit's preset says 'none', t2i's 'globalStd'; old configs' scaleByStd still reads", () => {
-  assert.equal(resolveTrainConfig('cot').loss.advantage, 'groupStd');
+test("loss.advantage defaults to 'groupStd'; edit's preset says 'none', t2i's and CoT's 'globalStd'; old configs' scaleByStd still reads", () => {
+  assert.equal(resolveTrainConfig('reflect').loss.advantage, 'groupStd');
+  assert.equal(resolveTrainConfig('cot').loss.advantage, 'globalStd');
   assert.equal(resolveTrainConfig('t2i').loss.advantage, 'globalStd');
   assert.equal(resolveTrainConfig('edit').loss.advantage, 'none');
   assert.equal(resolveTrainConfig('t2i', { loss: { advantage: 'winRate' } }).loss.advantage, 'winRate');
