@@ -1,9 +1,10 @@
 // Text reasoning: a vague prompt answered in text with a concrete rewrite (LM term), rewarded when the
-// rewrite satisfies the prompt's constraints and for the reasoning's format. The prompts are the harder forms
-// (vague.ts HARD_VAGUE_FORMS): pretraining already solves the four basic ones (sampled accuracy 0.99, so 97% of
-// groups had no reward spread), and the `rewrite` suite checks that training on these does not lose them.
+// rewrite satisfies the prompt's constraints and for the reasoning's format. Three prompts in four are of the
+// harder forms (vague.ts HARD_VAGUE_FORMS): pretraining already solves the four basic ones (sampled accuracy
+// 0.99-1.0, so their groups have no reward spread). The basic fourth is rehearsal: trained on the hard forms
+// alone, 1,200 steps lost 5 points of them (single-object riddles answered with two objects).
 import { formats } from '../../models/formats.ts';
-import { rewriteSatisfies, sampleHardVaguePrompt } from '../../world/vague.ts';
+import { rewriteSatisfies, sampleHardVaguePrompt, sampleVaguePrompt } from '../../world/vague.ts';
 import { evaluateAnswers } from './evaluations.ts';
 import { json } from './json.ts';
 import { singleTurnScenario } from './single-turn.ts';
@@ -14,7 +15,7 @@ export const text = singleTurnScenario({
   draws: false,
   taskKinds: 1,
   task: (rng) => {
-    const vague = sampleHardVaguePrompt(rng);
+    const vague = rng.next() < 0.25 ? sampleVaguePrompt(rng) : sampleHardVaguePrompt(rng);
     return {
       task: 'vague_text',
       text: vague.text,
