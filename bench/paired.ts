@@ -3,8 +3,9 @@
  * of each, their difference, and the difference's standard error clustered by item (main/world/paired.ts).
  *
  *   node --import tsx bench/paired.ts before.jsonl after.jsonl [FIELD]
- * FIELD: the boolean compared, a dotted path into each row (default `correct`; e.g. `reflection.firstCorrect`
- * for the refine suite's single-shot images).
+ * FIELD: the value compared, a dotted path into each row: a boolean (default `correct`; e.g.
+ * `reflection.firstCorrect` for the refine suite's single-shot images) or a number (`criterion`, the hidden
+ * criterion's value per image with `--criterion`).
  */
 import { readFileSync } from 'node:fs';
 import { pairedComparison } from '../main/world/paired.ts';
@@ -31,8 +32,8 @@ const [beforePath, afterPath, field = 'correct'] = process.argv.slice(2);
 if (!beforePath || !afterPath) throw new Error('usage: bench/paired.ts before.jsonl after.jsonl [FIELD]');
 const value = (r: Row): number => {
   const v = field.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], r);
-  if (typeof v !== 'boolean') throw new Error(`${r.item}#${r.sample}: '${field}' is ${JSON.stringify(v)}, not true or false`);
-  return Number(v);
+  if (typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v))) return Number(v);
+  throw new Error(`${r.item}#${r.sample}: '${field}' is ${JSON.stringify(v)}, not a boolean or a number`);
 };
 const before = read(beforePath);
 const after = read(afterPath);

@@ -59,6 +59,9 @@ export class RankingSession {
     const group = await this.api.call('groups.get', { groupId });
     const members = group.samples.filter((s) => s.role === 'member');
     const answer = await this.answerOf(group.runId);
+    // New groups arrive in bursts, and each may start a queue reload; a reload that opened this group while we
+    // waited has a draft the annotator may already be filling: keep it.
+    if (this.group?.id === groupId) return;
     this.group = group;
     this.display = shuffled(members, hashString(this.annotator()) ^ group.id);
     this.draft = new RankDraft(
