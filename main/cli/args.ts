@@ -106,6 +106,7 @@ export const EVAL = command({
     ['--suite geneval --generator model [--checkpoint PATH] [--json out.json]', 'the shipped model on GenEval-style tasks'],
     ['--suite vague --generator model --reasoning', 'vague prompts, the LM reasons first'],
     ['--suite rewrite --generator model --temperature 1', "text reasoning: the LM's rewrites, sampled"],
+    ['--suite rewrite-hard --generator model --temperature 1', 'riddles composed as pretraining never showed them'],
     ['--suite single_object --generator model --criterion larger', "+ a hidden criterion's mean"],
     ['--suite geneval --write-prompts prompts/', "prompts for another model, in GenEval's layout"],
     ['--images prompts/ [--json out.json]', 'score the images another model drew into that layout'],

@@ -122,7 +122,12 @@ test('GRPO trains the imported model: on-policy at the first epoch, parameters m
   const model = UnifiedModel.fromModelDir(FIXTURE, { threads: 1 });
   const before = Float32Array.from(model.store.flat);
   try {
-    const config = resolveTrainConfig('cot', NANO_OVERRIDES, { steps: 1, optim: { lr: { lm: 1e-3, dm: 1e-3 } } });
+    // Flow-GRPO: its first epoch's ratios are 1 (DiffusionNFT, CoT's preset, has no ratio to check).
+    const config = resolveTrainConfig('cot', NANO_OVERRIDES, {
+      steps: 1,
+      optim: { lr: { lm: 1e-3, dm: 1e-3 } },
+      loss: { dm: { objective: 'flowGrpo' } },
+    });
     // The untrained model never draws or answers right: brightness and length give the groups a spread.
     const components = [...REWARD_COMPONENT_DEFS.filter((c) => c.name !== 'answer' && c.name !== 'shapeEval'), VARIED_ANSWER, BRIGHTNESS];
     const ctx = { progress: () => {}, checkCancelled: () => {} };
