@@ -29,6 +29,7 @@ test('each scenario preset trains the parts the paper trains', () => {
   assert.deepEqual(resolveTrainConfig('vqa').train, ['lm']);
   assert.deepEqual(resolveTrainConfig('edit').train, ['editQueries', 'connector', 'dm']);
   assert.equal(resolveTrainConfig('edit').loss.dm.klBeta, 4e-2);
+  assert.equal(resolveTrainConfig('edit').loss.dm.objective, 'nft');
   assert.deepEqual(activeRewards(resolveTrainConfig('edit')), ['editCompliance', 'editPreservation', 'cycle', 'editMark']);
   assert.deepEqual(
     activeRewards(resolveTrainConfig('edit', { edit: { cycle: false } })),

@@ -110,43 +110,49 @@ async function withOneSample(
 }
 
 test('edit: nano Cycle Edit RL steps run, train both trajectories on-policy and store complete edit records', async () => {
-  await nanoRun('edit', { eval: { every: 2, odeSteps: 2 } }, ['editCompliance'], (store, result) => {
-    assert.equal(result.step, 2);
-    assertOnPolicy(store, result.runId, ['dm']);
-    assert.ok(series(store, result.runId, 'eval/compliance').length === 1, 'held-out edit evaluation at step 2');
-    const groups = store.groups.list({ runId: result.runId }).items;
-    assert.equal(groups.length, 4);
-    for (const group of groups) {
-      const detail = store.groups.detail(group.id);
-      const edits = store.edits.forGroup(group.id);
-      assert.equal(edits.length, 3, 'one edit per member');
-      const spec = store.prompts.get(group.promptId).spec as { instruction: string; inverse: string };
-      edits.forEach((edit, k) => {
-        const member = detail.samples[k]!;
-        assert.equal(edit.editedSampleId, member.id);
-        assert.equal(edit.instruction, spec.instruction);
-        assert.equal(edit.inverseInstruction, spec.inverse);
-        assert.ok(edit.hasSourceImage && store.edits.sourcePng(edit.id)!.length > 0, 'the source image is stored');
-        for (const score of [edit.compliance, edit.preservation, edit.cycleScore]) assert.ok(score !== null && score >= 0 && score <= 1);
-        const [reconstruction] = store.samples.derived(member.id);
-        assert.equal(edit.reconstructionSampleId, reconstruction!.id);
-        assert.deepEqual(reconstruction!.image, { width: 32, height: 32 });
-        assert.deepEqual(
-          store.samples.trajectories(member.id).map((t) => t.label),
-          ['forward'],
-        );
-        assert.deepEqual(
-          store.samples.trajectories(reconstruction!.id).map((t) => t.label),
-          ['reverse'],
-        );
-        const cycle = member.rewards.find((r) => r.name === 'cycle')!;
-        assert.equal(cycle.weight, 1);
-        assert.ok(Math.abs(cycle.value - edit.cycleScore!) < 1e-12, 'the cycle reward is the stored cycle score');
-        assert.equal(member.rewards.find((r) => r.name === 'editCompliance')!.weight, 4);
-        assert.equal(member.rewards.find((r) => r.name === 'editPreservation')!.weight, 2);
-      });
-    }
-  });
+  // Flow-GRPO: its first epoch's ratios are 1 (DiffusionNFT, edit's preset, has none; unified.test.ts trains it).
+  await nanoRun(
+    'edit',
+    { eval: { every: 2, odeSteps: 2 }, loss: { dm: { objective: 'flowGrpo' } } },
+    ['editCompliance'],
+    (store, result) => {
+      assert.equal(result.step, 2);
+      assertOnPolicy(store, result.runId, ['dm']);
+      assert.ok(series(store, result.runId, 'eval/compliance').length === 1, 'held-out edit evaluation at step 2');
+      const groups = store.groups.list({ runId: result.runId }).items;
+      assert.equal(groups.length, 4);
+      for (const group of groups) {
+        const detail = store.groups.detail(group.id);
+        const edits = store.edits.forGroup(group.id);
+        assert.equal(edits.length, 3, 'one edit per member');
+        const spec = store.prompts.get(group.promptId).spec as { instruction: string; inverse: string };
+        edits.forEach((edit, k) => {
+          const member = detail.samples[k]!;
+          assert.equal(edit.editedSampleId, member.id);
+          assert.equal(edit.instruction, spec.instruction);
+          assert.equal(edit.inverseInstruction, spec.inverse);
+          assert.ok(edit.hasSourceImage && store.edits.sourcePng(edit.id)!.length > 0, 'the source image is stored');
+          for (const score of [edit.compliance, edit.preservation, edit.cycleScore]) assert.ok(score !== null && score >= 0 && score <= 1);
+          const [reconstruction] = store.samples.derived(member.id);
+          assert.equal(edit.reconstructionSampleId, reconstruction!.id);
+          assert.deepEqual(reconstruction!.image, { width: 32, height: 32 });
+          assert.deepEqual(
+            store.samples.trajectories(member.id).map((t) => t.label),
+            ['forward'],
+          );
+          assert.deepEqual(
+            store.samples.trajectories(reconstruction!.id).map((t) => t.label),
+            ['reverse'],
+          );
+          const cycle = member.rewards.find((r) => r.name === 'cycle')!;
+          assert.equal(cycle.weight, 1);
+          assert.ok(Math.abs(cycle.value - edit.cycleScore!) < 1e-12, 'the cycle reward is the stored cycle score');
+          assert.equal(member.rewards.find((r) => r.name === 'editCompliance')!.weight, 4);
+          assert.equal(member.rewards.find((r) => r.name === 'editPreservation')!.weight, 2);
+        });
+      }
+    },
+  );
 });
 
 test('edit with the cycle term off: no inverse edit, no cycle reward, no reconstruction', async () => {

@@ -244,9 +244,9 @@ test(
 );
 
 // CoT and reflection write and draw: the old-policy pass of DiffusionNFT must feed the DM term only (the LM
-// term takes its old log-probs from the rollout).
-for (const scenario of ['cot', 'reflect'] as const) {
-  test(`${scenario}: a DiffusionNFT step trains the LM and the DM together`, async () => {
+// term takes its old log-probs from the rollout). Editing trains the edit and its reverse edit.
+for (const scenario of ['cot', 'reflect', 'edit'] as const) {
+  test(`${scenario}: a DiffusionNFT step trains every trained part`, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), `unirl-nft-${scenario}-`));
     const store = openStore(':memory:');
     const model = nanoModel(4);
@@ -256,12 +256,18 @@ for (const scenario of ['cot', 'reflect'] as const) {
         optim: { lr: { lm: 1e-3, dm: 1e-3 } },
         loss: { dm: { objective: 'nft', klBeta: 1e-4 }, advantage: 'globalStd' },
       });
-      const components = [...REWARD_COMPONENT_DEFS.filter((c) => c.name !== 'answer' && c.name !== 'shapeEval'), VARIED_ANSWER, BRIGHTNESS];
+      // Brightness stands in for edit compliance too: a random nano model's edits all fail the verdict.
+      const components = [
+        ...REWARD_COMPONENT_DEFS.filter((c) => !['answer', 'shapeEval', 'editCompliance'].includes(c.name)),
+        VARIED_ANSWER,
+        BRIGHTNESS,
+        { ...BRIGHTNESS, name: 'editCompliance' },
+      ];
       const policy = new UnifiedPolicy(model, scenario);
       const result = await train({ config, store, dataDir, policy, tasks: shapeWorldTasks(scenario), components }, ctx);
       const series = (name: string) => store.metrics.series({ runId: result.runId, names: [name] })[0]?.values ?? [];
       assert.equal(result.step, 1);
-      for (const name of ['policy_loss/lm', 'policy_loss/dm', 'old_deviation/dm'])
+      for (const name of [...(scenario === 'edit' ? [] : ['policy_loss/lm']), 'policy_loss/dm', 'old_deviation/dm'])
         assert.ok(series(name).length === 1 && series(name).every(Number.isFinite), `${name} recorded: ${series(name)}`);
     } finally {
       await model.dispose();
