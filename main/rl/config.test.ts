@@ -17,7 +17,7 @@ test("the t2i preset has the paper's rollout and bench:rl's objective", () => {
   assert.deepEqual(c.train, ['genQueries', 'connector', 'dm']);
   assert.equal(c.optim.lr.dm, 3e-5);
   assert.equal(resolveTrainConfig('cot').loss.dm.objective, 'nft', 'CoT: DiffusionNFT won there too');
-  assert.equal(resolveTrainConfig('reflect').loss.dm.objective, 'flowGrpo', 'reflection keeps Flow-GRPO');
+  assert.equal(resolveTrainConfig('reflect').loss.dm.objective, 'nft', 'and on reflection');
   assert.deepEqual(activeRewards(c), ['shapeEval']);
   assert.equal(c.human.mode, 'off');
 });
@@ -104,8 +104,9 @@ test('a malformed config names the field', () => {
   assert.throws(() => parseTrainConfig({ scenario: 'paint', train: ['dm'] }), /config\.scenario/);
 });
 
-test("loss.advantage defaults to 'groupStd'; edit's preset says 'none', t2i's and CoT's 'globalStd'; old configs' scaleByStd still reads", () => {
-  assert.equal(resolveTrainConfig('reflect').loss.advantage, 'groupStd');
+test("loss.advantage defaults to 'groupStd'; edit's preset says 'none', those of t2i, CoT and reflection 'globalStd'; old configs' scaleByStd still reads", () => {
+  assert.equal(resolveTrainConfig('vqa').loss.advantage, 'groupStd');
+  assert.equal(resolveTrainConfig('reflect').loss.advantage, 'globalStd');
   assert.equal(resolveTrainConfig('cot').loss.advantage, 'globalStd');
   assert.equal(resolveTrainConfig('t2i').loss.advantage, 'globalStd');
   assert.equal(resolveTrainConfig('edit').loss.advantage, 'none');

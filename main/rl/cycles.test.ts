@@ -172,7 +172,10 @@ test('edit with the cycle term off: no inverse edit, no cycle reward, no reconst
 });
 
 test('reflect: nano reflection steps run, train critiques and every image on-policy, and store whole cycles', async () => {
-  await nanoRun('reflect', { eval: { every: 2, odeSteps: 2 } }, ['shapeEval'], (store, result) => {
+  // Flow-GRPO with group std: its first epoch's ratios are 1 and each group's advantages are checked below
+  // (reflection's preset is DiffusionNFT with global std; unified.test.ts trains that).
+  const loss = { dm: { objective: 'flowGrpo' }, advantage: 'groupStd' } as const;
+  await nanoRun('reflect', { eval: { every: 2, odeSteps: 2 }, loss }, ['shapeEval'], (store, result) => {
     assert.equal(result.step, 2);
     for (const name of ['eval/accuracy', 'eval/first_accuracy', 'eval/critique_accuracy', 'eval/corrected', 'eval/broken']) {
       assert.equal(series(store, result.runId, name).length, 1, `${name} at step 2`);
