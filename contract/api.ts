@@ -25,6 +25,9 @@ import type {
   TensorDType,
   TrajectoryKind,
 } from './domain.ts';
+import { REFLECTION_FILTERS } from './domain.ts';
+
+export { REFLECTION_FILTERS, type ReflectionFilter } from './domain.ts';
 
 const id = z.number().int().positive();
 const paging = { offset: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(500).optional() };
@@ -281,10 +284,6 @@ export interface ReflectionCycleView {
   reward: number;
   advantage: number | null;
 }
-
-/** Which cycles the Reflections screen lists. */
-export const REFLECTION_FILTERS = ['all', 'disagree', 'corrected', 'broken', 'markedWrong'] as const;
-export type ReflectionFilter = (typeof REFLECTION_FILTERS)[number];
 
 /** One group of an edit run: one source and instruction, its G edits (each with its reconstruction), by step. */
 export interface EditGroupView {

@@ -240,6 +240,10 @@ export interface CritiqueMark {
   createdAt: number;
 }
 
+/** Which cycles the Reflections screen lists (the store filters and pages them). */
+export const REFLECTION_FILTERS = ['all', 'disagree', 'corrected', 'broken', 'markedWrong'] as const;
+export type ReflectionFilter = (typeof REFLECTION_FILTERS)[number];
+
 export interface ReflectionCycle {
   id: number;
   /** The group member whose advantage the whole cycle shares. */

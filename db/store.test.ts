@@ -447,6 +447,48 @@ test('reflection cycles and edits: records with derived samples, marks, and chec
   store.close();
 });
 
+test('reflection cycles page in SQL: each filter keeps the cycles it names, newest step first, members in order', () => {
+  const store = memStore();
+  const { runId, promptId } = seedRun(store);
+  const older = store.groups.insert(groupInput(runId, promptId, 1, [0, 0]));
+  const newer = store.groups.insert(groupInput(runId, promptId, 2, [0, 0, 0]));
+  const round = (judgedSampleId: number, scorer: 'correct' | 'wrong', reward: number | null, verdict = scorer) => ({
+    judgedSampleId,
+    critique: '',
+    verdict,
+    scorerVerdict: scorer,
+    reward,
+  });
+  const cycle = (member: number, ...rounds: ReturnType<typeof round>[]) => store.reflections.insert(member, rounds).id;
+  const [o0, o1] = older.sampleIds as [number, number];
+  const [n0, n1, n2] = newer.sampleIds as [number, number, number];
+  // First image wrong, the last round's image right (reward 1): corrected; the other way round: broken.
+  const corrected = cycle(o0, round(o0, 'wrong', 0), round(o0, 'wrong', 1));
+  const broken = cycle(o1, round(o1, 'correct', 0));
+  // No reward on the last round: the cycle ends on its first image.
+  const keptRight = cycle(n0, round(n0, 'correct', null));
+  const disagrees = cycle(n1, round(n1, 'wrong', null, 'correct'));
+  const keptWrong = cycle(n2, round(n2, 'wrong', 0));
+  store.reflections.mark(store.reflections.get(keptWrong).rounds[0]!.id, 'ann', false);
+  store.reflections.mark(store.reflections.get(keptRight).rounds[0]!.id, 'ann', true);
+  const ids = (filter: Parameters<Store['reflections']['page']>[1], offset = 0, limit = 50) => {
+    const page = store.reflections.page(runId, filter, offset, limit);
+    return { ids: page.items.map((i) => i.cycle.id), total: page.total };
+  };
+  assert.deepEqual(ids('all'), { ids: [keptRight, disagrees, keptWrong, corrected, broken], total: 5 });
+  assert.deepEqual(ids('all', 2, 2), { ids: [keptWrong, corrected], total: 5 });
+  assert.deepEqual(ids('corrected'), { ids: [corrected], total: 1 });
+  assert.deepEqual(ids('broken'), { ids: [broken], total: 1 });
+  assert.deepEqual(ids('disagree'), { ids: [disagrees], total: 1 });
+  assert.deepEqual(ids('markedWrong'), { ids: [keptWrong], total: 1 });
+  assert.deepEqual(
+    store.reflections.page(runId, 'all', 0, 1).items.map((i) => i.groupId),
+    [newer.groupId],
+  );
+  assert.throws(() => store.reflections.page(runId, 'odd' as 'all', 0, 1), /filter: must be one of all, disagree/);
+  store.close();
+});
+
 test('evaluations: results page failures first, per task; summary on completion; no results after it', () => {
   const store = memStore();
   const { runId } = seedRun(store);

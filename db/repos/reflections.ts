@@ -1,5 +1,12 @@
 // Reflection cycles: image -> critique -> refined image, round by round, owned by one group member.
-import type { CritiqueMark, ReflectionCycle, ReflectionRound, Verdict } from '../../contract/domain.ts';
+import {
+  REFLECTION_FILTERS,
+  type CritiqueMark,
+  type ReflectionCycle,
+  type ReflectionFilter,
+  type ReflectionRound,
+  type Verdict,
+} from '../../contract/domain.ts';
 import { invalid, notFound, requireFiniteNumber } from '../errors.ts';
 import type { CritiqueMarkRow, ReflectionCycleRow, ReflectionRoundRow } from '../rows.ts';
 import type { RepoContext } from './context.ts';
@@ -18,6 +25,26 @@ export interface ReflectionRoundInput {
   verdict: Verdict;
   scorerVerdict: Verdict;
   reward?: number | null;
+}
+
+// The scorer's verdict on a cycle `c`'s first image, and on the image it ended on: a round's reward is
+// ShapeEval's on the image it leaves, 1 exactly when correct; a last round without one leaves the first.
+const FIRST_RIGHT = `coalesce((SELECT r.scorer_verdict = 'correct' FROM reflection_rounds r WHERE r.cycle_id = c.id AND r.round = 1), 0)`;
+const FINAL_RIGHT = `coalesce((SELECT r.reward = 1 FROM reflection_rounds r WHERE r.cycle_id = c.id ORDER BY r.round DESC LIMIT 1), ${FIRST_RIGHT})`;
+
+/** Which cycles each filter keeps, as a condition on `c`. */
+const FILTER_SQL: Record<ReflectionFilter, string> = {
+  all: '1',
+  disagree: 'EXISTS (SELECT 1 FROM reflection_rounds r WHERE r.cycle_id = c.id AND r.verdict <> r.scorer_verdict)',
+  corrected: `NOT ${FIRST_RIGHT} AND ${FINAL_RIGHT}`,
+  broken: `${FIRST_RIGHT} AND NOT ${FINAL_RIGHT}`,
+  markedWrong:
+    'EXISTS (SELECT 1 FROM critique_marks m JOIN reflection_rounds r ON r.id = m.round_id WHERE r.cycle_id = c.id AND m.correct = 0)',
+};
+
+export interface CyclePage {
+  items: { groupId: number; cycle: ReflectionCycle }[];
+  total: number;
 }
 
 function checkVerdict(field: string, v: unknown): void {
@@ -93,6 +120,21 @@ export class ReflectionsRepo {
       )
       .all(groupId) as ReflectionCycleRow[];
     return rows.map((r) => this.withRounds(r));
+  }
+
+  /**
+   * A page of a run's cycles that pass the filter, newest step first (a group's members in order), with the
+   * number that pass; filtered and paged in SQL, so a page deep in a long run reads only its own rounds.
+   */
+  page(runId: number, filter: ReflectionFilter, offset: number, limit: number): CyclePage {
+    if (!REFLECTION_FILTERS.includes(filter)) throw invalid('filter', `must be one of ${REFLECTION_FILTERS.join(', ')}, got '${filter}'`);
+    const from = `FROM reflection_cycles c JOIN samples s ON s.id = c.sample_id JOIN rollout_groups g ON g.id = s.group_id
+       WHERE g.run_id = ? AND g.discarded_at IS NULL AND s.role = 'member' AND (${FILTER_SQL[filter]})`;
+    const { total } = this.ctx.db.prepare(`SELECT count(*) AS total ${from}`).get(runId) as { total: number };
+    const rows = this.ctx.db
+      .prepare(`SELECT c.*, g.id AS group_id ${from} ORDER BY g.step DESC, g.id DESC, s.idx LIMIT ? OFFSET ?`)
+      .all(runId, limit, offset) as (ReflectionCycleRow & { group_id: number })[];
+    return { items: rows.map((row) => ({ groupId: row.group_id, cycle: this.withRounds(row) })), total };
   }
 
   /** A person marks a critique right or wrong (again: replaces their earlier mark). */

@@ -1,7 +1,7 @@
 // Reflection cycles as the Reflections screen shows them: the prompt, each round's critique read into
 // plain text and a fix (models/formats.ts readCritique, so no format tags reach the renderer), the
 // scorer's verdict on every image (from the stored PNG, the image a person sees), and what each round
-// earned. Filters use the stored verdicts, so a page costs the scoring of its own images only.
+// earned. The store filters (by the stored verdicts) and pages in SQL, so a page costs the scoring of its own images only.
 import type { ImageVerdict, ReflectionCycleView, ReflectionFilter, ReflectionOutcome, ReflectionRoundView } from '../../contract/api.ts';
 import type { Page, ReflectionCycle, ReflectionRound, RewardComponent, RolloutGroup } from '../../contract/domain.ts';
 import type { Store } from '../../db/index.ts';
@@ -9,11 +9,6 @@ import { decodePng } from '../../db/png.ts';
 import { readCritique } from '../models/formats.ts';
 import { score } from '../world/evaluate.ts';
 import type { PromptSpec } from '../world/spec.ts';
-
-interface StoredCycle {
-  group: RolloutGroup;
-  cycle: ReflectionCycle;
-}
 
 /** The cycle's first image is right by the scorer (stored with round 1). */
 function firstRight(cycle: ReflectionCycle): boolean {
@@ -32,14 +27,6 @@ export function outcomeOf(cycle: ReflectionCycle): ReflectionOutcome {
   return last ? 'corrected' : 'broken';
 }
 
-const FILTERS: Record<ReflectionFilter, (cycle: ReflectionCycle) => boolean> = {
-  all: () => true,
-  disagree: (cycle) => cycle.rounds.some((r) => r.verdict !== r.scorerVerdict),
-  corrected: (cycle) => outcomeOf(cycle) === 'corrected',
-  broken: (cycle) => outcomeOf(cycle) === 'broken',
-  markedWrong: (cycle) => cycle.rounds.some((r) => r.marks.some((m) => !m.correct)),
-};
-
 /** A page of a run's cycles (newest step first) that pass the filter, with what the screen shows of each. */
 export function reflectionPage(
   store: Store,
@@ -50,12 +37,8 @@ export function reflectionPage(
 ): Page<ReflectionCycleView> {
   const run = store.runs.get(runId);
   const weights = (run.config as { rewards?: Record<string, number> }).rewards ?? {};
-  const matching: StoredCycle[] = [];
-  for (const group of store.groups.each({ runId, order: 'desc' })) {
-    for (const cycle of store.reflections.forGroup(group.id)) if (FILTERS[filter](cycle)) matching.push({ group, cycle });
-  }
-  const items = matching.slice(offset, offset + limit).map(({ group, cycle }) => cycleView(store, group, cycle, weights));
-  return { items, total: matching.length, offset, limit };
+  const { items, total } = store.reflections.page(runId, filter, offset, limit);
+  return { items: items.map(({ groupId, cycle }) => cycleView(store, store.groups.get(groupId), cycle, weights)), total, offset, limit };
 }
 
 function cycleView(store: Store, group: RolloutGroup, cycle: ReflectionCycle, weights: Record<string, number>): ReflectionCycleView {
