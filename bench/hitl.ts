@@ -54,6 +54,9 @@ const h = await startHarness();
 const { page } = h;
 const dataDir = h.server.dataDir;
 let ranked = 0;
+let typed = 0;
+/** Groups whose typed answer was not stored by the time the screen moved on (or 5 s passed). */
+const notTaken: number[] = [];
 let runId = 0;
 try {
   // The experimenter's part: the form.
@@ -79,7 +82,10 @@ try {
   // The annotator's part: the Ranking screen, by keyboard, ordered by the hidden criterion.
   await h.open('ranking', 'Ranking');
   const grid = page.getByRole('list', { name: 'Samples in display order' });
-  while (ranked < groups) {
+  // Counted from the store: an answer the screen did not take is typed again, and the gap is reported.
+  const storedRankings = () =>
+    withStore(dataDir, (s) => (s.db.prepare('SELECT count(*) AS n FROM rankings WHERE skipped = 0').get() as { n: number }).n);
+  while ((ranked = storedRankings()) < groups) {
     if (!(await grid.isVisible().catch(() => false))) {
       const status = withStore(dataDir, (s) => s.runs.get(runId).status);
       if (status !== 'running' && status !== 'created') throw new Error(`run ${runId} is ${status} after ${ranked} ranked groups`);
@@ -90,11 +96,17 @@ try {
     const ids = await grid
       .locator('img')
       .evaluateAll((imgs) => imgs.map((img) => Number(/\/media\/sample\/(\d+)\.png/.exec((img as HTMLImageElement).src)?.[1])));
+    // Between two groups the screen can show a group's header before its images: look again.
+    if (ids.length === 0) {
+      await page.waitForTimeout(100);
+      continue;
+    }
+    const groupId = withStore(dataDir, (s) => s.samples.get(ids[0]!).groupId);
     const area = withStore(dataDir, (s) => ids.map((id) => CRITERIA.larger(decodePng(s.samples.imagePng(id)!))));
     const order = ids.map((_, i) => i).sort((a, b) => area[b]! - area[a]!);
     for (const position of order.slice(0, -1)) await page.keyboard.press(String(position + 1));
     await page.keyboard.press('Enter');
-    ranked++;
+    typed++;
     for (
       let i = 0;
       i < 50 &&
@@ -105,6 +117,7 @@ try {
       i++
     )
       await page.waitForTimeout(100);
+    if (withStore(dataDir, (s) => s.rankings.forGroup(groupId).length) === 0) notTaken.push(groupId);
   }
 
   await h.open(`runs/${runId}`, 'Runs');
@@ -123,6 +136,8 @@ try {
   const result = {
     command: `npm run bench:hitl -- --groups ${groups} --fraction ${fraction} --lr ${flags.lr} --limit ${limit} --threads ${threads}`,
     rankedGroups: stored,
+    typedAnswers: typed,
+    answersNotTaken: notTaken,
     steps: step,
     rewards: config.rewards,
     trainSeconds,

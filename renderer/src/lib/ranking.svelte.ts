@@ -26,6 +26,8 @@ export class RankingSession {
   busy = $state(false);
   error = $state<string | null>(null);
   private openedAt = 0;
+  /** The save in flight, if any. */
+  private saving: Promise<void> = Promise.resolve();
   /** What each run asks of people (its config's human.answer), by run id. */
   private readonly answers = new Map<number, RankAnswer>();
 
@@ -45,8 +47,11 @@ export class RankingSession {
       this.queue = queue;
       this.waiting = waiting;
       this.error = null;
+      // The open group stays open while it is still queued: a reload (new groups arrive during a step) must not
+      // swap the group a person is ranking, and its draft, for one the queue policy now puts first.
       const first = this.queue[0];
-      if (first && first.id !== this.group?.id) await this.open(first.id);
+      const openStillQueued = this.group !== null && this.queue.some((g) => g.id === this.group!.id);
+      if (first && !openStillQueued) await this.open(first.id);
       if (!first) this.close();
     } catch (err) {
       this.error = errorMessage(err);
@@ -215,8 +220,14 @@ export class RankingSession {
 
   private async save(decision: { ranks: { sampleId: number; rank: number }[] } | { skipped: true }): Promise<void> {
     const group = this.group;
-    if (!group || this.busy) return;
-    await this.guard(async () => {
+    if (!group) return;
+    if (this.busy) {
+      // A decision made while the last one is saving (the next group can show before that save ends, when a queue
+      // reload opened it) waits for it instead of being dropped; one made twice on the same group saves once.
+      await this.saving;
+      if (this.busy || this.group?.id !== group.id) return;
+    }
+    this.saving = this.guard(async () => {
       const durationMs = Math.round(performance.now() - this.openedAt);
       const ranking = await this.api.call('ranking.submit', { groupId: group.id, annotator: this.annotator(), durationMs, ...decision });
       this.saved = [...this.saved, ranking];
@@ -229,6 +240,7 @@ export class RankingSession {
       // Counted once the next group is on screen, so the count and the group change together; a skip is no ranking.
       if (!ranking.skipped) this.submittedCount++;
     });
+    await this.saving;
   }
 
   private async guard(action: () => Promise<void>): Promise<void> {
