@@ -175,6 +175,11 @@ async function update(env: GrpoEnv, groups: readonly ScoredGroup[], step: number
     }
     const report = env.optimizer.step(result.grads);
     for (const group of trainedGroups) last[`lr/${group}`] = report.lr[group]!;
+    // How many denoising steps each drawn sample trained on (rollout.timestepFraction of the trainable ones).
+    const drawn = batch.filter((u) => u.dmSteps.length > 0);
+    if (drawn.length > 0)
+      sums['update/dm_steps_per_sample'] =
+        (sums['update/dm_steps_per_sample'] ?? 0) + drawn.reduce((n, u) => n + u.dmSteps.length, 0) / drawn.length;
     for (const [name, value] of Object.entries({ ...result.metrics, loss: result.loss, grad_norm: gradNorm }))
       sums[name] = (sums[name] ?? 0) + value;
     env.checkCancelled();

@@ -270,6 +270,9 @@ test('the DM objective and the advantages chosen in the form train the run; Clon
       await page.getByLabel('DM objective').selectOption('nft');
       assert.equal(await page.getByLabel('SDE window').count(), 0, 'no window for an objective without SDE likelihoods');
       assert.equal(await page.getByLabel('NFT beta').inputValue(), '1');
+      // Every trainable denoising step instead of the preset's 0.6 of them.
+      assert.equal(await page.getByLabel('Denoising steps trained (share)').inputValue(), '0.6', 'the preset');
+      await page.getByLabel('Denoising steps trained (share)').fill('1');
       await page.getByLabel('Advantages').selectOption('winRate');
       await page.getByText('the share of its group a sample beats').waitFor();
       await page.getByRole('group', { name: 'Optimisation' }).scrollIntoViewIfNeeded();
@@ -278,12 +281,19 @@ test('the DM objective and the advantages chosen in the form train the run; Clon
     },
   });
   const config = read((s) => s.runs.get(runId).config) as TrainConfig;
-  assert.deepEqual([config.loss.dm.objective, config.loss.advantage, config.rollout.sdeWindow], ['nft', 'winRate', null]);
+  assert.deepEqual(
+    [config.loss.dm.objective, config.loss.advantage, config.rollout.sdeWindow, config.rollout.timestepFraction],
+    ['nft', 'winRate', null, 1],
+  );
   await start(runId);
   await answerUntilDone(runId, ['1', '2', '3', '4', 'Enter'], 'ranking the NFT run');
   // old_deviation (v_old against v_theta) is a metric only DiffusionNFT's term logs.
   const names = read((s) => s.metrics.names(runId));
   assert.ok(names.includes('old_deviation/dm'), `the trainer ran DiffusionNFT: ${names.join(', ')}`);
+  // The share reached the update: all of the trajectory's steps but the last (the preset's 0.6 trains fewer).
+  const trained = read((s) => s.metrics.series({ runId, names: ['update/dm_steps_per_sample'] })[0]!.values);
+  assert.ok(trained.length > 0 && trained.every((n) => n === config.rollout.sdeSteps - 1), `steps trained per sample: ${trained}`);
+  assert.ok(Math.round(0.6 * (config.rollout.sdeSteps - 1)) < config.rollout.sdeSteps - 1, 'the preset would train fewer');
 
   // Clone fills the choices back; Flow-GRPO with a fixed 2-step window from step 1 is stored as such.
   await h.open(`runs/${runId}`, 'Runs');
