@@ -15,6 +15,7 @@ test('metric names group into the charts practitioners look at, in that order', 
     'approx_kl',
     'time/step',
     'time/rollout',
+    'update/dm_steps_per_sample',
   ]);
   assert.deepEqual(
     groups.map((g) => [g.title, g.names]),
@@ -26,6 +27,7 @@ test('metric names group into the charts practitioners look at, in that order', 
       ['Losses', ['loss/policy_dm']],
       ['Entropy', ['entropy/lm']],
       ['Evaluation score', ['eval/shapeeval']],
+      ['Denoising steps trained per image', ['update/dm_steps_per_sample']],
       ['time', ['time/rollout', 'time/step']],
     ],
   );

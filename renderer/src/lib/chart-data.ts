@@ -29,6 +29,7 @@ const RULES: { title: string; test: RegExp }[] = [
   { title: 'Learning rate', test: /(^|[/_.])(lr|learning_rate)([/_.]|$)/i },
   { title: 'Gradient norm', test: /grad/i },
   { title: 'Lengths', test: /len/i },
+  { title: 'Denoising steps trained per image', test: /^update\/dm_steps/ },
 ];
 
 /** Groups metric names into charts; names no rule knows share a chart per prefix (before the first '/'). */
