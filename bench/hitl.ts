@@ -12,8 +12,9 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createModelGenerator, DEFAULT_CHECKPOINT } from '../main/models/generator.ts';
-import { runSuite } from '../main/world/benchmark.ts';
+import { runSuite, type SampleRecord } from '../main/world/benchmark.ts';
 import { CRITERIA } from '../main/world/criteria.ts';
+import { pairedComparison } from '../main/world/paired.ts';
 import { decodePng } from '../main/world/png.ts';
 import { buildSuite } from '../main/world/suites.ts';
 import { withStore } from '../tests/browser/fixtures.ts';
@@ -39,14 +40,28 @@ const steps = Math.ceil(groups / rankedPerStep);
 const threads = Number(flags.threads);
 const limit = Number(flags.limit);
 
-async function evaluate(checkpoint: string): Promise<{ shapeEval: number; criterion: number }> {
+/** The suite's score and the criterion's mean, and each image's record for the paired comparison. */
+async function evaluate(checkpoint: string): Promise<{ shapeEval: number; criterion: number; records: SampleRecord[] }> {
   const generator = await createModelGenerator({ checkpoint, threads });
   try {
-    const report = await runSuite(buildSuite('geneval', { limit }), generator, { criterion: 'larger' });
-    return { shapeEval: report.overall, criterion: report.criterion!.mean };
+    const records: SampleRecord[] = [];
+    const report = await runSuite(buildSuite('geneval', { limit }), generator, {
+      criterion: 'larger',
+      onRecord: (record) => records.push(record),
+    });
+    return { shapeEval: report.overall, criterion: report.criterion!.mean, records };
   } finally {
     await generator.dispose?.();
   }
+}
+
+/** After against before on the same prompts and seeds, the standard error clustered by prompt (main/world/paired.ts). */
+function paired(before: SampleRecord[], after: SampleRecord[], value: (r: SampleRecord) => number) {
+  const byKey = new Map(after.map((r) => [`${r.item}#${r.sample}`, r]));
+  const { difference, standardError } = pairedComparison(
+    before.map((b) => ({ item: b.item, before: value(b), after: value(byKey.get(`${b.item}#${b.sample}`)!) })),
+  );
+  return { difference, standardError };
 }
 
 const started = Date.now();
@@ -131,8 +146,8 @@ try {
     const rankings = s.db.prepare(`SELECT count(*) AS n FROM rankings WHERE skipped = 0`).get() as { n: number };
     return { checkpoint: s.checkpoints.latest(runId)!.path, step: s.runs.get(runId).step, stored: rankings.n };
   });
-  const base = await evaluate(DEFAULT_CHECKPOINT);
-  const after = await evaluate(checkpoint);
+  const { records: baseRecords, ...base } = await evaluate(DEFAULT_CHECKPOINT);
+  const { records: afterRecords, ...after } = await evaluate(checkpoint);
   const result = {
     command: `npm run bench:hitl -- --groups ${groups} --fraction ${fraction} --lr ${flags.lr} --limit ${limit} --threads ${threads}`,
     rankedGroups: stored,
@@ -146,6 +161,10 @@ try {
     after,
     criterionRatio: after.criterion / base.criterion,
     shapeEvalChange: after.shapeEval - base.shapeEval,
+    paired: {
+      criterion: paired(baseRecords, afterRecords, (r) => r.criterion!),
+      correct: paired(baseRecords, afterRecords, (r) => Number(r.correct)),
+    },
     seconds: (Date.now() - started) / 1000,
   };
   console.log(JSON.stringify(result, null, 2));
