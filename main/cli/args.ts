@@ -116,13 +116,15 @@ export const EVAL = command({
 export const PRETRAIN = command({
   name: 'pretrain',
   summary: 'Supervised pretraining of the unified model on ShapeWorld',
-  synopsis: ['--preset nano|base (--minutes N | --steps N) [--resume] [--data-dir DIR] [--out PATH]'],
+  synopsis: ['--preset nano|base (--minutes N | --steps N) [--resume | --from PATH] [--mix NAME] [--data-dir DIR] [--out PATH]'],
   details: 'Checkpoint: --out, or <data dir>/models/<preset>/pretrain.safetensors; the loss curve is written beside it.',
   options: {
     preset: str('nano|base', 'model size (default base)'),
     minutes: str('N', 'train for N minutes'),
     steps: str('N', 'train for N steps'),
     resume: bool('continue from the checkpoint'),
+    from: str('PATH', 'start a new stage from these weights (fresh optimizer and schedule)'),
+    mix: str('balanced|relations', 'what the data emphasises (default balanced)'),
     'data-dir': dataDir,
     out: str('PATH', 'checkpoint path'),
     threads: str('N', 'onnxruntime threads (default 2)'),
@@ -131,7 +133,13 @@ export const PRETRAIN = command({
     'lm-batch': str('N', 'language examples per step'),
     lr: str('X', 'learning rate'),
   },
-  examples: [['--preset base --minutes 170 [--resume]', 'how the shipped weights were made']],
+  examples: [
+    ['--preset base --minutes 170 [--resume]', 'how the base v2 weights were made'],
+    [
+      '--preset base --from assets/models/base/model.safetensors --mix relations --minutes 80 --lr 3e-4 --seed 2',
+      'a stage on positions and relations',
+    ],
+  ],
 });
 
 export const MODEL_INFO = command({

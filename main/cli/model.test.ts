@@ -66,6 +66,8 @@ test('bad flags are usage errors that name the flag', async () => {
     (e: unknown) => e instanceof UsageError && /--minutes N or --steps N/.test(e.message),
   );
   await assert.rejects(pretrainCommand(['--steps', '-2']), /--steps must be a positive integer/);
+  await assert.rejects(pretrainCommand(['--steps', '2', '--mix', 'spatial']), /--mix must be one of balanced, relations, got "spatial"/);
+  await assert.rejects(pretrainCommand(['--steps', '2', '--resume', '--from', 'a.safetensors']), /give one/);
   await assert.rejects(modelSpeedCommand(['--repeats', '0']), /--repeats must be a positive integer/);
   await assert.rejects(modelInfoCommand(['--preset', 'huge']), /unknown model preset 'huge'/);
   for (const flag of ['--cfg-scale', '--time-shift']) {

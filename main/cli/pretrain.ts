@@ -1,6 +1,7 @@
 // `unirl pretrain`: supervised pretraining of the unified model on ShapeWorld, in-process with a console
 // progress bar. The compute worker runs the same `pretrain` function as a job.
 import { resolveDataDir } from '../../db/datadir.ts';
+import { DATA_MIX_NAMES, type DataMixName } from '../models/data.ts';
 import { pretrain } from '../models/pretrain.ts';
 import { parseOptions, PRETRAIN, UsageError } from './args.ts';
 
@@ -17,11 +18,16 @@ export async function pretrainCommand(args: string[]): Promise<number> {
   const steps = positiveNumber(flags.steps, 'steps', true);
   const minutes = positiveNumber(flags.minutes, 'minutes', false);
   if (steps === undefined && minutes === undefined) throw new UsageError('give --minutes N or --steps N');
+  if (flags.resume && flags.from) throw new UsageError('--resume continues --out; --from starts a new stage from other weights: give one');
+  if (flags.mix !== undefined && !(DATA_MIX_NAMES as string[]).includes(flags.mix))
+    throw new UsageError(`--mix must be one of ${DATA_MIX_NAMES.join(', ')}, got "${flags.mix}"`);
   const options = {
     preset: flags.preset ?? 'base',
     dataDir: resolveDataDir({ cliDir: flags['data-dir'] }).dir,
     resume: flags.resume ?? false,
     ...(flags.out ? { out: flags.out } : {}),
+    ...(flags.from ? { from: flags.from } : {}),
+    ...(flags.mix ? { mix: flags.mix as DataMixName } : {}),
     ...(steps !== undefined ? { steps } : {}),
     ...(minutes !== undefined ? { minutes } : {}),
     threads: positiveNumber(flags.threads, 'threads', true) ?? 2,

@@ -2,12 +2,12 @@
 // function of the sampler's seed; images are rendered on the fly ([S, S, 3] floats in [0, 1]).
 import { sampleEdit } from '../world/edits.ts';
 import { phraseText, samplePrompt, sampleSceneForSpec } from '../world/prompts.ts';
-import { openQuestions, sampleQuestionPair } from '../world/questions.ts';
+import { QUESTION_TYPES, openQuestions, sampleQuestionPair, type QuestionType } from '../world/questions.ts';
 import { sampleReflection } from '../world/reflection.ts';
 import { renderScene } from '../world/render.ts';
 import { Rng } from '../world/rng.ts';
 import { COLORS, SHAPES, sampleScene, type Scene } from '../world/scene.ts';
-import { GENEVAL_TASKS } from '../world/spec.ts';
+import { GENEVAL_TASKS, type GenevalTask } from '../world/spec.ts';
 import { SUITE_NAMES, buildSuite, type SuiteTask } from '../world/suites.ts';
 import { sampleVaguePrompt } from '../world/vague.ts';
 import type { QuerySet } from './connector.ts';
@@ -39,8 +39,41 @@ export type LmKind = (typeof LM_KINDS)[number];
 
 /** Share of generation examples with an empty prompt, so the model learns the unconditional flow (CFG). */
 export const UNCONDITIONAL_RATE = 0.1;
-/** Share of generation examples whose prompt is a dense caption of a random scene. */
-export const DENSE_CAPTION_RATE = 0.5;
+/** What the generated examples emphasise. Weights are integers: each entry is drawn `weight` times as often. */
+export interface DataMix {
+  /** Share of generation examples whose prompt is a dense caption of a random scene (else a GenEval-style prompt). */
+  denseCaptionRate: number;
+  /** The GenEval task of a prompt-drawn generation example. */
+  tasks: Record<GenevalTask, number>;
+  /** The type of a question example. */
+  questionTypes: Record<QuestionType, number>;
+  /** Whether question examples also ask open questions ("How many circles are there?") beside the yes/no pair. */
+  openQuestions: boolean;
+}
+
+const evenly = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, 1])) as Record<K, number>;
+
+export const DATA_MIXES = {
+  /** The stream base v1 and v2 were pretrained on. */
+  balanced: { denseCaptionRate: 0.5, tasks: evenly(GENEVAL_TASKS), questionTypes: evenly(QUESTION_TYPES), openQuestions: true },
+  /**
+   * Where base v2 is weakest (its model card): placing objects (position 0.12), binding colours to them
+   * (0.22), drawing two (0.37), and relation questions (at chance). Continues a pretrained model.
+   */
+  relations: {
+    denseCaptionRate: 0.3,
+    tasks: { single_object: 1, two_object: 2, counting: 1, colors: 1, position: 4, color_attr: 3 },
+    questionTypes: { existence: 1, count: 1, color: 1, relation: 4 },
+    openQuestions: false,
+  },
+} satisfies Record<string, DataMix>;
+export type DataMixName = keyof typeof DATA_MIXES;
+export const DATA_MIX_NAMES = Object.keys(DATA_MIXES) as DataMixName[];
+
+/** The keys of `weights` in their order, each repeated by its weight: `rng.pick` of it draws by weight. */
+function weightedList<K extends string>(keys: readonly K[], weights: Record<K, number>): K[] {
+  return keys.flatMap((k) => Array<K>(weights[k]).fill(k));
+}
 
 const image = (scene: Scene, size: number) => renderScene(scene, { width: size }).data;
 
@@ -57,13 +90,13 @@ export function captionOf(scene: Scene): string {
   return phrases.length <= 1 ? (phrases[0] ?? 'nothing') : `${phrases.slice(0, -1).join(' , ')} and ${phrases.at(-1)}`;
 }
 
-export function dmExample(kind: DmKind, rng: Rng, size: number): DmExample {
+export function dmExample(kind: DmKind, rng: Rng, size: number, mix: DataMix = DATA_MIXES.balanced): DmExample {
   switch (kind) {
     case 'generate': {
-      // Half GenEval-style prompts, half dense captions of random scenes (every object's colour and shape:
+      // GenEval-style prompts and dense captions of random scenes (every object's colour and shape:
       // "recaptioning"), whose pixels depend on the text far more, so the DiT learns to read the condition.
-      const dense = rng.next() < DENSE_CAPTION_RATE;
-      const prompt = dense ? undefined : samplePrompt(rng.pick(GENEVAL_TASKS), rng);
+      const dense = rng.next() < mix.denseCaptionRate;
+      const prompt = dense ? undefined : samplePrompt(rng.pick(weightedList(GENEVAL_TASKS, mix.tasks)), rng);
       const scene = prompt ? sampleSceneForSpec(prompt.spec, rng) : sampleScene(rng);
       const text = rng.next() < UNCONDITIONAL_RATE ? '' : (prompt?.text ?? captionOf(scene));
       return { text: formats.generate(text), querySet: 'generate', target: image(scene, size) };
@@ -85,15 +118,15 @@ export function dmExample(kind: DmKind, rng: Rng, size: number): DmExample {
   }
 }
 
-export function lmExample(kind: LmKind, rng: Rng, size: number): LmExample {
+export function lmExample(kind: LmKind, rng: Rng, size: number, mix: DataMix = DATA_MIXES.balanced): LmExample {
   switch (kind) {
     case 'reason': {
       const vague = sampleVaguePrompt(rng);
       return { prompt: formats.think(vague.text), completion: formats.thinkCompletion(vague.reasoning, vague.rewrite) };
     }
     case 'question': {
-      const pair = sampleQuestionPair(rng);
-      const questions = [pair.yes, pair.no, ...openQuestions(pair.scene)];
+      const pair = sampleQuestionPair(rng, rng.pick(weightedList(QUESTION_TYPES, mix.questionTypes)));
+      const questions = [pair.yes, pair.no, ...(mix.openQuestions ? openQuestions(pair.scene) : [])];
       const q = questions[rng.int(questions.length)]!;
       return { image: image(pair.scene, size), prompt: formats.question(q.text), completion: formats.answerCompletion(q.answer) };
     }

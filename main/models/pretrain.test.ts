@@ -1,5 +1,6 @@
 // Pretraining on the nano preset: a few steps lower both losses on held-out batches, and a run resumes
-// from its checkpoint (optimizer state included) where it stopped.
+// from its checkpoint (optimizer state included) where it stopped; a new stage starts from other weights
+// on another data mix.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,7 @@ import { after, test } from 'node:test';
 import { Rng as EngineRng } from '../engine/runtime/rng.ts';
 import { Rng } from '../world/rng.ts';
 import { getPreset } from './config.ts';
-import { shapeWorldTokenizer } from './data.ts';
+import { DATA_MIXES, dmExample, lmExample, shapeWorldTokenizer, type DataMix } from './data.ts';
 import { dmGradients, lmGradients, lossCurvePath, pretrain, type LossRecord } from './pretrain.ts';
 import { UnifiedModel } from './unified.ts';
 
@@ -70,4 +71,49 @@ test('pretraining stops when cancelled and keeps its checkpoint', async () => {
   };
   await assert.rejects(pretrain({ preset: 'nano', dataDir: dir, out, steps: 50, threads: 1 }, ctx), /cancelled/);
   assert.ok(existsSync(out), 'the checkpoint of the steps taken is written');
+});
+
+test('the relations mix draws position and colour-binding prompts and relation questions more often, yes/no only', () => {
+  const share = (mix: DataMix) => {
+    const rng = new Rng(5);
+    const prompts = Array.from({ length: 600 }, () => dmExample('generate', rng, 8, mix).text);
+    const questions = Array.from({ length: 600 }, () => lmExample('question', rng, 8, mix));
+    return {
+      relationPrompts: prompts.filter((t) => / (left of|right of|above|below) /.test(t)).length / prompts.length,
+      relationQuestions: questions.filter((q) => / (left of|right of|above|below) /.test(q.prompt)).length / questions.length,
+      open: questions.filter((q) => !/^(yes|no) /.test(q.completion)).length,
+    };
+  };
+  const balanced = share(DATA_MIXES.balanced);
+  const relations = share(DATA_MIXES.relations);
+  assert.ok(relations.relationPrompts > 2.5 * balanced.relationPrompts, JSON.stringify({ balanced, relations }));
+  assert.ok(relations.relationQuestions > 5 * balanced.relationQuestions, JSON.stringify({ balanced, relations }));
+  assert.ok(balanced.open > 0);
+  assert.equal(relations.open, 0);
+});
+
+test('a new stage starts from other weights with a fresh optimizer, and resuming it keeps its data mix', async () => {
+  const first = join(dir, 'stage1.safetensors');
+  await pretrain({ preset: 'nano', dataDir: dir, out: first, steps: 3, threads: 1 }, quiet);
+  const stage = join(dir, 'stage2.safetensors');
+  await pretrain({ preset: 'nano', dataDir: dir, out: stage, steps: 2, threads: 1, from: first, mix: 'relations', seed: 2 }, quiet);
+  const loaded = UnifiedModel.load(stage, { threads: 1 });
+  await loaded.model.dispose();
+  assert.equal(loaded.metadata.step, '2', 'the step count restarts with the fresh optimizer');
+  assert.equal(loaded.metadata.data_mix, 'relations');
+  assert.equal(loaded.metadata.from, first);
+  await pretrain({ preset: 'nano', dataDir: dir, out: stage, steps: 4, threads: 1, resume: true }, quiet);
+  const resumed = UnifiedModel.load(stage, { threads: 1 });
+  await resumed.model.dispose();
+  assert.equal(resumed.metadata.data_mix, 'relations');
+  assert.equal(resumed.metadata.from, first);
+  await assert.rejects(pretrain({ preset: 'nano', dataDir: dir, out: stage, steps: 5, resume: true, from: first }, quiet), /give one/);
+  await assert.rejects(
+    pretrain({ preset: 'nano', dataDir: dir, out: stage, steps: 5, mix: 'spatial' as 'relations' }, quiet),
+    /unknown data mix 'spatial'/,
+  );
+  await assert.rejects(
+    pretrain({ preset: 'base', dataDir: dir, out: join(dir, 'x.safetensors'), steps: 1, from: first }, quiet),
+    /holds preset 'nano'/,
+  );
 });

@@ -13,7 +13,18 @@ import { clipGradNorm } from '../engine/optim/clip.ts';
 import { Rng as EngineRng } from '../engine/runtime/rng.ts';
 import { Rng, mixSeeds } from '../world/rng.ts';
 import { getPreset, layoutOf, type ModelConfig } from './config.ts';
-import { LM_KINDS, dmExample, lmExample, shapeWorldTokenizer, type DmKind, type LmKind } from './data.ts';
+import {
+  DATA_MIX_NAMES,
+  DATA_MIXES,
+  LM_KINDS,
+  dmExample,
+  lmExample,
+  shapeWorldTokenizer,
+  type DataMix,
+  type DataMixName,
+  type DmKind,
+  type LmKind,
+} from './data.ts';
 import { flowPair } from './flow.ts';
 import { imagesToPatches } from './patches.ts';
 import { nextTokenTargets, packSequences } from './sequence.ts';
@@ -31,8 +42,15 @@ export interface PretrainOptions {
   steps?: number;
   /** Stop after this many minutes of training in total (counting resumed time). */
   minutes?: number;
-  /** Continue from the checkpoint at the output path. */
+  /** Continue from the checkpoint at the output path (weights, optimizer state, step, minutes, data mix). */
   resume?: boolean;
+  /**
+   * Start a new stage from these weights (a checkpoint of the same preset, optimizer state not needed) with a
+   * fresh optimizer, warmup and schedule: e.g. the shipped base, continued on another data mix.
+   */
+  from?: string;
+  /** What the examples emphasise (data.ts DATA_MIXES; default balanced, or the resumed run's). */
+  mix?: DataMixName;
   seed?: number;
   /** ORT threads (default 2). */
   threads?: number;
@@ -101,9 +119,15 @@ export async function pretrain(options: PretrainOptions, ctx: JobContext): Promi
   };
   const makeOptimizer = (m: UnifiedModel) => new AdamW(m.store, { lr, weightDecay: 0.01, betas: [0.9, 0.99], schedule });
 
+  if (options.resume && options.from)
+    throw new Error('pretrain: --resume continues the output checkpoint; --from starts a new stage (give one)');
+  if (options.mix !== undefined && !DATA_MIX_NAMES.includes(options.mix))
+    throw new Error(`pretrain: unknown data mix '${options.mix}' (one of ${DATA_MIX_NAMES.join(', ')})`);
   let model: UnifiedModel;
   let optimizer: AdamW;
   let priorSeconds = 0;
+  let mixName: DataMixName = options.mix ?? 'balanced';
+  let from = options.from;
   if (options.resume) {
     if (!existsSync(checkpoint)) throw new Error(`pretrain --resume: no checkpoint at ${checkpoint}`);
     const loaded = UnifiedModel.load(checkpoint, { ...runtime, optimizer: makeOptimizer });
@@ -112,12 +136,21 @@ export async function pretrain(options: PretrainOptions, ctx: JobContext): Promi
     if (model.config.name !== options.preset)
       throw new Error(`pretrain --resume: ${checkpoint} holds preset '${model.config.name}', not '${options.preset}'`);
     priorSeconds = Number(loaded.metadata.trained_seconds ?? 0);
+    mixName = options.mix ?? (loaded.metadata.data_mix as DataMixName | undefined) ?? 'balanced';
+    from = loaded.metadata.from;
+  } else if (options.from) {
+    if (!existsSync(options.from)) throw new Error(`pretrain --from: no checkpoint at ${options.from}`);
+    model = UnifiedModel.load(options.from, runtime).model;
+    if (model.config.name !== options.preset)
+      throw new Error(`pretrain --from: ${options.from} holds preset '${model.config.name}', not '${options.preset}'`);
+    optimizer = makeOptimizer(model);
   } else {
     model = UnifiedModel.create(getPreset(options.preset), shapeWorldTokenizer(), { ...runtime, seed });
     optimizer = makeOptimizer(model);
   }
   mkdirSync(dirname(checkpoint), { recursive: true });
   const config = model.config;
+  const mix = DATA_MIXES[mixName];
   const batch = { ...(DEFAULT_BATCH[config.name] ?? DEFAULT_BATCH.base!) };
   if (options.dmBatch !== undefined) batch.dm = options.dmBatch;
   if (options.lmBatch !== undefined) batch.lm = options.lmBatch;
@@ -133,6 +166,8 @@ export async function pretrain(options: PretrainOptions, ctx: JobContext): Promi
         trained_seconds: elapsed().toFixed(1),
         seed: String(seed),
         data: 'ShapeWorld (generated on the fly)',
+        data_mix: mixName,
+        ...(from ? { from } : {}),
       },
     });
 
@@ -145,8 +180,8 @@ export async function pretrain(options: PretrainOptions, ctx: JobContext): Promi
     const noiseRng = new EngineRng(mixSeeds(seed, stepBefore, 1));
     const dmKind = DM_SCHEDULE[stepBefore % DM_SCHEDULE.length]!;
     const lmKind = LM_KINDS[stepBefore % LM_KINDS.length]!;
-    const dm = await dmGradients(model, dmKind, batch.dm, dataRng, noiseRng);
-    const lm = await lmGradients(model, lmKind, batch.lm, dataRng);
+    const dm = await dmGradients(model, dmKind, batch.dm, dataRng, noiseRng, mix);
+    const lm = await lmGradients(model, lmKind, batch.lm, dataRng, mix);
     const grads: Record<string, Float32Array> = {};
     for (const p of model.store.list()) {
       const sum = new Float32Array(p.size);
@@ -224,9 +259,10 @@ export async function dmGradients(
   batch: number,
   rng: Rng,
   noise: EngineRng,
+  mix: DataMix = DATA_MIXES.balanced,
 ): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
   const config = model.config;
-  const examples = Array.from({ length: batch }, () => dmExample(kind, rng, config.imageSize));
+  const examples = Array.from({ length: batch }, () => dmExample(kind, rng, config.imageSize, mix));
   const packed = packSequences(
     config,
     model.tokenizer,
@@ -256,10 +292,11 @@ export async function lmGradients(
   kind: LmKind,
   batch: number,
   rng: Rng,
+  mix: DataMix = DATA_MIXES.balanced,
 ): Promise<{ loss: number; grads: Record<string, Float32Array> }> {
   const config: ModelConfig = model.config;
   const tok = model.tokenizer;
-  const examples = Array.from({ length: batch }, () => lmExample(kind, rng, config.imageSize));
+  const examples = Array.from({ length: batch }, () => lmExample(kind, rng, config.imageSize, mix));
   const texts = examples.map((e) => tok.encode(`${e.prompt} ${e.completion}`));
   const lossFrom = examples.map((e) => tok.encode(e.prompt).length);
   const packed = packSequences(
