@@ -134,10 +134,10 @@ export const PRETRAIN = command({
     lr: str('X', 'learning rate'),
   },
   examples: [
-    ['--preset base --minutes 170 [--resume]', 'how the base v2 weights were made'],
+    ['--preset base --minutes 170 [--resume]', 'stages 1-2 of the shipped weights (v2)'],
     [
-      '--preset base --from assets/models/base/model.safetensors --mix relations --minutes 80 --lr 3e-4 --seed 2',
-      'a stage on positions and relations',
+      '--preset base --from v2.safetensors --mix relations --minutes 70 --lr 3e-4 --seed 2',
+      'stage 3 from them, on positions and relations (v3)',
     ],
   ],
 });

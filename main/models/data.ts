@@ -54,11 +54,11 @@ export interface DataMix {
 const evenly = <K extends string>(keys: readonly K[]) => Object.fromEntries(keys.map((k) => [k, 1])) as Record<K, number>;
 
 export const DATA_MIXES = {
-  /** The stream base v1 and v2 were pretrained on. */
+  /** The stream of pretraining stages 1-2 (base v1 and v2). */
   balanced: { denseCaptionRate: 0.5, tasks: evenly(GENEVAL_TASKS), questionTypes: evenly(QUESTION_TYPES), openQuestions: true },
   /**
-   * Where base v2 is weakest (its model card): placing objects (position 0.12), binding colours to them
-   * (0.22), drawing two (0.37), and relation questions (at chance). Continues a pretrained model.
+   * Where base v2 was weakest: placing objects (position 0.12), binding colours to them (0.22), drawing two
+   * (0.37), and relation questions (at chance). Stage 3 (base v3) continued v2 on it; the model card has what moved.
    */
   relations: {
     denseCaptionRate: 0.3,
